@@ -1,0 +1,21 @@
+//! Masthead's domain: the types a newsroom works with and the pure rules over
+//! them (reading time, slugs, feed cursors, e-mail addresses, campaign
+//! progress, relative times). Nothing here does I/O or knows about HTTP/SQL.
+
+pub mod campaign;
+pub mod cursor;
+pub mod digest;
+pub mod email;
+pub mod error;
+pub mod post;
+pub mod reading_time;
+pub mod relative_time;
+pub mod slug;
+
+pub use campaign::CampaignProgress;
+pub use cursor::FeedCursor;
+pub use email::Email;
+pub use error::DomainError;
+pub use post::{PostKind, PostStatus, Visibility};
+pub use reading_time::ReadingTime;
+pub use slug::Slug;

@@ -1,0 +1,428 @@
+//! View models: what templates receive. Built from store rows; all times are
+//! formatted here, in the site's time zone, so templates only print.
+
+use jiff::Timestamp;
+use jiff::tz::TimeZone;
+use masthead_domain::relative_time::relative_time;
+use masthead_domain::{CampaignProgress, PostKind, Visibility};
+use masthead_store::{
+    Author, Campaign, Image, LiveEntry, Post, PostCard, PostNote, SiteSettings, Tag, TagRef,
+};
+use serde::Serialize;
+
+use crate::embed::{Embed, parse_embed};
+
+/// Formats instants for one site, as seen at one moment.
+#[derive(Clone)]
+pub struct Clock {
+    tz: TimeZone,
+    now_ms: i64,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct TimeView {
+    /// RFC 3339, for `<time datetime>` and machines.
+    pub iso: String,
+    /// "29 Nov 2026, 17:47 GMT"
+    pub display: String,
+    /// "5 hours ago"; `None` beyond a week.
+    pub relative: Option<String>,
+    pub ms: i64,
+}
+
+impl Clock {
+    /// `timezone` is an IANA name; unknown names fall back to UTC (and are logged).
+    pub fn new(timezone: &str, now_ms: i64) -> Clock {
+        let tz = TimeZone::get(timezone).unwrap_or_else(|e| {
+            tracing::warn!(%timezone, error = %e, "unknown time zone; using UTC");
+            TimeZone::UTC
+        });
+        Clock { tz, now_ms }
+    }
+
+    pub fn now_ms(&self) -> i64 {
+        self.now_ms
+    }
+
+    pub fn time(&self, ms: i64) -> TimeView {
+        let ts = Timestamp::from_millisecond(ms).unwrap_or(Timestamp::UNIX_EPOCH);
+        let zoned = ts.to_zoned(self.tz.clone());
+        TimeView {
+            iso: ts.strftime("%Y-%m-%dT%H:%M:%SZ").to_string(),
+            display: zoned.strftime("%-d %b %Y, %H:%M %Z").to_string(),
+            relative: relative_time(self.now_ms, ms),
+            ms,
+        }
+    }
+
+    /// "the end of 2027" style deadline wording.
+    pub fn deadline_label(&self, ms: i64) -> String {
+        let ts = Timestamp::from_millisecond(ms).unwrap_or(Timestamp::UNIX_EPOCH);
+        let z = ts.to_zoned(self.tz.clone());
+        if z.month() == 12 && z.day() == 31 {
+            format!("by the end of {}", z.year())
+        } else {
+            format!("by {}", z.strftime("%-d %B %Y"))
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct NavItem {
+    pub name: String,
+    pub url: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct SiteView {
+    pub title: String,
+    pub description: String,
+    pub accent: String,
+    pub lang: String,
+    pub sections: Vec<NavItem>,
+}
+
+impl SiteView {
+    pub fn new(settings: &SiteSettings, sections: &[Tag]) -> SiteView {
+        SiteView {
+            title: settings.title.clone(),
+            description: settings.description.clone(),
+            accent: safe_colour(&settings.accent),
+            lang: settings.locale.clone(),
+            sections: sections
+                .iter()
+                .map(|t| NavItem {
+                    name: t.name.clone(),
+                    url: format!("/section/{}/", t.slug),
+                })
+                .collect(),
+        }
+    }
+}
+
+/// Only `#rgb`/`#rrggbb` reach the stylesheet; anything else is the default red.
+fn safe_colour(c: &str) -> String {
+    let ok = c.len() == 4 || c.len() == 7;
+    if ok && c.starts_with('#') && c[1..].bytes().all(|b| b.is_ascii_hexdigit()) {
+        c.to_owned()
+    } else {
+        "#b3261e".to_owned()
+    }
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct CampaignView {
+    pub pitch: String,
+    pub progress: CampaignProgress,
+    pub deadline: String,
+    pub deadline_iso: String,
+}
+
+impl CampaignView {
+    pub fn new(c: &Campaign, count: u64, clock: &Clock) -> CampaignView {
+        CampaignView {
+            pitch: c.pitch.clone(),
+            progress: CampaignProgress::new(count, c.goal),
+            deadline: clock.deadline_label(c.deadline_ms),
+            deadline_iso: clock.time(c.deadline_ms).iso,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ImageView {
+    pub src: String,
+    pub alt: String,
+    pub caption: String,
+    /// "Photographer / Agency", or whichever of the two is known.
+    pub credit: String,
+    pub width: Option<u32>,
+    pub height: Option<u32>,
+}
+
+impl From<&Image> for ImageView {
+    fn from(i: &Image) -> Self {
+        let credit = match (i.photographer.trim(), i.agency.trim()) {
+            ("", "") => String::new(),
+            (p, "") => p.to_owned(),
+            ("", a) => a.to_owned(),
+            (p, a) => format!("{p} / {a}"),
+        };
+        ImageView {
+            src: i.src.clone(),
+            alt: i.alt.clone(),
+            caption: i.caption.clone(),
+            credit,
+            width: i.width,
+            height: i.height,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct LabelView {
+    pub text: String,
+    pub url: Option<String>,
+}
+
+fn label(kind: PostKind, primary: Option<&TagRef>) -> LabelView {
+    match (kind, primary) {
+        (PostKind::Live | PostKind::Video, _) | (_, None) => LabelView {
+            text: kind.label().to_owned(),
+            url: match kind {
+                PostKind::Video => Some("/video/".to_owned()),
+                _ => None,
+            },
+        },
+        (_, Some(tag)) => LabelView {
+            text: tag.name.clone(),
+            url: Some(format!("/tag/{}/", tag.slug)),
+        },
+    }
+}
+
+pub fn post_url(slug: &str) -> String {
+    format!("/{slug}/")
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct CardView {
+    pub id: i64,
+    pub url: String,
+    pub kind: PostKind,
+    pub label: LabelView,
+    pub title: String,
+    pub dek: String,
+    pub time: TimeView,
+    pub reading: String,
+    pub image: Option<ImageView>,
+    pub members_only: bool,
+}
+
+impl CardView {
+    pub fn new(c: &PostCard, clock: &Clock) -> CardView {
+        CardView {
+            id: c.id,
+            url: post_url(&c.slug),
+            kind: c.kind,
+            label: label(c.kind, c.primary_tag.as_ref()),
+            title: c.title.clone(),
+            dek: c.dek.clone(),
+            time: clock.time(c.published_ms),
+            reading: format!("{} min read", c.reading_minutes.max(1)),
+            image: c.image.as_ref().map(ImageView::from),
+            members_only: c.visibility != Visibility::Public,
+        }
+    }
+
+    pub fn list(cards: &[PostCard], clock: &Clock) -> Vec<CardView> {
+        cards.iter().map(|c| CardView::new(c, clock)).collect()
+    }
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct AuthorView {
+    pub name: String,
+    pub url: String,
+    pub bio: String,
+    pub location: String,
+}
+
+impl From<&Author> for AuthorView {
+    fn from(a: &Author) -> Self {
+        AuthorView {
+            name: a.name.clone(),
+            url: format!("/author/{}/", a.slug),
+            bio: a.bio.clone(),
+            location: a.location.clone(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct NoteView {
+    pub kind: String,
+    pub heading: &'static str,
+    pub time: TimeView,
+    pub note: String,
+}
+
+impl NoteView {
+    fn new(n: &PostNote, clock: &Clock) -> NoteView {
+        NoteView {
+            kind: n.kind.clone(),
+            heading: if n.kind == "correction" { "Correction" } else { "Update" },
+            time: clock.time(n.noted_ms),
+            note: n.note.clone(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct VideoView {
+    pub src: Option<String>,
+    pub mime: &'static str,
+    pub embed: Option<Embed>,
+    pub duration: Option<String>,
+    pub duration_iso: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct PostView {
+    pub id: i64,
+    pub url: String,
+    pub kind: PostKind,
+    pub label: LabelView,
+    pub title: String,
+    pub dek: String,
+    pub body_html: String,
+    pub authors: Vec<AuthorView>,
+    pub tags: Vec<NavItem>,
+    pub published: TimeView,
+    /// Only when meaningfully later than publication.
+    pub updated: Option<TimeView>,
+    pub reading: String,
+    pub image: Option<ImageView>,
+    pub video: Option<VideoView>,
+    pub notes: Vec<NoteView>,
+    pub members_only: bool,
+    pub meta_description: String,
+}
+
+impl PostView {
+    pub fn new(p: &Post, clock: &Clock) -> PostView {
+        let published_ms = p.published_ms.unwrap_or(p.created_ms);
+        let video = p.video.as_ref().map(|v| {
+            let mime = match v.src.as_deref().and_then(|s| s.rsplit_once('.')).map(|(_, e)| e) {
+                Some("mp4") => "video/mp4",
+                Some("ogv") => "video/ogg",
+                _ => "video/webm",
+            };
+            VideoView {
+                src: v.src.clone(),
+                mime,
+                embed: v.embed.as_deref().and_then(parse_embed),
+                duration: v.duration_s.map(|s| format!("{}:{:02}", s / 60, s % 60)),
+                duration_iso: v.duration_s.map(|s| format!("PT{}M{}S", s / 60, s % 60)),
+            }
+        });
+        PostView {
+            id: p.id,
+            url: post_url(&p.slug),
+            kind: p.kind,
+            label: label(p.kind, p.primary_tag()),
+            title: p.title.clone(),
+            dek: p.dek.clone(),
+            body_html: p.body_html.clone(),
+            authors: p.authors.iter().map(AuthorView::from).collect(),
+            tags: p
+                .tags
+                .iter()
+                .map(|t| NavItem {
+                    name: t.name.clone(),
+                    url: format!("/tag/{}/", t.slug),
+                })
+                .collect(),
+            published: clock.time(published_ms),
+            updated: (p.updated_ms > published_ms + 60_000).then(|| clock.time(p.updated_ms)),
+            reading: format!("{} min read", p.reading_minutes.max(1)),
+            image: p.image.as_ref().map(ImageView::from),
+            video,
+            notes: p.notes.iter().map(|n| NoteView::new(n, clock)).collect(),
+            members_only: p.visibility != Visibility::Public,
+            meta_description: p
+                .meta_description
+                .clone()
+                .unwrap_or_else(|| p.dek.clone()),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct EntryView {
+    pub id: i64,
+    pub title: String,
+    pub body_html: String,
+    pub pinned: bool,
+    pub time: TimeView,
+    /// "17:42", the time readers scan for.
+    pub clock: String,
+    pub updated: bool,
+}
+
+impl EntryView {
+    pub fn new(e: &LiveEntry, clock: &Clock) -> EntryView {
+        let time = clock.time(e.created_ms);
+        let hhmm = time
+            .display
+            .split(", ")
+            .nth(1)
+            .and_then(|t| t.split(' ').next())
+            .unwrap_or("")
+            .to_owned();
+        EntryView {
+            id: e.id,
+            title: e.title.clone(),
+            body_html: e.body_html.clone(),
+            pinned: e.pinned,
+            time,
+            clock: hhmm,
+            updated: e.updated_ms > e.created_ms + 60_000,
+        }
+    }
+}
+
+/// Per-page facts for `<head>`.
+#[derive(Debug, Clone, Serialize, Default)]
+pub struct PageMeta {
+    pub title: String,
+    pub description: String,
+    pub path: String,
+    /// Marks the current nav item.
+    pub section: Option<String>,
+    pub noindex: bool,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn formats_times_in_the_site_zone() {
+        // 2026-07-01T12:00:00Z is 13:00 in London (BST).
+        let ms = 1_782_907_200_000;
+        let clock = Clock::new("Europe/London", ms + 7_200_000);
+        let t = clock.time(ms);
+        assert_eq!(t.iso, "2026-07-01T12:00:00Z");
+        assert_eq!(t.display, "1 Jul 2026, 13:00 BST");
+        assert_eq!(t.relative.as_deref(), Some("2 hours ago"));
+        let utc = Clock::new("No/Such_Zone", ms);
+        assert_eq!(utc.time(ms).display, "1 Jul 2026, 12:00 UTC");
+    }
+
+    #[test]
+    fn credits_read_as_printed() {
+        let mut img = Image {
+            src: "/x.svg".into(),
+            photographer: "Ana Silva".into(),
+            agency: "Coastline Pictures".into(),
+            ..Image::default()
+        };
+        assert_eq!(ImageView::from(&img).credit, "Ana Silva / Coastline Pictures");
+        img.agency.clear();
+        assert_eq!(ImageView::from(&img).credit, "Ana Silva");
+    }
+
+    #[test]
+    fn deadline_wording() {
+        // 2027-12-31T23:59:59Z
+        let clock = Clock::new("UTC", 0);
+        assert_eq!(clock.deadline_label(1_830_297_599_000), "by the end of 2027");
+    }
+
+    #[test]
+    fn accent_colour_is_checked() {
+        assert_eq!(safe_colour("#123abc"), "#123abc");
+        assert_eq!(safe_colour("red;}body{x"), "#b3261e");
+    }
+}

@@ -1,0 +1,118 @@
+//! Masthead's storage. Everything that touches SQL lives here, behind the
+//! async [`Store`] facade; handlers and renderers see typed rows only.
+//!
+//! Today there is one backend, embedded SQLite ([`sqlite::SqliteStore`]).
+//! PostgreSQL will be a sibling module with the same operations; the facade is
+//! where the choice is made, so nothing above it changes.
+
+pub mod error;
+pub mod model;
+pub mod sqlite;
+
+use std::path::Path;
+use std::sync::Arc;
+
+pub use error::{StoreError, StoreResult};
+pub use model::*;
+pub use sqlite::{SqliteStore, Writer};
+
+use masthead_domain::{Email, FeedCursor, PostKind};
+
+/// Current time in Unix milliseconds.
+pub fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}
+
+/// Cheap to clone; every call runs on the blocking pool so async tasks never
+/// wait on disk.
+#[derive(Clone)]
+pub struct Store {
+    db: Arc<SqliteStore>,
+}
+
+macro_rules! read_op {
+    ($(#[$m:meta])* $name:ident ( $($arg:ident : $ty:ty),* ) -> $ret:ty) => {
+        $(#[$m])*
+        pub async fn $name(&self, $($arg: $ty),*) -> StoreResult<$ret> {
+            self.read(move |c| sqlite::queries::$name(c, $($arg),*)).await
+        }
+    };
+}
+
+impl Store {
+    pub fn open_sqlite(path: &Path) -> StoreResult<Store> {
+        Ok(Store {
+            db: Arc::new(SqliteStore::open(path)?),
+        })
+    }
+
+    pub fn sqlite(&self) -> &SqliteStore {
+        &self.db
+    }
+
+    async fn read<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&rusqlite::Connection) -> StoreResult<T> + Send + 'static,
+    ) -> StoreResult<T> {
+        let db = self.db.clone();
+        tokio::task::spawn_blocking(move || db.read(f))
+            .await
+            .map_err(|e| StoreError::Other(format!("database task failed: {e}")))?
+    }
+
+    /// One write transaction on the blocking pool.
+    pub async fn write<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&Writer<'_>) -> StoreResult<T> + Send + 'static,
+    ) -> StoreResult<T> {
+        let db = self.db.clone();
+        tokio::task::spawn_blocking(move || db.write(f))
+            .await
+            .map_err(|e| StoreError::Other(format!("database task failed: {e}")))?
+    }
+
+    read_op!(
+        /// A page of a listing, newest first, strictly after `after`.
+        feed(scope: FeedScope, after: Option<FeedCursor>, limit: u32) -> FeedPage);
+    read_op!(
+        /// A published post (any kind) by slug, with tags, bylines and notes.
+        published_post_by_slug(slug: String) -> Option<Post>);
+    read_op!(
+        /// Up to `limit` posts to read next: same primary tag first, then the latest.
+        read_next(post_id: i64, primary_tag_id: Option<i64>, limit: u32) -> Vec<PostCard>);
+    read_op!(live_entries(post_id: i64) -> Vec<LiveEntry>);
+    read_op!(live_entry(entry_id: i64) -> Option<LiveEntry>);
+    read_op!(tag_by_slug(slug: String) -> Option<Tag>);
+    read_op!(author_by_slug(slug: String) -> Option<Author>);
+    read_op!(sections() -> Vec<Tag>);
+    read_op!(site_settings() -> SiteSettings);
+    read_op!(active_campaign() -> Option<Campaign>);
+    read_op!(
+        /// Members counting towards `metric` ("members" = everyone, "paid" = paying).
+        member_count(metric: String) -> u64);
+    read_op!(changes_since(after_id: i64, limit: u32) -> Vec<Change>);
+    read_op!(latest_change_id() -> i64);
+    read_op!(post_count() -> u64);
+    read_op!(published_post_id_by_slug(slug: String, kind: Option<PostKind>) -> Option<i64>);
+
+    /// Adds a free member; the same address in any case is one member.
+    pub async fn join_member(&self, email: Email, source: &'static str) -> StoreResult<JoinOutcome> {
+        self.write(move |w| w.join_member(&email, source, now_ms())).await
+    }
+
+    pub async fn add_live_entry(&self, entry: NewLiveEntry) -> StoreResult<i64> {
+        self.write(move |w| w.add_live_entry(&entry)).await
+    }
+
+    /// Cheap liveness check for `/healthz`.
+    pub async fn ping(&self) -> StoreResult<()> {
+        self.read(|c| {
+            c.query_row("SELECT 1", [], |_| Ok(()))?;
+            Ok(())
+        })
+        .await
+    }
+}

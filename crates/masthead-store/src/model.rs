@@ -1,0 +1,278 @@
+//! Rows as the rest of Masthead sees them.
+
+use masthead_domain::{FeedCursor, PostKind, PostStatus, Visibility};
+use serde::Serialize;
+
+#[derive(Debug, Clone, Serialize)]
+pub struct TagRef {
+    pub id: i64,
+    pub slug: String,
+    pub name: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Tag {
+    pub id: i64,
+    pub slug: String,
+    pub name: String,
+    pub description: String,
+    pub is_section: bool,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Author {
+    pub id: i64,
+    pub slug: String,
+    pub name: String,
+    pub bio: String,
+    pub location: String,
+    pub avatar: Option<String>,
+}
+
+/// A photo as printed: where it is, what it shows, who took it.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Image {
+    pub src: String,
+    pub alt: String,
+    pub caption: String,
+    pub photographer: String,
+    pub agency: String,
+    pub width: Option<u32>,
+    pub height: Option<u32>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Video {
+    /// A file served by Masthead.
+    pub src: Option<String>,
+    /// A provider page URL (YouTube, Vimeo…), checked against the allow-list when rendered.
+    pub embed: Option<String>,
+    pub duration_s: Option<u32>,
+}
+
+/// What a feed card needs, and nothing more.
+#[derive(Debug, Clone, Serialize)]
+pub struct PostCard {
+    pub id: i64,
+    pub kind: PostKind,
+    pub slug: String,
+    pub title: String,
+    pub dek: String,
+    pub visibility: Visibility,
+    pub published_ms: i64,
+    pub updated_ms: i64,
+    pub reading_minutes: u32,
+    pub primary_tag: Option<TagRef>,
+    pub image: Option<Image>,
+}
+
+impl PostCard {
+    pub fn cursor(&self) -> FeedCursor {
+        FeedCursor {
+            published_ms: self.published_ms,
+            id: self.id,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct PostNote {
+    pub kind: String,
+    pub noted_ms: i64,
+    pub note: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Post {
+    pub id: i64,
+    pub kind: PostKind,
+    pub status: PostStatus,
+    pub visibility: Visibility,
+    pub slug: String,
+    pub title: String,
+    pub dek: String,
+    pub body_html: String,
+    pub word_count: u32,
+    pub reading_minutes: u32,
+    pub image: Option<Image>,
+    pub video: Option<Video>,
+    pub language: String,
+    pub canonical_url: Option<String>,
+    pub meta_title: Option<String>,
+    pub meta_description: Option<String>,
+    pub created_ms: i64,
+    pub updated_ms: i64,
+    pub published_ms: Option<i64>,
+    pub tags: Vec<TagRef>,
+    pub authors: Vec<Author>,
+    pub notes: Vec<PostNote>,
+}
+
+impl Post {
+    pub fn primary_tag(&self) -> Option<&TagRef> {
+        self.tags.first()
+    }
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct LiveEntry {
+    pub id: i64,
+    pub post_id: i64,
+    pub title: String,
+    pub body_html: String,
+    pub pinned: bool,
+    pub created_ms: i64,
+    pub updated_ms: i64,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Campaign {
+    pub id: i64,
+    pub pitch: String,
+    pub goal: u64,
+    pub metric: String,
+    pub starts_ms: i64,
+    pub deadline_ms: i64,
+}
+
+/// One page of a listing, with the cursor for the next one if there is more.
+#[derive(Debug, Clone, Serialize)]
+pub struct FeedPage {
+    pub cards: Vec<PostCard>,
+    pub next: Option<FeedCursor>,
+}
+
+/// Which posts a listing shows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum FeedScope {
+    /// The News Feed: everything but pages.
+    All,
+    /// Posts carrying a tag anywhere in their tag list.
+    Tag(i64),
+    /// Posts whose primary tag is this section.
+    Section(i64),
+    Author(i64),
+    Kind(PostKind),
+}
+
+/// A recorded write, as tailed from the change log.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Change {
+    pub id: i64,
+    pub at_ms: i64,
+    pub topic: ChangeTopic,
+    pub post_id: Option<i64>,
+    pub ref_id: Option<i64>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ChangeTopic {
+    Post,
+    LiveEntry,
+    Member,
+    Site,
+    Other,
+}
+
+impl ChangeTopic {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ChangeTopic::Post => "post",
+            ChangeTopic::LiveEntry => "live_entry",
+            ChangeTopic::Member => "member",
+            ChangeTopic::Site => "site",
+            ChangeTopic::Other => "other",
+        }
+    }
+
+    pub fn parse(s: &str) -> ChangeTopic {
+        match s {
+            "post" => ChangeTopic::Post,
+            "live_entry" => ChangeTopic::LiveEntry,
+            "member" => ChangeTopic::Member,
+            "site" => ChangeTopic::Site,
+            _ => ChangeTopic::Other,
+        }
+    }
+}
+
+/// Site-wide settings the theme prints.
+#[derive(Debug, Clone, Serialize)]
+pub struct SiteSettings {
+    pub title: String,
+    pub description: String,
+    pub accent: String,
+    pub timezone: String,
+    pub locale: String,
+}
+
+impl Default for SiteSettings {
+    fn default() -> Self {
+        SiteSettings {
+            title: "Masthead".to_owned(),
+            description: String::new(),
+            accent: "#b3261e".to_owned(),
+            timezone: "UTC".to_owned(),
+            locale: "en-GB".to_owned(),
+        }
+    }
+}
+
+// ---- inputs ----
+
+#[derive(Debug, Clone)]
+pub struct NewAuthor {
+    pub slug: String,
+    pub name: String,
+    pub bio: String,
+    pub location: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct NewTag {
+    pub slug: String,
+    pub name: String,
+    pub description: String,
+    pub is_section: bool,
+    pub position: i64,
+}
+
+/// A post ready to store: its body already rendered and measured.
+#[derive(Debug, Clone)]
+pub struct NewPost {
+    pub kind: PostKind,
+    pub slug: String,
+    pub title: String,
+    pub dek: String,
+    pub body_source: String,
+    pub body_html: String,
+    pub word_count: u32,
+    pub reading_minutes: u32,
+    pub status: PostStatus,
+    pub visibility: Visibility,
+    pub image: Option<Image>,
+    pub video: Option<Video>,
+    pub published_ms: Option<i64>,
+    pub updated_ms: i64,
+    /// Tag ids in order; the first is primary.
+    pub tag_ids: Vec<i64>,
+    /// Author ids in order; the first is the lead byline.
+    pub author_ids: Vec<i64>,
+}
+
+#[derive(Debug, Clone)]
+pub struct NewLiveEntry {
+    pub post_id: i64,
+    pub title: String,
+    pub body_source: String,
+    pub body_html: String,
+    pub pinned: bool,
+    pub created_ms: i64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum JoinOutcome {
+    Joined,
+    AlreadyMember,
+}

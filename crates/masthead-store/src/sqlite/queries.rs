@@ -1,0 +1,473 @@
+//! Read queries. Every listing is a keyset scan on a partial index (see the
+//! migration); the tests in `tests.rs` pin the query plans.
+
+use masthead_domain::{FeedCursor, PostKind, PostStatus, Visibility};
+use rusqlite::types::Value;
+use rusqlite::{Connection, OptionalExtension, Row, params, params_from_iter};
+
+use crate::error::{StoreError, StoreResult};
+use crate::model::*;
+
+/// Columns of a card, in the order `card_from_row` reads them; `p` is posts, `t` the primary tag.
+macro_rules! card_columns {
+    () => {
+        "p.id, p.kind, p.slug, p.title, p.dek, p.visibility, p.published_at, \
+     p.updated_at, p.reading_minutes, t.id, t.slug, t.name, p.feature_image, p.feature_image_alt, \
+     p.feature_image_caption, p.feature_image_photographer, p.feature_image_agency, \
+     p.feature_image_width, p.feature_image_height"
+    };
+}
+
+fn bad_value(what: &str, e: impl std::fmt::Display) -> rusqlite::Error {
+    rusqlite::Error::FromSqlConversionFailure(
+        0,
+        rusqlite::types::Type::Text,
+        format!("{what}: {e}").into(),
+    )
+}
+
+fn kind_at(row: &Row<'_>, i: usize) -> rusqlite::Result<PostKind> {
+    let s: String = row.get(i)?;
+    PostKind::parse(&s).map_err(|e| bad_value("kind", e))
+}
+
+fn visibility_at(row: &Row<'_>, i: usize) -> rusqlite::Result<Visibility> {
+    let s: String = row.get(i)?;
+    Visibility::parse(&s).map_err(|e| bad_value("visibility", e))
+}
+
+fn image_at(row: &Row<'_>, i: usize) -> rusqlite::Result<Option<Image>> {
+    let src: Option<String> = row.get(i)?;
+    Ok(match src {
+        Some(src) => Some(Image {
+            src,
+            alt: row.get(i + 1)?,
+            caption: row.get(i + 2)?,
+            photographer: row.get(i + 3)?,
+            agency: row.get(i + 4)?,
+            width: row.get(i + 5)?,
+            height: row.get(i + 6)?,
+        }),
+        None => None,
+    })
+}
+
+fn card_from_row(row: &Row<'_>) -> rusqlite::Result<PostCard> {
+    let tag_id: Option<i64> = row.get(9)?;
+    let primary_tag = match tag_id {
+        Some(id) => Some(TagRef {
+            id,
+            slug: row.get(10)?,
+            name: row.get(11)?,
+        }),
+        None => None,
+    };
+    Ok(PostCard {
+        id: row.get(0)?,
+        kind: kind_at(row, 1)?,
+        slug: row.get(2)?,
+        title: row.get(3)?,
+        dek: row.get(4)?,
+        visibility: visibility_at(row, 5)?,
+        published_ms: row.get(6)?,
+        updated_ms: row.get(7)?,
+        reading_minutes: row.get(8)?,
+        primary_tag,
+        image: image_at(row, 12)?,
+    })
+}
+
+pub fn feed(
+    c: &Connection,
+    scope: FeedScope,
+    after: Option<FeedCursor>,
+    limit: u32,
+) -> StoreResult<FeedPage> {
+    let limit = limit.clamp(1, 100);
+    // The first page is "before the end of time", so one statement serves all pages.
+    let cursor = after.unwrap_or(FeedCursor {
+        published_ms: i64::MAX,
+        id: i64::MAX,
+    });
+    let fetch = i64::from(limit) + 1;
+    let (sql, key) = feed_sql(scope);
+    let mut args = vec![
+        Value::Integer(cursor.published_ms),
+        Value::Integer(cursor.id),
+        Value::Integer(fetch),
+    ];
+    args.extend(key);
+    let mut stmt = c.prepare_cached(sql)?;
+    let mut cards: Vec<PostCard> = stmt
+        .query_map(params_from_iter(args), card_from_row)?
+        .collect::<Result<_, _>>()?;
+    let next = if cards.len() > limit as usize {
+        cards.truncate(limit as usize);
+        cards.last().map(PostCard::cursor)
+    } else {
+        None
+    };
+    Ok(FeedPage { cards, next })
+}
+
+/// The statement for a listing, and its scope parameter (bound as ?4).
+fn feed_sql(scope: FeedScope) -> (&'static str, Option<Value>) {
+    match scope {
+        FeedScope::All => (
+            concat!(
+                "SELECT ", card_columns!(), " FROM posts p LEFT JOIN tags t ON t.id = p.primary_tag_id
+                 WHERE p.status = 'published' AND p.kind <> 'page'
+                   AND (p.published_at, p.id) < (?1, ?2)
+                 ORDER BY p.published_at DESC, p.id DESC LIMIT ?3"
+            ),
+            None,
+        ),
+        FeedScope::Section(tag) => (
+            concat!(
+                "SELECT ", card_columns!(), " FROM posts p LEFT JOIN tags t ON t.id = p.primary_tag_id
+                 WHERE p.status = 'published' AND p.kind <> 'page' AND p.primary_tag_id = ?4
+                   AND (p.published_at, p.id) < (?1, ?2)
+                 ORDER BY p.published_at DESC, p.id DESC LIMIT ?3"
+            ),
+            Some(Value::Integer(tag)),
+        ),
+        FeedScope::Kind(kind) => (
+            concat!(
+                "SELECT ", card_columns!(), " FROM posts p LEFT JOIN tags t ON t.id = p.primary_tag_id
+                 WHERE p.status = 'published' AND p.kind = ?4
+                   AND (p.published_at, p.id) < (?1, ?2)
+                 ORDER BY p.published_at DESC, p.id DESC LIMIT ?3"
+            ),
+            Some(Value::Text(kind.as_str().to_owned())),
+        ),
+        FeedScope::Tag(tag) => (
+            concat!(
+                "SELECT ", card_columns!(), " FROM post_tags pt
+                   JOIN posts p ON p.id = pt.post_id
+                   LEFT JOIN tags t ON t.id = p.primary_tag_id
+                 WHERE pt.tag_id = ?4 AND pt.published_at IS NOT NULL
+                   AND (pt.published_at, pt.post_id) < (?1, ?2)
+                 ORDER BY pt.published_at DESC, pt.post_id DESC LIMIT ?3"
+            ),
+            Some(Value::Integer(tag)),
+        ),
+        FeedScope::Author(author) => (
+            concat!(
+                "SELECT ", card_columns!(), " FROM post_authors pa
+                   JOIN posts p ON p.id = pa.post_id
+                   LEFT JOIN tags t ON t.id = p.primary_tag_id
+                 WHERE pa.author_id = ?4 AND pa.published_at IS NOT NULL
+                   AND (pa.published_at, pa.post_id) < (?1, ?2)
+                 ORDER BY pa.published_at DESC, pa.post_id DESC LIMIT ?3"
+            ),
+            Some(Value::Integer(author)),
+        ),
+    }
+}
+
+macro_rules! post_columns {
+    () => {
+        "p.id, p.kind, p.status, p.visibility, p.slug, p.title, p.dek, p.body_html, \
+     p.word_count, p.reading_minutes, p.feature_image, p.feature_image_alt, p.feature_image_caption, \
+     p.feature_image_photographer, p.feature_image_agency, p.feature_image_width, p.feature_image_height, \
+     p.video_src, p.video_embed, p.video_duration_s, p.language, p.canonical_url, p.meta_title, \
+     p.meta_description, p.created_at, p.updated_at, p.published_at"
+    };
+}
+
+fn post_from_row(row: &Row<'_>) -> rusqlite::Result<Post> {
+    let status: String = row.get(2)?;
+    let video_src: Option<String> = row.get(17)?;
+    let video_embed: Option<String> = row.get(18)?;
+    let video = if video_src.is_some() || video_embed.is_some() {
+        Some(Video {
+            src: video_src,
+            embed: video_embed,
+            duration_s: row.get(19)?,
+        })
+    } else {
+        None
+    };
+    Ok(Post {
+        id: row.get(0)?,
+        kind: kind_at(row, 1)?,
+        status: PostStatus::parse(&status).map_err(|e| bad_value("status", e))?,
+        visibility: visibility_at(row, 3)?,
+        slug: row.get(4)?,
+        title: row.get(5)?,
+        dek: row.get(6)?,
+        body_html: row.get(7)?,
+        word_count: row.get(8)?,
+        reading_minutes: row.get(9)?,
+        image: image_at(row, 10)?,
+        video,
+        language: row.get(20)?,
+        canonical_url: row.get(21)?,
+        meta_title: row.get(22)?,
+        meta_description: row.get(23)?,
+        created_ms: row.get(24)?,
+        updated_ms: row.get(25)?,
+        published_ms: row.get(26)?,
+        tags: Vec::new(),
+        authors: Vec::new(),
+        notes: Vec::new(),
+    })
+}
+
+pub fn published_post_by_slug(c: &Connection, slug: String) -> StoreResult<Option<Post>> {
+    let mut stmt = c.prepare_cached(concat!(
+        "SELECT ",
+        post_columns!(),
+        " FROM posts p WHERE p.slug = ?1 AND p.status = 'published'"
+    ))?;
+    let Some(mut post) = stmt.query_row([slug], post_from_row).optional()? else {
+        return Ok(None);
+    };
+    post.tags = c
+        .prepare_cached(
+            "SELECT t.id, t.slug, t.name FROM post_tags pt JOIN tags t ON t.id = pt.tag_id
+             WHERE pt.post_id = ?1 ORDER BY pt.position",
+        )?
+        .query_map([post.id], |r| {
+            Ok(TagRef {
+                id: r.get(0)?,
+                slug: r.get(1)?,
+                name: r.get(2)?,
+            })
+        })?
+        .collect::<Result<_, _>>()?;
+    post.authors = c
+        .prepare_cached(
+            "SELECT a.id, a.slug, a.name, a.bio, a.location, a.avatar
+             FROM post_authors pa JOIN authors a ON a.id = pa.author_id
+             WHERE pa.post_id = ?1 ORDER BY pa.position",
+        )?
+        .query_map([post.id], author_from_row)?
+        .collect::<Result<_, _>>()?;
+    post.notes = c
+        .prepare_cached(
+            "SELECT kind, noted_at, note FROM post_notes WHERE post_id = ?1 ORDER BY noted_at, id",
+        )?
+        .query_map([post.id], |r| {
+            Ok(PostNote {
+                kind: r.get(0)?,
+                noted_ms: r.get(1)?,
+                note: r.get(2)?,
+            })
+        })?
+        .collect::<Result<_, _>>()?;
+    Ok(Some(post))
+}
+
+pub fn published_post_id_by_slug(
+    c: &Connection,
+    slug: String,
+    kind: Option<PostKind>,
+) -> StoreResult<Option<i64>> {
+    let mut stmt = c.prepare_cached(
+        "SELECT id FROM posts WHERE slug = ?1 AND status = 'published' AND (?2 IS NULL OR kind = ?2)",
+    )?;
+    Ok(stmt
+        .query_row(params![slug, kind.map(PostKind::as_str)], |r| r.get(0))
+        .optional()?)
+}
+
+fn author_from_row(r: &Row<'_>) -> rusqlite::Result<Author> {
+    Ok(Author {
+        id: r.get(0)?,
+        slug: r.get(1)?,
+        name: r.get(2)?,
+        bio: r.get(3)?,
+        location: r.get(4)?,
+        avatar: r.get(5)?,
+    })
+}
+
+fn tag_from_row(r: &Row<'_>) -> rusqlite::Result<Tag> {
+    Ok(Tag {
+        id: r.get(0)?,
+        slug: r.get(1)?,
+        name: r.get(2)?,
+        description: r.get(3)?,
+        is_section: r.get(4)?,
+    })
+}
+
+pub fn read_next(
+    c: &Connection,
+    post_id: i64,
+    primary_tag_id: Option<i64>,
+    limit: u32,
+) -> StoreResult<Vec<PostCard>> {
+    let limit = limit.clamp(1, 20) as usize;
+    let mut out: Vec<PostCard> = Vec::with_capacity(limit);
+    if let Some(tag) = primary_tag_id {
+        let page = feed(c, FeedScope::Tag(tag), None, limit as u32 + 1)?;
+        out.extend(page.cards.into_iter().filter(|p| p.id != post_id).take(limit));
+    }
+    if out.len() < limit {
+        let page = feed(c, FeedScope::All, None, (limit * 2 + 1) as u32)?;
+        for card in page.cards {
+            if out.len() == limit {
+                break;
+            }
+            if card.id != post_id && !out.iter().any(|o| o.id == card.id) {
+                out.push(card);
+            }
+        }
+    }
+    Ok(out)
+}
+
+fn live_entry_from_row(r: &Row<'_>) -> rusqlite::Result<LiveEntry> {
+    Ok(LiveEntry {
+        id: r.get(0)?,
+        post_id: r.get(1)?,
+        title: r.get(2)?,
+        body_html: r.get(3)?,
+        pinned: r.get(4)?,
+        created_ms: r.get(5)?,
+        updated_ms: r.get(6)?,
+    })
+}
+
+pub fn live_entries(c: &Connection, post_id: i64) -> StoreResult<Vec<LiveEntry>> {
+    Ok(c
+        .prepare_cached(
+            "SELECT id, post_id, title, body_html, pinned, created_at, updated_at FROM live_entries
+             WHERE post_id = ?1 ORDER BY created_at DESC, id DESC",
+        )?
+        .query_map([post_id], live_entry_from_row)?
+        .collect::<Result<_, _>>()?)
+}
+
+pub fn live_entry(c: &Connection, entry_id: i64) -> StoreResult<Option<LiveEntry>> {
+    Ok(c
+        .prepare_cached(
+            "SELECT id, post_id, title, body_html, pinned, created_at, updated_at FROM live_entries
+             WHERE id = ?1",
+        )?
+        .query_row([entry_id], live_entry_from_row)
+        .optional()?)
+}
+
+pub fn tag_by_slug(c: &Connection, slug: String) -> StoreResult<Option<Tag>> {
+    Ok(c
+        .prepare_cached("SELECT id, slug, name, description, is_section FROM tags WHERE slug = ?1")?
+        .query_row([slug], tag_from_row)
+        .optional()?)
+}
+
+pub fn author_by_slug(c: &Connection, slug: String) -> StoreResult<Option<Author>> {
+    Ok(c
+        .prepare_cached(
+            "SELECT id, slug, name, bio, location, avatar FROM authors WHERE slug = ?1",
+        )?
+        .query_row([slug], author_from_row)
+        .optional()?)
+}
+
+pub fn sections(c: &Connection) -> StoreResult<Vec<Tag>> {
+    Ok(c
+        .prepare_cached(
+            "SELECT id, slug, name, description, is_section FROM tags WHERE is_section = 1
+             ORDER BY position, name",
+        )?
+        .query_map([], tag_from_row)?
+        .collect::<Result<_, _>>()?)
+}
+
+pub fn site_settings(c: &Connection) -> StoreResult<SiteSettings> {
+    let mut s = SiteSettings::default();
+    let mut stmt = c.prepare_cached("SELECT key, value FROM settings")?;
+    let rows = stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))?;
+    for row in rows {
+        let (k, v) = row?;
+        match k.as_str() {
+            "title" => s.title = v,
+            "description" => s.description = v,
+            "accent" => s.accent = v,
+            "timezone" => s.timezone = v,
+            "locale" => s.locale = v,
+            _ => {}
+        }
+    }
+    Ok(s)
+}
+
+pub fn active_campaign(c: &Connection) -> StoreResult<Option<Campaign>> {
+    Ok(c
+        .prepare_cached(
+            "SELECT id, pitch, goal, metric, starts_at, deadline FROM campaigns
+             WHERE active = 1 ORDER BY id DESC LIMIT 1",
+        )?
+        .query_row([], |r| {
+            Ok(Campaign {
+                id: r.get(0)?,
+                pitch: r.get(1)?,
+                goal: r.get::<_, i64>(2)?.max(0) as u64,
+                metric: r.get(3)?,
+                starts_ms: r.get(4)?,
+                deadline_ms: r.get(5)?,
+            })
+        })
+        .optional()?)
+}
+
+pub fn member_count(c: &Connection, metric: String) -> StoreResult<u64> {
+    let sql = match metric.as_str() {
+        "paid" => "SELECT COUNT(*) FROM members WHERE status IN ('paid', 'comped')",
+        "members" => "SELECT COUNT(*) FROM members",
+        other => return Err(StoreError::Invalid(format!("unknown campaign metric {other:?}"))),
+    };
+    Ok(c.prepare_cached(sql)?.query_row([], |r| r.get::<_, i64>(0))?.max(0) as u64)
+}
+
+pub fn changes_since(c: &Connection, after_id: i64, limit: u32) -> StoreResult<Vec<Change>> {
+    Ok(c
+        .prepare_cached(
+            "SELECT id, at, topic, post_id, ref_id FROM change_log WHERE id > ?1 ORDER BY id LIMIT ?2",
+        )?
+        .query_map(params![after_id, limit], |r| {
+            let topic: String = r.get(2)?;
+            Ok(Change {
+                id: r.get(0)?,
+                at_ms: r.get(1)?,
+                topic: ChangeTopic::parse(&topic),
+                post_id: r.get(3)?,
+                ref_id: r.get(4)?,
+            })
+        })?
+        .collect::<Result<_, _>>()?)
+}
+
+pub fn latest_change_id(c: &Connection) -> StoreResult<i64> {
+    Ok(c
+        .prepare_cached("SELECT COALESCE(MAX(id), 0) FROM change_log")?
+        .query_row([], |r| r.get(0))?)
+}
+
+pub fn post_count(c: &Connection) -> StoreResult<u64> {
+    Ok(c
+        .prepare_cached("SELECT COUNT(*) FROM posts")?
+        .query_row([], |r| r.get::<_, i64>(0))?
+        .max(0) as u64)
+}
+
+/// `EXPLAIN QUERY PLAN` of a listing, one plan line per row.
+pub fn feed_plan(store: &super::SqliteStore, scope: FeedScope, cursor: FeedCursor) -> StoreResult<String> {
+    let (sql, key) = feed_sql(scope);
+    let mut args = vec![
+        Value::Integer(cursor.published_ms),
+        Value::Integer(cursor.id),
+        Value::Integer(21),
+    ];
+    args.extend(key);
+    store.read(|c| {
+        let mut stmt = c.prepare(&format!("EXPLAIN QUERY PLAN {sql}"))?;
+        let lines = stmt
+            .query_map(params_from_iter(args), |r| r.get::<_, String>(3))?
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(lines.join("\n"))
+    })
+}

@@ -1,0 +1,259 @@
+use std::path::PathBuf;
+
+use masthead_domain::{Email, FeedCursor, PostKind, PostStatus, Visibility};
+
+use super::{SqliteStore, queries};
+use crate::model::*;
+
+/// A fresh database file in its own directory, removed on drop.
+pub(crate) struct TempDb {
+    dir: PathBuf,
+    pub store: SqliteStore,
+}
+
+impl TempDb {
+    pub fn new(name: &str) -> TempDb {
+        let dir = std::env::temp_dir().join(format!(
+            "masthead-store-{name}-{}-{}",
+            std::process::id(),
+            crate::now_ms()
+        ));
+        std::fs::create_dir_all(&dir).expect("temp dir");
+        let store = SqliteStore::open(&dir.join("masthead.db")).expect("open store");
+        TempDb { dir, store }
+    }
+}
+
+impl Drop for TempDb {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+fn post(slug: &str, kind: PostKind, published_ms: i64, tags: Vec<i64>, authors: Vec<i64>) -> NewPost {
+    NewPost {
+        kind,
+        slug: slug.to_owned(),
+        title: format!("Title {slug}"),
+        dek: String::new(),
+        body_source: "Body".into(),
+        body_html: "<p>Body</p>".into(),
+        word_count: 1,
+        reading_minutes: 1,
+        status: PostStatus::Published,
+        visibility: Visibility::Public,
+        image: None,
+        video: None,
+        published_ms: Some(published_ms),
+        updated_ms: published_ms,
+        tag_ids: tags,
+        author_ids: authors,
+    }
+}
+
+fn seed_small(db: &TempDb, n: i64) -> (i64, i64, i64) {
+    db.store
+        .write(|w| {
+            let a = w.insert_author(&NewAuthor {
+                slug: "ana".into(),
+                name: "Ana".into(),
+                bio: String::new(),
+                location: String::new(),
+            })?;
+            let t1 = w.insert_tag(&NewTag {
+                slug: "city".into(),
+                name: "City".into(),
+                description: String::new(),
+                is_section: true,
+                position: 0,
+            })?;
+            let t2 = w.insert_tag(&NewTag {
+                slug: "sport".into(),
+                name: "Sport".into(),
+                description: String::new(),
+                is_section: true,
+                position: 1,
+            })?;
+            for i in 1..=n {
+                let kind = if i % 5 == 0 { PostKind::Video } else { PostKind::Article };
+                // Pairs of posts share a publication time, to exercise the id tiebreak.
+                let tags = if i % 2 == 0 { vec![t1, t2] } else { vec![t2] };
+                w.insert_post(&post(&format!("p-{i}"), kind, 1_000 * (i / 2), tags, vec![a]))?;
+            }
+            w.insert_post(&post("about", PostKind::Page, 5, vec![t1], vec![a]))?;
+            Ok((a, t1, t2))
+        })
+        .expect("seed")
+}
+
+fn walk(db: &TempDb, scope: FeedScope, page: u32) -> Vec<i64> {
+    let mut seen = Vec::new();
+    let mut after: Option<FeedCursor> = None;
+    loop {
+        let p = db
+            .store
+            .read(|c| queries::feed(c, scope, after, page))
+            .expect("feed");
+        seen.extend(p.cards.iter().map(|c| c.id));
+        match p.next {
+            Some(n) => after = Some(n),
+            None => break,
+        }
+    }
+    seen
+}
+
+#[test]
+fn keyset_pages_cover_everything_once_in_order() {
+    let db = TempDb::new("walk");
+    let (a, t1, t2) = seed_small(&db, 53);
+    for scope in [
+        FeedScope::All,
+        FeedScope::Tag(t1),
+        FeedScope::Tag(t2),
+        FeedScope::Section(t1),
+        FeedScope::Author(a),
+        FeedScope::Kind(PostKind::Video),
+    ] {
+        let one_by_one = walk(&db, scope, 1);
+        let by_seven = walk(&db, scope, 7);
+        assert_eq!(one_by_one, by_seven, "{scope:?}");
+        let mut dedup = one_by_one.clone();
+        dedup.sort_unstable();
+        dedup.dedup();
+        assert_eq!(dedup.len(), one_by_one.len(), "duplicates in {scope:?}");
+    }
+    assert_eq!(walk(&db, FeedScope::All, 10).len(), 53, "pages stay out of the feed");
+    assert_eq!(walk(&db, FeedScope::Tag(t1), 10).len(), 26);
+    assert_eq!(walk(&db, FeedScope::Section(t1), 10).len(), 26);
+    assert_eq!(walk(&db, FeedScope::Tag(t2), 10).len(), 53);
+    assert_eq!(walk(&db, FeedScope::Section(t2), 10).len(), 27);
+    assert_eq!(walk(&db, FeedScope::Kind(PostKind::Video), 10).len(), 10);
+}
+
+#[test]
+fn posts_published_between_pages_do_not_shift_the_next_page() {
+    let db = TempDb::new("shift");
+    seed_small(&db, 30);
+    let first = db.store.read(|c| queries::feed(c, FeedScope::All, None, 10)).expect("feed");
+    let expected_second = db
+        .store
+        .read(|c| queries::feed(c, FeedScope::All, first.next, 10))
+        .expect("feed");
+    db.store
+        .write(|w| w.insert_post(&post("breaking", PostKind::Brief, crate::now_ms(), vec![], vec![])))
+        .expect("publish");
+    let second = db
+        .store
+        .read(|c| queries::feed(c, FeedScope::All, first.next, 10))
+        .expect("feed");
+    let ids = |p: &FeedPage| p.cards.iter().map(|c| c.id).collect::<Vec<_>>();
+    assert_eq!(ids(&second), ids(&expected_second));
+}
+
+#[test]
+fn listing_queries_use_their_indexes() {
+    let db = TempDb::new("plan");
+    let (a, t1, _) = seed_small(&db, 20);
+    let cursor = FeedCursor { published_ms: 5_000, id: 9 };
+    for (scope, index) in [
+        (FeedScope::All, "posts_feed"),
+        (FeedScope::Section(t1), "posts_section"),
+        (FeedScope::Kind(PostKind::Video), "posts_kind"),
+        (FeedScope::Tag(t1), "post_tags_feed"),
+        (FeedScope::Author(a), "post_authors_feed"),
+    ] {
+        let plan = queries::feed_plan(&db.store, scope, cursor).expect("plan");
+        assert!(
+            plan.contains(&format!("USING INDEX {index}"))
+                || plan.contains(&format!("USING COVERING INDEX {index}")),
+            "{scope:?} should use {index}:\n{plan}"
+        );
+        assert!(!plan.contains("USE TEMP B-TREE FOR ORDER BY"), "{scope:?} sorts:\n{plan}");
+    }
+}
+
+#[test]
+fn members_are_unique_by_address_in_any_case() {
+    let db = TempDb::new("members");
+    let e = |s: &str| Email::parse(s).expect("email");
+    let outcomes = db
+        .store
+        .write(|w| {
+            Ok(vec![
+                w.join_member(&e("Ana@Example.org"), "site", 1)?,
+                w.join_member(&e("ana@example.ORG"), "site", 2)?,
+                w.join_member(&e("bo@example.org"), "site", 3)?,
+            ])
+        })
+        .expect("join");
+    assert_eq!(
+        outcomes,
+        vec![JoinOutcome::Joined, JoinOutcome::AlreadyMember, JoinOutcome::Joined]
+    );
+    let n = db
+        .store
+        .read(|c| queries::member_count(c, "members".into()))
+        .expect("count");
+    assert_eq!(n, 2);
+    let changes = db.store.read(|c| queries::changes_since(c, 0, 100)).expect("changes");
+    assert_eq!(
+        changes.iter().filter(|c| c.topic == ChangeTopic::Member).count(),
+        2,
+        "one change per new member, none for repeats"
+    );
+}
+
+#[test]
+fn a_failed_write_leaves_nothing_behind() {
+    let db = TempDb::new("atomic");
+    let result = db.store.write(|w| {
+        w.insert_post(&post("first", PostKind::Article, 1, vec![], vec![]))?;
+        // Same slug again: the unique constraint fails the whole transaction.
+        w.insert_post(&post("first", PostKind::Article, 2, vec![], vec![]))
+    });
+    assert!(matches!(result, Err(crate::StoreError::Conflict(_))), "{result:?}");
+    let n = db.store.read(queries::post_count).expect("count");
+    assert_eq!(n, 0);
+}
+
+#[test]
+fn live_entries_only_on_live_posts() {
+    let db = TempDb::new("live");
+    let (live, article) = db
+        .store
+        .write(|w| {
+            Ok((
+                w.insert_post(&post("live", PostKind::Live, 10, vec![], vec![]))?,
+                w.insert_post(&post("article", PostKind::Article, 10, vec![], vec![]))?,
+            ))
+        })
+        .expect("seed");
+    let entry = |post_id, ms| NewLiveEntry {
+        post_id,
+        title: "Update".into(),
+        body_source: "x".into(),
+        body_html: "<p>x</p>".into(),
+        pinned: false,
+        created_ms: ms,
+    };
+    db.store.write(|w| w.add_live_entry(&entry(live, 20))).expect("add");
+    db.store.write(|w| w.add_live_entry(&entry(live, 30))).expect("add");
+    assert!(db.store.write(|w| w.add_live_entry(&entry(article, 30))).is_err());
+    assert!(matches!(
+        db.store.write(|w| w.add_live_entry(&entry(9999, 30))),
+        Err(crate::StoreError::NotFound)
+    ));
+    let entries = db.store.read(|c| queries::live_entries(c, live)).expect("entries");
+    assert_eq!(entries.iter().map(|e| e.created_ms).collect::<Vec<_>>(), vec![30, 20]);
+}
+
+#[test]
+fn reopening_keeps_data_and_migrations_are_idempotent() {
+    let db = TempDb::new("reopen");
+    seed_small(&db, 3);
+    let path = db.store.path().to_owned();
+    let again = SqliteStore::open(&path).expect("reopen");
+    assert!(again.migrate().expect("migrate").is_empty());
+    assert_eq!(again.read(queries::post_count).expect("count"), 4);
+}
