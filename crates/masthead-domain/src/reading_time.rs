@@ -187,8 +187,9 @@ mod tests {
         assert_eq!(ReadingTime::from_counts(358, 1).minutes, 2);
         assert_eq!(ReadingTime::from_counts(632, 1).minutes, 2);
         assert_eq!(ReadingTime::from_counts(633, 1).minutes, 3);
-        // 275 words without images is exactly one minute, 1.5 minutes rounds up.
-        assert_eq!(ReadingTime::from_counts(275 * 3 / 2, 0).minutes, 2);
+        // Without images: 412 words is 89.9 s (1 minute), 413 words 90.1 s (2 minutes).
+        assert_eq!(ReadingTime::from_counts(412, 0).minutes, 1);
+        assert_eq!(ReadingTime::from_counts(413, 0).minutes, 2);
     }
 
     #[test]
