@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use include_dir::{Dir, include_dir};
 use masthead_domain::digest::fnv1a64;
-use minijinja::{Environment, Error as TemplateError, ErrorKind, Value};
+use minijinja::{Environment, Error as TemplateError, ErrorKind};
 use serde::Serialize;
 
 static DEFAULT_THEME: Dir<'_> = include_dir!("$CARGO_MANIFEST_DIR/../../themes/default");
@@ -201,7 +201,7 @@ impl Theme {
                 name: template.to_owned(),
                 source,
             })?;
-        tmpl.render(Value::from_serialize(&ctx))
+        tmpl.render(minijinja::value::Serde(&ctx))
             .map_err(|source| ThemeError::Template {
                 name: template.to_owned(),
                 source,

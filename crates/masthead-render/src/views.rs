@@ -46,7 +46,7 @@ impl Clock {
 
     pub fn time(&self, ms: i64) -> TimeView {
         let ts = Timestamp::from_millisecond(ms).unwrap_or(Timestamp::UNIX_EPOCH);
-        let zoned = ts.to_zoned(self.tz.clone());
+        let zoned = ts.to_zoned_datetime(self.tz.clone());
         TimeView {
             iso: ts.strftime("%Y-%m-%dT%H:%M:%SZ").to_string(),
             display: zoned.strftime("%-d %b %Y, %H:%M %Z").to_string(),
@@ -58,7 +58,7 @@ impl Clock {
     /// "the end of 2027" style deadline wording.
     pub fn deadline_label(&self, ms: i64) -> String {
         let ts = Timestamp::from_millisecond(ms).unwrap_or(Timestamp::UNIX_EPOCH);
-        let z = ts.to_zoned(self.tz.clone());
+        let z = ts.to_zoned_datetime(self.tz.clone());
         if z.month() == 12 && z.day() == 31 {
             format!("by the end of {}", z.year())
         } else {
