@@ -107,6 +107,22 @@ impl Store {
         self.write(move |w| w.add_live_entry(&entry)).await
     }
 
+    /// One raw settings value.
+    pub async fn site_settings_raw(&self, key: &'static str) -> StoreResult<Option<String>> {
+        self.read(move |c| {
+            use rusqlite::OptionalExtension;
+            Ok(c.prepare_cached("SELECT value FROM settings WHERE key = ?1")?
+                .query_row([key], |r| r.get(0))
+                .optional()?)
+        })
+        .await
+    }
+
+    pub async fn set_setting(&self, key: &'static str, value: &str) -> StoreResult<()> {
+        let value = value.to_owned();
+        self.write(move |w| w.set_setting(key, &value)).await
+    }
+
     /// Cheap liveness check for `/healthz`.
     pub async fn ping(&self) -> StoreResult<()> {
         self.read(|c| {

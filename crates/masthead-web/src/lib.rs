@@ -1,1 +1,37 @@
-//! placeholder
+//! Masthead's HTTP surfaces. `router.rs` lists every route; `site/` holds the
+//! reader's site handlers; `changes.rs` tails the store's change log to keep
+//! live pages and the membership counter current.
+
+mod changes;
+mod error;
+mod router;
+mod security;
+mod site;
+mod state;
+
+pub use router::router;
+pub use state::{AppState, WebConfig};
+
+use std::net::SocketAddr;
+
+use tokio::net::TcpListener;
+
+/// Serves until `shutdown` resolves, then stops accepting, ends live streams
+/// and lets in-flight requests finish.
+pub async fn serve(
+    listener: TcpListener,
+    state: AppState,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let poller = changes::spawn_poller(state.clone());
+    let app = router(state.clone()).into_make_service_with_connect_info::<SocketAddr>();
+    let stopping = state.clone();
+    let result = axum::serve(listener, app)
+        .with_graceful_shutdown(async move {
+            shutdown.await;
+            stopping.begin_shutdown();
+        })
+        .await;
+    poller.abort();
+    result
+}

@@ -1,1 +1,208 @@
-fn main() {}
+//! `masthead`: one binary for a newsroom's site. This file is wiring only:
+//! parse the command line, open the store, hand over to the right layer.
+
+mod artwork;
+mod demo;
+
+use std::io::Read;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result, bail};
+use clap::{Args, Parser, Subcommand};
+use masthead_render::{Theme, render_markdown};
+use masthead_store::{NewLiveEntry, Store};
+use masthead_web::{AppState, WebConfig};
+
+#[derive(Parser)]
+#[command(name = "masthead", version, about = "A self-hosted publishing platform for reader-funded newsrooms")]
+struct Cli {
+    /// Where the database and media live (created if missing).
+    #[arg(long, global = true, env = "MASTHEAD_DATA_DIR", default_value = "./data")]
+    data_dir: PathBuf,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Serve the site (creating, migrating and seeding demo content on first run).
+    Serve(ServeArgs),
+    /// Bring the database schema up to date and exit.
+    Migrate,
+    /// Fill an empty site with demo content.
+    Seed,
+    /// Work with live roundups.
+    #[command(subcommand)]
+    Live(LiveCommand),
+}
+
+#[derive(Args)]
+struct ServeArgs {
+    /// Address to listen on.
+    #[arg(long, env = "MASTHEAD_ADDR", default_value = "127.0.0.1:2369")]
+    addr: SocketAddr,
+    /// A theme directory whose templates/ and assets/ override the built-in theme.
+    #[arg(long, env = "MASTHEAD_THEME_DIR")]
+    theme_dir: Option<PathBuf>,
+    /// Start an empty site instead of seeding demo content on first run.
+    #[arg(long, env = "MASTHEAD_NO_DEMO")]
+    no_demo: bool,
+}
+
+#[derive(Subcommand)]
+enum LiveCommand {
+    /// Add an entry to a live post; open pages show it within a second.
+    Add {
+        /// Slug of the live post.
+        #[arg(long)]
+        post: String,
+        /// Entry headline.
+        #[arg(long)]
+        title: String,
+        /// Entry text in Markdown; "-" reads it from standard input.
+        #[arg(long, default_value = "")]
+        body: String,
+        /// Show it among the key developments.
+        #[arg(long)]
+        pinned: bool,
+    },
+}
+
+/// The demo newsroom's home time zone.
+const DEMO_TIMEZONE: &str = "Europe/London";
+
+fn main() -> Result<()> {
+    let cli = Cli::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("MASTHEAD_LOG")
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .with_target(false)
+        .init();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("starting the async runtime")?;
+    runtime.block_on(run(cli))
+}
+
+fn open_store(data_dir: &Path) -> Result<Store> {
+    std::fs::create_dir_all(data_dir)
+        .with_context(|| format!("cannot create the data directory {}", data_dir.display()))?;
+    let db = data_dir.join("masthead.db");
+    Store::open_sqlite(&db).with_context(|| format!("cannot open the database {}", db.display()))
+}
+
+async fn run(cli: Cli) -> Result<()> {
+    match cli.command {
+        Command::Serve(args) => serve(&cli.data_dir, args).await,
+        Command::Migrate => {
+            open_store(&cli.data_dir)?;
+            println!("Database in {} is up to date.", cli.data_dir.display());
+            Ok(())
+        }
+        Command::Seed => {
+            let store = open_store(&cli.data_dir)?;
+            if store.post_count().await? > 0 {
+                bail!("{} already has posts; demo content is only seeded into an empty site", cli.data_dir.display());
+            }
+            seed_demo(&store, &cli.data_dir)?;
+            Ok(())
+        }
+        Command::Live(LiveCommand::Add { post, title, body, pinned }) => {
+            let store = open_store(&cli.data_dir)?;
+            let body = if body == "-" {
+                let mut s = String::new();
+                std::io::stdin().read_to_string(&mut s).context("reading the entry from standard input")?;
+                s
+            } else {
+                body
+            };
+            if title.trim().is_empty() {
+                bail!("--title must not be empty");
+            }
+            let post_id = store
+                .published_post_id_by_slug(post.clone(), Some(masthead_domain::PostKind::Live))
+                .await?
+                .with_context(|| format!("no published live post has the slug {post:?}"))?;
+            let rendered = render_markdown(&body, false);
+            let id = store
+                .add_live_entry(NewLiveEntry {
+                    post_id,
+                    title: title.trim().to_owned(),
+                    body_source: body,
+                    body_html: rendered.html,
+                    pinned,
+                    created_ms: masthead_store::now_ms(),
+                })
+                .await?;
+            println!("Added entry {id} to /{post}/.");
+            Ok(())
+        }
+    }
+}
+
+fn seed_demo(store: &Store, data_dir: &Path) -> Result<()> {
+    eprintln!("Seeding demo content (The Aldren Courier)...");
+    let s = demo::seed(store, &data_dir.join("content"), masthead_store::now_ms(), DEMO_TIMEZONE)?;
+    eprintln!(
+        "Seeded {} posts, {} live entries, {} authors, {} tags and {} members.",
+        s.posts, s.live_entries, s.authors, s.tags, s.members
+    );
+    Ok(())
+}
+
+async fn serve(data_dir: &Path, args: ServeArgs) -> Result<()> {
+    let store = open_store(data_dir)?;
+    let fresh = store.site_settings_raw("initialised_at").await?.is_none() && store.post_count().await? == 0;
+    if fresh && !args.no_demo {
+        seed_demo(&store, data_dir)?;
+    } else if fresh {
+        store.set_setting("initialised_at", &masthead_store::now_ms().to_string()).await?;
+    }
+    let theme = Theme::load(args.theme_dir.as_deref()).context("loading the theme")?;
+    let content_dir = data_dir.join("content");
+    std::fs::create_dir_all(&content_dir)?;
+    let state = AppState::new(
+        store,
+        theme,
+        WebConfig {
+            page_size: 20,
+            content_dir,
+        },
+    )
+    .await?;
+    let listener = tokio::net::TcpListener::bind(args.addr)
+        .await
+        .with_context(|| format!("cannot listen on {}; is another server using it? Use --addr to pick another", args.addr))?;
+    let addr = listener.local_addr()?;
+    let title = state.site().settings.title.clone();
+    println!("Masthead is serving {title} at http://{addr}/  (data: {})", data_dir.display());
+    masthead_web::serve(listener, state, shutdown_signal()).await?;
+    println!("Masthead stopped.");
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = term => {},
+    }
+    tracing::info!("shutting down: finishing requests in flight");
+}

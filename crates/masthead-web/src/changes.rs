@@ -1,0 +1,107 @@
+//! Tails the store's change log. Every write — from this server, the CLI or
+//! another instance — appends a row in its own transaction; the poller turns
+//! rows into live-page pushes, counter refreshes and settings reloads.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use masthead_render::views::EntryView;
+use masthead_store::{Change, ChangeTopic};
+use serde::Serialize;
+use tokio::task::JoinHandle;
+
+use crate::state::{AppState, LiveEvent};
+
+/// How often the log is read when nothing in this process has written.
+const POLL_EVERY: Duration = Duration::from_millis(200);
+
+#[derive(Serialize)]
+struct EntryContext {
+    entry: EntryView,
+}
+
+pub fn spawn_poller(state: AppState) -> JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut last = match state.store.latest_change_id().await {
+            Ok(id) => id,
+            Err(e) => {
+                tracing::error!(error = %e, "cannot read the change log; live updates are off");
+                return;
+            }
+        };
+        loop {
+            tokio::select! {
+                _ = tokio::time::sleep(POLL_EVERY) => {}
+                _ = state.wrote.notified() => {}
+            }
+            let changes = match state.store.changes_since(last, 500).await {
+                Ok(c) => c,
+                Err(e) => {
+                    tracing::warn!(error = %e, "reading the change log failed; retrying");
+                    continue;
+                }
+            };
+            if changes.is_empty() {
+                continue;
+            }
+            last = changes.last().map_or(last, |c| c.id);
+            apply(&state, &changes).await;
+        }
+    })
+}
+
+async fn apply(state: &AppState, changes: &[Change]) {
+    let mut members = false;
+    let mut site = false;
+    for change in changes {
+        match change.topic {
+            ChangeTopic::LiveEntry => push_entry(state, change).await,
+            ChangeTopic::Member => members = true,
+            ChangeTopic::Site => site = true,
+            ChangeTopic::Post | ChangeTopic::Other => {}
+        }
+    }
+    if site {
+        if let Err(e) = state.reload_site().await {
+            tracing::warn!(error = %e, "reloading site settings failed");
+        }
+    } else if members && let Err(e) = state.refresh_member_count().await {
+        tracing::warn!(error = %e, "refreshing the member count failed");
+    }
+}
+
+async fn push_entry(state: &AppState, change: &Change) {
+    let (Some(post_id), Some(entry_id)) = (change.post_id, change.ref_id) else {
+        return;
+    };
+    let event = match state.store.live_entry(entry_id).await {
+        Ok(Some(entry)) => {
+            let ctx = EntryContext {
+                entry: EntryView::new(&entry, &state.clock()),
+            };
+            match state.theme.render("live_entry.html", &ctx) {
+                Ok(html) => LiveEvent::Entry {
+                    change_id: change.id,
+                    post_id,
+                    entry_id,
+                    html: Arc::from(html),
+                },
+                Err(e) => {
+                    tracing::error!(error = %e, "rendering a live entry failed");
+                    return;
+                }
+            }
+        }
+        Ok(None) => LiveEvent::Removed {
+            change_id: change.id,
+            post_id,
+            entry_id,
+        },
+        Err(e) => {
+            tracing::warn!(error = %e, entry_id, "loading a live entry failed");
+            return;
+        }
+    };
+    // No receivers is fine: nobody has the page open.
+    let _ = state.live.send(event);
+}

@@ -1,0 +1,47 @@
+//! Every route of the server, in one place.
+
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::middleware;
+use axum::routing::get;
+use tower_http::limit::RequestBodyLimitLayer;
+use tower_http::services::ServeDir;
+use tower_http::trace::{DefaultMakeSpan, DefaultOnResponse, TraceLayer};
+use tracing::Level;
+
+use crate::error::themed_errors;
+use crate::site::{assets, feed, join, live, post};
+use crate::state::AppState;
+
+/// Largest request body the reader's site accepts (forms are tiny).
+const BODY_LIMIT: usize = 16 * 1024;
+
+pub fn router(state: AppState) -> Router {
+    let content = ServeDir::new(&state.config.content_dir)
+        .append_index_html_on_directories(false)
+        .precompressed_gzip();
+    Router::new()
+        .route("/", get(feed::home))
+        .route("/tag/{slug}/", get(feed::tag))
+        .route("/section/{slug}/", get(feed::section))
+        .route("/author/{slug}/", get(feed::author))
+        .route("/video/", get(feed::video))
+        .route("/join/", get(join::form).post(join::submit))
+        .route("/api/campaign", get(join::campaign_json))
+        .route("/_live/{post_id}/events", get(live::events))
+        .route("/assets/{name}", get(assets::asset))
+        .route("/healthz", get(assets::healthz))
+        .route("/{slug}/", get(post::show))
+        .nest_service("/content", content)
+        .fallback(assets::fallback)
+        .layer(middleware::from_fn_with_state(state.clone(), themed_errors))
+        .layer(middleware::from_fn(crate::security::guard))
+        .layer(DefaultBodyLimit::max(BODY_LIMIT))
+        .layer(RequestBodyLimitLayer::new(BODY_LIMIT))
+        .layer(
+            TraceLayer::new_for_http()
+                .make_span_with(DefaultMakeSpan::new().level(Level::INFO))
+                .on_response(DefaultOnResponse::new().level(Level::INFO)),
+        )
+        .with_state(state)
+}

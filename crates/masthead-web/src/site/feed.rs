@@ -1,0 +1,238 @@
+//! The News Feed and every other listing (tag, section, author, video), with
+//! keyset "Show More": `?after=<cursor>` for the next page, `&fragment=1` for
+//! just the cards, as the Show More script asks.
+
+use axum::extract::rejection::QueryRejection;
+use axum::extract::{Path, Query, State};
+use axum::response::Response;
+use masthead_domain::{FeedCursor, PostKind, Slug};
+use masthead_render::views::{CampaignView, CardView, PageMeta, SiteView};
+use masthead_store::{FeedPage, FeedScope};
+use serde::{Deserialize, Serialize};
+
+use super::html_page;
+use crate::error::SiteError;
+use crate::state::AppState;
+
+#[derive(Debug, Deserialize)]
+pub struct ListQuery {
+    after: Option<String>,
+    fragment: Option<String>,
+}
+
+#[derive(Serialize)]
+struct ListingHead {
+    kind_label: &'static str,
+    title: String,
+    description: String,
+    location: String,
+    url: String,
+}
+
+#[derive(Serialize)]
+struct ListingContext {
+    site: SiteView,
+    campaign: Option<CampaignView>,
+    page: PageMeta,
+    listing: Option<ListingHead>,
+    cards: Vec<CardView>,
+    next_url: Option<String>,
+    paged: bool,
+}
+
+#[derive(Serialize)]
+struct FragmentContext {
+    cards: Vec<CardView>,
+    next_url: Option<String>,
+}
+
+struct Listing {
+    scope: FeedScope,
+    url: String,
+    head: Option<ListingHead>,
+    meta: PageMeta,
+}
+
+fn parse_query(q: Result<Query<ListQuery>, QueryRejection>) -> Result<(Option<FeedCursor>, bool), SiteError> {
+    let Query(q) = q.map_err(|e| SiteError::BadRequest(format!("The address has a malformed query: {e}")))?;
+    let after = match q.after.as_deref() {
+        None => None,
+        Some(text) => Some(FeedCursor::decode(text).map_err(|e| {
+            SiteError::BadRequest(format!(
+                "The \"after\" parameter is not a valid position in the feed ({e}). Start again from the first page."
+            ))
+        })?),
+    };
+    Ok((after, q.fragment.as_deref() == Some("1")))
+}
+
+async fn render(state: &AppState, listing: Listing, after: Option<FeedCursor>, fragment: bool) -> Result<Response, SiteError> {
+    let FeedPage { cards, next } = state.store.feed(listing.scope, after, state.config.page_size).await?;
+    let clock = state.clock();
+    let cards = CardView::list(&cards, &clock);
+    let next_url = next.map(|c| format!("{}?after={}", listing.url, c.encode()));
+    if fragment {
+        let html = state.theme.render("fragment.html", &FragmentContext { cards, next_url })?;
+        return Ok(html_page(html));
+    }
+    let template = if listing.head.is_some() { "listing.html" } else { "home.html" };
+    let mut meta = listing.meta;
+    // Deep pages are for people, not search engines (which get the sitemap).
+    meta.noindex = after.is_some();
+    let ctx = ListingContext {
+        site: state.site_view(),
+        campaign: state.campaign_view(&clock),
+        page: meta,
+        listing: listing.head,
+        cards,
+        next_url,
+        paged: after.is_some(),
+    };
+    Ok(html_page(state.theme.render(template, &ctx)?))
+}
+
+fn slug_or_404(slug: &str) -> Result<String, SiteError> {
+    Slug::parse(slug).map(Slug::into_string).map_err(|_| SiteError::NotFound)
+}
+
+pub async fn home(
+    State(state): State<AppState>,
+    q: Result<Query<ListQuery>, QueryRejection>,
+) -> Result<Response, SiteError> {
+    let (after, fragment) = parse_query(q)?;
+    let site = state.site();
+    let listing = Listing {
+        scope: FeedScope::All,
+        url: "/".to_owned(),
+        head: None,
+        meta: PageMeta {
+            title: String::new(),
+            description: site.settings.description.clone(),
+            path: "/".to_owned(),
+            section: Some("home".to_owned()),
+            noindex: false,
+        },
+    };
+    render(&state, listing, after, fragment).await
+}
+
+pub async fn tag(
+    State(state): State<AppState>,
+    Path(slug): Path<String>,
+    q: Result<Query<ListQuery>, QueryRejection>,
+) -> Result<Response, SiteError> {
+    let (after, fragment) = parse_query(q)?;
+    let tag = state.store.tag_by_slug(slug_or_404(&slug)?).await?.ok_or(SiteError::NotFound)?;
+    let url = format!("/tag/{}/", tag.slug);
+    let listing = Listing {
+        scope: FeedScope::Tag(tag.id),
+        head: Some(ListingHead {
+            kind_label: "Topic",
+            title: tag.name.clone(),
+            description: tag.description.clone(),
+            location: String::new(),
+            url: url.clone(),
+        }),
+        meta: PageMeta {
+            title: tag.name.clone(),
+            description: tag.description.clone(),
+            path: url.clone(),
+            section: None,
+            noindex: false,
+        },
+        url,
+    };
+    render(&state, listing, after, fragment).await
+}
+
+pub async fn section(
+    State(state): State<AppState>,
+    Path(slug): Path<String>,
+    q: Result<Query<ListQuery>, QueryRejection>,
+) -> Result<Response, SiteError> {
+    let (after, fragment) = parse_query(q)?;
+    let tag = state.store.tag_by_slug(slug_or_404(&slug)?).await?.ok_or(SiteError::NotFound)?;
+    if !tag.is_section {
+        return Err(SiteError::NotFound);
+    }
+    let url = format!("/section/{}/", tag.slug);
+    let listing = Listing {
+        scope: FeedScope::Section(tag.id),
+        head: Some(ListingHead {
+            kind_label: "Section",
+            title: tag.name.clone(),
+            description: tag.description.clone(),
+            location: String::new(),
+            url: url.clone(),
+        }),
+        meta: PageMeta {
+            title: tag.name.clone(),
+            description: tag.description.clone(),
+            path: url.clone(),
+            section: Some(url.clone()),
+            noindex: false,
+        },
+        url,
+    };
+    render(&state, listing, after, fragment).await
+}
+
+pub async fn author(
+    State(state): State<AppState>,
+    Path(slug): Path<String>,
+    q: Result<Query<ListQuery>, QueryRejection>,
+) -> Result<Response, SiteError> {
+    let (after, fragment) = parse_query(q)?;
+    let author = state
+        .store
+        .author_by_slug(slug_or_404(&slug)?)
+        .await?
+        .ok_or(SiteError::NotFound)?;
+    let url = format!("/author/{}/", author.slug);
+    let listing = Listing {
+        scope: FeedScope::Author(author.id),
+        head: Some(ListingHead {
+            kind_label: "Reporter",
+            title: author.name.clone(),
+            description: author.bio.clone(),
+            location: author.location.clone(),
+            url: url.clone(),
+        }),
+        meta: PageMeta {
+            title: author.name.clone(),
+            description: author.bio.clone(),
+            path: url.clone(),
+            section: None,
+            noindex: false,
+        },
+        url,
+    };
+    render(&state, listing, after, fragment).await
+}
+
+pub async fn video(
+    State(state): State<AppState>,
+    q: Result<Query<ListQuery>, QueryRejection>,
+) -> Result<Response, SiteError> {
+    let (after, fragment) = parse_query(q)?;
+    let url = "/video/".to_owned();
+    let listing = Listing {
+        scope: FeedScope::Kind(PostKind::Video),
+        head: Some(ListingHead {
+            kind_label: "Section",
+            title: "Video".to_owned(),
+            description: "Films and explainers from our reporters.".to_owned(),
+            location: String::new(),
+            url: url.clone(),
+        }),
+        meta: PageMeta {
+            title: "Video".to_owned(),
+            description: "Films and explainers from our reporters.".to_owned(),
+            path: url.clone(),
+            section: Some(url.clone()),
+            noindex: false,
+        },
+        url,
+    };
+    render(&state, listing, after, fragment).await
+}

@@ -1,0 +1,20 @@
+//! The reader's site: one module per kind of page.
+
+pub mod assets;
+pub mod feed;
+pub mod join;
+pub mod live;
+pub mod post;
+
+use axum::http::{HeaderValue, header};
+use axum::response::{Html, IntoResponse, Response};
+
+/// Public HTML: browsers and CDNs may keep it briefly and must revalidate.
+pub const PAGE_CACHE_CONTROL: &str = "public, max-age=0, s-maxage=30, must-revalidate";
+
+pub fn html_page(html: String) -> Response {
+    let mut res = Html(html).into_response();
+    res.headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static(PAGE_CACHE_CONTROL));
+    res
+}

@@ -1,0 +1,78 @@
+//! Article, brief, video, live and standalone pages, all at `/{slug}/`.
+
+use axum::extract::{Path, State};
+use axum::response::Response;
+use masthead_domain::{PostKind, Slug};
+use masthead_render::views::{CampaignView, CardView, EntryView, PageMeta, PostView, SiteView};
+use serde::Serialize;
+
+use super::html_page;
+use crate::error::SiteError;
+use crate::state::AppState;
+
+/// How many "Read next" cards follow a story.
+const READ_NEXT: u32 = 4;
+
+#[derive(Serialize)]
+struct PostContext {
+    site: SiteView,
+    campaign: Option<CampaignView>,
+    page: PageMeta,
+    post: PostView,
+    read_next: Vec<CardView>,
+    pinned: Vec<EntryView>,
+    entries: Vec<EntryView>,
+    events_url: String,
+}
+
+pub async fn show(State(state): State<AppState>, Path(slug): Path<String>) -> Result<Response, SiteError> {
+    let slug = Slug::parse(&slug).map_err(|_| SiteError::NotFound)?;
+    let post = state
+        .store
+        .published_post_by_slug(slug.into_string())
+        .await?
+        .ok_or(SiteError::NotFound)?;
+    let clock = state.clock();
+    let (pinned, entries) = if post.kind == PostKind::Live {
+        let all = state.store.live_entries(post.id).await?;
+        let (pinned, rest): (Vec<_>, Vec<_>) = all.iter().partition(|e| e.pinned);
+        (
+            pinned.into_iter().map(|e| EntryView::new(e, &clock)).collect(),
+            rest.into_iter().map(|e| EntryView::new(e, &clock)).collect(),
+        )
+    } else {
+        (Vec::new(), Vec::new())
+    };
+    let read_next = if post.kind == PostKind::Page {
+        Vec::new()
+    } else {
+        let cards = state
+            .store
+            .read_next(post.id, post.primary_tag().map(|t| t.id), READ_NEXT)
+            .await?;
+        CardView::list(&cards, &clock)
+    };
+    let template = match post.kind {
+        PostKind::Live => "live.html",
+        PostKind::Page => "page.html",
+        _ => "post.html",
+    };
+    let view = PostView::new(&post, &clock);
+    let ctx = PostContext {
+        site: state.site_view(),
+        campaign: state.campaign_view(&clock),
+        page: PageMeta {
+            title: post.meta_title.clone().unwrap_or_else(|| post.title.clone()),
+            description: view.meta_description.clone(),
+            path: view.url.clone(),
+            section: None,
+            noindex: false,
+        },
+        events_url: format!("/_live/{}/events", post.id),
+        post: view,
+        read_next,
+        pinned,
+        entries,
+    };
+    Ok(html_page(state.theme.render(template, &ctx)?))
+}
