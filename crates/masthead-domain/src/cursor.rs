@@ -58,7 +58,10 @@ mod tests {
 
     #[test]
     fn decodes_what_it_encodes() {
-        let c = FeedCursor { published_ms: 1_764_438_000_000, id: 42 };
+        let c = FeedCursor {
+            published_ms: 1_764_438_000_000,
+            id: 42,
+        };
         assert_eq!(c.encode(), "1764438000000.42");
         assert_eq!(FeedCursor::decode("1764438000000.42"), Ok(c));
     }
@@ -66,17 +69,42 @@ mod tests {
     #[test]
     fn refuses_malformed_cursors() {
         for bad in [
-            "", ".", "1.", ".1", "1.0", "a.1", "1.b", "-1.2", "1.-2", "+1.2", " 1.2", "1.2 ",
-            "1.2.3", "99999999999999999999.1", "1,2", "1e3.2", "01.2", "1.02",
+            "",
+            ".",
+            "1.",
+            ".1",
+            "1.0",
+            "a.1",
+            "1.b",
+            "-1.2",
+            "1.-2",
+            "+1.2",
+            " 1.2",
+            "1.2 ",
+            "1.2.3",
+            "99999999999999999999.1",
+            "1,2",
+            "1e3.2",
+            "01.2",
+            "1.02",
         ] {
-            assert!(FeedCursor::decode(bad).is_err(), "{bad:?} should be refused");
+            assert!(
+                FeedCursor::decode(bad).is_err(),
+                "{bad:?} should be refused"
+            );
         }
     }
 
     #[test]
     fn orders_like_the_feed() {
-        let older = FeedCursor { published_ms: 10, id: 99 };
-        let newer = FeedCursor { published_ms: 11, id: 1 };
+        let older = FeedCursor {
+            published_ms: 10,
+            id: 99,
+        };
+        let newer = FeedCursor {
+            published_ms: 11,
+            id: 1,
+        };
         assert!(older < newer);
     }
 

@@ -19,17 +19,18 @@ impl Email {
         if address.len() > 254 {
             return Err(DomainError::BadEmail("it is longer than 254 characters"));
         }
-        let (local, domain) = address
-            .rsplit_once('@')
-            .ok_or(DomainError::BadEmail("it needs an @, as in name@example.org"))?;
+        let (local, domain) = address.rsplit_once('@').ok_or(DomainError::BadEmail(
+            "it needs an @, as in name@example.org",
+        ))?;
         if local.is_empty() || local.len() > 64 {
             return Err(DomainError::BadEmail(
                 "the part before the @ must be 1 to 64 characters",
             ));
         }
-        let local_ok = local.bytes().all(|b| {
-            b.is_ascii_alphanumeric() || b"!#$%&'*+-/=?^_`{|}~.".contains(&b)
-        }) && !local.starts_with('.')
+        let local_ok = local
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-/=?^_`{|}~.".contains(&b))
+            && !local.starts_with('.')
             && !local.ends_with('.')
             && !local.contains("..");
         if !local_ok {
@@ -46,7 +47,9 @@ impl Email {
         for label in &labels {
             let ok = !label.is_empty()
                 && label.len() <= 63
-                && label.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+                && label
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-')
                 && !label.starts_with('-')
                 && !label.ends_with('-');
             if !ok {
@@ -99,9 +102,21 @@ mod tests {
     #[test]
     fn refuses_bad_addresses() {
         for bad in [
-            "", "   ", "ana", "ana@", "@example.org", "ana@example", "ana@@example.org",
-            "ana@exa mple.org", "an a@example.org", "ana@-example.org", "ana@example.1",
-            "ana..b@example.org", ".ana@example.org", "ana@example..org", "<a>@example.org",
+            "",
+            "   ",
+            "ana",
+            "ana@",
+            "@example.org",
+            "ana@example",
+            "ana@@example.org",
+            "ana@exa mple.org",
+            "an a@example.org",
+            "ana@-example.org",
+            "ana@example.1",
+            "ana..b@example.org",
+            ".ana@example.org",
+            "ana@example..org",
+            "<a>@example.org",
             "ana@example.org\n",
         ] {
             let trimmed_ok = bad == "ana@example.org\n";

@@ -137,9 +137,15 @@ pub fn count_images(html: &str) -> u32 {
     let bytes = html.as_bytes();
     let mut n = 0u32;
     for i in 0..bytes.len() {
-        if bytes[i] == b'<' && bytes.len() >= i + 4 && bytes[i + 1..i + 4].eq_ignore_ascii_case(b"img") {
+        if bytes[i] == b'<'
+            && bytes.len() >= i + 4
+            && bytes[i + 1..i + 4].eq_ignore_ascii_case(b"img")
+        {
             let next = bytes.get(i + 4).copied();
-            if matches!(next, None | Some(b' ' | b'>' | b'/' | b'\t' | b'\n' | b'\r')) {
+            if matches!(
+                next,
+                None | Some(b' ' | b'>' | b'/' | b'\t' | b'\n' | b'\r')
+            ) {
                 n = n.saturating_add(1);
             }
         }
@@ -155,7 +161,11 @@ mod tests {
     #[test]
     fn counts_words_between_tags() {
         assert_eq!(count_words("<p>One two</p><p>three</p>"), 3);
-        assert_eq!(count_words("<p>don't</p>"), 2, "apostrophes split, as Ghost does");
+        assert_eq!(
+            count_words("<p>don't</p>"),
+            2,
+            "apostrophes split, as Ghost does"
+        );
         assert_eq!(count_words("Caf\u{e9} au lait"), 3);
         assert_eq!(count_words("fish &amp; chips&nbsp;tonight"), 3);
         assert_eq!(count_words("<a href=\"x y z\">link</a>"), 1);
@@ -177,7 +187,10 @@ mod tests {
     #[test]
     fn minimum_is_one_minute() {
         assert_eq!(ReadingTime::of_html("", false).minutes, 1);
-        assert_eq!(ReadingTime::of_html("<p>Short.</p>", false).label(), "1 min read");
+        assert_eq!(
+            ReadingTime::of_html("<p>Short.</p>", false).label(),
+            "1 min read"
+        );
     }
 
     #[test]

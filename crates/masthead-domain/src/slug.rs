@@ -144,7 +144,10 @@ mod tests {
         );
         assert_eq!(s("  Café déjà vu!  ").as_deref(), Some("cafe-deja-vu"));
         assert_eq!(s("The editor's note").as_deref(), Some("the-editors-note"));
-        assert_eq!(s("£2.5m for the harbour").as_deref(), Some("2-5m-for-the-harbour"));
+        assert_eq!(
+            s("£2.5m for the harbour").as_deref(),
+            Some("2-5m-for-the-harbour")
+        );
         assert_eq!(s("!!!"), None);
         assert_eq!(s("\u{4E2D}\u{6587}"), None);
     }

@@ -15,7 +15,9 @@ pub struct Embed {
 
 fn valid_id(id: &str, min: usize, max: usize, extra: &[u8]) -> bool {
     (min..=max).contains(&id.len())
-        && id.bytes().all(|b| b.is_ascii_alphanumeric() || extra.contains(&b))
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || extra.contains(&b))
 }
 
 /// Recognises YouTube and Vimeo page URLs.
@@ -38,11 +40,12 @@ pub fn parse_embed(url: &str) -> Option<Embed> {
     match host {
         "youtube.com" | "m.youtube.com" => {
             if path == "watch" {
-                let id = query
-                    .split('&')
-                    .find_map(|kv| kv.strip_prefix("v="))?;
+                let id = query.split('&').find_map(|kv| kv.strip_prefix("v="))?;
                 youtube(id)
-            } else if let Some(id) = path.strip_prefix("embed/").or_else(|| path.strip_prefix("shorts/")) {
+            } else if let Some(id) = path
+                .strip_prefix("embed/")
+                .or_else(|| path.strip_prefix("shorts/"))
+            {
                 youtube(id.trim_end_matches('/'))
             } else {
                 None
@@ -50,7 +53,10 @@ pub fn parse_embed(url: &str) -> Option<Embed> {
         }
         "youtu.be" => youtube(path.trim_end_matches('/')),
         "vimeo.com" | "player.vimeo.com" => {
-            let id = path.strip_prefix("video/").unwrap_or(path).trim_end_matches('/');
+            let id = path
+                .strip_prefix("video/")
+                .unwrap_or(path)
+                .trim_end_matches('/');
             valid_id(id, 1, 12, b"")
                 .then(|| id.bytes().all(|b| b.is_ascii_digit()))
                 .filter(|digits| *digits)
@@ -72,7 +78,10 @@ mod tests {
     #[test]
     fn recognises_providers() {
         let yt = parse_embed("https://www.youtube.com/watch?v=dQw4w9WgXcQ&t=10").expect("youtube");
-        assert_eq!(yt.iframe_src, "https://www.youtube-nocookie.com/embed/dQw4w9WgXcQ");
+        assert_eq!(
+            yt.iframe_src,
+            "https://www.youtube-nocookie.com/embed/dQw4w9WgXcQ"
+        );
         assert!(parse_embed("https://youtu.be/dQw4w9WgXcQ").is_some());
         let v = parse_embed("https://vimeo.com/76979871").expect("vimeo");
         assert_eq!(v.iframe_src, "https://player.vimeo.com/video/76979871");

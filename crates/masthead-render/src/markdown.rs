@@ -65,9 +65,18 @@ mod tests {
         );
         assert!(b.html.contains("<h2>Heading</h2>"), "{}", b.html);
         assert!(b.html.contains("<em>text</em>"));
-        assert!(b.html.contains("<a href=\"/other-story/\" rel=\"noopener\">link</a>"), "{}", b.html);
+        assert!(
+            b.html
+                .contains("<a href=\"/other-story/\" rel=\"noopener\">link</a>"),
+            "{}",
+            b.html
+        );
         assert!(b.html.contains("<blockquote>"));
-        assert!(b.html.contains("\u{201c}A quote,\u{201d}"), "smart quotes: {}", b.html);
+        assert!(
+            b.html.contains("\u{201c}A quote,\u{201d}"),
+            "smart quotes: {}",
+            b.html
+        );
         assert!(b.html.contains("<table>"));
         assert_eq!(b.reading.minutes, 1);
     }
@@ -78,7 +87,14 @@ mod tests {
             "<script>alert(1)</script>\n\n<img src=x onerror=alert(1)>\n\n[x](javascript:alert(1))\n\n<iframe src=https://evil.example></iframe><p style=\"color:red\" onclick=\"x()\">hi</p>",
             false,
         );
-        for bad in ["<script", "onerror", "javascript:", "<iframe", "onclick", "style="] {
+        for bad in [
+            "<script",
+            "onerror",
+            "javascript:",
+            "<iframe",
+            "onclick",
+            "style=",
+        ] {
             assert!(!b.html.contains(bad), "{bad} survived: {}", b.html);
         }
         assert!(b.html.contains("hi"));

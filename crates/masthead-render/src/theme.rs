@@ -40,10 +40,7 @@ pub enum ThemeError {
         source: std::io::Error,
     },
     #[error("template {name} failed: {source:#}")]
-    Template {
-        name: String,
-        source: TemplateError,
-    },
+    Template { name: String, source: TemplateError },
 }
 
 fn content_type(name: &str) -> &'static str {
@@ -84,7 +81,11 @@ fn collect_embedded(dir: &Dir<'_>, out: &mut Vec<(String, Vec<u8>)>) {
     }
 }
 
-fn collect_dir(root: &Path, dir: &Path, out: &mut Vec<(String, Vec<u8>)>) -> Result<(), ThemeError> {
+fn collect_dir(
+    root: &Path,
+    dir: &Path,
+    out: &mut Vec<(String, Vec<u8>)>,
+) -> Result<(), ThemeError> {
     let io = |path: &Path| {
         let path = path.to_owned();
         move |source| ThemeError::Io { path, source }
@@ -104,6 +105,24 @@ fn collect_dir(root: &Path, dir: &Path, out: &mut Vec<(String, Vec<u8>)>) -> Res
         }
     }
     Ok(())
+}
+
+fn write_escaped(out: &mut minijinja::Output<'_>, text: &str) -> std::fmt::Result {
+    let mut last = 0;
+    for (i, b) in text.bytes().enumerate() {
+        let rep = match b {
+            b'&' => "&amp;",
+            b'<' => "&lt;",
+            b'>' => "&gt;",
+            b'"' => "&quot;",
+            b'\'' => "&#39;",
+            _ => continue,
+        };
+        out.write_str(&text[last..i])?;
+        out.write_str(rep)?;
+        last = i + 1;
+    }
+    out.write_str(&text[last..])
 }
 
 impl Theme {
@@ -164,16 +183,33 @@ impl Theme {
                 .map(str::to_owned))
         });
         let urls = asset_urls.clone();
-        env.add_function("asset", move |name: &str| -> Result<String, TemplateError> {
-            urls.get(name).cloned().ok_or_else(|| {
-                TemplateError::new(
-                    ErrorKind::InvalidOperation,
-                    format!("the theme has no asset named {name:?}"),
-                )
-            })
+        env.add_function(
+            "asset",
+            move |name: &str| -> Result<String, TemplateError> {
+                urls.get(name).cloned().ok_or_else(|| {
+                    TemplateError::new(
+                        ErrorKind::InvalidOperation,
+                        format!("the theme has no asset named {name:?}"),
+                    )
+                })
+            },
+        );
+        env.add_filter("thousands", |n: u64| {
+            masthead_domain::campaign::group_thousands(n)
         });
-        env.add_filter("thousands", |n: u64| masthead_domain::campaign::group_thousands(n));
         env.set_undefined_behavior(minijinja::UndefinedBehavior::Chainable);
+        // minijinja's HTML escaping also escapes '/', which is safe but turns
+        // every URL into `&#x2f;` soup; escape only what HTML needs.
+        env.set_formatter(|out, state, value| {
+            if matches!(state.auto_escape(), minijinja::AutoEscape::Html)
+                && !value.is_safe()
+                && let Some(text) = value.as_str()
+            {
+                return write_escaped(out, text)
+                    .map_err(|_| TemplateError::new(ErrorKind::WriteFailure, "write failed"));
+            }
+            minijinja::escape_formatter(out, state, value)
+        });
 
         let theme = Theme {
             env,
@@ -238,10 +274,24 @@ mod tests {
         std::fs::write(dir.join("templates/error.html"), "custom {{ status }}").expect("write");
         std::fs::write(dir.join("assets/site.css"), "body{color:red}").expect("write");
         let theme = Theme::load(Some(&dir)).expect("theme");
-        let out = theme.render("error.html", serde_json::json!({"status": 418})).expect("render");
+        let out = theme
+            .render("error.html", serde_json::json!({"status": 418}))
+            .expect("render");
         assert_eq!(out, "custom 418");
+        let escaped = theme
+            .render(
+                "error.html",
+                serde_json::json!({"status": "<a href=\"/x\">&'</a>"}),
+            )
+            .expect("render");
+        assert_eq!(
+            escaped,
+            "custom &lt;a href=&quot;/x&quot;&gt;&amp;&#39;&lt;/a&gt;"
+        );
         let url = theme.asset_url("site.css").expect("css");
-        let asset = theme.asset(url.trim_start_matches("/assets/")).expect("asset");
+        let asset = theme
+            .asset(url.trim_start_matches("/assets/"))
+            .expect("asset");
         assert_eq!(asset.bytes, b"body{color:red}");
         // Not overridden: still the default.
         assert!(theme.asset_url("site.js").is_some());

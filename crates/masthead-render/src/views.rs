@@ -251,7 +251,11 @@ impl NoteView {
     fn new(n: &PostNote, clock: &Clock) -> NoteView {
         NoteView {
             kind: n.kind.clone(),
-            heading: if n.kind == "correction" { "Correction" } else { "Update" },
+            heading: if n.kind == "correction" {
+                "Correction"
+            } else {
+                "Update"
+            },
             time: clock.time(n.noted_ms),
             note: n.note.clone(),
         }
@@ -293,7 +297,12 @@ impl PostView {
     pub fn new(p: &Post, clock: &Clock) -> PostView {
         let published_ms = p.published_ms.unwrap_or(p.created_ms);
         let video = p.video.as_ref().map(|v| {
-            let mime = match v.src.as_deref().and_then(|s| s.rsplit_once('.')).map(|(_, e)| e) {
+            let mime = match v
+                .src
+                .as_deref()
+                .and_then(|s| s.rsplit_once('.'))
+                .map(|(_, e)| e)
+            {
                 Some("mp4") => "video/mp4",
                 Some("ogv") => "video/ogg",
                 _ => "video/webm",
@@ -330,10 +339,7 @@ impl PostView {
             video,
             notes: p.notes.iter().map(|n| NoteView::new(n, clock)).collect(),
             members_only: p.visibility != Visibility::Public,
-            meta_description: p
-                .meta_description
-                .clone()
-                .unwrap_or_else(|| p.dek.clone()),
+            meta_description: p.meta_description.clone().unwrap_or_else(|| p.dek.clone()),
         }
     }
 }
@@ -408,7 +414,10 @@ mod tests {
             agency: "Coastline Pictures".into(),
             ..Image::default()
         };
-        assert_eq!(ImageView::from(&img).credit, "Ana Silva / Coastline Pictures");
+        assert_eq!(
+            ImageView::from(&img).credit,
+            "Ana Silva / Coastline Pictures"
+        );
         img.agency.clear();
         assert_eq!(ImageView::from(&img).credit, "Ana Silva");
     }
@@ -417,7 +426,10 @@ mod tests {
     fn deadline_wording() {
         // 2027-12-31T23:59:59Z
         let clock = Clock::new("UTC", 0);
-        assert_eq!(clock.deadline_label(1_830_297_599_000), "by the end of 2027");
+        assert_eq!(
+            clock.deadline_label(1_830_297_599_000),
+            "by the end of 2027"
+        );
     }
 
     #[test]

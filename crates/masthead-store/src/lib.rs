@@ -99,8 +99,13 @@ impl Store {
     read_op!(published_post_id_by_slug(slug: String, kind: Option<PostKind>) -> Option<i64>);
 
     /// Adds a free member; the same address in any case is one member.
-    pub async fn join_member(&self, email: Email, source: &'static str) -> StoreResult<JoinOutcome> {
-        self.write(move |w| w.join_member(&email, source, now_ms())).await
+    pub async fn join_member(
+        &self,
+        email: Email,
+        source: &'static str,
+    ) -> StoreResult<JoinOutcome> {
+        self.write(move |w| w.join_member(&email, source, now_ms()))
+            .await
     }
 
     pub async fn add_live_entry(&self, entry: NewLiveEntry) -> StoreResult<i64> {
@@ -111,9 +116,11 @@ impl Store {
     pub async fn site_settings_raw(&self, key: &'static str) -> StoreResult<Option<String>> {
         self.read(move |c| {
             use rusqlite::OptionalExtension;
-            Ok(c.prepare_cached("SELECT value FROM settings WHERE key = ?1")?
-                .query_row([key], |r| r.get(0))
-                .optional()?)
+            Ok(
+                c.prepare_cached("SELECT value FROM settings WHERE key = ?1")?
+                    .query_row([key], |r| r.get(0))
+                    .optional()?,
+            )
         })
         .await
     }

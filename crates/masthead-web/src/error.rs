@@ -55,7 +55,8 @@ impl SiteError {
             SiteError::NotFound => (
                 StatusCode::NOT_FOUND,
                 "Page not found",
-                "We could not find that page. It may have moved, or the address may be mistyped.".to_owned(),
+                "We could not find that page. It may have moved, or the address may be mistyped."
+                    .to_owned(),
             ),
             SiteError::BadRequest(m) => (StatusCode::BAD_REQUEST, "Bad request", m),
             SiteError::Forbidden(m) => (StatusCode::FORBIDDEN, "Not allowed", m),
@@ -73,7 +74,11 @@ impl SiteError {
                 )
             }
         };
-        ErrorPage { status, title, message }
+        ErrorPage {
+            status,
+            title,
+            message,
+        }
     }
 }
 
@@ -124,8 +129,10 @@ pub async fn themed_errors(State(state): State<AppState>, req: Request, next: Ne
     match state.theme.render("error.html", &ctx) {
         Ok(html) => {
             let mut out = (page.status, Html(html)).into_response();
-            out.headers_mut()
-                .insert(header::CACHE_CONTROL, header::HeaderValue::from_static("no-store"));
+            out.headers_mut().insert(
+                header::CACHE_CONTROL,
+                header::HeaderValue::from_static("no-store"),
+            );
             out
         }
         Err(e) => {

@@ -126,9 +126,9 @@ impl AppState {
 
     pub fn campaign_view(&self, clock: &Clock) -> Option<CampaignView> {
         let s = self.site();
-        s.campaign.as_ref().map(|c| {
-            CampaignView::new(c, self.member_count.load(Ordering::Relaxed), clock)
-        })
+        s.campaign
+            .as_ref()
+            .map(|c| CampaignView::new(c, self.member_count.load(Ordering::Relaxed), clock))
     }
 
     pub fn begin_shutdown(&self) {

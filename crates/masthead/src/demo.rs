@@ -96,8 +96,16 @@ pub fn parse_post(name: &str, text: &str) -> Result<DemoPost> {
             .split_once(':')
             .with_context(|| format!("{name}: header line without a colon: {line:?}"))?;
         let value = value.trim().to_owned();
-        let list = |v: &str| v.split(',').map(|s| s.trim().to_owned()).filter(|s| !s.is_empty()).collect();
-        let num = |v: &str| v.parse::<f64>().with_context(|| format!("{name}: {key} is not a number"));
+        let list = |v: &str| {
+            v.split(',')
+                .map(|s| s.trim().to_owned())
+                .filter(|s| !s.is_empty())
+                .collect()
+        };
+        let num = |v: &str| {
+            v.parse::<f64>()
+                .with_context(|| format!("{name}: {key} is not a number"))
+        };
         match key.trim() {
             "kind" => p.kind = value,
             "slug" => p.slug = value,
@@ -119,7 +127,8 @@ pub fn parse_post(name: &str, text: &str) -> Result<DemoPost> {
                 let (h, note) = value
                     .split_once('|')
                     .with_context(|| format!("{name}: {k} needs '<hours> | <note>'"))?;
-                p.notes.push((k.to_owned(), num(h.trim())?, note.trim().to_owned()));
+                p.notes
+                    .push((k.to_owned(), num(h.trim())?, note.trim().to_owned()));
             }
             other => bail!("{name}: unknown header key {other:?}"),
         }
@@ -155,14 +164,20 @@ pub fn parse_post(name: &str, text: &str) -> Result<DemoPost> {
 
 /// All demo posts, in file order.
 pub fn posts() -> Result<Vec<DemoPost>> {
-    let dir = DEMO.get_dir("posts").context("demo posts missing from the build")?;
+    let dir = DEMO
+        .get_dir("posts")
+        .context("demo posts missing from the build")?;
     let mut files: Vec<_> = dir.files().collect();
     files.sort_by_key(|f| f.path().to_owned());
     files
         .into_iter()
         .map(|f| {
             let name = f.path().display().to_string();
-            parse_post(&name, f.contents_utf8().with_context(|| format!("{name} is not UTF-8"))?)
+            parse_post(
+                &name,
+                f.contents_utf8()
+                    .with_context(|| format!("{name} is not UTF-8"))?,
+            )
         })
         .collect()
 }
@@ -228,25 +243,32 @@ pub fn seed(store: &Store, content_dir: &Path, now_ms: i64, timezone: &str) -> R
         }
         for p in &posts {
             let kind = PostKind::parse(&p.kind)?;
-            let image = p.image.as_ref().map(|(alt, caption, photographer, agency, _, _)| Image {
-                src: format!("/content/images/demo/{}.svg", p.slug),
-                alt: alt.clone(),
-                caption: caption.clone(),
-                photographer: photographer.clone(),
-                agency: agency.clone(),
-                width: Some(artwork::WIDTH),
-                height: Some(artwork::HEIGHT),
-            });
+            let image = p
+                .image
+                .as_ref()
+                .map(|(alt, caption, photographer, agency, _, _)| Image {
+                    src: format!("/content/images/demo/{}.svg", p.slug),
+                    alt: alt.clone(),
+                    caption: caption.clone(),
+                    photographer: photographer.clone(),
+                    agency: agency.clone(),
+                    width: Some(artwork::WIDTH),
+                    height: Some(artwork::HEIGHT),
+                });
             let body = render_markdown(&p.body, image.is_some());
-            let lookup = |map: &std::collections::HashMap<String, i64>, keys: &[String], what: &str| {
-                keys.iter()
-                    .map(|k| {
-                        map.get(k).copied().ok_or_else(|| {
-                            masthead_store::StoreError::Invalid(format!("{}: unknown {what} {k:?}", p.slug))
+            let lookup =
+                |map: &std::collections::HashMap<String, i64>, keys: &[String], what: &str| {
+                    keys.iter()
+                        .map(|k| {
+                            map.get(k).copied().ok_or_else(|| {
+                                masthead_store::StoreError::Invalid(format!(
+                                    "{}: unknown {what} {k:?}",
+                                    p.slug
+                                ))
+                            })
                         })
-                    })
-                    .collect::<Result<Vec<i64>, _>>()
-            };
+                        .collect::<Result<Vec<i64>, _>>()
+                };
             let published = hours(p.hours_ago);
             let id = w.insert_post(&NewPost {
                 kind,
@@ -345,15 +367,28 @@ mod tests {
         for kind in ["brief", "article", "video", "live"] {
             assert!(count(kind) >= 1, "no {kind}");
         }
-        let live = posts.iter().filter(|p| p.kind == "live").max_by_key(|p| p.entries.len()).expect("live");
+        let live = posts
+            .iter()
+            .filter(|p| p.kind == "live")
+            .max_by_key(|p| p.entries.len())
+            .expect("live");
         assert!(live.entries.len() >= 10);
         assert!(live.entries.iter().filter(|e| e.pinned).count() >= 2);
-        assert!(posts.iter().any(|p| p.notes.iter().any(|n| n.0 == "correction")));
+        assert!(
+            posts
+                .iter()
+                .any(|p| p.notes.iter().any(|n| n.0 == "correction"))
+        );
         for p in &posts {
             assert!(p.hours_ago <= 240.0, "{} is older than 10 days", p.slug);
             if p.kind != "page" {
-                let (alt, caption, photographer, ..) = p.image.as_ref().expect("every story has an image");
-                assert!(!alt.is_empty() && !caption.is_empty() && !photographer.is_empty(), "{}", p.slug);
+                let (alt, caption, photographer, ..) =
+                    p.image.as_ref().expect("every story has an image");
+                assert!(
+                    !alt.is_empty() && !caption.is_empty() && !photographer.is_empty(),
+                    "{}",
+                    p.slug
+                );
             }
         }
         let mut slugs: Vec<_> = posts.iter().map(|p| &p.slug).collect();
@@ -376,6 +411,9 @@ mod tests {
     #[test]
     fn deadline_is_the_end_of_next_year() {
         // 2026-11-29T12:00:00Z -> 2027-12-31T23:59:59Z
-        assert_eq!(end_of_next_year(1_795_953_600_000, "UTC"), 1_830_297_599_000);
+        assert_eq!(
+            end_of_next_year(1_795_953_600_000, "UTC"),
+            1_830_297_599_000
+        );
     }
 }

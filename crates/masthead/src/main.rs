@@ -15,10 +15,19 @@ use masthead_store::{NewLiveEntry, Store};
 use masthead_web::{AppState, WebConfig};
 
 #[derive(Parser)]
-#[command(name = "masthead", version, about = "A self-hosted publishing platform for reader-funded newsrooms")]
+#[command(
+    name = "masthead",
+    version,
+    about = "A self-hosted publishing platform for reader-funded newsrooms"
+)]
 struct Cli {
     /// Where the database and media live (created if missing).
-    #[arg(long, global = true, env = "MASTHEAD_DATA_DIR", default_value = "./data")]
+    #[arg(
+        long,
+        global = true,
+        env = "MASTHEAD_DATA_DIR",
+        default_value = "./data"
+    )]
     data_dir: PathBuf,
     #[command(subcommand)]
     command: Command,
@@ -106,16 +115,26 @@ async fn run(cli: Cli) -> Result<()> {
         Command::Seed => {
             let store = open_store(&cli.data_dir)?;
             if store.post_count().await? > 0 {
-                bail!("{} already has posts; demo content is only seeded into an empty site", cli.data_dir.display());
+                bail!(
+                    "{} already has posts; demo content is only seeded into an empty site",
+                    cli.data_dir.display()
+                );
             }
             seed_demo(&store, &cli.data_dir)?;
             Ok(())
         }
-        Command::Live(LiveCommand::Add { post, title, body, pinned }) => {
+        Command::Live(LiveCommand::Add {
+            post,
+            title,
+            body,
+            pinned,
+        }) => {
             let store = open_store(&cli.data_dir)?;
             let body = if body == "-" {
                 let mut s = String::new();
-                std::io::stdin().read_to_string(&mut s).context("reading the entry from standard input")?;
+                std::io::stdin()
+                    .read_to_string(&mut s)
+                    .context("reading the entry from standard input")?;
                 s
             } else {
                 body
@@ -146,7 +165,12 @@ async fn run(cli: Cli) -> Result<()> {
 
 fn seed_demo(store: &Store, data_dir: &Path) -> Result<()> {
     eprintln!("Seeding demo content (The Aldren Courier)...");
-    let s = demo::seed(store, &data_dir.join("content"), masthead_store::now_ms(), DEMO_TIMEZONE)?;
+    let s = demo::seed(
+        store,
+        &data_dir.join("content"),
+        masthead_store::now_ms(),
+        DEMO_TIMEZONE,
+    )?;
     eprintln!(
         "Seeded {} posts, {} live entries, {} authors, {} tags and {} members.",
         s.posts, s.live_entries, s.authors, s.tags, s.members
@@ -156,11 +180,14 @@ fn seed_demo(store: &Store, data_dir: &Path) -> Result<()> {
 
 async fn serve(data_dir: &Path, args: ServeArgs) -> Result<()> {
     let store = open_store(data_dir)?;
-    let fresh = store.site_settings_raw("initialised_at").await?.is_none() && store.post_count().await? == 0;
+    let fresh = store.site_settings_raw("initialised_at").await?.is_none()
+        && store.post_count().await? == 0;
     if fresh && !args.no_demo {
         seed_demo(&store, data_dir)?;
     } else if fresh {
-        store.set_setting("initialised_at", &masthead_store::now_ms().to_string()).await?;
+        store
+            .set_setting("initialised_at", &masthead_store::now_ms().to_string())
+            .await?;
     }
     let theme = Theme::load(args.theme_dir.as_deref()).context("loading the theme")?;
     let content_dir = data_dir.join("content");
@@ -176,10 +203,18 @@ async fn serve(data_dir: &Path, args: ServeArgs) -> Result<()> {
     .await?;
     let listener = tokio::net::TcpListener::bind(args.addr)
         .await
-        .with_context(|| format!("cannot listen on {}; is another server using it? Use --addr to pick another", args.addr))?;
+        .with_context(|| {
+            format!(
+                "cannot listen on {}; is another server using it? Use --addr to pick another",
+                args.addr
+            )
+        })?;
     let addr = listener.local_addr()?;
     let title = state.site().settings.title.clone();
-    println!("Masthead is serving {title} at http://{addr}/  (data: {})", data_dir.display());
+    println!(
+        "Masthead is serving {title} at http://{addr}/  (data: {})",
+        data_dir.display()
+    );
     masthead_web::serve(listener, state, shutdown_signal()).await?;
     println!("Masthead stopped.");
     Ok(())

@@ -123,9 +123,8 @@ fn open_connection(path: &Path, read_only: bool) -> StoreResult<Connection> {
             | OpenFlags::SQLITE_OPEN_CREATE
             | OpenFlags::SQLITE_OPEN_NO_MUTEX
     };
-    let conn = Connection::open_with_flags(path, flags).map_err(|e| {
-        StoreError::Unavailable(format!("cannot open {}: {e}", path.display()))
-    })?;
+    let conn = Connection::open_with_flags(path, flags)
+        .map_err(|e| StoreError::Unavailable(format!("cannot open {}: {e}", path.display())))?;
     conn.busy_timeout(std::time::Duration::from_secs(5))?;
     if !read_only {
         // WAL lets readers run beside the writer; FULL syncs the WAL on every

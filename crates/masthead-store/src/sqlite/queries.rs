@@ -115,7 +115,9 @@ fn feed_sql(scope: FeedScope) -> (&'static str, Option<Value>) {
     match scope {
         FeedScope::All => (
             concat!(
-                "SELECT ", card_columns!(), " FROM posts p LEFT JOIN tags t ON t.id = p.primary_tag_id
+                "SELECT ",
+                card_columns!(),
+                " FROM posts p LEFT JOIN tags t ON t.id = p.primary_tag_id
                  WHERE p.status = 'published' AND p.kind <> 'page'
                    AND (p.published_at, p.id) < (?1, ?2)
                  ORDER BY p.published_at DESC, p.id DESC LIMIT ?3"
@@ -124,7 +126,9 @@ fn feed_sql(scope: FeedScope) -> (&'static str, Option<Value>) {
         ),
         FeedScope::Section(tag) => (
             concat!(
-                "SELECT ", card_columns!(), " FROM posts p LEFT JOIN tags t ON t.id = p.primary_tag_id
+                "SELECT ",
+                card_columns!(),
+                " FROM posts p LEFT JOIN tags t ON t.id = p.primary_tag_id
                  WHERE p.status = 'published' AND p.kind <> 'page' AND p.primary_tag_id = ?4
                    AND (p.published_at, p.id) < (?1, ?2)
                  ORDER BY p.published_at DESC, p.id DESC LIMIT ?3"
@@ -133,7 +137,9 @@ fn feed_sql(scope: FeedScope) -> (&'static str, Option<Value>) {
         ),
         FeedScope::Kind(kind) => (
             concat!(
-                "SELECT ", card_columns!(), " FROM posts p LEFT JOIN tags t ON t.id = p.primary_tag_id
+                "SELECT ",
+                card_columns!(),
+                " FROM posts p LEFT JOIN tags t ON t.id = p.primary_tag_id
                  WHERE p.status = 'published' AND p.kind = ?4
                    AND (p.published_at, p.id) < (?1, ?2)
                  ORDER BY p.published_at DESC, p.id DESC LIMIT ?3"
@@ -142,7 +148,9 @@ fn feed_sql(scope: FeedScope) -> (&'static str, Option<Value>) {
         ),
         FeedScope::Tag(tag) => (
             concat!(
-                "SELECT ", card_columns!(), " FROM post_tags pt
+                "SELECT ",
+                card_columns!(),
+                " FROM post_tags pt
                    JOIN posts p ON p.id = pt.post_id
                    LEFT JOIN tags t ON t.id = p.primary_tag_id
                  WHERE pt.tag_id = ?4 AND pt.published_at IS NOT NULL
@@ -153,7 +161,9 @@ fn feed_sql(scope: FeedScope) -> (&'static str, Option<Value>) {
         ),
         FeedScope::Author(author) => (
             concat!(
-                "SELECT ", card_columns!(), " FROM post_authors pa
+                "SELECT ",
+                card_columns!(),
+                " FROM post_authors pa
                    JOIN posts p ON p.id = pa.post_id
                    LEFT JOIN tags t ON t.id = p.primary_tag_id
                  WHERE pa.author_id = ?4 AND pa.published_at IS NOT NULL
@@ -303,7 +313,12 @@ pub fn read_next(
     let mut out: Vec<PostCard> = Vec::with_capacity(limit);
     if let Some(tag) = primary_tag_id {
         let page = feed(c, FeedScope::Tag(tag), None, limit as u32 + 1)?;
-        out.extend(page.cards.into_iter().filter(|p| p.id != post_id).take(limit));
+        out.extend(
+            page.cards
+                .into_iter()
+                .filter(|p| p.id != post_id)
+                .take(limit),
+        );
     }
     if out.len() < limit {
         let page = feed(c, FeedScope::All, None, (limit * 2 + 1) as u32)?;
@@ -332,49 +347,46 @@ fn live_entry_from_row(r: &Row<'_>) -> rusqlite::Result<LiveEntry> {
 }
 
 pub fn live_entries(c: &Connection, post_id: i64) -> StoreResult<Vec<LiveEntry>> {
-    Ok(c
-        .prepare_cached(
-            "SELECT id, post_id, title, body_html, pinned, created_at, updated_at FROM live_entries
+    Ok(c.prepare_cached(
+        "SELECT id, post_id, title, body_html, pinned, created_at, updated_at FROM live_entries
              WHERE post_id = ?1 ORDER BY created_at DESC, id DESC",
-        )?
-        .query_map([post_id], live_entry_from_row)?
-        .collect::<Result<_, _>>()?)
+    )?
+    .query_map([post_id], live_entry_from_row)?
+    .collect::<Result<_, _>>()?)
 }
 
 pub fn live_entry(c: &Connection, entry_id: i64) -> StoreResult<Option<LiveEntry>> {
-    Ok(c
-        .prepare_cached(
-            "SELECT id, post_id, title, body_html, pinned, created_at, updated_at FROM live_entries
+    Ok(c.prepare_cached(
+        "SELECT id, post_id, title, body_html, pinned, created_at, updated_at FROM live_entries
              WHERE id = ?1",
-        )?
-        .query_row([entry_id], live_entry_from_row)
-        .optional()?)
+    )?
+    .query_row([entry_id], live_entry_from_row)
+    .optional()?)
 }
 
 pub fn tag_by_slug(c: &Connection, slug: String) -> StoreResult<Option<Tag>> {
-    Ok(c
-        .prepare_cached("SELECT id, slug, name, description, is_section FROM tags WHERE slug = ?1")?
-        .query_row([slug], tag_from_row)
-        .optional()?)
+    Ok(c.prepare_cached(
+        "SELECT id, slug, name, description, is_section FROM tags WHERE slug = ?1",
+    )?
+    .query_row([slug], tag_from_row)
+    .optional()?)
 }
 
 pub fn author_by_slug(c: &Connection, slug: String) -> StoreResult<Option<Author>> {
-    Ok(c
-        .prepare_cached(
-            "SELECT id, slug, name, bio, location, avatar FROM authors WHERE slug = ?1",
-        )?
-        .query_row([slug], author_from_row)
-        .optional()?)
+    Ok(c.prepare_cached(
+        "SELECT id, slug, name, bio, location, avatar FROM authors WHERE slug = ?1",
+    )?
+    .query_row([slug], author_from_row)
+    .optional()?)
 }
 
 pub fn sections(c: &Connection) -> StoreResult<Vec<Tag>> {
-    Ok(c
-        .prepare_cached(
-            "SELECT id, slug, name, description, is_section FROM tags WHERE is_section = 1
+    Ok(c.prepare_cached(
+        "SELECT id, slug, name, description, is_section FROM tags WHERE is_section = 1
              ORDER BY position, name",
-        )?
-        .query_map([], tag_from_row)?
-        .collect::<Result<_, _>>()?)
+    )?
+    .query_map([], tag_from_row)?
+    .collect::<Result<_, _>>()?)
 }
 
 pub fn site_settings(c: &Connection) -> StoreResult<SiteSettings> {
@@ -396,66 +408,74 @@ pub fn site_settings(c: &Connection) -> StoreResult<SiteSettings> {
 }
 
 pub fn active_campaign(c: &Connection) -> StoreResult<Option<Campaign>> {
-    Ok(c
-        .prepare_cached(
-            "SELECT id, pitch, goal, metric, starts_at, deadline FROM campaigns
+    Ok(c.prepare_cached(
+        "SELECT id, pitch, goal, metric, starts_at, deadline FROM campaigns
              WHERE active = 1 ORDER BY id DESC LIMIT 1",
-        )?
-        .query_row([], |r| {
-            Ok(Campaign {
-                id: r.get(0)?,
-                pitch: r.get(1)?,
-                goal: r.get::<_, i64>(2)?.max(0) as u64,
-                metric: r.get(3)?,
-                starts_ms: r.get(4)?,
-                deadline_ms: r.get(5)?,
-            })
+    )?
+    .query_row([], |r| {
+        Ok(Campaign {
+            id: r.get(0)?,
+            pitch: r.get(1)?,
+            goal: r.get::<_, i64>(2)?.max(0) as u64,
+            metric: r.get(3)?,
+            starts_ms: r.get(4)?,
+            deadline_ms: r.get(5)?,
         })
-        .optional()?)
+    })
+    .optional()?)
 }
 
 pub fn member_count(c: &Connection, metric: String) -> StoreResult<u64> {
     let sql = match metric.as_str() {
         "paid" => "SELECT COUNT(*) FROM members WHERE status IN ('paid', 'comped')",
         "members" => "SELECT COUNT(*) FROM members",
-        other => return Err(StoreError::Invalid(format!("unknown campaign metric {other:?}"))),
+        other => {
+            return Err(StoreError::Invalid(format!(
+                "unknown campaign metric {other:?}"
+            )));
+        }
     };
-    Ok(c.prepare_cached(sql)?.query_row([], |r| r.get::<_, i64>(0))?.max(0) as u64)
+    Ok(c.prepare_cached(sql)?
+        .query_row([], |r| r.get::<_, i64>(0))?
+        .max(0) as u64)
 }
 
 pub fn changes_since(c: &Connection, after_id: i64, limit: u32) -> StoreResult<Vec<Change>> {
-    Ok(c
-        .prepare_cached(
-            "SELECT id, at, topic, post_id, ref_id FROM change_log WHERE id > ?1 ORDER BY id LIMIT ?2",
-        )?
-        .query_map(params![after_id, limit], |r| {
-            let topic: String = r.get(2)?;
-            Ok(Change {
-                id: r.get(0)?,
-                at_ms: r.get(1)?,
-                topic: ChangeTopic::parse(&topic),
-                post_id: r.get(3)?,
-                ref_id: r.get(4)?,
-            })
-        })?
-        .collect::<Result<_, _>>()?)
+    Ok(c.prepare_cached(
+        "SELECT id, at, topic, post_id, ref_id FROM change_log WHERE id > ?1 ORDER BY id LIMIT ?2",
+    )?
+    .query_map(params![after_id, limit], |r| {
+        let topic: String = r.get(2)?;
+        Ok(Change {
+            id: r.get(0)?,
+            at_ms: r.get(1)?,
+            topic: ChangeTopic::parse(&topic),
+            post_id: r.get(3)?,
+            ref_id: r.get(4)?,
+        })
+    })?
+    .collect::<Result<_, _>>()?)
 }
 
 pub fn latest_change_id(c: &Connection) -> StoreResult<i64> {
-    Ok(c
-        .prepare_cached("SELECT COALESCE(MAX(id), 0) FROM change_log")?
-        .query_row([], |r| r.get(0))?)
+    Ok(
+        c.prepare_cached("SELECT COALESCE(MAX(id), 0) FROM change_log")?
+            .query_row([], |r| r.get(0))?,
+    )
 }
 
 pub fn post_count(c: &Connection) -> StoreResult<u64> {
-    Ok(c
-        .prepare_cached("SELECT COUNT(*) FROM posts")?
+    Ok(c.prepare_cached("SELECT COUNT(*) FROM posts")?
         .query_row([], |r| r.get::<_, i64>(0))?
         .max(0) as u64)
 }
 
 /// `EXPLAIN QUERY PLAN` of a listing, one plan line per row.
-pub fn feed_plan(store: &super::SqliteStore, scope: FeedScope, cursor: FeedCursor) -> StoreResult<String> {
+pub fn feed_plan(
+    store: &super::SqliteStore,
+    scope: FeedScope,
+    cursor: FeedCursor,
+) -> StoreResult<String> {
     let (sql, key) = feed_sql(scope);
     let mut args = vec![
         Value::Integer(cursor.published_ms),

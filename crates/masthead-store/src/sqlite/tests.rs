@@ -30,7 +30,13 @@ impl Drop for TempDb {
     }
 }
 
-fn post(slug: &str, kind: PostKind, published_ms: i64, tags: Vec<i64>, authors: Vec<i64>) -> NewPost {
+fn post(
+    slug: &str,
+    kind: PostKind,
+    published_ms: i64,
+    tags: Vec<i64>,
+    authors: Vec<i64>,
+) -> NewPost {
     NewPost {
         kind,
         slug: slug.to_owned(),
@@ -75,10 +81,20 @@ fn seed_small(db: &TempDb, n: i64) -> (i64, i64, i64) {
                 position: 1,
             })?;
             for i in 1..=n {
-                let kind = if i % 5 == 0 { PostKind::Video } else { PostKind::Article };
+                let kind = if i % 5 == 0 {
+                    PostKind::Video
+                } else {
+                    PostKind::Article
+                };
                 // Pairs of posts share a publication time, to exercise the id tiebreak.
                 let tags = if i % 2 == 0 { vec![t1, t2] } else { vec![t2] };
-                w.insert_post(&post(&format!("p-{i}"), kind, 1_000 * (i / 2), tags, vec![a]))?;
+                w.insert_post(&post(
+                    &format!("p-{i}"),
+                    kind,
+                    1_000 * (i / 2),
+                    tags,
+                    vec![a],
+                ))?;
             }
             w.insert_post(&post("about", PostKind::Page, 5, vec![t1], vec![a]))?;
             Ok((a, t1, t2))
@@ -123,7 +139,11 @@ fn keyset_pages_cover_everything_once_in_order() {
         dedup.dedup();
         assert_eq!(dedup.len(), one_by_one.len(), "duplicates in {scope:?}");
     }
-    assert_eq!(walk(&db, FeedScope::All, 10).len(), 53, "pages stay out of the feed");
+    assert_eq!(
+        walk(&db, FeedScope::All, 10).len(),
+        53,
+        "pages stay out of the feed"
+    );
     assert_eq!(walk(&db, FeedScope::Tag(t1), 10).len(), 26);
     assert_eq!(walk(&db, FeedScope::Section(t1), 10).len(), 26);
     assert_eq!(walk(&db, FeedScope::Tag(t2), 10).len(), 53);
@@ -135,13 +155,24 @@ fn keyset_pages_cover_everything_once_in_order() {
 fn posts_published_between_pages_do_not_shift_the_next_page() {
     let db = TempDb::new("shift");
     seed_small(&db, 30);
-    let first = db.store.read(|c| queries::feed(c, FeedScope::All, None, 10)).expect("feed");
+    let first = db
+        .store
+        .read(|c| queries::feed(c, FeedScope::All, None, 10))
+        .expect("feed");
     let expected_second = db
         .store
         .read(|c| queries::feed(c, FeedScope::All, first.next, 10))
         .expect("feed");
     db.store
-        .write(|w| w.insert_post(&post("breaking", PostKind::Brief, crate::now_ms(), vec![], vec![])))
+        .write(|w| {
+            w.insert_post(&post(
+                "breaking",
+                PostKind::Brief,
+                crate::now_ms(),
+                vec![],
+                vec![],
+            ))
+        })
         .expect("publish");
     let second = db
         .store
@@ -155,7 +186,10 @@ fn posts_published_between_pages_do_not_shift_the_next_page() {
 fn listing_queries_use_their_indexes() {
     let db = TempDb::new("plan");
     let (a, t1, _) = seed_small(&db, 20);
-    let cursor = FeedCursor { published_ms: 5_000, id: 9 };
+    let cursor = FeedCursor {
+        published_ms: 5_000,
+        id: 9,
+    };
     for (scope, index) in [
         (FeedScope::All, "posts_feed"),
         (FeedScope::Section(t1), "posts_section"),
@@ -169,7 +203,10 @@ fn listing_queries_use_their_indexes() {
                 || plan.contains(&format!("USING COVERING INDEX {index}")),
             "{scope:?} should use {index}:\n{plan}"
         );
-        assert!(!plan.contains("USE TEMP B-TREE FOR ORDER BY"), "{scope:?} sorts:\n{plan}");
+        assert!(
+            !plan.contains("USE TEMP B-TREE FOR ORDER BY"),
+            "{scope:?} sorts:\n{plan}"
+        );
     }
 }
 
@@ -189,16 +226,26 @@ fn members_are_unique_by_address_in_any_case() {
         .expect("join");
     assert_eq!(
         outcomes,
-        vec![JoinOutcome::Joined, JoinOutcome::AlreadyMember, JoinOutcome::Joined]
+        vec![
+            JoinOutcome::Joined,
+            JoinOutcome::AlreadyMember,
+            JoinOutcome::Joined
+        ]
     );
     let n = db
         .store
         .read(|c| queries::member_count(c, "members".into()))
         .expect("count");
     assert_eq!(n, 2);
-    let changes = db.store.read(|c| queries::changes_since(c, 0, 100)).expect("changes");
+    let changes = db
+        .store
+        .read(|c| queries::changes_since(c, 0, 100))
+        .expect("changes");
     assert_eq!(
-        changes.iter().filter(|c| c.topic == ChangeTopic::Member).count(),
+        changes
+            .iter()
+            .filter(|c| c.topic == ChangeTopic::Member)
+            .count(),
         2,
         "one change per new member, none for repeats"
     );
@@ -212,7 +259,10 @@ fn a_failed_write_leaves_nothing_behind() {
         // Same slug again: the unique constraint fails the whole transaction.
         w.insert_post(&post("first", PostKind::Article, 2, vec![], vec![]))
     });
-    assert!(matches!(result, Err(crate::StoreError::Conflict(_))), "{result:?}");
+    assert!(
+        matches!(result, Err(crate::StoreError::Conflict(_))),
+        "{result:?}"
+    );
     let n = db.store.read(queries::post_count).expect("count");
     assert_eq!(n, 0);
 }
@@ -237,15 +287,29 @@ fn live_entries_only_on_live_posts() {
         pinned: false,
         created_ms: ms,
     };
-    db.store.write(|w| w.add_live_entry(&entry(live, 20))).expect("add");
-    db.store.write(|w| w.add_live_entry(&entry(live, 30))).expect("add");
-    assert!(db.store.write(|w| w.add_live_entry(&entry(article, 30))).is_err());
+    db.store
+        .write(|w| w.add_live_entry(&entry(live, 20)))
+        .expect("add");
+    db.store
+        .write(|w| w.add_live_entry(&entry(live, 30)))
+        .expect("add");
+    assert!(
+        db.store
+            .write(|w| w.add_live_entry(&entry(article, 30)))
+            .is_err()
+    );
     assert!(matches!(
         db.store.write(|w| w.add_live_entry(&entry(9999, 30))),
         Err(crate::StoreError::NotFound)
     ));
-    let entries = db.store.read(|c| queries::live_entries(c, live)).expect("entries");
-    assert_eq!(entries.iter().map(|e| e.created_ms).collect::<Vec<_>>(), vec![30, 20]);
+    let entries = db
+        .store
+        .read(|c| queries::live_entries(c, live))
+        .expect("entries");
+    assert_eq!(
+        entries.iter().map(|e| e.created_ms).collect::<Vec<_>>(),
+        vec![30, 20]
+    );
 }
 
 #[test]

@@ -26,7 +26,9 @@ impl<'t> Writer<'t> {
         ref_id: Option<i64>,
     ) -> StoreResult<()> {
         self.tx
-            .prepare_cached("INSERT INTO change_log (at, topic, post_id, ref_id) VALUES (?1, ?2, ?3, ?4)")?
+            .prepare_cached(
+                "INSERT INTO change_log (at, topic, post_id, ref_id) VALUES (?1, ?2, ?3, ?4)",
+            )?
             .execute(params![now_ms(), topic.as_str(), post_id, ref_id])?;
         Ok(())
     }
@@ -58,14 +60,23 @@ impl<'t> Writer<'t> {
                 "INSERT INTO tags (slug, name, description, is_section, position, created_at)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
             )?
-            .execute(params![t.slug, t.name, t.description, t.is_section, t.position, now_ms()])?;
+            .execute(params![
+                t.slug,
+                t.name,
+                t.description,
+                t.is_section,
+                t.position,
+                now_ms()
+            ])?;
         Ok(self.tx.last_insert_rowid())
     }
 
     pub fn insert_post(&self, p: &NewPost) -> StoreResult<i64> {
         masthead_domain::Slug::parse(&p.slug)?;
         if p.status == PostStatus::Published && p.published_ms.is_none() {
-            return Err(StoreError::Invalid("a published post needs a publication time".into()));
+            return Err(StoreError::Invalid(
+                "a published post needs a publication time".into(),
+            ));
         }
         let img = p.image.clone().unwrap_or_default();
         let has_img = p.image.is_some();
@@ -133,12 +144,20 @@ impl<'t> Writer<'t> {
         Ok(id)
     }
 
-    pub fn add_post_note(&self, post_id: i64, kind: &str, noted_ms: i64, note: &str) -> StoreResult<i64> {
+    pub fn add_post_note(
+        &self,
+        post_id: i64,
+        kind: &str,
+        noted_ms: i64,
+        note: &str,
+    ) -> StoreResult<i64> {
         if kind != "correction" && kind != "update" {
             return Err(StoreError::Invalid(format!("unknown note kind {kind:?}")));
         }
         self.tx
-            .prepare_cached("INSERT INTO post_notes (post_id, kind, noted_at, note) VALUES (?1, ?2, ?3, ?4)")?
+            .prepare_cached(
+                "INSERT INTO post_notes (post_id, kind, noted_at, note) VALUES (?1, ?2, ?3, ?4)",
+            )?
             .execute(params![post_id, kind, noted_ms, note])?;
         let id = self.tx.last_insert_rowid();
         self.log_change(ChangeTopic::Post, Some(post_id), None)?;
@@ -205,7 +224,9 @@ impl<'t> Writer<'t> {
 
     pub fn insert_campaign(&self, c: &Campaign) -> StoreResult<i64> {
         if c.goal == 0 {
-            return Err(StoreError::Invalid("a campaign goal must be at least 1".into()));
+            return Err(StoreError::Invalid(
+                "a campaign goal must be at least 1".into(),
+            ));
         }
         self.tx.execute("UPDATE campaigns SET active = 0", [])?;
         self.tx.execute(
@@ -226,6 +247,9 @@ impl<'t> Writer<'t> {
     }
 
     pub fn count_posts(&self) -> StoreResult<u64> {
-        Ok(self.tx.query_row("SELECT COUNT(*) FROM posts", [], |r| r.get::<_, i64>(0))?.max(0) as u64)
+        Ok(self
+            .tx
+            .query_row("SELECT COUNT(*) FROM posts", [], |r| r.get::<_, i64>(0))?
+            .max(0) as u64)
     }
 }

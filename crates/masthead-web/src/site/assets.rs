@@ -8,7 +8,11 @@ use crate::error::SiteError;
 use crate::state::AppState;
 
 /// `/assets/{hashed name}`: the name changes with the content, so it is cached forever.
-pub async fn asset(State(state): State<AppState>, Path(name): Path<String>, headers: HeaderMap) -> Response {
+pub async fn asset(
+    State(state): State<AppState>,
+    Path(name): Path<String>,
+    headers: HeaderMap,
+) -> Response {
     let Some(asset) = state.theme.asset(&name) else {
         return SiteError::NotFound.into_response();
     };
@@ -21,7 +25,10 @@ pub async fn asset(State(state): State<AppState>, Path(name): Path<String>, head
         (StatusCode::OK, asset.bytes.clone()).into_response()
     };
     let h = res.headers_mut();
-    h.insert(header::CONTENT_TYPE, HeaderValue::from_static(asset.content_type));
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static(asset.content_type),
+    );
     h.insert(
         header::CACHE_CONTROL,
         HeaderValue::from_static("public, max-age=31536000, immutable"),
@@ -34,10 +41,19 @@ pub async fn asset(State(state): State<AppState>, Path(name): Path<String>, head
 
 pub async fn healthz(State(state): State<AppState>) -> Response {
     match state.store.ping().await {
-        Ok(()) => (StatusCode::OK, [(header::CACHE_CONTROL, "no-store")], "ok\n").into_response(),
+        Ok(()) => (
+            StatusCode::OK,
+            [(header::CACHE_CONTROL, "no-store")],
+            "ok\n",
+        )
+            .into_response(),
         Err(e) => {
             tracing::error!(error = %e, "health check failed");
-            (StatusCode::SERVICE_UNAVAILABLE, [(header::CACHE_CONTROL, "no-store")], "database unavailable\n")
+            (
+                StatusCode::SERVICE_UNAVAILABLE,
+                [(header::CACHE_CONTROL, "no-store")],
+                "database unavailable\n",
+            )
                 .into_response()
         }
     }

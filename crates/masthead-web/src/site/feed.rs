@@ -53,8 +53,11 @@ struct Listing {
     meta: PageMeta,
 }
 
-fn parse_query(q: Result<Query<ListQuery>, QueryRejection>) -> Result<(Option<FeedCursor>, bool), SiteError> {
-    let Query(q) = q.map_err(|e| SiteError::BadRequest(format!("The address has a malformed query: {e}")))?;
+fn parse_query(
+    q: Result<Query<ListQuery>, QueryRejection>,
+) -> Result<(Option<FeedCursor>, bool), SiteError> {
+    let Query(q) =
+        q.map_err(|e| SiteError::BadRequest(format!("The address has a malformed query: {e}")))?;
     let after = match q.after.as_deref() {
         None => None,
         Some(text) => Some(FeedCursor::decode(text).map_err(|e| {
@@ -66,16 +69,30 @@ fn parse_query(q: Result<Query<ListQuery>, QueryRejection>) -> Result<(Option<Fe
     Ok((after, q.fragment.as_deref() == Some("1")))
 }
 
-async fn render(state: &AppState, listing: Listing, after: Option<FeedCursor>, fragment: bool) -> Result<Response, SiteError> {
-    let FeedPage { cards, next } = state.store.feed(listing.scope, after, state.config.page_size).await?;
+async fn render(
+    state: &AppState,
+    listing: Listing,
+    after: Option<FeedCursor>,
+    fragment: bool,
+) -> Result<Response, SiteError> {
+    let FeedPage { cards, next } = state
+        .store
+        .feed(listing.scope, after, state.config.page_size)
+        .await?;
     let clock = state.clock();
     let cards = CardView::list(&cards, &clock);
     let next_url = next.map(|c| format!("{}?after={}", listing.url, c.encode()));
     if fragment {
-        let html = state.theme.render("fragment.html", &FragmentContext { cards, next_url })?;
+        let html = state
+            .theme
+            .render("fragment.html", &FragmentContext { cards, next_url })?;
         return Ok(html_page(html));
     }
-    let template = if listing.head.is_some() { "listing.html" } else { "home.html" };
+    let template = if listing.head.is_some() {
+        "listing.html"
+    } else {
+        "home.html"
+    };
     let mut meta = listing.meta;
     // Deep pages are for people, not search engines (which get the sitemap).
     meta.noindex = after.is_some();
@@ -92,7 +109,9 @@ async fn render(state: &AppState, listing: Listing, after: Option<FeedCursor>, f
 }
 
 fn slug_or_404(slug: &str) -> Result<String, SiteError> {
-    Slug::parse(slug).map(Slug::into_string).map_err(|_| SiteError::NotFound)
+    Slug::parse(slug)
+        .map(Slug::into_string)
+        .map_err(|_| SiteError::NotFound)
 }
 
 pub async fn home(
@@ -122,7 +141,11 @@ pub async fn tag(
     q: Result<Query<ListQuery>, QueryRejection>,
 ) -> Result<Response, SiteError> {
     let (after, fragment) = parse_query(q)?;
-    let tag = state.store.tag_by_slug(slug_or_404(&slug)?).await?.ok_or(SiteError::NotFound)?;
+    let tag = state
+        .store
+        .tag_by_slug(slug_or_404(&slug)?)
+        .await?
+        .ok_or(SiteError::NotFound)?;
     let url = format!("/tag/{}/", tag.slug);
     let listing = Listing {
         scope: FeedScope::Tag(tag.id),
@@ -151,7 +174,11 @@ pub async fn section(
     q: Result<Query<ListQuery>, QueryRejection>,
 ) -> Result<Response, SiteError> {
     let (after, fragment) = parse_query(q)?;
-    let tag = state.store.tag_by_slug(slug_or_404(&slug)?).await?.ok_or(SiteError::NotFound)?;
+    let tag = state
+        .store
+        .tag_by_slug(slug_or_404(&slug)?)
+        .await?
+        .ok_or(SiteError::NotFound)?;
     if !tag.is_section {
         return Err(SiteError::NotFound);
     }

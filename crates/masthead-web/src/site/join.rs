@@ -35,13 +35,22 @@ struct JoinContext {
     error: Option<String>,
 }
 
-fn render(state: &AppState, joined: bool, email: String, error: Option<String>) -> Result<String, SiteError> {
+fn render(
+    state: &AppState,
+    joined: bool,
+    email: String,
+    error: Option<String>,
+) -> Result<String, SiteError> {
     let clock = state.clock();
     let ctx = JoinContext {
         site: state.site_view(),
         campaign: state.campaign_view(&clock),
         page: PageMeta {
-            title: if joined { "Thank you".into() } else { "Join".into() },
+            title: if joined {
+                "Thank you".into()
+            } else {
+                "Join".into()
+            },
             description: "Become a member and keep our reporting free for everyone.".into(),
             path: "/join/".into(),
             section: None,
@@ -78,7 +87,8 @@ pub async fn submit(
     State(state): State<AppState>,
     form: Result<Form<JoinForm>, FormRejection>,
 ) -> Result<Response, SiteError> {
-    let Form(form) = form.map_err(|e| SiteError::BadRequest(format!("The form could not be read: {e}")))?;
+    let Form(form) =
+        form.map_err(|e| SiteError::BadRequest(format!("The form could not be read: {e}")))?;
     let email = match Email::parse(&form.email) {
         Ok(e) => e,
         Err(e) => {
@@ -86,7 +96,8 @@ pub async fn submit(
                 .replace("invalid e-mail address: ", "");
             let shown: String = form.email.chars().take(254).collect();
             let html = render(&state, false, shown, Some(message))?;
-            let mut res = (StatusCode::UNPROCESSABLE_ENTITY, axum::response::Html(html)).into_response();
+            let mut res =
+                (StatusCode::UNPROCESSABLE_ENTITY, axum::response::Html(html)).into_response();
             res.headers_mut()
                 .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
             return Ok(res);
@@ -127,7 +138,10 @@ struct CampaignJson<'a> {
 
 /// `GET /api/campaign`: the live counter. Tiny, cacheable for a moment, and
 /// answered with 304 when the count has not changed.
-pub async fn campaign_json(State(state): State<AppState>, headers: HeaderMap) -> Result<Response, SiteError> {
+pub async fn campaign_json(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+) -> Result<Response, SiteError> {
     let site = state.site();
     let campaign = site.campaign.as_ref().ok_or(SiteError::NotFound)?;
     let count = state.member_count.load(Ordering::Relaxed);
@@ -150,7 +164,10 @@ pub async fn campaign_json(State(state): State<AppState>, headers: HeaderMap) ->
         .into_response()
     };
     let h = res.headers_mut();
-    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("public, max-age=1"));
+    h.insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static("public, max-age=1"),
+    );
     if let Ok(v) = HeaderValue::from_str(&etag) {
         h.insert(header::ETAG, v);
     }

@@ -27,12 +27,24 @@ struct RemovedData {
 
 fn to_event(ev: &LiveEvent) -> Event {
     match ev {
-        LiveEvent::Entry { change_id, entry_id, html, .. } => Event::default()
+        LiveEvent::Entry {
+            change_id,
+            entry_id,
+            html,
+            ..
+        } => Event::default()
             .event("entry")
             .id(change_id.to_string())
-            .json_data(EntryData { id: *entry_id, html })
+            .json_data(EntryData {
+                id: *entry_id,
+                html,
+            })
             .unwrap_or_else(|_| Event::default().comment("unserialisable entry")),
-        LiveEvent::Removed { change_id, entry_id, .. } => Event::default()
+        LiveEvent::Removed {
+            change_id,
+            entry_id,
+            ..
+        } => Event::default()
             .event("remove")
             .id(change_id.to_string())
             .json_data(RemovedData { id: *entry_id })
@@ -47,8 +59,8 @@ pub async fn events(
     let post_id: i64 = post_id.parse().map_err(|_| SiteError::NotFound)?;
     let rx = state.live.subscribe();
     let shutdown = state.shutdown_signal();
-    let stream: std::pin::Pin<Box<dyn Stream<Item = Result<Event, Infallible>> + Send>> =
-        Box::pin(stream::unfold((rx, shutdown), move |(mut rx, mut shutdown)| async move {
+    let stream: std::pin::Pin<Box<dyn Stream<Item = Result<Event, Infallible>> + Send>> = Box::pin(
+        stream::unfold((rx, shutdown), move |(mut rx, mut shutdown)| async move {
             loop {
                 if *shutdown.borrow() {
                     return None;
@@ -68,6 +80,7 @@ pub async fn events(
                     }
                 }
             }
-        }));
+        }),
+    );
     Ok(Sse::new(stream).keep_alive(KeepAlive::new().interval(Duration::from_secs(15))))
 }

@@ -14,7 +14,9 @@ pub const PAGE_CACHE_CONTROL: &str = "public, max-age=0, s-maxage=30, must-reval
 
 pub fn html_page(html: String) -> Response {
     let mut res = Html(html).into_response();
-    res.headers_mut()
-        .insert(header::CACHE_CONTROL, HeaderValue::from_static(PAGE_CACHE_CONTROL));
+    res.headers_mut().insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static(PAGE_CACHE_CONTROL),
+    );
     res
 }

@@ -25,7 +25,10 @@ struct PostContext {
     events_url: String,
 }
 
-pub async fn show(State(state): State<AppState>, Path(slug): Path<String>) -> Result<Response, SiteError> {
+pub async fn show(
+    State(state): State<AppState>,
+    Path(slug): Path<String>,
+) -> Result<Response, SiteError> {
     let slug = Slug::parse(&slug).map_err(|_| SiteError::NotFound)?;
     let post = state
         .store
@@ -37,8 +40,13 @@ pub async fn show(State(state): State<AppState>, Path(slug): Path<String>) -> Re
         let all = state.store.live_entries(post.id).await?;
         let (pinned, rest): (Vec<_>, Vec<_>) = all.iter().partition(|e| e.pinned);
         (
-            pinned.into_iter().map(|e| EntryView::new(e, &clock)).collect(),
-            rest.into_iter().map(|e| EntryView::new(e, &clock)).collect(),
+            pinned
+                .into_iter()
+                .map(|e| EntryView::new(e, &clock))
+                .collect(),
+            rest.into_iter()
+                .map(|e| EntryView::new(e, &clock))
+                .collect(),
         )
     } else {
         (Vec::new(), Vec::new())
@@ -62,7 +70,10 @@ pub async fn show(State(state): State<AppState>, Path(slug): Path<String>) -> Re
         site: state.site_view(),
         campaign: state.campaign_view(&clock),
         page: PageMeta {
-            title: post.meta_title.clone().unwrap_or_else(|| post.title.clone()),
+            title: post
+                .meta_title
+                .clone()
+                .unwrap_or_else(|| post.title.clone()),
             description: view.meta_description.clone(),
             path: view.url.clone(),
             section: None,

@@ -1,0 +1,673 @@
+//! Integration tests: the real `masthead` binary on a free port with a fresh
+//! data directory, asserted on through real HTTP.
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use reqwest::header::{self, HeaderMap};
+use reqwest::redirect::Policy;
+
+const BIN: &str = env!("CARGO_BIN_EXE_masthead");
+
+struct TempDir(PathBuf);
+
+impl TempDir {
+    fn new(name: &str) -> TempDir {
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos())
+            .unwrap_or(0);
+        let p =
+            std::env::temp_dir().join(format!("masthead-it-{name}-{}-{nanos}", std::process::id()));
+        std::fs::create_dir_all(&p).expect("temp dir");
+        TempDir(p)
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+struct Server {
+    child: Child,
+    base: String,
+    data: PathBuf,
+}
+
+impl Server {
+    fn start(data: &Path) -> Server {
+        let mut child = Command::new(BIN)
+            .args(["--data-dir"])
+            .arg(data)
+            .args(["serve", "--addr", "127.0.0.1:0"])
+            .env("MASTHEAD_LOG", "warn")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("start masthead");
+        let stdout = child.stdout.take().expect("stdout");
+        let mut lines = BufReader::new(stdout).lines();
+        let base = loop {
+            let line = lines
+                .next()
+                .expect("server exited before it was ready")
+                .expect("read stdout");
+            if let Some(rest) = line.split(" at http://").nth(1) {
+                let addr = rest.split_whitespace().next().expect("addr");
+                break format!("http://{}", addr.trim_end_matches('/'));
+            }
+        };
+        // Keep draining stdout so the server never blocks on a full pipe.
+        std::thread::spawn(move || for _ in lines {});
+        Server {
+            child,
+            base,
+            data: data.to_owned(),
+        }
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    fn terminate(&mut self) -> std::process::ExitStatus {
+        let _ = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            if let Some(status) = self.child.try_wait().expect("wait") {
+                return status;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "server did not stop within 10 s of SIGTERM"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    fn cli(&self, args: &[&str]) -> std::process::Output {
+        Command::new(BIN)
+            .arg("--data-dir")
+            .arg(&self.data)
+            .args(args)
+            .env("MASTHEAD_LOG", "warn")
+            .output()
+            .expect("run cli")
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .redirect(Policy::none())
+        .timeout(Duration::from_secs(20))
+        .build()
+        .expect("client")
+}
+
+async fn get(url: &str) -> (u16, HeaderMap, String) {
+    let res = client().get(url).send().await.expect("request");
+    let status = res.status().as_u16();
+    let headers = res.headers().clone();
+    (status, headers, res.text().await.expect("body"))
+}
+
+/// `data-post-id` values in order of appearance.
+fn post_ids(html: &str) -> Vec<i64> {
+    html.split("data-post-id=\"")
+        .skip(1)
+        .filter_map(|s| s.split('"').next()?.parse().ok())
+        .collect()
+}
+
+fn more_href(html: &str) -> Option<String> {
+    let i = html.find("data-more")?;
+    let start = html[..i].rfind("href=\"")? + 6;
+    let end = start + html[start..].find('"')?;
+    Some(html[start..end].replace("&amp;", "&"))
+}
+
+async fn campaign_count(s: &Server) -> u64 {
+    let (status, _, body) = get(&s.url("/api/campaign")).await;
+    assert_eq!(status, 200);
+    let v: serde_json::Value = serde_json::from_str(&body).expect("json");
+    v["count"].as_u64().expect("count")
+}
+
+/// One server for the read-mostly tests; each test gets its own data dir otherwise.
+async fn with_server<F, Fut>(name: &str, f: F)
+where
+    F: FnOnce(Server) -> Fut,
+    Fut: std::future::Future<Output = ()>,
+{
+    let dir = TempDir::new(name);
+    let server = Server::start(&dir.0);
+    f(server).await;
+}
+
+#[tokio::test]
+async fn first_run_creates_migrates_seeds_and_second_run_reuses() {
+    let dir = TempDir::new("firstrun");
+    let data = dir.0.join("nested").join("data");
+    let mut s = Server::start(&data);
+    assert!(data.join("masthead.db").is_file(), "database file created");
+    assert!(data.join("masthead.db-wal").exists(), "WAL mode");
+    let (status, _, home) = get(&s.url("/")).await;
+    assert_eq!(status, 200);
+    assert_eq!(post_ids(&home).len(), 20);
+    let members = campaign_count(&s).await;
+    assert!(members > 1000, "demo members seeded");
+    // Add a member, stop, start again: nothing re-seeded, nothing lost.
+    let res = client()
+        .post(s.url("/join/"))
+        .form(&[("email", "second-run@example.net")])
+        .send()
+        .await
+        .expect("join");
+    assert_eq!(res.status().as_u16(), 303);
+    assert!(s.terminate().success());
+    let s2 = Server::start(&data);
+    assert_eq!(campaign_count(&s2).await, members + 1);
+    let (_, _, home2) = get(&s2.url("/")).await;
+    assert_eq!(
+        post_ids(&home2),
+        post_ids(&home),
+        "same posts, not seeded twice"
+    );
+}
+
+#[tokio::test]
+async fn show_more_walks_the_whole_feed_once() {
+    with_server("walk", |s| async move {
+        let (status, headers, html) = get(&s.url("/")).await;
+        assert_eq!(status, 200);
+        assert!(
+            headers[header::CONTENT_TYPE]
+                .to_str()
+                .unwrap_or("")
+                .starts_with("text/html")
+        );
+        let mut ids = post_ids(&html);
+        assert_eq!(ids.len(), 20);
+        let mut next = more_href(&html);
+        let mut pages = 1;
+        while let Some(href) = next {
+            assert!(href.starts_with("/?after="), "{href}");
+            // The fragment Show More fetches, and the no-JS page, agree.
+            let (st, _, fragment) = get(&s.url(&format!("{href}&fragment=1"))).await;
+            assert_eq!(st, 200);
+            assert!(!fragment.contains("<html"), "fragment is not a whole page");
+            let (st, _, full) = get(&s.url(&href)).await;
+            assert_eq!(st, 200);
+            assert!(full.contains("<html"));
+            assert_eq!(post_ids(&fragment), post_ids(&full));
+            ids.extend(post_ids(&fragment));
+            next = more_href(&fragment);
+            pages += 1;
+        }
+        let mut unique = ids.clone();
+        unique.sort_unstable();
+        unique.dedup();
+        assert_eq!(unique.len(), ids.len(), "no card twice");
+        assert_eq!(ids.len(), 63, "every post but the two standalone pages");
+        assert_eq!(pages, 4);
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn bad_input_gets_clear_errors_not_panics() {
+    with_server("bad", |s| async move {
+        let (st, _, body) = get(&s.url("/?after=garbage")).await;
+        assert_eq!(st, 400);
+        assert!(body.contains("not a valid position in the feed"), "{body}");
+        assert!(body.contains("<html"), "themed error page");
+        let (st, _, body) = get(&s.url("/tag/housing/?after=1.2.3&fragment=1")).await;
+        assert_eq!(st, 400);
+        assert!(body.contains("valid position"));
+        let (st, _, body) = get(&s.url("/no-such-story/")).await;
+        assert_eq!(st, 404);
+        assert!(body.contains("Page not found"));
+        for path in [
+            "/tag/no-such-tag/",
+            "/author/nobody/",
+            "/section/housing/",
+            "/UPPER/",
+            "/_live/abc/events",
+        ] {
+            assert_eq!(get(&s.url(path)).await.0, 404, "{path}");
+        }
+        // Ghost-style URLs end in a slash.
+        let (st, headers, _) = get(&s.url("/tallow-flood-scheme-costs-rise")).await;
+        assert_eq!(st, 308);
+        assert_eq!(
+            headers[header::LOCATION],
+            "/tallow-flood-scheme-costs-rise/"
+        );
+
+        // Random paths and queries never produce a server error.
+        let mut seed: u64 = 0x9e37_79b9_7f4a_7c15;
+        let alphabet = b"abz09-_./%?&=~!$'()*+,;:@[]\"<>{}|\\^`# \x7f";
+        for _ in 0..300 {
+            let mut path = String::from("/");
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            for i in 0..(seed % 40) {
+                let c = alphabet[((seed >> (i % 50)) as usize + i as usize * 7) % alphabet.len()];
+                path.push_str(&format!("%{c:02X}"));
+                if i % 5 == 0 {
+                    path.push(['a', '/', '?', '=', '&'][(seed as usize + i as usize) % 5]);
+                }
+            }
+            let res = client().get(s.url(&path)).send().await;
+            if let Ok(res) = res {
+                assert!(res.status().as_u16() < 500, "{path} gave {}", res.status());
+            }
+        }
+        assert_eq!(get(&s.url("/healthz")).await.0, 200, "still healthy");
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn article_page_has_everything_a_reader_expects() {
+    with_server("article", |s| async move {
+        let (st, headers, html) = get(&s.url("/tallow-flood-scheme-costs-rise/")).await;
+        assert_eq!(st, 200);
+        for needle in [
+            "<h1 class=\"story__title\">",
+            "class=\"story__dek\"",
+            "rel=\"author\" href=\"/author/",
+            "Published <time datetime=\"",
+            "min read",
+            "<figure class=\"story__media hero\">",
+            "<figcaption>",
+            "class=\"credit\"",
+            "alt=\"",
+            "Corrections and updates",
+            "<strong>Correction</strong>",
+            "Read next",
+            "<blockquote>",
+            "/join/",
+            "class=\"story__label\"",
+        ] {
+            assert!(html.contains(needle), "article lacks {needle}");
+        }
+        assert!(headers.contains_key(header::CACHE_CONTROL));
+        let csp = headers[header::CONTENT_SECURITY_POLICY]
+            .to_str()
+            .unwrap_or("");
+        assert!(
+            csp.contains("default-src 'self'") && csp.contains("script-src 'self'"),
+            "{csp}"
+        );
+        assert_eq!(headers[header::X_CONTENT_TYPE_OPTIONS], "nosniff");
+        // Read next: 4 cards, same section first, never the story itself.
+        let section = html.split("Read next").nth(1).unwrap_or("");
+        assert_eq!(section.matches("<h3><a href=").count(), 4);
+        assert!(!section.contains("href=\"/tallow-flood-scheme-costs-rise/\""));
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn listings_video_and_media() {
+    with_server("listings", |s| async move {
+        for (path, needle) in [
+            ("/tag/housing/", "Topic"),
+            ("/section/city/", "Section"),
+            ("/author/helen-marsh/", "Reporter"),
+            ("/video/", "Video"),
+        ] {
+            let (st, _, html) = get(&s.url(path)).await;
+            assert_eq!(st, 200, "{path}");
+            assert!(html.contains(needle), "{path}");
+            assert!(!post_ids(&html).is_empty(), "{path} lists posts");
+        }
+        let (_, _, videos) = get(&s.url("/video/")).await;
+        assert!(videos.matches("card--video").count() >= 8);
+        let first = videos
+            .split("card--video")
+            .nth(1)
+            .and_then(|s| s.split("<a href=\"").nth(1))
+            .and_then(|s| s.split('"').next())
+            .expect("a video link")
+            .to_owned();
+        let (st, _, page) = get(&s.url(&first)).await;
+        assert_eq!(st, 200);
+        assert!(page.contains("<video controls"), "hosted video player");
+        assert!(page.contains("poster=\"/content/images/demo/"));
+        let src = page
+            .split("<source src=\"")
+            .nth(1)
+            .and_then(|s| s.split('"').next())
+            .expect("video source")
+            .to_owned();
+        // Media is served by Masthead itself, with ranges for seeking.
+        let res = client()
+            .get(s.url(&src))
+            .header(header::RANGE, "bytes=0-99")
+            .send()
+            .await
+            .expect("video");
+        assert_eq!(res.status().as_u16(), 206);
+        assert_eq!(res.bytes().await.expect("bytes").len(), 100);
+        let img = page
+            .split("poster=\"")
+            .nth(1)
+            .and_then(|s| s.split('"').next())
+            .expect("poster")
+            .to_owned();
+        let (st, headers, svg) = get(&s.url(&img)).await;
+        assert_eq!(st, 200);
+        assert_eq!(headers[header::CONTENT_TYPE], "image/svg+xml");
+        assert!(
+            headers[header::CONTENT_SECURITY_POLICY]
+                .to_str()
+                .unwrap_or("")
+                .contains("sandbox")
+        );
+        assert!(svg.starts_with("<svg"));
+        assert_eq!(get(&s.url("/content/../masthead.db")).await.0, 404);
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn assets_are_hashed_immutable_and_revalidate() {
+    with_server("assets", |s| async move {
+        let (_, _, html) = get(&s.url("/")).await;
+        let css = html
+            .split("href=\"/assets/site.")
+            .nth(1)
+            .and_then(|s| s.split('"').next())
+            .map(|rest| format!("/assets/site.{rest}"))
+            .expect("stylesheet link");
+        let (st, headers, body) = get(&s.url(&css)).await;
+        assert_eq!(st, 200);
+        assert!(body.contains("--accent"));
+        assert_eq!(
+            headers[header::CACHE_CONTROL],
+            "public, max-age=31536000, immutable"
+        );
+        let etag = headers[header::ETAG].clone();
+        let res = client()
+            .get(s.url(&css))
+            .header(header::IF_NONE_MATCH, etag)
+            .send()
+            .await
+            .expect("conditional");
+        assert_eq!(res.status().as_u16(), 304);
+        assert_eq!(get(&s.url("/assets/site.0000000000.css")).await.0, 404);
+        // Pages reference nothing on other hosts.
+        for attr in ["src=\"http", "href=\"http"] {
+            assert!(!html.contains(attr), "home page points elsewhere: {attr}");
+        }
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn joining_counts_once_per_address_and_refuses_bad_input() {
+    with_server("join", |s| async move {
+        let before = campaign_count(&s).await;
+        let (_, _, home) = get(&s.url("/")).await;
+        assert!(home.contains(&format!(
+            "{}</strong> out of <span data-drive-goal>25,000</span>",
+            group(before)
+        )));
+        let c = client();
+        let res = c
+            .post(s.url("/join/"))
+            .form(&[("email", "Reader.One@Example.com")])
+            .send()
+            .await
+            .expect("join");
+        assert_eq!(res.status().as_u16(), 303);
+        let location = res.headers()[header::LOCATION]
+            .to_str()
+            .unwrap_or("")
+            .to_owned();
+        assert!(location.starts_with("/join/?joined="), "{location}");
+        assert_eq!(campaign_count(&s).await, before + 1);
+        let (_, _, thanks) = get(&s.url(&location)).await;
+        assert!(thanks.contains("Thank you for joining"));
+        assert!(thanks.contains(&group(before + 1)));
+        // Same address, other case: harmless, not counted.
+        let res = c
+            .post(s.url("/join/"))
+            .form(&[("email", "  reader.one@example.COM ")])
+            .send()
+            .await
+            .expect("join again");
+        assert_eq!(res.status().as_u16(), 303);
+        assert_eq!(campaign_count(&s).await, before + 1);
+        // Invalid address: 422 with the form and a message.
+        let res = c
+            .post(s.url("/join/"))
+            .form(&[("email", "not-an-email")])
+            .send()
+            .await
+            .expect("bad");
+        assert_eq!(res.status().as_u16(), 422);
+        let body = res.text().await.expect("body");
+        assert!(
+            body.contains("role=\"alert\"") && body.contains("needs an @"),
+            "{body}"
+        );
+        // Missing field, wrong content type, cross-site, oversized: refused, counted nowhere.
+        let res = c
+            .post(s.url("/join/"))
+            .body("email=x")
+            .send()
+            .await
+            .expect("no content type");
+        assert_eq!(res.status().as_u16(), 400);
+        let res = c
+            .post(s.url("/join/"))
+            .header("sec-fetch-site", "cross-site")
+            .form(&[("email", "csrf@example.com")])
+            .send()
+            .await
+            .expect("cross-site");
+        assert_eq!(res.status().as_u16(), 403);
+        let res = c
+            .post(s.url("/join/"))
+            .header(header::ORIGIN, "https://evil.example")
+            .form(&[("email", "csrf2@example.com")])
+            .send()
+            .await
+            .expect("cross-origin");
+        assert_eq!(res.status().as_u16(), 403);
+        let huge = format!("email={}", "a".repeat(64 * 1024));
+        let res = c
+            .post(s.url("/join/"))
+            .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+            .body(huge)
+            .send()
+            .await
+            .expect("huge");
+        assert_eq!(res.status().as_u16(), 413);
+        assert_eq!(campaign_count(&s).await, before + 1);
+        // The counter endpoint revalidates cheaply.
+        let res = c
+            .get(s.url("/api/campaign"))
+            .send()
+            .await
+            .expect("campaign");
+        let etag = res.headers()[header::ETAG].clone();
+        let res = c
+            .get(s.url("/api/campaign"))
+            .header(header::IF_NONE_MATCH, etag)
+            .send()
+            .await
+            .expect("conditional");
+        assert_eq!(res.status().as_u16(), 304);
+    })
+    .await;
+}
+
+fn group(n: u64) -> String {
+    masthead_domain::campaign::group_thousands(n)
+}
+
+#[tokio::test]
+async fn live_entries_from_the_cli_reach_open_pages_within_a_second() {
+    with_server("live", |s| async move {
+        let (st, _, page) = get(&s.url("/storm-eamon-live/")).await;
+        assert_eq!(st, 200);
+        assert!(page.contains("Key developments"));
+        assert_eq!(page.matches("entry--pinned").count(), 3);
+        let events = page
+            .split("data-live-events=\"")
+            .nth(1)
+            .and_then(|s| s.split('"').next())
+            .expect("events url")
+            .to_owned();
+        let mut res = client().get(s.url(&events)).send().await.expect("sse");
+        assert_eq!(res.status().as_u16(), 200);
+        assert_eq!(res.headers()[header::CONTENT_TYPE], "text/event-stream");
+        let out = s.cli(&[
+            "live",
+            "add",
+            "--post",
+            "storm-eamon-live",
+            "--title",
+            "Harbour wall holds at high tide",
+            "--body",
+            "The tide peaked at 6.1m. <script>alert(1)</script>",
+        ]);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let added = Instant::now();
+        let mut received = String::new();
+        while !received.contains("Harbour wall holds") {
+            let chunk = tokio::time::timeout(Duration::from_secs(2), res.chunk())
+                .await
+                .expect("an event within 2 s")
+                .expect("stream")
+                .expect("chunk");
+            received.push_str(&String::from_utf8_lossy(&chunk));
+        }
+        let latency = added.elapsed();
+        assert!(
+            latency < Duration::from_secs(1),
+            "arrived after {latency:?}"
+        );
+        assert!(received.contains("event: entry"));
+        assert!(!received.contains("<script"), "entry bodies are sanitised");
+        // Without JS, a reload shows it.
+        let (_, _, again) = get(&s.url("/storm-eamon-live/")).await;
+        assert!(again.contains("Harbour wall holds at high tide"));
+        // Wrong post kind or slug: a clear CLI error.
+        let out = s.cli(&[
+            "live",
+            "add",
+            "--post",
+            "tallow-flood-scheme-costs-rise",
+            "--title",
+            "x",
+        ]);
+        assert!(!out.status.success());
+        assert!(String::from_utf8_lossy(&out.stderr).contains("no published live post"));
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn sigterm_stops_gracefully_even_with_live_readers() {
+    let dir = TempDir::new("sigterm");
+    let mut s = Server::start(&dir.0);
+    let (_, _, page) = get(&s.url("/storm-eamon-live/")).await;
+    let events = page
+        .split("data-live-events=\"")
+        .nth(1)
+        .and_then(|x| x.split('"').next())
+        .expect("events")
+        .to_owned();
+    let res = client().get(s.url(&events)).send().await.expect("sse");
+    assert_eq!(res.status().as_u16(), 200);
+    let started = Instant::now();
+    let status = s.terminate();
+    assert!(status.success(), "exit status {status:?}");
+    assert!(started.elapsed() < Duration::from_secs(5));
+}
+
+#[test]
+fn help_lists_the_commands() {
+    let out = Command::new(BIN).arg("--help").output().expect("help");
+    assert!(out.status.success());
+    let text = String::from_utf8_lossy(&out.stdout);
+    for cmd in ["serve", "migrate", "seed", "live", "--data-dir"] {
+        assert!(text.contains(cmd), "--help lacks {cmd}:\n{text}");
+    }
+    let out = Command::new(BIN)
+        .args(["serve", "--help"])
+        .output()
+        .expect("serve help");
+    let text = String::from_utf8_lossy(&out.stdout);
+    for flag in [
+        "--addr",
+        "MASTHEAD_ADDR",
+        "--theme-dir",
+        "MASTHEAD_DATA_DIR",
+    ] {
+        assert!(text.contains(flag), "serve --help lacks {flag}");
+    }
+}
+
+#[tokio::test]
+async fn theme_dir_overrides_templates() {
+    let dir = TempDir::new("theme");
+    let theme = dir.0.join("theme");
+    std::fs::create_dir_all(theme.join("templates")).expect("dir");
+    std::fs::write(
+        theme.join("templates/error.html"),
+        "<!doctype html><title>x</title><p>Custom error {{ status }}</p>",
+    )
+    .expect("write");
+    let data = dir.0.join("data");
+    let mut child = Command::new(BIN)
+        .arg("--data-dir")
+        .arg(&data)
+        .args(["serve", "--addr", "127.0.0.1:0", "--theme-dir"])
+        .arg(&theme)
+        .env("MASTHEAD_LOG", "warn")
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    let stdout = child.stdout.take().expect("stdout");
+    let line = BufReader::new(stdout)
+        .lines()
+        .map_while(Result::ok)
+        .find(|l| l.contains(" at http://"))
+        .expect("ready line");
+    let base = format!(
+        "http://{}",
+        line.split(" at http://")
+            .nth(1)
+            .and_then(|r| r.split('/').next())
+            .expect("addr")
+    );
+    let (st, _, body) = get(&format!("{base}/missing/")).await;
+    let _ = child.kill();
+    let _ = child.wait();
+    assert_eq!(st, 404);
+    assert!(body.contains("Custom error 404"), "{body}");
+}
