@@ -1,0 +1,69 @@
+#!/usr/bin/env bash
+# Runs Masthead's whole test suite: unit, property and integration tests
+# (cargo), then the real-browser, HTML-validity and accessibility suite.
+# Installs what the tests need first, idempotently: Debian chromium and a Java
+# runtime (for the Nu Html Checker), and the pinned npm packages.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+root=$(pwd)
+
+# Reuse compiled dependencies across clones unless told otherwise.
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/masthead/target}"
+export CARGO_TERM_COLOR="${CARGO_TERM_COLOR:-never}"
+
+step() { printf '\n== %s\n' "$*"; }
+
+# --- system packages -------------------------------------------------------
+need=()
+command -v chromium >/dev/null 2>&1 || need+=(chromium)
+command -v java >/dev/null 2>&1 || need+=(default-jre-headless)
+if [ ${#need[@]} -gt 0 ]; then
+  step "installing system packages: ${need[*]}"
+  sudo=""
+  [ "$(id -u)" -eq 0 ] || sudo="sudo"
+  export DEBIAN_FRONTEND=noninteractive
+  $sudo apt-get update -qq
+  $sudo apt-get install -y -qq -o DPkg::Lock::Timeout=600 "${need[@]}"
+fi
+
+# --- npm packages for the browser suite -----------------------------------
+if [ ! -f tests/browser/node_modules/.package-lock.json ] ||
+   ! cmp -s tests/browser/package-lock.json tests/browser/node_modules/.package-lock.json 2>/dev/null; then
+  step "installing browser-test packages (npm ci)"
+  (cd tests/browser && npm ci --no-audit --no-fund --ignore-scripts --loglevel=error)
+fi
+
+# --- Rust -------------------------------------------------------------------
+mkdir -p "$CARGO_TARGET_DIR"
+rust_status=0
+step "cargo fmt --check and clippy"
+cargo fmt --all -- --check || { echo "cargo fmt: run 'cargo fmt --all'"; rust_status=1; }
+cargo clippy --quiet --all-targets -- -D warnings || rust_status=1
+
+step "cargo: unit, property and integration tests"
+if cargo nextest --version >/dev/null 2>&1; then
+  cargo nextest run --workspace --no-fail-fast 2>&1 | tee "$CARGO_TARGET_DIR/rust-tests.log" || rust_status=1
+  rust_summary=$(grep -E '^ +Summary' "$CARGO_TARGET_DIR/rust-tests.log" | tail -1 | sed 's/^ *//')
+else
+  cargo test --workspace --no-fail-fast 2>&1 | tee "$CARGO_TARGET_DIR/rust-tests.log" || rust_status=1
+  rust_summary=$(grep -E '^test result' "$CARGO_TARGET_DIR/rust-tests.log" |
+    awk '{p+=$4; f+=$6} END {printf "%d passed, %d failed", p, f}')
+fi
+
+# --- browser ----------------------------------------------------------------
+step "browser: Show More, join, live updates, Nu Html Checker, axe-core"
+mkdir -p "$CARGO_TARGET_DIR"
+cargo build --quiet --bin masthead
+browser_status=0
+MASTHEAD_BIN="$CARGO_TARGET_DIR/debug/masthead" node tests/browser/run.js 2>&1 |
+  tee "$CARGO_TARGET_DIR/browser-tests.log" || browser_status=$?
+browser_summary=$(grep -E '^browser tests:' "$CARGO_TARGET_DIR/browser-tests.log" | tail -1 || true)
+
+step "summary"
+echo "rust: ${rust_summary:-no summary (build failed?)}"
+echo "${browser_summary:-browser tests: no summary (the suite did not finish)}"
+if [ "$rust_status" -ne 0 ] || [ "$browser_status" -ne 0 ]; then
+  echo "FAILED"
+  exit 1
+fi
+echo "all tests passed"
