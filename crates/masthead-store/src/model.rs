@@ -155,6 +155,15 @@ pub enum FeedScope {
     Kind(PostKind),
 }
 
+/// The listings a post appears in.
+#[derive(Debug, Clone)]
+pub struct PostRefs {
+    pub kind: PostKind,
+    pub primary_tag_id: Option<i64>,
+    pub tag_ids: Vec<i64>,
+    pub author_ids: Vec<i64>,
+}
+
 /// A recorded write, as tailed from the change log.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Change {

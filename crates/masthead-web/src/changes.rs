@@ -53,13 +53,33 @@ pub fn spawn_poller(state: AppState) -> JoinHandle<()> {
 async fn apply(state: &AppState, changes: &[Change]) {
     let mut members = false;
     let mut site = false;
+    let mut keys: Vec<String> = Vec::new();
     for change in changes {
         match change.topic {
-            ChangeTopic::LiveEntry => push_entry(state, change).await,
+            ChangeTopic::LiveEntry => {
+                if let Some(post_id) = change.post_id {
+                    keys.push(format!("post-{post_id}"));
+                }
+            }
+            ChangeTopic::Post => match change.post_id {
+                Some(post_id) => post_keys(state, post_id, &mut keys).await,
+                None => site = true,
+            },
             ChangeTopic::Member => members = true,
-            ChangeTopic::Site => site = true,
-            ChangeTopic::Post | ChangeTopic::Other => {}
+            ChangeTopic::Site | ChangeTopic::Other => site = true,
         }
+    }
+    if site {
+        state.cache.clear();
+    } else if !keys.is_empty() {
+        keys.sort_unstable();
+        keys.dedup();
+        state.cache.invalidate(&keys);
+    }
+    // Pages first, pushes second: a reader who reloads on seeing a push
+    // must get the new page.
+    for change in changes.iter().filter(|c| c.topic == ChangeTopic::LiveEntry) {
+        push_entry(state, change).await;
     }
     if site {
         if let Err(e) = state.reload_site().await {
@@ -67,6 +87,26 @@ async fn apply(state: &AppState, changes: &[Change]) {
         }
     } else if members && let Err(e) = state.refresh_member_count().await {
         tracing::warn!(error = %e, "refreshing the member count failed");
+    }
+}
+
+/// Every page that shows a post: its own, the listings it is in, and the
+/// "Read next" boxes of other stories.
+async fn post_keys(state: &AppState, post_id: i64, keys: &mut Vec<String>) {
+    keys.extend([
+        format!("post-{post_id}"),
+        "feed".to_owned(),
+        "readnext".to_owned(),
+    ]);
+    match state.store.post_refs(post_id).await {
+        Ok(Some(refs)) => {
+            keys.extend(refs.tag_ids.iter().map(|t| format!("tag-{t}")));
+            keys.extend(refs.author_ids.iter().map(|a| format!("author-{a}")));
+            keys.extend(refs.primary_tag_id.map(|t| format!("section-{t}")));
+            keys.push(format!("kind-{}", refs.kind));
+        }
+        // Deleted, or unreadable: drop everything rather than serve it stale.
+        Ok(None) | Err(_) => state.cache.clear(),
     }
 }
 

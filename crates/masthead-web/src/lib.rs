@@ -2,6 +2,7 @@
 //! reader's site handlers; `changes.rs` tails the store's change log to keep
 //! live pages and the membership counter current.
 
+mod cache;
 mod changes;
 mod error;
 mod router;
@@ -9,6 +10,7 @@ mod security;
 mod site;
 mod state;
 
+pub use cache::CacheTags;
 pub use router::router;
 pub use state::{AppState, WebConfig};
 

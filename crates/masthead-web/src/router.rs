@@ -34,6 +34,10 @@ pub fn router(state: AppState) -> Router {
         .route("/{slug}/", get(post::show))
         .nest_service("/content", content)
         .fallback(assets::fallback)
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            crate::cache::page_cache,
+        ))
         .layer(middleware::from_fn_with_state(state.clone(), themed_errors))
         .layer(middleware::from_fn(crate::security::guard))
         .layer(DefaultBodyLimit::max(BODY_LIMIT))

@@ -16,6 +16,8 @@ pub struct WebConfig {
     pub page_size: u32,
     /// Uploaded and generated media, served under `/content/`.
     pub content_dir: PathBuf,
+    /// Keep rendered public pages (off only to measure rendering itself).
+    pub page_cache: bool,
 }
 
 /// What changes rarely and every page prints: site settings, sections, campaign.
@@ -56,6 +58,7 @@ pub struct Inner {
     pub config: WebConfig,
     pub site: RwLock<Arc<SiteSnapshot>>,
     pub member_count: AtomicU64,
+    pub cache: crate::cache::PageCache,
     pub live: broadcast::Sender<LiveEvent>,
     /// Wakes the change poller at once after a write made by this process.
     pub wrote: Notify,
@@ -83,6 +86,7 @@ impl AppState {
         let (live, _) = broadcast::channel(256);
         let (shutdown, _) = watch::channel(false);
         Ok(AppState(Arc::new(Inner {
+            cache: crate::cache::PageCache::new(config.page_cache),
             store,
             theme,
             config,

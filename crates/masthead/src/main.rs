@@ -57,6 +57,9 @@ struct ServeArgs {
     /// Start an empty site instead of seeding demo content on first run.
     #[arg(long, env = "MASTHEAD_NO_DEMO")]
     no_demo: bool,
+    /// Render every page afresh (for measuring rendering; never in production).
+    #[arg(long, env = "MASTHEAD_NO_PAGE_CACHE")]
+    no_page_cache: bool,
 }
 
 #[derive(Subcommand)]
@@ -198,6 +201,7 @@ async fn serve(data_dir: &Path, args: ServeArgs) -> Result<()> {
         WebConfig {
             page_size: 20,
             content_dir,
+            page_cache: !args.no_page_cache,
         },
     )
     .await?;

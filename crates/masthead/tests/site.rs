@@ -671,3 +671,78 @@ async fn theme_dir_overrides_templates() {
     assert_eq!(st, 404);
     assert!(body.contains("Custom error 404"), "{body}");
 }
+
+#[tokio::test]
+async fn pages_are_cached_compressed_and_invalidated_precisely() {
+    with_server("cache", |s| async move {
+        let c = client();
+        let article = s.url("/tallow-flood-scheme-costs-rise/");
+        let first = c.get(&article).send().await.expect("first");
+        assert_eq!(first.headers()["x-cache"], "miss");
+        let etag = first.headers()[header::ETAG].clone();
+        let keys = first.headers()["surrogate-key"]
+            .to_str()
+            .unwrap_or("")
+            .to_owned();
+        assert!(keys.contains("post-") && keys.contains("site"), "{keys}");
+        let identity = first.text().await.expect("body");
+        let again = c.get(&article).send().await.expect("again");
+        assert_eq!(again.headers()["x-cache"], "hit");
+        assert_eq!(again.headers()[header::ETAG], etag);
+        assert_eq!(again.text().await.expect("body"), identity);
+        // Precompressed bodies by Accept-Encoding, each with its own ETag.
+        for (accept, encoding) in [("gzip", "gzip"), ("br, gzip", "br")] {
+            let res = c
+                .get(&article)
+                .header(header::ACCEPT_ENCODING, accept)
+                .send()
+                .await
+                .expect("enc");
+            assert_eq!(res.headers()[header::CONTENT_ENCODING], encoding);
+            assert_eq!(res.headers()[header::VARY], "Accept-Encoding");
+            assert_ne!(res.headers()[header::ETAG], etag);
+            let len = res.bytes().await.expect("bytes").len();
+            assert!(
+                len < identity.len() / 2,
+                "{encoding}: {len} of {}",
+                identity.len()
+            );
+        }
+        let res = c
+            .get(&article)
+            .header(header::IF_NONE_MATCH, etag.clone())
+            .send()
+            .await
+            .expect("304");
+        assert_eq!(res.status().as_u16(), 304);
+        // A live entry refreshes its live page, and leaves the article cached.
+        let live = s.url("/storm-eamon-live/");
+        assert!(!get(&live).await.2.contains("Ferry resumes at dusk"));
+        let out = s.cli(&[
+            "live",
+            "add",
+            "--post",
+            "storm-eamon-live",
+            "--title",
+            "Ferry resumes at dusk",
+        ]);
+        assert!(out.status.success());
+        let deadline = Instant::now() + Duration::from_secs(2);
+        loop {
+            if get(&live).await.2.contains("Ferry resumes at dusk") {
+                break;
+            }
+            assert!(Instant::now() < deadline, "live page still stale after 2 s");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        let res = c.get(&article).send().await.expect("still cached");
+        assert_eq!(res.headers()["x-cache"], "hit");
+        // Malformed cursors and missing pages are never cached.
+        for _ in 0..2 {
+            let res = c.get(s.url("/?after=nope")).send().await.expect("400");
+            assert_eq!(res.status().as_u16(), 400);
+            assert!(res.headers().get("x-cache").is_none());
+        }
+    })
+    .await;
+}

@@ -491,3 +491,30 @@ pub fn feed_plan(
         Ok(lines.join("\n"))
     })
 }
+
+/// Which listings show a post (for precise cache invalidation).
+pub fn post_refs(c: &Connection, post_id: i64) -> StoreResult<Option<PostRefs>> {
+    let Some((kind, primary_tag_id)) = c
+        .prepare_cached("SELECT kind, primary_tag_id FROM posts WHERE id = ?1")?
+        .query_row([post_id], |r| {
+            Ok((kind_at(r, 0)?, r.get::<_, Option<i64>>(1)?))
+        })
+        .optional()?
+    else {
+        return Ok(None);
+    };
+    let tag_ids = c
+        .prepare_cached("SELECT tag_id FROM post_tags WHERE post_id = ?1")?
+        .query_map([post_id], |r| r.get(0))?
+        .collect::<Result<_, _>>()?;
+    let author_ids = c
+        .prepare_cached("SELECT author_id FROM post_authors WHERE post_id = ?1")?
+        .query_map([post_id], |r| r.get(0))?
+        .collect::<Result<_, _>>()?;
+    Ok(Some(PostRefs {
+        kind,
+        primary_tag_id,
+        tag_ids,
+        author_ids,
+    }))
+}

@@ -11,6 +11,7 @@ use masthead_store::{FeedPage, FeedScope};
 use serde::{Deserialize, Serialize};
 
 use super::html_page;
+use crate::cache::CacheTags;
 use crate::error::SiteError;
 use crate::state::AppState;
 
@@ -48,6 +49,7 @@ struct FragmentContext {
 
 struct Listing {
     scope: FeedScope,
+    key: String,
     url: String,
     head: Option<ListingHead>,
     meta: PageMeta,
@@ -86,7 +88,7 @@ async fn render(
         let html = state
             .theme
             .render("fragment.html", &FragmentContext { cards, next_url })?;
-        return Ok(html_page(html));
+        return Ok(html_page(html, CacheTags::new([listing.key])));
     }
     let template = if listing.head.is_some() {
         "listing.html"
@@ -105,7 +107,10 @@ async fn render(
         next_url,
         paged: after.is_some(),
     };
-    Ok(html_page(state.theme.render(template, &ctx)?))
+    Ok(html_page(
+        state.theme.render(template, &ctx)?,
+        CacheTags::new([listing.key, "site".to_owned()]),
+    ))
 }
 
 fn slug_or_404(slug: &str) -> Result<String, SiteError> {
@@ -122,6 +127,7 @@ pub async fn home(
     let site = state.site();
     let listing = Listing {
         scope: FeedScope::All,
+        key: "feed".to_owned(),
         url: "/".to_owned(),
         head: None,
         meta: PageMeta {
@@ -149,6 +155,7 @@ pub async fn tag(
     let url = format!("/tag/{}/", tag.slug);
     let listing = Listing {
         scope: FeedScope::Tag(tag.id),
+        key: format!("tag-{}", tag.id),
         head: Some(ListingHead {
             kind_label: "Topic",
             title: tag.name.clone(),
@@ -185,6 +192,7 @@ pub async fn section(
     let url = format!("/section/{}/", tag.slug);
     let listing = Listing {
         scope: FeedScope::Section(tag.id),
+        key: format!("section-{}", tag.id),
         head: Some(ListingHead {
             kind_label: "Section",
             title: tag.name.clone(),
@@ -218,6 +226,7 @@ pub async fn author(
     let url = format!("/author/{}/", author.slug);
     let listing = Listing {
         scope: FeedScope::Author(author.id),
+        key: format!("author-{}", author.id),
         head: Some(ListingHead {
             kind_label: "Reporter",
             title: author.name.clone(),
@@ -245,6 +254,7 @@ pub async fn video(
     let url = "/video/".to_owned();
     let listing = Listing {
         scope: FeedScope::Kind(PostKind::Video),
+        key: "kind-video".to_owned(),
         head: Some(ListingHead {
             kind_label: "Section",
             title: "Video".to_owned(),

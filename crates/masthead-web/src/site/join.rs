@@ -11,6 +11,7 @@ use masthead_render::views::{CampaignView, PageMeta, SiteView};
 use serde::{Deserialize, Serialize};
 
 use super::html_page;
+use crate::cache::CacheTags;
 use crate::error::SiteError;
 use crate::state::AppState;
 
@@ -71,12 +72,17 @@ pub async fn form(
     match joined {
         // The address is echoed back only after the visitor's own submission.
         Some(email) => {
-            let mut res = html_page(render(&state, true, email, None)?);
+            let mut res = html_page(render(&state, true, email, None)?, CacheTags::default());
+            // Personal: never cached, by us or anyone.
+            res.extensions_mut().remove::<CacheTags>();
             res.headers_mut()
                 .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
             Ok(res)
         }
-        None => Ok(html_page(render(&state, false, String::new(), None)?)),
+        None => Ok(html_page(
+            render(&state, false, String::new(), None)?,
+            CacheTags::new(["site".to_owned()]),
+        )),
     }
 }
 

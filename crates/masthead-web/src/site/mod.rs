@@ -9,11 +9,15 @@ pub mod post;
 use axum::http::{HeaderValue, header};
 use axum::response::{Html, IntoResponse, Response};
 
+use crate::cache::CacheTags;
+
 /// Public HTML: browsers and CDNs may keep it briefly and must revalidate.
 pub const PAGE_CACHE_CONTROL: &str = "public, max-age=0, s-maxage=30, must-revalidate";
 
-pub fn html_page(html: String) -> Response {
+/// A public page, tagged with what it shows so writes can invalidate it.
+pub fn html_page(html: String, tags: CacheTags) -> Response {
     let mut res = Html(html).into_response();
+    res.extensions_mut().insert(tags);
     res.headers_mut().insert(
         header::CACHE_CONTROL,
         HeaderValue::from_static(PAGE_CACHE_CONTROL),

@@ -7,6 +7,7 @@ use masthead_render::views::{CampaignView, CardView, EntryView, PageMeta, PostVi
 use serde::Serialize;
 
 use super::html_page;
+use crate::cache::CacheTags;
 use crate::error::SiteError;
 use crate::state::AppState;
 
@@ -85,5 +86,11 @@ pub async fn show(
         pinned,
         entries,
     };
-    Ok(html_page(state.theme.render(template, &ctx)?))
+    // A story also shows "Read next" (other posts) and the site's furniture.
+    let tags = CacheTags::new([
+        format!("post-{}", ctx.post.id),
+        "readnext".to_owned(),
+        "site".to_owned(),
+    ]);
+    Ok(html_page(state.theme.render(template, &ctx)?, tags))
 }

@@ -1,0 +1,425 @@
+//! The public page cache: rendered pages kept per path (and, later, per
+//! audience) with a precomputed ETag and gzip and brotli bodies, so a hit is a
+//! hash lookup and a few reference-count bumps.
+//!
+//! Handlers opt in by attaching [`CacheTags`] (surrogate keys) to a 200
+//! response. Writes invalidate precisely through those keys (see
+//! `changes.rs`). Two things age an entry on their own: the membership count
+//! printed in the banner (re-rendered at most every few seconds while joins
+//! arrive; scripts update open pages in between), and relative times such as
+//! "5 minutes ago" (re-rendered after a minute for readers without JS).
+
+use std::collections::{HashMap, HashSet};
+use std::io::Write;
+use std::sync::RwLock;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use axum::body::{Body, to_bytes};
+use axum::extract::{Request, State};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use bytes::Bytes;
+use masthead_domain::digest::fnv1a64;
+
+use crate::state::AppState;
+
+/// Surrogate keys of a page: what it shows, so a write can find it.
+#[derive(Debug, Clone, Default)]
+pub struct CacheTags(pub Vec<String>);
+
+impl CacheTags {
+    pub fn new(keys: impl IntoIterator<Item = String>) -> CacheTags {
+        CacheTags(keys.into_iter().collect())
+    }
+}
+
+/// Most bytes (all encodings) the cache holds before it evicts.
+const BUDGET_BYTES: usize = 24 * 1024 * 1024;
+/// Pages print relative times; re-render after this for readers without JS.
+const MAX_AGE: Duration = Duration::from_secs(60);
+/// While members join, a page's printed count may lag by this much.
+const COUNT_GRACE: Duration = Duration::from_secs(5);
+/// Biggest page body worth caching.
+const MAX_BODY: usize = 4 * 1024 * 1024;
+
+pub struct CachedPage {
+    identity: Bytes,
+    gzip: Bytes,
+    brotli: Bytes,
+    etag: HeaderValue,
+    etag_gzip: HeaderValue,
+    etag_brotli: HeaderValue,
+    content_type: HeaderValue,
+    cache_control: HeaderValue,
+    surrogate_key: HeaderValue,
+    keys: Vec<String>,
+    member_count: u64,
+    rendered: Instant,
+}
+
+impl CachedPage {
+    fn size(&self) -> usize {
+        self.identity.len() + self.gzip.len() + self.brotli.len() + 256
+    }
+}
+
+#[derive(Default)]
+struct Entries {
+    pages: HashMap<String, std::sync::Arc<CachedPage>>,
+    by_key: HashMap<String, HashSet<String>>,
+    bytes: usize,
+}
+
+impl Entries {
+    fn remove(&mut self, path: &str) {
+        if let Some(page) = self.pages.remove(path) {
+            self.bytes = self.bytes.saturating_sub(page.size());
+            for k in &page.keys {
+                if let Some(set) = self.by_key.get_mut(k) {
+                    set.remove(path);
+                    if set.is_empty() {
+                        self.by_key.remove(k);
+                    }
+                }
+            }
+        }
+    }
+}
+
+pub struct PageCache {
+    enabled: AtomicBool,
+    entries: RwLock<Entries>,
+    pub hits: AtomicU64,
+    pub misses: AtomicU64,
+}
+
+impl PageCache {
+    pub fn new(enabled: bool) -> PageCache {
+        PageCache {
+            enabled: AtomicBool::new(enabled),
+            entries: RwLock::new(Entries::default()),
+            hits: AtomicU64::new(0),
+            misses: AtomicU64::new(0),
+        }
+    }
+
+    pub fn enabled(&self) -> bool {
+        self.enabled.load(Ordering::Relaxed)
+    }
+
+    fn get(&self, path: &str) -> Option<std::sync::Arc<CachedPage>> {
+        self.entries
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .pages
+            .get(path)
+            .cloned()
+    }
+
+    fn insert(&self, path: String, page: CachedPage) {
+        let mut e = self.entries.write().unwrap_or_else(|p| p.into_inner());
+        e.remove(&path);
+        let size = page.size();
+        if e.bytes + size > BUDGET_BYTES {
+            // Evict about a quarter, oldest first: cheap and rare.
+            let mut ages: Vec<(Instant, String)> = e
+                .pages
+                .iter()
+                .map(|(k, v)| (v.rendered, k.clone()))
+                .collect();
+            ages.sort();
+            let n = (ages.len() / 4).max(1);
+            for (_, k) in ages.into_iter().take(n) {
+                e.remove(&k);
+            }
+        }
+        for k in &page.keys {
+            e.by_key.entry(k.clone()).or_default().insert(path.clone());
+        }
+        e.bytes += size;
+        e.pages.insert(path, std::sync::Arc::new(page));
+    }
+
+    /// Drops every page tagged with any of `keys`.
+    pub fn invalidate(&self, keys: &[String]) {
+        let mut e = self.entries.write().unwrap_or_else(|p| p.into_inner());
+        let paths: Vec<String> = keys
+            .iter()
+            .filter_map(|k| e.by_key.get(k))
+            .flat_map(|set| set.iter().cloned())
+            .collect();
+        for p in paths {
+            e.remove(&p);
+        }
+    }
+
+    pub fn clear(&self) {
+        *self.entries.write().unwrap_or_else(|p| p.into_inner()) = Entries::default();
+    }
+
+    pub fn len(&self) -> usize {
+        self.entries
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .pages
+            .len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum Encoding {
+    Identity,
+    Gzip,
+    Brotli,
+}
+
+/// Picks the smallest encoding the client accepts (q=0 refuses).
+fn negotiate(headers: &HeaderMap) -> Encoding {
+    let Some(accept) = headers
+        .get(header::ACCEPT_ENCODING)
+        .and_then(|v| v.to_str().ok())
+    else {
+        return Encoding::Identity;
+    };
+    let mut br = false;
+    let mut gz = false;
+    for part in accept.split(',') {
+        let mut it = part.split(';');
+        let name = it.next().unwrap_or("").trim();
+        let refused = it.any(|p| {
+            p.trim()
+                .strip_prefix("q=")
+                .and_then(|q| q.trim().parse::<f32>().ok())
+                .is_some_and(|q| q <= 0.0)
+        });
+        if refused {
+            continue;
+        }
+        if name.eq_ignore_ascii_case("br") {
+            br = true;
+        } else if name.eq_ignore_ascii_case("gzip") || name == "*" {
+            gz = true;
+        }
+    }
+    if br {
+        Encoding::Brotli
+    } else if gz {
+        Encoding::Gzip
+    } else {
+        Encoding::Identity
+    }
+}
+
+fn etag_matches(headers: &HeaderMap, page: &CachedPage) -> bool {
+    let Some(inm) = headers
+        .get(header::IF_NONE_MATCH)
+        .and_then(|v| v.to_str().ok())
+    else {
+        return false;
+    };
+    inm.split(',')
+        .map(|t| t.trim().trim_start_matches("W/"))
+        .any(|t| {
+            t == "*"
+                || t.as_bytes() == page.etag.as_bytes()
+                || t.as_bytes() == page.etag_gzip.as_bytes()
+                || t.as_bytes() == page.etag_brotli.as_bytes()
+        })
+}
+
+fn respond(page: &CachedPage, req_headers: &HeaderMap, hit: bool) -> Response {
+    let encoding = negotiate(req_headers);
+    let (body, etag, content_encoding) = match encoding {
+        Encoding::Brotli => (&page.brotli, &page.etag_brotli, Some("br")),
+        Encoding::Gzip => (&page.gzip, &page.etag_gzip, Some("gzip")),
+        Encoding::Identity => (&page.identity, &page.etag, None),
+    };
+    let mut res = if etag_matches(req_headers, page) {
+        StatusCode::NOT_MODIFIED.into_response()
+    } else {
+        Response::new(Body::from(body.clone()))
+    };
+    let h = res.headers_mut();
+    h.insert(header::CONTENT_TYPE, page.content_type.clone());
+    h.insert(header::CACHE_CONTROL, page.cache_control.clone());
+    h.insert(header::ETAG, etag.clone());
+    h.insert(header::VARY, HeaderValue::from_static("Accept-Encoding"));
+    h.insert("surrogate-key", page.surrogate_key.clone());
+    h.insert(
+        "x-cache",
+        HeaderValue::from_static(if hit { "hit" } else { "miss" }),
+    );
+    if let Some(enc) = content_encoding {
+        h.insert(header::CONTENT_ENCODING, HeaderValue::from_static(enc));
+    }
+    res
+}
+
+fn compress(body: &[u8]) -> (Bytes, Bytes) {
+    let mut gz = flate2::write::GzEncoder::new(
+        Vec::with_capacity(body.len() / 3),
+        flate2::Compression::new(6),
+    );
+    let gzip = match gz.write_all(body).and_then(|()| gz.finish()) {
+        Ok(v) => Bytes::from(v),
+        Err(_) => Bytes::new(),
+    };
+    let mut br = Vec::with_capacity(body.len() / 3);
+    let params = brotli::enc::BrotliEncoderParams {
+        quality: 7,
+        lgwin: 20,
+        ..Default::default()
+    };
+    let brotli = match brotli::BrotliCompress(&mut &body[..], &mut br, &params) {
+        Ok(_) => Bytes::from(br),
+        Err(_) => Bytes::new(),
+    };
+    (gzip, brotli)
+}
+
+fn quoted(tag: &str) -> HeaderValue {
+    HeaderValue::from_str(&format!("\"{tag}\""))
+        .unwrap_or_else(|_| HeaderValue::from_static("\"0\""))
+}
+
+/// Middleware: serves cacheable GETs from the cache, and fills it.
+pub async fn page_cache(State(state): State<AppState>, req: Request, next: Next) -> Response {
+    let cache = &state.cache;
+    if !cache.enabled() || (req.method() != Method::GET && req.method() != Method::HEAD) {
+        return next.run(req).await;
+    }
+    let Some(path) = req.uri().path_and_query().map(|pq| pq.as_str()) else {
+        return next.run(req).await;
+    };
+    let count = state.member_count.load(Ordering::Relaxed);
+    if let Some(page) = cache.get(path) {
+        let age = page.rendered.elapsed();
+        let fresh = age < MAX_AGE && (page.member_count == count || age < COUNT_GRACE);
+        if fresh {
+            cache.hits.fetch_add(1, Ordering::Relaxed);
+            return respond(&page, req.headers(), true);
+        }
+    }
+    cache.misses.fetch_add(1, Ordering::Relaxed);
+    let path = path.to_owned();
+    let req_headers = req.headers().clone();
+    let res = next.run(req).await;
+    let Some(tags) = res.extensions().get::<CacheTags>().cloned() else {
+        return res;
+    };
+    if res.status() != StatusCode::OK {
+        return res;
+    }
+    let (parts, body) = res.into_parts();
+    let identity = match to_bytes(body, MAX_BODY).await {
+        Ok(b) => b,
+        Err(e) => {
+            tracing::error!(error = %e, "reading a rendered page failed");
+            return StatusCode::INTERNAL_SERVER_ERROR.into_response();
+        }
+    };
+    let (gzip, brotli) = compress(&identity);
+    let hash = format!("{:016x}", fnv1a64(&identity));
+    let page = CachedPage {
+        etag: quoted(&hash),
+        etag_gzip: quoted(&format!("{hash}-gz")),
+        etag_brotli: quoted(&format!("{hash}-br")),
+        content_type: parts
+            .headers
+            .get(header::CONTENT_TYPE)
+            .cloned()
+            .unwrap_or_else(|| HeaderValue::from_static("text/html; charset=utf-8")),
+        cache_control: parts
+            .headers
+            .get(header::CACHE_CONTROL)
+            .cloned()
+            .unwrap_or_else(|| HeaderValue::from_static(crate::site::PAGE_CACHE_CONTROL)),
+        surrogate_key: HeaderValue::from_str(&tags.0.join(" "))
+            .unwrap_or_else(|_| HeaderValue::from_static("page")),
+        keys: tags.0,
+        member_count: count,
+        rendered: Instant::now(),
+        identity,
+        gzip,
+        brotli,
+    };
+    let res = respond(&page, &req_headers, false);
+    cache.insert(path, page);
+    res
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn h(accept: &str) -> HeaderMap {
+        let mut m = HeaderMap::new();
+        m.insert(
+            header::ACCEPT_ENCODING,
+            HeaderValue::from_str(accept).expect("header"),
+        );
+        m
+    }
+
+    #[test]
+    fn negotiates_the_best_accepted_encoding() {
+        assert_eq!(negotiate(&HeaderMap::new()), Encoding::Identity);
+        assert_eq!(negotiate(&h("gzip, deflate, br")), Encoding::Brotli);
+        assert_eq!(negotiate(&h("gzip")), Encoding::Gzip);
+        assert_eq!(negotiate(&h("br;q=0, gzip")), Encoding::Gzip);
+        assert_eq!(negotiate(&h("identity")), Encoding::Identity);
+        assert_eq!(negotiate(&h("*")), Encoding::Gzip);
+    }
+
+    #[test]
+    fn compression_round_trips() {
+        let body = "<p>news</p>".repeat(500);
+        let (gz, br) = compress(body.as_bytes());
+        assert!(gz.len() < body.len() / 5 && br.len() < body.len() / 5);
+        let mut out = String::new();
+        std::io::Read::read_to_string(&mut flate2::read::GzDecoder::new(&gz[..]), &mut out)
+            .expect("gunzip");
+        assert_eq!(out, body);
+        let mut out = Vec::new();
+        brotli::BrotliDecompress(&mut &br[..], &mut out).expect("unbrotli");
+        assert_eq!(out, body.as_bytes());
+    }
+
+    fn page(keys: &[&str]) -> CachedPage {
+        CachedPage {
+            identity: Bytes::from_static(b"x"),
+            gzip: Bytes::new(),
+            brotli: Bytes::new(),
+            etag: quoted("a"),
+            etag_gzip: quoted("a-gz"),
+            etag_brotli: quoted("a-br"),
+            content_type: HeaderValue::from_static("text/html"),
+            cache_control: HeaderValue::from_static("public"),
+            surrogate_key: HeaderValue::from_static("k"),
+            keys: keys.iter().map(|k| (*k).to_owned()).collect(),
+            member_count: 0,
+            rendered: Instant::now(),
+        }
+    }
+
+    #[test]
+    fn invalidates_by_surrogate_key_only() {
+        let c = PageCache::new(true);
+        c.insert("/".into(), page(&["feed", "site"]));
+        c.insert("/a/".into(), page(&["post-1", "site"]));
+        c.insert("/b/".into(), page(&["post-2", "site"]));
+        c.invalidate(&["post-1".to_owned()]);
+        assert!(c.get("/a/").is_none());
+        assert!(c.get("/").is_some() && c.get("/b/").is_some());
+        c.invalidate(&["site".to_owned()]);
+        assert!(c.is_empty());
+        let e = c.entries.read().expect("lock");
+        assert!(e.by_key.is_empty() && e.bytes == 0, "bookkeeping emptied");
+    }
+}
