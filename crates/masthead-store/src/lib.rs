@@ -31,7 +31,13 @@ pub fn now_ms() -> i64 {
 #[derive(Clone)]
 pub struct Store {
     db: Arc<SqliteStore>,
+    /// Bounds concurrent reads (and so open connections and their caches):
+    /// more than a few per core only queue inside SQLite anyway.
+    read_slots: Arc<tokio::sync::Semaphore>,
 }
+
+/// Concurrent reads allowed.
+const READ_SLOTS: usize = 8;
 
 macro_rules! read_op {
     ($(#[$m:meta])* $name:ident ( $($arg:ident : $ty:ty),* ) -> $ret:ty) => {
@@ -46,6 +52,7 @@ impl Store {
     pub fn open_sqlite(path: &Path) -> StoreResult<Store> {
         Ok(Store {
             db: Arc::new(SqliteStore::open(path)?),
+            read_slots: Arc::new(tokio::sync::Semaphore::new(READ_SLOTS)),
         })
     }
 
@@ -57,6 +64,11 @@ impl Store {
         &self,
         f: impl FnOnce(&rusqlite::Connection) -> StoreResult<T> + Send + 'static,
     ) -> StoreResult<T> {
+        let _slot = self
+            .read_slots
+            .acquire()
+            .await
+            .map_err(|e| StoreError::Unavailable(format!("store closed: {e}")))?;
         let db = self.db.clone();
         tokio::task::spawn_blocking(move || db.read(f))
             .await

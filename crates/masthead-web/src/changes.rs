@@ -14,6 +14,8 @@ use crate::state::{AppState, LiveEvent};
 
 /// How often the log is read when nothing in this process has written.
 const POLL_EVERY: Duration = Duration::from_millis(200);
+/// Joins can arrive by the thousand per second; the count is recounted at most this often.
+const RECOUNT_EVERY: Duration = Duration::from_secs(1);
 
 #[derive(Serialize)]
 struct EntryContext {
@@ -22,6 +24,8 @@ struct EntryContext {
 
 pub fn spawn_poller(state: AppState) -> JoinHandle<()> {
     tokio::spawn(async move {
+        let mut recount_due: Option<tokio::time::Instant> = None;
+        let mut last_recount = tokio::time::Instant::now();
         let mut last = match state.store.latest_change_id().await {
             Ok(id) => id,
             Err(e) => {
@@ -34,6 +38,13 @@ pub fn spawn_poller(state: AppState) -> JoinHandle<()> {
                 _ = tokio::time::sleep(POLL_EVERY) => {}
                 _ = state.wrote.notified() => {}
             }
+            if recount_due.is_some_and(|t| t <= tokio::time::Instant::now()) {
+                recount_due = None;
+                last_recount = tokio::time::Instant::now();
+                if let Err(e) = state.refresh_member_count().await {
+                    tracing::warn!(error = %e, "refreshing the member count failed");
+                }
+            }
             let changes = match state.store.changes_since(last, 500).await {
                 Ok(c) => c,
                 Err(e) => {
@@ -45,12 +56,15 @@ pub fn spawn_poller(state: AppState) -> JoinHandle<()> {
                 continue;
             }
             last = changes.last().map_or(last, |c| c.id);
-            apply(&state, &changes).await;
+            if apply(&state, &changes).await && recount_due.is_none() {
+                recount_due = Some((last_recount + RECOUNT_EVERY).max(tokio::time::Instant::now()));
+            }
         }
     })
 }
 
-async fn apply(state: &AppState, changes: &[Change]) {
+/// Applies a batch; returns whether members changed (the caller recounts, debounced).
+async fn apply(state: &AppState, changes: &[Change]) -> bool {
     let mut members = false;
     let mut site = false;
     let mut keys: Vec<String> = Vec::new();
@@ -81,13 +95,10 @@ async fn apply(state: &AppState, changes: &[Change]) {
     for change in changes.iter().filter(|c| c.topic == ChangeTopic::LiveEntry) {
         push_entry(state, change).await;
     }
-    if site {
-        if let Err(e) = state.reload_site().await {
-            tracing::warn!(error = %e, "reloading site settings failed");
-        }
-    } else if members && let Err(e) = state.refresh_member_count().await {
-        tracing::warn!(error = %e, "refreshing the member count failed");
+    if site && let Err(e) = state.reload_site().await {
+        tracing::warn!(error = %e, "reloading site settings failed");
     }
+    members && !site
 }
 
 /// Every page that shows a post: its own, the listings it is in, and the

@@ -182,6 +182,20 @@ pub fn posts() -> Result<Vec<DemoPost>> {
         .collect()
 }
 
+/// Writes the demo video clips under `content/media/demo/`.
+pub fn write_media(content_dir: &Path) -> Result<()> {
+    let media = content_dir.join("media").join("demo");
+    std::fs::create_dir_all(&media).with_context(|| format!("creating {}", media.display()))?;
+    if let Some(videos) = DEMO.get_dir("video") {
+        for f in videos.files() {
+            if let Some(name) = f.path().file_name() {
+                std::fs::write(media.join(name), f.contents())?;
+            }
+        }
+    }
+    Ok(())
+}
+
 /// Seeds the demo newsroom into an empty site. Files first (idempotent), then
 /// one transaction for every row, so a failure leaves the database untouched.
 pub fn seed(store: &Store, content_dir: &Path, now_ms: i64, timezone: &str) -> Result<SeedSummary> {
@@ -194,22 +208,14 @@ pub fn seed(store: &Store, content_dir: &Path, now_ms: i64, timezone: &str) -> R
     let posts = posts()?;
 
     let images = content_dir.join("images").join("demo");
-    let media = content_dir.join("media").join("demo");
     std::fs::create_dir_all(&images).with_context(|| format!("creating {}", images.display()))?;
-    std::fs::create_dir_all(&media).with_context(|| format!("creating {}", media.display()))?;
     for p in &posts {
         if let Some((_, _, _, _, scene, palette)) = &p.image {
             let svg = artwork::illustration(scene, palette, fnv1a64(p.slug.as_bytes()));
             std::fs::write(images.join(format!("{}.svg", p.slug)), svg)?;
         }
     }
-    if let Some(videos) = DEMO.get_dir("video") {
-        for f in videos.files() {
-            if let Some(name) = f.path().file_name() {
-                std::fs::write(media.join(name), f.contents())?;
-            }
-        }
-    }
+    write_media(content_dir)?;
 
     let hours = |h: f64| now_ms - (h * 3_600_000.0) as i64;
     let deadline = end_of_next_year(now_ms, timezone);

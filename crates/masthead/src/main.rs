@@ -2,6 +2,7 @@
 //! parse the command line, open the store, hand over to the right layer.
 
 mod artwork;
+mod bench_seed;
 mod demo;
 
 use std::io::Read;
@@ -39,8 +40,12 @@ enum Command {
     Serve(ServeArgs),
     /// Bring the database schema up to date and exit.
     Migrate,
-    /// Fill an empty site with demo content.
-    Seed,
+    /// Fill an empty site with demo content, or with a large benchmark archive.
+    Seed {
+        /// Build a benchmark archive of N posts (default 100,000) instead of the demo newsroom.
+        #[arg(long, value_name = "N", num_args = 0..=1, default_missing_value = "100000")]
+        bench: Option<usize>,
+    },
     /// Work with live roundups.
     #[command(subcommand)]
     Live(LiveCommand),
@@ -115,15 +120,27 @@ async fn run(cli: Cli) -> Result<()> {
             println!("Database in {} is up to date.", cli.data_dir.display());
             Ok(())
         }
-        Command::Seed => {
+        Command::Seed { bench } => {
             let store = open_store(&cli.data_dir)?;
             if store.post_count().await? > 0 {
                 bail!(
-                    "{} already has posts; demo content is only seeded into an empty site",
+                    "{} already has posts; seeding only fills an empty site (use a new --data-dir)",
                     cli.data_dir.display()
                 );
             }
-            seed_demo(&store, &cli.data_dir)?;
+            match bench {
+                Some(n) => {
+                    // Benchmarks show the video posts' player, so ship the clips too.
+                    demo::write_media(&cli.data_dir.join("content"))?;
+                    bench_seed::seed(
+                        &store,
+                        &cli.data_dir.join("content"),
+                        n,
+                        masthead_store::now_ms(),
+                    )?
+                }
+                None => seed_demo(&store, &cli.data_dir)?,
+            }
             Ok(())
         }
         Command::Live(LiveCommand::Add {

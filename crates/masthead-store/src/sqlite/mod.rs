@@ -90,6 +90,12 @@ impl SqliteStore {
         Ok(applied)
     }
 
+    /// Folds the write-ahead log into the database file (after bulk loads).
+    pub fn checkpoint(&self) -> StoreResult<()> {
+        lock(&self.writer).query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))?;
+        Ok(())
+    }
+
     /// Runs `f` on a reader connection.
     pub fn read<T>(&self, f: impl FnOnce(&Connection) -> StoreResult<T>) -> StoreResult<T> {
         let conn = match lock(&self.readers).pop() {
@@ -141,7 +147,7 @@ fn open_connection(path: &Path, read_only: bool) -> StoreResult<Connection> {
         "PRAGMA synchronous = FULL;
          PRAGMA foreign_keys = ON;
          PRAGMA temp_store = MEMORY;
-         PRAGMA cache_size = -16000;",
+         PRAGMA cache_size = -4000;",
     )?;
     conn.set_prepared_statement_cache_capacity(64);
     Ok(conn)

@@ -113,8 +113,9 @@ pub async fn submit(
     let outcome = state.store.join_member(email, "site").await?;
     tracing::info!(?outcome, "join form");
     if outcome == masthead_store::JoinOutcome::Joined {
+        // Open pages see it on their next poll; the change log brings joins
+        // made elsewhere (recounted at most once a second, see changes.rs).
         state.member_count.fetch_add(1, Ordering::Relaxed);
-        state.wrote.notify_one();
     }
     let target = format!("/join/?joined={}", urlencode(&address));
     Ok(Redirect::to(&target).into_response())

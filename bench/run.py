@@ -1,0 +1,402 @@
+#!/usr/bin/env python3
+"""Masthead benchmark: the release build against nginx serving the same bytes.
+
+Seeds an archive (`masthead seed --bench N`), starts Masthead on it, drives wrk
+at 64 connections against each page, then serves the identical response bytes
+from nginx (one worker, access_log off, open_file_cache on) and reports both
+side by side. Writes bench/results/<stamp>.{md,json} and bench/results/latest.md.
+
+  bench/run.py                      # 100,000 posts, 10 s per endpoint
+  bench/run.py --smoke              # CI: 2,000 posts, 2 s per endpoint, fails on errors only
+"""
+
+import argparse
+import datetime
+import json
+import os
+import platform
+import re
+import shutil
+import signal
+import socket
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+RESULTS = os.path.join(ROOT, "bench", "results")
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def get(url, headers=None):
+    req = urllib.request.Request(url, headers=headers or {})
+    with urllib.request.urlopen(req, timeout=30) as r:
+        return r.status, r.read()
+
+
+def wait_ok(url, timeout=30):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            if get(url)[0] == 200:
+                return True
+        except Exception:
+            time.sleep(0.002)
+    return False
+
+
+def peak_rss_kb(pid):
+    try:
+        with open(f"/proc/{pid}/status") as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    return None
+
+
+def to_ms(value, unit):
+    v = float(value)
+    return {"us": v / 1000, "ms": v, "s": v * 1000}[unit]
+
+
+def wrk(url, duration, connections=64, script=None):
+    cmd = ["wrk", "-t1", f"-c{connections}", f"-d{duration}s", "--latency", "--timeout", "30s"]
+    if script:
+        cmd += ["-s", script]
+    out = subprocess.run(cmd + [url], capture_output=True, text=True, check=True).stdout
+    res = {"rps": 0.0, "p50_ms": None, "p99_ms": None, "errors": 0, "requests": 0, "non_2xx_3xx": 0}
+    m = re.search(r"Requests/sec:\s+([\d.]+)", out)
+    res["rps"] = float(m.group(1)) if m else 0.0
+    for pct, key in (("50", "p50_ms"), ("99", "p99_ms")):
+        m = re.search(rf"^\s+{pct}%\s+([\d.]+)(us|ms|s)\s*$", out, re.M)
+        if m:
+            res[key] = round(to_ms(m.group(1), m.group(2)), 3)
+    m = re.search(r"(\d+) requests in", out)
+    res["requests"] = int(m.group(1)) if m else 0
+    m = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", out)
+    if m:
+        res["errors"] += sum(int(x) for x in m.groups())
+    m = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    if m:
+        res["non_2xx_3xx"] = int(m.group(1))
+        res["errors"] += int(m.group(1))
+    return res
+
+
+class Server:
+    def __init__(self, binary, data, extra=()):
+        self.port = free_port()
+        self.base = f"http://127.0.0.1:{self.port}"
+        env = dict(os.environ, MASTHEAD_LOG="warn")
+        t0 = time.monotonic()
+        self.proc = subprocess.Popen(
+            [binary, "--data-dir", data, "serve", "--addr", f"127.0.0.1:{self.port}", *extra],
+            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env)
+        if not wait_ok(self.base + "/healthz"):
+            raise SystemExit("masthead did not start: " + self.proc.stderr.read().decode()[-2000:])
+        self.cold_start_ms = round((time.monotonic() - t0) * 1000, 1)
+
+    def stop(self):
+        self.proc.send_signal(signal.SIGTERM)
+        try:
+            self.proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+
+
+def cursor_url(db, newest_skip=None, oldest_skip=None):
+    """A Show More fragment URL: after the Nth newest, or near the archive's end."""
+    con = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
+    q = "SELECT published_at, id FROM posts WHERE status='published' AND kind <> 'page' ORDER BY published_at {o}, id {o} LIMIT 1 OFFSET ?"
+    if newest_skip is not None:
+        row = con.execute(q.format(o="DESC"), (newest_skip,)).fetchone()
+    else:
+        row = con.execute(q.format(o="ASC"), (oldest_skip,)).fetchone()
+    con.close()
+    return f"/?after={row[0]}.{row[1]}&fragment=1"
+
+
+def member_count(db):
+    con = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
+    n = con.execute("SELECT COUNT(*) FROM members").fetchone()[0]
+    con.close()
+    return n
+
+
+def start_nginx(docroot, tmp):
+    port = free_port()
+    conf = os.path.join(tmp, "nginx.conf")
+    with open(conf, "w") as f:
+        f.write(f"""worker_processes 1;
+daemon off;
+pid {tmp}/nginx.pid;
+error_log {tmp}/nginx-error.log warn;
+events {{ worker_connections 1024; }}
+http {{
+  access_log off;
+  open_file_cache max=1000 inactive=60s;
+  open_file_cache_valid 60s;
+  sendfile on;
+  tcp_nopush on;
+  keepalive_requests 1000000;
+  default_type text/html;
+  client_body_temp_path {tmp}/nginx-body;
+  proxy_temp_path {tmp}/nginx-proxy;
+  fastcgi_temp_path {tmp}/nginx-fcgi;
+  uwsgi_temp_path {tmp}/nginx-uwsgi;
+  scgi_temp_path {tmp}/nginx-scgi;
+  server {{
+    listen 127.0.0.1:{port};
+    root {docroot};
+  }}
+}}
+""")
+    proc = subprocess.Popen(["nginx", "-c", conf], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        try:
+            get(base + "/home.html")
+            return proc, base
+        except Exception:
+            time.sleep(0.05)
+    raise SystemExit("nginx did not start: " + proc.stderr.read().decode()[-2000:])
+
+
+JOIN_LUA = r"""
+local threads = {}
+function setup(thread) table.insert(threads, thread) end
+function init(args)
+  sent = 0
+  acked = 0
+  tag = tostring(os.time()) .. tostring(math.random(1000000))
+end
+function request()
+  sent = sent + 1
+  return wrk.format("POST", "/join/", {["Content-Type"] = "application/x-www-form-urlencoded"},
+    "email=bench-" .. tag .. "-" .. sent .. "%40example.org")
+end
+function response(status, headers, body)
+  if status == 303 then acked = acked + 1 end
+end
+function done(summary, latency, requests)
+  local s, a = 0, 0
+  for _, t in ipairs(threads) do s = s + t:get("sent"); a = a + t:get("acked") end
+  io.write(string.format("JOIN_SENT %d JOIN_ACKED %d\n", s, a))
+end
+"""
+
+
+def fmt(v, digits=0):
+    if v is None:
+        return "n/a"
+    return f"{v:,.{digits}f}"
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--posts", type=int, default=100_000)
+    ap.add_argument("--duration", type=int, default=10, help="seconds per endpoint")
+    ap.add_argument("--binary", default=None)
+    ap.add_argument("--smoke", action="store_true", help="small and short; fail only on errors")
+    args = ap.parse_args()
+    if args.smoke:
+        args.posts, args.duration = 2_000, 2
+    binary = args.binary or os.path.join(os.environ.get("CARGO_TARGET_DIR", os.path.join(ROOT, "target")), "release", "masthead")
+    for tool in ("wrk", "nginx"):
+        if not shutil.which(tool):
+            raise SystemExit(f"{tool} is not installed; run bench/run.sh, which installs it")
+
+    tmp = tempfile.mkdtemp(prefix="masthead-bench-")
+    os.chmod(tmp, 0o755)  # nginx workers run as an unprivileged user
+    data = os.path.join(tmp, "data")
+    db = os.path.join(data, "masthead.db")
+    try:
+        t0 = time.monotonic()
+        subprocess.run([binary, "--data-dir", data, "seed", "--bench", str(args.posts)], check=True)
+        seed_s = round(time.monotonic() - t0, 1)
+        con = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
+        article = con.execute(
+            "SELECT slug FROM posts WHERE kind='article' ORDER BY id LIMIT 1 OFFSET ?", (args.posts // 4,)).fetchone()[0]
+        con.close()
+        endpoints = [
+            ("home", "/"),
+            ("show_more_first", cursor_url(db, newest_skip=19)),
+            ("show_more_deep", cursor_url(db, oldest_skip=30)),
+            ("article", f"/{article}/"),
+            ("tag", "/tag/topic-12/"),
+            ("author", "/author/reporter-3/"),
+            ("live", "/bench-live-roundup/"),
+            ("counter", "/api/campaign"),
+        ]
+        results = {"machine": {"cpus": os.cpu_count(), "platform": platform.platform(),
+                               "cpu": cpu_model()},
+                   "posts": args.posts, "duration_s": args.duration, "seed_s": seed_s,
+                   "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+                   "cached": {}, "uncached": {}, "nginx": {}, "writes": {}}
+
+        # 1. Cached (the default).
+        srv = Server(binary, data)
+        results["cold_start_ms"] = srv.cold_start_ms
+        docroot = os.path.join(tmp, "www")
+        os.makedirs(docroot)
+        for name, path in endpoints:
+            status, body = get(srv.base + path)
+            assert status == 200, (name, status)
+            with open(os.path.join(docroot, f"{name}.html"), "wb") as f:
+                f.write(body)
+            get(srv.base + path)  # warm
+            results["cached"][name] = wrk(srv.base + path, args.duration)
+            results["cached"][name]["bytes"] = len(body)
+            print(f"masthead {name:16} {results['cached'][name]['rps']:>10,.0f} req/s  p99 {results['cached'][name]['p99_ms']} ms", flush=True)
+        # 2. Writes under load: joins and page reads at once.
+        lua = os.path.join(tmp, "join.lua")
+        with open(lua, "w") as f:
+            f.write(JOIN_LUA)
+        before = member_count(db)
+        join_proc = subprocess.Popen(["wrk", "-t1", "-c16", f"-d{args.duration}s", "--latency", "--timeout", "30s",
+                                      "-s", lua, srv.base + "/join/"], stdout=subprocess.PIPE, text=True)
+        reads = wrk(srv.base + "/", args.duration)
+        join_out = join_proc.communicate()[0]
+        joins = parse_wrk_text(join_out)
+        m = re.search(r"JOIN_SENT (\d+) JOIN_ACKED (\d+)", join_out)
+        sent, acked = (int(m.group(1)), int(m.group(2))) if m else (0, 0)
+        time.sleep(1.5)  # the counter is recounted at most once a second
+        after = member_count(db)
+        status, body = get(srv.base + "/api/campaign")
+        counter = json.loads(body)["count"]
+        results["writes"] = {"join": joins, "reads_during": reads, "members_before": before,
+                             "members_after": after, "joins_acknowledged": acked, "joins_sent": sent,
+                             "counter_after": counter}
+        results["peak_rss_kb"] = peak_rss_kb(srv.proc.pid)
+        srv.stop()
+
+        # 3. Page cache off: rendering every request.
+        srv = Server(binary, data, ["--no-page-cache"])
+        for name, path in endpoints:
+            if name in ("counter",):
+                continue
+            results["uncached"][name] = wrk(srv.base + path, args.duration)
+            print(f"uncached {name:16} {results['uncached'][name]['rps']:>10,.0f} req/s  p99 {results['uncached'][name]['p99_ms']} ms", flush=True)
+        results["peak_rss_uncached_kb"] = peak_rss_kb(srv.proc.pid)
+        srv.stop()
+
+        # 4. nginx serving the same bytes.
+        ngx, nbase = start_nginx(docroot, tmp)
+        try:
+            for name, _ in endpoints:
+                results["nginx"][name] = wrk(f"{nbase}/{name}.html", args.duration)
+                print(f"nginx    {name:16} {results['nginx'][name]['rps']:>10,.0f} req/s  p99 {results['nginx'][name]['p99_ms']} ms", flush=True)
+        finally:
+            ngx.send_signal(signal.SIGQUIT)
+            ngx.wait(timeout=10)
+
+        report(results, args.smoke)
+        errors = sum(r["errors"] for mode in ("cached", "uncached") for r in results[mode].values())
+        errors += results["writes"]["reads_during"]["errors"] + results["writes"]["join"]["errors"]
+        w = results["writes"]
+        added = w["members_after"] - w["members_before"]
+        # Every acknowledged join is stored (none lost); nothing beyond what was
+        # sent is stored (none duplicated); requests still in flight when wrk
+        # stopped may land without an acknowledgement.
+        consistent = w["joins_acknowledged"] <= added <= w["joins_sent"] and w["joins_acknowledged"] > 0
+        if errors or not consistent or w["counter_after"] != w["members_after"]:
+            print(f"FAILED: {errors} request errors; {added} members added for {w['joins_acknowledged']} "
+                  f"acknowledged and {w['joins_sent']} sent joins; counter {w['counter_after']} vs "
+                  f"{w['members_after']} in the database")
+            sys.exit(1)
+        print("benchmark: 0 errors, no lost or duplicated members")
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def parse_wrk_text(out):
+    res = {"rps": 0.0, "p50_ms": None, "p99_ms": None, "errors": 0, "requests": 0}
+    m = re.search(r"Requests/sec:\s+([\d.]+)", out)
+    res["rps"] = float(m.group(1)) if m else 0.0
+    for pct, key in (("50", "p50_ms"), ("99", "p99_ms")):
+        m = re.search(rf"^\s+{pct}%\s+([\d.]+)(us|ms|s)\s*$", out, re.M)
+        if m:
+            res[key] = round(to_ms(m.group(1), m.group(2)), 3)
+    m = re.search(r"(\d+) requests in", out)
+    res["requests"] = int(m.group(1)) if m else 0
+    m = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", out)
+    if m:
+        res["errors"] += sum(int(x) for x in m.groups())
+    m = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    if m:
+        res["errors"] += int(m.group(1))
+    return res
+
+
+def cpu_model():
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown"
+
+
+def report(r, smoke):
+    lines = [
+        f"### Benchmark: {r['posts']:,} posts ({r['date']})",
+        "",
+        f"Machine: {r['machine']['cpus']} CPUs ({r['machine']['cpu']}), {r['machine']['platform']}. "
+        f"wrk, 1 thread, 64 connections, {r['duration_s']} s per row; nginx 1 worker on the same bytes.",
+        "",
+        "| Page | bytes | Masthead req/s | p50 ms | p99 ms | nginx req/s | nginx p99 ms | ratio | no page cache req/s | p99 ms | errors |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for name, m in r["cached"].items():
+        n = r["nginx"].get(name, {})
+        u = r["uncached"].get(name)
+        ratio = (m["rps"] / n["rps"]) if n.get("rps") else None
+        errs = m["errors"] + (u["errors"] if u else 0)
+        lines.append(
+            f"| {name} | {m['bytes']:,} | {fmt(m['rps'])} | {m['p50_ms']} | {m['p99_ms']} | {fmt(n.get('rps'))} | "
+            f"{n.get('p99_ms')} | {fmt(ratio, 2)} | {fmt(u['rps']) if u else '-'} | {u['p99_ms'] if u else '-'} | {errs} |")
+    w = r["writes"]
+    ro = r["cached"]["home"]["p99_ms"]
+    lines += [
+        "",
+        f"- Cold start (process start to first 200): **{r['cold_start_ms']} ms**; seeding took {r['seed_s']} s.",
+        f"- Peak resident memory: **{(r['peak_rss_kb'] or 0) / 1024:.1f} MB** (cached run), "
+        f"{(r['peak_rss_uncached_kb'] or 0) / 1024:.1f} MB (no page cache).",
+        f"- Writes under load: `POST /join` at {fmt(w['join']['rps'])} req/s (16 connections) while home was read at "
+        f"{fmt(w['reads_during']['rps'])} req/s, reader p99 {w['reads_during']['p99_ms']} ms vs {ro} ms read-only; "
+        f"members {w['members_before']:,} → {w['members_after']:,} for {w['joins_acknowledged']:,} acknowledged "
+        f"({w['joins_sent']:,} sent) joins; "
+        f"counter afterwards {w['counter_after']:,}.",
+    ]
+    if r["uncached"].get("show_more_first") and r["uncached"].get("show_more_deep"):
+        a, b = r["uncached"]["show_more_first"]["p99_ms"], r["uncached"]["show_more_deep"]["p99_ms"]
+        lines.append(f"- Show More near the end vs the first page (no page cache): p99 {b} ms vs {a} ms "
+                     f"({(b / a if a else 0):.2f}x).")
+    text = "\n".join(lines) + "\n"
+    print("\n" + text)
+    if smoke:
+        return
+    os.makedirs(RESULTS, exist_ok=True)
+    stamp = datetime.datetime.now(datetime.timezone.utc).strftime("%Y%m%d-%H%M")
+    with open(os.path.join(RESULTS, f"{stamp}.json"), "w") as f:
+        json.dump(r, f, indent=2)
+    for name in (f"{stamp}.md", "latest.md"):
+        with open(os.path.join(RESULTS, name), "w") as f:
+            f.write(text)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# The benchmark, in one command: installs wrk and nginx if missing, builds the
+# release binary, runs bench/run.py (pass --smoke for the short CI mode).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/masthead/target}"
+need=()
+command -v wrk >/dev/null 2>&1 || need+=(wrk)
+command -v nginx >/dev/null 2>&1 || need+=(nginx)
+if [ ${#need[@]} -gt 0 ]; then
+  sudo=""; [ "$(id -u)" -eq 0 ] || sudo="sudo"
+  export DEBIAN_FRONTEND=noninteractive
+  $sudo apt-get update -qq
+  $sudo apt-get install -y -qq -o DPkg::Lock::Timeout=600 "${need[@]}"
+fi
+profile=release
+for a in "$@"; do [ "$a" = "--smoke" ] && profile=debug; done
+if [ "$profile" = release ]; then
+  cargo build --release --quiet --bin masthead
+else
+  cargo build --quiet --bin masthead
+fi
+exec python3 bench/run.py --binary "$CARGO_TARGET_DIR/$profile/masthead" "$@"
