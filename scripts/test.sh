@@ -2,7 +2,8 @@
 # Runs Masthead's whole test suite: unit, property and integration tests
 # (cargo), then the real-browser, HTML-validity and accessibility suite.
 # Installs what the tests need first, idempotently: Debian chromium and a Java
-# runtime (for the Nu Html Checker), and the pinned npm packages.
+# runtime (for the Nu Html Checker), wrk and nginx (benchmark smoke run), and
+# the pinned npm packages.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
@@ -59,10 +60,17 @@ MASTHEAD_BIN="$CARGO_TARGET_DIR/debug/masthead" node tests/browser/run.js 2>&1 |
   tee "$CARGO_TARGET_DIR/browser-tests.log" || browser_status=$?
 browser_summary=$(grep -E '^browser tests:' "$CARGO_TARGET_DIR/browser-tests.log" | tail -1 || true)
 
+# --- benchmark smoke ------------------------------------------------------------
+step "benchmark smoke: every page under load, zero errors, no lost joins (speed is not judged)"
+bench_status=0
+./bench/run.sh --smoke 2>&1 | tee "$CARGO_TARGET_DIR/bench-smoke.log" || bench_status=$?
+bench_summary=$(grep -E '^(benchmark:|FAILED)' "$CARGO_TARGET_DIR/bench-smoke.log" | tail -1 || true)
+
 step "summary"
 echo "rust: ${rust_summary:-no summary (build failed?)}"
 echo "${browser_summary:-browser tests: no summary (the suite did not finish)}"
-if [ "$rust_status" -ne 0 ] || [ "$browser_status" -ne 0 ]; then
+echo "${bench_summary:-benchmark: no summary (the smoke run did not finish)}"
+if [ "$rust_status" -ne 0 ] || [ "$browser_status" -ne 0 ] || [ "$bench_status" -ne 0 ]; then
   echo "FAILED"
   exit 1
 fi
