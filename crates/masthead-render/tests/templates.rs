@@ -60,7 +60,10 @@ fn provider_embeds_are_rebuilt_from_the_allow_list() {
         embed: Some("https://www.youtube.com/watch?v=dQw4w9WgXcQ&list=x".into()),
         duration_s: Some(75),
     }));
-    assert!(html.contains("data-embed-src=\"https://www.youtube-nocookie.com/embed/dQw4w9WgXcQ\""), "{html}");
+    assert!(
+        html.contains("data-embed-src=\"https://www.youtube-nocookie.com/embed/dQw4w9WgXcQ\""),
+        "{html}"
+    );
     assert!(html.contains("href=\"https://www.youtube.com/watch?v=dQw4w9WgXcQ\""));
     assert!(html.contains("Play on YouTube"));
     assert!(html.contains("1:15"));

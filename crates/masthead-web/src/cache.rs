@@ -51,12 +51,16 @@ pub struct CachedPage {
     etag: HeaderValue,
     etag_gzip: HeaderValue,
     etag_brotli: HeaderValue,
-    content_type: HeaderValue,
-    cache_control: HeaderValue,
-    surrogate_key: HeaderValue,
+    /// The rendered response's headers (type, caching, security), plus
+    /// `Vary` and `Surrogate-Key`: cloned whole on every hit.
+    headers: HeaderMap,
     keys: Vec<String>,
     member_count: u64,
     rendered: Instant,
+    /// Set by the one request that re-renders an aged page; the others keep
+    /// getting the aged copy meanwhile, so a busy page is never rendered by
+    /// every connection at once.
+    refreshing: AtomicBool,
 }
 
 impl CachedPage {
@@ -241,16 +245,17 @@ fn respond(page: &CachedPage, req_headers: &HeaderMap, hit: bool) -> Response {
         Encoding::Identity => (&page.identity, &page.etag, None),
     };
     let mut res = if etag_matches(req_headers, page) {
-        StatusCode::NOT_MODIFIED.into_response()
+        let mut r = StatusCode::NOT_MODIFIED.into_response();
+        *r.headers_mut() = page.headers.clone();
+        r.headers_mut().remove(header::CONTENT_TYPE);
+        r
     } else {
-        Response::new(Body::from(body.clone()))
+        let mut r = Response::new(Body::from(body.clone()));
+        *r.headers_mut() = page.headers.clone();
+        r
     };
     let h = res.headers_mut();
-    h.insert(header::CONTENT_TYPE, page.content_type.clone());
-    h.insert(header::CACHE_CONTROL, page.cache_control.clone());
     h.insert(header::ETAG, etag.clone());
-    h.insert(header::VARY, HeaderValue::from_static("Accept-Encoding"));
-    h.insert("surrogate-key", page.surrogate_key.clone());
     h.insert(
         "x-cache",
         HeaderValue::from_static(if hit { "hit" } else { "miss" }),
@@ -272,8 +277,8 @@ fn compress(body: &[u8]) -> (Bytes, Bytes) {
     };
     let mut br = Vec::with_capacity(body.len() / 3);
     let params = brotli::enc::BrotliEncoderParams {
-        quality: 7,
-        lgwin: 20,
+        quality: 5,
+        lgwin: 19,
         ..Default::default()
     };
     let brotli = match brotli::BrotliCompress(&mut &body[..], &mut br, &params) {
@@ -288,7 +293,25 @@ fn quoted(tag: &str) -> HeaderValue {
         .unwrap_or_else(|_| HeaderValue::from_static("\"0\""))
 }
 
-/// Middleware: serves cacheable GETs from the cache, and fills it.
+fn page_headers(mut headers: HeaderMap, tags: &CacheTags) -> HeaderMap {
+    headers.remove(header::CONTENT_LENGTH);
+    headers.remove(header::CONTENT_ENCODING);
+    headers.remove(header::ETAG);
+    headers
+        .entry(header::CONTENT_TYPE)
+        .or_insert_with(|| HeaderValue::from_static("text/html; charset=utf-8"));
+    headers
+        .entry(header::CACHE_CONTROL)
+        .or_insert_with(|| HeaderValue::from_static(crate::site::PAGE_CACHE_CONTROL));
+    headers.insert(header::VARY, HeaderValue::from_static("Accept-Encoding"));
+    if let Ok(v) = HeaderValue::from_str(&tags.0.join(" ")) {
+        headers.insert("surrogate-key", v);
+    }
+    headers
+}
+
+/// Middleware: serves cacheable GETs from the cache, and fills it. It sits
+/// outside the site's other layers, so a hit does no more than this.
 pub async fn page_cache(State(state): State<AppState>, req: Request, next: Next) -> Response {
     let cache = &state.cache;
     if !cache.enabled() || (req.method() != Method::GET && req.method() != Method::HEAD) {
@@ -298,24 +321,28 @@ pub async fn page_cache(State(state): State<AppState>, req: Request, next: Next)
         return next.run(req).await;
     };
     let count = state.member_count.load(Ordering::Relaxed);
-    if let Some(page) = cache.get(path) {
+    let aged = cache.get(path);
+    if let Some(page) = &aged {
         let age = page.rendered.elapsed();
         let fresh = age < MAX_AGE && (page.member_count == count || age < COUNT_GRACE);
-        if fresh {
+        // Aged (not invalidated) pages are served while one request renders anew.
+        if fresh || page.refreshing.swap(true, Ordering::AcqRel) {
             cache.hits.fetch_add(1, Ordering::Relaxed);
-            return respond(&page, req.headers(), true);
+            return respond(page, req.headers(), true);
         }
     }
     cache.misses.fetch_add(1, Ordering::Relaxed);
     let path = path.to_owned();
     let req_headers = req.headers().clone();
     let res = next.run(req).await;
-    let Some(tags) = res.extensions().get::<CacheTags>().cloned() else {
+    let tags = res.extensions().get::<CacheTags>().cloned();
+    let Some(tags) = tags.filter(|_| res.status() == StatusCode::OK) else {
+        // Not cacheable this time: let the next request try to refresh.
+        if let Some(page) = aged {
+            page.refreshing.store(false, Ordering::Release);
+        }
         return res;
     };
-    if res.status() != StatusCode::OK {
-        return res;
-    }
     let (parts, body) = res.into_parts();
     let identity = match to_bytes(body, MAX_BODY).await {
         Ok(b) => b,
@@ -330,21 +357,11 @@ pub async fn page_cache(State(state): State<AppState>, req: Request, next: Next)
         etag: quoted(&hash),
         etag_gzip: quoted(&format!("{hash}-gz")),
         etag_brotli: quoted(&format!("{hash}-br")),
-        content_type: parts
-            .headers
-            .get(header::CONTENT_TYPE)
-            .cloned()
-            .unwrap_or_else(|| HeaderValue::from_static("text/html; charset=utf-8")),
-        cache_control: parts
-            .headers
-            .get(header::CACHE_CONTROL)
-            .cloned()
-            .unwrap_or_else(|| HeaderValue::from_static(crate::site::PAGE_CACHE_CONTROL)),
-        surrogate_key: HeaderValue::from_str(&tags.0.join(" "))
-            .unwrap_or_else(|_| HeaderValue::from_static("page")),
+        headers: page_headers(parts.headers, &tags),
         keys: tags.0,
         member_count: count,
         rendered: Instant::now(),
+        refreshing: AtomicBool::new(false),
         identity,
         gzip,
         brotli,
@@ -399,12 +416,11 @@ mod tests {
             etag: quoted("a"),
             etag_gzip: quoted("a-gz"),
             etag_brotli: quoted("a-br"),
-            content_type: HeaderValue::from_static("text/html"),
-            cache_control: HeaderValue::from_static("public"),
-            surrogate_key: HeaderValue::from_static("k"),
+            headers: HeaderMap::new(),
             keys: keys.iter().map(|k| (*k).to_owned()).collect(),
             member_count: 0,
             rendered: Instant::now(),
+            refreshing: AtomicBool::new(false),
         }
     }
 

@@ -16,7 +16,22 @@ use crate::state::AppState;
 /// Largest request body the reader's site accepts (forms are tiny).
 const BODY_LIMIT: usize = 16 * 1024;
 
+/// The whole application: request logs, then the page cache, then the site.
 pub fn router(state: AppState) -> Router {
+    Router::new()
+        .fallback_service(site(state.clone()))
+        .layer(middleware::from_fn_with_state(
+            state,
+            crate::cache::page_cache,
+        ))
+        .layer(
+            TraceLayer::new_for_http()
+                .make_span_with(DefaultMakeSpan::new().level(Level::INFO))
+                .on_response(DefaultOnResponse::new().level(Level::INFO)),
+        )
+}
+
+fn site(state: AppState) -> Router {
     let content = ServeDir::new(&state.config.content_dir)
         .append_index_html_on_directories(false)
         .precompressed_gzip();
@@ -34,18 +49,9 @@ pub fn router(state: AppState) -> Router {
         .route("/{slug}/", get(post::show))
         .nest_service("/content", content)
         .fallback(assets::fallback)
-        .layer(middleware::from_fn_with_state(
-            state.clone(),
-            crate::cache::page_cache,
-        ))
         .layer(middleware::from_fn_with_state(state.clone(), themed_errors))
         .layer(middleware::from_fn(crate::security::guard))
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
         .layer(RequestBodyLimitLayer::new(BODY_LIMIT))
-        .layer(
-            TraceLayer::new_for_http()
-                .make_span_with(DefaultMakeSpan::new().level(Level::INFO))
-                .on_response(DefaultOnResponse::new().level(Level::INFO)),
-        )
         .with_state(state)
 }
