@@ -108,6 +108,33 @@ impl Store {
         member_count(metric: String) -> u64);
     read_op!(changes_since(after_id: i64, limit: u32) -> Vec<Change>);
     read_op!(latest_change_id() -> i64);
+    /// The account and its password hash, by lowercase address.
+    pub async fn staff_for_signin(
+        &self,
+        email_key: String,
+    ) -> StoreResult<Option<(StaffUser, String)>> {
+        self.read(move |c| sqlite::staff::staff_for_signin(c, email_key))
+            .await
+    }
+    /// A live session by the SHA-256 of its token.
+    pub async fn session(
+        &self,
+        token_hash: Vec<u8>,
+        now: i64,
+    ) -> StoreResult<Option<StaffSession>> {
+        self.read(move |c| sqlite::staff::session(c, token_hash, now))
+            .await
+    }
+    pub async fn owner_exists(&self) -> StoreResult<bool> {
+        self.read(sqlite::staff::owner_exists).await
+    }
+    pub async fn staff_users(&self) -> StoreResult<Vec<StaffUser>> {
+        self.read(sqlite::staff::staff_users).await
+    }
+    pub async fn signin_failures(&self, key: String, since_ms: i64) -> StoreResult<u32> {
+        self.read(move |c| sqlite::staff::signin_failures(c, key, since_ms))
+            .await
+    }
     read_op!(post_count() -> u64);
     read_op!(published_post_id_by_slug(slug: String, kind: Option<PostKind>) -> Option<i64>);
 

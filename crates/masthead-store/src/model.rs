@@ -280,6 +280,34 @@ pub struct NewLiveEntry {
     pub created_ms: i64,
 }
 
+/// A staff account, without its password hash.
+#[derive(Debug, Clone, Serialize)]
+pub struct StaffUser {
+    pub id: i64,
+    pub email: String,
+    pub name: String,
+    pub role: masthead_domain::Role,
+    pub author_id: Option<i64>,
+    pub active: bool,
+}
+
+/// A signed-in session, found by its token.
+#[derive(Debug, Clone)]
+pub struct StaffSession {
+    pub user: StaffUser,
+    pub csrf_token: String,
+    pub expires_ms: i64,
+}
+
+#[derive(Debug, Clone)]
+pub struct NewStaffUser {
+    pub email: masthead_domain::Email,
+    pub name: String,
+    pub role: masthead_domain::Role,
+    pub password_hash: String,
+    pub author_id: Option<i64>,
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum JoinOutcome {
     Joined,

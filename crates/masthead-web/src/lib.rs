@@ -2,6 +2,8 @@
 //! reader's site handlers; `changes.rs` tails the store's change log to keep
 //! live pages and the membership counter current.
 
+pub mod admin;
+pub mod auth;
 mod cache;
 mod changes;
 mod error;

@@ -3,12 +3,13 @@
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::middleware;
-use axum::routing::get;
+use axum::routing::{get, post};
 use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::services::ServeDir;
 use tower_http::trace::{DefaultMakeSpan, DefaultOnResponse, TraceLayer};
 use tracing::Level;
 
+use crate::admin;
 use crate::error::themed_errors;
 use crate::site::{assets, feed, join, live, post};
 use crate::state::AppState;
@@ -46,6 +47,13 @@ fn site(state: AppState) -> Router {
         .route("/_live/{post_id}/events", get(live::events))
         .route("/assets/{name}", get(assets::asset))
         .route("/healthz", get(assets::healthz))
+        .route("/admin/", get(admin::dashboard))
+        .route("/admin/signin", get(admin::signin_form).post(admin::signin))
+        .route("/admin/signout", post(admin::signout))
+        .route(
+            "/admin/setup/{token}",
+            get(admin::setup_form).post(admin::setup),
+        )
         .route("/{slug}/", get(post::show))
         .nest_service("/content", content)
         .fallback(assets::fallback)

@@ -49,6 +49,26 @@ enum Command {
     /// Work with live roundups.
     #[command(subcommand)]
     Live(LiveCommand),
+    /// Manage staff accounts.
+    #[command(subcommand)]
+    User(UserCommand),
+}
+
+#[derive(Subcommand)]
+enum UserCommand {
+    /// Create a staff account, non-interactively.
+    Add {
+        #[arg(long)]
+        email: String,
+        #[arg(long)]
+        name: String,
+        /// contributor, author, editor, administrator or owner.
+        #[arg(long)]
+        role: String,
+        /// Read the password from the first line of standard input.
+        #[arg(long, required = true)]
+        password_stdin: bool,
+    },
 }
 
 #[derive(Args)]
@@ -143,6 +163,45 @@ async fn run(cli: Cli) -> Result<()> {
             }
             Ok(())
         }
+        Command::User(UserCommand::Add {
+            email,
+            name,
+            role,
+            password_stdin: _,
+        }) => {
+            let store = open_store(&cli.data_dir)?;
+            let email = masthead_domain::Email::parse(&email)
+                .map_err(|e| anyhow::anyhow!("--email: {e}"))?;
+            let role = masthead_domain::Role::parse(&role).map_err(|_| {
+                anyhow::anyhow!(
+                    "--role must be one of contributor, author, editor, administrator, owner"
+                )
+            })?;
+            if name.trim().is_empty() {
+                bail!("--name must not be empty");
+            }
+            let mut line = String::new();
+            std::io::stdin()
+                .read_line(&mut line)
+                .context("reading the password from standard input")?;
+            let password = line.trim_end_matches(['\r', '\n']);
+            let hash = masthead_web::auth::hash_password(password)
+                .map_err(|e| anyhow::anyhow!("password: {e}"))?;
+            let new = masthead_store::NewStaffUser {
+                email: email.clone(),
+                name: name.trim().to_owned(),
+                role,
+                password_hash: hash,
+                author_id: None,
+            };
+            let id = store.write(move |w| w.insert_staff_user(&new)).await?;
+            println!(
+                "Created {} account {id} for {}.",
+                role.as_str(),
+                email.as_str()
+            );
+            Ok(())
+        }
         Command::Live(LiveCommand::Add {
             post,
             title,
@@ -232,13 +291,25 @@ async fn serve(data_dir: &Path, args: ServeArgs) -> Result<()> {
         })?;
     let addr = listener.local_addr()?;
     let title = state.site().settings.title.clone();
-    println!(
+    say(&format!(
         "Masthead is serving {title} at http://{addr}/  (data: {})",
         data_dir.display()
-    );
+    ));
+    if let Some(path) = masthead_web::admin::setup_link_if_needed(&state).await? {
+        say(&format!(
+            "No owner account yet. Create it here (the link works once, for 24 hours): http://{addr}{path}"
+        ));
+    }
     masthead_web::serve(listener, state, shutdown_signal()).await?;
-    println!("Masthead stopped.");
+    say("Masthead stopped.");
     Ok(())
+}
+
+/// Prints a line for the operator; a closed stdout (a supervisor that stopped
+/// reading) must not bring the server down.
+fn say(line: &str) {
+    use std::io::Write;
+    let _ = writeln!(std::io::stdout(), "{line}");
 }
 
 async fn shutdown_signal() {

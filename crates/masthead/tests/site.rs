@@ -653,11 +653,11 @@ async fn theme_dir_overrides_templates() {
         .spawn()
         .expect("spawn");
     let stdout = child.stdout.take().expect("stdout");
-    let line = BufReader::new(stdout)
-        .lines()
-        .map_while(Result::ok)
+    let mut lines = BufReader::new(stdout).lines().map_while(Result::ok);
+    let line = lines
         .find(|l| l.contains(" at http://"))
         .expect("ready line");
+    std::thread::spawn(move || for _ in lines {});
     let base = format!(
         "http://{}",
         line.split(" at http://")
@@ -745,4 +745,225 @@ async fn pages_are_cached_compressed_and_invalidated_precisely() {
         }
     })
     .await;
+}
+
+fn session_cookie(res: &reqwest::Response) -> Option<String> {
+    res.headers()
+        .get_all(header::SET_COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find(|v| v.starts_with("masthead_session="))
+        .map(str::to_owned)
+}
+
+fn add_user(s: &Server, email: &str, role: &str, password: &str) -> std::process::Output {
+    use std::io::Write;
+    let mut child = Command::new(BIN)
+        .arg("--data-dir")
+        .arg(&s.data)
+        .args([
+            "user",
+            "add",
+            "--email",
+            email,
+            "--name",
+            "Helen Marsh",
+            "--role",
+            role,
+            "--password-stdin",
+        ])
+        .env("MASTHEAD_LOG", "warn")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("user add");
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(format!("{password}\n").as_bytes())
+        .expect("write password");
+    child.wait_with_output().expect("wait")
+}
+
+#[tokio::test]
+async fn staff_sign_in_is_safe() {
+    with_server("signin", |s| async move {
+        let c = client();
+        // Without a session the desk sends you to sign in.
+        let res = c.get(s.url("/admin/")).send().await.expect("desk");
+        assert_eq!(res.status().as_u16(), 303);
+        assert_eq!(res.headers()[header::LOCATION], "/admin/signin");
+
+        let out = add_user(&s, "editor@courier.example", "editor", "short");
+        assert!(!out.status.success());
+        assert!(String::from_utf8_lossy(&out.stderr).contains("at least 10 characters"));
+        let out = add_user(
+            &s,
+            "editor@courier.example",
+            "editor",
+            "tide tables at dawn",
+        );
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let out = add_user(
+            &s,
+            "EDITOR@courier.example",
+            "author",
+            "another long password",
+        );
+        assert!(!out.status.success(), "one account per address");
+
+        let signin = |email: &'static str, password: &'static str| {
+            let c = c.clone();
+            let url = s.url("/admin/signin");
+            async move {
+                c.post(url)
+                    .form(&[("email", email), ("password", password)])
+                    .send()
+                    .await
+                    .expect("sign in")
+            }
+        };
+        let res = signin("editor@courier.example", "wrong password!").await;
+        assert_eq!(res.status().as_u16(), 401);
+        assert!(session_cookie(&res).is_none());
+        assert!(
+            res.text()
+                .await
+                .expect("body")
+                .contains("do not match an account")
+        );
+
+        let res = signin("Editor@Courier.example", "tide tables at dawn").await;
+        assert_eq!(res.status().as_u16(), 303);
+        let cookie = session_cookie(&res).expect("session cookie");
+        assert!(
+            cookie.contains("HttpOnly")
+                && cookie.contains("SameSite=Lax")
+                && cookie.contains("Path=/")
+        );
+        assert!(!cookie.contains("Secure"), "plain HTTP on loopback");
+        let token = cookie.split(';').next().expect("pair").to_owned();
+        let desk = c
+            .get(s.url("/admin/"))
+            .header(header::COOKIE, &token)
+            .send()
+            .await
+            .expect("desk");
+        assert_eq!(desk.status().as_u16(), 200);
+        assert_eq!(desk.headers()[header::CACHE_CONTROL], "no-store");
+        let html = desk.text().await.expect("html");
+        assert!(html.contains("Welcome, Helen Marsh") && html.contains("editor"));
+        let csrf = html
+            .split("name=\"csrf\" value=\"")
+            .nth(1)
+            .and_then(|x| x.split('"').next())
+            .expect("csrf token")
+            .to_owned();
+
+        // Sign-out without the form's token is refused; with it, the session ends.
+        let res = c
+            .post(s.url("/admin/signout"))
+            .header(header::COOKIE, &token)
+            .form(&[("csrf", "forged")])
+            .send()
+            .await
+            .expect("forged");
+        assert_eq!(res.status().as_u16(), 403);
+        let res = c
+            .post(s.url("/admin/signout"))
+            .header(header::COOKIE, &token)
+            .form(&[("csrf", csrf.as_str())])
+            .send()
+            .await
+            .expect("sign out");
+        assert_eq!(res.status().as_u16(), 303);
+        let res = c
+            .get(s.url("/admin/"))
+            .header(header::COOKIE, &token)
+            .send()
+            .await
+            .expect("after");
+        assert_eq!(res.status().as_u16(), 303, "the old cookie no longer works");
+
+        // Throttling: five failures lock the account for 15 minutes, even for the right password.
+        for _ in 0..5 {
+            assert_eq!(
+                signin("editor@courier.example", "not the password")
+                    .await
+                    .status()
+                    .as_u16(),
+                401
+            );
+        }
+        let res = signin("editor@courier.example", "tide tables at dawn").await;
+        assert_eq!(res.status().as_u16(), 429);
+        assert!(
+            res.text()
+                .await
+                .expect("body")
+                .contains("Too many failed attempts")
+        );
+        // Unknown accounts fail the same way.
+        assert_eq!(
+            signin("nobody@courier.example", "whatever it is")
+                .await
+                .status()
+                .as_u16(),
+            401
+        );
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn serve_prints_a_one_time_owner_setup_link() {
+    let dir = TempDir::new("setup");
+    let mut child = Command::new(BIN)
+        .arg("--data-dir")
+        .arg(&dir.0)
+        .args(["serve", "--addr", "127.0.0.1:0"])
+        .env("MASTHEAD_LOG", "warn")
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    let stdout = child.stdout.take().expect("stdout");
+    let mut lines = BufReader::new(stdout).lines().map_while(Result::ok);
+    let link = lines
+        .find(|l| l.contains("/admin/setup/"))
+        .and_then(|l| l.split_whitespace().last().map(str::to_owned))
+        .expect("set-up link printed");
+    std::thread::spawn(move || for _ in lines {});
+    let c = client();
+    assert_eq!(
+        c.get(&link).send().await.expect("form").status().as_u16(),
+        200
+    );
+    let form = [
+        ("name", "Owner One"),
+        ("email", "owner@courier.example"),
+        ("password", "a long owner password"),
+    ];
+    let res = c.post(&link).form(&form).send().await.expect("setup");
+    assert_eq!(res.status().as_u16(), 200);
+    let res = c.post(&link).form(&form).send().await.expect("again");
+    assert_eq!(res.status().as_u16(), 410, "the link works once");
+    let base = link.split("/admin/").next().expect("base").to_owned();
+    let res = c
+        .post(format!("{base}/admin/signin"))
+        .form(&[
+            ("email", "owner@courier.example"),
+            ("password", "a long owner password"),
+        ])
+        .send()
+        .await
+        .expect("sign in");
+    assert_eq!(res.status().as_u16(), 303);
+    let _ = child.kill();
+    let _ = child.wait();
 }

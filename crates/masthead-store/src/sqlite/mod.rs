@@ -5,6 +5,7 @@
 //! is acknowledged. Readers take pooled connections and never block the writer.
 
 pub mod queries;
+pub mod staff;
 mod write;
 
 use std::path::{Path, PathBuf};
@@ -16,11 +17,18 @@ pub use write::Writer;
 
 use crate::error::{StoreError, StoreResult};
 
-const MIGRATIONS: &[(i64, &str, &str)] = &[(
-    1,
-    "init",
-    include_str!("../../migrations/sqlite/0001_init.sql"),
-)];
+const MIGRATIONS: &[(i64, &str, &str)] = &[
+    (
+        1,
+        "init",
+        include_str!("../../migrations/sqlite/0001_init.sql"),
+    ),
+    (
+        2,
+        "staff",
+        include_str!("../../migrations/sqlite/0002_staff.sql"),
+    ),
+];
 
 /// Most idle reader connections kept open.
 const MAX_IDLE_READERS: usize = 16;

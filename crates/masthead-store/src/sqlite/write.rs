@@ -18,6 +18,10 @@ impl<'t> Writer<'t> {
         Writer { tx }
     }
 
+    pub(super) fn tx(&self) -> &Transaction<'t> {
+        self.tx
+    }
+
     /// Records that something readers can see has changed.
     pub fn log_change(
         &self,

@@ -1,0 +1,196 @@
+//! Staff accounts, sessions, sign-in throttling and one-time tokens.
+
+use masthead_domain::Role;
+use rusqlite::{Connection, OptionalExtension, Row, params};
+
+use super::Writer;
+use crate::error::{StoreError, StoreResult};
+use crate::model::*;
+
+fn staff_from_row(r: &Row<'_>) -> rusqlite::Result<StaffUser> {
+    let role: String = r.get(3)?;
+    Ok(StaffUser {
+        id: r.get(0)?,
+        email: r.get(1)?,
+        name: r.get(2)?,
+        role: Role::parse(&role).map_err(|e| {
+            rusqlite::Error::FromSqlConversionFailure(
+                3,
+                rusqlite::types::Type::Text,
+                e.to_string().into(),
+            )
+        })?,
+        author_id: r.get(4)?,
+        active: r.get(5)?,
+    })
+}
+
+const STAFF_COLUMNS: &str = "u.id, u.email, u.name, u.role, u.author_id, u.active";
+
+/// The account and its password hash, by address (any case).
+pub fn staff_for_signin(
+    c: &Connection,
+    email_key: String,
+) -> StoreResult<Option<(StaffUser, String)>> {
+    Ok(c.prepare_cached(&format!(
+        "SELECT {STAFF_COLUMNS}, u.password_hash FROM staff_users u WHERE u.email_key = ?1"
+    ))?
+    .query_row([email_key], |r| Ok((staff_from_row(r)?, r.get(6)?)))
+    .optional()?)
+}
+
+pub fn session(c: &Connection, token_hash: Vec<u8>, now: i64) -> StoreResult<Option<StaffSession>> {
+    Ok(c.prepare_cached(&format!(
+        "SELECT {STAFF_COLUMNS}, s.csrf_token, s.expires_at FROM staff_sessions s
+             JOIN staff_users u ON u.id = s.user_id
+             WHERE s.token_hash = ?1 AND s.expires_at > ?2 AND u.active = 1"
+    ))?
+    .query_row(params![token_hash, now], |r| {
+        Ok(StaffSession {
+            user: staff_from_row(r)?,
+            csrf_token: r.get(6)?,
+            expires_ms: r.get(7)?,
+        })
+    })
+    .optional()?)
+}
+
+pub fn owner_exists(c: &Connection) -> StoreResult<bool> {
+    Ok(c.prepare_cached(
+        "SELECT EXISTS (SELECT 1 FROM staff_users WHERE role = 'owner' AND active = 1)",
+    )?
+    .query_row([], |r| r.get(0))?)
+}
+
+pub fn staff_users(c: &Connection) -> StoreResult<Vec<StaffUser>> {
+    Ok(c.prepare_cached(&format!(
+        "SELECT {STAFF_COLUMNS} FROM staff_users u ORDER BY u.name"
+    ))?
+    .query_map([], staff_from_row)?
+    .collect::<Result<_, _>>()?)
+}
+
+/// Failures for `key` since `since_ms`.
+pub fn signin_failures(c: &Connection, key: String, since_ms: i64) -> StoreResult<u32> {
+    Ok(
+        c.prepare_cached("SELECT COUNT(*) FROM signin_failures WHERE key = ?1 AND at > ?2")?
+            .query_row(params![key, since_ms], |r| r.get(0))?,
+    )
+}
+
+impl Writer<'_> {
+    pub fn insert_staff_user(&self, u: &NewStaffUser) -> StoreResult<i64> {
+        let now = crate::now_ms();
+        self.tx()
+            .prepare_cached(
+                "INSERT INTO staff_users (email, email_key, name, role, password_hash, author_id, created_at, updated_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7)",
+            )?
+            .execute(params![
+                u.email.as_str(),
+                u.email.key(),
+                u.name,
+                u.role.as_str(),
+                u.password_hash,
+                u.author_id,
+                now
+            ])
+            .map_err(|e| match StoreError::from(e) {
+                StoreError::Conflict(_) => StoreError::Conflict(format!(
+                    "a staff account with the address {} already exists",
+                    u.email.as_str()
+                )),
+                other => other,
+            })?;
+        Ok(self.tx().last_insert_rowid())
+    }
+
+    pub fn insert_session(
+        &self,
+        token_hash: &[u8],
+        user_id: i64,
+        csrf: &str,
+        now: i64,
+        expires: i64,
+    ) -> StoreResult<()> {
+        self.tx()
+            .prepare_cached(
+                "INSERT INTO staff_sessions (token_hash, user_id, csrf_token, created_at, last_seen_at, expires_at)
+                 VALUES (?1, ?2, ?3, ?4, ?4, ?5)",
+            )?
+            .execute(params![token_hash, user_id, csrf, now, expires])?;
+        Ok(())
+    }
+
+    pub fn delete_session(&self, token_hash: &[u8]) -> StoreResult<()> {
+        self.tx()
+            .prepare_cached("DELETE FROM staff_sessions WHERE token_hash = ?1")?
+            .execute([token_hash])?;
+        Ok(())
+    }
+
+    /// Signs a person out everywhere (also used after a password change).
+    pub fn delete_sessions_of(&self, user_id: i64) -> StoreResult<usize> {
+        Ok(self
+            .tx()
+            .prepare_cached("DELETE FROM staff_sessions WHERE user_id = ?1")?
+            .execute([user_id])?)
+    }
+
+    pub fn record_signin_failure(&self, key: &str, now: i64) -> StoreResult<()> {
+        self.tx()
+            .prepare_cached("INSERT INTO signin_failures (key, at) VALUES (?1, ?2)")?
+            .execute(params![key, now])?;
+        // Old failures no longer matter; keep the table small.
+        self.tx()
+            .prepare_cached("DELETE FROM signin_failures WHERE at < ?1")?
+            .execute([now - 86_400_000])?;
+        Ok(())
+    }
+
+    pub fn clear_signin_failures(&self, key: &str) -> StoreResult<()> {
+        self.tx()
+            .prepare_cached("DELETE FROM signin_failures WHERE key = ?1")?
+            .execute([key])?;
+        Ok(())
+    }
+
+    pub fn insert_one_time_token(
+        &self,
+        token_hash: &[u8],
+        purpose: &str,
+        user_id: Option<i64>,
+        now: i64,
+        expires: i64,
+    ) -> StoreResult<()> {
+        self.tx()
+            .prepare_cached(
+                "INSERT INTO one_time_tokens (token_hash, purpose, user_id, created_at, expires_at) VALUES (?1, ?2, ?3, ?4, ?5)",
+            )?
+            .execute(params![token_hash, purpose, user_id, now, expires])?;
+        Ok(())
+    }
+
+    /// Marks a token used; `Ok(None)` when unknown, expired or already used.
+    pub fn use_one_time_token(
+        &self,
+        token_hash: &[u8],
+        purpose: &str,
+        now: i64,
+    ) -> StoreResult<Option<Option<i64>>> {
+        let user: Option<Option<i64>> = self
+            .tx()
+            .prepare_cached(
+                "UPDATE one_time_tokens SET used_at = ?3
+                 WHERE token_hash = ?1 AND purpose = ?2 AND used_at IS NULL AND expires_at > ?3
+                 RETURNING user_id",
+            )?
+            .query_row(params![token_hash, purpose, now], |r| r.get(0))
+            .optional()?;
+        Ok(user)
+    }
+
+    pub fn owner_exists(&self) -> StoreResult<bool> {
+        owner_exists(self.tx())
+    }
+}

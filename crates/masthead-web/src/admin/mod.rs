@@ -1,0 +1,471 @@
+//! The editorial desk at `/admin`: sign-in, sessions, the owner's set-up link.
+//! Its pages use their own small templates (not the public theme), are never
+//! cached, and every state change needs the session's CSRF token on top of
+//! the site-wide cross-origin refusal.
+
+use std::net::SocketAddr;
+use std::sync::OnceLock;
+
+use axum::extract::rejection::FormRejection;
+use axum::extract::{ConnectInfo, Form, FromRequestParts, Path, State};
+use axum::http::request::Parts;
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{Html, IntoResponse, Redirect, Response};
+use masthead_domain::{Email, Role};
+use masthead_store::{NewStaffUser, StaffSession, StaffUser, StoreError, now_ms};
+use minijinja::Environment;
+use serde::{Deserialize, Serialize};
+
+use crate::auth;
+use crate::state::AppState;
+
+pub const SESSION_COOKIE: &str = "masthead_session";
+/// Sessions last two weeks from sign-in.
+pub const SESSION_MS: i64 = 14 * 86_400_000;
+/// Failed sign-ins counted over this window.
+pub const THROTTLE_WINDOW_MS: i64 = 15 * 60_000;
+pub const MAX_FAILURES_PER_ACCOUNT: u32 = 5;
+pub const MAX_FAILURES_PER_ADDRESS: u32 = 30;
+/// The owner set-up link is valid for a day.
+const SETUP_MS: i64 = 86_400_000;
+
+fn templates() -> &'static Environment<'static> {
+    static ENV: OnceLock<Environment<'static>> = OnceLock::new();
+    ENV.get_or_init(|| {
+        let mut env = Environment::new();
+        for (name, src) in [
+            ("base.html", include_str!("../../admin/base.html")),
+            ("signin.html", include_str!("../../admin/signin.html")),
+            ("setup.html", include_str!("../../admin/setup.html")),
+            ("message.html", include_str!("../../admin/message.html")),
+            ("dashboard.html", include_str!("../../admin/dashboard.html")),
+        ] {
+            if let Err(e) = env.add_template(name, src) {
+                tracing::error!(template = name, error = %e, "admin template is broken");
+            }
+        }
+        env
+    })
+}
+
+fn page(status: StatusCode, template: &str, ctx: impl Serialize) -> Response {
+    let html = templates()
+        .get_template(template)
+        .and_then(|t| t.render(minijinja::value::Serde(&ctx)));
+    let mut res = match html {
+        Ok(html) => (status, Html(html)).into_response(),
+        Err(e) => {
+            tracing::error!(template, error = %e, "admin page failed");
+            (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "Something went wrong; it has been logged.",
+            )
+                .into_response()
+        }
+    };
+    res.headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    res
+}
+
+#[derive(Serialize)]
+struct Link {
+    url: &'static str,
+    text: &'static str,
+}
+
+fn message(status: StatusCode, title: &str, message: &str, link: Option<Link>) -> Response {
+    page(
+        status,
+        "message.html",
+        serde_json::json!({ "title": title, "message": message, "link": link }),
+    )
+}
+
+fn unavailable(e: StoreError) -> Response {
+    tracing::error!(error = %e, "admin store error");
+    message(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "Temporarily unavailable",
+        "The desk could not reach its database. Please try again in a minute.",
+        None,
+    )
+}
+
+fn cookie_value<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|kv| kv.trim().split_once('='))
+        .find(|(k, _)| *k == name)
+        .map(|(_, v)| v)
+}
+
+fn session_cookie(headers: &HeaderMap, token: &str, max_age_s: i64) -> HeaderValue {
+    // Secure whenever the request reached us over TLS (a proxy says so).
+    let tls = headers
+        .get("x-forwarded-proto")
+        .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"https"));
+    let value = format!(
+        "{SESSION_COOKIE}={token}; Path=/; HttpOnly; SameSite=Lax; Max-Age={max_age_s}{}",
+        if tls { "; Secure" } else { "" }
+    );
+    HeaderValue::from_str(&value)
+        .unwrap_or_else(|_| HeaderValue::from_static("masthead_session=; Max-Age=0"))
+}
+
+/// A signed-in staff member. Handlers that take it are for staff only; without
+/// a valid session the reader is sent to the sign-in page.
+pub struct Staff(pub StaffSession);
+
+impl FromRequestParts<AppState> for Staff {
+    type Rejection = Response;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let Some(token) = cookie_value(&parts.headers, SESSION_COOKIE) else {
+            return Err(Redirect::to("/admin/signin").into_response());
+        };
+        match state.store.session(auth::token_hash(token), now_ms()).await {
+            Ok(Some(s)) => Ok(Staff(s)),
+            Ok(None) => Err(Redirect::to("/admin/signin").into_response()),
+            Err(e) => Err(unavailable(e)),
+        }
+    }
+}
+
+impl Staff {
+    /// Refuses a state change whose form lacks this session's CSRF token.
+    fn check_csrf(&self, sent: &str) -> Result<(), Box<Response>> {
+        if auth::constant_time_eq(sent.as_bytes(), self.0.csrf_token.as_bytes()) {
+            Ok(())
+        } else {
+            Err(Box::new(message(
+                StatusCode::FORBIDDEN,
+                "This form has expired",
+                "For your security the form could not be accepted. Reload the page and try again.",
+                Some(Link {
+                    url: "/admin/",
+                    text: "Back to the desk",
+                }),
+            )))
+        }
+    }
+}
+
+#[derive(Serialize)]
+struct StaffView<'a> {
+    name: &'a str,
+    email: &'a str,
+    role: &'static str,
+}
+
+impl<'a> From<&'a StaffUser> for StaffView<'a> {
+    fn from(u: &'a StaffUser) -> Self {
+        StaffView {
+            name: &u.name,
+            email: &u.email,
+            role: u.role.as_str(),
+        }
+    }
+}
+
+pub async fn dashboard(State(state): State<AppState>, Staff(session): Staff) -> Response {
+    let staff_list = if masthead_domain::permits(
+        session.user.role,
+        masthead_domain::Action::ManageStaff {
+            target: Role::Contributor,
+        },
+    ) {
+        match state.store.staff_users().await {
+            Ok(list) => list,
+            Err(e) => return unavailable(e),
+        }
+    } else {
+        Vec::new()
+    };
+    let list: Vec<StaffView<'_>> = staff_list.iter().map(StaffView::from).collect();
+    page(
+        StatusCode::OK,
+        "dashboard.html",
+        serde_json::json!({
+            "title": "Desk",
+            "staff": StaffView::from(&session.user),
+            "csrf": session.csrf_token,
+            "staff_list": list,
+        }),
+    )
+}
+
+pub async fn signin_form() -> Response {
+    page(
+        StatusCode::OK,
+        "signin.html",
+        serde_json::json!({ "title": "Sign in" }),
+    )
+}
+
+#[derive(Deserialize)]
+pub struct SigninForm {
+    #[serde(default)]
+    email: String,
+    #[serde(default)]
+    password: String,
+}
+
+fn signin_error(status: StatusCode, email: &str, error: &str) -> Response {
+    page(
+        status,
+        "signin.html",
+        serde_json::json!({ "title": "Sign in", "email": email, "error": error }),
+    )
+}
+
+pub async fn signin(
+    State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    form: Result<Form<SigninForm>, FormRejection>,
+) -> Response {
+    let Ok(Form(form)) = form else {
+        return signin_error(
+            StatusCode::BAD_REQUEST,
+            "",
+            "The form could not be read. Please try again.",
+        );
+    };
+    let now = now_ms();
+    let since = now - THROTTLE_WINDOW_MS;
+    let email_key = form.email.trim().to_ascii_lowercase();
+    let account_key = format!("email:{email_key}");
+    let address_key = format!("ip:{}", peer.ip());
+    let (by_account, by_address) = match tokio::try_join!(
+        state.store.signin_failures(account_key.clone(), since),
+        state.store.signin_failures(address_key.clone(), since)
+    ) {
+        Ok(n) => n,
+        Err(e) => return unavailable(e),
+    };
+    if by_account >= MAX_FAILURES_PER_ACCOUNT || by_address >= MAX_FAILURES_PER_ADDRESS {
+        return signin_error(
+            StatusCode::TOO_MANY_REQUESTS,
+            &form.email,
+            "Too many failed attempts. Wait 15 minutes and try again, or ask an administrator to reset your password.",
+        );
+    }
+    let account = match state.store.staff_for_signin(email_key).await {
+        Ok(a) => a,
+        Err(e) => return unavailable(e),
+    };
+    let password = form.password;
+    let candidate = account.clone();
+    // Argon2 is deliberately slow: keep it off the async workers.
+    let ok = tokio::task::spawn_blocking(move || match &candidate {
+        Some((user, hash)) => auth::verify_password(&password, hash) && user.active,
+        None => {
+            auth::verify_password(&password, auth::dummy_hash());
+            false
+        }
+    })
+    .await
+    .unwrap_or(false);
+    let Some((user, _)) = account.filter(|_| ok) else {
+        let (a, b) = (account_key.clone(), address_key.clone());
+        if let Err(e) = state
+            .store
+            .write(move |w| {
+                w.record_signin_failure(&a, now)?;
+                w.record_signin_failure(&b, now)
+            })
+            .await
+        {
+            return unavailable(e);
+        }
+        tracing::info!("failed staff sign-in");
+        return signin_error(
+            StatusCode::UNAUTHORIZED,
+            &form.email,
+            "That e-mail address and password do not match an account.",
+        );
+    };
+    let token = auth::new_token();
+    let csrf = auth::new_token();
+    let hash = auth::token_hash(&token);
+    let user_id = user.id;
+    if let Err(e) = state
+        .store
+        .write(move |w| {
+            w.clear_signin_failures(&account_key)?;
+            w.insert_session(&hash, user_id, &csrf, now, now + SESSION_MS)
+        })
+        .await
+    {
+        return unavailable(e);
+    }
+    tracing::info!(user_id, "staff signed in");
+    let mut res = Redirect::to("/admin/").into_response();
+    res.headers_mut().insert(
+        header::SET_COOKIE,
+        session_cookie(&headers, &token, SESSION_MS / 1000),
+    );
+    res
+}
+
+#[derive(Deserialize)]
+pub struct SignoutForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    everywhere: Option<String>,
+}
+
+pub async fn signout(
+    State(state): State<AppState>,
+    staff: Staff,
+    headers: HeaderMap,
+    form: Result<Form<SignoutForm>, FormRejection>,
+) -> Response {
+    let sent = form.as_ref().map(|f| f.csrf.as_str()).unwrap_or("");
+    if let Err(r) = staff.check_csrf(sent) {
+        return *r;
+    }
+    let everywhere = form.ok().and_then(|f| f.0.everywhere).is_some();
+    let token_hash = cookie_value(&headers, SESSION_COOKIE)
+        .map(auth::token_hash)
+        .unwrap_or_default();
+    let user_id = staff.0.user.id;
+    let result = state
+        .store
+        .write(move |w| {
+            if everywhere {
+                w.delete_sessions_of(user_id).map(|_| ())
+            } else {
+                w.delete_session(&token_hash)
+            }
+        })
+        .await;
+    if let Err(e) = result {
+        return unavailable(e);
+    }
+    let mut res = Redirect::to("/admin/signin").into_response();
+    res.headers_mut()
+        .insert(header::SET_COOKIE, session_cookie(&headers, "", 0));
+    res
+}
+
+/// Makes a one-time owner set-up link when the site has no owner yet.
+pub async fn setup_link_if_needed(state: &AppState) -> Result<Option<String>, StoreError> {
+    if state.store.owner_exists().await? {
+        return Ok(None);
+    }
+    let token = auth::new_token();
+    let hash = auth::token_hash(&token);
+    let now = now_ms();
+    state
+        .store
+        .write(move |w| w.insert_one_time_token(&hash, "setup", None, now, now + SETUP_MS))
+        .await?;
+    Ok(Some(format!("/admin/setup/{token}")))
+}
+
+pub async fn setup_form(Path(token): Path<String>) -> Response {
+    page(
+        StatusCode::OK,
+        "setup.html",
+        serde_json::json!({ "title": "Set up", "token": token }),
+    )
+}
+
+#[derive(Deserialize)]
+pub struct SetupForm {
+    #[serde(default)]
+    name: String,
+    #[serde(default)]
+    email: String,
+    #[serde(default)]
+    password: String,
+}
+
+pub async fn setup(
+    State(state): State<AppState>,
+    Path(token): Path<String>,
+    form: Result<Form<SetupForm>, FormRejection>,
+) -> Response {
+    let Ok(Form(form)) = form else {
+        return message(
+            StatusCode::BAD_REQUEST,
+            "Bad request",
+            "The form could not be read.",
+            None,
+        );
+    };
+    let again = |error: String| {
+        page(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "setup.html",
+            serde_json::json!({ "title": "Set up", "token": token, "name": form.name, "email": form.email, "error": error }),
+        )
+    };
+    if form.name.trim().is_empty() {
+        return again("Enter your name.".into());
+    }
+    let email = match Email::parse(&form.email) {
+        Ok(e) => e,
+        Err(e) => return again(format!("That address does not look right: {e}.")),
+    };
+    let password = form.password.clone();
+    let hash = match tokio::task::spawn_blocking(move || auth::hash_password(&password)).await {
+        Ok(Ok(h)) => h,
+        Ok(Err(e)) => return again(format!("Choose another password: {e}.")),
+        Err(_) => {
+            return message(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "Something went wrong",
+                "Please try again.",
+                None,
+            );
+        }
+    };
+    let token_hash = auth::token_hash(&token);
+    let new = NewStaffUser {
+        email,
+        name: form.name.trim().to_owned(),
+        role: Role::Owner,
+        password_hash: hash,
+        author_id: None,
+    };
+    let now = now_ms();
+    let created = state
+        .store
+        .write(move |w| {
+            // The token is spent and the owner created in one transaction.
+            if w.use_one_time_token(&token_hash, "setup", now)?.is_none() || w.owner_exists()? {
+                return Ok(None);
+            }
+            w.insert_staff_user(&new).map(Some)
+        })
+        .await;
+    match created {
+        Ok(Some(_)) => message(
+            StatusCode::OK,
+            "Your account is ready",
+            "Sign in with the address and password you chose.",
+            Some(Link {
+                url: "/admin/signin",
+                text: "Sign in",
+            }),
+        ),
+        Ok(None) => message(
+            StatusCode::GONE,
+            "This link has expired",
+            "Set-up links work once and for a day. Restart the server for a new one, or create an owner with `masthead user add`.",
+            None,
+        ),
+        Err(StoreError::Conflict(m)) => again(m),
+        Err(e) => unavailable(e),
+    }
+}
