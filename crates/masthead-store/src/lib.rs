@@ -125,6 +125,27 @@ impl Store {
         self.read(move |c| sqlite::staff::session(c, token_hash, now))
             .await
     }
+    pub async fn desk_posts(
+        &self,
+        filter: sqlite::staff::PostFilter,
+        limit: u32,
+    ) -> StoreResult<Vec<sqlite::staff::DeskPost>> {
+        self.read(move |c| sqlite::staff::desk_posts(c, filter, limit))
+            .await
+    }
+    #[allow(clippy::type_complexity)]
+    pub async fn all_authors_and_tags(
+        &self,
+    ) -> StoreResult<(Vec<(i64, String, String)>, Vec<(i64, String, String)>)> {
+        self.read(sqlite::staff::all_authors_and_tags).await
+    }
+    pub async fn post_kind_and_authors(
+        &self,
+        post_id: i64,
+    ) -> StoreResult<Option<(PostKind, String, String, Vec<i64>)>> {
+        self.read(move |c| sqlite::staff::post_kind_and_authors(c, post_id))
+            .await
+    }
     pub async fn owner_exists(&self) -> StoreResult<bool> {
         self.read(sqlite::staff::owner_exists).await
     }

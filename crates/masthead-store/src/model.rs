@@ -120,6 +120,8 @@ pub struct LiveEntry {
     pub post_id: i64,
     pub title: String,
     pub body_html: String,
+    /// The Markdown it was rendered from (for the live console).
+    pub body_source: String,
     pub pinned: bool,
     pub created_ms: i64,
     pub updated_ms: i64,

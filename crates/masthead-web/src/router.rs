@@ -50,6 +50,16 @@ fn site(state: AppState) -> Router {
         .route("/admin/", get(admin::dashboard))
         .route("/admin/signin", get(admin::signin_form).post(admin::signin))
         .route("/admin/signout", post(admin::signout))
+        .route("/admin/posts", get(admin::desk::posts))
+        .route("/admin/live/{post_id}", get(admin::desk::console))
+        .route(
+            "/admin/live/{post_id}/entries",
+            post(admin::desk::add_entry),
+        )
+        .route(
+            "/admin/live/{post_id}/entries/{entry_id}",
+            post(admin::desk::change_entry),
+        )
         .route(
             "/admin/setup/{token}",
             get(admin::setup_form).post(admin::setup),

@@ -967,3 +967,213 @@ async fn serve_prints_a_one_time_owner_setup_link() {
     let _ = child.kill();
     let _ = child.wait();
 }
+
+async fn signed_in(s: &Server, email: &str, role: &str) -> (String, String) {
+    let out = add_user(s, email, role, "a long enough password");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let res = client()
+        .post(s.url("/admin/signin"))
+        .form(&[("email", email), ("password", "a long enough password")])
+        .send()
+        .await
+        .expect("sign in");
+    let cookie = session_cookie(&res).expect("cookie");
+    let cookie = cookie.split(';').next().expect("pair").to_owned();
+    let html = client()
+        .get(s.url("/admin/"))
+        .header(header::COOKIE, &cookie)
+        .send()
+        .await
+        .expect("desk")
+        .text()
+        .await
+        .expect("html");
+    let csrf = html
+        .split("name=\"csrf\" value=\"")
+        .nth(1)
+        .and_then(|x| x.split('"').next())
+        .expect("csrf")
+        .to_owned();
+    (cookie, csrf)
+}
+
+#[tokio::test]
+async fn the_desk_lists_posts_and_runs_the_live_console() {
+    with_server("desk", |s| async move {
+        let c = client();
+        let (cookie, csrf) = signed_in(&s, "owner@courier.example", "owner").await;
+        let get_desk = |path: &str| {
+            c.get(s.url(path))
+                .header(header::COOKIE, cookie.clone())
+                .send()
+        };
+        let res = get_desk("/admin/posts?kind=live").await.expect("list");
+        assert_eq!(res.status().as_u16(), 200);
+        let html = res.text().await.expect("html");
+        assert_eq!(html.matches("data-post-id=").count(), 2, "two live posts");
+        assert!(html.contains("live console"));
+        let html = get_desk("/admin/posts?q=tallow")
+            .await
+            .expect("search")
+            .text()
+            .await
+            .expect("html");
+        let rows = html.matches("data-post-id=").count();
+        assert!(rows >= 2, "{rows}");
+        assert_eq!(
+            html.matches("Tallow").count() + html.matches("tallow").count() >= rows,
+            true
+        );
+        assert_eq!(
+            get_desk("/admin/posts?status=bogus")
+                .await
+                .expect("bad")
+                .status()
+                .as_u16(),
+            400
+        );
+        assert_eq!(
+            get_desk("/admin/posts?tag=housing&status=published")
+                .await
+                .expect("tag")
+                .status()
+                .as_u16(),
+            200
+        );
+
+        // The live console: add, pin, delete; open pages follow over SSE.
+        let (_, _, page) = get(&s.url("/storm-eamon-live/")).await;
+        let events = page
+            .split("data-live-events=\"")
+            .nth(1)
+            .and_then(|x| x.split('"').next())
+            .expect("events")
+            .to_owned();
+        let post_id: i64 = events
+            .split('/')
+            .nth(2)
+            .and_then(|x| x.parse().ok())
+            .expect("id");
+        let mut sse = c.get(s.url(&events)).send().await.expect("sse");
+        let console = format!("/admin/live/{post_id}");
+        assert_eq!(
+            get_desk(&console).await.expect("console").status().as_u16(),
+            200
+        );
+        let res = c
+            .post(s.url(&format!("{console}/entries")))
+            .header(header::COOKIE, &cookie)
+            .form(&[
+                ("csrf", csrf.as_str()),
+                ("title", "Bridge reopens to cars"),
+                ("body", "Police lifted the closure at **18:10**."),
+            ])
+            .send()
+            .await
+            .expect("add");
+        assert_eq!(res.status().as_u16(), 303);
+        let mut received = String::new();
+        while !received.contains("Bridge reopens to cars") {
+            let chunk = tokio::time::timeout(Duration::from_secs(2), sse.chunk())
+                .await
+                .expect("event within 2 s")
+                .expect("stream")
+                .expect("chunk");
+            received.push_str(&String::from_utf8_lossy(&chunk));
+        }
+        assert!(received.contains("<strong>18:10</strong>"));
+        let html = get_desk(&console)
+            .await
+            .expect("console")
+            .text()
+            .await
+            .expect("html");
+        let entry_id = html
+            .split("data-entry-id=\"")
+            .nth(1)
+            .and_then(|x| x.split('"').next())
+            .expect("entry")
+            .to_owned();
+        let entry_url = s.url(&format!("{console}/entries/{entry_id}"));
+        // A forged form is refused.
+        let res = c
+            .post(&entry_url)
+            .header(header::COOKIE, &cookie)
+            .form(&[("csrf", "nope"), ("title", "x"), ("action", "delete")])
+            .send()
+            .await
+            .expect("forged");
+        assert_eq!(res.status().as_u16(), 403);
+        let res = c
+            .post(&entry_url)
+            .header(header::COOKIE, &cookie)
+            .form(&[
+                ("csrf", csrf.as_str()),
+                ("title", "Bridge reopens to all traffic"),
+                ("body", "Updated."),
+                ("pinned", "1"),
+                ("action", "save"),
+            ])
+            .send()
+            .await
+            .expect("save");
+        assert_eq!(res.status().as_u16(), 303);
+        let (_, _, public) = get(&s.url("/storm-eamon-live/")).await;
+        assert!(public.contains("Bridge reopens to all traffic"));
+        assert_eq!(public.matches("entry--pinned").count(), 4);
+        let res = c
+            .post(&entry_url)
+            .header(header::COOKIE, &cookie)
+            .form(&[("csrf", csrf.as_str()), ("action", "delete")])
+            .send()
+            .await
+            .expect("delete");
+        assert_eq!(res.status().as_u16(), 303);
+        let mut received = String::new();
+        while !received.contains("event: remove") {
+            let chunk = tokio::time::timeout(Duration::from_secs(2), sse.chunk())
+                .await
+                .expect("removal within 2 s")
+                .expect("stream")
+                .expect("chunk");
+            received.push_str(&String::from_utf8_lossy(&chunk));
+        }
+        let (_, _, public) = get(&s.url("/storm-eamon-live/")).await;
+        assert!(!public.contains("Bridge reopens"));
+
+        // A contributor may not post to a live roundup.
+        let (contrib, contrib_csrf) =
+            signed_in(&s, "stringer@courier.example", "contributor").await;
+        let res = c
+            .get(s.url(&console))
+            .header(header::COOKIE, &contrib)
+            .send()
+            .await
+            .expect("contrib");
+        assert_eq!(res.status().as_u16(), 403);
+        let res = c
+            .post(s.url(&format!("{console}/entries")))
+            .header(header::COOKIE, &contrib)
+            .form(&[("csrf", contrib_csrf.as_str()), ("title", "Sneaky")])
+            .send()
+            .await
+            .expect("contrib add");
+        assert_eq!(res.status().as_u16(), 403);
+        // And sees only their own posts in the list (none yet).
+        let html = c
+            .get(s.url("/admin/posts"))
+            .header(header::COOKIE, &contrib)
+            .send()
+            .await
+            .expect("list")
+            .text()
+            .await
+            .expect("html");
+        assert_eq!(html.matches("data-post-id=").count(), 0);
+    })
+    .await;
+}

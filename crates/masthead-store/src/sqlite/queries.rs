@@ -343,12 +343,13 @@ fn live_entry_from_row(r: &Row<'_>) -> rusqlite::Result<LiveEntry> {
         pinned: r.get(4)?,
         created_ms: r.get(5)?,
         updated_ms: r.get(6)?,
+        body_source: r.get(7)?,
     })
 }
 
 pub fn live_entries(c: &Connection, post_id: i64) -> StoreResult<Vec<LiveEntry>> {
     Ok(c.prepare_cached(
-        "SELECT id, post_id, title, body_html, pinned, created_at, updated_at FROM live_entries
+        "SELECT id, post_id, title, body_html, pinned, created_at, updated_at, body_source FROM live_entries
              WHERE post_id = ?1 ORDER BY created_at DESC, id DESC",
     )?
     .query_map([post_id], live_entry_from_row)?
@@ -357,7 +358,7 @@ pub fn live_entries(c: &Connection, post_id: i64) -> StoreResult<Vec<LiveEntry>>
 
 pub fn live_entry(c: &Connection, entry_id: i64) -> StoreResult<Option<LiveEntry>> {
     Ok(c.prepare_cached(
-        "SELECT id, post_id, title, body_html, pinned, created_at, updated_at FROM live_entries
+        "SELECT id, post_id, title, body_html, pinned, created_at, updated_at, body_source FROM live_entries
              WHERE id = ?1",
     )?
     .query_row([entry_id], live_entry_from_row)

@@ -1,6 +1,8 @@
 //! Staff accounts, sessions, sign-in throttling and one-time tokens.
 
 use masthead_domain::Role;
+
+use crate::model::ChangeTopic;
 use rusqlite::{Connection, OptionalExtension, Row, params};
 
 use super::Writer;
@@ -192,5 +194,166 @@ impl Writer<'_> {
 
     pub fn owner_exists(&self) -> StoreResult<bool> {
         owner_exists(self.tx())
+    }
+}
+
+/// Filters for the desk's posts list.
+#[derive(Debug, Clone, Default)]
+pub struct PostFilter {
+    pub status: Option<masthead_domain::PostStatus>,
+    pub kind: Option<masthead_domain::PostKind>,
+    pub author_id: Option<i64>,
+    pub tag_id: Option<i64>,
+    /// Case-insensitive substring of the title.
+    pub title: Option<String>,
+}
+
+/// A row of the desk's posts list.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct DeskPost {
+    pub id: i64,
+    pub kind: String,
+    pub status: String,
+    pub slug: String,
+    pub title: String,
+    pub updated_ms: i64,
+    pub published_ms: Option<i64>,
+    pub authors: String,
+}
+
+/// Newest-updated first, at most `limit`.
+pub fn desk_posts(c: &Connection, f: PostFilter, limit: u32) -> StoreResult<Vec<DeskPost>> {
+    let like = f.title.as_deref().map(|t| {
+        let escaped = t
+            .replace('\\', "\\\\")
+            .replace('%', "\\%")
+            .replace('_', "\\_");
+        format!("%{escaped}%")
+    });
+    Ok(c
+        .prepare_cached(
+            "SELECT p.id, p.kind, p.status, p.slug, p.title, p.updated_at, p.published_at,
+                    COALESCE((SELECT group_concat(a.name, ', ') FROM post_authors pa
+                              JOIN authors a ON a.id = pa.author_id WHERE pa.post_id = p.id), '')
+             FROM posts p
+             WHERE (?1 IS NULL OR p.status = ?1)
+               AND (?2 IS NULL OR p.kind = ?2)
+               AND (?3 IS NULL OR EXISTS (SELECT 1 FROM post_authors x WHERE x.post_id = p.id AND x.author_id = ?3))
+               AND (?4 IS NULL OR EXISTS (SELECT 1 FROM post_tags y WHERE y.post_id = p.id AND y.tag_id = ?4))
+               AND (?5 IS NULL OR p.title LIKE ?5 ESCAPE '\\')
+             ORDER BY p.updated_at DESC, p.id DESC LIMIT ?6",
+        )?
+        .query_map(
+            params![
+                f.status.map(|s| s.as_str()),
+                f.kind.map(|k| k.as_str()),
+                f.author_id,
+                f.tag_id,
+                like,
+                limit.clamp(1, 500)
+            ],
+            |r| {
+                Ok(DeskPost {
+                    id: r.get(0)?,
+                    kind: r.get(1)?,
+                    status: r.get(2)?,
+                    slug: r.get(3)?,
+                    title: r.get(4)?,
+                    updated_ms: r.get(5)?,
+                    published_ms: r.get(6)?,
+                    authors: r.get(7)?,
+                })
+            },
+        )?
+        .collect::<Result<_, _>>()?)
+}
+
+/// Every author and tag, for the desk's filter menus.
+pub fn all_authors_and_tags(
+    c: &Connection,
+) -> StoreResult<(Vec<(i64, String, String)>, Vec<(i64, String, String)>)> {
+    let authors = c
+        .prepare_cached("SELECT id, slug, name FROM authors ORDER BY name")?
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
+        .collect::<Result<_, _>>()?;
+    let tags = c
+        .prepare_cached("SELECT id, slug, name FROM tags ORDER BY name")?
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
+        .collect::<Result<_, _>>()?;
+    Ok((authors, tags))
+}
+
+/// A post's kind and its byline ids (to decide "own" for permissions).
+pub fn post_kind_and_authors(
+    c: &Connection,
+    post_id: i64,
+) -> StoreResult<Option<(masthead_domain::PostKind, String, String, Vec<i64>)>> {
+    let Some((kind, slug, title)) = c
+        .prepare_cached("SELECT kind, slug, title FROM posts WHERE id = ?1")?
+        .query_row([post_id], |r| {
+            Ok((r.get::<_, String>(0)?, r.get(1)?, r.get(2)?))
+        })
+        .optional()?
+    else {
+        return Ok(None);
+    };
+    let kind = masthead_domain::PostKind::parse(&kind)?;
+    let authors = c
+        .prepare_cached("SELECT author_id FROM post_authors WHERE post_id = ?1")?
+        .query_map([post_id], |r| r.get(0))?
+        .collect::<Result<_, _>>()?;
+    Ok(Some((kind, slug, title, authors)))
+}
+
+impl Writer<'_> {
+    /// Changes an entry of a live post; `Ok(false)` when it does not exist.
+    pub fn update_live_entry(
+        &self,
+        entry_id: i64,
+        title: &str,
+        body_source: &str,
+        body_html: &str,
+        pinned: bool,
+    ) -> StoreResult<bool> {
+        let now = crate::now_ms();
+        let post_id: Option<i64> = self
+            .tx()
+            .prepare_cached(
+                "UPDATE live_entries SET title = ?2, body_source = ?3, body_html = ?4, pinned = ?5, updated_at = ?6
+                 WHERE id = ?1 RETURNING post_id",
+            )?
+            .query_row(params![entry_id, title, body_source, body_html, pinned, now], |r| r.get(0))
+            .optional()?;
+        match post_id {
+            Some(post_id) => {
+                self.log_change(ChangeTopic::LiveEntry, Some(post_id), Some(entry_id))?;
+                Ok(true)
+            }
+            None => Ok(false),
+        }
+    }
+
+    pub fn live_entry_belongs(&self, entry_id: i64, post_id: i64) -> StoreResult<bool> {
+        Ok(self
+            .tx()
+            .prepare_cached(
+                "SELECT EXISTS (SELECT 1 FROM live_entries WHERE id = ?1 AND post_id = ?2)",
+            )?
+            .query_row(params![entry_id, post_id], |r| r.get(0))?)
+    }
+
+    pub fn delete_live_entry(&self, entry_id: i64) -> StoreResult<bool> {
+        let post_id: Option<i64> = self
+            .tx()
+            .prepare_cached("DELETE FROM live_entries WHERE id = ?1 RETURNING post_id")?
+            .query_row([entry_id], |r| r.get(0))
+            .optional()?;
+        match post_id {
+            Some(post_id) => {
+                self.log_change(ChangeTopic::LiveEntry, Some(post_id), Some(entry_id))?;
+                Ok(true)
+            }
+            None => Ok(false),
+        }
     }
 }

@@ -16,6 +16,8 @@ use masthead_store::{NewStaffUser, StaffSession, StaffUser, StoreError, now_ms};
 use minijinja::Environment;
 use serde::{Deserialize, Serialize};
 
+pub mod desk;
+
 use crate::auth;
 use crate::state::AppState;
 
@@ -39,6 +41,8 @@ fn templates() -> &'static Environment<'static> {
             ("setup.html", include_str!("../../admin/setup.html")),
             ("message.html", include_str!("../../admin/message.html")),
             ("dashboard.html", include_str!("../../admin/dashboard.html")),
+            ("posts.html", include_str!("../../admin/posts.html")),
+            ("live.html", include_str!("../../admin/live.html")),
         ] {
             if let Err(e) = env.add_template(name, src) {
                 tracing::error!(template = name, error = %e, "admin template is broken");

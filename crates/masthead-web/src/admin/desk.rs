@@ -1,0 +1,359 @@
+//! The desk's posts list and live console.
+
+use axum::extract::rejection::{FormRejection, QueryRejection};
+use axum::extract::{Form, Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Redirect, Response};
+use masthead_domain::{Action, PostKind, PostStatus, Whose, permits};
+use masthead_render::render_markdown;
+use masthead_render::views::{Clock, EntryView};
+use masthead_store::sqlite::staff::PostFilter;
+use masthead_store::{NewLiveEntry, StaffSession, now_ms};
+use serde::{Deserialize, Serialize};
+
+use super::{Link, Staff, message, page, unavailable};
+use crate::state::AppState;
+
+const LIST_LIMIT: u32 = 100;
+
+#[derive(Debug, Default, Deserialize, Serialize)]
+pub struct ListQuery {
+    #[serde(default)]
+    q: Option<String>,
+    #[serde(default)]
+    status: Option<String>,
+    #[serde(default)]
+    kind: Option<String>,
+    #[serde(default)]
+    author: Option<String>,
+    #[serde(default)]
+    tag: Option<String>,
+}
+
+fn nonempty(v: &Option<String>) -> Option<&str> {
+    v.as_deref().map(str::trim).filter(|s| !s.is_empty())
+}
+
+#[derive(Serialize)]
+struct Row {
+    #[serde(flatten)]
+    post: masthead_store::sqlite::staff::DeskPost,
+    updated: String,
+    updated_iso: String,
+}
+
+pub async fn posts(
+    State(state): State<AppState>,
+    Staff(session): Staff,
+    q: Result<Query<ListQuery>, QueryRejection>,
+) -> Response {
+    let Ok(Query(q)) = q else {
+        return message(
+            StatusCode::BAD_REQUEST,
+            "Bad filter",
+            "The filter could not be read.",
+            None,
+        );
+    };
+    let (authors, tags) = match state.store.all_authors_and_tags().await {
+        Ok(x) => x,
+        Err(e) => return unavailable(e),
+    };
+    let bad = |what: &str| {
+        message(
+            StatusCode::BAD_REQUEST,
+            "Bad filter",
+            &format!("Unknown {what}."),
+            None,
+        )
+    };
+    let mut filter = PostFilter {
+        title: nonempty(&q.q).map(str::to_owned),
+        ..PostFilter::default()
+    };
+    if let Some(s) = nonempty(&q.status) {
+        match PostStatus::parse(s) {
+            Ok(s) => filter.status = Some(s),
+            Err(_) => return bad("status"),
+        }
+    }
+    if let Some(k) = nonempty(&q.kind) {
+        match PostKind::parse(k) {
+            Ok(k) => filter.kind = Some(k),
+            Err(_) => return bad("kind"),
+        }
+    }
+    if let Some(a) = nonempty(&q.author) {
+        match authors.iter().find(|x| x.1 == a) {
+            Some(x) => filter.author_id = Some(x.0),
+            None => return bad("author"),
+        }
+    }
+    if let Some(t) = nonempty(&q.tag) {
+        match tags.iter().find(|x| x.1 == t) {
+            Some(x) => filter.tag_id = Some(x.0),
+            None => return bad("tag"),
+        }
+    }
+    // Who may not edit others' work sees only their own.
+    if !permits(
+        session.user.role,
+        Action::EditPost {
+            whose: Whose::Others,
+            published: false,
+        },
+    ) {
+        match session.user.author_id {
+            Some(own) => filter.author_id = Some(own),
+            None => filter.author_id = Some(-1),
+        }
+    }
+    let rows = match state.store.desk_posts(filter, LIST_LIMIT).await {
+        Ok(r) => r,
+        Err(e) => return unavailable(e),
+    };
+    let clock = state.clock();
+    let posts: Vec<Row> = rows
+        .into_iter()
+        .map(|p| {
+            let t = clock.time(p.updated_ms);
+            Row {
+                updated: t.display,
+                updated_iso: t.iso,
+                post: p,
+            }
+        })
+        .collect();
+    page(
+        StatusCode::OK,
+        "posts.html",
+        serde_json::json!({
+            "title": "Posts",
+            "staff": super::StaffView::from(&session.user),
+            "posts": posts,
+            "limit": LIST_LIMIT,
+            "f": q,
+            "authors": authors,
+            "tags": tags,
+        }),
+    )
+}
+
+/// Whose a post is, for the permission matrix: a staff member's own posts
+/// are those carrying their byline.
+fn whose(session: &StaffSession, author_ids: &[i64]) -> Whose {
+    match session.user.author_id {
+        Some(a) if author_ids.contains(&a) => Whose::Own,
+        _ => Whose::Others,
+    }
+}
+
+async fn live_post(
+    state: &AppState,
+    session: &StaffSession,
+    post_id: i64,
+) -> Result<(String, String), Response> {
+    let found = state
+        .store
+        .post_kind_and_authors(post_id)
+        .await
+        .map_err(unavailable)?;
+    let Some((kind, slug, title, authors)) = found else {
+        return Err(message(
+            StatusCode::NOT_FOUND,
+            "No such post",
+            "That post does not exist.",
+            None,
+        ));
+    };
+    if kind != PostKind::Live {
+        return Err(message(
+            StatusCode::BAD_REQUEST,
+            "Not a live post",
+            "Only live posts have a live console.",
+            None,
+        ));
+    }
+    if !permits(
+        session.user.role,
+        Action::PostLiveEntries {
+            whose: whose(session, &authors),
+        },
+    ) {
+        return Err(message(
+            StatusCode::FORBIDDEN,
+            "Not allowed",
+            "Your role does not allow posting to this live roundup. Ask an editor.",
+            Some(Link {
+                url: "/admin/",
+                text: "Back to the desk",
+            }),
+        ));
+    }
+    Ok((slug, title))
+}
+
+#[derive(Serialize)]
+struct ConsoleEntry {
+    #[serde(flatten)]
+    view: EntryView,
+    source: String,
+}
+
+pub async fn console(
+    State(state): State<AppState>,
+    Staff(session): Staff,
+    Path(post_id): Path<i64>,
+) -> Response {
+    let (slug, title) = match live_post(&state, &session, post_id).await {
+        Ok(x) => x,
+        Err(r) => return r,
+    };
+    let entries = match state.store.live_entries(post_id).await {
+        Ok(e) => e,
+        Err(e) => return unavailable(e),
+    };
+    let clock: Clock = state.clock();
+    let entries: Vec<ConsoleEntry> = entries
+        .iter()
+        .map(|e| ConsoleEntry {
+            view: EntryView::new(e, &clock),
+            source: e.body_source.clone(),
+        })
+        .collect();
+    page(
+        StatusCode::OK,
+        "live.html",
+        serde_json::json!({
+            "title": format!("Live: {title}"),
+            "staff": super::StaffView::from(&session.user),
+            "csrf": session.csrf_token,
+            "post_id": post_id,
+            "post_slug": slug,
+            "post_title": title,
+            "entries": entries,
+        }),
+    )
+}
+
+#[derive(Deserialize)]
+pub struct EntryForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    title: String,
+    #[serde(default)]
+    body: String,
+    #[serde(default)]
+    pinned: Option<String>,
+    #[serde(default)]
+    action: Option<String>,
+}
+
+fn read_entry(
+    session: &Staff,
+    form: Result<Form<EntryForm>, FormRejection>,
+) -> Result<EntryForm, Response> {
+    let Ok(Form(form)) = form else {
+        return Err(message(
+            StatusCode::BAD_REQUEST,
+            "Bad request",
+            "The form could not be read.",
+            None,
+        ));
+    };
+    session.check_csrf(&form.csrf).map_err(|r| *r)?;
+    if form.action.as_deref() != Some("delete") && form.title.trim().is_empty() {
+        return Err(message(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "The entry needs a headline",
+            "Go back and give the entry a headline.",
+            None,
+        ));
+    }
+    if form.title.len() > 300 || form.body.len() > 20_000 {
+        return Err(message(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "The entry is too long",
+            "Headlines are at most 300 characters and entries at most 20,000.",
+            None,
+        ));
+    }
+    Ok(form)
+}
+
+pub async fn add_entry(
+    State(state): State<AppState>,
+    staff: Staff,
+    Path(post_id): Path<i64>,
+    form: Result<Form<EntryForm>, FormRejection>,
+) -> Response {
+    let form = match read_entry(&staff, form) {
+        Ok(f) => f,
+        Err(r) => return r,
+    };
+    if let Err(r) = live_post(&state, &staff.0, post_id).await {
+        return r;
+    }
+    let rendered = render_markdown(&form.body, false);
+    let entry = NewLiveEntry {
+        post_id,
+        title: form.title.trim().to_owned(),
+        body_source: form.body,
+        body_html: rendered.html,
+        pinned: form.pinned.is_some(),
+        created_ms: now_ms(),
+    };
+    if let Err(e) = state.store.add_live_entry(entry).await {
+        return unavailable(e);
+    }
+    state.wrote.notify_one();
+    Redirect::to(&format!("/admin/live/{post_id}")).into_response()
+}
+
+pub async fn change_entry(
+    State(state): State<AppState>,
+    staff: Staff,
+    Path((post_id, entry_id)): Path<(i64, i64)>,
+    form: Result<Form<EntryForm>, FormRejection>,
+) -> Response {
+    let form = match read_entry(&staff, form) {
+        Ok(f) => f,
+        Err(r) => return r,
+    };
+    if let Err(r) = live_post(&state, &staff.0, post_id).await {
+        return r;
+    }
+    let delete = form.action.as_deref() == Some("delete");
+    let rendered = render_markdown(&form.body, false);
+    let title = form.title.trim().to_owned();
+    let pinned = form.pinned.is_some();
+    let body = form.body;
+    let changed = state
+        .store
+        .write(move |w| {
+            // The entry must belong to this post.
+            if !w.live_entry_belongs(entry_id, post_id)? {
+                return Ok(false);
+            }
+            if delete {
+                w.delete_live_entry(entry_id)
+            } else {
+                w.update_live_entry(entry_id, &title, &body, &rendered.html, pinned)
+            }
+        })
+        .await;
+    match changed {
+        Ok(true) => {
+            state.wrote.notify_one();
+            Redirect::to(&format!("/admin/live/{post_id}")).into_response()
+        }
+        Ok(false) => message(
+            StatusCode::NOT_FOUND,
+            "No such entry",
+            "That entry no longer exists.",
+            None,
+        ),
+        Err(e) => unavailable(e),
+    }
+}
