@@ -133,16 +133,15 @@ impl Store {
         self.read(move |c| sqlite::staff::desk_posts(c, filter, limit))
             .await
     }
-    #[allow(clippy::type_complexity)]
     pub async fn all_authors_and_tags(
         &self,
-    ) -> StoreResult<(Vec<(i64, String, String)>, Vec<(i64, String, String)>)> {
+    ) -> StoreResult<(Vec<sqlite::staff::NamedRef>, Vec<sqlite::staff::NamedRef>)> {
         self.read(sqlite::staff::all_authors_and_tags).await
     }
     pub async fn post_kind_and_authors(
         &self,
         post_id: i64,
-    ) -> StoreResult<Option<(PostKind, String, String, Vec<i64>)>> {
+    ) -> StoreResult<Option<sqlite::staff::PostOwnership>> {
         self.read(move |c| sqlite::staff::post_kind_and_authors(c, post_id))
             .await
     }

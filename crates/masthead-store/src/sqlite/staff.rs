@@ -268,10 +268,13 @@ pub fn desk_posts(c: &Connection, f: PostFilter, limit: u32) -> StoreResult<Vec<
         .collect::<Result<_, _>>()?)
 }
 
+/// `(id, slug, name)` of an author or tag.
+pub type NamedRef = (i64, String, String);
+/// A post's kind, slug, title and byline ids.
+pub type PostOwnership = (masthead_domain::PostKind, String, String, Vec<i64>);
+
 /// Every author and tag, for the desk's filter menus.
-pub fn all_authors_and_tags(
-    c: &Connection,
-) -> StoreResult<(Vec<(i64, String, String)>, Vec<(i64, String, String)>)> {
+pub fn all_authors_and_tags(c: &Connection) -> StoreResult<(Vec<NamedRef>, Vec<NamedRef>)> {
     let authors = c
         .prepare_cached("SELECT id, slug, name FROM authors ORDER BY name")?
         .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
@@ -284,10 +287,7 @@ pub fn all_authors_and_tags(
 }
 
 /// A post's kind and its byline ids (to decide "own" for permissions).
-pub fn post_kind_and_authors(
-    c: &Connection,
-    post_id: i64,
-) -> StoreResult<Option<(masthead_domain::PostKind, String, String, Vec<i64>)>> {
+pub fn post_kind_and_authors(c: &Connection, post_id: i64) -> StoreResult<Option<PostOwnership>> {
     let Some((kind, slug, title)) = c
         .prepare_cached("SELECT kind, slug, title FROM posts WHERE id = ?1")?
         .query_row([post_id], |r| {
