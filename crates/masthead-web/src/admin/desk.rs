@@ -148,6 +148,7 @@ fn whose(session: &StaffSession, author_ids: &[i64]) -> Whose {
     }
 }
 
+#[allow(clippy::result_large_err)]
 async fn live_post(
     state: &AppState,
     session: &StaffSession,
@@ -250,6 +251,8 @@ pub struct EntryForm {
     action: Option<String>,
 }
 
+// The error is a finished page; these run once per desk request.
+#[allow(clippy::result_large_err)]
 fn read_entry(
     session: &Staff,
     form: Result<Form<EntryForm>, FormRejection>,
