@@ -7,6 +7,7 @@ pub mod auth;
 mod cache;
 mod changes;
 mod error;
+mod jobs;
 mod router;
 mod security;
 mod site;
@@ -28,6 +29,7 @@ pub async fn serve(
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     let poller = changes::spawn_poller(state.clone());
+    let scheduler = jobs::spawn_scheduler(state.clone());
     let app = router(state.clone()).into_make_service_with_connect_info::<SocketAddr>();
     let stopping = state.clone();
     let result = axum::serve(listener, app)
@@ -37,5 +39,6 @@ pub async fn serve(
         })
         .await;
     poller.abort();
+    scheduler.abort();
     result
 }

@@ -290,6 +290,7 @@ async fn serve(data_dir: &Path, args: ServeArgs) -> Result<()> {
             )
         })?;
     let addr = listener.local_addr()?;
+    let shutdown = shutdown_signal()?;
     let title = state.site().settings.title.clone();
     say(&format!(
         "Masthead is serving {title} at http://{addr}/  (data: {})",
@@ -300,7 +301,7 @@ async fn serve(data_dir: &Path, args: ServeArgs) -> Result<()> {
             "No owner account yet. Create it here (the link works once, for 24 hours): http://{addr}{path}"
         ));
     }
-    masthead_web::serve(listener, state, shutdown_signal()).await?;
+    masthead_web::serve(listener, state, shutdown).await?;
     say("Masthead stopped.");
     Ok(())
 }
@@ -312,24 +313,17 @@ fn say(line: &str) {
     let _ = writeln!(std::io::stdout(), "{line}");
 }
 
-async fn shutdown_signal() {
-    let ctrl_c = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
-    #[cfg(unix)]
-    let term = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
+/// Listens for SIGTERM and SIGINT from the moment it is called (before the
+/// server says it is ready), and resolves when either arrives.
+fn shutdown_signal() -> Result<impl std::future::Future<Output = ()>> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut term = signal(SignalKind::terminate()).context("listening for SIGTERM")?;
+    let mut int = signal(SignalKind::interrupt()).context("listening for SIGINT")?;
+    Ok(async move {
+        tokio::select! {
+            _ = term.recv() => {},
+            _ = int.recv() => {},
         }
-    };
-    #[cfg(not(unix))]
-    let term = std::future::pending::<()>();
-    tokio::select! {
-        _ = ctrl_c => {},
-        _ = term => {},
-    }
-    tracing::info!("shutting down: finishing requests in flight");
+        tracing::info!("shutting down: finishing requests in flight");
+    })
 }

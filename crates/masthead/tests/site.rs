@@ -1180,3 +1180,52 @@ async fn the_desk_lists_posts_and_runs_the_live_console() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn a_post_due_while_the_server_was_down_is_published_at_start_up() {
+    let dir = TempDir::new("sched");
+    let mut s = Server::start(&dir.0);
+    assert!(s.terminate().success());
+    let store = masthead_store::Store::open_sqlite(&dir.0.join("masthead.db")).expect("store");
+    let now = masthead_store::now_ms();
+    let post = |slug: &str, at: i64| masthead_store::NewPost {
+        kind: masthead_domain::PostKind::Brief,
+        slug: slug.to_owned(),
+        title: format!("Scheduled {slug}"),
+        dek: String::new(),
+        body_source: "Due.".into(),
+        body_html: "<p>Due.</p>".into(),
+        word_count: 1,
+        reading_minutes: 1,
+        status: masthead_domain::PostStatus::Scheduled,
+        visibility: masthead_domain::Visibility::Public,
+        image: None,
+        video: None,
+        published_ms: Some(at),
+        updated_ms: now,
+        tag_ids: vec![],
+        author_ids: vec![],
+    };
+    let (due, future) = (
+        post("due-while-down", now - 3_600_000),
+        post("not-yet", now + 86_400_000),
+    );
+    store
+        .write(move |w| {
+            w.insert_post(&due)?;
+            w.insert_post(&future)
+        })
+        .await
+        .expect("schedule");
+    drop(store);
+    let s = Server::start(&dir.0);
+    let deadline = Instant::now() + Duration::from_secs(3);
+    while get(&s.url("/due-while-down/")).await.0 != 200 {
+        assert!(
+            Instant::now() < deadline,
+            "not published within 3 s of start-up"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(get(&s.url("/not-yet/")).await.0, 404, "future posts wait");
+}

@@ -321,3 +321,46 @@ fn reopening_keeps_data_and_migrations_are_idempotent() {
     assert!(again.migrate().expect("migrate").is_empty());
     assert_eq!(again.read(queries::post_count).expect("count"), 4);
 }
+
+#[test]
+fn scheduled_posts_publish_when_due_and_only_once() {
+    let db = TempDb::new("schedule");
+    let (_, t1, _) = seed_small(&db, 2);
+    let mut due = post("due-story", PostKind::Article, 5_000, vec![t1], vec![]);
+    due.status = PostStatus::Scheduled;
+    let mut later = post("later-story", PostKind::Article, 9_000, vec![t1], vec![]);
+    later.status = PostStatus::Scheduled;
+    let (due_id, later_id) = db
+        .store
+        .write(|w| Ok((w.insert_post(&due)?, w.insert_post(&later)?)))
+        .expect("insert");
+    let feed_ids = |db: &TempDb, scope| walk(db, scope, 50);
+    assert!(
+        !feed_ids(&db, FeedScope::All).contains(&due_id),
+        "not before its time"
+    );
+    // The clock is a parameter: no sleeping.
+    assert_eq!(
+        db.store.write(|w| w.publish_due(4_999)).expect("run"),
+        Vec::<i64>::new()
+    );
+    assert_eq!(
+        db.store.write(|w| w.publish_due(5_000)).expect("run"),
+        vec![due_id]
+    );
+    assert_eq!(
+        db.store.write(|w| w.publish_due(6_000)).expect("run"),
+        Vec::<i64>::new(),
+        "once"
+    );
+    assert!(feed_ids(&db, FeedScope::All).contains(&due_id));
+    assert!(
+        feed_ids(&db, FeedScope::Tag(t1)).contains(&due_id),
+        "tag listing follows"
+    );
+    assert!(!feed_ids(&db, FeedScope::All).contains(&later_id));
+    assert_eq!(
+        db.store.write(|w| w.publish_due(100_000)).expect("run"),
+        vec![later_id]
+    );
+}

@@ -257,3 +257,32 @@ impl<'t> Writer<'t> {
             .max(0) as u64)
     }
 }
+
+impl Writer<'_> {
+    /// Publishes every scheduled post whose time has come (at `now`, which
+    /// tests control). Returns the ids published. Idempotent: a post is
+    /// published once, whoever runs this and however late.
+    pub fn publish_due(&self, now: i64) -> StoreResult<Vec<i64>> {
+        let ids: Vec<i64> = self
+            .tx
+            .prepare_cached(
+                "UPDATE posts SET status = 'published', updated_at = MAX(updated_at, published_at)
+                 WHERE status = 'scheduled' AND published_at <= ?1 RETURNING id",
+            )?
+            .query_map([now], |r| r.get(0))?
+            .collect::<Result<_, _>>()?;
+        for id in &ids {
+            for table in ["post_tags", "post_authors"] {
+                self.tx.execute(
+                    &format!(
+                        "UPDATE {table} SET published_at = (SELECT published_at FROM posts
+                           WHERE id = ?1 AND kind <> 'page') WHERE post_id = ?1"
+                    ),
+                    [id],
+                )?;
+            }
+            self.log_change(ChangeTopic::Post, Some(*id), None)?;
+        }
+        Ok(ids)
+    }
+}
