@@ -4,6 +4,7 @@
 
 pub mod campaign;
 pub mod cursor;
+pub mod diff;
 pub mod digest;
 pub mod email;
 pub mod error;

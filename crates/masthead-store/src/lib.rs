@@ -145,6 +145,22 @@ impl Store {
         self.read(move |c| sqlite::staff::post_kind_and_authors(c, post_id))
             .await
     }
+    pub async fn editable_post(
+        &self,
+        id: i64,
+    ) -> StoreResult<Option<sqlite::editing::EditablePost>> {
+        self.read(move |c| sqlite::editing::editable_post(c, id))
+            .await
+    }
+    pub async fn revisions(&self, post_id: i64) -> StoreResult<Vec<sqlite::editing::Revision>> {
+        self.read(move |c| sqlite::editing::revisions(c, post_id))
+            .await
+    }
+    /// Where a retired slug now lives.
+    pub async fn redirect_for(&self, old_slug: String) -> StoreResult<Option<String>> {
+        self.read(move |c| sqlite::editing::redirect_for(c, old_slug))
+            .await
+    }
     pub async fn owner_exists(&self) -> StoreResult<bool> {
         self.read(sqlite::staff::owner_exists).await
     }

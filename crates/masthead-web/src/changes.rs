@@ -101,6 +101,15 @@ async fn apply(state: &AppState, changes: &[Change]) -> bool {
     members && !site
 }
 
+/// Drops the pages showing a post right away, for writes made by this
+/// process: the editor's response must not race the poller. (The poller will
+/// see the same change later; dropping twice is harmless.)
+pub async fn invalidate_post_now(state: &AppState, post_id: i64) {
+    let mut keys = Vec::new();
+    post_keys(state, post_id, &mut keys).await;
+    state.cache.invalidate(&keys);
+}
+
 /// Every page that shows a post: its own, the listings it is in, and the
 /// "Read next" boxes of other stories.
 async fn post_keys(state: &AppState, post_id: i64, keys: &mut Vec<String>) {

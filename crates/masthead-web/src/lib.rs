@@ -5,7 +5,7 @@
 pub mod admin;
 pub mod auth;
 mod cache;
-mod changes;
+pub(crate) mod changes;
 mod error;
 mod jobs;
 mod router;

@@ -50,7 +50,18 @@ fn site(state: AppState) -> Router {
         .route("/admin/", get(admin::dashboard))
         .route("/admin/signin", get(admin::signin_form).post(admin::signin))
         .route("/admin/signout", post(admin::signout))
-        .route("/admin/posts", get(admin::desk::posts))
+        .route(
+            "/admin/posts",
+            get(admin::desk::posts).post(admin::editor::create),
+        )
+        .route("/admin/posts/new", get(admin::editor::new_form))
+        .route("/admin/posts/{id}", post(admin::editor::save))
+        .route("/admin/posts/{id}/edit", get(admin::editor::edit))
+        .route("/admin/posts/{id}/revisions", get(admin::editor::revisions))
+        .route(
+            "/admin/posts/{id}/revisions/{rev}/restore",
+            post(admin::editor::restore),
+        )
         .route("/admin/live/{post_id}", get(admin::desk::console))
         .route(
             "/admin/live/{post_id}/entries",

@@ -1229,3 +1229,268 @@ async fn a_post_due_while_the_server_was_down_is_published_at_start_up() {
     }
     assert_eq!(get(&s.url("/not-yet/")).await.0, 404, "future posts wait");
 }
+
+fn field(html: &str, name: &str) -> String {
+    html.split(&format!("name=\"{name}\" value=\""))
+        .nth(1)
+        .and_then(|x| x.split('"').next())
+        .unwrap_or_else(|| panic!("no field {name}"))
+        .to_owned()
+}
+
+#[tokio::test]
+async fn the_editor_saves_publishes_schedules_and_keeps_history() {
+    with_server("editor", |s| async move {
+        let c = client();
+        let (cookie, csrf) = signed_in(&s, "desk@courier.example", "editor").await;
+        let post_form = |path: String, form: Vec<(&'static str, String)>| {
+            c.post(s.url(&path))
+                .header(header::COOKIE, cookie.clone())
+                .form(&form)
+                .send()
+        };
+        // Create a draft: it gets a slug from the headline and is not public.
+        let res = post_form(
+            "/admin/posts".into(),
+            vec![
+                ("csrf", csrf.clone()),
+                ("kind", "brief".into()),
+                ("title", "Pier lights switched back on".into()),
+            ],
+        )
+        .await
+        .expect("create");
+        assert_eq!(res.status().as_u16(), 303);
+        let edit_url = res.headers()[header::LOCATION]
+            .to_str()
+            .expect("loc")
+            .to_owned();
+        let id: i64 = edit_url
+            .split('/')
+            .nth(3)
+            .and_then(|x| x.parse().ok())
+            .expect("id");
+        assert_eq!(get(&s.url("/pier-lights-switched-back-on/")).await.0, 404);
+        let html = c
+            .get(s.url(&edit_url))
+            .header(header::COOKIE, &cookie)
+            .send()
+            .await
+            .expect("edit")
+            .text()
+            .await
+            .expect("html");
+        let version = field(&html, "version");
+        let save =
+            |version: String, action: &'static str, slug: &'static str, body: &'static str| {
+                vec![
+                    ("csrf", csrf.clone()),
+                    ("version", version),
+                    ("title", "Pier lights switched back on".to_owned()),
+                    ("dek", "Engineers finished overnight.".to_owned()),
+                    ("slug", slug.to_owned()),
+                    ("body", body.to_owned()),
+                    ("publish_at", String::new()),
+                    ("action", action.to_owned()),
+                ]
+            };
+        let res = post_form(
+            format!("/admin/posts/{id}"),
+            save(
+                version.clone(),
+                "publish",
+                "pier-lights-switched-back-on",
+                "The lights came on at **dusk**.",
+            ),
+        )
+        .await
+        .expect("publish");
+        assert_eq!(res.status().as_u16(), 200);
+        let html = res.text().await.expect("html");
+        assert!(html.contains("Published."));
+        let v2 = field(&html, "version");
+        // Readers see it at once, on the page and at the top of the feed.
+        let (st, _, page) = get(&s.url("/pier-lights-switched-back-on/")).await;
+        assert_eq!(st, 200);
+        assert!(page.contains("<strong>dusk</strong>"));
+        let (_, _, home) = get(&s.url("/")).await;
+        assert_eq!(post_ids(&home).first(), Some(&id));
+        // A second editor still holding the first version gets a conflict, not an overwrite.
+        let res = post_form(
+            format!("/admin/posts/{id}"),
+            save(
+                version,
+                "save",
+                "pier-lights-switched-back-on",
+                "Stale text",
+            ),
+        )
+        .await
+        .expect("stale");
+        assert_eq!(res.status().as_u16(), 409);
+        assert!(
+            res.text()
+                .await
+                .expect("html")
+                .contains("someone else saved this post")
+        );
+        assert!(
+            !get(&s.url("/pier-lights-switched-back-on/"))
+                .await
+                .2
+                .contains("Stale text")
+        );
+        // Renaming a published post keeps the old address as a 301.
+        let res = post_form(
+            format!("/admin/posts/{id}"),
+            save(
+                v2,
+                "save",
+                "pier-lights-back-on",
+                "The lights came on at dusk, on time.",
+            ),
+        )
+        .await
+        .expect("rename");
+        assert_eq!(res.status().as_u16(), 200);
+        let v3 = field(&res.text().await.expect("html"), "version");
+        let (st, headers, _) = get(&s.url("/pier-lights-switched-back-on/")).await;
+        assert_eq!(st, 301);
+        assert_eq!(headers[header::LOCATION], "/pier-lights-back-on/");
+        // History: two revisions, a diff, and restore brings the old text back.
+        let html = c
+            .get(s.url(&format!("/admin/posts/{id}/revisions")))
+            .header(header::COOKIE, &cookie)
+            .send()
+            .await
+            .expect("revisions")
+            .text()
+            .await
+            .expect("html");
+        assert_eq!(html.matches("data-revision-id=").count(), 2);
+        assert!(html.contains("class=\"diff-added\"") && html.contains("class=\"diff-removed\""));
+        let oldest = html
+            .rsplit("data-revision-id=\"")
+            .next()
+            .and_then(|x| x.split('"').next())
+            .expect("rev")
+            .to_owned();
+        let res = post_form(
+            format!("/admin/posts/{id}/revisions/{oldest}/restore"),
+            vec![("csrf", csrf.clone()), ("version", v3)],
+        )
+        .await
+        .expect("restore");
+        assert_eq!(res.status().as_u16(), 303);
+        let (st, _, page) = get(&s.url("/pier-lights-switched-back-on/")).await;
+        assert_eq!(st, 200, "restored slug is live again");
+        assert!(page.contains("<strong>dusk</strong>"));
+        // Schedule in the past is refused; in the future it leaves the site.
+        let html = c
+            .get(s.url(&edit_url))
+            .header(header::COOKIE, &cookie)
+            .send()
+            .await
+            .expect("edit")
+            .text()
+            .await
+            .expect("html");
+        let v4 = field(&html, "version");
+        let mut f = save(
+            v4.clone(),
+            "schedule",
+            "pier-lights-switched-back-on",
+            "Later.",
+        );
+        f[6].1 = "2001-01-01T09:00".into();
+        assert_eq!(
+            post_form(format!("/admin/posts/{id}"), f.clone())
+                .await
+                .expect("past")
+                .status()
+                .as_u16(),
+            422
+        );
+        f[6].1 = "2099-01-01T09:00".into();
+        let res = post_form(format!("/admin/posts/{id}"), f)
+            .await
+            .expect("schedule");
+        assert_eq!(res.status().as_u16(), 200);
+        assert!(res.text().await.expect("html").contains("Scheduled."));
+        assert_eq!(
+            get(&s.url("/pier-lights-switched-back-on/")).await.0,
+            404,
+            "scheduled posts are not public yet"
+        );
+
+        // A contributor can write drafts but not publish.
+        let (ccookie, ccsrf) = signed_in(&s, "stringer2@courier.example", "contributor").await;
+        let res = c
+            .post(s.url("/admin/posts"))
+            .header(header::COOKIE, &ccookie)
+            .form(&[
+                ("csrf", ccsrf.as_str()),
+                ("kind", "article"),
+                ("title", "Notes from the ferry queue"),
+            ])
+            .send()
+            .await
+            .expect("create");
+        let cedit = res.headers()[header::LOCATION]
+            .to_str()
+            .expect("loc")
+            .to_owned();
+        let cid = cedit.split('/').nth(3).expect("id").to_owned();
+        let html = c
+            .get(s.url(&cedit))
+            .header(header::COOKIE, &ccookie)
+            .send()
+            .await
+            .expect("edit")
+            .text()
+            .await
+            .expect("html");
+        assert!(
+            !html.contains("value=\"publish\""),
+            "no publish button for contributors"
+        );
+        let cv = field(&html, "version");
+        let form = |action: &'static str| {
+            vec![
+                ("csrf", ccsrf.clone()),
+                ("version", cv.clone()),
+                ("title", "Notes from the ferry queue".to_owned()),
+                ("dek", String::new()),
+                ("slug", "notes-from-the-ferry-queue".to_owned()),
+                ("body", "Draft.".to_owned()),
+                ("publish_at", String::new()),
+                ("action", action.to_owned()),
+            ]
+        };
+        let res = c
+            .post(s.url(&format!("/admin/posts/{cid}")))
+            .header(header::COOKIE, &ccookie)
+            .form(&form("publish"))
+            .send()
+            .await
+            .expect("publish");
+        assert_eq!(res.status().as_u16(), 403);
+        let res = c
+            .post(s.url(&format!("/admin/posts/{cid}")))
+            .header(header::COOKIE, &ccookie)
+            .form(&form("save"))
+            .send()
+            .await
+            .expect("save");
+        assert_eq!(res.status().as_u16(), 200);
+        // ...and cannot touch the editor's post.
+        let res = c
+            .get(s.url(&edit_url))
+            .header(header::COOKIE, &ccookie)
+            .send()
+            .await
+            .expect("other");
+        assert_eq!(res.status().as_u16(), 403);
+    })
+    .await;
+}

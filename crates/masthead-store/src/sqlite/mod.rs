@@ -4,6 +4,7 @@
 //! writers anyway) with `synchronous = FULL`, so a write is on disk before it
 //! is acknowledged. Readers take pooled connections and never block the writer.
 
+pub mod editing;
 pub mod queries;
 pub mod staff;
 mod write;
@@ -27,6 +28,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         2,
         "staff",
         include_str!("../../migrations/sqlite/0002_staff.sql"),
+    ),
+    (
+        3,
+        "editing",
+        include_str!("../../migrations/sqlite/0003_editing.sql"),
     ),
 ];
 

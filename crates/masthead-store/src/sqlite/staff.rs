@@ -81,8 +81,32 @@ pub fn signin_failures(c: &Connection, key: String, since_ms: i64) -> StoreResul
 }
 
 impl Writer<'_> {
+    /// Creates the account and, unless one is given, the byline it writes
+    /// under (a staff member's own posts are those carrying their byline).
     pub fn insert_staff_user(&self, u: &NewStaffUser) -> StoreResult<i64> {
         let now = crate::now_ms();
+        let author_id = match u.author_id {
+            Some(a) => Some(a),
+            None => {
+                let base = masthead_domain::slug::slugify(&u.name)
+                    .or_else(|| masthead_domain::slug::slugify("staff"))
+                    .ok_or_else(|| StoreError::Invalid("cannot make a byline slug".into()))?;
+                let slug = masthead_domain::slug::unique_slug(&base, |s| {
+                    self.tx()
+                        .query_row("SELECT 1 FROM authors WHERE slug = ?1", [s], |_| Ok(()))
+                        .optional()
+                        .ok()
+                        .flatten()
+                        .is_some()
+                });
+                Some(self.insert_author(&NewAuthor {
+                    slug: slug.into_string(),
+                    name: u.name.clone(),
+                    bio: String::new(),
+                    location: String::new(),
+                })?)
+            }
+        };
         self.tx()
             .prepare_cached(
                 "INSERT INTO staff_users (email, email_key, name, role, password_hash, author_id, created_at, updated_at)
@@ -94,7 +118,7 @@ impl Writer<'_> {
                 u.name,
                 u.role.as_str(),
                 u.password_hash,
-                u.author_id,
+                author_id,
                 now
             ])
             .map_err(|e| match StoreError::from(e) {

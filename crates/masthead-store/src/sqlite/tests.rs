@@ -364,3 +364,79 @@ fn scheduled_posts_publish_when_due_and_only_once() {
         vec![later_id]
     );
 }
+
+#[test]
+fn saves_detect_collisions_record_revisions_and_keep_old_slugs() {
+    use super::editing::{PostEdit, editable_post, redirect_for, revisions};
+    let db = TempDb::new("editing");
+    seed_small(&db, 1);
+    let id = db
+        .store
+        .read(|c| queries::published_post_id_by_slug(c, "p-1".into(), None))
+        .expect("q")
+        .expect("id");
+    let v0 = db
+        .store
+        .read(|c| editable_post(c, id))
+        .expect("read")
+        .expect("post")
+        .updated_ms;
+    let edit = |title: &str, slug: &str| PostEdit {
+        title: title.into(),
+        dek: String::new(),
+        slug: slug.into(),
+        body_source: format!("{title} body"),
+        body_html: format!("<p>{title} body</p>"),
+        word_count: 2,
+        reading_minutes: 1,
+        status: PostStatus::Published,
+        published_ms: Some(1_000),
+    };
+    let v1 = db
+        .store
+        .write(|w| w.save_post(id, v0, &edit("First", "p-1"), None, 10))
+        .expect("save");
+    // A second editor who opened version v0 collides.
+    let clash = db
+        .store
+        .write(|w| w.save_post(id, v0, &edit("Second", "p-1"), None, 11));
+    assert!(
+        matches!(clash, Err(crate::StoreError::Conflict(_))),
+        "{clash:?}"
+    );
+    let _v2 = db
+        .store
+        .write(|w| w.save_post(id, v1, &edit("Renamed", "renamed-story"), None, 12))
+        .expect("rename");
+    assert_eq!(
+        db.store
+            .read(|c| redirect_for(c, "p-1".into()))
+            .expect("redirect")
+            .as_deref(),
+        Some("renamed-story")
+    );
+    let revs = db.store.read(|c| revisions(c, id)).expect("revisions");
+    assert_eq!(
+        revs.iter().map(|r| r.title.as_str()).collect::<Vec<_>>(),
+        vec!["Renamed", "First"]
+    );
+    // Unpublishing takes it off listings.
+    let cur = db
+        .store
+        .read(|c| editable_post(c, id))
+        .expect("read")
+        .expect("post");
+    let mut draft = edit("Renamed", "renamed-story");
+    draft.status = PostStatus::Draft;
+    db.store
+        .write(|w| w.save_post(id, cur.updated_ms, &draft, None, 13))
+        .expect("unpublish");
+    assert!(!walk(&db, FeedScope::All, 10).contains(&id));
+    assert_eq!(
+        db.store
+            .read(|c| redirect_for(c, "p-1".into()))
+            .expect("redirect"),
+        None,
+        "no redirect to a draft"
+    );
+}

@@ -310,6 +310,7 @@ pub async fn add_entry(
     if let Err(e) = state.store.add_live_entry(entry).await {
         return unavailable(e);
     }
+    state.cache.invalidate(&[format!("post-{post_id}")]);
     state.wrote.notify_one();
     Redirect::to(&format!("/admin/live/{post_id}")).into_response()
 }
@@ -348,6 +349,7 @@ pub async fn change_entry(
         .await;
     match changed {
         Ok(true) => {
+            state.cache.invalidate(&[format!("post-{post_id}")]);
             state.wrote.notify_one();
             Redirect::to(&format!("/admin/live/{post_id}")).into_response()
         }

@@ -17,6 +17,7 @@ use minijinja::Environment;
 use serde::{Deserialize, Serialize};
 
 pub mod desk;
+pub mod editor;
 
 use crate::auth;
 use crate::state::AppState;
@@ -43,6 +44,8 @@ fn templates() -> &'static Environment<'static> {
             ("dashboard.html", include_str!("../../admin/dashboard.html")),
             ("posts.html", include_str!("../../admin/posts.html")),
             ("live.html", include_str!("../../admin/live.html")),
+            ("editor.html", include_str!("../../admin/editor.html")),
+            ("revisions.html", include_str!("../../admin/revisions.html")),
         ] {
             if let Err(e) = env.add_template(name, src) {
                 tracing::error!(template = name, error = %e, "admin template is broken");

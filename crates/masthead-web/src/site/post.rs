@@ -1,7 +1,7 @@
 //! Article, brief, video, live and standalone pages, all at `/{slug}/`.
 
 use axum::extract::{Path, State};
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use masthead_domain::{PostKind, Slug};
 use masthead_render::views::{CampaignView, CardView, EntryView, PageMeta, PostView, SiteView};
 use serde::Serialize;
@@ -31,11 +31,21 @@ pub async fn show(
     Path(slug): Path<String>,
 ) -> Result<Response, SiteError> {
     let slug = Slug::parse(&slug).map_err(|_| SiteError::NotFound)?;
-    let post = state
+    let Some(post) = state
         .store
-        .published_post_by_slug(slug.into_string())
+        .published_post_by_slug(slug.as_str().to_owned())
         .await?
-        .ok_or(SiteError::NotFound)?;
+    else {
+        // A renamed story keeps its old address.
+        return match state.store.redirect_for(slug.into_string()).await? {
+            Some(new) => Ok((
+                axum::http::StatusCode::MOVED_PERMANENTLY,
+                [(axum::http::header::LOCATION, format!("/{new}/"))],
+            )
+                .into_response()),
+            None => Err(SiteError::NotFound),
+        };
+    };
     let clock = state.clock();
     let (pinned, entries) = if post.kind == PostKind::Live {
         let all = state.store.live_entries(post.id).await?;

@@ -1,0 +1,212 @@
+//! The editor's writes: saving with collision detection, revisions, restores,
+//! publishing states and slug redirects.
+
+use masthead_domain::{PostKind, PostStatus};
+use rusqlite::{Connection, OptionalExtension, params};
+
+use super::Writer;
+use crate::error::{StoreError, StoreResult};
+use crate::model::ChangeTopic;
+
+/// A post as the editor shows it.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct EditablePost {
+    pub id: i64,
+    pub kind: PostKind,
+    pub status: PostStatus,
+    pub slug: String,
+    pub title: String,
+    pub dek: String,
+    pub body_source: String,
+    pub published_ms: Option<i64>,
+    /// The version token: a save must name the version it started from.
+    pub updated_ms: i64,
+    pub author_ids: Vec<i64>,
+}
+
+/// What the editor sends on save.
+#[derive(Debug, Clone)]
+pub struct PostEdit {
+    pub title: String,
+    pub dek: String,
+    pub slug: String,
+    pub body_source: String,
+    pub body_html: String,
+    pub word_count: u32,
+    pub reading_minutes: u32,
+    pub status: PostStatus,
+    pub published_ms: Option<i64>,
+}
+
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Revision {
+    pub id: i64,
+    pub created_ms: i64,
+    pub staff_name: Option<String>,
+    pub title: String,
+    pub dek: String,
+    pub slug: String,
+    pub body_source: String,
+    pub status: String,
+}
+
+pub fn editable_post(c: &Connection, id: i64) -> StoreResult<Option<EditablePost>> {
+    let row = c
+        .prepare_cached(
+            "SELECT id, kind, status, slug, title, dek, body_source, published_at, updated_at FROM posts WHERE id = ?1",
+        )?
+        .query_row([id], |r| {
+            Ok((
+                r.get::<_, i64>(0)?,
+                r.get::<_, String>(1)?,
+                r.get::<_, String>(2)?,
+                r.get::<_, String>(3)?,
+                r.get::<_, String>(4)?,
+                r.get::<_, String>(5)?,
+                r.get::<_, String>(6)?,
+                r.get::<_, Option<i64>>(7)?,
+                r.get::<_, i64>(8)?,
+            ))
+        })
+        .optional()?;
+    let Some((id, kind, status, slug, title, dek, body_source, published_ms, updated_ms)) = row
+    else {
+        return Ok(None);
+    };
+    let author_ids = c
+        .prepare_cached("SELECT author_id FROM post_authors WHERE post_id = ?1 ORDER BY position")?
+        .query_map([id], |r| r.get(0))?
+        .collect::<Result<_, _>>()?;
+    Ok(Some(EditablePost {
+        id,
+        kind: PostKind::parse(&kind)?,
+        status: PostStatus::parse(&status)?,
+        slug,
+        title,
+        dek,
+        body_source,
+        published_ms,
+        updated_ms,
+        author_ids,
+    }))
+}
+
+pub fn revisions(c: &Connection, post_id: i64) -> StoreResult<Vec<Revision>> {
+    Ok(c.prepare_cached(
+        "SELECT r.id, r.created_at, u.name, r.title, r.dek, r.slug, r.body_source, r.status
+             FROM post_revisions r LEFT JOIN staff_users u ON u.id = r.staff_id
+             WHERE r.post_id = ?1 ORDER BY r.id DESC LIMIT 200",
+    )?
+    .query_map([post_id], |r| {
+        Ok(Revision {
+            id: r.get(0)?,
+            created_ms: r.get(1)?,
+            staff_name: r.get(2)?,
+            title: r.get(3)?,
+            dek: r.get(4)?,
+            slug: r.get(5)?,
+            body_source: r.get(6)?,
+            status: r.get(7)?,
+        })
+    })?
+    .collect::<Result<_, _>>()?)
+}
+
+/// The post a retired slug now points to.
+pub fn redirect_for(c: &Connection, old_slug: String) -> StoreResult<Option<String>> {
+    Ok(c.prepare_cached(
+        "SELECT p.slug FROM slug_redirects r JOIN posts p ON p.id = r.post_id
+             WHERE r.old_slug = ?1 AND p.status = 'published'",
+    )?
+    .query_row([old_slug], |r| r.get(0))
+    .optional()?)
+}
+
+impl Writer<'_> {
+    /// Saves an edit made from version `expected_updated_ms`. Another save in
+    /// between is a `Conflict`, never a silent overwrite. Records a revision;
+    /// a changed slug of a published post leaves a redirect behind.
+    pub fn save_post(
+        &self,
+        id: i64,
+        expected_updated_ms: i64,
+        edit: &PostEdit,
+        staff_id: Option<i64>,
+        now: i64,
+    ) -> StoreResult<i64> {
+        masthead_domain::Slug::parse(&edit.slug)?;
+        let current: Option<(i64, String, String, String)> = self
+            .tx()
+            .prepare_cached("SELECT updated_at, slug, status, kind FROM posts WHERE id = ?1")?
+            .query_row([id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))
+            .optional()?;
+        let Some((updated, old_slug, old_status, kind)) = current else {
+            return Err(StoreError::NotFound);
+        };
+        if updated != expected_updated_ms {
+            return Err(StoreError::Conflict(
+                "someone else saved this post after you opened it; reload to see their changes"
+                    .into(),
+            ));
+        }
+        if edit.status != PostStatus::Draft && edit.published_ms.is_none() {
+            return Err(StoreError::Invalid(
+                "a published or scheduled post needs a time".into(),
+            ));
+        }
+        // Strictly increasing, so two saves in one millisecond still collide.
+        let new_updated = now.max(updated + 1);
+        self.tx()
+            .prepare_cached(
+                "UPDATE posts SET title = ?2, dek = ?3, slug = ?4, body_source = ?5, body_html = ?6,
+                    word_count = ?7, reading_minutes = ?8, status = ?9, published_at = ?10, updated_at = ?11
+                 WHERE id = ?1",
+            )?
+            .execute(params![
+                id,
+                edit.title,
+                edit.dek,
+                edit.slug,
+                edit.body_source,
+                edit.body_html,
+                edit.word_count,
+                edit.reading_minutes,
+                edit.status.as_str(),
+                edit.published_ms,
+                new_updated
+            ])
+            .map_err(|e| match StoreError::from(e) {
+                StoreError::Conflict(_) => StoreError::Conflict(format!("the slug {:?} is already taken", edit.slug)),
+                other => other,
+            })?;
+        let listed = (edit.status == PostStatus::Published && kind != "page")
+            .then_some(edit.published_ms)
+            .flatten();
+        for table in ["post_tags", "post_authors"] {
+            self.tx().execute(
+                &format!("UPDATE {table} SET published_at = ?2 WHERE post_id = ?1"),
+                params![id, listed],
+            )?;
+        }
+        if old_slug != edit.slug && old_status == "published" {
+            self.tx()
+                .prepare_cached(
+                    "INSERT INTO slug_redirects (old_slug, post_id, created_at) VALUES (?1, ?2, ?3)
+                     ON CONFLICT (old_slug) DO UPDATE SET post_id = excluded.post_id",
+                )?
+                .execute(params![old_slug, id, now])?;
+        }
+        // A slug in use again is no longer a redirect.
+        self.tx()
+            .prepare_cached("DELETE FROM slug_redirects WHERE old_slug = ?1")?
+            .execute([&edit.slug])?;
+        self.tx()
+            .prepare_cached(
+                "INSERT INTO post_revisions (post_id, staff_id, created_at, title, dek, slug, body_source, status)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+            )?
+            .execute(params![id, staff_id, now, edit.title, edit.dek, edit.slug, edit.body_source, edit.status.as_str()])?;
+        self.log_change(ChangeTopic::Post, Some(id), None)?;
+        Ok(new_updated)
+    }
+}

@@ -1,0 +1,569 @@
+//! The editor: create drafts, save with collision detection, publish now,
+//! schedule, unpublish, and the revision history with diffs and restore.
+
+use axum::extract::rejection::FormRejection;
+use axum::extract::{Form, Path, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Redirect, Response};
+use masthead_domain::diff::line_diff;
+use masthead_domain::{Action, PostKind, PostStatus, Slug, Visibility, Whose, permits};
+use masthead_render::render_markdown;
+use masthead_store::sqlite::editing::{EditablePost, PostEdit};
+use masthead_store::{NewPost, StaffSession, StoreError, now_ms};
+use serde::{Deserialize, Serialize};
+
+use super::{Staff, StaffView, message, page, unavailable};
+use crate::state::AppState;
+
+fn whose(session: &StaffSession, post: &EditablePost) -> Whose {
+    match session.user.author_id {
+        Some(a) if post.author_ids.contains(&a) => Whose::Own,
+        _ => Whose::Others,
+    }
+}
+
+fn forbidden(what: &str) -> Response {
+    message(
+        StatusCode::FORBIDDEN,
+        "Not allowed",
+        &format!("Your role does not allow you to {what}. Ask an editor."),
+        None,
+    )
+}
+
+async fn load(state: &AppState, id: i64) -> Result<EditablePost, Response> {
+    match state.store.editable_post(id).await {
+        Ok(Some(p)) => Ok(p),
+        Ok(None) => Err(message(
+            StatusCode::NOT_FOUND,
+            "No such post",
+            "That post does not exist.",
+            None,
+        )),
+        Err(e) => Err(unavailable(e)),
+    }
+}
+
+pub async fn new_form(Staff(session): Staff) -> Response {
+    page(
+        StatusCode::OK,
+        "editor.html",
+        serde_json::json!({ "title": "New post", "staff": StaffView::from(&session.user), "csrf": session.csrf_token }),
+    )
+}
+
+#[derive(Deserialize)]
+pub struct CreateForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    kind: String,
+    #[serde(default)]
+    title: String,
+}
+
+pub async fn create(
+    State(state): State<AppState>,
+    staff: Staff,
+    form: Result<Form<CreateForm>, FormRejection>,
+) -> Response {
+    let Ok(Form(form)) = form else {
+        return message(
+            StatusCode::BAD_REQUEST,
+            "Bad request",
+            "The form could not be read.",
+            None,
+        );
+    };
+    if let Err(r) = staff.check_csrf(&form.csrf) {
+        return *r;
+    }
+    if !permits(staff.0.user.role, Action::CreatePost) {
+        return forbidden("create posts");
+    }
+    let Ok(kind) = PostKind::parse(&form.kind) else {
+        return message(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "Unknown kind",
+            "Choose article, brief, video, live or page.",
+            None,
+        );
+    };
+    let title = form.title.trim().to_owned();
+    if title.is_empty() || title.len() > 300 {
+        return message(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "A headline is needed",
+            "Give the post a headline of at most 300 characters.",
+            None,
+        );
+    }
+    let Some(base) = masthead_domain::slug::slugify(&title)
+        .or_else(|| masthead_domain::slug::slugify("untitled"))
+    else {
+        return message(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "A headline is needed",
+            "Give the post a headline.",
+            None,
+        );
+    };
+    let author = staff.0.user.author_id;
+    let now = now_ms();
+    let created = state
+        .store
+        .write(move |w| {
+            let slug = masthead_domain::slug::unique_slug(&base, |s| {
+                w.post_id_by_slug(s).ok().flatten().is_some()
+            });
+            w.insert_post(&NewPost {
+                kind,
+                slug: slug.into_string(),
+                title,
+                dek: String::new(),
+                body_source: String::new(),
+                body_html: String::new(),
+                word_count: 0,
+                reading_minutes: 1,
+                status: PostStatus::Draft,
+                visibility: Visibility::Public,
+                image: None,
+                video: None,
+                published_ms: None,
+                updated_ms: now,
+                tag_ids: vec![],
+                author_ids: author.into_iter().collect(),
+            })
+        })
+        .await;
+    match created {
+        Ok(id) => Redirect::to(&format!("/admin/posts/{id}/edit")).into_response(),
+        Err(e) => unavailable(e),
+    }
+}
+
+fn editor_page(
+    state: &AppState,
+    session: &StaffSession,
+    post: &EditablePost,
+    status: StatusCode,
+    error: Option<&str>,
+    notice: Option<&str>,
+) -> Response {
+    let clock = state.clock();
+    let tz = state.site().settings.timezone.clone();
+    let published = post.published_ms.map(|ms| {
+        let t = clock.time(ms);
+        if post.status == PostStatus::Scheduled {
+            format!("scheduled for {}", t.display)
+        } else {
+            format!("published {}", t.display)
+        }
+    });
+    let publish_at = post.published_ms.and_then(|ms| local_input(ms, &tz));
+    let can_publish = permits(
+        session.user.role,
+        Action::PublishPost {
+            whose: whose(session, post),
+        },
+    );
+    page(
+        status,
+        "editor.html",
+        serde_json::json!({
+            "title": format!("Edit: {}", post.title),
+            "staff": StaffView::from(&session.user),
+            "csrf": session.csrf_token,
+            "post": post,
+            "preview": render_markdown(&post.body_source, false).html,
+            "published": published,
+            "publish_at": publish_at,
+            "timezone": tz,
+            "can_publish": can_publish,
+            "error": error,
+            "notice": notice,
+        }),
+    )
+}
+
+/// Unix millis as a `datetime-local` value in the site's zone.
+fn local_input(ms: i64, tz: &str) -> Option<String> {
+    let tz = jiff::tz::TimeZone::get(tz).ok()?;
+    let ts = jiff::Timestamp::from_millisecond(ms).ok()?;
+    Some(
+        ts.to_zoned_datetime(tz)
+            .strftime("%Y-%m-%dT%H:%M")
+            .to_string(),
+    )
+}
+
+/// A `datetime-local` value, read in the site's zone.
+fn parse_local(input: &str, tz: &str) -> Option<i64> {
+    let tz = jiff::tz::TimeZone::get(tz).ok()?;
+    let dt: jiff::civil::DateTime = input.trim().parse().ok()?;
+    Some(dt.to_zoned_datetime(tz).ok()?.timestamp().as_millisecond())
+}
+
+pub async fn edit(
+    State(state): State<AppState>,
+    Staff(session): Staff,
+    Path(id): Path<i64>,
+) -> Response {
+    let post = match load(&state, id).await {
+        Ok(p) => p,
+        Err(r) => return r,
+    };
+    let w = whose(&session, &post);
+    if !permits(
+        session.user.role,
+        Action::EditPost {
+            whose: w,
+            published: post.status == PostStatus::Published,
+        },
+    ) {
+        return forbidden("edit this post");
+    }
+    editor_page(&state, &session, &post, StatusCode::OK, None, None)
+}
+
+#[derive(Deserialize)]
+pub struct SaveForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    version: i64,
+    #[serde(default)]
+    title: String,
+    #[serde(default)]
+    dek: String,
+    #[serde(default)]
+    slug: String,
+    #[serde(default)]
+    body: String,
+    #[serde(default)]
+    publish_at: String,
+    #[serde(default)]
+    action: String,
+}
+
+pub async fn save(
+    State(state): State<AppState>,
+    staff: Staff,
+    Path(id): Path<i64>,
+    form: Result<Form<SaveForm>, FormRejection>,
+) -> Response {
+    let Ok(Form(form)) = form else {
+        return message(
+            StatusCode::BAD_REQUEST,
+            "Bad request",
+            "The form could not be read.",
+            None,
+        );
+    };
+    if let Err(r) = staff.check_csrf(&form.csrf) {
+        return *r;
+    }
+    let session = &staff.0;
+    let post = match load(&state, id).await {
+        Ok(p) => p,
+        Err(r) => return r,
+    };
+    let w = whose(session, &post);
+    let role = session.user.role;
+    if !permits(
+        role,
+        Action::EditPost {
+            whose: w,
+            published: post.status == PostStatus::Published,
+        },
+    ) {
+        return forbidden("edit this post");
+    }
+    let now = now_ms();
+    let tz = state.site().settings.timezone.clone();
+    let (status, published_ms, notice) = match form.action.as_str() {
+        "save" | "" => (post.status, post.published_ms, "Saved."),
+        "publish" => (
+            PostStatus::Published,
+            Some(
+                post.published_ms
+                    .filter(|_| post.status == PostStatus::Published)
+                    .unwrap_or(now),
+            ),
+            "Published.",
+        ),
+        "schedule" => match parse_local(&form.publish_at, &tz) {
+            Some(at) if at > now => (PostStatus::Scheduled, Some(at), "Scheduled."),
+            Some(_) => {
+                return editor_page(
+                    &state,
+                    session,
+                    &post,
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    Some(
+                        "The publication time has already passed; choose a later time or publish now.",
+                    ),
+                    None,
+                );
+            }
+            None => {
+                return editor_page(
+                    &state,
+                    session,
+                    &post,
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    Some("Choose a date and time to schedule for."),
+                    None,
+                );
+            }
+        },
+        "unpublish" => (PostStatus::Draft, None, "Unpublished: it is a draft again."),
+        _ => {
+            return message(
+                StatusCode::BAD_REQUEST,
+                "Unknown action",
+                "Use the editor's buttons.",
+                None,
+            );
+        }
+    };
+    if (status != post.status || published_ms != post.published_ms)
+        && !permits(role, Action::PublishPost { whose: w })
+    {
+        return forbidden("publish, schedule or unpublish this post");
+    }
+    let title = form.title.trim().to_owned();
+    if title.is_empty() || title.len() > 300 {
+        return editor_page(
+            &state,
+            session,
+            &post,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            Some("Give the post a headline of at most 300 characters."),
+            None,
+        );
+    }
+    let slug = match Slug::parse(form.slug.trim()) {
+        Ok(s) => s.into_string(),
+        Err(e) => {
+            return editor_page(
+                &state,
+                session,
+                &post,
+                StatusCode::UNPROCESSABLE_ENTITY,
+                Some(&format!("The slug is not valid: {e}.")),
+                None,
+            );
+        }
+    };
+    if form.body.len() > 1_000_000 {
+        return editor_page(
+            &state,
+            session,
+            &post,
+            StatusCode::PAYLOAD_TOO_LARGE,
+            Some("The body is over 1 MB."),
+            None,
+        );
+    }
+    let rendered = render_markdown(&form.body, false);
+    let edit = PostEdit {
+        title,
+        dek: form.dek.trim().to_owned(),
+        slug,
+        body_source: form.body,
+        body_html: rendered.html,
+        word_count: rendered.reading.words,
+        reading_minutes: rendered.reading.minutes,
+        status,
+        published_ms,
+    };
+    let staff_id = session.user.id;
+    let version = form.version;
+    let saved = state
+        .store
+        .write(move |w| w.save_post(id, version, &edit, Some(staff_id), now))
+        .await;
+    match saved {
+        Ok(_) => {
+            crate::changes::invalidate_post_now(&state, id).await;
+            state.wrote.notify_one();
+            match load(&state, id).await {
+                Ok(p) => editor_page(&state, session, &p, StatusCode::OK, None, Some(notice)),
+                Err(r) => r,
+            }
+        }
+        Err(StoreError::Conflict(m)) => {
+            let p = load(&state, id).await.unwrap_or(post);
+            editor_page(
+                &state,
+                session,
+                &p,
+                StatusCode::CONFLICT,
+                Some(&format!(
+                    "Not saved: {m}. Your text is below the latest version; copy what you need before reloading."
+                )),
+                None,
+            )
+        }
+        Err(StoreError::Invalid(m)) => editor_page(
+            &state,
+            session,
+            &post,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            Some(&m),
+            None,
+        ),
+        Err(e) => unavailable(e),
+    }
+}
+
+#[derive(Serialize)]
+struct RevisionView {
+    id: i64,
+    when: String,
+    staff_name: Option<String>,
+    title: String,
+    slug: String,
+    status: String,
+    diff: Vec<masthead_domain::diff::DiffLine>,
+}
+
+pub async fn revisions(
+    State(state): State<AppState>,
+    Staff(session): Staff,
+    Path(id): Path<i64>,
+) -> Response {
+    let post = match load(&state, id).await {
+        Ok(p) => p,
+        Err(r) => return r,
+    };
+    if !permits(
+        session.user.role,
+        Action::EditPost {
+            whose: whose(&session, &post),
+            published: post.status == PostStatus::Published,
+        },
+    ) {
+        return forbidden("see this post's history");
+    }
+    let revs = match state.store.revisions(id).await {
+        Ok(r) => r,
+        Err(e) => return unavailable(e),
+    };
+    let clock = state.clock();
+    let views: Vec<RevisionView> = revs
+        .iter()
+        .enumerate()
+        .map(|(i, r)| {
+            let before = revs
+                .get(i + 1)
+                .map(|p| p.body_source.as_str())
+                .unwrap_or("");
+            RevisionView {
+                id: r.id,
+                when: clock.time(r.created_ms).display,
+                staff_name: r.staff_name.clone(),
+                title: r.title.clone(),
+                slug: r.slug.clone(),
+                status: r.status.clone(),
+                diff: line_diff(before, &r.body_source),
+            }
+        })
+        .collect();
+    page(
+        StatusCode::OK,
+        "revisions.html",
+        serde_json::json!({
+            "title": format!("Revisions: {}", post.title),
+            "staff": StaffView::from(&session.user),
+            "csrf": session.csrf_token,
+            "post": post,
+            "revisions": views,
+        }),
+    )
+}
+
+#[derive(Deserialize)]
+pub struct RestoreForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    version: i64,
+}
+
+/// Restoring is a new save of an old revision's text (status unchanged), so
+/// history only grows and a restore can itself be undone.
+pub async fn restore(
+    State(state): State<AppState>,
+    staff: Staff,
+    Path((id, rev)): Path<(i64, i64)>,
+    form: Result<Form<RestoreForm>, FormRejection>,
+) -> Response {
+    let Ok(Form(form)) = form else {
+        return message(
+            StatusCode::BAD_REQUEST,
+            "Bad request",
+            "The form could not be read.",
+            None,
+        );
+    };
+    if let Err(r) = staff.check_csrf(&form.csrf) {
+        return *r;
+    }
+    let session = &staff.0;
+    let post = match load(&state, id).await {
+        Ok(p) => p,
+        Err(r) => return r,
+    };
+    if !permits(
+        session.user.role,
+        Action::EditPost {
+            whose: whose(session, &post),
+            published: post.status == PostStatus::Published,
+        },
+    ) {
+        return forbidden("edit this post");
+    }
+    let revs = match state.store.revisions(id).await {
+        Ok(r) => r,
+        Err(e) => return unavailable(e),
+    };
+    let Some(r) = revs.into_iter().find(|r| r.id == rev) else {
+        return message(
+            StatusCode::NOT_FOUND,
+            "No such revision",
+            "That revision does not belong to this post.",
+            None,
+        );
+    };
+    let rendered = render_markdown(&r.body_source, false);
+    let edit = PostEdit {
+        title: r.title,
+        dek: r.dek,
+        slug: r.slug,
+        body_source: r.body_source,
+        body_html: rendered.html,
+        word_count: rendered.reading.words,
+        reading_minutes: rendered.reading.minutes,
+        status: post.status,
+        published_ms: post.published_ms,
+    };
+    let staff_id = session.user.id;
+    let version = form.version;
+    match state
+        .store
+        .write(move |w| w.save_post(id, version, &edit, Some(staff_id), now_ms()))
+        .await
+    {
+        Ok(_) => {
+            crate::changes::invalidate_post_now(&state, id).await;
+            state.wrote.notify_one();
+            Redirect::to(&format!("/admin/posts/{id}/edit")).into_response()
+        }
+        Err(StoreError::Conflict(m)) => {
+            message(StatusCode::CONFLICT, "Not restored", &format!("{m}."), None)
+        }
+        Err(e) => unavailable(e),
+    }
+}
