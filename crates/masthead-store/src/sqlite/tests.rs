@@ -440,3 +440,37 @@ fn saves_detect_collisions_record_revisions_and_keep_old_slugs() {
         "no redirect to a draft"
     );
 }
+
+#[test]
+fn sessions_expire_and_sign_out_everywhere_ends_them_all() {
+    use super::staff::session;
+    let db = TempDb::new("sessions");
+    let user = db
+        .store
+        .write(|w| {
+            w.insert_staff_user(&NewStaffUser {
+                email: Email::parse("ana@example.org").expect("email"),
+                name: "Ana Silva".into(),
+                role: masthead_domain::Role::Author,
+                password_hash: "x".into(),
+                author_id: None,
+            })
+        })
+        .expect("user");
+    db.store
+        .write(|w| {
+            w.insert_session(b"token-a", user, "csrf-a", 0, 1_000)?;
+            w.insert_session(b"token-b", user, "csrf-b", 0, 5_000)
+        })
+        .expect("sessions");
+    // The clock is a parameter: expiry is tested without waiting.
+    let at = |t: &[u8], now| db.store.read(|c| session(c, t.to_vec(), now)).expect("read");
+    let s = at(b"token-a", 999).expect("live session");
+    assert_eq!(s.user.name, "Ana Silva");
+    assert!(s.user.author_id.is_some(), "staff get a byline");
+    assert!(at(b"token-a", 1_000).is_none(), "expired at its time");
+    assert!(at(b"token-b", 1_000).is_some());
+    assert!(at(b"unknown", 0).is_none());
+    assert_eq!(db.store.write(|w| w.delete_sessions_of(user)).expect("everywhere"), 2);
+    assert!(at(b"token-b", 1_000).is_none());
+}
