@@ -55,6 +55,10 @@ fn site(state: AppState) -> Router {
             get(admin::desk::posts).post(admin::editor::create),
         )
         .route("/admin/posts/new", get(admin::editor::new_form))
+        .route(
+            "/admin/settings",
+            get(admin::settings::form).post(admin::settings::save),
+        )
         .route("/admin/posts/{id}", post(admin::editor::save))
         .route("/admin/posts/{id}/edit", get(admin::editor::edit))
         .route("/admin/posts/{id}/revisions", get(admin::editor::revisions))

@@ -1494,3 +1494,83 @@ async fn the_editor_saves_publishes_schedules_and_keeps_history() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn settings_and_campaign_take_effect_on_the_public_site_at_once() {
+    with_server("settings", |s| async move {
+        let c = client();
+        let (cookie, csrf) = signed_in(&s, "owner2@courier.example", "owner").await;
+        let (_, _, before) = get(&s.url("/")).await;
+        assert!(before.contains("The Aldren Courier"));
+        let form = |timezone: &'static str| {
+            vec![
+                ("csrf", csrf.clone()),
+                ("title", "The Aldren Evening Courier".to_owned()),
+                ("description", "Evenings on the coast.".to_owned()),
+                ("accent", "#1d4ed8".to_owned()),
+                ("timezone", timezone.to_owned()),
+                ("pitch", "Readers keep us going.".to_owned()),
+                ("goal", "30000".to_owned()),
+                ("metric", "members".to_owned()),
+                ("deadline", "2027-06-30".to_owned()),
+            ]
+        };
+        let res = c
+            .post(s.url("/admin/settings"))
+            .header(header::COOKIE, &cookie)
+            .form(&form("Mars/Olympus_Mons"))
+            .send()
+            .await
+            .expect("bad tz");
+        assert_eq!(res.status().as_u16(), 422);
+        assert!(
+            res.text()
+                .await
+                .expect("html")
+                .contains("Unknown time zone")
+        );
+        let res = c
+            .post(s.url("/admin/settings"))
+            .header(header::COOKIE, &cookie)
+            .form(&form("Europe/Dublin"))
+            .send()
+            .await
+            .expect("save");
+        assert_eq!(res.status().as_u16(), 200);
+        let (_, _, after) = get(&s.url("/")).await;
+        assert!(
+            after.contains("The Aldren Evening Courier"),
+            "title changed at once"
+        );
+        assert!(after.contains("--accent:#1d4ed8"));
+        assert!(after.contains("out of <span data-drive-goal>30,000</span>"));
+        assert!(after.contains("Readers keep us going."));
+        assert!(after.contains("by 30 June 2027"));
+        let v: serde_json::Value =
+            serde_json::from_str(&get(&s.url("/api/campaign")).await.2).expect("json");
+        assert_eq!(v["goal"], 30000);
+        // Editors do not manage settings.
+        let (ecookie, ecsrf) = signed_in(&s, "ed3@courier.example", "editor").await;
+        assert_eq!(
+            c.get(s.url("/admin/settings"))
+                .header(header::COOKIE, &ecookie)
+                .send()
+                .await
+                .expect("get")
+                .status()
+                .as_u16(),
+            403
+        );
+        let mut f = form("Europe/Dublin");
+        f[0].1 = ecsrf;
+        let res = c
+            .post(s.url("/admin/settings"))
+            .header(header::COOKIE, &ecookie)
+            .form(&f)
+            .send()
+            .await
+            .expect("post");
+        assert_eq!(res.status().as_u16(), 403);
+    })
+    .await;
+}

@@ -464,13 +464,22 @@ fn sessions_expire_and_sign_out_everywhere_ends_them_all() {
         })
         .expect("sessions");
     // The clock is a parameter: expiry is tested without waiting.
-    let at = |t: &[u8], now| db.store.read(|c| session(c, t.to_vec(), now)).expect("read");
+    let at = |t: &[u8], now| {
+        db.store
+            .read(|c| session(c, t.to_vec(), now))
+            .expect("read")
+    };
     let s = at(b"token-a", 999).expect("live session");
     assert_eq!(s.user.name, "Ana Silva");
     assert!(s.user.author_id.is_some(), "staff get a byline");
     assert!(at(b"token-a", 1_000).is_none(), "expired at its time");
     assert!(at(b"token-b", 1_000).is_some());
     assert!(at(b"unknown", 0).is_none());
-    assert_eq!(db.store.write(|w| w.delete_sessions_of(user)).expect("everywhere"), 2);
+    assert_eq!(
+        db.store
+            .write(|w| w.delete_sessions_of(user))
+            .expect("everywhere"),
+        2
+    );
     assert!(at(b"token-b", 1_000).is_none());
 }

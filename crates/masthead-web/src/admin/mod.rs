@@ -18,6 +18,7 @@ use serde::{Deserialize, Serialize};
 
 pub mod desk;
 pub mod editor;
+pub mod settings;
 
 use crate::auth;
 use crate::state::AppState;
@@ -46,6 +47,7 @@ fn templates() -> &'static Environment<'static> {
             ("live.html", include_str!("../../admin/live.html")),
             ("editor.html", include_str!("../../admin/editor.html")),
             ("revisions.html", include_str!("../../admin/revisions.html")),
+            ("settings.html", include_str!("../../admin/settings.html")),
         ] {
             if let Err(e) = env.add_template(name, src) {
                 tracing::error!(template = name, error = %e, "admin template is broken");

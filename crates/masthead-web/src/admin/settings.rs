@@ -1,0 +1,188 @@
+//! Site settings and the membership campaign, taking effect at once.
+
+use axum::extract::rejection::FormRejection;
+use axum::extract::{Form, State};
+use axum::http::StatusCode;
+use axum::response::Response;
+use masthead_domain::{Action, permits};
+use masthead_store::{Campaign, now_ms};
+use serde::Deserialize;
+
+use super::{Staff, StaffView, message, page, unavailable};
+use crate::state::AppState;
+
+fn forbidden() -> Response {
+    message(
+        StatusCode::FORBIDDEN,
+        "Not allowed",
+        "Only administrators and the owner change site settings.",
+        None,
+    )
+}
+
+fn render(
+    state: &AppState,
+    staff: &Staff,
+    status: StatusCode,
+    error: Option<&str>,
+    notice: Option<&str>,
+) -> Response {
+    let site = state.site();
+    let tz = site.settings.timezone.clone();
+    let campaign = site.campaign.as_ref().map(|c| {
+        let deadline = jiff::Timestamp::from_millisecond(c.deadline_ms)
+            .ok()
+            .and_then(|t| jiff::tz::TimeZone::get(&tz).ok().map(|z| t.to_zoned_datetime(z).strftime("%Y-%m-%d").to_string()))
+            .unwrap_or_default();
+        serde_json::json!({ "pitch": c.pitch, "goal": c.goal, "metric": c.metric, "deadline": deadline })
+    });
+    page(
+        status,
+        "settings.html",
+        serde_json::json!({
+            "title": "Settings",
+            "staff": StaffView::from(&staff.0.user),
+            "csrf": staff.0.csrf_token,
+            "s": site.settings,
+            "c": campaign.unwrap_or_else(|| serde_json::json!({ "pitch": "", "goal": 25000, "metric": "members", "deadline": "" })),
+            "error": error,
+            "notice": notice,
+        }),
+    )
+}
+
+pub async fn form(State(state): State<AppState>, staff: Staff) -> Response {
+    if !permits(staff.0.user.role, Action::ManageSettings) {
+        return forbidden();
+    }
+    render(&state, &staff, StatusCode::OK, None, None)
+}
+
+#[derive(Deserialize)]
+pub struct SettingsForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    title: String,
+    #[serde(default)]
+    description: String,
+    #[serde(default)]
+    accent: String,
+    #[serde(default)]
+    timezone: String,
+    #[serde(default)]
+    pitch: String,
+    #[serde(default)]
+    goal: String,
+    #[serde(default)]
+    metric: String,
+    #[serde(default)]
+    deadline: String,
+}
+
+pub async fn save(
+    State(state): State<AppState>,
+    staff: Staff,
+    form: Result<Form<SettingsForm>, FormRejection>,
+) -> Response {
+    let Ok(Form(f)) = form else {
+        return message(
+            StatusCode::BAD_REQUEST,
+            "Bad request",
+            "The form could not be read.",
+            None,
+        );
+    };
+    if let Err(r) = staff.check_csrf(&f.csrf) {
+        return *r;
+    }
+    if !permits(staff.0.user.role, Action::ManageSettings) {
+        return forbidden();
+    }
+    let bad = |m: &str| {
+        render(
+            &state,
+            &staff,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            Some(m),
+            None,
+        )
+    };
+    let title = f.title.trim().to_owned();
+    if title.is_empty() || title.len() > 120 {
+        return bad("The site needs a title of at most 120 characters.");
+    }
+    let accent = f.accent.trim().to_ascii_lowercase();
+    let hex_ok = accent.len() == 7
+        && accent.starts_with('#')
+        && accent[1..].bytes().all(|b| b.is_ascii_hexdigit());
+    if !hex_ok {
+        return bad("The accent colour must look like #b3261e.");
+    }
+    let Ok(tz) = jiff::tz::TimeZone::get(f.timezone.trim()) else {
+        return bad(
+            "Unknown time zone: use an IANA name such as Europe/London or America/New_York.",
+        );
+    };
+    let Ok(goal) = f.goal.trim().parse::<u64>() else {
+        return bad("The goal must be a whole number.");
+    };
+    if goal == 0 || goal > 100_000_000 {
+        return bad("The goal must be between 1 and 100,000,000.");
+    }
+    if f.metric != "members" && f.metric != "paid" {
+        return bad("Choose what the campaign counts.");
+    }
+    let pitch = f.pitch.trim().to_owned();
+    if pitch.is_empty() || pitch.len() > 300 {
+        return bad("The pitch must be 1 to 300 characters.");
+    }
+    let deadline = match f.deadline.trim().parse::<jiff::civil::Date>() {
+        Ok(d) => match d.at(23, 59, 59, 0).to_zoned_datetime(tz) {
+            Ok(z) => z.timestamp().as_millisecond(),
+            Err(_) => return bad("That deadline cannot be represented in the time zone."),
+        },
+        Err(_) => return bad("The deadline must be a date."),
+    };
+    let timezone = f.timezone.trim().to_owned();
+    let description = f.description.trim().to_owned();
+    let metric = f.metric.clone();
+    let changed_campaign = state.site().campaign.as_ref().is_none_or(|c| {
+        c.pitch != pitch || c.goal != goal || c.metric != metric || c.deadline_ms != deadline
+    });
+    let result = state
+        .store
+        .write(move |w| {
+            w.set_setting("title", &title)?;
+            w.set_setting("description", &description)?;
+            w.set_setting("accent", &accent)?;
+            w.set_setting("timezone", &timezone)?;
+            if changed_campaign {
+                w.insert_campaign(&Campaign {
+                    id: 0,
+                    pitch,
+                    goal,
+                    metric,
+                    starts_ms: now_ms(),
+                    deadline_ms: deadline,
+                })?;
+            }
+            Ok(())
+        })
+        .await;
+    if let Err(e) = result {
+        return unavailable(e);
+    }
+    // At once for everyone: the poller will also see it, harmlessly.
+    if let Err(e) = state.reload_site().await {
+        return unavailable(e);
+    }
+    state.cache.clear();
+    render(
+        &state,
+        &staff,
+        StatusCode::OK,
+        None,
+        Some("Saved. The public site shows the changes now."),
+    )
+}
