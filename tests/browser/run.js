@@ -176,12 +176,15 @@ async function stopServer() {
   return { code: null, signal: 'SIGKILL', timedOut: true };
 }
 
-function runCli(args) {
+// Runs the CLI against the running server's data dir; `input` (if given) is its stdin.
+function runCli(args, input) {
   return new Promise((resolve, reject) => {
-    execFile(BIN, ['--data-dir', server.dataDir, ...args], { env: childEnv(), timeout: 15_000 }, (err, stdout, stderr) => {
+    const child = execFile(BIN, ['--data-dir', server.dataDir, ...args], { env: childEnv(), timeout: 15_000 }, (err, stdout, stderr) => {
       if (err) reject(new Error(`\`masthead ${args.join(' ')}\` failed: ${err.message}\n${stderr}`));
       else resolve(stdout);
     });
+    if (input !== undefined) child.stdin.end(input);
+    else child.stdin.end();
   });
 }
 
@@ -270,6 +273,41 @@ async function launchBrowser() {
 }
 
 // ---------------------------------------------------------------- checks --
+
+// Runs the Nu Html Checker on files (HTML, and CSS for *.css); warnings are printed,
+// any error fails the calling test with one detail line per message.
+async function vnuCheck(files) {
+  const out = await new Promise((resolve, reject) => {
+    execFile('java', ['-Xss4m', '-jar', VNU_JAR, '--format', 'json', '--exit-zero-always', '--also-check-css', ...files],
+      { timeout: 60_000, maxBuffer: 32 * 1024 * 1024 }, (err, stdout, stderr) => {
+        if (err) reject(new Error(`vnu failed: ${err.message}\n${stderr}`));
+        else resolve(stderr || stdout);
+      });
+  });
+  let report;
+  try { report = JSON.parse(out); } catch (e) { throw new Error(`cannot parse vnu output: ${out.slice(0, 500)}`); }
+  const where = (m) => `${path.basename(decodeURIComponent((m.url || '').replace(/^file:/, '')))}:${m.lastLine || m.firstLine || '?'}`;
+  const errors = report.messages.filter((m) => m.type === 'error' || m.type === 'non-document-error');
+  for (const m of report.messages.filter((x) => x.type !== 'error' && x.type !== 'non-document-error')) {
+    info(`vnu ${m.subType || m.type}: ${where(m)}: ${m.message}`);
+  }
+  assert(errors.length === 0, `${errors.length} Nu checker error(s) in ${files.length} files`,
+    errors.slice(0, 60).map((m) => `${where(m)}: ${m.message}${m.extract ? `  [${m.extract.replace(/\s+/g, ' ').trim()}]` : ''}`));
+}
+
+// Runs axe-core on the page as it is now; returns the violations.
+let axeSourceCache = null;
+async function axeViolations(page) {
+  if (!axeSourceCache) axeSourceCache = fs.readFileSync(require.resolve('axe-core/axe.min.js'), 'utf8');
+  await page.evaluate(axeSourceCache);
+  return page.evaluate(async () => {
+    const r = await window.axe.run(document, { resultTypes: ['violations'] });
+    return r.violations.map((v) => ({
+      id: v.id, impact: v.impact, help: v.help,
+      nodes: v.nodes.map((n) => ({ target: n.target.join(' '), summary: n.failureSummary })),
+    }));
+  });
+}
 
 async function domFeedIds(page) {
   return page.$$eval('ol[data-feed] > li[data-post-id]', (lis) => lis.map((li) => li.dataset.postId));
@@ -598,27 +636,11 @@ test('Raw HTML of every page type (and the CSS) passes the Nu Html Checker', asy
   fs.writeFileSync(path.join(dir, 'site.css'), css.text);
   files.push(path.join(dir, 'site.css'));
 
-  const out = await new Promise((resolve, reject) => {
-    execFile('java', ['-Xss4m', '-jar', VNU_JAR, '--format', 'json', '--exit-zero-always', '--also-check-css', ...files],
-      { timeout: 60_000, maxBuffer: 32 * 1024 * 1024 }, (err, stdout, stderr) => {
-        if (err) reject(new Error(`vnu failed: ${err.message}\n${stderr}`));
-        else resolve(stderr || stdout);
-      });
-  });
-  let report;
-  try { report = JSON.parse(out); } catch (e) { throw new Error(`cannot parse vnu output: ${out.slice(0, 500)}`); }
-  const where = (m) => `${path.basename(decodeURIComponent((m.url || '').replace(/^file:/, '')))}:${m.lastLine || m.firstLine || '?'}`;
-  const errors = report.messages.filter((m) => m.type === 'error' || m.type === 'non-document-error');
-  for (const m of report.messages.filter((x) => x.type !== 'error' && x.type !== 'non-document-error')) {
-    info(`vnu ${m.subType || m.type}: ${where(m)}: ${m.message}`);
-  }
-  assert(errors.length === 0, `${errors.length} Nu checker error(s) in ${files.length} files`,
-    errors.slice(0, 60).map((m) => `${where(m)}: ${m.message}${m.extract ? `  [${m.extract.replace(/\s+/g, ' ').trim()}]` : ''}`));
+  await vnuCheck(files);
   info(`vnu checked ${files.length} files (${pages.length + 2} HTML pages + site.css)`);
 });
 
 test('axe-core finds no serious or critical violations at 1280 and 390 px', async () => {
-  const axeSource = fs.readFileSync(require.resolve('axe-core/axe.min.js'), 'utf8');
   const ctx = await browser.newContext({ bypassCSP: true, viewport: DESKTOP });
   const found = [];
   let audits = 0;
@@ -629,14 +651,7 @@ test('axe-core finds no serious or critical violations at 1280 and 390 px', asyn
       await page.setViewportSize(viewport);
       for (const p of targets) {
         await goto(page, p);
-        await page.evaluate(axeSource);
-        const violations = await page.evaluate(async () => {
-          const r = await window.axe.run(document, { resultTypes: ['violations'] });
-          return r.violations.map((v) => ({
-            id: v.id, impact: v.impact, help: v.help,
-            nodes: v.nodes.map((n) => ({ target: n.target.join(' '), summary: n.failureSummary })),
-          }));
-        });
+        const violations = await axeViolations(page);
         audits++;
         for (const v of violations) {
           const line = `${p} @${viewport.width}px ${v.impact} ${v.id} (${v.help}): ${v.nodes.length} node(s): ${v.nodes.slice(0, 5).map((n) => n.target).join(' | ')}`;
@@ -732,6 +747,15 @@ test('No horizontal scrolling at 390 px; screenshots', async () => {
     await closeQuietly(page);
   }
   assert(problems.length === 0, 'pages scroll sideways at 390 px', problems);
+});
+
+// The editorial desk (/admin): sign-in, the editor, the live console. Same server,
+// browser and harness; registered here so the console-error check below covers it.
+require('./desk.js')({
+  test, assert, assertEq, Failure, info, unique, decodeEntities, tempDir,
+  server, get, runCli, openPage, goto, closeQuietly, vnuCheck, axeViolations,
+  browser: () => browser, mainCtx: () => mainCtx,
+  DESKTOP, MOBILE, LIVE,
 });
 
 test('No console errors or uncaught page errors during the tests', async () => {

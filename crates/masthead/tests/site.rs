@@ -1281,6 +1281,8 @@ async fn the_editor_saves_publishes_schedules_and_keeps_history() {
             .await
             .expect("html");
         let version = field(&html, "version");
+        let byline = field(&html, "authors");
+        assert!(!byline.is_empty(), "the editor's own byline is filled in");
         let save =
             |version: String, action: &'static str, slug: &'static str, body: &'static str| {
                 vec![
@@ -1292,6 +1294,8 @@ async fn the_editor_saves_publishes_schedules_and_keeps_history() {
                     ("body", body.to_owned()),
                     ("publish_at", String::new()),
                     ("action", action.to_owned()),
+                    ("tags", "city, transport".to_owned()),
+                    ("authors", byline.clone()),
                 ]
             };
         let res = post_form(
@@ -1315,6 +1319,16 @@ async fn the_editor_saves_publishes_schedules_and_keeps_history() {
         assert!(page.contains("<strong>dusk</strong>"));
         let (_, _, home) = get(&s.url("/")).await;
         assert_eq!(post_ids(&home).first(), Some(&id));
+        let (_, _, transport) = get(&s.url("/tag/transport/")).await;
+        assert_eq!(
+            post_ids(&transport).first(),
+            Some(&id),
+            "tag pages follow the editor's tags"
+        );
+        assert!(
+            page.contains("href=\"/tag/city/\""),
+            "primary tag labels the story"
+        );
         // A second editor still holding the first version gets a conflict, not an overwrite.
         let res = post_form(
             format!("/admin/posts/{id}"),
@@ -1455,6 +1469,7 @@ async fn the_editor_saves_publishes_schedules_and_keeps_history() {
             "no publish button for contributors"
         );
         let cv = field(&html, "version");
+        let cbyline = field(&html, "authors");
         let form = |action: &'static str| {
             vec![
                 ("csrf", ccsrf.clone()),
@@ -1465,6 +1480,7 @@ async fn the_editor_saves_publishes_schedules_and_keeps_history() {
                 ("body", "Draft.".to_owned()),
                 ("publish_at", String::new()),
                 ("action", action.to_owned()),
+                ("authors", cbyline.clone()),
             ]
         };
         let res = c

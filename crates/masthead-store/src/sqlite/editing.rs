@@ -22,6 +22,10 @@ pub struct EditablePost {
     /// The version token: a save must name the version it started from.
     pub updated_ms: i64,
     pub author_ids: Vec<i64>,
+    /// Byline slugs in order, the lead first.
+    pub author_slugs: Vec<String>,
+    /// Tag slugs in order, the primary first.
+    pub tag_slugs: Vec<String>,
 }
 
 /// What the editor sends on save.
@@ -36,6 +40,10 @@ pub struct PostEdit {
     pub reading_minutes: u32,
     pub status: PostStatus,
     pub published_ms: Option<i64>,
+    /// Tags in order (first = primary); `None` leaves them as they are.
+    pub tag_ids: Option<Vec<i64>>,
+    /// Bylines in order (first = lead); `None` leaves them as they are.
+    pub author_ids: Option<Vec<i64>>,
 }
 
 #[derive(Debug, Clone, serde::Serialize)]
@@ -73,8 +81,17 @@ pub fn editable_post(c: &Connection, id: i64) -> StoreResult<Option<EditablePost
     else {
         return Ok(None);
     };
-    let author_ids = c
-        .prepare_cached("SELECT author_id FROM post_authors WHERE post_id = ?1 ORDER BY position")?
+    let authors: Vec<(i64, String)> = c
+        .prepare_cached(
+            "SELECT a.id, a.slug FROM post_authors pa JOIN authors a ON a.id = pa.author_id
+             WHERE pa.post_id = ?1 ORDER BY pa.position",
+        )?
+        .query_map([id], |r| Ok((r.get(0)?, r.get(1)?)))?
+        .collect::<Result<_, _>>()?;
+    let tag_slugs = c
+        .prepare_cached(
+            "SELECT t.slug FROM post_tags pt JOIN tags t ON t.id = pt.tag_id WHERE pt.post_id = ?1 ORDER BY pt.position",
+        )?
         .query_map([id], |r| r.get(0))?
         .collect::<Result<_, _>>()?;
     Ok(Some(EditablePost {
@@ -87,7 +104,9 @@ pub fn editable_post(c: &Connection, id: i64) -> StoreResult<Option<EditablePost
         body_source,
         published_ms,
         updated_ms,
-        author_ids,
+        author_ids: authors.iter().map(|a| a.0).collect(),
+        author_slugs: authors.into_iter().map(|a| a.1).collect(),
+        tag_slugs,
     }))
 }
 
@@ -182,6 +201,30 @@ impl Writer<'_> {
         let listed = (edit.status == PostStatus::Published && kind != "page")
             .then_some(edit.published_ms)
             .flatten();
+        if let Some(tags) = &edit.tag_ids {
+            self.tx()
+                .execute("DELETE FROM post_tags WHERE post_id = ?1", [id])?;
+            for (pos, tag) in tags.iter().enumerate() {
+                self.tx().execute(
+                    "INSERT INTO post_tags (post_id, tag_id, position, published_at) VALUES (?1, ?2, ?3, ?4)",
+                    params![id, tag, pos as i64, listed],
+                )?;
+            }
+            self.tx().execute(
+                "UPDATE posts SET primary_tag_id = ?2 WHERE id = ?1",
+                params![id, tags.first()],
+            )?;
+        }
+        if let Some(authors) = &edit.author_ids {
+            self.tx()
+                .execute("DELETE FROM post_authors WHERE post_id = ?1", [id])?;
+            for (pos, author) in authors.iter().enumerate() {
+                self.tx().execute(
+                    "INSERT INTO post_authors (post_id, author_id, position, published_at) VALUES (?1, ?2, ?3, ?4)",
+                    params![id, author, pos as i64, listed],
+                )?;
+            }
+        }
         for table in ["post_tags", "post_authors"] {
             self.tx().execute(
                 &format!("UPDATE {table} SET published_at = ?2 WHERE post_id = ?1"),

@@ -391,6 +391,8 @@ fn saves_detect_collisions_record_revisions_and_keep_old_slugs() {
         reading_minutes: 1,
         status: PostStatus::Published,
         published_ms: Some(1_000),
+        tag_ids: None,
+        author_ids: None,
     };
     let v1 = db
         .store

@@ -243,6 +243,10 @@ pub struct SaveForm {
     #[serde(default)]
     publish_at: String,
     #[serde(default)]
+    tags: String,
+    #[serde(default)]
+    authors: String,
+    #[serde(default)]
     action: String,
 }
 
@@ -366,8 +370,50 @@ pub async fn save(
             None,
         );
     }
+    let (all_authors, all_tags) = match state.store.all_authors_and_tags().await {
+        Ok(x) => x,
+        Err(e) => return unavailable(e),
+    };
+    let tag_ids = match resolve_slugs(&form.tags, &all_tags, "tag") {
+        Ok(t) => t,
+        Err(m) => {
+            return editor_page(
+                &state,
+                session,
+                &post,
+                StatusCode::UNPROCESSABLE_ENTITY,
+                Some(&m),
+                None,
+            );
+        }
+    };
+    let author_ids = match resolve_slugs(&form.authors, &all_authors, "byline") {
+        Ok(a) if !a.is_empty() => a,
+        Ok(_) => {
+            return editor_page(
+                &state,
+                session,
+                &post,
+                StatusCode::UNPROCESSABLE_ENTITY,
+                Some("A post needs at least one byline."),
+                None,
+            );
+        }
+        Err(m) => {
+            return editor_page(
+                &state,
+                session,
+                &post,
+                StatusCode::UNPROCESSABLE_ENTITY,
+                Some(&m),
+                None,
+            );
+        }
+    };
     let rendered = render_markdown(&form.body, false);
     let edit = PostEdit {
+        tag_ids: Some(tag_ids),
+        author_ids: Some(author_ids),
         title,
         dek: form.dek.trim().to_owned(),
         slug,
@@ -380,6 +426,8 @@ pub async fn save(
     };
     let staff_id = session.user.id;
     let version = form.version;
+    // Pages listing the post under its old tags and bylines go too.
+    crate::changes::invalidate_post_now(&state, id).await;
     let saved = state
         .store
         .write(move |w| w.save_post(id, version, &edit, Some(staff_id), now))
@@ -416,6 +464,26 @@ pub async fn save(
         ),
         Err(e) => unavailable(e),
     }
+}
+
+/// Comma-separated slugs to ids, in order, without repeats.
+fn resolve_slugs(
+    list: &str,
+    known: &[masthead_store::sqlite::staff::NamedRef],
+    what: &str,
+) -> Result<Vec<i64>, String> {
+    let mut ids = Vec::new();
+    for slug in list.split(',').map(str::trim).filter(|s| !s.is_empty()) {
+        let id = known
+            .iter()
+            .find(|k| k.1 == slug)
+            .map(|k| k.0)
+            .ok_or_else(|| format!("There is no {what} with the slug {slug:?}."))?;
+        if !ids.contains(&id) {
+            ids.push(id);
+        }
+    }
+    Ok(ids)
 }
 
 #[derive(Serialize)]
@@ -548,6 +616,8 @@ pub async fn restore(
         reading_minutes: rendered.reading.minutes,
         status: post.status,
         published_ms: post.published_ms,
+        tag_ids: None,
+        author_ids: None,
     };
     let staff_id = session.user.id;
     let version = form.version;
