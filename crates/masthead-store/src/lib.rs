@@ -156,6 +156,20 @@ impl Store {
         self.read(move |c| sqlite::editing::revisions(c, post_id))
             .await
     }
+    pub async fn review_state(&self, post_id: i64) -> StoreResult<Option<String>> {
+        self.read(move |c| sqlite::editing::review_state(c, post_id))
+            .await
+    }
+    pub async fn review_notes(
+        &self,
+        post_id: i64,
+    ) -> StoreResult<Vec<sqlite::editing::ReviewNote>> {
+        self.read(move |c| sqlite::editing::review_notes(c, post_id))
+            .await
+    }
+    pub async fn review_queue(&self) -> StoreResult<Vec<(i64, String, String, i64)>> {
+        self.read(sqlite::editing::review_queue).await
+    }
     /// Where a retired slug now lives.
     pub async fn redirect_for(&self, old_slug: String) -> StoreResult<Option<String>> {
         self.read(move |c| sqlite::editing::redirect_for(c, old_slug))

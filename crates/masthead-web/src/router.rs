@@ -62,6 +62,8 @@ fn site(state: AppState) -> Router {
         .route("/admin/posts/{id}", post(admin::editor::save))
         .route("/admin/posts/{id}/edit", get(admin::editor::edit))
         .route("/admin/posts/{id}/revisions", get(admin::editor::revisions))
+        .route("/admin/posts/{id}/review", post(admin::editor::review))
+        .route("/admin/review", get(admin::editor::review_queue))
         .route(
             "/admin/posts/{id}/revisions/{rev}/restore",
             post(admin::editor::restore),

@@ -1590,3 +1590,148 @@ async fn settings_and_campaign_take_effect_on_the_public_site_at_once() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn contributors_submit_and_editors_review() {
+    with_server("review", |s| async move {
+        let c = client();
+        let (writer, wcsrf) = signed_in(&s, "freelance@courier.example", "contributor").await;
+        let (editor, ecsrf) = signed_in(&s, "chief@courier.example", "editor").await;
+        let res = c
+            .post(s.url("/admin/posts"))
+            .header(header::COOKIE, &writer)
+            .form(&[
+                ("csrf", wcsrf.as_str()),
+                ("kind", "article"),
+                ("title", "Night shift at the lifeboat station"),
+            ])
+            .send()
+            .await
+            .expect("create");
+        let edit = res.headers()[header::LOCATION]
+            .to_str()
+            .expect("loc")
+            .to_owned();
+        let id = edit.split('/').nth(3).expect("id").to_owned();
+        let review_url = s.url(&format!("/admin/posts/{id}/review"));
+        let act = |cookie: &String, csrf: &String, decision: &'static str, body: &'static str| {
+            c.post(&review_url)
+                .header(header::COOKIE, cookie.clone())
+                .form(&[
+                    ("csrf", csrf.as_str()),
+                    ("decision", decision),
+                    ("body", body),
+                ])
+                .send()
+        };
+        // Contributors cannot approve; they submit.
+        assert_eq!(
+            act(&writer, &wcsrf, "approved", "")
+                .await
+                .expect("self-approve")
+                .status()
+                .as_u16(),
+            403
+        );
+        assert_eq!(
+            act(&writer, &wcsrf, "submitted", "Ready for a look.")
+                .await
+                .expect("submit")
+                .status()
+                .as_u16(),
+            303
+        );
+        let queue = c
+            .get(s.url("/admin/review"))
+            .header(header::COOKIE, &editor)
+            .send()
+            .await
+            .expect("queue");
+        assert_eq!(queue.status().as_u16(), 200);
+        assert!(
+            queue
+                .text()
+                .await
+                .expect("html")
+                .contains("Night shift at the lifeboat station")
+        );
+        assert_eq!(
+            c.get(s.url("/admin/review"))
+                .header(header::COOKIE, &writer)
+                .send()
+                .await
+                .expect("no queue")
+                .status()
+                .as_u16(),
+            403
+        );
+        assert_eq!(
+            act(
+                &editor,
+                &ecsrf,
+                "changes_requested",
+                "Needs a second source."
+            )
+            .await
+            .expect("send back")
+            .status()
+            .as_u16(),
+            303
+        );
+        let page = c
+            .get(s.url(&edit))
+            .header(header::COOKIE, &writer)
+            .send()
+            .await
+            .expect("edit")
+            .text()
+            .await
+            .expect("html");
+        assert!(page.contains("sent back for changes") && page.contains("Needs a second source."));
+        assert!(page.contains("value=\"submitted\""), "can resubmit");
+        assert_eq!(
+            act(&writer, &wcsrf, "submitted", "Added the coxswain.")
+                .await
+                .expect("resubmit")
+                .status()
+                .as_u16(),
+            303
+        );
+        assert_eq!(
+            act(&editor, &ecsrf, "approved", "Good to go.")
+                .await
+                .expect("approve")
+                .status()
+                .as_u16(),
+            303
+        );
+        let page = c
+            .get(s.url(&edit))
+            .header(header::COOKIE, &editor)
+            .send()
+            .await
+            .expect("edit")
+            .text()
+            .await
+            .expect("html");
+        assert!(page.contains("Review: approved"));
+        assert!(
+            page.matches("<strong>").count() >= 4,
+            "the thread lists every step"
+        );
+        let queue = c
+            .get(s.url("/admin/review"))
+            .header(header::COOKIE, &editor)
+            .send()
+            .await
+            .expect("queue");
+        assert!(
+            queue
+                .text()
+                .await
+                .expect("html")
+                .contains("Nothing is waiting for review.")
+        );
+    })
+    .await;
+}

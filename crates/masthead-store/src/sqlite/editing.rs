@@ -253,3 +253,90 @@ impl Writer<'_> {
         Ok(new_updated)
     }
 }
+
+/// A note in a post's review thread.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct ReviewNote {
+    pub created_ms: i64,
+    pub staff_name: Option<String>,
+    pub decision: String,
+    pub body: String,
+}
+
+pub fn review_state(c: &Connection, post_id: i64) -> StoreResult<Option<String>> {
+    Ok(c.prepare_cached("SELECT review FROM posts WHERE id = ?1")?
+        .query_row([post_id], |r| r.get(0))
+        .optional()?)
+}
+
+pub fn review_notes(c: &Connection, post_id: i64) -> StoreResult<Vec<ReviewNote>> {
+    Ok(c.prepare_cached(
+        "SELECT r.created_at, u.name, r.decision, r.body FROM review_comments r
+             LEFT JOIN staff_users u ON u.id = r.staff_id WHERE r.post_id = ?1 ORDER BY r.id",
+    )?
+    .query_map([post_id], |r| {
+        Ok(ReviewNote {
+            created_ms: r.get(0)?,
+            staff_name: r.get(1)?,
+            decision: r.get(2)?,
+            body: r.get(3)?,
+        })
+    })?
+    .collect::<Result<_, _>>()?)
+}
+
+/// Drafts waiting for an editor, oldest first: `(id, title, by, submitted)`.
+pub fn review_queue(c: &Connection) -> StoreResult<Vec<(i64, String, String, i64)>> {
+    Ok(c.prepare_cached(
+        "SELECT p.id, p.title,
+                    COALESCE((SELECT group_concat(a.name, ', ') FROM post_authors pa
+                              JOIN authors a ON a.id = pa.author_id WHERE pa.post_id = p.id), ''),
+                    p.updated_at
+             FROM posts p WHERE p.review = 'submitted' ORDER BY p.updated_at",
+    )?
+    .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))?
+    .collect::<Result<_, _>>()?)
+}
+
+impl Writer<'_> {
+    /// Moves a post through review and records the note. `decision` is one of
+    /// submitted, comment, changes_requested, approved (a comment leaves the
+    /// state as it is).
+    pub fn review(
+        &self,
+        post_id: i64,
+        staff_id: i64,
+        decision: &str,
+        body: &str,
+        now: i64,
+    ) -> StoreResult<()> {
+        let state = match decision {
+            "submitted" | "changes_requested" | "approved" => Some(decision),
+            "comment" => None,
+            other => {
+                return Err(StoreError::Invalid(format!(
+                    "unknown review decision {other:?}"
+                )));
+            }
+        };
+        let exists: bool = self.tx().query_row(
+            "SELECT EXISTS (SELECT 1 FROM posts WHERE id = ?1)",
+            [post_id],
+            |r| r.get(0),
+        )?;
+        if !exists {
+            return Err(StoreError::NotFound);
+        }
+        if let Some(state) = state {
+            self.tx().execute(
+                "UPDATE posts SET review = ?2 WHERE id = ?1",
+                params![post_id, state],
+            )?;
+        }
+        self.tx().execute(
+            "INSERT INTO review_comments (post_id, staff_id, created_at, decision, body) VALUES (?1, ?2, ?3, ?4, ?5)",
+            params![post_id, staff_id, now, decision, body],
+        )?;
+        Ok(())
+    }
+}

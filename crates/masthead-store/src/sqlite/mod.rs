@@ -34,6 +34,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "editing",
         include_str!("../../migrations/sqlite/0003_editing.sql"),
     ),
+    (
+        4,
+        "review",
+        include_str!("../../migrations/sqlite/0004_review.sql"),
+    ),
 ];
 
 /// Most idle reader connections kept open.

@@ -142,13 +142,26 @@ pub async fn create(
     }
 }
 
-fn editor_page(
+async fn editor_page(
     state: &AppState,
     session: &StaffSession,
     post: &EditablePost,
     status: StatusCode,
     error: Option<&str>,
     notice: Option<&str>,
+) -> Response {
+    let review = review_context(state, session, post).await;
+    editor_page_with(state, session, post, status, error, notice, review)
+}
+
+fn editor_page_with(
+    state: &AppState,
+    session: &StaffSession,
+    post: &EditablePost,
+    status: StatusCode,
+    error: Option<&str>,
+    notice: Option<&str>,
+    review: serde_json::Value,
 ) -> Response {
     let clock = state.clock();
     let tz = state.site().settings.timezone.clone();
@@ -182,7 +195,161 @@ fn editor_page(
             "can_publish": can_publish,
             "error": error,
             "notice": notice,
+            "review_label": review["label"],
+            "review_notes": review["notes"],
+            "can_submit": review["can_submit"],
+            "can_review": review["can_review"],
         }),
+    )
+}
+
+fn review_label(state: &str) -> &'static str {
+    match state {
+        "submitted" => "waiting for an editor",
+        "changes_requested" => "sent back for changes",
+        "approved" => "approved",
+        _ => "not submitted",
+    }
+}
+
+fn decision_label(d: &str) -> &'static str {
+    match d {
+        "submitted" => "submitted for review",
+        "changes_requested" => "sent back",
+        "approved" => "approved",
+        _ => "commented",
+    }
+}
+
+/// What the review panel shows: state, thread, and who may act.
+async fn review_context(
+    state: &AppState,
+    session: &StaffSession,
+    post: &EditablePost,
+) -> serde_json::Value {
+    let clock = state.clock();
+    let current = state
+        .store
+        .review_state(post.id)
+        .await
+        .ok()
+        .flatten()
+        .unwrap_or_default();
+    let notes: Vec<serde_json::Value> = state
+        .store
+        .review_notes(post.id)
+        .await
+        .unwrap_or_default()
+        .into_iter()
+        .map(|n| {
+            serde_json::json!({
+                "staff_name": n.staff_name,
+                "label": decision_label(&n.decision),
+                "when": clock.time(n.created_ms).display,
+                "body": n.body,
+            })
+        })
+        .collect();
+    let own = whose(session, post) == Whose::Own;
+    let can_submit = own
+        && post.status == PostStatus::Draft
+        && (current == "none" || current == "changes_requested");
+    let can_review =
+        current == "submitted" && permits(session.user.role, Action::ReviewSubmissions);
+    serde_json::json!({ "label": review_label(&current), "notes": notes, "can_submit": can_submit, "can_review": can_review })
+}
+
+#[derive(Deserialize)]
+pub struct ReviewForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    decision: String,
+    #[serde(default)]
+    body: String,
+}
+
+/// Submit for review (the post's own writer), approve or send back (editors),
+/// or comment (either).
+pub async fn review(
+    State(state): State<AppState>,
+    staff: Staff,
+    Path(id): Path<i64>,
+    form: Result<Form<ReviewForm>, FormRejection>,
+) -> Response {
+    let Ok(Form(form)) = form else {
+        return message(
+            StatusCode::BAD_REQUEST,
+            "Bad request",
+            "The form could not be read.",
+            None,
+        );
+    };
+    if let Err(r) = staff.check_csrf(&form.csrf) {
+        return *r;
+    }
+    let session = &staff.0;
+    let post = match load(&state, id).await {
+        Ok(p) => p,
+        Err(r) => return r,
+    };
+    let own = whose(session, &post) == Whose::Own;
+    let reviewer = permits(session.user.role, Action::ReviewSubmissions);
+    let allowed = match form.decision.as_str() {
+        "submitted" => own,
+        "approved" | "changes_requested" => reviewer,
+        "comment" => own || reviewer,
+        _ => {
+            return message(
+                StatusCode::BAD_REQUEST,
+                "Unknown decision",
+                "Use the review buttons.",
+                None,
+            );
+        }
+    };
+    if !allowed {
+        return forbidden("take that review step");
+    }
+    if form.body.len() > 5_000 {
+        return message(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "Note too long",
+            "Review notes are at most 5,000 characters.",
+            None,
+        );
+    }
+    let (staff_id, decision, body) = (
+        session.user.id,
+        form.decision.clone(),
+        form.body.trim().to_owned(),
+    );
+    match state
+        .store
+        .write(move |w| w.review(id, staff_id, &decision, &body, now_ms()))
+        .await
+    {
+        Ok(()) => Redirect::to(&format!("/admin/posts/{id}/edit")).into_response(),
+        Err(e) => unavailable(e),
+    }
+}
+
+pub async fn review_queue(State(state): State<AppState>, Staff(session): Staff) -> Response {
+    if !permits(session.user.role, Action::ReviewSubmissions) {
+        return forbidden("see the review queue");
+    }
+    let clock = state.clock();
+    let queue: Vec<serde_json::Value> = match state.store.review_queue().await {
+        Ok(q) => q
+            .into_iter()
+            .map(|(id, title, by, at)| serde_json::json!({ "id": id, "title": title, "by": by, "when": clock.time(at).display }))
+            .collect(),
+        Err(e) => return unavailable(e),
+    };
+    page(
+        StatusCode::OK,
+        "review.html",
+        serde_json::json!({ "title": "Review queue", "staff": StaffView::from(&session.user), "queue": queue }),
     )
 }
 
@@ -223,7 +390,7 @@ pub async fn edit(
     ) {
         return forbidden("edit this post");
     }
-    editor_page(&state, &session, &post, StatusCode::OK, None, None)
+    editor_page(&state, &session, &post, StatusCode::OK, None, None).await
 }
 
 #[derive(Deserialize)]
@@ -308,7 +475,7 @@ pub async fn save(
                         "The publication time has already passed; choose a later time or publish now.",
                     ),
                     None,
-                );
+                ).await;
             }
             None => {
                 return editor_page(
@@ -318,7 +485,8 @@ pub async fn save(
                     StatusCode::UNPROCESSABLE_ENTITY,
                     Some("Choose a date and time to schedule for."),
                     None,
-                );
+                )
+                .await;
             }
         },
         "unpublish" => (PostStatus::Draft, None, "Unpublished: it is a draft again."),
@@ -345,7 +513,8 @@ pub async fn save(
             StatusCode::UNPROCESSABLE_ENTITY,
             Some("Give the post a headline of at most 300 characters."),
             None,
-        );
+        )
+        .await;
     }
     let slug = match Slug::parse(form.slug.trim()) {
         Ok(s) => s.into_string(),
@@ -357,7 +526,8 @@ pub async fn save(
                 StatusCode::UNPROCESSABLE_ENTITY,
                 Some(&format!("The slug is not valid: {e}.")),
                 None,
-            );
+            )
+            .await;
         }
     };
     if form.body.len() > 1_000_000 {
@@ -368,7 +538,8 @@ pub async fn save(
             StatusCode::PAYLOAD_TOO_LARGE,
             Some("The body is over 1 MB."),
             None,
-        );
+        )
+        .await;
     }
     let (all_authors, all_tags) = match state.store.all_authors_and_tags().await {
         Ok(x) => x,
@@ -384,7 +555,8 @@ pub async fn save(
                 StatusCode::UNPROCESSABLE_ENTITY,
                 Some(&m),
                 None,
-            );
+            )
+            .await;
         }
     };
     let author_ids = match resolve_slugs(&form.authors, &all_authors, "byline") {
@@ -397,7 +569,8 @@ pub async fn save(
                 StatusCode::UNPROCESSABLE_ENTITY,
                 Some("A post needs at least one byline."),
                 None,
-            );
+            )
+            .await;
         }
         Err(m) => {
             return editor_page(
@@ -407,7 +580,8 @@ pub async fn save(
                 StatusCode::UNPROCESSABLE_ENTITY,
                 Some(&m),
                 None,
-            );
+            )
+            .await;
         }
     };
     let rendered = render_markdown(&form.body, false);
@@ -437,7 +611,7 @@ pub async fn save(
             crate::changes::invalidate_post_now(&state, id).await;
             state.wrote.notify_one();
             match load(&state, id).await {
-                Ok(p) => editor_page(&state, session, &p, StatusCode::OK, None, Some(notice)),
+                Ok(p) => editor_page(&state, session, &p, StatusCode::OK, None, Some(notice)).await,
                 Err(r) => r,
             }
         }
@@ -452,16 +626,19 @@ pub async fn save(
                     "Not saved: {m}. Your text is below the latest version; copy what you need before reloading."
                 )),
                 None,
-            )
+            ).await
         }
-        Err(StoreError::Invalid(m)) => editor_page(
-            &state,
-            session,
-            &post,
-            StatusCode::UNPROCESSABLE_ENTITY,
-            Some(&m),
-            None,
-        ),
+        Err(StoreError::Invalid(m)) => {
+            editor_page(
+                &state,
+                session,
+                &post,
+                StatusCode::UNPROCESSABLE_ENTITY,
+                Some(&m),
+                None,
+            )
+            .await
+        }
         Err(e) => unavailable(e),
     }
 }

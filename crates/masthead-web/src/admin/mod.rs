@@ -48,6 +48,7 @@ fn templates() -> &'static Environment<'static> {
             ("editor.html", include_str!("../../admin/editor.html")),
             ("revisions.html", include_str!("../../admin/revisions.html")),
             ("settings.html", include_str!("../../admin/settings.html")),
+            ("review.html", include_str!("../../admin/review.html")),
         ] {
             if let Err(e) = env.add_template(name, src) {
                 tracing::error!(template = name, error = %e, "admin template is broken");

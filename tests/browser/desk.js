@@ -1,0 +1,383 @@
+// Masthead real-browser tests for the editorial desk (/admin).
+//
+// Not run on its own: run.js requires this module and passes its harness, so these
+// tests share the suite's server (fresh data dir with the demo site), its Chromium,
+// its console-error watch and its single summary line.
+//
+// A staff account (role editor) is created once with `masthead user add` against the
+// running server's data dir. The desk is driven in its own browser context (the
+// session cookie never reaches the reader context); readers use the suite's main
+// context, whose pages run with the real Content-Security-Policy.
+'use strict';
+
+const fs = require('fs');
+const path = require('path');
+
+module.exports = function registerDeskTests(h) {
+  const { test, assert, assertEq, Failure, info, unique, server, get, runCli, openPage, goto, closeQuietly } = h;
+  const { DESKTOP, MOBILE, LIVE } = h;
+
+  // ------------------------------------------------------------ state --
+
+  const PASSWORD = `a long enough password ${unique()}`;
+  // Wrong-password pages for the checkers use an address with no account, so they do
+  // not count towards the editor's own failed-sign-in limit.
+  const NOBODY = `nobody.${unique()}@example.com`;
+  let account = null;      // { email, name, authorSlug }
+  let deskCtx = null;      // signed-in browser context (closed at the end)
+  let published = null;    // { id, slug, title } of the article published in test 1
+  let liveConsole = null;  // { id, path } of the Storm Eamon live console
+  let publishHtml = null;  // raw HTML of the editor page answering "Publish now"
+
+  async function ensureAccount() {
+    if (account) return account;
+    const u = unique();
+    const a = { email: `desk.editor.${u}@example.com`, name: `Desk Editor ${u}`, authorSlug: `desk-editor-${u}` };
+    await runCli(['user', 'add', '--email', a.email, '--name', a.name, '--role', 'editor', '--password-stdin'], `${PASSWORD}\n`);
+    account = a;
+    return account;
+  }
+
+  // The desk's own responses: the wrong-password page answers 401 on purpose.
+  function expectSigninRefusal(page) { page.expected4xx.push({ status: 401, path: '/admin/signin' }); }
+
+  async function signInWithBrowser(page) {
+    const a = await ensureAccount();
+    await goto(page, '/admin/signin');
+    await page.fill('#email', a.email);
+    await page.fill('#password', PASSWORD);
+    await Promise.all([
+      page.waitForURL(`${server.base}/admin/`),
+      page.click('form[action="/admin/signin"] button[type=submit]'),
+    ]);
+    const h1 = (await page.textContent('main h1')).trim();
+    assertEq(h1, `Welcome, ${a.name}`, 'dashboard heading after signing in');
+  }
+
+  // A signed-in desk context, made by test 1; later tests sign in themselves if it failed early.
+  async function desk() {
+    if (deskCtx && (await deskCtx.cookies(server.base)).some((c) => c.name === 'masthead_session')) return deskCtx;
+    await closeQuietly(deskCtx);
+    deskCtx = await h.browser().newContext({ viewport: DESKTOP });
+    const page = await openPage(deskCtx, 'desk-signin');
+    try { await signInWithBrowser(page); } finally { await closeQuietly(page); }
+    return deskCtx;
+  }
+  async function sessionCookieHeader() {
+    const cookies = await (await desk()).cookies(server.base);
+    const c = cookies.find((x) => x.name === 'masthead_session');
+    assert(c, 'the desk context has no masthead_session cookie');
+    return `${c.name}=${c.value}`;
+  }
+
+  // Finds the Storm Eamon live console through the posts list, as an editor would.
+  async function openLiveConsole(page) {
+    await goto(page, '/admin/posts?kind=live');
+    const row = page.locator('tr[data-post-id]', { has: page.locator(`a[href="${LIVE}"]`) });
+    const rows = await row.count();
+    assertEq(rows, 1, `rows in /admin/posts?kind=live linking to ${LIVE}`);
+    const postId = await row.getAttribute('data-post-id');
+    const link = row.getByRole('link', { name: 'live console', exact: true });
+    assertEq(await link.count(), 1, 'live console links in the Storm Eamon row');
+    await Promise.all([page.waitForURL(/\/admin\/live\/\d+$/), link.click()]);
+    const consolePath = new URL(page.url()).pathname;
+    assertEq(consolePath, `/admin/live/${postId}`, 'live console address');
+    const heading = (await page.textContent('main h1')).trim();
+    assert(/^Live console: .*Storm Eamon/i.test(heading), `live console heading is "${heading}"`);
+    liveConsole = { id: postId, path: consolePath };
+    return liveConsole;
+  }
+
+  // --------------------------------------------------------------- tests --
+
+  test('Desk: sign in, write, publish, find it on the home page', async () => {
+    const a = await ensureAccount();
+    await closeQuietly(deskCtx);
+    deskCtx = await h.browser().newContext({ viewport: DESKTOP });
+    const page = await openPage(deskCtx, 'desk-write');
+    const reader = await openPage(h.mainCtx(), 'desk-reader');
+    try {
+      // A wrong password is refused with an alert and no session.
+      await goto(page, '/admin/signin');
+      expectSigninRefusal(page);
+      await page.fill('#email', a.email);
+      await page.fill('#password', `not ${PASSWORD}`);
+      const [refused] = await Promise.all([
+        page.waitForResponse((r) => r.request().method() === 'POST' && new URL(r.url()).pathname === '/admin/signin'),
+        page.click('form[action="/admin/signin"] button[type=submit]'),
+      ]);
+      assertEq(refused.status(), 401, 'status of a sign-in with a wrong password');
+      await page.waitForLoadState('load');
+      const alert = await page.waitForSelector('[role=alert]', { state: 'visible' });
+      const alertText = (await alert.textContent()).trim();
+      assert(alertText.length > 0, 'the role=alert error is empty');
+      assertEq(new URL(page.url()).pathname, '/admin/signin', 'address after a wrong password');
+      assert(!(await deskCtx.cookies(server.base)).some((c) => c.name === 'masthead_session' && c.value),
+        'a wrong password set a session cookie');
+      info(`wrong password: "${alertText}"`);
+
+      // The right one signs in.
+      await page.fill('#email', a.email);
+      await page.fill('#password', PASSWORD);
+      await Promise.all([
+        page.waitForURL(`${server.base}/admin/`),
+        page.click('form[action="/admin/signin"] button[type=submit]'),
+      ]);
+      assertEq((await page.textContent('main h1')).trim(), `Welcome, ${a.name}`, 'dashboard heading');
+      assert(await page.isHidden('[role=alert]'), 'the dashboard still shows an alert');
+
+      // New article.
+      const u = unique();
+      const title = `Desk test ${u}: harbour wall repairs approved`;
+      const slug = `desk-test-${u}-harbour-wall-repairs-approved`;
+      const dek = `Councillors back the repairs after a ${u} vote.`;
+      const bold = `bold claim ${u}`;
+      const quote = `We cannot wait another winter ${u}`;
+      const body = `The harbour wall will be repaired, with a **${bold}** from the council.\n\n> ${quote}\n\nWork starts in spring.\n`;
+      await goto(page, '/admin/posts/new');
+      await page.selectOption('select#kind', 'article');
+      await page.fill('input#title', title);
+      await Promise.all([
+        page.waitForURL(/\/admin\/posts\/\d+\/edit$/),
+        page.getByRole('button', { name: 'Create draft' }).click(),
+      ]);
+      const id = page.url().match(/\/admin\/posts\/(\d+)\/edit$/)[1];
+      assertEq(await page.inputValue('input#title'), title, 'headline in the editor');
+      assertEq(await page.inputValue('input#slug'), slug, 'slug pre-filled from the headline');
+      assert(/^Edit article/.test((await page.textContent('main h1')).trim()), 'editor heading does not say "Edit article"');
+
+      // Write and publish.
+      await page.locator('input#dek').pressSequentially(dek);
+      await page.fill('textarea#body', body);
+      const [saved] = await Promise.all([
+        page.waitForResponse((r) => r.request().method() === 'POST' && new URL(r.url()).pathname === `/admin/posts/${id}`),
+        page.getByRole('button', { name: 'Publish now', exact: true }).click(),
+      ]);
+      assertEq(saved.status(), 200, 'status of "Publish now"');
+      publishHtml = await saved.text();
+      await page.waitForLoadState('load');
+      const status = (await page.textContent('[role=status]')).trim();
+      assert(/Published/.test(status), `status line reads "${status}"`);
+      assert(await page.isHidden('[role=alert]'), `the editor shows an error: ${await page.textContent('[role=alert]').catch(() => '')}`);
+      const preview = page.locator('section[aria-labelledby=preview-h]');
+      assertEq((await preview.locator('h2').textContent()).trim(), 'Preview (as saved)', 'preview heading');
+      const previewHtml = await preview.innerHTML();
+      assert(previewHtml.includes(`<strong>${bold}</strong>`), 'the preview has no <strong> for the **bold** text',
+        [previewHtml.slice(0, 400)]);
+      assert((await preview.locator('blockquote').textContent()).includes(quote), 'the preview has no blockquote with the quote');
+      assertEq(await page.inputValue('input#dek'), dek, 'standfirst after publishing');
+      assertEq(await page.inputValue('input#slug'), slug, 'slug after publishing');
+      published = { id, slug, title };
+
+      // A reader (no session) sees it first on the home page...
+      await goto(reader, '/');
+      const first = reader.locator('ol[data-feed] > li[data-post-id]').first();
+      const firstTitle = (await first.locator('h2.card__title a').textContent()).trim();
+      assertEq(firstTitle, title, 'headline of the first home-page card');
+      assertEq(await first.getAttribute('data-post-id'), id, 'post id of the first home-page card');
+
+      // ...and on the article page, reached from that card.
+      await Promise.all([
+        reader.waitForURL(`${server.base}/${slug}/`),
+        first.locator('h2.card__title a').click(),
+      ]);
+      assertEq((await reader.textContent('h1')).trim(), title, 'article headline');
+      assertEq((await reader.textContent('.story__dek')).trim(), dek, 'article standfirst');
+      const storyBody = reader.locator('.story__body');
+      assertEq((await storyBody.locator('strong').first().textContent()).trim(), bold, 'bold text in the article');
+      assert((await storyBody.locator('blockquote').textContent()).includes(quote), 'the article has no blockquote with the quote');
+      const byline = reader.locator('.byline a[href^="/author/"]');
+      assertEq(await byline.count(), 1, 'byline links to /author/...');
+      assertEq(await byline.getAttribute('href'), `/author/${a.authorSlug}/`, 'byline link');
+      assertEq((await byline.textContent()).trim(), a.name, 'byline name');
+    } finally {
+      await closeQuietly(page, reader);
+    }
+  });
+
+  test('Desk: live console reaches an open reader page', async () => {
+    const reader = await openPage(h.mainCtx(), 'desk-live-reader');
+    let page = null;
+    try {
+      await goto(reader, LIVE);
+      const marker = unique();
+      await reader.evaluate((m) => { window.__mastheadMarker = m; }, marker);
+      try {
+        await reader.waitForFunction(() => /Live/.test(document.querySelector('[data-live-status]')?.textContent || ''),
+          null, { timeout: 10_000 });
+      } catch (_) {
+        const s = await reader.textContent('[data-live-status]').catch(() => '(missing)');
+        throw new Failure(`EventSource never opened; [data-live-status] reads "${(s || '').trim()}"`);
+      }
+      const streamCount = () => reader.$$eval('ol[data-live-stream] > li[data-entry-id]', (lis) => lis.length);
+      const before = await streamCount();
+
+      page = await openPage(await desk(), 'desk-live-console');
+      const { path: consolePath } = await openLiveConsole(page);
+
+      const title = `Desk console update ${unique()}`;
+      const bodyWord = `console ${unique()}`;
+      // Record when the entry shows up in the reader page itself.
+      await reader.evaluate((t) => {
+        const check = () => {
+          if (window.__deskSeen) return;
+          const h3 = document.querySelector('ol[data-live-stream] > li[data-entry-id] h3.entry__title');
+          if (h3 && h3.textContent.trim() === t) window.__deskSeen = Date.now();
+        };
+        new MutationObserver(check).observe(document.querySelector('ol[data-live-stream]'), { childList: true, subtree: true });
+        check();
+      }, title);
+
+      const form = page.locator('form[action$="/entries"]').first();
+      assertEq(await form.getAttribute('action'), `${consolePath}/entries`, 'action of the first console form');
+      await form.locator('#new-title').fill(title);
+      await form.locator('#new-body').fill(`Sent from the **${bodyWord}**.`);
+      assert(!(await form.locator('input[name=pinned]').isChecked()), 'the pinned box starts checked');
+      const clickedAt = Date.now();
+      const [posted] = await Promise.all([
+        page.waitForResponse((r) => r.request().method() === 'POST' && new URL(r.url()).pathname === `${consolePath}/entries`),
+        form.getByRole('button', { name: 'Publish entry' }).click(),
+      ]);
+      assert(posted.status() === 303 || posted.status() === 302 || posted.status() === 200,
+        `status of the entry POST: ${posted.status()}`);
+
+      // The reader sees it first in the stream within 2 s of the click, without navigating.
+      try {
+        await reader.waitForFunction((t) => {
+          const h3 = document.querySelector('ol[data-live-stream] > li[data-entry-id] h3.entry__title');
+          return h3 && h3.textContent.trim() === t;
+        }, title, { timeout: Math.max(1, clickedAt + 2_000 - Date.now()) });
+      } catch (_) {
+        const top = await reader.textContent('ol[data-live-stream] > li[data-entry-id] h3.entry__title').catch(() => null);
+        throw new Failure(`the console's entry is not first in the reader's stream 2 s after "Publish entry" (first is "${top && top.trim()}")`);
+      }
+      const seen = await reader.evaluate(() => window.__deskSeen);
+      info(`console entry shown on the open reader page ${seen - clickedAt} ms after "Publish entry" was clicked`);
+      assertEq(await streamCount(), before + 1, 'entries in the reader stream');
+      const entryHtml = await reader.$eval('ol[data-live-stream] > li[data-entry-id]', (li) => li.innerHTML);
+      assert(entryHtml.includes(`<strong>${bodyWord}</strong>`), 'the entry body was not rendered from Markdown');
+      const inPinned = await reader.$$eval('ol[data-live-pinned] h3.entry__title',
+        (hs, t) => hs.some((x) => x.textContent.trim() === t), title);
+      assert(!inPinned, 'an unpinned entry appeared among the key developments');
+      const nav = await reader.evaluate(() => ({
+        marker: window.__mastheadMarker, navs: performance.getEntriesByType('navigation').length,
+      }));
+      assertEq(nav.marker, marker, 'reader window marker (page was reloaded)');
+      assertEq(nav.navs, 1, 'reader navigation entries');
+
+      // The console itself comes back listing the new entry first.
+      await page.waitForURL(`${server.base}${consolePath}`);
+      await page.waitForLoadState('load');
+      const firstEntry = page.locator('form[data-entry-id]').first();
+      assertEq(await firstEntry.locator('input[name=title]').inputValue(), title, 'first entry listed in the console');
+      assertEq(await page.inputValue('#new-title'), '', 'new-entry headline after publishing');
+    } finally {
+      await closeQuietly(page, reader);
+    }
+  });
+
+  // Desk pages as served (raw HTML, with the session cookie) for the Nu checker.
+  async function deskPages() {
+    const cookie = await sessionCookieHeader();
+    if (!liveConsole) {
+      const page = await openPage(await desk(), 'desk-find-console');
+      try { await openLiveConsole(page); } finally { await closeQuietly(page); }
+    }
+    let editorId = published && published.id;
+    if (!editorId) {
+      const list = await get('/admin/posts?kind=article', { headers: { cookie } });
+      const m = list.text.match(/<tr data-post-id="(\d+)"/);
+      assert(m, '/admin/posts?kind=article lists no posts');
+      editorId = m[1];
+    }
+    const pages = [
+      ['signin', '/admin/signin', 200, {}],
+      ['signin-wrong-password', '/admin/signin', 401, {
+        method: 'POST',
+        headers: { 'content-type': 'application/x-www-form-urlencoded' },
+        body: new URLSearchParams({ email: NOBODY, password: `not ${PASSWORD}` }).toString(),
+      }],
+      ['dashboard', '/admin/', 200, { headers: { cookie } }],
+      ['posts', '/admin/posts', 200, { headers: { cookie } }],
+      ['posts-live', '/admin/posts?kind=live&status=published', 200, { headers: { cookie } }],
+      ['new-post', '/admin/posts/new', 200, { headers: { cookie } }],
+      ['editor', `/admin/posts/${editorId}/edit`, 200, { headers: { cookie } }],
+      ['live-console', liveConsole.path, 200, { headers: { cookie } }],
+    ];
+    return { pages, cookie, editorId };
+  }
+
+  test('Desk: raw HTML of the desk pages passes the Nu Html Checker', async () => {
+    const dir = h.tempDir('masthead-vnu-desk-');
+    const { pages } = await deskPages();
+    const files = [];
+    for (const [name, p, status, opts] of pages) {
+      const r = await get(p, opts);
+      assertEq(r.status, status, `status of ${opts.method || 'GET'} ${p} (${name})`);
+      assert(/^<!doctype html>/i.test(r.text.trimStart()), `${name} (${p}) is not an HTML page`, [r.text.slice(0, 200)]);
+      if (name === 'signin-wrong-password') assert(/role="alert"/.test(r.text), 'the 401 sign-in page has no role="alert"');
+      const file = path.join(dir, `${name}.html`);
+      fs.writeFileSync(file, r.text);
+      files.push(file);
+    }
+    if (publishHtml) {
+      // The editor as it answers "Publish now": status line and the rendered preview.
+      const file = path.join(dir, 'editor-after-publish.html');
+      fs.writeFileSync(file, publishHtml);
+      files.push(file);
+    }
+    await h.vnuCheck(files);
+    info(`vnu checked ${files.length} desk pages: ${files.map((f) => path.basename(f, '.html')).join(', ')}`);
+  });
+
+  test('Desk: axe-core finds no serious or critical violations at 1280 and 390 px', async () => {
+    const { editorId } = await deskPages();
+    const deskCookies = await (await desk()).cookies(server.base);
+    const ctx = await h.browser().newContext({ bypassCSP: true, viewport: DESKTOP });
+    const found = [];
+    let audits = 0;
+    const audit = async (page, label, viewport) => {
+      const violations = await h.axeViolations(page);
+      audits++;
+      for (const v of violations) {
+        const line = `${label} @${viewport.width}px ${v.impact} ${v.id} (${v.help}): ${v.nodes.length} node(s): ${v.nodes.slice(0, 5).map((n) => n.target).join(' | ')}`;
+        if (v.impact === 'serious' || v.impact === 'critical') {
+          found.push(line);
+          for (const n of v.nodes.slice(0, 5)) found.push(`    ${n.target}: ${(n.summary || '').replace(/\s+/g, ' ')}`);
+        } else {
+          info(`axe ${line}`);
+        }
+      }
+    };
+    try {
+      const page = await openPage(ctx, 'desk-axe');
+      expectSigninRefusal(page);
+      for (const viewport of [DESKTOP, MOBILE]) {
+        await page.setViewportSize(viewport);
+        // Signed out: the sign-in page, blank and after a wrong password.
+        await ctx.clearCookies();
+        await goto(page, '/admin/signin');
+        await audit(page, '/admin/signin', viewport);
+        await page.fill('#email', NOBODY);
+        await page.fill('#password', `not ${PASSWORD}`);
+        await Promise.all([
+          page.waitForResponse((r) => r.request().method() === 'POST' && new URL(r.url()).pathname === '/admin/signin'),
+          page.click('form[action="/admin/signin"] button[type=submit]'),
+        ]);
+        await page.waitForLoadState('load');
+        await page.waitForSelector('[role=alert]');
+        await audit(page, '/admin/signin (wrong password)', viewport);
+        // Signed in with the desk's session.
+        await ctx.addCookies(deskCookies);
+        await goto(page, `/admin/posts/${editorId}/edit`);
+        await audit(page, `/admin/posts/${editorId}/edit`, viewport);
+        await goto(page, liveConsole.path);
+        await audit(page, liveConsole.path, viewport);
+      }
+    } finally {
+      await closeQuietly(ctx);
+    }
+    assert(found.length === 0, `serious/critical axe violations in ${audits} desk audits`, found);
+    info(`axe ran ${audits} desk audits`);
+  });
+};
