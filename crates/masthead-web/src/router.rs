@@ -64,6 +64,9 @@ fn site(state: AppState) -> Router {
         .route("/admin/posts/{id}/revisions", get(admin::editor::revisions))
         .route("/admin/posts/{id}/review", post(admin::editor::review))
         .route("/admin/review", get(admin::editor::review_queue))
+        .route("/admin/bylines-and-tags", get(admin::taxonomy::list))
+        .route("/admin/authors", post(admin::taxonomy::add_author))
+        .route("/admin/tags", post(admin::taxonomy::add_tag))
         .route(
             "/admin/posts/{id}/revisions/{rev}/restore",
             post(admin::editor::restore),

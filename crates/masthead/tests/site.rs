@@ -1735,3 +1735,59 @@ async fn contributors_submit_and_editors_review() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn guest_bylines_and_new_sections() {
+    with_server("bylines", |s| async move {
+        let c = client();
+        let (editor, csrf) = signed_in(&s, "night-editor@courier.example", "editor").await;
+        let res = c
+            .post(s.url("/admin/authors"))
+            .header(header::COOKIE, &editor)
+            .form(&[
+                ("csrf", csrf.as_str()),
+                ("name", "Marta Quill"),
+                ("bio", "A freelance photographer on the coast."),
+            ])
+            .send()
+            .await
+            .expect("byline");
+        assert_eq!(res.status().as_u16(), 200);
+        assert!(
+            res.text()
+                .await
+                .expect("html")
+                .contains("/author/marta-quill/")
+        );
+        // The guest has no login, but an author page once credited.
+        assert_eq!(get(&s.url("/author/marta-quill/")).await.0, 200);
+        let res = c
+            .post(s.url("/admin/tags"))
+            .header(header::COOKIE, &editor)
+            .form(&[
+                ("csrf", csrf.as_str()),
+                ("name", "Islands"),
+                ("description", "Hollin Isle and beyond."),
+                ("section", "1"),
+            ])
+            .send()
+            .await
+            .expect("tag");
+        assert_eq!(res.status().as_u16(), 200);
+        let (_, _, home) = get(&s.url("/")).await;
+        assert!(
+            home.contains("href=\"/section/islands/\""),
+            "a new section shows in the navigation at once"
+        );
+        let (author, acsrf) = signed_in(&s, "reporter9@courier.example", "author").await;
+        let res = c
+            .post(s.url("/admin/authors"))
+            .header(header::COOKIE, &author)
+            .form(&[("csrf", acsrf.as_str()), ("name", "Someone Else")])
+            .send()
+            .await
+            .expect("author");
+        assert_eq!(res.status().as_u16(), 403);
+    })
+    .await;
+}

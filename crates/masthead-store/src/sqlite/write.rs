@@ -250,6 +250,14 @@ impl<'t> Writer<'t> {
             .optional()?)
     }
 
+    pub fn author_slugs(&self) -> StoreResult<Vec<String>> {
+        Ok(self
+            .tx
+            .prepare_cached("SELECT slug FROM authors")?
+            .query_map([], |r| r.get(0))?
+            .collect::<Result<_, _>>()?)
+    }
+
     pub fn count_posts(&self) -> StoreResult<u64> {
         Ok(self
             .tx

@@ -19,6 +19,7 @@ use serde::{Deserialize, Serialize};
 pub mod desk;
 pub mod editor;
 pub mod settings;
+pub mod taxonomy;
 
 use crate::auth;
 use crate::state::AppState;
@@ -49,6 +50,7 @@ fn templates() -> &'static Environment<'static> {
             ("revisions.html", include_str!("../../admin/revisions.html")),
             ("settings.html", include_str!("../../admin/settings.html")),
             ("review.html", include_str!("../../admin/review.html")),
+            ("taxonomy.html", include_str!("../../admin/taxonomy.html")),
         ] {
             if let Err(e) = env.add_template(name, src) {
                 tracing::error!(template = name, error = %e, "admin template is broken");
