@@ -2,8 +2,9 @@
 # Runs Masthead's whole test suite: unit, property and integration tests
 # (cargo), then the real-browser, HTML-validity and accessibility suite.
 # Installs what the tests need first, idempotently: Debian chromium and a Java
-# runtime (for the Nu Html Checker), wrk and nginx (benchmark smoke run), and
-# the pinned npm packages.
+# runtime (for the Nu Html Checker), wrk and nginx (benchmark smoke run),
+# Python's aiosmtpd (a real SMTP server for mail tests), and the pinned npm
+# packages.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
@@ -26,6 +27,15 @@ if [ ${#need[@]} -gt 0 ]; then
   $sudo apt-get update -qq
   $sudo apt-get install -y -qq -o DPkg::Lock::Timeout=600 "${need[@]}"
 fi
+
+# --- a real SMTP server for the mail tests (Python aiosmtpd, in a venv) -------
+venv="$HOME/.cache/masthead/venv"
+if ! "$venv/bin/python" -c "import aiosmtpd" >/dev/null 2>&1; then
+  step "installing aiosmtpd for the mail tests"
+  python3 -m venv "$venv"
+  "$venv/bin/pip" install -q "aiosmtpd==1.4.6"
+fi
+export MASTHEAD_TEST_PYTHON="$venv/bin/python"
 
 # --- npm packages for the browser suite -----------------------------------
 if [ ! -f tests/browser/node_modules/.package-lock.json ] ||

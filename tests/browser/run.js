@@ -3,7 +3,9 @@
 //
 // Starts one Masthead server on a free loopback port with a fresh data dir, drives
 // Debian's Chromium through playwright-core, validates the raw HTML (and CSS) with the
-// Nu Html Checker and audits accessibility with axe-core.
+// Nu Html Checker and audits accessibility with axe-core. The editorial desk's tests
+// (/admin: sign-in, editor, live console) live in desk.js and run here, on the same
+// server and browser, before the final console-error check.
 //
 //   node tests/browser/run.js
 //

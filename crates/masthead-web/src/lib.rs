@@ -8,6 +8,7 @@ mod cache;
 pub(crate) mod changes;
 mod error;
 mod jobs;
+pub mod mail;
 mod router;
 mod security;
 mod site;

@@ -51,6 +51,14 @@ fn site(state: AppState) -> Router {
         .route("/admin/signin", get(admin::signin_form).post(admin::signin))
         .route("/admin/signout", post(admin::signout))
         .route(
+            "/admin/reset",
+            get(admin::reset::request_form).post(admin::reset::request),
+        )
+        .route(
+            "/admin/reset/{token}",
+            get(admin::reset::new_password_form).post(admin::reset::set_password),
+        )
+        .route(
             "/admin/posts",
             get(admin::desk::posts).post(admin::editor::create),
         )

@@ -18,6 +18,10 @@ pub struct WebConfig {
     pub content_dir: PathBuf,
     /// Keep rendered public pages (off only to measure rendering itself).
     pub page_cache: bool,
+    /// Outgoing mail (password resets); `None` when no SMTP server is set.
+    pub mailer: Option<crate::mail::Mailer>,
+    /// The site's public address, for links in e-mail (`https://news.example`).
+    pub public_url: Option<String>,
 }
 
 /// What changes rarely and every page prints: site settings, sections, campaign.

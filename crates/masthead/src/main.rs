@@ -82,6 +82,19 @@ struct ServeArgs {
     /// Start an empty site instead of seeding demo content on first run.
     #[arg(long, env = "MASTHEAD_NO_DEMO")]
     no_demo: bool,
+    /// SMTP server for outgoing mail, e.g. smtp://user:pass@mail.example:587?tls=required.
+    #[arg(long, env = "MASTHEAD_SMTP_URL", hide_env_values = true)]
+    smtp_url: Option<String>,
+    /// Sender of outgoing mail.
+    #[arg(
+        long,
+        env = "MASTHEAD_MAIL_FROM",
+        default_value = "Masthead <no-reply@localhost>"
+    )]
+    mail_from: String,
+    /// The public address of the site, for links in e-mail (e.g. https://news.example).
+    #[arg(long, env = "MASTHEAD_PUBLIC_URL")]
+    public_url: Option<String>,
     /// Render every page afresh (for measuring rendering; never in production).
     #[arg(long, env = "MASTHEAD_NO_PAGE_CACHE")]
     no_page_cache: bool,
@@ -278,6 +291,14 @@ async fn serve(data_dir: &Path, args: ServeArgs) -> Result<()> {
             page_size: 20,
             content_dir,
             page_cache: !args.no_page_cache,
+            mailer: match &args.smtp_url {
+                Some(url) => Some(
+                    masthead_web::mail::Mailer::new(url, &args.mail_from)
+                        .map_err(|e| anyhow::anyhow!("--smtp-url/--mail-from: {e}"))?,
+                ),
+                None => None,
+            },
+            public_url: args.public_url.clone(),
         },
     )
     .await?;

@@ -1791,3 +1791,207 @@ async fn guest_bylines_and_new_sections() {
     })
     .await;
 }
+
+/// A real SMTP server (Python aiosmtpd) that stores what it receives.
+struct SmtpSink {
+    child: Child,
+    port: u16,
+    dir: TempDir,
+}
+
+impl SmtpSink {
+    fn start() -> SmtpSink {
+        let python = std::env::var("MASTHEAD_TEST_PYTHON").unwrap_or_else(|_| "python3".into());
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .expect("free port")
+            .port();
+        let dir = TempDir::new("smtp");
+        let script = concat!(env!("CARGO_MANIFEST_DIR"), "/../../tests/smtp/sink.py");
+        let mut child = Command::new(&python)
+            .arg(script)
+            .arg(port.to_string())
+            .arg(&dir.0)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap_or_else(|e| {
+                panic!("cannot run {python}: {e}; run ./scripts/test.sh, which installs aiosmtpd")
+            });
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().expect("stdout"))
+            .read_line(&mut line)
+            .expect("read");
+        if line.trim() != "ready" {
+            let mut err = String::new();
+            let _ =
+                std::io::Read::read_to_string(&mut child.stderr.take().expect("stderr"), &mut err);
+            panic!(
+                "the SMTP sink did not start (is aiosmtpd installed for {python}? ./scripts/test.sh installs it): {err}"
+            );
+        }
+        SmtpSink { child, port, dir }
+    }
+
+    /// Waits for the n-th message and returns it.
+    fn message(&self, n: usize) -> String {
+        let path = self.dir.0.join(format!("{n}.eml"));
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            if let Ok(m) = std::fs::read_to_string(&path) {
+                return m;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "no message {n} arrived within 10 s"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    fn count(&self) -> usize {
+        std::fs::read_dir(&self.dir.0)
+            .map(|d| {
+                d.filter_map(Result::ok)
+                    .filter(|e| e.path().extension().is_some_and(|x| x == "eml"))
+                    .count()
+            })
+            .unwrap_or(0)
+    }
+}
+
+impl Drop for SmtpSink {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[tokio::test]
+async fn password_reset_by_an_emailed_one_time_link() {
+    let smtp = SmtpSink::start();
+    let dir = TempDir::new("reset");
+    let mut child = Command::new(BIN)
+        .arg("--data-dir")
+        .arg(&dir.0)
+        .args(["serve", "--addr", "127.0.0.1:0", "--smtp-url"])
+        .arg(format!("smtp://127.0.0.1:{}", smtp.port))
+        .args(["--mail-from", "The Aldren Courier <desk@courier.example>"])
+        .env("MASTHEAD_LOG", "warn")
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    let mut lines = BufReader::new(child.stdout.take().expect("stdout"))
+        .lines()
+        .map_while(Result::ok);
+    let ready = lines.find(|l| l.contains(" at http://")).expect("ready");
+    std::thread::spawn(move || for _ in lines {});
+    let base = format!(
+        "http://{}",
+        ready
+            .split(" at http://")
+            .nth(1)
+            .and_then(|r| r.split('/').next())
+            .expect("addr")
+    );
+    let s = Server {
+        child,
+        base,
+        data: dir.0.clone(),
+    };
+    let (old_cookie, _) = signed_in(&s, "forgetful@courier.example", "author").await;
+    let c = client();
+    // Unknown addresses get the same answer and no mail.
+    let res = c
+        .post(s.url("/admin/reset"))
+        .form(&[("email", "nobody@courier.example")])
+        .send()
+        .await
+        .expect("unknown");
+    assert_eq!(res.status().as_u16(), 200);
+    let unknown_page = res.text().await.expect("html");
+    let res = c
+        .post(s.url("/admin/reset"))
+        .form(&[("email", "Forgetful@Courier.example")])
+        .send()
+        .await
+        .expect("reset");
+    assert_eq!(res.status().as_u16(), 200);
+    assert_eq!(
+        res.text().await.expect("html"),
+        unknown_page,
+        "the page does not reveal who has an account"
+    );
+    // Undo quoted-printable soft line breaks, as a mail client would.
+    let mail = smtp.message(1).replace("=\r\n", "").replace("=\n", "");
+    assert!(
+        mail.starts_with("RCPT-TO: forgetful@courier.example"),
+        "{mail}"
+    );
+    assert!(mail.contains("desk@courier.example"));
+    let link = mail
+        .split_whitespace()
+        .find(|w| w.contains("/admin/reset/"))
+        .expect("a link in the mail")
+        .trim()
+        .to_owned();
+    assert!(link.starts_with(&s.base), "{link}");
+    assert_eq!(smtp.count(), 1, "no mail for the unknown address");
+    assert_eq!(
+        c.get(&link).send().await.expect("form").status().as_u16(),
+        200
+    );
+    let res = c
+        .post(&link)
+        .form(&[("password", "short")])
+        .send()
+        .await
+        .expect("weak");
+    assert_eq!(res.status().as_u16(), 422);
+    let res = c
+        .post(&link)
+        .form(&[("password", "a brand new passphrase")])
+        .send()
+        .await
+        .expect("set");
+    assert_eq!(res.status().as_u16(), 200);
+    assert_eq!(
+        c.post(&link)
+            .form(&[("password", "yet another passphrase")])
+            .send()
+            .await
+            .expect("reuse")
+            .status()
+            .as_u16(),
+        410
+    );
+    // Old sessions are gone; the old password fails; the new one works.
+    let res = c
+        .get(s.url("/admin/"))
+        .header(header::COOKIE, &old_cookie)
+        .send()
+        .await
+        .expect("old session");
+    assert_eq!(res.status().as_u16(), 303);
+    let signin = |pw: &'static str| {
+        c.post(s.url("/admin/signin"))
+            .form(&[("email", "forgetful@courier.example"), ("password", pw)])
+            .send()
+    };
+    assert_eq!(
+        signin("a long enough password")
+            .await
+            .expect("old")
+            .status()
+            .as_u16(),
+        401
+    );
+    assert_eq!(
+        signin("a brand new passphrase")
+            .await
+            .expect("new")
+            .status()
+            .as_u16(),
+        303
+    );
+}

@@ -216,6 +216,15 @@ impl Writer<'_> {
         Ok(user)
     }
 
+    pub fn set_password_hash(&self, user_id: i64, hash: &str) -> StoreResult<()> {
+        self.tx()
+            .prepare_cached(
+                "UPDATE staff_users SET password_hash = ?2, updated_at = ?3 WHERE id = ?1",
+            )?
+            .execute(params![user_id, hash, crate::now_ms()])?;
+        Ok(())
+    }
+
     pub fn owner_exists(&self) -> StoreResult<bool> {
         owner_exists(self.tx())
     }

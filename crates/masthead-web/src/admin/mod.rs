@@ -18,6 +18,7 @@ use serde::{Deserialize, Serialize};
 
 pub mod desk;
 pub mod editor;
+pub mod reset;
 pub mod settings;
 pub mod taxonomy;
 
@@ -51,6 +52,7 @@ fn templates() -> &'static Environment<'static> {
             ("settings.html", include_str!("../../admin/settings.html")),
             ("review.html", include_str!("../../admin/review.html")),
             ("taxonomy.html", include_str!("../../admin/taxonomy.html")),
+            ("reset.html", include_str!("../../admin/reset.html")),
         ] {
             if let Err(e) = env.add_template(name, src) {
                 tracing::error!(template = name, error = %e, "admin template is broken");

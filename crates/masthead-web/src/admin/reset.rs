@@ -1,0 +1,207 @@
+//! Password reset by a one-time e-mailed link. The request page always says
+//! the same thing, whether or not the address has an account; the mail is sent
+//! in the background so timing does not tell either. Using the link sets the
+//! new password and signs the account out everywhere.
+
+use axum::extract::rejection::FormRejection;
+use axum::extract::{Form, Path, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::Response;
+use masthead_store::now_ms;
+use serde::Deserialize;
+
+use super::{Link, message, page, unavailable};
+use crate::auth;
+use crate::state::AppState;
+
+/// Reset links last an hour.
+const RESET_MS: i64 = 3_600_000;
+/// At most this many reset mails per address per hour.
+const MAX_PER_HOUR: u32 = 3;
+
+pub async fn request_form() -> Response {
+    page(
+        StatusCode::OK,
+        "reset.html",
+        serde_json::json!({ "title": "Reset password" }),
+    )
+}
+
+#[derive(Deserialize)]
+pub struct RequestForm {
+    #[serde(default)]
+    email: String,
+}
+
+pub async fn request(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    form: Result<Form<RequestForm>, FormRejection>,
+) -> Response {
+    let Ok(Form(form)) = form else {
+        return message(
+            StatusCode::BAD_REQUEST,
+            "Bad request",
+            "The form could not be read.",
+            None,
+        );
+    };
+    let sent = page(
+        StatusCode::OK,
+        "reset.html",
+        serde_json::json!({ "title": "Reset password", "sent": true }),
+    );
+    let Some(mailer) = state.config.mailer.clone() else {
+        tracing::warn!("password reset requested but no SMTP server is configured (--smtp-url)");
+        return message(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "E-mail is not set up",
+            "This site cannot send e-mail yet. Ask an administrator to reset your password, or to configure --smtp-url.",
+            None,
+        );
+    };
+    let key = form.email.trim().to_ascii_lowercase();
+    let throttle_key = format!("reset:{key}");
+    let now = now_ms();
+    match state
+        .store
+        .signin_failures(throttle_key.clone(), now - RESET_MS)
+        .await
+    {
+        Ok(n) if n >= MAX_PER_HOUR => return sent,
+        Ok(_) => {}
+        Err(e) => return unavailable(e),
+    }
+    let account = match state.store.staff_for_signin(key).await {
+        Ok(a) => a,
+        Err(e) => return unavailable(e),
+    };
+    if let Err(e) = state
+        .store
+        .write(move |w| w.record_signin_failure(&throttle_key, now))
+        .await
+    {
+        return unavailable(e);
+    }
+    let Some((user, _)) = account.filter(|(u, _)| u.active) else {
+        return sent;
+    };
+    let token = auth::new_token();
+    let hash = auth::token_hash(&token);
+    let user_id = user.id;
+    if let Err(e) = state
+        .store
+        .write(move |w| w.insert_one_time_token(&hash, "reset", Some(user_id), now, now + RESET_MS))
+        .await
+    {
+        return unavailable(e);
+    }
+    let base = state.config.public_url.clone().unwrap_or_else(|| {
+        let host = headers
+            .get(header::HOST)
+            .and_then(|h| h.to_str().ok())
+            .unwrap_or("localhost");
+        format!("http://{host}")
+    });
+    let link = format!("{}/admin/reset/{token}", base.trim_end_matches('/'));
+    let site = state.site().settings.title.clone();
+    let body = format!(
+        "Hello {},\n\nSomeone (we hope you) asked to reset the password of your {site} account.\n\
+         Choose a new one here (the link works once, for an hour):\n\n{link}\n\n\
+         If it was not you, ignore this message; your password has not changed.\n",
+        user.name
+    );
+    tokio::spawn(async move {
+        match mailer
+            .send_text(&user.email, &format!("Reset your {site} password"), body)
+            .await
+        {
+            Ok(()) => tracing::info!(user_id, "password reset mail sent"),
+            Err(e) => tracing::error!(user_id, error = %e, "password reset mail failed"),
+        }
+    });
+    sent
+}
+
+pub async fn new_password_form(Path(token): Path<String>) -> Response {
+    page(
+        StatusCode::OK,
+        "reset.html",
+        serde_json::json!({ "title": "New password", "token": token }),
+    )
+}
+
+#[derive(Deserialize)]
+pub struct NewPasswordForm {
+    #[serde(default)]
+    password: String,
+}
+
+pub async fn set_password(
+    State(state): State<AppState>,
+    Path(token): Path<String>,
+    form: Result<Form<NewPasswordForm>, FormRejection>,
+) -> Response {
+    let Ok(Form(form)) = form else {
+        return message(
+            StatusCode::BAD_REQUEST,
+            "Bad request",
+            "The form could not be read.",
+            None,
+        );
+    };
+    let password = form.password;
+    let hash = match tokio::task::spawn_blocking(move || auth::hash_password(&password)).await {
+        Ok(Ok(h)) => h,
+        Ok(Err(e)) => {
+            return page(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "reset.html",
+                serde_json::json!({ "title": "New password", "token": token, "error": format!("Choose another password: {e}.") }),
+            );
+        }
+        Err(_) => {
+            return message(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "Something went wrong",
+                "Please try again.",
+                None,
+            );
+        }
+    };
+    let token_hash = auth::token_hash(&token);
+    let now = now_ms();
+    let done = state
+        .store
+        .write(move |w| {
+            let Some(Some(user_id)) = w.use_one_time_token(&token_hash, "reset", now)? else {
+                return Ok(false);
+            };
+            w.set_password_hash(user_id, &hash)?;
+            // A reset ends every existing session.
+            w.delete_sessions_of(user_id)?;
+            Ok(true)
+        })
+        .await;
+    match done {
+        Ok(true) => message(
+            StatusCode::OK,
+            "Password changed",
+            "Your password has been changed and every session signed out. Sign in with the new one.",
+            Some(Link {
+                url: "/admin/signin",
+                text: "Sign in",
+            }),
+        ),
+        Ok(false) => message(
+            StatusCode::GONE,
+            "This link has expired",
+            "Reset links work once and for an hour. Ask for a new one.",
+            Some(Link {
+                url: "/admin/reset",
+                text: "Reset your password",
+            }),
+        ),
+        Err(e) => unavailable(e),
+    }
+}
