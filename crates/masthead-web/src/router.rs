@@ -47,6 +47,7 @@ fn site(state: AppState) -> Router {
         .route("/_live/{post_id}/events", get(live::events))
         .route("/assets/{name}", get(assets::asset))
         .route("/healthz", get(assets::healthz))
+        .route("/favicon.ico", get(assets::favicon))
         .route("/admin/", get(admin::dashboard))
         .route("/admin/signin", get(admin::signin_form).post(admin::signin))
         .route("/admin/signout", post(admin::signout))

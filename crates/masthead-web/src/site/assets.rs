@@ -39,6 +39,19 @@ pub async fn asset(
     res
 }
 
+/// Browsers and tools ask for `/favicon.ico` whatever a page says: send the
+/// theme's icon there.
+pub async fn favicon(State(state): State<AppState>) -> Response {
+    match state.theme.asset_url("favicon.svg") {
+        Some(url) => (
+            StatusCode::MOVED_PERMANENTLY,
+            [(header::LOCATION, url.to_owned())],
+        )
+            .into_response(),
+        None => SiteError::NotFound.into_response(),
+    }
+}
+
 pub async fn healthz(State(state): State<AppState>) -> Response {
     match state.store.ping().await {
         Ok(()) => (
