@@ -170,6 +170,10 @@ impl Store {
     pub async fn review_queue(&self) -> StoreResult<Vec<(i64, String, String, i64)>> {
         self.read(sqlite::editing::review_queue).await
     }
+    pub async fn post_notes(&self, post_id: i64) -> StoreResult<Vec<PostNote>> {
+        self.read(move |c| sqlite::editing::post_notes(c, post_id))
+            .await
+    }
     /// Where a retired slug now lives.
     pub async fn redirect_for(&self, old_slug: String) -> StoreResult<Option<String>> {
         self.read(move |c| sqlite::editing::redirect_for(c, old_slug))

@@ -72,6 +72,7 @@ fn site(state: AppState) -> Router {
         .route("/admin/posts/{id}/edit", get(admin::editor::edit))
         .route("/admin/posts/{id}/revisions", get(admin::editor::revisions))
         .route("/admin/posts/{id}/review", post(admin::editor::review))
+        .route("/admin/posts/{id}/notes", post(admin::editor::add_note))
         .route("/admin/review", get(admin::editor::review_queue))
         .route("/admin/bylines-and-tags", get(admin::taxonomy::list))
         .route("/admin/authors", post(admin::taxonomy::add_author))

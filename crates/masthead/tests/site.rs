@@ -1995,3 +1995,71 @@ async fn password_reset_by_an_emailed_one_time_link() {
         303
     );
 }
+
+#[tokio::test]
+async fn corrections_from_the_desk_print_on_the_story_at_once() {
+    with_server("notes", |s| async move {
+        let c = client();
+        let (editor, csrf) = signed_in(&s, "standards@courier.example", "editor").await;
+        let html = c
+            .get(s.url("/admin/posts?q=Seal%20pup"))
+            .header(header::COOKIE, &editor)
+            .send()
+            .await
+            .expect("list")
+            .text()
+            .await
+            .expect("html");
+        let id = html
+            .split("<tr data-post-id=\"")
+            .nth(1)
+            .and_then(|x| x.split('"').next())
+            .expect("a seal pup story")
+            .to_owned();
+        let edit = c
+            .get(s.url(&format!("/admin/posts/{id}/edit")))
+            .header(header::COOKIE, &editor)
+            .send()
+            .await
+            .expect("edit")
+            .text()
+            .await
+            .expect("html");
+        let slug = edit
+            .split("id=\"slug\"")
+            .nth(1)
+            .and_then(|x| x.split("value=\"").nth(1))
+            .and_then(|x| x.split('"').next())
+            .expect("slug field")
+            .to_owned();
+        let (_, _, before) = get(&s.url(&format!("/{slug}/"))).await; // cached now
+        assert!(!before.contains("The pup was found on Westcliff beach, not Brackwater."));
+        let res = c
+            .post(s.url(&format!("/admin/posts/{id}/notes")))
+            .header(header::COOKIE, &editor)
+            .form(&[
+                ("csrf", csrf.as_str()),
+                ("kind", "correction"),
+                (
+                    "note",
+                    "The pup was found on Westcliff beach, not Brackwater.",
+                ),
+            ])
+            .send()
+            .await
+            .expect("note");
+        assert_eq!(res.status().as_u16(), 303);
+        let (_, _, after) = get(&s.url(&format!("/{slug}/"))).await;
+        assert!(after.contains("<strong>Correction</strong>"));
+        assert!(after.contains("The pup was found on Westcliff beach, not Brackwater."));
+        let res = c
+            .post(s.url(&format!("/admin/posts/{id}/notes")))
+            .header(header::COOKIE, &editor)
+            .form(&[("csrf", csrf.as_str()), ("kind", "rumour"), ("note", "x")])
+            .send()
+            .await
+            .expect("bad");
+        assert_eq!(res.status().as_u16(), 422);
+    })
+    .await;
+}

@@ -340,3 +340,18 @@ impl Writer<'_> {
         Ok(())
     }
 }
+
+/// Corrections and update notes of a post, oldest first.
+pub fn post_notes(c: &Connection, post_id: i64) -> StoreResult<Vec<crate::model::PostNote>> {
+    Ok(c.prepare_cached(
+        "SELECT kind, noted_at, note FROM post_notes WHERE post_id = ?1 ORDER BY noted_at, id",
+    )?
+    .query_map([post_id], |r| {
+        Ok(crate::model::PostNote {
+            kind: r.get(0)?,
+            noted_ms: r.get(1)?,
+            note: r.get(2)?,
+        })
+    })?
+    .collect::<Result<_, _>>()?)
+}

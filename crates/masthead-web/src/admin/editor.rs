@@ -142,6 +142,12 @@ pub async fn create(
     }
 }
 
+/// The editor's side panels: the review thread and the notes.
+struct Panels {
+    review: serde_json::Value,
+    notes: Vec<serde_json::Value>,
+}
+
 async fn editor_page(
     state: &AppState,
     session: &StaffSession,
@@ -151,7 +157,30 @@ async fn editor_page(
     notice: Option<&str>,
 ) -> Response {
     let review = review_context(state, session, post).await;
-    editor_page_with(state, session, post, status, error, notice, review)
+    let clock = state.clock();
+    let notes: Vec<serde_json::Value> = state
+        .store
+        .post_notes(post.id)
+        .await
+        .unwrap_or_default()
+        .into_iter()
+        .map(|n| {
+            serde_json::json!({
+                "heading": if n.kind == "correction" { "Correction" } else { "Update" },
+                "when": clock.time(n.noted_ms).display,
+                "note": n.note,
+            })
+        })
+        .collect();
+    editor_page_with(
+        state,
+        session,
+        post,
+        status,
+        error,
+        notice,
+        Panels { review, notes },
+    )
 }
 
 fn editor_page_with(
@@ -161,8 +190,9 @@ fn editor_page_with(
     status: StatusCode,
     error: Option<&str>,
     notice: Option<&str>,
-    review: serde_json::Value,
+    panels: Panels,
 ) -> Response {
+    let Panels { review, notes } = panels;
     let clock = state.clock();
     let tz = state.site().settings.timezone.clone();
     let published = post.published_ms.map(|ms| {
@@ -195,6 +225,7 @@ fn editor_page_with(
             "can_publish": can_publish,
             "error": error,
             "notice": notice,
+            "notes": notes,
             "review_label": review["label"],
             "review_notes": review["notes"],
             "can_submit": review["can_submit"],
@@ -351,6 +382,77 @@ pub async fn review_queue(State(state): State<AppState>, Staff(session): Staff) 
         "review.html",
         serde_json::json!({ "title": "Review queue", "staff": StaffView::from(&session.user), "queue": queue }),
     )
+}
+
+#[derive(Deserialize)]
+pub struct NoteForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    kind: String,
+    #[serde(default)]
+    note: String,
+}
+
+/// Adds a correction or update note; it prints on the story at once.
+pub async fn add_note(
+    State(state): State<AppState>,
+    staff: Staff,
+    Path(id): Path<i64>,
+    form: Result<Form<NoteForm>, FormRejection>,
+) -> Response {
+    let Ok(Form(form)) = form else {
+        return message(
+            StatusCode::BAD_REQUEST,
+            "Bad request",
+            "The form could not be read.",
+            None,
+        );
+    };
+    if let Err(r) = staff.check_csrf(&form.csrf) {
+        return *r;
+    }
+    let session = &staff.0;
+    let post = match load(&state, id).await {
+        Ok(p) => p,
+        Err(r) => return r,
+    };
+    let published = post.status == PostStatus::Published;
+    if !permits(
+        session.user.role,
+        Action::EditPost {
+            whose: whose(session, &post),
+            published,
+        },
+    ) {
+        return forbidden("add notes to this post");
+    }
+    let note = form.note.trim().to_owned();
+    if note.is_empty() || note.len() > 2_000 || (form.kind != "correction" && form.kind != "update")
+    {
+        return editor_page(
+            &state,
+            session,
+            &post,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            Some("A note needs a kind (correction or update) and 1 to 2,000 characters of text."),
+            None,
+        )
+        .await;
+    }
+    let kind = form.kind.clone();
+    match state
+        .store
+        .write(move |w| w.add_post_note(id, &kind, now_ms(), &note))
+        .await
+    {
+        Ok(_) => {
+            crate::changes::invalidate_post_now(&state, id).await;
+            state.wrote.notify_one();
+            Redirect::to(&format!("/admin/posts/{id}/edit")).into_response()
+        }
+        Err(e) => unavailable(e),
+    }
 }
 
 /// Unix millis as a `datetime-local` value in the site's zone.
