@@ -16,6 +16,8 @@ use crate::state::AppState;
 
 /// Largest request body the reader's site accepts (forms are tiny).
 const BODY_LIMIT: usize = 16 * 1024;
+/// Largest request body the editorial desk accepts (a long read in Markdown).
+const DESK_BODY_LIMIT: usize = 2 * 1024 * 1024;
 
 /// The whole application: request logs, then the page cache, then the site.
 pub fn router(state: AppState) -> Router {
@@ -36,18 +38,8 @@ fn site(state: AppState) -> Router {
     let content = ServeDir::new(&state.config.content_dir)
         .append_index_html_on_directories(false)
         .precompressed_gzip();
-    Router::new()
-        .route("/", get(feed::home))
-        .route("/tag/{slug}/", get(feed::tag))
-        .route("/section/{slug}/", get(feed::section))
-        .route("/author/{slug}/", get(feed::author))
-        .route("/video/", get(feed::video))
-        .route("/join/", get(join::form).post(join::submit))
-        .route("/api/campaign", get(join::campaign_json))
-        .route("/_live/{post_id}/events", get(live::events))
-        .route("/assets/{name}", get(assets::asset))
-        .route("/healthz", get(assets::healthz))
-        .route("/favicon.ico", get(assets::favicon))
+    // The desk takes long articles; the reader's site only small forms.
+    let desk = Router::new()
         .route("/admin/", get(admin::dashboard))
         .route("/admin/signin", get(admin::signin_form).post(admin::signin))
         .route("/admin/signout", post(admin::signout))
@@ -73,6 +65,8 @@ fn site(state: AppState) -> Router {
         .route("/admin/posts/{id}/revisions", get(admin::editor::revisions))
         .route("/admin/posts/{id}/review", post(admin::editor::review))
         .route("/admin/posts/{id}/notes", post(admin::editor::add_note))
+        .route("/admin/preview", post(admin::editor::preview))
+        .route("/admin/desk.js", get(admin::editor::script))
         .route("/admin/review", get(admin::editor::review_queue))
         .route("/admin/bylines-and-tags", get(admin::taxonomy::list))
         .route("/admin/authors", post(admin::taxonomy::add_author))
@@ -94,12 +88,28 @@ fn site(state: AppState) -> Router {
             "/admin/setup/{token}",
             get(admin::setup_form).post(admin::setup),
         )
+        .layer(DefaultBodyLimit::max(DESK_BODY_LIMIT))
+        .layer(RequestBodyLimitLayer::new(DESK_BODY_LIMIT));
+    let public = Router::new()
+        .route("/", get(feed::home))
+        .route("/tag/{slug}/", get(feed::tag))
+        .route("/section/{slug}/", get(feed::section))
+        .route("/author/{slug}/", get(feed::author))
+        .route("/video/", get(feed::video))
+        .route("/join/", get(join::form).post(join::submit))
+        .route("/api/campaign", get(join::campaign_json))
+        .route("/_live/{post_id}/events", get(live::events))
+        .route("/assets/{name}", get(assets::asset))
+        .route("/healthz", get(assets::healthz))
+        .route("/favicon.ico", get(assets::favicon))
         .route("/{slug}/", get(post::show))
         .nest_service("/content", content)
         .fallback(assets::fallback)
+        .layer(DefaultBodyLimit::max(BODY_LIMIT))
+        .layer(RequestBodyLimitLayer::new(BODY_LIMIT));
+    public
+        .merge(desk)
         .layer(middleware::from_fn_with_state(state.clone(), themed_errors))
         .layer(middleware::from_fn(crate::security::guard))
-        .layer(DefaultBodyLimit::max(BODY_LIMIT))
-        .layer(RequestBodyLimitLayer::new(BODY_LIMIT))
         .with_state(state)
 }

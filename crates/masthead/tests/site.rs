@@ -2063,3 +2063,97 @@ async fn corrections_from_the_desk_print_on_the_story_at_once() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn live_preview_uses_the_site_pipeline_and_long_reads_fit() {
+    with_server("preview", |s| async move {
+        let c = client();
+        let (cookie, csrf) = signed_in(&s, "longreads@courier.example", "editor").await;
+        let res = c
+            .post(s.url("/admin/preview"))
+            .header(header::COOKIE, &cookie)
+            .form(&[
+                ("csrf", csrf.as_str()),
+                ("body", "A **bold** claim.<script>alert(1)</script>"),
+            ])
+            .send()
+            .await
+            .expect("preview");
+        assert_eq!(res.status().as_u16(), 200);
+        let html = res.text().await.expect("html");
+        assert!(
+            html.contains("<strong>bold</strong>") && !html.contains("<script"),
+            "{html}"
+        );
+        let forged = c
+            .post(s.url("/admin/preview"))
+            .header(header::COOKIE, &cookie)
+            .form(&[("csrf", "forged"), ("body", "x")])
+            .send()
+            .await
+            .expect("forged");
+        assert_eq!(forged.status().as_u16(), 403);
+        let anonymous = c
+            .post(s.url("/admin/preview"))
+            .form(&[("csrf", "x"), ("body", "x")])
+            .send()
+            .await
+            .expect("anon");
+        assert_eq!(anonymous.status().as_u16(), 303);
+        let script = c.get(s.url("/admin/desk.js")).send().await.expect("js");
+        assert_eq!(
+            script.headers()[header::CONTENT_TYPE],
+            "text/javascript; charset=utf-8"
+        );
+        // A 300 KB long read saves: the desk's body limit is not the public one.
+        let res = c
+            .post(s.url("/admin/posts"))
+            .header(header::COOKIE, &cookie)
+            .form(&[
+                ("csrf", csrf.as_str()),
+                ("kind", "article"),
+                ("title", "The long read"),
+            ])
+            .send()
+            .await
+            .expect("create");
+        let edit = res.headers()[header::LOCATION]
+            .to_str()
+            .expect("loc")
+            .to_owned();
+        let id = edit.split('/').nth(3).expect("id").to_owned();
+        let page = c
+            .get(s.url(&edit))
+            .header(header::COOKIE, &cookie)
+            .send()
+            .await
+            .expect("edit")
+            .text()
+            .await
+            .expect("html");
+        let long =
+            "A paragraph of the long read about the harbour and its people.\n\n".repeat(4_500);
+        let res = c
+            .post(s.url(&format!("/admin/posts/{id}")))
+            .header(header::COOKIE, &cookie)
+            .form(&[
+                ("csrf", csrf.clone()),
+                ("version", field(&page, "version")),
+                ("title", "The long read".to_owned()),
+                ("dek", String::new()),
+                ("slug", "the-long-read".to_owned()),
+                ("body", long),
+                ("publish_at", String::new()),
+                ("authors", field(&page, "authors")),
+                ("action", "publish".to_owned()),
+            ])
+            .send()
+            .await
+            .expect("save");
+        assert_eq!(res.status().as_u16(), 200);
+        let (st, _, story) = get(&s.url("/the-long-read/")).await;
+        assert_eq!(st, 200);
+        assert!(story.contains("min read"));
+    })
+    .await;
+}

@@ -455,6 +455,53 @@ pub async fn add_note(
     }
 }
 
+#[derive(Deserialize)]
+pub struct PreviewForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    body: String,
+}
+
+/// The body as readers would see it, for the editor's live preview.
+pub async fn preview(staff: Staff, form: Result<Form<PreviewForm>, FormRejection>) -> Response {
+    let Ok(Form(form)) = form else {
+        return (
+            StatusCode::BAD_REQUEST,
+            "The preview request could not be read.",
+        )
+            .into_response();
+    };
+    if let Err(r) = staff.check_csrf(&form.csrf) {
+        return *r;
+    }
+    if form.body.len() > 1_000_000 {
+        return (StatusCode::PAYLOAD_TOO_LARGE, "The body is over 1 MB.").into_response();
+    }
+    let html = render_markdown(&form.body, false).html;
+    let mut res = axum::response::Html(html).into_response();
+    res.headers_mut().insert(
+        axum::http::header::CACHE_CONTROL,
+        axum::http::HeaderValue::from_static("no-store"),
+    );
+    res
+}
+
+/// The desk's one script.
+pub async fn script() -> Response {
+    (
+        [
+            (
+                axum::http::header::CONTENT_TYPE,
+                "text/javascript; charset=utf-8",
+            ),
+            (axum::http::header::CACHE_CONTROL, "no-cache"),
+        ],
+        include_str!("../../admin/desk.js"),
+    )
+        .into_response()
+}
+
 /// Unix millis as a `datetime-local` value in the site's zone.
 fn local_input(ms: i64, tz: &str) -> Option<String> {
     let tz = jiff::tz::TimeZone::get(tz).ok()?;
