@@ -149,6 +149,11 @@ module.exports = function registerDeskTests(h) {
       // Write and publish.
       await page.locator('input#dek').pressSequentially(dek);
       await page.fill('textarea#body', body);
+      // The live preview renders the unsaved body through the site's pipeline.
+      await page.waitForFunction(
+        (b) => (document.getElementById('preview') || {}).innerHTML.includes(`<strong>${b}</strong>`),
+        bold, { timeout: 5000 },
+      ).catch(() => { throw new Failure('the live preview did not show the **bold** text within 5 s of typing'); });
       const [saved] = await Promise.all([
         page.waitForResponse((r) => r.request().method() === 'POST' && new URL(r.url()).pathname === `/admin/posts/${id}`),
         page.getByRole('button', { name: 'Publish now', exact: true }).click(),
@@ -162,7 +167,7 @@ module.exports = function registerDeskTests(h) {
         throw new Failure(`the editor shows an error after "Publish now": "${(await page.textContent('[role=alert]')).trim()}"`);
       }
       const preview = page.locator('section[aria-labelledby=preview-h]');
-      assertEq((await preview.locator('h2').textContent()).trim(), 'Preview (as saved)', 'preview heading');
+      assertEq((await preview.locator('h2').textContent()).trim(), 'Preview (live)', 'preview heading (the script labels it live)');
       const previewHtml = await preview.innerHTML();
       assert(previewHtml.includes(`<strong>${bold}</strong>`), 'the preview has no <strong> for the **bold** text',
         [previewHtml.slice(0, 400)]);
