@@ -2145,6 +2145,37 @@ async fn live_preview_uses_the_site_pipeline_and_long_reads_fit() {
                 ("body", long),
                 ("publish_at", String::new()),
                 ("authors", field(&page, "authors")),
+                (
+                    "meta_title",
+                    "Long read: the harbour and its people".to_owned(),
+                ),
+                ("canonical_url", "javascript:alert(1)".to_owned()),
+                ("action", "publish".to_owned()),
+            ])
+            .send()
+            .await
+            .expect("save");
+        assert_eq!(res.status().as_u16(), 422, "only http(s) canonical URLs");
+        let res = c
+            .post(s.url(&format!("/admin/posts/{id}")))
+            .header(header::COOKIE, &cookie)
+            .form(&[
+                ("csrf", csrf.clone()),
+                ("version", field(&page, "version")),
+                ("title", "The long read".to_owned()),
+                ("dek", String::new()),
+                ("slug", "the-long-read".to_owned()),
+                (
+                    "body",
+                    "A paragraph of the long read about the harbour and its people.\n\n"
+                        .repeat(4_500),
+                ),
+                ("publish_at", String::new()),
+                ("authors", field(&page, "authors")),
+                (
+                    "meta_title",
+                    "Long read: the harbour and its people".to_owned(),
+                ),
                 ("action", "publish".to_owned()),
             ])
             .send()
@@ -2154,6 +2185,10 @@ async fn live_preview_uses_the_site_pipeline_and_long_reads_fit() {
         let (st, _, story) = get(&s.url("/the-long-read/")).await;
         assert_eq!(st, 200);
         assert!(story.contains("min read"));
+        assert!(
+            story.contains("<title>Long read: the harbour and its people | "),
+            "the SEO title is used"
+        );
     })
     .await;
 }

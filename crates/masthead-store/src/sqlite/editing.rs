@@ -24,6 +24,9 @@ pub struct EditablePost {
     pub author_ids: Vec<i64>,
     /// Byline slugs in order, the lead first.
     pub author_slugs: Vec<String>,
+    pub meta_title: String,
+    pub meta_description: String,
+    pub canonical_url: String,
     /// Tag slugs in order, the primary first.
     pub tag_slugs: Vec<String>,
 }
@@ -44,6 +47,15 @@ pub struct PostEdit {
     pub tag_ids: Option<Vec<i64>>,
     /// Bylines in order (first = lead); `None` leaves them as they are.
     pub author_ids: Option<Vec<i64>>,
+    /// Search and sharing: `None` leaves them as they are; `Some("")` clears.
+    pub seo: Option<Seo>,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct Seo {
+    pub meta_title: String,
+    pub meta_description: String,
+    pub canonical_url: String,
 }
 
 #[derive(Debug, Clone, serde::Serialize)]
@@ -61,7 +73,9 @@ pub struct Revision {
 pub fn editable_post(c: &Connection, id: i64) -> StoreResult<Option<EditablePost>> {
     let row = c
         .prepare_cached(
-            "SELECT id, kind, status, slug, title, dek, body_source, published_at, updated_at FROM posts WHERE id = ?1",
+            "SELECT id, kind, status, slug, title, dek, body_source, published_at, updated_at,
+                    COALESCE(meta_title, ''), COALESCE(meta_description, ''), COALESCE(canonical_url, '')
+             FROM posts WHERE id = ?1",
         )?
         .query_row([id], |r| {
             Ok((
@@ -74,10 +88,12 @@ pub fn editable_post(c: &Connection, id: i64) -> StoreResult<Option<EditablePost
                 r.get::<_, String>(6)?,
                 r.get::<_, Option<i64>>(7)?,
                 r.get::<_, i64>(8)?,
+                (r.get::<_, String>(9)?, r.get::<_, String>(10)?, r.get::<_, String>(11)?),
             ))
         })
         .optional()?;
-    let Some((id, kind, status, slug, title, dek, body_source, published_ms, updated_ms)) = row
+    let Some((id, kind, status, slug, title, dek, body_source, published_ms, updated_ms, seo)) =
+        row
     else {
         return Ok(None);
     };
@@ -107,6 +123,9 @@ pub fn editable_post(c: &Connection, id: i64) -> StoreResult<Option<EditablePost
         author_ids: authors.iter().map(|a| a.0).collect(),
         author_slugs: authors.into_iter().map(|a| a.1).collect(),
         tag_slugs,
+        meta_title: seo.0,
+        meta_description: seo.1,
+        canonical_url: seo.2,
     }))
 }
 
@@ -201,6 +220,18 @@ impl Writer<'_> {
         let listed = (edit.status == PostStatus::Published && kind != "page")
             .then_some(edit.published_ms)
             .flatten();
+        if let Some(seo) = &edit.seo {
+            let none_if_empty = |v: &str| (!v.is_empty()).then(|| v.to_owned());
+            self.tx().execute(
+                "UPDATE posts SET meta_title = ?2, meta_description = ?3, canonical_url = ?4 WHERE id = ?1",
+                params![
+                    id,
+                    none_if_empty(&seo.meta_title),
+                    none_if_empty(&seo.meta_description),
+                    none_if_empty(&seo.canonical_url)
+                ],
+            )?;
+        }
         if let Some(tags) = &edit.tag_ids {
             self.tx()
                 .execute("DELETE FROM post_tags WHERE post_id = ?1", [id])?;

@@ -393,6 +393,7 @@ fn saves_detect_collisions_record_revisions_and_keep_old_slugs() {
         published_ms: Some(1_000),
         tag_ids: None,
         author_ids: None,
+        seo: None,
     };
     let v1 = db
         .store

@@ -563,6 +563,12 @@ pub struct SaveForm {
     #[serde(default)]
     authors: String,
     #[serde(default)]
+    meta_title: String,
+    #[serde(default)]
+    meta_description: String,
+    #[serde(default)]
+    canonical_url: String,
+    #[serde(default)]
     action: String,
 }
 
@@ -734,7 +740,26 @@ pub async fn save(
         }
     };
     let rendered = render_markdown(&form.body, false);
+    let canonical_url = form.canonical_url.trim().to_owned();
+    let web_address = canonical_url.starts_with("https://") || canonical_url.starts_with("http://");
+    if !canonical_url.is_empty() && !web_address {
+        return editor_page(
+            &state,
+            session,
+            &post,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            Some("The canonical URL must start with https:// (or http://)."),
+            None,
+        )
+        .await;
+    }
+    let seo = masthead_store::sqlite::editing::Seo {
+        meta_title: form.meta_title.trim().chars().take(300).collect(),
+        meta_description: form.meta_description.trim().chars().take(500).collect(),
+        canonical_url: canonical_url.chars().take(2_000).collect(),
+    };
     let edit = PostEdit {
+        seo: Some(seo),
         tag_ids: Some(tag_ids),
         author_ids: Some(author_ids),
         title,
@@ -944,6 +969,7 @@ pub async fn restore(
         published_ms: post.published_ms,
         tag_ids: None,
         author_ids: None,
+        seo: None,
     };
     let staff_id = session.user.id;
     let version = form.version;
