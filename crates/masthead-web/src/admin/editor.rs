@@ -12,7 +12,7 @@ use masthead_store::sqlite::editing::{EditablePost, PostEdit};
 use masthead_store::{NewPost, StaffSession, StoreError, now_ms};
 use serde::{Deserialize, Serialize};
 
-use super::{Staff, StaffView, message, page, unavailable};
+use super::{DeskForm, Staff, StaffView, message, page, unavailable};
 use crate::state::AppState;
 
 fn whose(session: &StaffSession, post: &EditablePost) -> Whose {
@@ -64,20 +64,8 @@ pub struct CreateForm {
 
 pub async fn create(
     State(state): State<AppState>,
-    staff: Staff,
-    form: Result<Form<CreateForm>, FormRejection>,
+    DeskForm { staff, form }: DeskForm<CreateForm>,
 ) -> Response {
-    let Ok(Form(form)) = form else {
-        return message(
-            StatusCode::BAD_REQUEST,
-            "Bad request",
-            "The form could not be read.",
-            None,
-        );
-    };
-    if let Err(r) = staff.check_csrf(&form.csrf) {
-        return *r;
-    }
     if !permits(staff.0.user.role, Action::CreatePost) {
         return forbidden("create posts");
     }
@@ -304,21 +292,9 @@ pub struct ReviewForm {
 /// or comment (either).
 pub async fn review(
     State(state): State<AppState>,
-    staff: Staff,
     Path(id): Path<i64>,
-    form: Result<Form<ReviewForm>, FormRejection>,
+    DeskForm { staff, form }: DeskForm<ReviewForm>,
 ) -> Response {
-    let Ok(Form(form)) = form else {
-        return message(
-            StatusCode::BAD_REQUEST,
-            "Bad request",
-            "The form could not be read.",
-            None,
-        );
-    };
-    if let Err(r) = staff.check_csrf(&form.csrf) {
-        return *r;
-    }
     let session = &staff.0;
     let post = match load(&state, id).await {
         Ok(p) => p,
@@ -397,21 +373,9 @@ pub struct NoteForm {
 /// Adds a correction or update note; it prints on the story at once.
 pub async fn add_note(
     State(state): State<AppState>,
-    staff: Staff,
     Path(id): Path<i64>,
-    form: Result<Form<NoteForm>, FormRejection>,
+    DeskForm { staff, form }: DeskForm<NoteForm>,
 ) -> Response {
-    let Ok(Form(form)) = form else {
-        return message(
-            StatusCode::BAD_REQUEST,
-            "Bad request",
-            "The form could not be read.",
-            None,
-        );
-    };
-    if let Err(r) = staff.check_csrf(&form.csrf) {
-        return *r;
-    }
     let session = &staff.0;
     let post = match load(&state, id).await {
         Ok(p) => p,
@@ -574,21 +538,9 @@ pub struct SaveForm {
 
 pub async fn save(
     State(state): State<AppState>,
-    staff: Staff,
     Path(id): Path<i64>,
-    form: Result<Form<SaveForm>, FormRejection>,
+    DeskForm { staff, form }: DeskForm<SaveForm>,
 ) -> Response {
-    let Ok(Form(form)) = form else {
-        return message(
-            StatusCode::BAD_REQUEST,
-            "Bad request",
-            "The form could not be read.",
-            None,
-        );
-    };
-    if let Err(r) = staff.check_csrf(&form.csrf) {
-        return *r;
-    }
     let session = &staff.0;
     let post = match load(&state, id).await {
         Ok(p) => p,
@@ -915,21 +867,9 @@ pub struct RestoreForm {
 /// history only grows and a restore can itself be undone.
 pub async fn restore(
     State(state): State<AppState>,
-    staff: Staff,
     Path((id, rev)): Path<(i64, i64)>,
-    form: Result<Form<RestoreForm>, FormRejection>,
+    DeskForm { staff, form }: DeskForm<RestoreForm>,
 ) -> Response {
-    let Ok(Form(form)) = form else {
-        return message(
-            StatusCode::BAD_REQUEST,
-            "Bad request",
-            "The form could not be read.",
-            None,
-        );
-    };
-    if let Err(r) = staff.check_csrf(&form.csrf) {
-        return *r;
-    }
     let session = &staff.0;
     let post = match load(&state, id).await {
         Ok(p) => p,
@@ -989,3 +929,5 @@ pub async fn restore(
         Err(e) => unavailable(e),
     }
 }
+
+crate::admin::has_csrf!(CreateForm, ReviewForm, NoteForm, SaveForm, RestoreForm);

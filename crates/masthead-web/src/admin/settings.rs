@@ -1,14 +1,13 @@
 //! Site settings and the membership campaign, taking effect at once.
 
-use axum::extract::rejection::FormRejection;
-use axum::extract::{Form, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::Response;
 use masthead_domain::{Action, permits};
 use masthead_store::{Campaign, now_ms};
 use serde::Deserialize;
 
-use super::{Staff, StaffView, message, page, unavailable};
+use super::{DeskForm, Staff, StaffView, message, page, unavailable};
 use crate::state::AppState;
 
 fn forbidden() -> Response {
@@ -82,20 +81,9 @@ pub struct SettingsForm {
 
 pub async fn save(
     State(state): State<AppState>,
-    staff: Staff,
-    form: Result<Form<SettingsForm>, FormRejection>,
+    DeskForm { staff, form }: DeskForm<SettingsForm>,
 ) -> Response {
-    let Ok(Form(f)) = form else {
-        return message(
-            StatusCode::BAD_REQUEST,
-            "Bad request",
-            "The form could not be read.",
-            None,
-        );
-    };
-    if let Err(r) = staff.check_csrf(&f.csrf) {
-        return *r;
-    }
+    let f = form;
     if !permits(staff.0.user.role, Action::ManageSettings) {
         return forbidden();
     }
@@ -186,3 +174,5 @@ pub async fn save(
         Some("Saved. The public site shows the changes now."),
     )
 }
+
+crate::admin::has_csrf!(SettingsForm);

@@ -1,7 +1,6 @@
 //! Bylines (including guest contributors without a login) and tags.
 
-use axum::extract::rejection::FormRejection;
-use axum::extract::{Form, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::Response;
 use masthead_domain::slug::{slugify, unique_slug};
@@ -9,7 +8,7 @@ use masthead_domain::{Action, permits};
 use masthead_store::{NewAuthor, NewTag, StoreError};
 use serde::Deserialize;
 
-use super::{Staff, StaffView, message, page, unavailable};
+use super::{DeskForm, Staff, StaffView, message, page, unavailable};
 use crate::state::AppState;
 
 async fn render(
@@ -57,20 +56,9 @@ pub struct AuthorForm {
 
 pub async fn add_author(
     State(state): State<AppState>,
-    staff: Staff,
-    form: Result<Form<AuthorForm>, FormRejection>,
+    DeskForm { staff, form }: DeskForm<AuthorForm>,
 ) -> Response {
-    let Ok(Form(f)) = form else {
-        return message(
-            StatusCode::BAD_REQUEST,
-            "Bad request",
-            "The form could not be read.",
-            None,
-        );
-    };
-    if let Err(r) = staff.check_csrf(&f.csrf) {
-        return *r;
-    }
+    let f = form;
     if !permits(staff.0.user.role, Action::ManageAuthors) {
         return message(
             StatusCode::FORBIDDEN,
@@ -120,20 +108,9 @@ pub struct TagForm {
 
 pub async fn add_tag(
     State(state): State<AppState>,
-    staff: Staff,
-    form: Result<Form<TagForm>, FormRejection>,
+    DeskForm { staff, form }: DeskForm<TagForm>,
 ) -> Response {
-    let Ok(Form(f)) = form else {
-        return message(
-            StatusCode::BAD_REQUEST,
-            "Bad request",
-            "The form could not be read.",
-            None,
-        );
-    };
-    if let Err(r) = staff.check_csrf(&f.csrf) {
-        return *r;
-    }
+    let f = form;
     if !permits(staff.0.user.role, Action::ManageTags) {
         return message(
             StatusCode::FORBIDDEN,
@@ -194,3 +171,5 @@ pub async fn add_tag(
         Err(e) => unavailable(e),
     }
 }
+
+crate::admin::has_csrf!(AuthorForm, TagForm);
