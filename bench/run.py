@@ -74,23 +74,7 @@ def wrk(url, duration, connections=64, script=None):
     if script:
         cmd += ["-s", script]
     out = subprocess.run(cmd + [url], capture_output=True, text=True, check=True).stdout
-    res = {"rps": 0.0, "p50_ms": None, "p99_ms": None, "errors": 0, "requests": 0, "non_2xx_3xx": 0}
-    m = re.search(r"Requests/sec:\s+([\d.]+)", out)
-    res["rps"] = float(m.group(1)) if m else 0.0
-    for pct, key in (("50", "p50_ms"), ("99", "p99_ms")):
-        m = re.search(rf"^\s+{pct}%\s+([\d.]+)(us|ms|s)\s*$", out, re.M)
-        if m:
-            res[key] = round(to_ms(m.group(1), m.group(2)), 3)
-    m = re.search(r"(\d+) requests in", out)
-    res["requests"] = int(m.group(1)) if m else 0
-    m = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", out)
-    if m:
-        res["errors"] += sum(int(x) for x in m.groups())
-    m = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
-    if m:
-        res["non_2xx_3xx"] = int(m.group(1))
-        res["errors"] += int(m.group(1))
-    return res
+    return parse_wrk_text(out)
 
 
 class Server:
