@@ -113,6 +113,26 @@ async fn render(
     ))
 }
 
+impl Listing {
+    /// A listing with its own heading; its page title, description and path
+    /// come from the heading. `in_nav` marks it current in the sections menu.
+    fn headed(scope: FeedScope, key: String, head: ListingHead, in_nav: bool) -> Listing {
+        Listing {
+            scope,
+            key,
+            url: head.url.clone(),
+            meta: PageMeta {
+                title: head.title.clone(),
+                description: head.description.clone(),
+                path: head.url.clone(),
+                section: in_nav.then(|| head.url.clone()),
+                noindex: false,
+            },
+            head: Some(head),
+        }
+    }
+}
+
 fn slug_or_404(slug: &str) -> Result<String, SiteError> {
     Slug::parse(slug)
         .map(Slug::into_string)
@@ -152,26 +172,19 @@ pub async fn tag(
         .tag_by_slug(slug_or_404(&slug)?)
         .await?
         .ok_or(SiteError::NotFound)?;
-    let url = format!("/tag/{}/", tag.slug);
-    let listing = Listing {
-        scope: FeedScope::Tag(tag.id),
-        key: format!("tag-{}", tag.id),
-        head: Some(ListingHead {
-            kind_label: "Topic",
-            title: tag.name.clone(),
-            description: tag.description.clone(),
-            location: String::new(),
-            url: url.clone(),
-        }),
-        meta: PageMeta {
-            title: tag.name.clone(),
-            description: tag.description.clone(),
-            path: url.clone(),
-            section: None,
-            noindex: false,
-        },
-        url,
+    let head = ListingHead {
+        kind_label: "Topic",
+        url: format!("/tag/{}/", tag.slug),
+        title: tag.name,
+        description: tag.description,
+        location: String::new(),
     };
+    let listing = Listing::headed(
+        FeedScope::Tag(tag.id),
+        format!("tag-{}", tag.id),
+        head,
+        false,
+    );
     render(&state, listing, after, fragment).await
 }
 
@@ -189,26 +202,19 @@ pub async fn section(
     if !tag.is_section {
         return Err(SiteError::NotFound);
     }
-    let url = format!("/section/{}/", tag.slug);
-    let listing = Listing {
-        scope: FeedScope::Section(tag.id),
-        key: format!("section-{}", tag.id),
-        head: Some(ListingHead {
-            kind_label: "Section",
-            title: tag.name.clone(),
-            description: tag.description.clone(),
-            location: String::new(),
-            url: url.clone(),
-        }),
-        meta: PageMeta {
-            title: tag.name.clone(),
-            description: tag.description.clone(),
-            path: url.clone(),
-            section: Some(url.clone()),
-            noindex: false,
-        },
-        url,
+    let head = ListingHead {
+        kind_label: "Section",
+        url: format!("/section/{}/", tag.slug),
+        title: tag.name,
+        description: tag.description,
+        location: String::new(),
     };
+    let listing = Listing::headed(
+        FeedScope::Section(tag.id),
+        format!("section-{}", tag.id),
+        head,
+        true,
+    );
     render(&state, listing, after, fragment).await
 }
 
@@ -223,26 +229,19 @@ pub async fn author(
         .author_by_slug(slug_or_404(&slug)?)
         .await?
         .ok_or(SiteError::NotFound)?;
-    let url = format!("/author/{}/", author.slug);
-    let listing = Listing {
-        scope: FeedScope::Author(author.id),
-        key: format!("author-{}", author.id),
-        head: Some(ListingHead {
-            kind_label: "Reporter",
-            title: author.name.clone(),
-            description: author.bio.clone(),
-            location: author.location.clone(),
-            url: url.clone(),
-        }),
-        meta: PageMeta {
-            title: author.name.clone(),
-            description: author.bio.clone(),
-            path: url.clone(),
-            section: None,
-            noindex: false,
-        },
-        url,
+    let head = ListingHead {
+        kind_label: "Reporter",
+        url: format!("/author/{}/", author.slug),
+        title: author.name,
+        description: author.bio,
+        location: author.location,
     };
+    let listing = Listing::headed(
+        FeedScope::Author(author.id),
+        format!("author-{}", author.id),
+        head,
+        false,
+    );
     render(&state, listing, after, fragment).await
 }
 
@@ -251,25 +250,18 @@ pub async fn video(
     q: Result<Query<ListQuery>, QueryRejection>,
 ) -> Result<Response, SiteError> {
     let (after, fragment) = parse_query(q)?;
-    let url = "/video/".to_owned();
-    let listing = Listing {
-        scope: FeedScope::Kind(PostKind::Video),
-        key: "kind-video".to_owned(),
-        head: Some(ListingHead {
-            kind_label: "Section",
-            title: "Video".to_owned(),
-            description: "Films and explainers from our reporters.".to_owned(),
-            location: String::new(),
-            url: url.clone(),
-        }),
-        meta: PageMeta {
-            title: "Video".to_owned(),
-            description: "Films and explainers from our reporters.".to_owned(),
-            path: url.clone(),
-            section: Some(url.clone()),
-            noindex: false,
-        },
-        url,
+    let head = ListingHead {
+        kind_label: "Section",
+        url: "/video/".to_owned(),
+        title: "Video".to_owned(),
+        description: "Films and explainers from our reporters.".to_owned(),
+        location: String::new(),
     };
+    let listing = Listing::headed(
+        FeedScope::Kind(PostKind::Video),
+        "kind-video".to_owned(),
+        head,
+        true,
+    );
     render(&state, listing, after, fragment).await
 }
