@@ -1,7 +1,7 @@
 //! The desk's posts list and live console.
 
-use axum::extract::rejection::{FormRejection, QueryRejection};
-use axum::extract::{Form, Path, Query, State};
+use axum::extract::rejection::QueryRejection;
+use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use masthead_domain::{Action, PostKind, PostStatus, Whose, permits};
@@ -11,7 +11,7 @@ use masthead_store::sqlite::staff::PostFilter;
 use masthead_store::{NewLiveEntry, StaffSession, now_ms};
 use serde::{Deserialize, Serialize};
 
-use super::{Link, Staff, message, page, unavailable};
+use super::{DeskForm, Link, Staff, message, page, unavailable};
 use crate::state::AppState;
 
 const LIST_LIMIT: u32 = 100;
@@ -251,23 +251,16 @@ pub struct EntryForm {
     action: Option<String>,
 }
 
-// The error is a finished page; these run once per desk request.
-#[allow(clippy::result_large_err)]
-fn read_entry(
-    session: &Staff,
-    form: Result<Form<EntryForm>, FormRejection>,
-) -> Result<EntryForm, Response> {
-    let Ok(Form(form)) = form else {
-        return Err(message(
-            StatusCode::BAD_REQUEST,
-            "Bad request",
-            "The form could not be read.",
-            None,
-        ));
-    };
-    session.check_csrf(&form.csrf).map_err(|r| *r)?;
+/// Refuses an entry without a headline or too long, or a live post this
+/// person may not post to; `None` when the entry may go ahead.
+async fn refuse_entry(
+    state: &AppState,
+    staff: &Staff,
+    post_id: i64,
+    form: &EntryForm,
+) -> Option<Response> {
     if form.action.as_deref() != Some("delete") && form.title.trim().is_empty() {
-        return Err(message(
+        return Some(message(
             StatusCode::UNPROCESSABLE_ENTITY,
             "The entry needs a headline",
             "Go back and give the entry a headline.",
@@ -275,28 +268,23 @@ fn read_entry(
         ));
     }
     if form.title.len() > 300 || form.body.len() > 20_000 {
-        return Err(message(
+        return Some(message(
             StatusCode::UNPROCESSABLE_ENTITY,
             "The entry is too long",
             "Headlines are at most 300 characters and entries at most 20,000.",
             None,
         ));
     }
-    Ok(form)
+    live_post(state, &staff.0, post_id).await.err()
 }
 
 pub async fn add_entry(
     State(state): State<AppState>,
-    staff: Staff,
     Path(post_id): Path<i64>,
-    form: Result<Form<EntryForm>, FormRejection>,
+    DeskForm { staff, form }: DeskForm<EntryForm>,
 ) -> Response {
-    let form = match read_entry(&staff, form) {
-        Ok(f) => f,
-        Err(r) => return r,
-    };
-    if let Err(r) = live_post(&state, &staff.0, post_id).await {
-        return r;
+    if let Some(refusal) = refuse_entry(&state, &staff, post_id, &form).await {
+        return refusal;
     }
     let rendered = render_markdown(&form.body, false);
     let entry = NewLiveEntry {
@@ -317,16 +305,11 @@ pub async fn add_entry(
 
 pub async fn change_entry(
     State(state): State<AppState>,
-    staff: Staff,
     Path((post_id, entry_id)): Path<(i64, i64)>,
-    form: Result<Form<EntryForm>, FormRejection>,
+    DeskForm { staff, form }: DeskForm<EntryForm>,
 ) -> Response {
-    let form = match read_entry(&staff, form) {
-        Ok(f) => f,
-        Err(r) => return r,
-    };
-    if let Err(r) = live_post(&state, &staff.0, post_id).await {
-        return r;
+    if let Some(refusal) = refuse_entry(&state, &staff, post_id, &form).await {
+        return refusal;
     }
     let delete = form.action.as_deref() == Some("delete");
     let rendered = render_markdown(&form.body, false);
@@ -362,3 +345,5 @@ pub async fn change_entry(
         Err(e) => unavailable(e),
     }
 }
+
+crate::admin::has_csrf!(EntryForm);
