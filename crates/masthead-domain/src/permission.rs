@@ -78,6 +78,10 @@ pub enum Action {
     /// See the review queue, comment, approve or send back submissions.
     ReviewSubmissions,
     UploadMedia,
+    /// Change the alt text, caption and credit of a library image.
+    EditMediaDetails {
+        whose: Whose,
+    },
     ManageTags,
     /// Bylines (people who write, with or without a login).
     ManageAuthors,
@@ -108,6 +112,10 @@ impl Action {
         v.extend([
             Action::ReviewSubmissions,
             Action::UploadMedia,
+            Action::EditMediaDetails { whose: Whose::Own },
+            Action::EditMediaDetails {
+                whose: Whose::Others,
+            },
             Action::ManageTags,
             Action::ManageAuthors,
             Action::ManageCampaign,
@@ -150,6 +158,9 @@ impl Action {
             }
             Action::ReviewSubmissions => "review submissions".into(),
             Action::UploadMedia => "upload media".into(),
+            Action::EditMediaDetails { whose: w } => {
+                format!("edit alt text and credits of {} uploads", whose(w))
+            }
             Action::ManageTags => "manage tags".into(),
             Action::ManageAuthors => "manage bylines".into(),
             Action::ManageCampaign => "manage the campaign".into(),
@@ -167,7 +178,12 @@ impl Action {
 pub fn permits(role: Role, action: Action) -> bool {
     use Role::*;
     match action {
-        Action::CreatePost | Action::UploadMedia => true,
+        Action::CreatePost
+        | Action::UploadMedia
+        | Action::EditMediaDetails { whose: Whose::Own } => true,
+        Action::EditMediaDetails {
+            whose: Whose::Others,
+        } => role >= Editor,
         Action::EditPost {
             whose: Whose::Own,
             published,
@@ -249,6 +265,8 @@ mod tests {
         ("post entries to others' live post", "--YYY"),
         ("review submissions", "--YYY"),
         ("upload media", "YYYYY"),
+        ("edit alt text and credits of own uploads", "YYYYY"),
+        ("edit alt text and credits of others' uploads", "--YYY"),
         ("manage tags", "--YYY"),
         ("manage bylines", "--YYY"),
         ("manage the campaign", "--YYY"),

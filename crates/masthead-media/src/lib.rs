@@ -160,14 +160,17 @@ pub enum MediaError {
     #[error(
         "The {format} file is damaged or incomplete and could not be read ({detail}). Export it again from the original and upload the new file."
     )]
-    Damaged { format: &'static str, detail: String },
+    Damaged {
+        format: &'static str,
+        detail: String,
+    },
     #[error("The image could not be converted ({0}). Try saving it as a JPEG or PNG.")]
     Encode(String),
 }
 
 fn mb(bytes: usize) -> String {
     let tenths = (bytes as u64 * 10).div_ceil(1024 * 1024);
-    if tenths % 10 == 0 {
+    if tenths.is_multiple_of(10) {
         format!("{}", tenths / 10)
     } else {
         format!("{}.{}", tenths / 10, tenths % 10)
@@ -239,7 +242,12 @@ fn jpeg_is_complete(bytes: &[u8]) -> bool {
     bytes[scan..].windows(2).any(|w| w == [0xFF, 0xD9])
 }
 
-fn check_pixels(format: Format, width: u32, height: u32, limits: &Limits) -> Result<(), MediaError> {
+fn check_pixels(
+    format: Format,
+    width: u32,
+    height: u32,
+    limits: &Limits,
+) -> Result<(), MediaError> {
     let too_many = u64::from(width) * u64::from(height) > limits.max_pixels
         || width > limits.max_side
         || height > limits.max_side;
@@ -413,12 +421,7 @@ fn encode(img: &DynamicImage, format: Format) -> Result<Variant, MediaError> {
                 DynamicImage::ImageRgba8(b) => {
                     enc.write_image(b.as_raw(), w, h, image::ExtendedColorType::Rgba8)
                 }
-                _ => enc.write_image(
-                    img.to_rgb8().as_raw(),
-                    w,
-                    h,
-                    image::ExtendedColorType::Rgb8,
-                ),
+                _ => enc.write_image(img.to_rgb8().as_raw(), w, h, image::ExtendedColorType::Rgb8),
             }
         }
         Format::Gif | Format::Webp => {

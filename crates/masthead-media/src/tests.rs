@@ -37,10 +37,7 @@ fn encoded(w: u32, h: u32, format: ImageFormat) -> Vec<u8> {
 /// of an accepted one into the test output).
 fn refused(bytes: &[u8], limits: &Limits) -> MediaError {
     match process(bytes, limits) {
-        Ok(p) => panic!(
-            "accepted a {:?} of {} × {}",
-            p.format, p.width, p.height
-        ),
+        Ok(p) => panic!("accepted a {:?} of {} × {}", p.format, p.width, p.height),
         Err(e) => e,
     }
 }
@@ -65,7 +62,10 @@ fn recognises_formats_by_content_not_name() {
         assert_eq!(sniff(not), None, "{not:?}");
     }
     assert_eq!(
-        refused(b"<svg xmlns='http://www.w3.org/2000/svg'/>", &Limits::default()),
+        refused(
+            b"<svg xmlns='http://www.w3.org/2000/svg'/>",
+            &Limits::default()
+        ),
         MediaError::NotAnImage
     );
 }

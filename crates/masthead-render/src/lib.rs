@@ -7,8 +7,8 @@ pub mod markdown;
 pub mod theme;
 pub mod views;
 
-pub use markdown::{RenderedBody, render_markdown, sanitize_html};
-pub use theme::{Asset, Theme, ThemeError};
+pub use markdown::{RenderedBody, render_markdown, sanitize_html, teaser};
+pub use theme::{Asset, Theme, ThemeError, plain_html_escaping};
 
 /// Every template the site renders by name; all are checked at start-up.
 pub const TEMPLATES: &[&str] = &[

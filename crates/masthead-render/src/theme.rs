@@ -107,6 +107,22 @@ fn collect_dir(
     Ok(())
 }
 
+/// minijinja's HTML escaping also escapes '/', which is safe but turns every
+/// URL into `&#x2f;` soup; this escapes only what HTML needs. The desk's
+/// templates use it too.
+pub fn plain_html_escaping(env: &mut minijinja::Environment<'_>) {
+    env.set_formatter(|out, state, value| {
+        if matches!(state.auto_escape(), minijinja::AutoEscape::Html)
+            && !value.is_safe()
+            && let Some(text) = value.as_str()
+        {
+            return write_escaped(out, text)
+                .map_err(|_| TemplateError::new(ErrorKind::WriteFailure, "write failed"));
+        }
+        minijinja::escape_formatter(out, state, value)
+    });
+}
+
 fn write_escaped(out: &mut minijinja::Output<'_>, text: &str) -> std::fmt::Result {
     let mut last = 0;
     for (i, b) in text.bytes().enumerate() {
@@ -198,18 +214,7 @@ impl Theme {
             masthead_domain::campaign::group_thousands(n)
         });
         env.set_undefined_behavior(minijinja::UndefinedBehavior::Chainable);
-        // minijinja's HTML escaping also escapes '/', which is safe but turns
-        // every URL into `&#x2f;` soup; escape only what HTML needs.
-        env.set_formatter(|out, state, value| {
-            if matches!(state.auto_escape(), minijinja::AutoEscape::Html)
-                && !value.is_safe()
-                && let Some(text) = value.as_str()
-            {
-                return write_escaped(out, text)
-                    .map_err(|_| TemplateError::new(ErrorKind::WriteFailure, "write failed"));
-            }
-            minijinja::escape_formatter(out, state, value)
-        });
+        plain_html_escaping(&mut env);
 
         let theme = Theme {
             env,

@@ -138,6 +138,9 @@ pub struct ImageView {
     pub credit: String,
     pub width: Option<u32>,
     pub height: Option<u32>,
+    /// Responsive widths, when the image comes from the media library.
+    pub srcset: Option<String>,
+    pub webp_srcset: Option<String>,
 }
 
 impl From<&Image> for ImageView {
@@ -155,6 +158,8 @@ impl From<&Image> for ImageView {
             credit,
             width: i.width,
             height: i.height,
+            srcset: i.srcset.clone(),
+            webp_srcset: i.webp_srcset.clone(),
         }
     }
 }
@@ -290,8 +295,14 @@ pub struct PostView {
     pub video: Option<VideoView>,
     pub notes: Vec<NoteView>,
     pub members_only: bool,
+    /// Set when the body is cut for readers who may not read it all:
+    /// `members` or `paid`.
+    pub gate: Option<&'static str>,
     pub meta_description: String,
 }
+
+/// Top-level blocks of a members-only story shown before the gate.
+const TEASER_BLOCKS: usize = 2;
 
 impl PostView {
     pub fn new(p: &Post, clock: &Clock) -> PostView {
@@ -322,7 +333,12 @@ impl PostView {
             label: label(p.kind, p.primary_tag()),
             title: p.title.clone(),
             dek: p.dek.clone(),
-            body_html: p.body_html.clone(),
+            body_html: match p.visibility {
+                Visibility::Public => p.body_html.clone(),
+                _ => crate::markdown::teaser(&p.body_html, TEASER_BLOCKS)
+                    .0
+                    .to_owned(),
+            },
             authors: p.authors.iter().map(AuthorView::from).collect(),
             tags: p
                 .tags
@@ -339,6 +355,11 @@ impl PostView {
             video,
             notes: p.notes.iter().map(|n| NoteView::new(n, clock)).collect(),
             members_only: p.visibility != Visibility::Public,
+            gate: match p.visibility {
+                Visibility::Public => None,
+                Visibility::Members => Some("members"),
+                Visibility::Paid => Some("paid"),
+            },
             meta_description: p.meta_description.clone().unwrap_or_else(|| p.dek.clone()),
         }
     }

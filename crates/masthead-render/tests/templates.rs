@@ -26,6 +26,7 @@ fn post(video: Video) -> Post {
             agency: "Coastline Pictures".into(),
             width: Some(1200),
             height: Some(800),
+            ..Image::default()
         }),
         video: Some(video),
         language: "en".into(),

@@ -152,6 +152,18 @@ impl Store {
         self.read(move |c| sqlite::editing::editable_post(c, id))
             .await
     }
+    pub async fn media_item(&self, id: i64) -> StoreResult<Option<sqlite::media::MediaItem>> {
+        self.read(move |c| sqlite::media::media_item(c, id)).await
+    }
+    /// The media library, newest first, older than item `before`.
+    pub async fn media_page(
+        &self,
+        before: Option<i64>,
+        limit: u32,
+    ) -> StoreResult<Vec<sqlite::media::MediaItem>> {
+        self.read(move |c| sqlite::media::media_page(c, before, limit))
+            .await
+    }
     pub async fn revisions(&self, post_id: i64) -> StoreResult<Vec<sqlite::editing::Revision>> {
         self.read(move |c| sqlite::editing::revisions(c, post_id))
             .await

@@ -39,6 +39,10 @@ pub struct Image {
     pub agency: String,
     pub width: Option<u32>,
     pub height: Option<u32>,
+    /// Responsive widths (`srcset`) when the image comes from the media library.
+    pub srcset: Option<String>,
+    /// The same widths in WebP.
+    pub webp_srcset: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize)]

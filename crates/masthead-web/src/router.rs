@@ -11,7 +11,7 @@ use tracing::Level;
 
 use crate::admin;
 use crate::error::themed_errors;
-use crate::site::{assets, feed, join, live, post};
+use crate::site::{assets, feed, join, live, media, post};
 use crate::state::AppState;
 
 /// Largest request body the reader's site accepts (forms are tiny).
@@ -85,11 +85,24 @@ fn site(state: AppState) -> Router {
             post(admin::desk::change_entry),
         )
         .route(
+            "/admin/media/{id}",
+            get(admin::media::item).post(admin::media::save_details),
+        )
+        .route("/admin/media/{id}/original", get(admin::media::original))
+        .route(
             "/admin/setup/{token}",
             get(admin::setup_form).post(admin::setup),
         )
         .layer(DefaultBodyLimit::max(DESK_BODY_LIMIT))
         .layer(RequestBodyLimitLayer::new(DESK_BODY_LIMIT));
+    // Image uploads: the one route that takes megabytes.
+    let uploads = Router::new()
+        .route(
+            "/admin/media",
+            get(admin::media::library).post(admin::media::upload),
+        )
+        .layer(DefaultBodyLimit::max(admin::media::UPLOAD_BODY_LIMIT))
+        .layer(RequestBodyLimitLayer::new(admin::media::UPLOAD_BODY_LIMIT));
     let public = Router::new()
         .route("/", get(feed::home))
         .route("/tag/{slug}/", get(feed::tag))
@@ -100,6 +113,7 @@ fn site(state: AppState) -> Router {
         .route("/api/campaign", get(join::campaign_json))
         .route("/_live/{post_id}/events", get(live::events))
         .route("/assets/{name}", get(assets::asset))
+        .route("/media/{key}/{name}", get(media::file))
         .route("/healthz", get(assets::healthz))
         .route("/favicon.ico", get(assets::favicon))
         .route("/{slug}/", get(post::show))
@@ -109,6 +123,7 @@ fn site(state: AppState) -> Router {
         .layer(RequestBodyLimitLayer::new(BODY_LIMIT));
     public
         .merge(desk)
+        .merge(uploads)
         .layer(middleware::from_fn_with_state(state.clone(), themed_errors))
         .layer(middleware::from_fn(crate::security::guard))
         .with_state(state)

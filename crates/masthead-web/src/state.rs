@@ -16,6 +16,8 @@ pub struct WebConfig {
     pub page_size: u32,
     /// Uploaded and generated media, served under `/content/`.
     pub content_dir: PathBuf,
+    /// The media library's files (`<key>/original.<ext>` and the widths).
+    pub media_dir: PathBuf,
     /// Keep rendered public pages (off only to measure rendering itself).
     pub page_cache: bool,
     /// Outgoing mail (password resets); `None` when no SMTP server is set.
@@ -66,6 +68,8 @@ pub struct Inner {
     pub live: broadcast::Sender<LiveEvent>,
     /// Wakes the change poller at once after a write made by this process.
     pub wrote: Notify,
+    /// Image uploads decoded at once: each may take a few hundred MB.
+    pub media_slots: tokio::sync::Semaphore,
     shutdown: watch::Sender<bool>,
 }
 
@@ -98,6 +102,7 @@ impl AppState {
             member_count: AtomicU64::new(count),
             live,
             wrote: Notify::new(),
+            media_slots: tokio::sync::Semaphore::new(1),
             shutdown,
         })))
     }

@@ -218,6 +218,7 @@ pub fn seed(store: &Store, content_dir: &Path, n: usize, now_ms: i64) -> Result<
                     agency: "Masthead".into(),
                     width: Some(artwork::WIDTH),
                     height: Some(artwork::HEIGHT),
+                    ..Image::default()
                 }),
                 video: (kind == PostKind::Video).then(|| Video {
                     src: Some("/content/media/demo/clip-1.webm".into()),

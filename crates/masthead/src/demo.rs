@@ -260,6 +260,7 @@ pub fn seed(store: &Store, content_dir: &Path, now_ms: i64, timezone: &str) -> R
                     agency: agency.clone(),
                     width: Some(artwork::WIDTH),
                     height: Some(artwork::HEIGHT),
+                    ..Image::default()
                 });
             let body = render_markdown(&p.body, image.is_some());
             let lookup =

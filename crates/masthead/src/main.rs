@@ -284,12 +284,15 @@ async fn serve(data_dir: &Path, args: ServeArgs) -> Result<()> {
     let theme = Theme::load(args.theme_dir.as_deref()).context("loading the theme")?;
     let content_dir = data_dir.join("content");
     std::fs::create_dir_all(&content_dir)?;
+    let media_dir = data_dir.join("media");
+    std::fs::create_dir_all(&media_dir)?;
     let state = AppState::new(
         store,
         theme,
         WebConfig {
             page_size: 20,
             content_dir,
+            media_dir,
             page_cache: !args.no_page_cache,
             mailer: match &args.smtp_url {
                 Some(url) => Some(

@@ -9,6 +9,9 @@ use std::time::{Duration, Instant};
 use reqwest::header::{self, HeaderMap};
 use reqwest::redirect::Policy;
 
+#[path = "site/media.rs"]
+mod media;
+
 const BIN: &str = env!("CARGO_BIN_EXE_masthead");
 
 struct TempDir(PathBuf);

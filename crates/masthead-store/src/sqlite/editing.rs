@@ -1,12 +1,16 @@
 //! The editor's writes: saving with collision detection, revisions, restores,
 //! publishing states and slug redirects.
 
-use masthead_domain::{PostKind, PostStatus};
+use masthead_domain::{PostKind, PostStatus, Visibility};
 use rusqlite::{Connection, OptionalExtension, params};
 
 use super::Writer;
+use super::media::MediaDetails;
 use crate::error::{StoreError, StoreResult};
 use crate::model::ChangeTopic;
+
+/// Autosaves by one person within this long of each other share a revision.
+pub const AUTOSAVE_REVISION_MS: i64 = 10 * 60_000;
 
 /// A post as the editor shows it.
 #[derive(Debug, Clone, serde::Serialize)]
@@ -29,6 +33,34 @@ pub struct EditablePost {
     pub canonical_url: String,
     /// Tag slugs in order, the primary first.
     pub tag_slugs: Vec<String>,
+    pub visibility: Visibility,
+    /// The feature image as printed on this post, if any.
+    pub feature_image: Option<String>,
+    /// Set when the feature image comes from the media library.
+    pub feature_media_id: Option<i64>,
+    pub feature_alt: String,
+    pub feature_caption: String,
+    pub feature_photographer: String,
+    pub feature_agency: String,
+    /// A provider page (YouTube, Vimeo) for video posts.
+    pub video_embed: String,
+}
+
+/// Which feature image a save leaves on the post.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FeatureChoice {
+    /// Whatever it has now (only the words may change).
+    Keep,
+    /// None.
+    Remove,
+    /// This item of the media library.
+    Media(i64),
+}
+
+#[derive(Debug, Clone)]
+pub struct FeatureEdit {
+    pub choice: FeatureChoice,
+    pub words: MediaDetails,
 }
 
 /// What the editor sends on save.
@@ -49,6 +81,15 @@ pub struct PostEdit {
     pub author_ids: Option<Vec<i64>>,
     /// Search and sharing: `None` leaves them as they are; `Some("")` clears.
     pub seo: Option<Seo>,
+    /// `None` leaves the feature image as it is.
+    pub feature: Option<FeatureEdit>,
+    /// `None` leaves who may read it as it is.
+    pub visibility: Option<Visibility>,
+    /// `None` leaves it; `Some("")` clears.
+    pub video_embed: Option<String>,
+    /// Saved by the editor's timer, not by a person pressing Save: a run of
+    /// autosaves by one person keeps one revision, updated in place.
+    pub autosave: bool,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -74,10 +115,23 @@ pub fn editable_post(c: &Connection, id: i64) -> StoreResult<Option<EditablePost
     let row = c
         .prepare_cached(
             "SELECT id, kind, status, slug, title, dek, body_source, published_at, updated_at,
-                    COALESCE(meta_title, ''), COALESCE(meta_description, ''), COALESCE(canonical_url, '')
+                    COALESCE(meta_title, ''), COALESCE(meta_description, ''), COALESCE(canonical_url, ''),
+                    visibility, feature_image, feature_media_id, feature_image_alt, feature_image_caption,
+                    feature_image_photographer, feature_image_agency, COALESCE(video_embed, '')
              FROM posts WHERE id = ?1",
         )?
         .query_row([id], |r| {
+            let visibility: String = r.get(12)?;
+            let extra = EditableExtra {
+                visibility: Visibility::parse(&visibility).unwrap_or(Visibility::Public),
+                feature_image: r.get(13)?,
+                feature_media_id: r.get(14)?,
+                feature_alt: r.get(15)?,
+                feature_caption: r.get(16)?,
+                feature_photographer: r.get(17)?,
+                feature_agency: r.get(18)?,
+                video_embed: r.get(19)?,
+            };
             Ok((
                 r.get::<_, i64>(0)?,
                 r.get::<_, String>(1)?,
@@ -89,11 +143,23 @@ pub fn editable_post(c: &Connection, id: i64) -> StoreResult<Option<EditablePost
                 r.get::<_, Option<i64>>(7)?,
                 r.get::<_, i64>(8)?,
                 (r.get::<_, String>(9)?, r.get::<_, String>(10)?, r.get::<_, String>(11)?),
+                extra,
             ))
         })
         .optional()?;
-    let Some((id, kind, status, slug, title, dek, body_source, published_ms, updated_ms, seo)) =
-        row
+    let Some((
+        id,
+        kind,
+        status,
+        slug,
+        title,
+        dek,
+        body_source,
+        published_ms,
+        updated_ms,
+        seo,
+        extra,
+    )) = row
     else {
         return Ok(None);
     };
@@ -126,7 +192,27 @@ pub fn editable_post(c: &Connection, id: i64) -> StoreResult<Option<EditablePost
         meta_title: seo.0,
         meta_description: seo.1,
         canonical_url: seo.2,
+        visibility: extra.visibility,
+        feature_image: extra.feature_image,
+        feature_media_id: extra.feature_media_id,
+        feature_alt: extra.feature_alt,
+        feature_caption: extra.feature_caption,
+        feature_photographer: extra.feature_photographer,
+        feature_agency: extra.feature_agency,
+        video_embed: extra.video_embed,
     }))
+}
+
+/// The editor's columns beyond the text.
+struct EditableExtra {
+    visibility: Visibility,
+    feature_image: Option<String>,
+    feature_media_id: Option<i64>,
+    feature_alt: String,
+    feature_caption: String,
+    feature_photographer: String,
+    feature_agency: String,
+    video_embed: String,
 }
 
 pub fn revisions(c: &Connection, post_id: i64) -> StoreResult<Vec<Revision>> {
@@ -232,6 +318,25 @@ impl Writer<'_> {
                 ],
             )?;
         }
+        if let Some(f) = &edit.feature {
+            match f.choice {
+                FeatureChoice::Keep => self.set_feature_words(id, &f.words)?,
+                FeatureChoice::Remove => self.set_feature_image(id, None, &f.words)?,
+                FeatureChoice::Media(m) => self.set_feature_image(id, Some(m), &f.words)?,
+            }
+        }
+        if let Some(v) = edit.visibility {
+            self.tx().execute(
+                "UPDATE posts SET visibility = ?2 WHERE id = ?1",
+                params![id, v.as_str()],
+            )?;
+        }
+        if let Some(embed) = &edit.video_embed {
+            self.tx().execute(
+                "UPDATE posts SET video_embed = ?2 WHERE id = ?1",
+                params![id, (!embed.is_empty()).then_some(embed)],
+            )?;
+        }
         if let Some(tags) = &edit.tag_ids {
             self.tx()
                 .execute("DELETE FROM post_tags WHERE post_id = ?1", [id])?;
@@ -274,12 +379,39 @@ impl Writer<'_> {
         self.tx()
             .prepare_cached("DELETE FROM slug_redirects WHERE old_slug = ?1")?
             .execute([&edit.slug])?;
-        self.tx()
-            .prepare_cached(
-                "INSERT INTO post_revisions (post_id, staff_id, created_at, title, dek, slug, body_source, status)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-            )?
-            .execute(params![id, staff_id, now, edit.title, edit.dek, edit.slug, edit.body_source, edit.status.as_str()])?;
+        // The newest revision, if it is this person's autosave of the last ten minutes.
+        let open_autosave: Option<i64> = if edit.autosave {
+            self.tx()
+                .prepare_cached(
+                    "SELECT id FROM post_revisions WHERE post_id = ?1 AND id =
+                        (SELECT MAX(id) FROM post_revisions WHERE post_id = ?1)
+                     AND autosave = 1 AND staff_id IS ?2 AND created_at > ?3",
+                )?
+                .query_row(params![id, staff_id, now - AUTOSAVE_REVISION_MS], |r| {
+                    r.get(0)
+                })
+                .optional()?
+        } else {
+            None
+        };
+        match open_autosave {
+            Some(rev) => {
+                self.tx()
+                    .prepare_cached(
+                        "UPDATE post_revisions SET created_at = ?2, title = ?3, dek = ?4, slug = ?5,
+                            body_source = ?6, status = ?7 WHERE id = ?1",
+                    )?
+                    .execute(params![rev, now, edit.title, edit.dek, edit.slug, edit.body_source, edit.status.as_str()])?;
+            }
+            None => {
+                self.tx()
+                    .prepare_cached(
+                        "INSERT INTO post_revisions (post_id, staff_id, created_at, title, dek, slug, body_source, status, autosave)
+                         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+                    )?
+                    .execute(params![id, staff_id, now, edit.title, edit.dek, edit.slug, edit.body_source, edit.status.as_str(), edit.autosave])?;
+            }
+        }
         self.log_change(ChangeTopic::Post, Some(id), None)?;
         Ok(new_updated)
     }

@@ -5,6 +5,7 @@
 //! is acknowledged. Readers take pooled connections and never block the writer.
 
 pub mod editing;
+pub mod media;
 pub mod queries;
 pub mod staff;
 mod write;
@@ -38,6 +39,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         4,
         "review",
         include_str!("../../migrations/sqlite/0004_review.sql"),
+    ),
+    (
+        5,
+        "media",
+        include_str!("../../migrations/sqlite/0005_media.sql"),
     ),
 ];
 

@@ -14,7 +14,7 @@ macro_rules! card_columns {
         "p.id, p.kind, p.slug, p.title, p.dek, p.visibility, p.published_at, \
      p.updated_at, p.reading_minutes, t.id, t.slug, t.name, p.feature_image, p.feature_image_alt, \
      p.feature_image_caption, p.feature_image_photographer, p.feature_image_agency, \
-     p.feature_image_width, p.feature_image_height"
+     p.feature_image_width, p.feature_image_height, p.feature_image_srcset, p.feature_image_webp_srcset"
     };
 }
 
@@ -36,7 +36,8 @@ fn visibility_at(row: &Row<'_>, i: usize) -> rusqlite::Result<Visibility> {
     Visibility::parse(&s).map_err(|e| bad_value("visibility", e))
 }
 
-fn image_at(row: &Row<'_>, i: usize) -> rusqlite::Result<Option<Image>> {
+/// The feature image whose columns start at `i`, with its two `srcset`s at `srcsets`.
+fn image_at(row: &Row<'_>, i: usize, srcsets: usize) -> rusqlite::Result<Option<Image>> {
     let src: Option<String> = row.get(i)?;
     Ok(match src {
         Some(src) => Some(Image {
@@ -47,6 +48,8 @@ fn image_at(row: &Row<'_>, i: usize) -> rusqlite::Result<Option<Image>> {
             agency: row.get(i + 4)?,
             width: row.get(i + 5)?,
             height: row.get(i + 6)?,
+            srcset: row.get(srcsets)?,
+            webp_srcset: row.get(srcsets + 1)?,
         }),
         None => None,
     })
@@ -73,7 +76,7 @@ fn card_from_row(row: &Row<'_>) -> rusqlite::Result<PostCard> {
         updated_ms: row.get(7)?,
         reading_minutes: row.get(8)?,
         primary_tag,
-        image: image_at(row, 12)?,
+        image: image_at(row, 12, 19)?,
     })
 }
 
@@ -181,7 +184,8 @@ macro_rules! post_columns {
      p.word_count, p.reading_minutes, p.feature_image, p.feature_image_alt, p.feature_image_caption, \
      p.feature_image_photographer, p.feature_image_agency, p.feature_image_width, p.feature_image_height, \
      p.video_src, p.video_embed, p.video_duration_s, p.language, p.canonical_url, p.meta_title, \
-     p.meta_description, p.created_at, p.updated_at, p.published_at"
+     p.meta_description, p.created_at, p.updated_at, p.published_at, p.feature_image_srcset, \
+     p.feature_image_webp_srcset"
     };
 }
 
@@ -209,7 +213,7 @@ fn post_from_row(row: &Row<'_>) -> rusqlite::Result<Post> {
         body_html: row.get(7)?,
         word_count: row.get(8)?,
         reading_minutes: row.get(9)?,
-        image: image_at(row, 10)?,
+        image: image_at(row, 10, 27)?,
         video,
         language: row.get(20)?,
         canonical_url: row.get(21)?,

@@ -394,6 +394,10 @@ fn saves_detect_collisions_record_revisions_and_keep_old_slugs() {
         tag_ids: None,
         author_ids: None,
         seo: None,
+        feature: None,
+        visibility: None,
+        video_embed: None,
+        autosave: false,
     };
     let v1 = db
         .store
@@ -485,4 +489,153 @@ fn sessions_expire_and_sign_out_everywhere_ends_them_all() {
         2
     );
     assert!(at(b"token-b", 1_000).is_none());
+}
+
+#[test]
+fn media_items_dedupe_and_give_posts_responsive_feature_images() {
+    use super::editing::{FeatureChoice, FeatureEdit, PostEdit, editable_post};
+    use super::media::{MediaDetails, NewMedia, media_item, media_page};
+    let db = TempDb::new("media");
+    seed_small(&db, 1);
+    let upload = |key: &str, now: i64| NewMedia {
+        key: key.into(),
+        filename: "harbour.jpg".into(),
+        format: "jpeg".into(),
+        width: 2000,
+        height: 1000,
+        bytes: 123_456,
+        widths: vec![320, 640, 1024, 1600, 2000],
+        fallback: "jpg".into(),
+        uploaded_by: None,
+        now,
+    };
+    let (a, fresh) = db
+        .store
+        .write(|w| w.insert_media(&upload("aaaa000011112222", 5)))
+        .expect("insert");
+    assert!(fresh);
+    let (again, fresh) = db
+        .store
+        .write(|w| w.insert_media(&upload("aaaa000011112222", 6)))
+        .expect("again");
+    assert_eq!((again, fresh), (a, false), "same file, same item");
+    let (b, _) = db
+        .store
+        .write(|w| w.insert_media(&upload("bbbb000011112222", 7)))
+        .expect("second");
+    let page = db.store.read(|c| media_page(c, None, 1)).expect("page");
+    assert_eq!(page.iter().map(|m| m.id).collect::<Vec<_>>(), vec![b]);
+    let older = db
+        .store
+        .read(|c| media_page(c, Some(b), 10))
+        .expect("older");
+    assert_eq!(older.iter().map(|m| m.id).collect::<Vec<_>>(), vec![a]);
+
+    let id = db
+        .store
+        .read(|c| queries::published_post_id_by_slug(c, "p-1".into(), None))
+        .expect("q")
+        .expect("id");
+    let post = db
+        .store
+        .read(|c| editable_post(c, id))
+        .expect("read")
+        .expect("post");
+    let words = MediaDetails {
+        alt: "Boats at the quay".into(),
+        caption: "Morning at the harbour".into(),
+        photographer: "R. Vale".into(),
+        agency: "Courier".into(),
+    };
+    let edit = PostEdit {
+        title: "With a photo".into(),
+        dek: String::new(),
+        slug: "p-1".into(),
+        body_source: String::new(),
+        body_html: String::new(),
+        word_count: 0,
+        reading_minutes: 1,
+        status: PostStatus::Published,
+        published_ms: post.published_ms,
+        tag_ids: None,
+        author_ids: None,
+        seo: None,
+        feature: Some(FeatureEdit {
+            choice: FeatureChoice::Media(a),
+            words,
+        }),
+        visibility: None,
+        video_embed: None,
+        autosave: false,
+    };
+    let v = db
+        .store
+        .write(|w| w.save_post(id, post.updated_ms, &edit, None, 100))
+        .expect("save");
+    let shown = db
+        .store
+        .read(|c| queries::published_post_by_slug(c, "p-1".into()))
+        .expect("q")
+        .expect("post");
+    let img = shown.image.expect("feature image");
+    assert_eq!(img.src, "/media/aaaa000011112222/2000.jpg");
+    assert_eq!((img.width, img.height), (Some(2000), Some(1000)));
+    assert_eq!(img.caption, "Morning at the harbour");
+    assert_eq!(
+        img.webp_srcset.as_deref(),
+        Some(
+            "/media/aaaa000011112222/320.webp 320w, /media/aaaa000011112222/640.webp 640w, \
+             /media/aaaa000011112222/1024.webp 1024w, /media/aaaa000011112222/1600.webp 1600w, \
+             /media/aaaa000011112222/2000.webp 2000w"
+        )
+    );
+    assert!(
+        img.srcset
+            .as_deref()
+            .unwrap_or("")
+            .contains("/1024.jpg 1024w")
+    );
+    let item = db
+        .store
+        .read(|c| media_item(c, a))
+        .expect("q")
+        .expect("item");
+    assert_eq!(item.thumb(), "/media/aaaa000011112222/320.webp");
+    // Removing it clears every column.
+    let mut remove = edit.clone();
+    remove.feature = Some(FeatureEdit {
+        choice: FeatureChoice::Remove,
+        words: MediaDetails::default(),
+    });
+    db.store
+        .write(|w| w.save_post(id, v, &remove, None, 200))
+        .expect("remove");
+    let shown = db
+        .store
+        .read(|c| queries::published_post_by_slug(c, "p-1".into()))
+        .expect("q")
+        .expect("post");
+    assert!(shown.image.is_none());
+    // A library item that does not exist is refused, and nothing is half-written.
+    let post = db
+        .store
+        .read(|c| editable_post(c, id))
+        .expect("read")
+        .expect("post");
+    let mut missing = edit.clone();
+    missing.title = "Should not stick".into();
+    missing.feature = Some(FeatureEdit {
+        choice: FeatureChoice::Media(9_999),
+        words: MediaDetails::default(),
+    });
+    let err = db
+        .store
+        .write(|w| w.save_post(id, post.updated_ms, &missing, None, 300));
+    assert!(matches!(err, Err(crate::StoreError::Invalid(_))), "{err:?}");
+    let after = db
+        .store
+        .read(|c| editable_post(c, id))
+        .expect("read")
+        .expect("post");
+    assert_eq!(after.title, "With a photo");
 }

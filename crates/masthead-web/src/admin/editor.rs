@@ -8,7 +8,8 @@ use axum::response::{IntoResponse, Redirect, Response};
 use masthead_domain::diff::line_diff;
 use masthead_domain::{Action, PostKind, PostStatus, Slug, Visibility, Whose, permits};
 use masthead_render::render_markdown;
-use masthead_store::sqlite::editing::{EditablePost, PostEdit};
+use masthead_store::sqlite::editing::{EditablePost, FeatureChoice, FeatureEdit, PostEdit};
+use masthead_store::sqlite::media::MediaDetails;
 use masthead_store::{NewPost, StaffSession, StoreError, now_ms};
 use serde::{Deserialize, Serialize};
 
@@ -134,6 +135,30 @@ pub async fn create(
 struct Panels {
     review: serde_json::Value,
     notes: Vec<serde_json::Value>,
+    /// Library images to choose the feature image from, newest first.
+    media: Vec<serde_json::Value>,
+}
+
+/// Images offered as the feature image: the newest, and the current one.
+async fn media_choices(state: &AppState, post: &EditablePost) -> Vec<serde_json::Value> {
+    let mut items = state.store.media_page(None, 60).await.unwrap_or_default();
+    if let Some(id) = post.feature_media_id
+        && !items.iter().any(|m| m.id == id)
+        && let Ok(Some(m)) = state.store.media_item(id).await
+    {
+        items.insert(0, m);
+    }
+    items
+        .iter()
+        .map(|m| {
+            serde_json::json!({
+                "id": m.id,
+                "label": if m.alt.is_empty() { m.filename.clone() } else { format!("{} ({})", m.alt, m.filename) },
+                "thumb": m.thumb(),
+                "alt": m.alt, "caption": m.caption, "photographer": m.photographer, "agency": m.agency,
+            })
+        })
+        .collect()
 }
 
 async fn editor_page(
@@ -160,6 +185,7 @@ async fn editor_page(
             })
         })
         .collect();
+    let media = media_choices(state, post).await;
     editor_page_with(
         state,
         session,
@@ -167,7 +193,11 @@ async fn editor_page(
         status,
         error,
         notice,
-        Panels { review, notes },
+        Panels {
+            review,
+            notes,
+            media,
+        },
     )
 }
 
@@ -180,7 +210,11 @@ fn editor_page_with(
     notice: Option<&str>,
     panels: Panels,
 ) -> Response {
-    let Panels { review, notes } = panels;
+    let Panels {
+        review,
+        notes,
+        media,
+    } = panels;
     let clock = state.clock();
     let tz = state.site().settings.timezone.clone();
     let published = post.published_ms.map(|ms| {
@@ -214,6 +248,9 @@ fn editor_page_with(
             "error": error,
             "notice": notice,
             "notes": notes,
+            "media": media,
+            "upload_limit": masthead_media::Limits::default().max_bytes,
+            "visibilities": [("public", "Everyone"), ("members", "Members (free or paid)"), ("paid", "Paying members")],
             "review_label": review["label"],
             "review_notes": review["notes"],
             "can_submit": review["can_submit"],
@@ -533,7 +570,57 @@ pub struct SaveForm {
     #[serde(default)]
     canonical_url: String,
     #[serde(default)]
+    visibility: String,
+    /// `keep`, empty (none) or a media library id.
+    #[serde(default = "keep")]
+    feature_media: String,
+    #[serde(default)]
+    feature_alt: String,
+    #[serde(default)]
+    feature_caption: String,
+    #[serde(default)]
+    feature_photographer: String,
+    #[serde(default)]
+    feature_agency: String,
+    /// Absent leaves the video as it is.
+    #[serde(default)]
+    video_embed: Option<String>,
+    #[serde(default)]
     action: String,
+}
+
+fn keep() -> String {
+    "keep".to_owned()
+}
+
+/// The feature image a save asks for, checked.
+fn feature_edit(form: &SaveForm) -> Result<FeatureEdit, &'static str> {
+    let words = [
+        &form.feature_alt,
+        &form.feature_caption,
+        &form.feature_photographer,
+        &form.feature_agency,
+    ];
+    if words.iter().any(|w| w.len() > 1_000) {
+        return Err("Alt text, caption and credits are at most 1,000 characters each.");
+    }
+    let choice = match form.feature_media.trim() {
+        "keep" => FeatureChoice::Keep,
+        "" | "none" => FeatureChoice::Remove,
+        id => match id.parse::<i64>() {
+            Ok(id) if id > 0 => FeatureChoice::Media(id),
+            _ => return Err("Choose the feature image from the media library."),
+        },
+    };
+    Ok(FeatureEdit {
+        choice,
+        words: MediaDetails {
+            alt: form.feature_alt.trim().to_owned(),
+            caption: form.feature_caption.trim().to_owned(),
+            photographer: form.feature_photographer.trim().to_owned(),
+            agency: form.feature_agency.trim().to_owned(),
+        },
+    })
 }
 
 pub async fn save(
@@ -559,8 +646,15 @@ pub async fn save(
     }
     let now = now_ms();
     let tz = state.site().settings.timezone.clone();
+    let autosave = form.action == "autosave";
+    if autosave && post.status != PostStatus::Draft {
+        return autosave_refused(
+            StatusCode::CONFLICT,
+            "Only drafts save themselves; press Save to update a published or scheduled post.",
+        );
+    }
     let (status, published_ms, notice) = match form.action.as_str() {
-        "save" | "" => (post.status, post.published_ms, "Saved."),
+        "save" | "" | "autosave" => (post.status, post.published_ms, "Saved."),
         "publish" => (
             PostStatus::Published,
             Some(
@@ -705,13 +799,81 @@ pub async fn save(
         )
         .await;
     }
+    let visibility = match form.visibility.trim() {
+        "" => None,
+        v => match Visibility::parse(v) {
+            Ok(v) => Some(v),
+            Err(_) => {
+                return editor_page(
+                    &state,
+                    session,
+                    &post,
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    Some("Choose who may read it: everyone, members or paying members."),
+                    None,
+                )
+                .await;
+            }
+        },
+    };
+    let feature = match feature_edit(&form) {
+        Ok(f) => f,
+        Err(m) => {
+            return editor_page(
+                &state,
+                session,
+                &post,
+                StatusCode::UNPROCESSABLE_ENTITY,
+                Some(m),
+                None,
+            )
+            .await;
+        }
+    };
+    let will_have_image = match feature.choice {
+        FeatureChoice::Keep => post.feature_image.is_some(),
+        FeatureChoice::Remove => false,
+        FeatureChoice::Media(_) => true,
+    };
+    let going_out = matches!(form.action.as_str(), "publish" | "schedule")
+        || (status == PostStatus::Published && post.status == PostStatus::Published);
+    if going_out && will_have_image && feature.words.alt.is_empty() {
+        return editor_page(
+            &state,
+            session,
+            &post,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            Some("Describe the feature image in its alt text before it goes out: readers who cannot see it rely on that."),
+            None,
+        )
+        .await;
+    }
+    let video_embed = form.video_embed.as_deref().map(|v| v.trim().to_owned());
+    if let Some(v) = video_embed.as_deref()
+        && !v.is_empty()
+        && masthead_render::embed::parse_embed(v).is_none()
+    {
+        return editor_page(
+            &state,
+            session,
+            &post,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            Some("The video address must be a YouTube or Vimeo page, such as https://www.youtube.com/watch?v=…"),
+            None,
+        )
+        .await;
+    }
     let seo = masthead_store::sqlite::editing::Seo {
         meta_title: form.meta_title.trim().chars().take(300).collect(),
         meta_description: form.meta_description.trim().chars().take(500).collect(),
         canonical_url: canonical_url.chars().take(2_000).collect(),
     };
     let edit = PostEdit {
+        autosave,
         seo: Some(seo),
+        feature: Some(feature),
+        visibility,
+        video_embed,
         tag_ids: Some(tag_ids),
         author_ids: Some(author_ids),
         title,
@@ -733,6 +895,21 @@ pub async fn save(
         .write(move |w| w.save_post(id, version, &edit, Some(staff_id), now))
         .await;
     match saved {
+        Ok(version) if autosave => {
+            crate::changes::invalidate_post_now(&state, id).await;
+            state.wrote.notify_one();
+            let at = state.clock().time(now).display;
+            no_store(axum::Json(
+                serde_json::json!({ "version": version, "saved": at }),
+            ))
+        }
+        Err(StoreError::Conflict(m)) if autosave => {
+            autosave_refused(StatusCode::CONFLICT, &format!("Not saved: {m}."))
+        }
+        Err(StoreError::Invalid(m)) if autosave => autosave_refused(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            &format!("Not saved: {m}."),
+        ),
         Ok(_) => {
             crate::changes::invalidate_post_now(&state, id).await;
             state.wrote.notify_one();
@@ -767,6 +944,20 @@ pub async fn save(
         }
         Err(e) => unavailable(e),
     }
+}
+
+fn no_store(body: impl IntoResponse) -> Response {
+    let mut res = body.into_response();
+    res.headers_mut().insert(
+        axum::http::header::CACHE_CONTROL,
+        axum::http::HeaderValue::from_static("no-store"),
+    );
+    res
+}
+
+/// An autosave that did not happen, as JSON for the editor's script.
+fn autosave_refused(status: StatusCode, text: &str) -> Response {
+    no_store((status, axum::Json(serde_json::json!({ "error": text }))))
 }
 
 /// Comma-separated slugs to ids, in order, without repeats.
@@ -910,6 +1101,10 @@ pub async fn restore(
         tag_ids: None,
         author_ids: None,
         seo: None,
+        feature: None,
+        visibility: None,
+        video_embed: None,
+        autosave: false,
     };
     let staff_id = session.user.id;
     let version = form.version;

@@ -18,6 +18,7 @@ use serde::{Deserialize, Serialize};
 
 pub mod desk;
 pub mod editor;
+pub mod media;
 pub mod reset;
 pub mod settings;
 pub mod taxonomy;
@@ -39,6 +40,7 @@ fn templates() -> &'static Environment<'static> {
     static ENV: OnceLock<Environment<'static>> = OnceLock::new();
     ENV.get_or_init(|| {
         let mut env = Environment::new();
+        masthead_render::plain_html_escaping(&mut env);
         for (name, src) in [
             ("base.html", include_str!("../../admin/base.html")),
             ("signin.html", include_str!("../../admin/signin.html")),
@@ -53,6 +55,11 @@ fn templates() -> &'static Environment<'static> {
             ("review.html", include_str!("../../admin/review.html")),
             ("taxonomy.html", include_str!("../../admin/taxonomy.html")),
             ("reset.html", include_str!("../../admin/reset.html")),
+            ("media.html", include_str!("../../admin/media.html")),
+            (
+                "media_item.html",
+                include_str!("../../admin/media_item.html"),
+            ),
         ] {
             if let Err(e) = env.add_template(name, src) {
                 tracing::error!(template = name, error = %e, "admin template is broken");

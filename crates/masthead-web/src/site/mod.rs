@@ -4,6 +4,7 @@ pub mod assets;
 pub mod feed;
 pub mod join;
 pub mod live;
+pub mod media;
 pub mod post;
 
 use axum::http::{HeaderValue, header};
