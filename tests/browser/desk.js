@@ -12,6 +12,38 @@
 
 const fs = require('fs');
 const path = require('path');
+const zlib = require('zlib');
+
+// A w×h RGB PNG made here (a harbour-ish gradient), so the upload is a real
+// image file without shipping one in the repository.
+function crc32(buf) {
+  let c = ~0;
+  for (const b of buf) { c ^= b; for (let k = 0; k < 8; k++) c = (c >>> 1) ^ (0xEDB88320 & -(c & 1)); }
+  return ~c >>> 0;
+}
+function chunk(type, data) {
+  const len = Buffer.alloc(4); len.writeUInt32BE(data.length);
+  const td = Buffer.concat([Buffer.from(type, 'ascii'), data]);
+  const crc = Buffer.alloc(4); crc.writeUInt32BE(crc32(td));
+  return Buffer.concat([len, td, crc]);
+}
+function makePng(w, h) {
+  const raw = Buffer.alloc((w * 3 + 1) * h);
+  for (let y = 0; y < h; y++) {
+    const row = y * (w * 3 + 1);
+    raw[row] = 0;
+    for (let x = 0; x < w; x++) {
+      const i = row + 1 + x * 3;
+      raw[i] = 20 + Math.round(60 * y / h); raw[i + 1] = 70 + Math.round(120 * x / w); raw[i + 2] = 140 + Math.round(100 * (1 - y / h));
+    }
+  }
+  const ihdr = Buffer.alloc(13);
+  ihdr.writeUInt32BE(w, 0); ihdr.writeUInt32BE(h, 4); ihdr[8] = 8; ihdr[9] = 2; ihdr[10] = 0; ihdr[11] = 0; ihdr[12] = 0;
+  return Buffer.concat([
+    Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]),
+    chunk('IHDR', ihdr), chunk('IDAT', zlib.deflateSync(raw)), chunk('IEND', Buffer.alloc(0)),
+  ]);
+}
 
 module.exports = function registerDeskTests(h) {
   const { test, assert, assertEq, Failure, info, unique, server, get, runCli, openPage, goto, closeQuietly } = h;
@@ -90,7 +122,7 @@ module.exports = function registerDeskTests(h) {
 
   // --------------------------------------------------------------- tests --
 
-  test('Desk: sign in, write, publish, find it on the home page', async () => {
+  test('Desk: sign in, write an article with an uploaded image, publish, find it on the home page', async () => {
     const a = await ensureAccount();
     await closeQuietly(deskCtx);
     deskCtx = await h.browser().newContext({ viewport: DESKTOP });
@@ -154,8 +186,29 @@ module.exports = function registerDeskTests(h) {
         (b) => (document.getElementById('preview') || {}).innerHTML.includes(`<strong>${b}</strong>`),
         bold, { timeout: 5000 },
       ).catch(() => { throw new Failure('the live preview did not show the **bold** text within 5 s of typing'); });
+      // Upload a feature image from the editor: it goes to the media library
+      // and is chosen at once, with a thumbnail.
+      const [uploadRes] = await Promise.all([
+        page.waitForResponse((r) => r.request().method() === 'POST' && new URL(r.url()).pathname === '/admin/media'),
+        page.setInputFiles('#feature-upload', { name: `harbour-wall-${u}.png`, mimeType: 'image/png', buffer: makePng(1200, 800) }),
+      ]);
+      assertEq(uploadRes.status(), 201, 'status of the image upload');
+      await page.waitForFunction(() => /^Uploaded /.test(document.getElementById('feature-upload-status').textContent), null, { timeout: 10000 })
+        .catch(async () => { throw new Failure(`upload status reads "${await page.textContent('#feature-upload-status')}"`); });
+      const mediaId = await page.inputValue('select#feature_media');
+      assert(/^\d+$/.test(mediaId), `the feature image select holds "${mediaId}", not the new library item`);
+      await page.waitForFunction(() => {
+        const t = document.getElementById('feature-thumb');
+        return t && !t.hidden && t.complete && t.naturalWidth > 0;
+      }, null, { timeout: 5000 }).catch(() => { throw new Failure('the uploaded image\'s thumbnail did not load'); });
+      const altText = `The harbour wall at low tide ${u}`;
+      const caption = `Repairs start at the north end ${u}.`;
+      await page.fill('#feature_alt', altText);
+      await page.fill('#feature_caption', caption);
+      await page.fill('#feature_photographer', 'Desk Test Photographer');
       const [saved] = await Promise.all([
-        page.waitForResponse((r) => r.request().method() === 'POST' && new URL(r.url()).pathname === `/admin/posts/${id}`),
+        page.waitForResponse((r) => r.request().method() === 'POST' && new URL(r.url()).pathname === `/admin/posts/${id}`
+          && r.request().postData() && !/action=autosave/.test(r.request().postData())),
         page.getByRole('button', { name: 'Publish now', exact: true }).click(),
       ]);
       assertEq(saved.status(), 200, 'status of "Publish now"');
@@ -182,6 +235,15 @@ module.exports = function registerDeskTests(h) {
       const firstTitle = (await first.locator('h2.card__title a').textContent()).trim();
       assertEq(firstTitle, title, 'headline of the first home-page card');
       assertEq(await first.getAttribute('data-post-id'), id, 'post id of the first home-page card');
+      // The card's thumbnail is the uploaded image, in WebP at a small width.
+      assertEq(await first.locator('picture source[type="image/webp"]').count(), 1, 'WebP sources on the first card');
+      await first.locator('img.card__thumb').scrollIntoViewIfNeeded();
+      await reader.waitForFunction((pid) => {
+        const img = document.querySelector(`li[data-post-id="${pid}"] img.card__thumb`);
+        return img && img.complete && img.naturalWidth > 0;
+      }, id, { timeout: 5000 }).catch(() => { throw new Failure('the home card thumbnail did not load'); });
+      const cardSrc = await first.locator('img.card__thumb').evaluate((img) => img.currentSrc);
+      assert(/\/media\/[0-9a-f]{20}\/(320|640)\.webp$/.test(cardSrc), `the card loaded ${cardSrc}, not a small WebP width`);
 
       // ...and on the article page, reached from that card.
       await Promise.all([
@@ -190,6 +252,17 @@ module.exports = function registerDeskTests(h) {
       ]);
       assertEq((await reader.textContent('h1')).trim(), title, 'article headline');
       assertEq((await reader.textContent('.story__dek')).trim(), dek, 'article standfirst');
+      const hero = reader.locator('figure.hero img');
+      assertEq(await hero.getAttribute('alt'), altText, 'hero image alt text');
+      await reader.waitForFunction(() => {
+        const img = document.querySelector('figure.hero img');
+        return img && img.complete && img.naturalWidth > 0;
+      }, null, { timeout: 5000 }).catch(() => { throw new Failure('the article\'s hero image did not load'); });
+      const heroSrc = await hero.evaluate((img) => img.currentSrc);
+      assert(/\/media\/[0-9a-f]{20}\/\d+\.webp$/.test(heroSrc), `the hero loaded ${heroSrc}, not a WebP width`);
+      const figcaption = (await reader.textContent('figure.hero figcaption')).replace(/\s+/g, ' ').trim();
+      assert(figcaption.includes(caption) && figcaption.includes('Desk Test Photographer'), `hero caption reads "${figcaption}"`);
+      published.mediaId = mediaId;
       const storyBody = reader.locator('.story__body');
       assertEq((await storyBody.locator('strong').first().textContent()).trim(), bold, 'bold text in the article');
       assert((await storyBody.locator('blockquote').textContent()).includes(quote), 'the article has no blockquote with the quote');
@@ -310,7 +383,9 @@ module.exports = function registerDeskTests(h) {
       ['new-post', '/admin/posts/new', 200, { headers: { cookie } }],
       ['editor', `/admin/posts/${editorId}/edit`, 200, { headers: { cookie } }],
       ['live-console', liveConsole.path, 200, { headers: { cookie } }],
+      ['media-library', '/admin/media', 200, { headers: { cookie } }],
     ];
+    if (published && published.mediaId) pages.push(['media-item', `/admin/media/${published.mediaId}`, 200, { headers: { cookie } }]);
     return { pages, cookie, editorId };
   }
 
@@ -380,6 +455,12 @@ module.exports = function registerDeskTests(h) {
         await audit(page, `/admin/posts/${editorId}/edit`, viewport);
         await goto(page, liveConsole.path);
         await audit(page, liveConsole.path, viewport);
+        await goto(page, '/admin/media');
+        await audit(page, '/admin/media', viewport);
+        if (published && published.mediaId) {
+          await goto(page, `/admin/media/${published.mediaId}`);
+          await audit(page, `/admin/media/${published.mediaId}`, viewport);
+        }
       }
     } finally {
       await closeQuietly(ctx);
