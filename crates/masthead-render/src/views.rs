@@ -80,6 +80,14 @@ pub struct SiteView {
     pub accent: String,
     pub lang: String,
     pub sections: Vec<NavItem>,
+    pub logo: Option<LogoView>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct LogoView {
+    pub src: String,
+    pub width: u32,
+    pub height: u32,
 }
 
 impl SiteView {
@@ -89,6 +97,18 @@ impl SiteView {
             description: settings.description.clone(),
             accent: safe_colour(&settings.accent),
             lang: settings.locale.clone(),
+            logo: settings.logo.as_ref().map(|src| {
+                // Printed 48 px high whatever its file's size.
+                let (w, h) = (
+                    settings.logo_width.unwrap_or(480),
+                    settings.logo_height.unwrap_or(96),
+                );
+                LogoView {
+                    src: src.clone(),
+                    width: (u64::from(w) * 48 / u64::from(h.max(1))).clamp(1, 600) as u32,
+                    height: 48,
+                }
+            }),
             sections: sections
                 .iter()
                 .map(|t| NavItem {
@@ -231,6 +251,7 @@ pub struct AuthorView {
     pub url: String,
     pub bio: String,
     pub location: String,
+    pub avatar: Option<String>,
 }
 
 impl From<&Author> for AuthorView {
@@ -240,6 +261,7 @@ impl From<&Author> for AuthorView {
             url: format!("/author/{}/", a.slug),
             bio: a.bio.clone(),
             location: a.location.clone(),
+            avatar: a.avatar.clone(),
         }
     }
 }

@@ -152,6 +152,20 @@ impl Store {
         self.read(move |c| sqlite::editing::editable_post(c, id))
             .await
     }
+    pub async fn author_by_id(&self, id: i64) -> StoreResult<Option<Author>> {
+        self.read(move |c| sqlite::taxonomy::author_by_id(c, id))
+            .await
+    }
+    pub async fn editable_tag(
+        &self,
+        id: i64,
+    ) -> StoreResult<Option<sqlite::taxonomy::EditableTag>> {
+        self.read(move |c| sqlite::taxonomy::editable_tag(c, id))
+            .await
+    }
+    pub async fn editable_tags(&self) -> StoreResult<Vec<sqlite::taxonomy::EditableTag>> {
+        self.read(sqlite::taxonomy::editable_tags).await
+    }
     pub async fn media_item(&self, id: i64) -> StoreResult<Option<sqlite::media::MediaItem>> {
         self.read(move |c| sqlite::media::media_item(c, id)).await
     }

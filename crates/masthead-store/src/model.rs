@@ -220,6 +220,10 @@ pub struct SiteSettings {
     pub accent: String,
     pub timezone: String,
     pub locale: String,
+    /// The logo's address, if the site has one, and its size.
+    pub logo: Option<String>,
+    pub logo_width: Option<u32>,
+    pub logo_height: Option<u32>,
 }
 
 impl Default for SiteSettings {
@@ -230,6 +234,9 @@ impl Default for SiteSettings {
             accent: "#b3261e".to_owned(),
             timezone: "UTC".to_owned(),
             locale: "en-GB".to_owned(),
+            logo: None,
+            logo_width: None,
+            logo_height: None,
         }
     }
 }

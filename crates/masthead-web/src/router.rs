@@ -70,7 +70,15 @@ fn site(state: AppState) -> Router {
         .route("/admin/review", get(admin::editor::review_queue))
         .route("/admin/bylines-and-tags", get(admin::taxonomy::list))
         .route("/admin/authors", post(admin::taxonomy::add_author))
+        .route(
+            "/admin/authors/{id}",
+            get(admin::taxonomy::edit_author).post(admin::taxonomy::save_author),
+        )
         .route("/admin/tags", post(admin::taxonomy::add_tag))
+        .route(
+            "/admin/tags/{id}",
+            get(admin::taxonomy::edit_tag).post(admin::taxonomy::save_tag),
+        )
         .route(
             "/admin/posts/{id}/revisions/{rev}/restore",
             post(admin::editor::restore),

@@ -8,6 +8,7 @@ pub mod editing;
 pub mod media;
 pub mod queries;
 pub mod staff;
+pub mod taxonomy;
 mod write;
 
 use std::path::{Path, PathBuf};

@@ -406,6 +406,13 @@ pub fn site_settings(c: &Connection) -> StoreResult<SiteSettings> {
             "accent" => s.accent = v,
             "timezone" => s.timezone = v,
             "locale" => s.locale = v,
+            "logo" => s.logo = (!v.is_empty()).then_some(v),
+            "logo_size" => {
+                if let Some((w, h)) = v.split_once('x') {
+                    s.logo_width = w.parse().ok();
+                    s.logo_height = h.parse().ok();
+                }
+            }
             _ => {}
         }
     }

@@ -56,6 +56,8 @@ fn templates() -> &'static Environment<'static> {
             ("taxonomy.html", include_str!("../../admin/taxonomy.html")),
             ("reset.html", include_str!("../../admin/reset.html")),
             ("media.html", include_str!("../../admin/media.html")),
+            ("byline.html", include_str!("../../admin/byline.html")),
+            ("tag.html", include_str!("../../admin/tag.html")),
             (
                 "media_item.html",
                 include_str!("../../admin/media_item.html"),

@@ -19,7 +19,7 @@ fn forbidden() -> Response {
     )
 }
 
-fn render(
+async fn render(
     state: &AppState,
     staff: &Staff,
     status: StatusCode,
@@ -35,6 +35,14 @@ fn render(
             .unwrap_or_default();
         serde_json::json!({ "pitch": c.pitch, "goal": c.goal, "metric": c.metric, "deadline": deadline })
     });
+    let logos: Vec<serde_json::Value> = state
+        .store
+        .media_page(None, 60)
+        .await
+        .unwrap_or_default()
+        .iter()
+        .map(|m| serde_json::json!({ "id": m.id, "label": if m.alt.is_empty() { m.filename.clone() } else { format!("{} ({})", m.alt, m.filename) } }))
+        .collect();
     page(
         status,
         "settings.html",
@@ -44,6 +52,7 @@ fn render(
             "csrf": staff.0.csrf_token,
             "s": site.settings,
             "c": campaign.unwrap_or_else(|| serde_json::json!({ "pitch": "", "goal": 25000, "metric": "members", "deadline": "" })),
+            "logos": logos,
             "error": error,
             "notice": notice,
         }),
@@ -54,7 +63,7 @@ pub async fn form(State(state): State<AppState>, staff: Staff) -> Response {
     if !permits(staff.0.user.role, Action::ManageSettings) {
         return forbidden();
     }
-    render(&state, &staff, StatusCode::OK, None, None)
+    render(&state, &staff, StatusCode::OK, None, None).await
 }
 
 #[derive(Deserialize)]
@@ -77,6 +86,13 @@ pub struct SettingsForm {
     metric: String,
     #[serde(default)]
     deadline: String,
+    /// `keep`, empty (none) or a media library id.
+    #[serde(default = "keep")]
+    logo_media: String,
+}
+
+fn keep() -> String {
+    "keep".to_owned()
 }
 
 pub async fn save(
@@ -87,50 +103,74 @@ pub async fn save(
     if !permits(staff.0.user.role, Action::ManageSettings) {
         return forbidden();
     }
-    let bad = |m: &str| {
-        render(
-            &state,
-            &staff,
-            StatusCode::UNPROCESSABLE_ENTITY,
-            Some(m),
-            None,
-        )
-    };
+    macro_rules! bad {
+        ($m:expr) => {
+            return render(
+                &state,
+                &staff,
+                StatusCode::UNPROCESSABLE_ENTITY,
+                Some($m),
+                None,
+            )
+            .await
+        };
+    }
     let title = f.title.trim().to_owned();
     if title.is_empty() || title.len() > 120 {
-        return bad("The site needs a title of at most 120 characters.");
+        bad!("The site needs a title of at most 120 characters.");
     }
     let accent = f.accent.trim().to_ascii_lowercase();
     let hex_ok = accent.len() == 7
         && accent.starts_with('#')
         && accent[1..].bytes().all(|b| b.is_ascii_hexdigit());
     if !hex_ok {
-        return bad("The accent colour must look like #b3261e.");
+        bad!("The accent colour must look like #b3261e.");
     }
     let Ok(tz) = jiff::tz::TimeZone::get(f.timezone.trim()) else {
-        return bad(
-            "Unknown time zone: use an IANA name such as Europe/London or America/New_York.",
-        );
+        bad!("Unknown time zone: use an IANA name such as Europe/London or America/New_York.");
     };
     let Ok(goal) = f.goal.trim().parse::<u64>() else {
-        return bad("The goal must be a whole number.");
+        bad!("The goal must be a whole number.");
     };
     if goal == 0 || goal > 100_000_000 {
-        return bad("The goal must be between 1 and 100,000,000.");
+        bad!("The goal must be between 1 and 100,000,000.");
     }
     if f.metric != "members" && f.metric != "paid" {
-        return bad("Choose what the campaign counts.");
+        bad!("Choose what the campaign counts.");
     }
     let pitch = f.pitch.trim().to_owned();
     if pitch.is_empty() || pitch.len() > 300 {
-        return bad("The pitch must be 1 to 300 characters.");
+        bad!("The pitch must be 1 to 300 characters.");
     }
     let deadline = match f.deadline.trim().parse::<jiff::civil::Date>() {
         Ok(d) => match d.at(23, 59, 59, 0).to_zoned_datetime(tz) {
             Ok(z) => z.timestamp().as_millisecond(),
-            Err(_) => return bad("That deadline cannot be represented in the time zone."),
+            Err(_) => bad!("That deadline cannot be represented in the time zone."),
         },
-        Err(_) => return bad("The deadline must be a date."),
+        Err(_) => bad!("The deadline must be a date."),
+    };
+    // The logo: kept, removed, or a library image (stored as its address and size).
+    let logo: Option<Option<(String, String)>> = match f.logo_media.trim() {
+        "keep" => None,
+        "" => Some(None),
+        id => match id.parse::<i64>().ok().filter(|i| *i > 0) {
+            Some(id) => match state.store.media_item(id).await {
+                Ok(Some(m)) => {
+                    // Logos print small: the narrowest width that is still sharp at 2x.
+                    let w = m
+                        .widths
+                        .iter()
+                        .copied()
+                        .find(|w| *w >= 640)
+                        .unwrap_or(m.widest());
+                    let h = (u64::from(m.height) * u64::from(w) / u64::from(m.width.max(1))).max(1);
+                    Some(Some((m.url(w, &m.fallback), format!("{w}x{h}"))))
+                }
+                Ok(None) => bad!("That image is no longer in the media library."),
+                Err(e) => return unavailable(e),
+            },
+            None => bad!("Choose the logo from the media library."),
+        },
     };
     let timezone = f.timezone.trim().to_owned();
     let description = f.description.trim().to_owned();
@@ -145,6 +185,17 @@ pub async fn save(
             w.set_setting("description", &description)?;
             w.set_setting("accent", &accent)?;
             w.set_setting("timezone", &timezone)?;
+            match &logo {
+                None => {}
+                Some(None) => {
+                    w.set_setting("logo", "")?;
+                    w.set_setting("logo_size", "")?;
+                }
+                Some(Some((src, size))) => {
+                    w.set_setting("logo", src)?;
+                    w.set_setting("logo_size", size)?;
+                }
+            }
             if changed_campaign {
                 w.insert_campaign(&Campaign {
                     id: 0,
@@ -173,6 +224,7 @@ pub async fn save(
         None,
         Some("Saved. The public site shows the changes now."),
     )
+    .await
 }
 
 crate::admin::has_csrf!(SettingsForm);

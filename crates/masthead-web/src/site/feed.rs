@@ -28,6 +28,8 @@ struct ListingHead {
     description: String,
     location: String,
     url: String,
+    /// A portrait, on author pages.
+    image: Option<String>,
 }
 
 #[derive(Serialize)]
@@ -173,6 +175,7 @@ pub async fn tag(
         .await?
         .ok_or(SiteError::NotFound)?;
     let head = ListingHead {
+        image: None,
         kind_label: "Topic",
         url: format!("/tag/{}/", tag.slug),
         title: tag.name,
@@ -203,6 +206,7 @@ pub async fn section(
         return Err(SiteError::NotFound);
     }
     let head = ListingHead {
+        image: None,
         kind_label: "Section",
         url: format!("/section/{}/", tag.slug),
         title: tag.name,
@@ -230,6 +234,7 @@ pub async fn author(
         .await?
         .ok_or(SiteError::NotFound)?;
     let head = ListingHead {
+        image: author.avatar,
         kind_label: "Reporter",
         url: format!("/author/{}/", author.slug),
         title: author.name,
@@ -251,6 +256,7 @@ pub async fn video(
 ) -> Result<Response, SiteError> {
     let (after, fragment) = parse_query(q)?;
     let head = ListingHead {
+        image: None,
         kind_label: "Section",
         url: "/video/".to_owned(),
         title: "Video".to_owned(),

@@ -520,3 +520,176 @@ async fn feature_images_autosave_and_members_only_stories() {
     })
     .await;
 }
+
+/// The value of the input named `name`, wherever its attributes are.
+fn input_value(html: &str, name: &str) -> String {
+    let tag = html
+        .split(&format!("name=\"{name}\""))
+        .nth(1)
+        .and_then(|x| x.split('>').next())
+        .unwrap_or_else(|| panic!("no input {name}"));
+    tag.split("value=\"")
+        .nth(1)
+        .and_then(|x| x.split('"').next())
+        .unwrap_or("")
+        .replace("&amp;", "&")
+}
+
+/// The first `href="{prefix}N"` on a page, as N.
+fn first_id(html: &str, prefix: &str) -> String {
+    html.split(&format!("href=\"{prefix}"))
+        .nth(1)
+        .and_then(|x| x.split('"').next())
+        .unwrap_or_else(|| panic!("no link to {prefix}"))
+        .to_owned()
+}
+
+#[tokio::test]
+async fn bylines_tags_and_the_logo_change_the_site_at_once() {
+    with_server("taxonomy", |s| async move {
+        let (cookie, csrf) = signed_in(&s, "owner@courier.example", "owner").await;
+        let d = Desk {
+            s: &s,
+            c: client(),
+            cookie,
+            csrf,
+        };
+        let (_, portrait) = json(
+            d.upload("portrait.jpg", photo(800, 800, ImageFormat::Jpeg), true)
+                .await,
+        )
+        .await;
+        let portrait_id = portrait["id"].as_i64().expect("id").to_string();
+        let (_, logo) = json(
+            d.upload("logo.png", photo(900, 180, ImageFormat::Png), true)
+                .await,
+        )
+        .await;
+        let logo_id = logo["id"].as_i64().expect("id").to_string();
+
+        // A byline: new bio and a portrait, shown on its page and its stories.
+        let (_, list) = d.page("/admin/bylines-and-tags").await;
+        let author_id = first_id(&list, "/admin/authors/");
+        let (st, form) = d.page(&format!("/admin/authors/{author_id}")).await;
+        assert_eq!(st, 200);
+        let slug = form
+            .split("href=\"/author/")
+            .nth(1)
+            .and_then(|x| x.split('/').next())
+            .expect("slug")
+            .to_owned();
+        let name = input_value(&form, "name");
+        let res = d
+            .post(
+                &format!("/admin/authors/{author_id}"),
+                &[
+                    ("name", &name),
+                    ("location", "Harbour office"),
+                    (
+                        "bio",
+                        "Covers the port and the ferries, and has since the floods.",
+                    ),
+                    ("avatar_media", &portrait_id),
+                ],
+            )
+            .await;
+        assert_eq!(res.status().as_u16(), 200);
+        let (_, _, page) = get(&s.url(&format!("/author/{slug}/"))).await;
+        assert!(page.contains("Covers the port and the ferries"), "new bio");
+        assert!(page.contains("Harbour office"));
+        let avatar = page
+            .split("class=\"listing-head__avatar\" src=\"")
+            .nth(1)
+            .and_then(|x| x.split('"').next())
+            .expect("portrait on the author page")
+            .to_owned();
+        assert!(avatar.starts_with("/media/"), "{avatar}");
+        assert_eq!(get(&s.url(&avatar)).await.0, 200);
+        let story = page
+            .split("class=\"card__title\"><a href=\"")
+            .nth(1)
+            .and_then(|x| x.split('"').next())
+            .expect("a story by them")
+            .to_owned();
+        let (_, _, story_html) = get(&s.url(&story)).await;
+        assert!(
+            story_html.contains(&format!("class=\"byline__avatar\" src=\"{avatar}\"")),
+            "the byline shows the portrait"
+        );
+        // Bad input is refused and changes nothing.
+        let res = d
+            .post(
+                &format!("/admin/authors/{author_id}"),
+                &[("name", ""), ("avatar_media", "nope")],
+            )
+            .await;
+        assert_eq!(res.status().as_u16(), 422);
+
+        // A tag becomes the last section in the navigation, under a new name.
+        let tag_id = list
+            .split("href=\"/admin/tags/")
+            .filter_map(|x| x.split('"').next())
+            .last()
+            .expect("a tag")
+            .to_owned();
+        let res = d
+            .post(
+                &format!("/admin/tags/{tag_id}"),
+                &[
+                    ("name", "Harbour Watch"),
+                    ("description", "Everything that floats."),
+                    ("section", "1"),
+                    ("position", "10000"),
+                ],
+            )
+            .await;
+        assert_eq!(res.status().as_u16(), 200);
+        let (_, _, home) = get(&s.url("/")).await;
+        let nav = home
+            .split("aria-label=\"Sections\"")
+            .nth(1)
+            .and_then(|x| x.split("</nav>").next())
+            .expect("nav");
+        let items: Vec<&str> = nav.split("<li>").skip(1).collect();
+        assert!(items.len() >= 3, "{nav}");
+        assert!(
+            items[items.len() - 2].contains(">Harbour Watch</a>"),
+            "last section, before Video: {nav}"
+        );
+        let res = d
+            .post(
+                &format!("/admin/tags/{tag_id}"),
+                &[("name", "x"), ("position", "-4")],
+            )
+            .await;
+        assert_eq!(res.status().as_u16(), 422);
+
+        // The logo replaces the title in the masthead.
+        let (_, settings) = d.page("/admin/settings").await;
+        let mut form: Vec<(&str, String)> = [
+            "title",
+            "description",
+            "accent",
+            "timezone",
+            "pitch",
+            "goal",
+        ]
+        .into_iter()
+        .map(|k| (k, input_value(&settings, k)))
+        .collect();
+        form.push(("metric", "members".into()));
+        form.push(("deadline", input_value(&settings, "deadline")));
+        form.push(("logo_media", logo_id.clone()));
+        let pairs: Vec<(&str, &str)> = form.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        let res = d.post("/admin/settings", &pairs).await;
+        assert_eq!(res.status().as_u16(), 200);
+        let (_, _, home) = get(&s.url("/")).await;
+        let title = input_value(&settings, "title");
+        assert!(
+            home.contains(&format!("<img class=\"masthead__logo\" src=\"/media/")),
+            "logo in the masthead"
+        );
+        assert!(home.contains(&format!("alt=\"{title}\" width=\"240\" height=\"48\"")));
+    })
+    .await;
+}

@@ -1,0 +1,120 @@
+//! Editing bylines and tags from the desk.
+
+use rusqlite::{Connection, OptionalExtension, params};
+use serde::Serialize;
+
+use super::Writer;
+use crate::error::{StoreError, StoreResult};
+use crate::model::{Author, ChangeTopic};
+
+/// A tag with what only the desk needs (its place in the navigation).
+#[derive(Debug, Clone, Serialize)]
+pub struct EditableTag {
+    pub id: i64,
+    pub slug: String,
+    pub name: String,
+    pub description: String,
+    pub is_section: bool,
+    pub position: i64,
+}
+
+#[derive(Debug, Clone)]
+pub struct AuthorEdit {
+    pub name: String,
+    pub bio: String,
+    pub location: String,
+    /// Address of the portrait, or `None` for none.
+    pub avatar: Option<String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct TagEdit {
+    pub name: String,
+    pub description: String,
+    pub is_section: bool,
+    /// Order in the navigation (smaller first).
+    pub position: i64,
+}
+
+pub fn author_by_id(c: &Connection, id: i64) -> StoreResult<Option<Author>> {
+    Ok(
+        c.prepare_cached(
+            "SELECT id, slug, name, bio, location, avatar FROM authors WHERE id = ?1",
+        )?
+        .query_row([id], |r| {
+            Ok(Author {
+                id: r.get(0)?,
+                slug: r.get(1)?,
+                name: r.get(2)?,
+                bio: r.get(3)?,
+                location: r.get(4)?,
+                avatar: r.get(5)?,
+            })
+        })
+        .optional()?,
+    )
+}
+
+pub fn editable_tag(c: &Connection, id: i64) -> StoreResult<Option<EditableTag>> {
+    Ok(c.prepare_cached(
+        "SELECT id, slug, name, description, is_section, position FROM tags WHERE id = ?1",
+    )?
+    .query_row([id], |r| {
+        Ok(EditableTag {
+            id: r.get(0)?,
+            slug: r.get(1)?,
+            name: r.get(2)?,
+            description: r.get(3)?,
+            is_section: r.get(4)?,
+            position: r.get(5)?,
+        })
+    })
+    .optional()?)
+}
+
+/// Every tag in navigation order (sections first), for the desk's list.
+pub fn editable_tags(c: &Connection) -> StoreResult<Vec<EditableTag>> {
+    Ok(c.prepare_cached(
+        "SELECT id, slug, name, description, is_section, position FROM tags
+         ORDER BY is_section DESC, position, name",
+    )?
+    .query_map([], |r| {
+        Ok(EditableTag {
+            id: r.get(0)?,
+            slug: r.get(1)?,
+            name: r.get(2)?,
+            description: r.get(3)?,
+            is_section: r.get(4)?,
+            position: r.get(5)?,
+        })
+    })?
+    .collect::<Result<_, _>>()?)
+}
+
+impl Writer<'_> {
+    /// Bylines print on every story they sign: the whole site is refreshed.
+    pub fn update_author(&self, id: i64, a: &AuthorEdit) -> StoreResult<()> {
+        let n = self.tx().execute(
+            "UPDATE authors SET name = ?2, bio = ?3, location = ?4, avatar = ?5 WHERE id = ?1",
+            params![id, a.name, a.bio, a.location, a.avatar],
+        )?;
+        if n == 0 {
+            return Err(StoreError::NotFound);
+        }
+        self.log_change(ChangeTopic::Site, None, None)
+    }
+
+    /// Tag names print on cards and in the navigation: the whole site is refreshed.
+    pub fn update_tag(&self, id: i64, t: &TagEdit) -> StoreResult<()> {
+        let n = self
+            .tx()
+            .execute(
+                "UPDATE tags SET name = ?2, description = ?3, is_section = ?4, position = ?5 WHERE id = ?1",
+                params![id, t.name, t.description, t.is_section, t.position],
+            )?;
+        if n == 0 {
+            return Err(StoreError::NotFound);
+        }
+        self.log_change(ChangeTopic::Site, None, None)
+    }
+}
