@@ -686,7 +686,7 @@ async fn bylines_tags_and_the_logo_change_the_site_at_once() {
         let (_, _, home) = get(&s.url("/")).await;
         let title = input_value(&settings, "title");
         assert!(
-            home.contains(&format!("<img class=\"masthead__logo\" src=\"/media/")),
+            home.contains("<img class=\"masthead__logo\" src=\"/media/"),
             "logo in the masthead"
         );
         assert!(home.contains(&format!("alt=\"{title}\" width=\"240\" height=\"48\"")));
