@@ -152,6 +152,9 @@ impl Store {
         self.read(move |c| sqlite::editing::editable_post(c, id))
             .await
     }
+    pub async fn staff_user(&self, id: i64) -> StoreResult<Option<StaffUser>> {
+        self.read(move |c| sqlite::staff::staff_user(c, id)).await
+    }
     pub async fn author_by_id(&self, id: i64) -> StoreResult<Option<Author>> {
         self.read(move |c| sqlite::taxonomy::author_by_id(c, id))
             .await

@@ -76,6 +76,11 @@ fn site(state: AppState) -> Router {
         )
         .route("/admin/tags", post(admin::taxonomy::add_tag))
         .route(
+            "/admin/staff",
+            get(admin::staff::list).post(admin::staff::invite),
+        )
+        .route("/admin/staff/{id}", post(admin::staff::change))
+        .route(
             "/admin/tags/{id}",
             get(admin::taxonomy::edit_tag).post(admin::taxonomy::save_tag),
         )

@@ -64,6 +64,14 @@ pub fn owner_exists(c: &Connection) -> StoreResult<bool> {
     .query_row([], |r| r.get(0))?)
 }
 
+pub fn staff_user(c: &Connection, id: i64) -> StoreResult<Option<StaffUser>> {
+    Ok(c.prepare_cached(&format!(
+        "SELECT {STAFF_COLUMNS} FROM staff_users u WHERE u.id = ?1"
+    ))?
+    .query_row([id], staff_from_row)
+    .optional()?)
+}
+
 pub fn staff_users(c: &Connection) -> StoreResult<Vec<StaffUser>> {
     Ok(c.prepare_cached(&format!(
         "SELECT {STAFF_COLUMNS} FROM staff_users u ORDER BY u.name"
@@ -227,6 +235,57 @@ impl Writer<'_> {
 
     pub fn owner_exists(&self) -> StoreResult<bool> {
         owner_exists(self.tx())
+    }
+
+    /// Changes an account's role. Refuses to leave the site without an
+    /// active owner.
+    pub fn set_staff_role(&self, user_id: i64, role: Role) -> StoreResult<()> {
+        self.keep_an_owner(user_id, role != Role::Owner)?;
+        let n = self.tx().execute(
+            "UPDATE staff_users SET role = ?2, updated_at = ?3 WHERE id = ?1",
+            params![user_id, role.as_str(), crate::now_ms()],
+        )?;
+        if n == 0 {
+            return Err(StoreError::NotFound);
+        }
+        Ok(())
+    }
+
+    /// Deactivates (ending every session) or reactivates an account.
+    pub fn set_staff_active(&self, user_id: i64, active: bool) -> StoreResult<()> {
+        self.keep_an_owner(user_id, !active)?;
+        let n = self.tx().execute(
+            "UPDATE staff_users SET active = ?2, updated_at = ?3 WHERE id = ?1",
+            params![user_id, active, crate::now_ms()],
+        )?;
+        if n == 0 {
+            return Err(StoreError::NotFound);
+        }
+        if !active {
+            self.delete_sessions_of(user_id)?;
+        }
+        Ok(())
+    }
+
+    /// `Invalid` when `user_id` is the last active owner and `losing` says it
+    /// is about to stop being one.
+    fn keep_an_owner(&self, user_id: i64, losing: bool) -> StoreResult<()> {
+        if !losing {
+            return Ok(());
+        }
+        let (is_owner, owners): (bool, i64) = self.tx().query_row(
+            "SELECT EXISTS (SELECT 1 FROM staff_users WHERE id = ?1 AND role = 'owner' AND active = 1),
+                    (SELECT COUNT(*) FROM staff_users WHERE role = 'owner' AND active = 1)",
+            [user_id],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )?;
+        if is_owner && owners <= 1 {
+            return Err(StoreError::Invalid(
+                "the site must keep at least one active owner; make someone else owner first"
+                    .into(),
+            ));
+        }
+        Ok(())
     }
 }
 

@@ -639,3 +639,45 @@ fn media_items_dedupe_and_give_posts_responsive_feature_images() {
         .expect("post");
     assert_eq!(after.title, "With a photo");
 }
+
+#[test]
+fn the_last_active_owner_cannot_be_demoted_or_deactivated() {
+    use masthead_domain::{Email, Role};
+    let db = TempDb::new("owners");
+    let add = |email: &str, role: Role| {
+        db.store
+            .write(|w| {
+                w.insert_staff_user(&crate::NewStaffUser {
+                    email: Email::parse(email).expect("email"),
+                    name: email.into(),
+                    role,
+                    password_hash: "x".into(),
+                    author_id: None,
+                })
+            })
+            .expect("insert")
+    };
+    let a = add("a@example.com", Role::Owner);
+    let b = add("b@example.com", Role::Editor);
+    for attempt in [
+        db.store.write(|w| w.set_staff_role(a, Role::Editor)),
+        db.store.write(|w| w.set_staff_active(a, false)),
+    ] {
+        assert!(
+            matches!(attempt, Err(crate::StoreError::Invalid(_))),
+            "{attempt:?}"
+        );
+    }
+    // With a second owner, the first may step down.
+    db.store
+        .write(|w| w.set_staff_role(b, Role::Owner))
+        .expect("promote");
+    db.store
+        .write(|w| w.set_staff_role(a, Role::Editor))
+        .expect("step down");
+    // …and the remaining owner is again the last one.
+    assert!(db.store.write(|w| w.set_staff_active(b, false)).is_err());
+    db.store
+        .write(|w| w.set_staff_active(a, false))
+        .expect("deactivate a non-owner");
+}

@@ -21,6 +21,7 @@ pub mod editor;
 pub mod media;
 pub mod reset;
 pub mod settings;
+pub mod staff;
 pub mod taxonomy;
 
 use crate::auth;
@@ -58,6 +59,7 @@ fn templates() -> &'static Environment<'static> {
             ("media.html", include_str!("../../admin/media.html")),
             ("byline.html", include_str!("../../admin/byline.html")),
             ("tag.html", include_str!("../../admin/tag.html")),
+            ("staff.html", include_str!("../../admin/staff.html")),
             (
                 "media_item.html",
                 include_str!("../../admin/media_item.html"),

@@ -693,3 +693,189 @@ async fn bylines_tags_and_the_logo_change_the_site_at_once() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn administrators_invite_promote_and_deactivate_staff() {
+    with_server("staff", |s| async move {
+        let (cookie, csrf) = signed_in(&s, "admin@courier.example", "administrator").await;
+        let d = Desk {
+            s: &s,
+            c: client(),
+            cookie,
+            csrf,
+        };
+        // Inviting: an account with no password and a one-time link.
+        let res = d
+            .post(
+                "/admin/staff",
+                &[
+                    ("name", "Ines Marlow"),
+                    ("email", "Ines.Marlow@courier.example"),
+                    ("role", "author"),
+                ],
+            )
+            .await;
+        assert_eq!(res.status().as_u16(), 200);
+        let html = res.text().await.expect("html");
+        let link = html
+            .split("id=\"invite-link\" readonly value=\"")
+            .nth(1)
+            .and_then(|x| x.split('"').next())
+            .expect("invitation link")
+            .to_owned();
+        let path = link
+            .split_once("/admin/")
+            .map(|(_, p)| format!("/admin/{p}"))
+            .expect("path");
+        // Nobody signs in to the invited account before the link is used.
+        let res = client()
+            .post(s.url("/admin/signin"))
+            .form(&[
+                ("email", "ines.marlow@courier.example"),
+                ("password", "!invited"),
+            ])
+            .send()
+            .await
+            .expect("signin");
+        assert_eq!(res.status().as_u16(), 401);
+        let res = client()
+            .post(s.url(&path))
+            .form(&[("password", "harbour lights at dusk")])
+            .send()
+            .await
+            .expect("set password");
+        assert_eq!(res.status().as_u16(), 200);
+        let res = client()
+            .post(s.url("/admin/signin"))
+            .form(&[
+                ("email", "ines.marlow@courier.example"),
+                ("password", "harbour lights at dusk"),
+            ])
+            .send()
+            .await
+            .expect("signin");
+        assert_eq!(res.status().as_u16(), 303, "the invitee signs in");
+        let ines_cookie = session_cookie(&res)
+            .expect("cookie")
+            .split(';')
+            .next()
+            .expect("pair")
+            .to_owned();
+        // The link works once.
+        let res = client()
+            .post(s.url(&path))
+            .form(&[("password", "another password entirely")])
+            .send()
+            .await
+            .expect("again");
+        assert_ne!(res.status().as_u16(), 200);
+
+        // Administrators cannot invite owners; a duplicate address is a conflict.
+        let res = d
+            .post(
+                "/admin/staff",
+                &[
+                    ("name", "X"),
+                    ("email", "x@courier.example"),
+                    ("role", "owner"),
+                ],
+            )
+            .await;
+        assert_eq!(res.status().as_u16(), 403);
+        let res = d
+            .post(
+                "/admin/staff",
+                &[
+                    ("name", "Again"),
+                    ("email", "INES.MARLOW@courier.example"),
+                    ("role", "author"),
+                ],
+            )
+            .await;
+        assert_eq!(res.status().as_u16(), 409);
+
+        // Promote, then deactivate: the session ends at once.
+        let (_, page) = d.page("/admin/staff").await;
+        let ines_id = page
+            .split("<tr data-staff-id=\"")
+            .skip(1)
+            .find(|row| row.contains("Ines Marlow"))
+            .and_then(|row| row.split('"').next())
+            .expect("row")
+            .to_owned();
+        let res = d
+            .post(
+                &format!("/admin/staff/{ines_id}"),
+                &[("action", "role"), ("role", "editor")],
+            )
+            .await;
+        assert_eq!(res.status().as_u16(), 200);
+        assert!(
+            res.text()
+                .await
+                .expect("html")
+                .contains("Ines Marlow is now editor.")
+        );
+        let res = client()
+            .get(s.url("/admin/review"))
+            .header(header::COOKIE, &ines_cookie)
+            .send()
+            .await
+            .expect("review queue");
+        assert_eq!(res.status().as_u16(), 200, "the new role applies at once");
+        let res = d
+            .post(
+                &format!("/admin/staff/{ines_id}"),
+                &[("action", "deactivate")],
+            )
+            .await;
+        assert_eq!(res.status().as_u16(), 200);
+        let res = client()
+            .get(s.url("/admin/"))
+            .header(header::COOKIE, &ines_cookie)
+            .send()
+            .await
+            .expect("desk");
+        assert_eq!(res.status().as_u16(), 303, "signed out everywhere");
+
+        // Nobody changes their own account here, and editors cannot touch administrators.
+        let (_, page) = d.page("/admin/staff").await;
+        let my_id = page
+            .split("<tr data-staff-id=\"")
+            .skip(1)
+            .find(|row| row.contains("(you)"))
+            .and_then(|row| row.split('"').next())
+            .expect("my row")
+            .to_owned();
+        let res = d
+            .post(
+                &format!("/admin/staff/{my_id}"),
+                &[("action", "deactivate")],
+            )
+            .await;
+        assert_eq!(res.status().as_u16(), 403);
+        let (ed_cookie, ed_csrf) = signed_in(&s, "editor@courier.example", "editor").await;
+        let res = client()
+            .post(s.url(&format!("/admin/staff/{my_id}")))
+            .header(header::COOKIE, &ed_cookie)
+            .form(&[
+                ("csrf", ed_csrf.as_str()),
+                ("action", "role"),
+                ("role", "contributor"),
+            ])
+            .send()
+            .await
+            .expect("post");
+        assert_eq!(res.status().as_u16(), 403);
+        // Authors do not see the staff page at all.
+        let (au_cookie, _) = signed_in(&s, "author@courier.example", "author").await;
+        let res = client()
+            .get(s.url("/admin/staff"))
+            .header(header::COOKIE, &au_cookie)
+            .send()
+            .await
+            .expect("get");
+        assert_eq!(res.status().as_u16(), 403);
+    })
+    .await;
+}
