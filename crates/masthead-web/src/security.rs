@@ -119,3 +119,61 @@ mod tests {
         );
     }
 }
+
+/// The reader's address for throttling and logs. Behind a reverse proxy every
+/// connection comes from the proxy, so when the peer is one of the
+/// `trusted` proxies the address is taken from `X-Forwarded-For`: the
+/// right-most entry that is not itself a trusted proxy (entries further left
+/// were written by the client and prove nothing).
+pub fn client_ip(
+    peer: std::net::IpAddr,
+    headers: &axum::http::HeaderMap,
+    trusted: &[std::net::IpAddr],
+) -> std::net::IpAddr {
+    if !trusted.contains(&peer) {
+        return peer;
+    }
+    let hops: Vec<std::net::IpAddr> = headers
+        .get_all("x-forwarded-for")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .filter_map(|h| h.trim().parse().ok())
+        .collect();
+    hops.into_iter()
+        .rev()
+        .find(|ip| !trusted.contains(ip))
+        .unwrap_or(peer)
+}
+
+#[cfg(test)]
+mod client_ip_tests {
+    use super::client_ip;
+    use axum::http::{HeaderMap, HeaderValue};
+    use std::net::IpAddr;
+
+    fn ip(s: &str) -> IpAddr {
+        s.parse().expect("ip")
+    }
+
+    #[test]
+    fn forwarded_addresses_count_only_behind_a_trusted_proxy() {
+        let mut h = HeaderMap::new();
+        h.insert(
+            "x-forwarded-for",
+            HeaderValue::from_static("6.6.6.6, 203.0.113.9, 10.0.0.2"),
+        );
+        let proxies = [ip("10.0.0.1"), ip("10.0.0.2")];
+        // Direct connection: the header is the client's own words.
+        assert_eq!(client_ip(ip("198.51.100.7"), &h, &proxies), ip("198.51.100.7"));
+        // Through the proxies: the right-most untrusted hop.
+        assert_eq!(client_ip(ip("10.0.0.1"), &h, &proxies), ip("203.0.113.9"));
+        // No proxies configured: never trusted.
+        assert_eq!(client_ip(ip("10.0.0.1"), &h, &[]), ip("10.0.0.1"));
+        // A proxy that sent no header, or garbage: the proxy itself.
+        assert_eq!(client_ip(ip("10.0.0.1"), &HeaderMap::new(), &proxies), ip("10.0.0.1"));
+        let mut bad = HeaderMap::new();
+        bad.insert("x-forwarded-for", HeaderValue::from_static("not an address"));
+        assert_eq!(client_ip(ip("10.0.0.1"), &bad, &proxies), ip("10.0.0.1"));
+    }
+}

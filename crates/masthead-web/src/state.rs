@@ -24,6 +24,8 @@ pub struct WebConfig {
     pub mailer: Option<crate::mail::Mailer>,
     /// The site's public address, for links in e-mail (`https://news.example`).
     pub public_url: Option<String>,
+    /// Reverse proxies whose `X-Forwarded-For` is believed (for throttling).
+    pub trusted_proxies: Vec<std::net::IpAddr>,
 }
 
 /// What changes rarely and every page prints: site settings, sections, campaign.

@@ -95,6 +95,10 @@ struct ServeArgs {
     /// The public address of the site, for links in e-mail (e.g. https://news.example).
     #[arg(long, env = "MASTHEAD_PUBLIC_URL")]
     public_url: Option<String>,
+    /// Reverse proxies (by IP address, comma-separated) whose X-Forwarded-For
+    /// header names the real client, for sign-in throttling.
+    #[arg(long, env = "MASTHEAD_TRUSTED_PROXIES", value_delimiter = ',')]
+    trusted_proxy: Vec<std::net::IpAddr>,
     /// Render every page afresh (for measuring rendering; never in production).
     #[arg(long, env = "MASTHEAD_NO_PAGE_CACHE")]
     no_page_cache: bool,
@@ -302,6 +306,7 @@ async fn serve(data_dir: &Path, args: ServeArgs) -> Result<()> {
                 None => None,
             },
             public_url: args.public_url.clone(),
+            trusted_proxies: args.trusted_proxy.clone(),
         },
     )
     .await?;

@@ -314,7 +314,8 @@ pub async fn signin(
     let since = now - THROTTLE_WINDOW_MS;
     let email_key = form.email.trim().to_ascii_lowercase();
     let account_key = format!("email:{email_key}");
-    let address_key = format!("ip:{}", peer.ip());
+    let ip = crate::security::client_ip(peer.ip(), &headers, &state.config.trusted_proxies);
+    let address_key = format!("ip:{ip}");
     let (by_account, by_address) = match tokio::try_join!(
         state.store.signin_failures(account_key.clone(), since),
         state.store.signin_failures(address_key.clone(), since)
