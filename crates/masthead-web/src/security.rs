@@ -165,15 +165,24 @@ mod client_ip_tests {
         );
         let proxies = [ip("10.0.0.1"), ip("10.0.0.2")];
         // Direct connection: the header is the client's own words.
-        assert_eq!(client_ip(ip("198.51.100.7"), &h, &proxies), ip("198.51.100.7"));
+        assert_eq!(
+            client_ip(ip("198.51.100.7"), &h, &proxies),
+            ip("198.51.100.7")
+        );
         // Through the proxies: the right-most untrusted hop.
         assert_eq!(client_ip(ip("10.0.0.1"), &h, &proxies), ip("203.0.113.9"));
         // No proxies configured: never trusted.
         assert_eq!(client_ip(ip("10.0.0.1"), &h, &[]), ip("10.0.0.1"));
         // A proxy that sent no header, or garbage: the proxy itself.
-        assert_eq!(client_ip(ip("10.0.0.1"), &HeaderMap::new(), &proxies), ip("10.0.0.1"));
+        assert_eq!(
+            client_ip(ip("10.0.0.1"), &HeaderMap::new(), &proxies),
+            ip("10.0.0.1")
+        );
         let mut bad = HeaderMap::new();
-        bad.insert("x-forwarded-for", HeaderValue::from_static("not an address"));
+        bad.insert(
+            "x-forwarded-for",
+            HeaderValue::from_static("not an address"),
+        );
         assert_eq!(client_ip(ip("10.0.0.1"), &bad, &proxies), ip("10.0.0.1"));
     }
 }
