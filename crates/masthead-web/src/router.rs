@@ -129,6 +129,7 @@ fn site(state: AppState) -> Router {
         .route("/media/{key}/{name}", get(media::file))
         .route("/healthz", get(assets::healthz))
         .route("/favicon.ico", get(assets::favicon))
+        .merge(crate::site::feeds::routes())
         .route("/{slug}/", get(post::show))
         .nest_service("/content", content)
         .fallback(assets::fallback)

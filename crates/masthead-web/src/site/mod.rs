@@ -2,6 +2,7 @@
 
 pub mod assets;
 pub mod feed;
+pub mod feeds;
 pub mod join;
 pub mod live;
 pub mod media;

@@ -1,0 +1,4 @@
+//! Feeds, sitemaps and search-engine metadata, through the real server.
+
+#[allow(unused_imports)]
+use super::*;
