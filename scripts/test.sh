@@ -37,12 +37,14 @@ if ! "$venv/bin/python" -c "import aiosmtpd" >/dev/null 2>&1; then
 fi
 export MASTHEAD_TEST_PYTHON="$venv/bin/python"
 
-# --- npm packages for the browser suite -----------------------------------
-if [ ! -f tests/browser/node_modules/.package-lock.json ] ||
-   ! cmp -s tests/browser/package-lock.json tests/browser/node_modules/.package-lock.json 2>/dev/null; then
-  step "installing browser-test packages (npm ci)"
-  (cd tests/browser && npm ci --no-audit --no-fund --ignore-scripts --loglevel=error)
-fi
+# --- npm packages: the browser suite, and Ghost's client libraries ----------
+for dir in tests/browser tests/api; do
+  if [ ! -f "$dir/node_modules/.package-lock.json" ] ||
+     ! cmp -s "$dir/package-lock.json" "$dir/node_modules/.package-lock.json" 2>/dev/null; then
+    step "installing npm packages in $dir (npm ci)"
+    (cd "$dir" && npm ci --no-audit --no-fund --ignore-scripts --loglevel=error)
+  fi
+done
 
 # --- Rust -------------------------------------------------------------------
 mkdir -p "$CARGO_TARGET_DIR"

@@ -60,7 +60,7 @@ impl Store {
         &self.db
     }
 
-    async fn read<T: Send + 'static>(
+    pub async fn read<T: Send + 'static>(
         &self,
         f: impl FnOnce(&rusqlite::Connection) -> StoreResult<T> + Send + 'static,
     ) -> StoreResult<T> {

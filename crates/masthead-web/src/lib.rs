@@ -3,6 +3,7 @@
 //! live pages and the membership counter current.
 
 pub mod admin;
+pub mod api;
 pub mod auth;
 mod cache;
 pub(crate) mod changes;

@@ -138,6 +138,7 @@ fn site(state: AppState) -> Router {
     public
         .merge(desk)
         .merge(uploads)
+        .merge(crate::api::routes())
         .layer(middleware::from_fn_with_state(state.clone(), themed_errors))
         .layer(middleware::from_fn(crate::security::guard))
         .with_state(state)

@@ -52,6 +52,21 @@ enum Command {
     /// Manage staff accounts.
     #[command(subcommand)]
     User(UserCommand),
+    /// Manage API keys for the Ghost-compatible Content and Admin APIs.
+    #[command(subcommand)]
+    Key(KeyCommand),
+}
+
+#[derive(Subcommand)]
+enum KeyCommand {
+    /// Create a key and print it (content: 26 hex; admin: id:secret).
+    Create {
+        /// content or admin.
+        kind: String,
+        /// What the key is for (shown in the desk).
+        #[arg(long)]
+        name: String,
+    },
 }
 
 #[derive(Subcommand)]
@@ -217,6 +232,21 @@ async fn run(cli: Cli) -> Result<()> {
                 role.as_str(),
                 email.as_str()
             );
+            Ok(())
+        }
+        Command::Key(KeyCommand::Create { kind, name }) => {
+            let kind: &'static str = match kind.as_str() {
+                "content" => "content",
+                "admin" => "admin",
+                other => bail!("the key kind must be content or admin, not {other:?}"),
+            };
+            let name = name.trim().to_owned();
+            if name.is_empty() || name.len() > 120 {
+                bail!("--name must be 1 to 120 characters");
+            }
+            let store = open_store(&cli.data_dir)?;
+            let key = masthead_web::api::keys::create(&store, kind, name, None).await?;
+            println!("{key}");
             Ok(())
         }
         Command::Live(LiveCommand::Add {

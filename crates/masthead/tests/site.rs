@@ -9,6 +9,8 @@ use std::time::{Duration, Instant};
 use reqwest::header::{self, HeaderMap};
 use reqwest::redirect::Policy;
 
+#[path = "site/api.rs"]
+mod api;
 #[path = "site/feeds.rs"]
 mod feeds;
 #[path = "site/media.rs"]

@@ -4,6 +4,7 @@
 //! writers anyway) with `synchronous = FULL`, so a write is on disk before it
 //! is acknowledged. Readers take pooled connections and never block the writer.
 
+pub mod api;
 pub mod editing;
 pub mod media;
 pub mod queries;
@@ -45,6 +46,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         5,
         "media",
         include_str!("../../migrations/sqlite/0005_media.sql"),
+    ),
+    (
+        6,
+        "api",
+        include_str!("../../migrations/sqlite/0006_api.sql"),
     ),
 ];
 

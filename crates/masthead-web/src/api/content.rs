@@ -1,0 +1,621 @@
+//! The Content API: `/ghost/api/content/{posts,pages,tags,authors,tiers,settings}/`,
+//! read-only, authorised by a content key in `?key=`.
+
+use axum::Router;
+use axum::extract::{OriginalUri, Path, Query, State};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::get;
+use masthead_domain::digest::fnv1a64;
+use masthead_nql::{Condition, Filter, Op, Value as Nql};
+use masthead_store::now_ms;
+use masthead_store::sqlite::api::{self as q, Audience, Browse, Order, Resource};
+use serde_json::{Value, json};
+
+use super::json::{self as out, PostOptions};
+use super::{ApiError, base_url, common_headers};
+use crate::state::AppState;
+
+/// Largest numeric `limit` (use `limit=all` for everything).
+const MAX_LIMIT: u32 = 1_000;
+const DEFAULT_LIMIT: u32 = 15;
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/posts/", get(browse_posts).options(preflight))
+        .route("/posts/{id}/", get(read_post).options(preflight))
+        .route(
+            "/posts/slug/{slug}/",
+            get(read_post_slug).options(preflight),
+        )
+        .route("/pages/", get(browse_pages).options(preflight))
+        .route("/pages/{id}/", get(read_page).options(preflight))
+        .route(
+            "/pages/slug/{slug}/",
+            get(read_page_slug).options(preflight),
+        )
+        .route("/tags/", get(browse_tags).options(preflight))
+        .route("/tags/{id}/", get(read_tag).options(preflight))
+        .route("/tags/slug/{slug}/", get(read_tag_slug).options(preflight))
+        .route("/authors/", get(browse_authors).options(preflight))
+        .route("/authors/{id}/", get(read_author).options(preflight))
+        .route(
+            "/authors/slug/{slug}/",
+            get(read_author_slug).options(preflight),
+        )
+        .route("/tiers/", get(tiers).options(preflight))
+        .route("/settings/", get(settings).options(preflight))
+        .fallback(fallback)
+}
+
+/// CORS preflight: any origin may read the Content API.
+async fn preflight() -> Response {
+    let mut res = StatusCode::NO_CONTENT.into_response();
+    let h = res.headers_mut();
+    h.insert(
+        header::ACCESS_CONTROL_ALLOW_ORIGIN,
+        HeaderValue::from_static("*"),
+    );
+    h.insert(
+        header::ACCESS_CONTROL_ALLOW_METHODS,
+        HeaderValue::from_static("GET, OPTIONS"),
+    );
+    h.insert(
+        header::ACCESS_CONTROL_ALLOW_HEADERS,
+        HeaderValue::from_static("accept-version, content-type"),
+    );
+    h.insert(
+        header::ACCESS_CONTROL_MAX_AGE,
+        HeaderValue::from_static("86400"),
+    );
+    res
+}
+
+/// Ghost's URLs end in a slash; others are redirected there, unknown ones are 404.
+async fn fallback(method: Method, OriginalUri(uri): OriginalUri) -> Response {
+    let path = uri.path();
+    if method == Method::GET && !path.ends_with('/') && !path.contains('.') {
+        let target = match uri.query() {
+            Some(qs) => format!("{path}/?{qs}"),
+            None => format!("{path}/"),
+        };
+        return Redirect::permanent(&target).into_response();
+    }
+    ApiError::new(StatusCode::NOT_FOUND, "NotFoundError", "Resource not found").into_response()
+}
+
+/// The query string, read as Ghost reads it.
+#[derive(Default)]
+struct Params {
+    key: Option<String>,
+    include: Vec<String>,
+    fields: Option<Vec<String>>,
+    formats: Option<Vec<String>>,
+    filter: Option<String>,
+    limit: Option<String>,
+    page: Option<String>,
+    order: Option<String>,
+}
+
+fn list(v: &str) -> Vec<String> {
+    v.split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(str::to_owned)
+        .collect()
+}
+
+fn params(raw: Vec<(String, String)>) -> Result<Params, ApiError> {
+    let mut p = Params::default();
+    let mut seen_key = false;
+    for (k, v) in raw {
+        match k.as_str() {
+            "key" | "key[]" => {
+                if seen_key || k == "key[]" {
+                    return Err(
+                        ApiError::bad_request("Only one key may be given.").code("INVALID_REQUEST")
+                    );
+                }
+                seen_key = true;
+                p.key = Some(v);
+            }
+            "include" => p.include.extend(list(&v)),
+            "fields" => p.fields = Some(list(&v)),
+            "formats" => p.formats = Some(list(&v)),
+            "filter" => p.filter = Some(v),
+            "limit" => p.limit = Some(v),
+            "page" => p.page = Some(v),
+            "order" => p.order = Some(v),
+            _ => {}
+        }
+    }
+    Ok(p)
+}
+
+async fn authorize(state: &AppState, p: &Params) -> Result<(), ApiError> {
+    let Some(key) = p.key.as_deref() else {
+        return Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "NoPermissionError",
+            "Authorization failed",
+        )
+        .context("Give a Content API key as ?key=… (create one in the desk under Integrations, or with `masthead key create content`)."));
+    };
+    let unknown = || {
+        ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            "UnauthorizedError",
+            "Unknown Content API Key",
+        )
+        .code("UNKNOWN_CONTENT_API_KEY")
+    };
+    if !super::keys::is_content_key(key) {
+        return Err(unknown());
+    }
+    let key = key.to_ascii_lowercase();
+    match state
+        .store
+        .read(move |c| q::live_key(c, "content", key))
+        .await
+    {
+        Ok(Some((row, _))) => {
+            super::keys::touch(state, row).await;
+            Ok(())
+        }
+        Ok(None) => Err(unknown()),
+        Err(e) => Err(ApiError::unavailable(e)),
+    }
+}
+
+fn filter_of(p: &Params, resource: Resource) -> Result<Option<Filter>, ApiError> {
+    let Some(text) = p.filter.as_deref().filter(|f| !f.trim().is_empty()) else {
+        return Ok(None);
+    };
+    let f = masthead_nql::parse(text)
+        .map_err(|e| ApiError::bad_request("Error parsing filter").context(e.to_string()))?;
+    Ok(Some(match resource {
+        Resource::Posts | Resource::Pages => masthead_nql::expand_post_shortcuts(f),
+        _ => f,
+    }))
+}
+
+fn order_of(p: &Params) -> Result<Vec<Order>, ApiError> {
+    let Some(text) = p.order.as_deref() else {
+        return Ok(Vec::new());
+    };
+    let mut out = Vec::new();
+    for part in text.split(',').map(str::trim).filter(|s| !s.is_empty()) {
+        let mut words = part.split_whitespace();
+        let field = words.next().unwrap_or("").to_ascii_lowercase();
+        let desc = match words.next().map(str::to_ascii_lowercase).as_deref() {
+            None | Some("asc") => false,
+            Some("desc") => true,
+            Some(other) => {
+                return Err(ApiError::bad_request(format!(
+                    "Order direction must be asc or desc, not {other:?}."
+                )));
+            }
+        };
+        out.push(Order { field, desc });
+    }
+    Ok(out)
+}
+
+fn limit_of(p: &Params) -> Result<Option<u32>, ApiError> {
+    match p.limit.as_deref() {
+        None | Some("") => Ok(Some(DEFAULT_LIMIT)),
+        Some("all") => Ok(None),
+        Some(n) => match n.parse::<u32>() {
+            Ok(n) if (1..=MAX_LIMIT).contains(&n) => Ok(Some(n)),
+            _ => Err(ApiError::validation(format!(
+                "limit must be a whole number from 1 to {MAX_LIMIT}, or all."
+            ))),
+        },
+    }
+}
+
+fn page_of(p: &Params) -> Result<u32, ApiError> {
+    match p.page.as_deref() {
+        None | Some("") => Ok(1),
+        Some(n) => match n.parse::<u32>() {
+            Ok(n) if n >= 1 => Ok(n),
+            _ => Err(ApiError::validation("page must be a whole number from 1.")),
+        },
+    }
+}
+
+fn check_include(p: &Params, allowed: &[&str], what: &str) -> Result<(), ApiError> {
+    for i in &p.include {
+        if !allowed.contains(&i.as_str()) {
+            return Err(
+                ApiError::validation(format!("Validation error, cannot browse {what}.")).context(
+                    format!("include={i} is not valid here; use {}.", allowed.join(", ")),
+                ),
+            );
+        }
+    }
+    Ok(())
+}
+
+fn store_error(e: masthead_store::StoreError) -> ApiError {
+    match e {
+        masthead_store::StoreError::Invalid(m) => {
+            ApiError::bad_request("Error parsing filter").context(m)
+        }
+        e => ApiError::unavailable(e),
+    }
+}
+
+/// A JSON body with Ghost's headers and a strong ETag (304 on a match).
+fn respond(headers: &HeaderMap, body: &Value) -> Response {
+    let bytes = match serde_json::to_vec(body) {
+        Ok(b) => b,
+        Err(e) => {
+            tracing::error!(error = %e, "api serialisation failed");
+            return ApiError::new(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "InternalServerError",
+                "The response could not be written.",
+            )
+            .into_response();
+        }
+    };
+    let etag = format!("\"{:016x}\"", fnv1a64(&bytes));
+    let fresh = headers
+        .get(header::IF_NONE_MATCH)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| {
+            v.split(',')
+                .any(|t| t.trim().trim_start_matches("W/") == etag)
+        });
+    let mut res = if fresh {
+        StatusCode::NOT_MODIFIED.into_response()
+    } else {
+        (StatusCode::OK, bytes).into_response()
+    };
+    let h = res.headers_mut();
+    common_headers(h);
+    h.insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static("public, max-age=0"),
+    );
+    if let Ok(v) = HeaderValue::from_str(&etag) {
+        h.insert(header::ETAG, v);
+    }
+    res
+}
+
+fn pagination(page: u32, limit: Option<u32>, total: u64) -> Value {
+    let (limit_v, pages) = match limit {
+        Some(l) => (json!(l), total.div_ceil(u64::from(l)).max(1)),
+        None => (json!("all"), 1),
+    };
+    let page = u64::from(page);
+    json!({
+        "page": page,
+        "limit": limit_v,
+        "pages": pages,
+        "total": total,
+        "next": if page < pages { json!(page + 1) } else { Value::Null },
+        "prev": if page > 1 { json!(page - 1) } else { Value::Null },
+    })
+}
+
+fn site_tz(state: &AppState) -> jiff::tz::TimeZone {
+    jiff::tz::TimeZone::get(&state.site().settings.timezone).unwrap_or(jiff::tz::TimeZone::UTC)
+}
+
+/// `field:value` for reads by id or slug.
+fn exact(field: &str, value: &str) -> Filter {
+    Filter::Cond(Condition {
+        field: field.to_owned(),
+        op: Op::Eq,
+        value: Nql::Str(value.to_owned()),
+    })
+}
+
+enum Read {
+    Browse,
+    Id(String),
+    Slug(String),
+}
+
+async fn posts(
+    state: AppState,
+    headers: HeaderMap,
+    raw: Vec<(String, String)>,
+    resource: Resource,
+    read: Read,
+) -> Result<Response, ApiError> {
+    let p = params(raw)?;
+    authorize(&state, &p).await?;
+    let (singular, plural) = match resource {
+        Resource::Pages => ("page", "pages"),
+        _ => ("post", "posts"),
+    };
+    check_include(&p, &["tags", "authors", "tiers"], singular)?;
+    let formats = p.formats.clone().unwrap_or_else(|| vec!["html".into()]);
+    for f in &formats {
+        if !matches!(f.as_str(), "html" | "plaintext" | "mobiledoc" | "lexical") {
+            return Err(ApiError::validation(format!(
+                "Validation error, cannot browse {singular}."
+            ))
+            .context(format!("formats={f} is not valid; use html or plaintext.")));
+        }
+    }
+    let mut filter = filter_of(&p, resource)?;
+    let reading = !matches!(read, Read::Browse);
+    match &read {
+        Read::Browse => {}
+        Read::Id(id) => {
+            if q::parse_id(id).is_none() {
+                return Err(ApiError::not_found(&capital(singular)));
+            }
+            filter = Some(exact("id", id));
+        }
+        Read::Slug(slug) => filter = Some(exact("slug", slug)),
+    }
+    let b = Browse {
+        resource,
+        audience: Audience::Content,
+        filter,
+        order: order_of(&p)?,
+        limit: if reading { Some(1) } else { limit_of(&p)? },
+        page: if reading { 1 } else { page_of(&p)? },
+        now_ms: now_ms(),
+    };
+    let (limit, page) = (b.limit, b.page);
+    let result = state
+        .store
+        .read(move |c| q::browse_posts(c, &b))
+        .await
+        .map_err(store_error)?;
+    if reading && result.items.is_empty() {
+        return Err(ApiError::not_found(&capital(singular)));
+    }
+    let base = base_url(&state, &headers);
+    let tz = site_tz(&state);
+    let o = PostOptions {
+        base: &base,
+        tz: &tz,
+        tags: p.include.iter().any(|i| i == "tags"),
+        authors: p.include.iter().any(|i| i == "authors"),
+        tiers: p.include.iter().any(|i| i == "tiers"),
+        html: formats.iter().any(|f| f == "html"),
+        plaintext: formats.iter().any(|f| f == "plaintext"),
+        admin: false,
+    };
+    let items: Vec<Value> = result
+        .items
+        .iter()
+        .map(|post| out::only_fields(out::post(post, &o), p.fields.as_deref()))
+        .collect();
+    let body = if reading {
+        json!({ plural: items })
+    } else {
+        json!({ plural: items, "meta": { "pagination": pagination(page, limit, result.total) } })
+    };
+    Ok(respond(&headers, &body))
+}
+
+fn capital(s: &str) -> String {
+    let mut c = s.chars();
+    match c.next() {
+        Some(f) => f.to_uppercase().chain(c).collect(),
+        None => String::new(),
+    }
+}
+
+async fn taxonomy(
+    state: AppState,
+    headers: HeaderMap,
+    raw: Vec<(String, String)>,
+    resource: Resource,
+    read: Read,
+) -> Result<Response, ApiError> {
+    let p = params(raw)?;
+    authorize(&state, &p).await?;
+    let (singular, plural) = match resource {
+        Resource::Tags => ("tag", "tags"),
+        _ => ("author", "authors"),
+    };
+    check_include(&p, &["count.posts"], singular)?;
+    let mut filter = filter_of(&p, resource)?;
+    let reading = !matches!(read, Read::Browse);
+    match &read {
+        Read::Browse => {}
+        Read::Id(id) => {
+            if q::parse_id(id).is_none() {
+                return Err(ApiError::not_found(&capital(singular)));
+            }
+            let by_id = exact("id", id);
+            filter = Some(match filter {
+                Some(f) => Filter::and([f, by_id]),
+                None => by_id,
+            });
+        }
+        Read::Slug(slug) => {
+            let by_slug = exact("slug", slug);
+            filter = Some(match filter {
+                Some(f) => Filter::and([f, by_slug]),
+                None => by_slug,
+            });
+        }
+    }
+    let b = Browse {
+        resource,
+        audience: Audience::Content,
+        filter,
+        order: order_of(&p)?,
+        limit: if reading { Some(1) } else { limit_of(&p)? },
+        page: if reading { 1 } else { page_of(&p)? },
+        now_ms: now_ms(),
+    };
+    let (limit, page) = (b.limit, b.page);
+    let count = p.include.iter().any(|i| i == "count.posts");
+    let base = base_url(&state, &headers);
+    let (items, total): (Vec<Value>, u64) = if resource == Resource::Tags {
+        let r = state
+            .store
+            .read(move |c| q::browse_tags(c, &b))
+            .await
+            .map_err(store_error)?;
+        (
+            r.items
+                .iter()
+                .map(|t| out::only_fields(out::tag(t, &base, count), p.fields.as_deref()))
+                .collect(),
+            r.total,
+        )
+    } else {
+        let r = state
+            .store
+            .read(move |c| q::browse_authors(c, &b))
+            .await
+            .map_err(store_error)?;
+        (
+            r.items
+                .iter()
+                .map(|a| out::only_fields(out::api_author(a, &base, count), p.fields.as_deref()))
+                .collect(),
+            r.total,
+        )
+    };
+    if reading && items.is_empty() {
+        return Err(ApiError::not_found(&capital(singular)));
+    }
+    let body = if reading {
+        json!({ plural: items })
+    } else {
+        json!({ plural: items, "meta": { "pagination": pagination(page, limit, total) } })
+    };
+    Ok(respond(&headers, &body))
+}
+
+type RawQuery = Query<Vec<(String, String)>>;
+
+fn query_or_400(
+    q: Result<RawQuery, axum::extract::rejection::QueryRejection>,
+) -> Result<Vec<(String, String)>, ApiError> {
+    q.map(|Query(v)| v)
+        .map_err(|e| ApiError::bad_request(format!("The query string could not be read: {e}")))
+}
+
+macro_rules! endpoint {
+    ($name:ident, $inner:ident, $resource:expr, browse) => {
+        async fn $name(
+            State(state): State<AppState>,
+            headers: HeaderMap,
+            q: Result<RawQuery, axum::extract::rejection::QueryRejection>,
+        ) -> Response {
+            let run = async {
+                let raw = query_or_400(q)?;
+                $inner(state, headers, raw, $resource, Read::Browse).await
+            };
+            run.await.unwrap_or_else(IntoResponse::into_response)
+        }
+    };
+    ($name:ident, $inner:ident, $resource:expr, $read:ident) => {
+        async fn $name(
+            State(state): State<AppState>,
+            headers: HeaderMap,
+            Path(key): Path<String>,
+            q: Result<RawQuery, axum::extract::rejection::QueryRejection>,
+        ) -> Response {
+            let run = async {
+                let raw = query_or_400(q)?;
+                $inner(state, headers, raw, $resource, Read::$read(key)).await
+            };
+            run.await.unwrap_or_else(IntoResponse::into_response)
+        }
+    };
+}
+
+endpoint!(browse_posts, posts, Resource::Posts, browse);
+endpoint!(read_post, posts, Resource::Posts, Id);
+endpoint!(read_post_slug, posts, Resource::Posts, Slug);
+endpoint!(browse_pages, posts, Resource::Pages, browse);
+endpoint!(read_page, posts, Resource::Pages, Id);
+endpoint!(read_page_slug, posts, Resource::Pages, Slug);
+endpoint!(browse_tags, taxonomy, Resource::Tags, browse);
+endpoint!(read_tag, taxonomy, Resource::Tags, Id);
+endpoint!(read_tag_slug, taxonomy, Resource::Tags, Slug);
+endpoint!(browse_authors, taxonomy, Resource::Authors, browse);
+endpoint!(read_author, taxonomy, Resource::Authors, Id);
+endpoint!(read_author_slug, taxonomy, Resource::Authors, Slug);
+
+async fn tiers(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    q: Result<RawQuery, axum::extract::rejection::QueryRejection>,
+) -> Response {
+    let run = async {
+        let p = params(query_or_400(q)?)?;
+        authorize(&state, &p).await?;
+        let tz = site_tz(&state);
+        Ok::<_, ApiError>(respond(
+            &headers,
+            &json!({ "tiers": [out::free_tier(&tz)], "meta": { "pagination": pagination(1, Some(DEFAULT_LIMIT), 1) } }),
+        ))
+    };
+    run.await.unwrap_or_else(IntoResponse::into_response)
+}
+
+async fn settings(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    q: Result<RawQuery, axum::extract::rejection::QueryRejection>,
+) -> Response {
+    let run = async {
+        let p = params(query_or_400(q)?)?;
+        authorize(&state, &p).await?;
+        let base = base_url(&state, &headers);
+        let site = state.site();
+        let s = &site.settings;
+        let navigation: Vec<Value> = std::iter::once(json!({ "label": "News Feed", "url": "/" }))
+            .chain(
+                site.sections
+                    .iter()
+                    .map(|t| json!({ "label": t.name, "url": format!("/section/{}/", t.slug) })),
+            )
+            .chain(std::iter::once(
+                json!({ "label": "Video", "url": "/video/" }),
+            ))
+            .collect();
+        let body = json!({
+            "settings": {
+                "title": s.title,
+                "description": s.description,
+                "logo": s.logo.as_deref().map(|l| format!("{base}{l}")),
+                "icon": null,
+                "accent_color": s.accent,
+                "cover_image": null,
+                "facebook": null,
+                "twitter": null,
+                "lang": s.locale.split('-').next().unwrap_or("en"),
+                "locale": s.locale,
+                "timezone": s.timezone,
+                "codeinjection_head": null,
+                "codeinjection_foot": null,
+                "navigation": navigation,
+                "secondary_navigation": [],
+                "meta_title": null,
+                "meta_description": null,
+                "og_image": null, "og_title": null, "og_description": null,
+                "twitter_image": null, "twitter_title": null, "twitter_description": null,
+                "members_support_address": "noreply",
+                "members_enabled": true,
+                "members_invite_only": false,
+                "allow_self_signup": true,
+                "paid_members_enabled": false,
+                "comments_enabled": "off",
+                "recommendations_enabled": false,
+                "url": format!("{base}/"),
+                "version": "5.0",
+            },
+            "meta": {}
+        });
+        Ok::<_, ApiError>(respond(&headers, &body))
+    };
+    run.await.unwrap_or_else(IntoResponse::into_response)
+}
