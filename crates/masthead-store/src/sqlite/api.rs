@@ -114,6 +114,7 @@ pub enum Resource {
     Pages,
     Tags,
     Authors,
+    Members,
 }
 
 impl Resource {
@@ -123,6 +124,7 @@ impl Resource {
             Resource::Pages => "page",
             Resource::Tags => "tag",
             Resource::Authors => "author",
+            Resource::Members => "member",
         }
     }
 }
@@ -306,6 +308,14 @@ fn field(resource: Resource, name: &str) -> Option<Field> {
             "location" => Column("a.location", Ty::Text),
             _ => return None,
         },
+        Resource::Members => match name {
+            "id" => Column("m.id", Ty::Id),
+            "email" => Column("m.email_key", Ty::Text),
+            "name" => Column("m.name", Ty::Text),
+            "status" => Column("m.status", Ty::Text),
+            "created_at" => Column("m.created_at", Ty::Date),
+            _ => return None,
+        },
     })
 }
 
@@ -327,6 +337,10 @@ fn order_column(resource: Resource, name: &str) -> Option<&'static str> {
         (Resource::Authors, "slug") => "a.slug",
         (Resource::Authors, "id") => "a.id",
         (Resource::Authors, "count.posts") => "count_posts",
+        (Resource::Members, "created_at") => "m.created_at",
+        (Resource::Members, "email") => "m.email_key",
+        (Resource::Members, "name") => "m.name COLLATE NOCASE",
+        (Resource::Members, "id") => "m.id",
         _ => return None,
     })
 }
@@ -629,6 +643,12 @@ fn plan(b: &Browse) -> StoreResult<Plan> {
             }
             "a.id ASC"
         }
+        Resource::Members => {
+            if order.is_empty() {
+                order.push("m.created_at DESC".into());
+            }
+            "m.id DESC"
+        }
     };
     order.push(tiebreak.into());
     let limit = match b.limit {
@@ -825,6 +845,207 @@ pub fn browse_authors(c: &Connection, b: &Browse) -> StoreResult<Page<ApiAuthor>
         count(c, "authors a", &p)?
     };
     Ok(Page { items, total })
+}
+
+/// A member as the Admin API prints it.
+#[derive(Debug, Clone, Serialize)]
+pub struct ApiMember {
+    pub id: i64,
+    pub email: String,
+    pub name: String,
+    pub status: String,
+    pub source: String,
+    pub created_ms: i64,
+}
+
+fn member_from_row(r: &Row<'_>) -> rusqlite::Result<ApiMember> {
+    Ok(ApiMember {
+        id: r.get(0)?,
+        email: r.get(1)?,
+        name: r.get(2)?,
+        status: r.get(3)?,
+        source: r.get(4)?,
+        created_ms: r.get(5)?,
+    })
+}
+
+pub fn browse_members(c: &Connection, b: &Browse) -> StoreResult<Page<ApiMember>> {
+    let p = plan(b)?;
+    let items: Vec<ApiMember> = c
+        .prepare(&format!(
+            "SELECT m.id, m.email, m.name, m.status, m.source, m.created_at FROM members m
+             WHERE {} ORDER BY {}{}",
+            p.clause, p.order, p.limit
+        ))?
+        .query_map(params_from_iter(p.args.iter()), member_from_row)?
+        .collect::<Result<_, _>>()?;
+    let total = if b.limit.is_none() {
+        items.len() as u64
+    } else {
+        count(c, "members m", &p)?
+    };
+    Ok(Page { items, total })
+}
+
+pub fn member(c: &Connection, id: i64) -> StoreResult<Option<ApiMember>> {
+    Ok(c.prepare_cached(
+        "SELECT m.id, m.email, m.name, m.status, m.source, m.created_at FROM members m WHERE m.id = ?1",
+    )?
+    .query_row([id], member_from_row)
+    .optional()?)
+}
+
+/// What the Admin API may set on a post beyond what the editor's save does.
+#[derive(Debug, Clone, Default)]
+pub struct PostExtras {
+    pub featured: Option<bool>,
+    /// `Some(None)` removes the feature image.
+    pub feature_image: Option<Option<String>>,
+    pub feature_image_alt: Option<String>,
+    pub feature_image_caption: Option<String>,
+}
+
+impl Writer<'_> {
+    /// A new member from the Admin API; `Conflict` if the address is taken.
+    pub fn add_member(
+        &self,
+        email: &masthead_domain::Email,
+        name: &str,
+        now: i64,
+    ) -> StoreResult<i64> {
+        if !self.insert_member(email, "free", "api", now)? {
+            return Err(StoreError::Conflict("Member already exists".into()));
+        }
+        let id = self.tx().last_insert_rowid();
+        if !name.is_empty() {
+            self.tx().execute(
+                "UPDATE members SET name = ?2 WHERE id = ?1",
+                params![id, name],
+            )?;
+        }
+        self.log_change(ChangeTopic::Member, None, Some(id))?;
+        Ok(id)
+    }
+
+    pub fn update_member(
+        &self,
+        id: i64,
+        email: Option<&masthead_domain::Email>,
+        name: Option<&str>,
+    ) -> StoreResult<()> {
+        if let Some(e) = email {
+            self.tx()
+                .execute(
+                    "UPDATE members SET email = ?2, email_key = ?3 WHERE id = ?1",
+                    params![id, e.as_str(), e.key()],
+                )
+                .map_err(|err| match StoreError::from(err) {
+                    StoreError::Conflict(_) => StoreError::Conflict("Member already exists".into()),
+                    other => other,
+                })?;
+        }
+        if let Some(n) = name {
+            self.tx()
+                .execute("UPDATE members SET name = ?2 WHERE id = ?1", params![id, n])?;
+        }
+        if self
+            .tx()
+            .query_row("SELECT 1 FROM members WHERE id = ?1", [id], |_| Ok(()))
+            .optional()?
+            .is_none()
+        {
+            return Err(StoreError::NotFound);
+        }
+        Ok(())
+    }
+
+    pub fn set_post_extras(&self, id: i64, x: &PostExtras) -> StoreResult<()> {
+        if let Some(f) = x.featured {
+            self.tx().execute(
+                "UPDATE posts SET featured = ?2 WHERE id = ?1",
+                params![id, f],
+            )?;
+        }
+        if let Some(img) = &x.feature_image {
+            self.tx().execute(
+                "UPDATE posts SET feature_image = ?2, feature_media_id = NULL, feature_image_srcset = NULL,
+                    feature_image_webp_srcset = NULL, feature_image_width = NULL, feature_image_height = NULL
+                 WHERE id = ?1",
+                params![id, img],
+            )?;
+        }
+        if let Some(alt) = &x.feature_image_alt {
+            self.tx().execute(
+                "UPDATE posts SET feature_image_alt = ?2 WHERE id = ?1",
+                params![id, alt],
+            )?;
+        }
+        if let Some(caption) = &x.feature_image_caption {
+            self.tx().execute(
+                "UPDATE posts SET feature_image_caption = ?2 WHERE id = ?1",
+                params![id, caption],
+            )?;
+        }
+        self.log_change(ChangeTopic::Post, Some(id), None)
+    }
+
+    pub fn set_post_seo(&self, id: i64, seo: &super::editing::Seo) -> StoreResult<()> {
+        let none_if_empty = |v: &str| (!v.is_empty()).then(|| v.to_owned());
+        self.tx().execute(
+            "UPDATE posts SET meta_title = ?2, meta_description = ?3, canonical_url = ?4 WHERE id = ?1",
+            params![
+                id,
+                none_if_empty(&seo.meta_title),
+                none_if_empty(&seo.meta_description),
+                none_if_empty(&seo.canonical_url)
+            ],
+        )?;
+        Ok(())
+    }
+
+    /// Deletes a post with everything hanging off it (cascades).
+    pub fn delete_post(&self, id: i64) -> StoreResult<()> {
+        // Log first, so caches drop the post's pages (the row is gone after).
+        self.log_change(ChangeTopic::Post, Some(id), None)?;
+        let n = self.tx().execute("DELETE FROM posts WHERE id = ?1", [id])?;
+        if n == 0 {
+            return Err(StoreError::NotFound);
+        }
+        Ok(())
+    }
+
+    pub fn delete_tag(&self, id: i64) -> StoreResult<()> {
+        let n = self.tx().execute("DELETE FROM tags WHERE id = ?1", [id])?;
+        if n == 0 {
+            return Err(StoreError::NotFound);
+        }
+        // Posts whose primary tag it was take their next tag as primary.
+        self.tx().execute(
+            "UPDATE posts SET primary_tag_id =
+                (SELECT tag_id FROM post_tags pt WHERE pt.post_id = posts.id ORDER BY position LIMIT 1)
+             WHERE primary_tag_id IS NULL",
+            [],
+        )?;
+        self.log_change(ChangeTopic::Site, None, None)
+    }
+
+    /// The tag with this slug, created with `name` if there is none.
+    pub fn tag_by_slug_or_create(&self, slug: &str, name: &str) -> StoreResult<i64> {
+        if let Some(id) = self
+            .tx()
+            .query_row("SELECT id FROM tags WHERE slug = ?1", [slug], |r| r.get(0))
+            .optional()?
+        {
+            return Ok(id);
+        }
+        self.insert_tag(&crate::model::NewTag {
+            slug: slug.to_owned(),
+            name: name.to_owned(),
+            description: String::new(),
+            is_section: false,
+            position: 100,
+        })
+    }
 }
 
 #[cfg(test)]

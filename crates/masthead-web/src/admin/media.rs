@@ -472,7 +472,7 @@ pub async fn upload(
         )
         .await;
     };
-    match store_upload(&state, session.user.id, filename, bytes).await {
+    match store_upload(&state, Some(session.user.id), filename, bytes).await {
         Ok((item, created)) => {
             if json {
                 let mut res = (
@@ -531,15 +531,15 @@ pub async fn upload(
     }
 }
 
-enum UploadError {
+pub(crate) enum UploadError {
     Refused(MediaError),
     Failed(String),
 }
 
 /// Checks, converts, writes the files, then records the item.
-async fn store_upload(
+pub(crate) async fn store_upload(
     state: &AppState,
-    staff_id: i64,
+    staff_id: Option<i64>,
     filename: String,
     bytes: bytes::Bytes,
 ) -> Result<(MediaItem, bool), UploadError> {
@@ -592,7 +592,7 @@ async fn store_upload(
         bytes: size as i64,
         widths: meta.widths,
         fallback: meta.format.fallback().extension().to_owned(),
-        uploaded_by: Some(staff_id),
+        uploaded_by: staff_id,
         now: now_ms(),
     };
     let (id, created) = state

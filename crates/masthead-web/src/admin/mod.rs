@@ -141,6 +141,18 @@ fn session_cookie(headers: &HeaderMap, token: &str, max_age_s: i64) -> HeaderVal
         .unwrap_or_else(|_| HeaderValue::from_static("masthead_session=; Max-Age=0"))
 }
 
+/// The staff session a request's cookie belongs to, if any (for the Admin
+/// API, which answers in JSON instead of redirecting).
+pub(crate) async fn session_of(
+    state: &AppState,
+    headers: &HeaderMap,
+) -> Result<Option<StaffSession>, StoreError> {
+    let Some(token) = cookie_value(headers, SESSION_COOKIE) else {
+        return Ok(None);
+    };
+    state.store.session(auth::token_hash(token), now_ms()).await
+}
+
 /// A signed-in staff member. Handlers that take it are for staff only; without
 /// a valid session the reader is sent to the sign-in page.
 pub struct Staff(pub StaffSession);

@@ -2,8 +2,10 @@
 //! keyed by a content key). Envelopes, field names, errors and headers follow
 //! Ghost 5 so that Ghost's own client libraries work unchanged.
 
+pub mod admin;
 pub mod content;
 pub mod json;
+pub mod jwt;
 pub mod keys;
 
 use axum::Router;
@@ -17,7 +19,9 @@ pub const VERSION: &str = "v5.0";
 
 /// Every API route, merged into the application by `router.rs`.
 pub fn routes() -> Router<AppState> {
-    Router::new().nest("/ghost/api/content", content::routes())
+    Router::new()
+        .nest("/ghost/api/content", content::routes())
+        .nest("/ghost/api/admin", admin::routes())
 }
 
 /// A Ghost error, in Ghost's envelope.

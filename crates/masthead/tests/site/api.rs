@@ -194,3 +194,73 @@ async fn content_api_envelope_headers_and_errors_follow_ghost() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn the_official_admin_client_works_unchanged() {
+    with_server("admin-sdk", |s| async move {
+        let key = create_key(&s, "admin");
+        let (id, secret) = key.split_once(':').expect("id:secret");
+        assert_eq!((id.len(), secret.len()), (24, 64), "{key}");
+        let out = run_client(
+            "admin.js",
+            &[("MASTHEAD_URL", &s.base), ("MASTHEAD_ADMIN_KEY", &key)],
+        );
+        let last = out.lines().last().unwrap_or("");
+        let checks: u32 = last
+            .strip_prefix("ok ")
+            .and_then(|x| x.split(' ').next())
+            .and_then(|n| n.parse().ok())
+            .unwrap_or_else(|| panic!("unexpected output: {out}"));
+        assert!(checks >= 50, "{out}");
+        // Without credentials, and with a content key instead of a token: refused.
+        let res = client()
+            .get(s.url("/ghost/api/admin/posts/"))
+            .send()
+            .await
+            .expect("get");
+        assert_eq!(res.status().as_u16(), 403);
+        let res = client()
+            .get(s.url("/ghost/api/admin/posts/"))
+            .header(header::AUTHORIZATION, "Ghost not.a.token")
+            .send()
+            .await
+            .expect("get");
+        assert_eq!(res.status().as_u16(), 401);
+        let body: serde_json::Value = res.json().await.expect("json");
+        assert_eq!(body["errors"][0]["type"], "UnauthorizedError");
+        // Site info needs no key, as in Ghost.
+        let res = client()
+            .get(s.url("/ghost/api/admin/site/"))
+            .send()
+            .await
+            .expect("get");
+        assert_eq!(res.status().as_u16(), 200);
+        // A signed-in author may not manage members through the API.
+        let (cookie, _) = signed_in(&s, "writer@courier.example", "author").await;
+        let res = client()
+            .get(s.url("/ghost/api/admin/members/"))
+            .header(header::COOKIE, &cookie)
+            .send()
+            .await
+            .expect("get");
+        assert_eq!(res.status().as_u16(), 403);
+        let res = client()
+            .get(s.url("/ghost/api/admin/posts/?limit=2"))
+            .header(header::COOKIE, &cookie)
+            .send()
+            .await
+            .expect("get");
+        assert_eq!(res.status().as_u16(), 200, "staff sessions work too");
+        // Malformed JSON is a clear 400.
+        let res = client()
+            .post(s.url("/ghost/api/admin/posts/"))
+            .header(header::COOKIE, &cookie)
+            .header(header::CONTENT_TYPE, "application/json")
+            .body("{\"posts\": [")
+            .send()
+            .await
+            .expect("post");
+        assert_eq!(res.status().as_u16(), 400);
+    })
+    .await;
+}

@@ -1,0 +1,1450 @@
+//! The Admin API: `/ghost/api/admin/`. Integrations authenticate with a JWT
+//! signed by their admin key (`Authorization: Ghost <token>`); staff with
+//! their desk session. Posts and pages (browse, read, add, edit with
+//! `updated_at` collision detection, delete; `?source=html`), tags, members,
+//! image upload and site info.
+
+use axum::Router;
+use axum::extract::multipart::{Multipart, MultipartRejection};
+use axum::extract::{DefaultBodyLimit, OriginalUri, Path, Query, State};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use masthead_domain::slug::{slugify, unique_slug};
+use masthead_domain::{Action, Email, PostKind, PostStatus, Role, Visibility, Whose, permits};
+use masthead_render::sanitize_html;
+use masthead_store::sqlite::api::{self as q, Audience, Browse, PostExtras, Resource, format_id};
+use masthead_store::sqlite::editing::{PostEdit, Seo};
+use masthead_store::{NewPost, StoreError, now_ms};
+use serde_json::{Value, json};
+
+use super::json::{self as out, PostOptions};
+use super::{ApiError, base_url, common_headers};
+use crate::state::AppState;
+
+/// JSON bodies (a long read in HTML) and image uploads.
+const JSON_LIMIT: usize = 4 * 1024 * 1024;
+
+pub fn routes() -> Router<AppState> {
+    let uploads = Router::new()
+        .route("/images/upload/", post(upload_image))
+        .layer(DefaultBodyLimit::max(
+            crate::admin::media::UPLOAD_BODY_LIMIT,
+        ));
+    Router::new()
+        .route("/site/", get(site))
+        .route("/posts/", get(browse_posts).post(add_post))
+        .route(
+            "/posts/{id}/",
+            get(read_post).put(edit_post).delete(delete_post),
+        )
+        .route("/posts/slug/{slug}/", get(read_post_slug))
+        .route("/pages/", get(browse_pages).post(add_page))
+        .route(
+            "/pages/{id}/",
+            get(read_page).put(edit_page).delete(delete_page),
+        )
+        .route("/pages/slug/{slug}/", get(read_page_slug))
+        .route("/tags/", get(browse_tags).post(add_tag))
+        .route(
+            "/tags/{id}/",
+            get(read_tag).put(edit_tag).delete(delete_tag),
+        )
+        .route("/members/", get(browse_members).post(add_member))
+        .route("/members/{id}/", get(read_member).put(edit_member))
+        .layer(DefaultBodyLimit::max(JSON_LIMIT))
+        .merge(uploads)
+        .fallback(fallback)
+}
+
+async fn fallback(method: Method, OriginalUri(uri): OriginalUri) -> Response {
+    let _ = (method, uri);
+    ApiError::new(StatusCode::NOT_FOUND, "NotFoundError", "Resource not found").into_response()
+}
+
+/// Who is calling.
+struct Caller {
+    role: Role,
+    /// A staff member (session) or an integration (admin key).
+    staff_id: Option<i64>,
+    author_id: Option<i64>,
+}
+
+impl Caller {
+    fn may(&self, action: Action) -> Result<(), ApiError> {
+        if permits(self.role, action) {
+            Ok(())
+        } else {
+            Err(ApiError::new(
+                StatusCode::FORBIDDEN,
+                "NoPermissionError",
+                "You do not have permission to perform this action",
+            ))
+        }
+    }
+}
+
+async fn caller(state: &AppState, headers: &HeaderMap) -> Result<Caller, ApiError> {
+    let unauthorized = |m: &str| {
+        ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            "UnauthorizedError",
+            "Authorization failed",
+        )
+        .context(m.to_owned())
+    };
+    if let Some(value) = headers.get(header::AUTHORIZATION) {
+        let value = value
+            .to_str()
+            .map_err(|_| unauthorized("unreadable header"))?;
+        let Some(token) = value.strip_prefix("Ghost ") else {
+            return Err(unauthorized(
+                "Use `Authorization: Ghost <token>`, a JWT signed with an admin API key.",
+            ));
+        };
+        let jwt = super::jwt::parse(token.trim()).map_err(|e| unauthorized(e.0))?;
+        let kid = jwt.kid.clone();
+        let key = state
+            .store
+            .read(move |c| q::live_key(c, "admin", kid))
+            .await
+            .map_err(ApiError::unavailable)?;
+        let Some((row, Some(secret))) = key else {
+            return Err(unauthorized("Unknown Admin API Key").code("UNKNOWN_ADMIN_API_KEY"));
+        };
+        jwt.verify(&secret, now_ms() / 1_000)
+            .map_err(|e| unauthorized(&format!("Invalid token: {}", e.0)))?;
+        super::keys::touch(state, row).await;
+        return Ok(Caller {
+            role: Role::Administrator,
+            staff_id: None,
+            author_id: None,
+        });
+    }
+    match crate::admin::session_of(state, headers).await {
+        Ok(Some(s)) => Ok(Caller {
+            role: s.user.role,
+            staff_id: Some(s.user.id),
+            author_id: s.user.author_id,
+        }),
+        Ok(None) => Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "NoPermissionError",
+            "Authorization failed",
+        )
+        .context("Send `Authorization: Ghost <token>` signed with an admin API key, or sign in to the desk.")),
+        Err(e) => Err(ApiError::unavailable(e)),
+    }
+}
+
+fn respond(status: StatusCode, body: &Value) -> Response {
+    let mut res = (status, axum::Json(body)).into_response();
+    let h = res.headers_mut();
+    common_headers(h);
+    h.insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static("no-cache, private, no-store, must-revalidate, max-stale=0"),
+    );
+    res
+}
+
+fn tz(state: &AppState) -> jiff::tz::TimeZone {
+    jiff::tz::TimeZone::get(&state.site().settings.timezone).unwrap_or(jiff::tz::TimeZone::UTC)
+}
+
+type RawQuery = Query<Vec<(String, String)>>;
+
+fn query(
+    q: Result<RawQuery, axum::extract::rejection::QueryRejection>,
+) -> Result<Vec<(String, String)>, ApiError> {
+    q.map(|Query(v)| v)
+        .map_err(|e| ApiError::bad_request(format!("The query string could not be read: {e}")))
+}
+
+fn param<'a>(raw: &'a [(String, String)], name: &str) -> Option<&'a str> {
+    raw.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
+}
+
+async fn site(State(state): State<AppState>, headers: HeaderMap) -> Response {
+    let base = base_url(&state, &headers);
+    let s = state.site().settings.clone();
+    respond(
+        StatusCode::OK,
+        &json!({ "site": {
+            "title": s.title,
+            "description": s.description,
+            "logo": s.logo.as_deref().map(|l| format!("{base}{l}")),
+            "icon": null,
+            "accent_color": s.accent,
+            "locale": s.locale,
+            "url": format!("{base}/"),
+            "version": "5.0",
+        }}),
+    )
+}
+
+// --------------------------------------------------------------- posts --
+
+fn resource_of(kind_page: bool) -> (Resource, &'static str, &'static str) {
+    if kind_page {
+        (Resource::Pages, "page", "pages")
+    } else {
+        (Resource::Posts, "post", "posts")
+    }
+}
+
+fn browse_of(
+    resource: Resource,
+    raw: &[(String, String)],
+    filter: Option<masthead_nql::Filter>,
+) -> Result<Browse, ApiError> {
+    let user_filter = match param(raw, "filter").filter(|f| !f.trim().is_empty()) {
+        Some(text) => {
+            let f = masthead_nql::parse(text).map_err(|e| {
+                ApiError::bad_request("Error parsing filter").context(e.to_string())
+            })?;
+            Some(match resource {
+                Resource::Posts | Resource::Pages => masthead_nql::expand_post_shortcuts(f),
+                _ => f,
+            })
+        }
+        None => None,
+    };
+    let filter = match (user_filter, filter) {
+        (Some(a), Some(b)) => Some(masthead_nql::Filter::and([a, b])),
+        (a, b) => a.or(b),
+    };
+    let limit = match param(raw, "limit") {
+        None | Some("") => Some(15),
+        Some("all") => None,
+        Some(n) => Some(
+            n.parse::<u32>()
+                .ok()
+                .filter(|n| (1..=1_000).contains(n))
+                .ok_or_else(|| ApiError::validation("limit must be 1 to 1000, or all."))?,
+        ),
+    };
+    let page = match param(raw, "page") {
+        None | Some("") => 1,
+        Some(n) => n
+            .parse::<u32>()
+            .ok()
+            .filter(|n| *n >= 1)
+            .ok_or_else(|| ApiError::validation("page must be a whole number from 1."))?,
+    };
+    let mut order = Vec::new();
+    if let Some(text) = param(raw, "order") {
+        for part in text.split(',').map(str::trim).filter(|s| !s.is_empty()) {
+            let mut w = part.split_whitespace();
+            let field = w.next().unwrap_or("").to_ascii_lowercase();
+            let desc = w.next().is_some_and(|d| d.eq_ignore_ascii_case("desc"));
+            order.push(q::Order { field, desc });
+        }
+    }
+    Ok(Browse {
+        resource,
+        audience: Audience::Admin,
+        filter,
+        order,
+        limit,
+        page,
+        now_ms: now_ms(),
+    })
+}
+
+fn store_error(e: StoreError) -> ApiError {
+    match e {
+        StoreError::Invalid(m) => ApiError::validation(m),
+        StoreError::Conflict(m) => ApiError::validation(m),
+        StoreError::NotFound => ApiError::not_found("Resource"),
+        e => ApiError::unavailable(e),
+    }
+}
+
+fn pagination(page: u32, limit: Option<u32>, total: u64) -> Value {
+    let (limit_v, pages) = match limit {
+        Some(l) => (json!(l), total.div_ceil(u64::from(l)).max(1)),
+        None => (json!("all"), 1),
+    };
+    let page = u64::from(page);
+    json!({ "page": page, "limit": limit_v, "pages": pages, "total": total,
+            "next": if page < pages { json!(page + 1) } else { Value::Null },
+            "prev": if page > 1 { json!(page - 1) } else { Value::Null } })
+}
+
+async fn load_post(
+    state: &AppState,
+    resource: Resource,
+    id: i64,
+) -> Result<Option<q::ApiPost>, ApiError> {
+    let b = Browse {
+        resource,
+        audience: Audience::Admin,
+        filter: Some(masthead_nql::Filter::Cond(masthead_nql::Condition {
+            field: "id".into(),
+            op: masthead_nql::Op::Eq,
+            value: masthead_nql::Value::Int(id),
+        })),
+        order: Vec::new(),
+        limit: Some(1),
+        page: 1,
+        now_ms: now_ms(),
+    };
+    Ok(state
+        .store
+        .read(move |c| q::browse_posts(c, &b))
+        .await
+        .map_err(store_error)?
+        .items
+        .into_iter()
+        .next())
+}
+
+fn print_post(
+    state: &AppState,
+    headers: &HeaderMap,
+    p: &q::ApiPost,
+    raw: &[(String, String)],
+) -> Value {
+    let base = base_url(state, headers);
+    let tz = tz(state);
+    let formats: Vec<&str> = param(raw, "formats").map_or(vec!["html"], |f| f.split(',').collect());
+    let o = PostOptions {
+        base: &base,
+        tz: &tz,
+        tags: true,
+        authors: true,
+        tiers: false,
+        html: formats.contains(&"html"),
+        plaintext: formats.contains(&"plaintext"),
+        admin: true,
+    };
+    out::post(p, &o)
+}
+
+async fn browse(
+    state: AppState,
+    headers: HeaderMap,
+    raw: Vec<(String, String)>,
+    page_kind: bool,
+) -> Result<Response, ApiError> {
+    caller(&state, &headers).await?;
+    let (resource, _, plural) = resource_of(page_kind);
+    let b = browse_of(resource, &raw, None)?;
+    let (limit, page) = (b.limit, b.page);
+    let r = state
+        .store
+        .read(move |c| q::browse_posts(c, &b))
+        .await
+        .map_err(|e| match e {
+            StoreError::Invalid(m) => ApiError::bad_request("Error parsing filter").context(m),
+            e => store_error(e),
+        })?;
+    let items: Vec<Value> = r
+        .items
+        .iter()
+        .map(|p| print_post(&state, &headers, p, &raw))
+        .collect();
+    Ok(respond(
+        StatusCode::OK,
+        &json!({ plural: items, "meta": { "pagination": pagination(page, limit, r.total) } }),
+    ))
+}
+
+async fn read(
+    state: AppState,
+    headers: HeaderMap,
+    raw: Vec<(String, String)>,
+    page_kind: bool,
+    by: (&'static str, String),
+) -> Result<Response, ApiError> {
+    caller(&state, &headers).await?;
+    let (resource, singular, plural) = resource_of(page_kind);
+    if by.0 == "id" && q::parse_id(&by.1).is_none() {
+        return Err(ApiError::not_found(&capital(singular)));
+    }
+    let filter = masthead_nql::Filter::Cond(masthead_nql::Condition {
+        field: by.0.into(),
+        op: masthead_nql::Op::Eq,
+        value: masthead_nql::Value::Str(by.1),
+    });
+    let mut b = browse_of(resource, &[], Some(filter))?;
+    b.limit = Some(1);
+    let r = state
+        .store
+        .read(move |c| q::browse_posts(c, &b))
+        .await
+        .map_err(store_error)?;
+    let Some(p) = r.items.first() else {
+        return Err(ApiError::not_found(&capital(singular)));
+    };
+    Ok(respond(
+        StatusCode::OK,
+        &json!({ plural: [print_post(&state, &headers, p, &raw)] }),
+    ))
+}
+
+fn capital(s: &str) -> String {
+    let mut c = s.chars();
+    c.next()
+        .map(|f| f.to_uppercase().chain(c).collect())
+        .unwrap_or_default()
+}
+
+/// The one object in `{"posts": [ {...} ]}`.
+fn first_object<'a>(
+    body: &'a Value,
+    plural: &str,
+) -> Result<&'a serde_json::Map<String, Value>, ApiError> {
+    body.get(plural)
+        .and_then(Value::as_array)
+        .and_then(|a| a.first())
+        .and_then(Value::as_object)
+        .ok_or_else(|| {
+            ApiError::validation(format!(
+                "No {plural} found in the request body: send {{\"{plural}\": [{{...}}]}}."
+            ))
+        })
+}
+
+fn text(o: &serde_json::Map<String, Value>, k: &str) -> Option<String> {
+    o.get(k).and_then(Value::as_str).map(str::to_owned)
+}
+
+fn parse_ts(v: &Value, field: &str) -> Result<Option<i64>, ApiError> {
+    match v {
+        Value::Null => Ok(None),
+        Value::String(s) => s
+            .parse::<jiff::Timestamp>()
+            .map(|t| Some(t.as_millisecond()))
+            .map_err(|_| ApiError::validation(format!("{field} must be an ISO 8601 date."))),
+        _ => Err(ApiError::validation(format!(
+            "{field} must be an ISO 8601 date."
+        ))),
+    }
+}
+
+/// The fields of an add or edit, checked.
+struct Incoming {
+    title: Option<String>,
+    slug: Option<String>,
+    html: Option<String>,
+    status: Option<PostStatus>,
+    published_ms: Option<Option<i64>>,
+    dek: Option<String>,
+    visibility: Option<Visibility>,
+    seo: Option<Seo>,
+    extras: PostExtras,
+    tags: Option<Vec<(String, String)>>,
+    authors: Option<Vec<Value>>,
+    updated_ms: Option<i64>,
+}
+
+fn incoming(o: &serde_json::Map<String, Value>, source_html: bool) -> Result<Incoming, ApiError> {
+    let html = match (o.get("html"), source_html) {
+        (Some(Value::String(h)), true) => Some(h.clone()),
+        (Some(Value::String(_)), false) => {
+            return Err(ApiError::validation(
+                "Send HTML with ?source=html (Masthead stores HTML or Markdown, not mobiledoc or lexical).",
+            ));
+        }
+        _ => None,
+    };
+    if html.is_none() && (o.contains_key("lexical") || o.contains_key("mobiledoc")) {
+        let has_content = |k: &str| o.get(k).is_some_and(|v| !v.is_null());
+        if has_content("lexical") || has_content("mobiledoc") {
+            return Err(ApiError::validation(
+                "Lexical and mobiledoc bodies are not accepted here: send HTML with ?source=html.",
+            ));
+        }
+    }
+    let status = match text(o, "status").as_deref() {
+        None => None,
+        Some("draft") => Some(PostStatus::Draft),
+        Some("published") => Some(PostStatus::Published),
+        Some("scheduled") => Some(PostStatus::Scheduled),
+        Some(other) => {
+            return Err(ApiError::validation(format!(
+                "status must be draft, published or scheduled, not {other:?}."
+            )));
+        }
+    };
+    let visibility = match text(o, "visibility").as_deref() {
+        None => None,
+        Some(v) => Some(
+            Visibility::parse(v)
+                .map_err(|_| ApiError::validation("visibility must be public, members or paid."))?,
+        ),
+    };
+    let tags = match o.get("tags") {
+        None | Some(Value::Null) => None,
+        Some(Value::Array(items)) => {
+            let mut v = Vec::new();
+            for t in items {
+                let (slug, name) = match t {
+                    Value::String(name) => (None, name.clone()),
+                    Value::Object(m) => (text(m, "slug"), text(m, "name").unwrap_or_default()),
+                    _ => {
+                        return Err(ApiError::validation(
+                            "tags must be names or {\"name\"/\"slug\"} objects.",
+                        ));
+                    }
+                };
+                let slug = match slug.or_else(|| slugify(&name).map(|s| s.into_string())) {
+                    Some(s) => s,
+                    None => {
+                        return Err(ApiError::validation(format!(
+                            "The tag {name:?} has no usable name."
+                        )));
+                    }
+                };
+                let name = if name.trim().is_empty() {
+                    slug.clone()
+                } else {
+                    name.trim().to_owned()
+                };
+                v.push((slug, name));
+            }
+            Some(v)
+        }
+        Some(_) => return Err(ApiError::validation("tags must be a list.")),
+    };
+    let authors = match o.get("authors") {
+        None | Some(Value::Null) => None,
+        Some(Value::Array(a)) => Some(a.clone()),
+        Some(_) => return Err(ApiError::validation("authors must be a list.")),
+    };
+    let seo = if ["meta_title", "meta_description", "canonical_url"]
+        .iter()
+        .any(|k| o.contains_key(*k))
+    {
+        Some(Seo {
+            meta_title: text(o, "meta_title").unwrap_or_default(),
+            meta_description: text(o, "meta_description").unwrap_or_default(),
+            canonical_url: text(o, "canonical_url").unwrap_or_default(),
+        })
+    } else {
+        None
+    };
+    let extras = PostExtras {
+        featured: o.get("featured").and_then(Value::as_bool),
+        feature_image: match o.get("feature_image") {
+            None => None,
+            Some(Value::Null) => Some(None),
+            Some(Value::String(u))
+                if u.starts_with("https://") || u.starts_with("http://") || u.starts_with('/') =>
+            {
+                Some(Some(u.clone()))
+            }
+            Some(_) => return Err(ApiError::validation("feature_image must be a URL.")),
+        },
+        feature_image_alt: text(o, "feature_image_alt"),
+        feature_image_caption: text(o, "feature_image_caption"),
+    };
+    Ok(Incoming {
+        title: text(o, "title"),
+        slug: text(o, "slug"),
+        html,
+        status,
+        published_ms: match o.get("published_at") {
+            None => None,
+            Some(v) => Some(parse_ts(v, "published_at")?),
+        },
+        dek: text(o, "custom_excerpt"),
+        visibility,
+        seo,
+        extras,
+        tags,
+        authors,
+        updated_ms: match o.get("updated_at") {
+            None => None,
+            Some(v) => parse_ts(v, "updated_at")?,
+        },
+    })
+}
+
+/// Author ids for `authors` given as ids, slugs or e-mail addresses.
+async fn resolve_authors(state: &AppState, given: &[Value]) -> Result<Vec<i64>, ApiError> {
+    let (known, _) = state
+        .store
+        .all_authors_and_tags()
+        .await
+        .map_err(ApiError::unavailable)?;
+    let staff = state
+        .store
+        .staff_users()
+        .await
+        .map_err(ApiError::unavailable)?;
+    let mut ids = Vec::new();
+    for a in given {
+        let m = a.as_object();
+        let get = |k: &str| {
+            m.and_then(|m| m.get(k))
+                .and_then(Value::as_str)
+                .map(str::to_owned)
+        };
+        let found = if let Some(id) = get("id").and_then(|i| q::parse_id(&i)) {
+            known.iter().find(|k| k.0 == id).map(|k| k.0)
+        } else if let Some(slug) = get("slug").or_else(|| a.as_str().map(str::to_owned)) {
+            known.iter().find(|k| k.1 == slug).map(|k| k.0)
+        } else if let Some(email) = get("email") {
+            staff
+                .iter()
+                .find(|u| u.email.eq_ignore_ascii_case(&email))
+                .and_then(|u| u.author_id)
+        } else {
+            None
+        };
+        match found {
+            Some(id) if !ids.contains(&id) => ids.push(id),
+            Some(_) => {}
+            None => return Err(ApiError::validation(format!("No author matches {a}."))),
+        }
+    }
+    Ok(ids)
+}
+
+/// The byline of posts an integration creates without naming authors: the owner's.
+async fn default_author(state: &AppState, caller: &Caller) -> Result<Vec<i64>, ApiError> {
+    if let Some(a) = caller.author_id {
+        return Ok(vec![a]);
+    }
+    let staff = state
+        .store
+        .staff_users()
+        .await
+        .map_err(ApiError::unavailable)?;
+    if let Some(a) = staff
+        .iter()
+        .filter(|u| u.active)
+        .find(|u| u.role == Role::Owner)
+        .and_then(|u| u.author_id)
+    {
+        return Ok(vec![a]);
+    }
+    let (known, _) = state
+        .store
+        .all_authors_and_tags()
+        .await
+        .map_err(ApiError::unavailable)?;
+    Ok(known.first().map(|k| vec![k.0]).unwrap_or_default())
+}
+
+async fn add(
+    state: AppState,
+    headers: HeaderMap,
+    raw: Vec<(String, String)>,
+    page_kind: bool,
+    body: Value,
+) -> Result<Response, ApiError> {
+    let who = caller(&state, &headers).await?;
+    who.may(Action::CreatePost)?;
+    let (resource, _, plural) = resource_of(page_kind);
+    let o = first_object(&body, plural)?;
+    let source_html = param(&raw, "source") == Some("html");
+    let inc = incoming(o, source_html)?;
+    let title = inc.title.clone().unwrap_or_default().trim().to_owned();
+    if title.is_empty() || title.len() > 300 {
+        return Err(ApiError::validation(
+            "A title of 1 to 300 characters is required.",
+        ));
+    }
+    let status = inc.status.unwrap_or(PostStatus::Draft);
+    if status != PostStatus::Draft {
+        who.may(Action::PublishPost { whose: Whose::Own })?;
+    }
+    let now = now_ms();
+    let published_ms = match status {
+        PostStatus::Draft => None,
+        PostStatus::Published => Some(inc.published_ms.flatten().unwrap_or(now)),
+        PostStatus::Scheduled => match inc.published_ms.flatten() {
+            Some(t) if t > now => Some(t),
+            _ => {
+                return Err(ApiError::validation(
+                    "A scheduled post needs a published_at in the future.",
+                ));
+            }
+        },
+    };
+    let author_ids = match &inc.authors {
+        Some(a) if !a.is_empty() => resolve_authors(&state, a).await?,
+        _ => default_author(&state, &who).await?,
+    };
+    let html = sanitize_html(inc.html.as_deref().unwrap_or(""));
+    let reading = masthead_domain::ReadingTime::of_html(
+        &html,
+        inc.extras
+            .feature_image
+            .as_ref()
+            .is_some_and(Option::is_some),
+    );
+    let wanted_slug = match &inc.slug {
+        Some(s) => masthead_domain::Slug::parse(s)
+            .map_err(|e| ApiError::validation(format!("slug: {e}")))?
+            .into_string(),
+        None => slugify(&title)
+            .or_else(|| slugify("untitled"))
+            .map(|s| s.into_string())
+            .unwrap_or_else(|| "untitled".into()),
+    };
+    let tags = inc.tags.clone().unwrap_or_default();
+    let kind = if page_kind {
+        PostKind::Page
+    } else {
+        PostKind::Article
+    };
+    let visibility = inc.visibility.unwrap_or(Visibility::Public);
+    let dek = inc.dek.clone().unwrap_or_default();
+    let seo = inc.seo.clone();
+    let extras = inc.extras.clone();
+    let id = state
+        .store
+        .write(move |w| {
+            let mut tag_ids = Vec::new();
+            for (slug, name) in &tags {
+                let id = w.tag_by_slug_or_create(slug, name)?;
+                if !tag_ids.contains(&id) {
+                    tag_ids.push(id);
+                }
+            }
+            let base = masthead_domain::Slug::parse(&wanted_slug)?;
+            let slug = unique_slug(&base, |s| w.post_id_by_slug(s).ok().flatten().is_some());
+            let id = w.insert_post(&NewPost {
+                kind,
+                slug: slug.into_string(),
+                title,
+                dek,
+                body_source: html.clone(),
+                body_html: html,
+                word_count: reading.words,
+                reading_minutes: reading.minutes,
+                status,
+                visibility,
+                image: None,
+                video: None,
+                published_ms,
+                updated_ms: now,
+                tag_ids,
+                author_ids,
+            })?;
+            w.set_post_extras(id, &extras)?;
+            if let Some(seo) = seo {
+                w.set_post_seo(id, &seo)?;
+            }
+            Ok(id)
+        })
+        .await
+        .map_err(store_error)?;
+    crate::changes::invalidate_post_now(&state, id).await;
+    state.wrote.notify_one();
+    let p = load_post(&state, resource, id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("Post"))?;
+    let mut res = respond(
+        StatusCode::CREATED,
+        &json!({ plural: [print_post(&state, &headers, &p, &raw)] }),
+    );
+    if let Ok(v) = HeaderValue::from_str(&format!(
+        "{}/ghost/api/admin/{plural}/{}/",
+        base_url(&state, &headers),
+        format_id(id)
+    )) {
+        res.headers_mut().insert(header::LOCATION, v);
+    }
+    Ok(res)
+}
+
+fn whose(who: &Caller, p: &q::ApiPost) -> Whose {
+    match who.author_id {
+        Some(a) if p.authors.iter().any(|x| x.id == a) => Whose::Own,
+        _ if who.staff_id.is_none() => Whose::Others,
+        _ => Whose::Others,
+    }
+}
+
+async fn edit(
+    state: AppState,
+    headers: HeaderMap,
+    raw: Vec<(String, String)>,
+    page_kind: bool,
+    id: String,
+    body: Value,
+) -> Result<Response, ApiError> {
+    let who = caller(&state, &headers).await?;
+    let (resource, singular, plural) = resource_of(page_kind);
+    let id = q::parse_id(&id).ok_or_else(|| ApiError::not_found(&capital(singular)))?;
+    let current = load_post(&state, resource, id)
+        .await?
+        .ok_or_else(|| ApiError::not_found(&capital(singular)))?;
+    let w = whose(&who, &current);
+    who.may(Action::EditPost {
+        whose: w,
+        published: current.status == "published",
+    })?;
+    let o = first_object(&body, plural)?;
+    let inc = incoming(o, param(&raw, "source") == Some("html"))?;
+    let Some(version) = inc.updated_ms else {
+        return Err(ApiError::validation("Validation (FieldIsRequired) failed for updated_at")
+            .context("Send the updated_at you read, so that two people editing at once get a conflict, not a lost edit."));
+    };
+    if version != current.updated_ms {
+        return Err(collision());
+    }
+    let current_status = PostStatus::parse(&current.status).unwrap_or(PostStatus::Draft);
+    let status = inc.status.unwrap_or(current_status);
+    let now = now_ms();
+    let published_ms = match status {
+        PostStatus::Draft => None,
+        PostStatus::Published => Some(
+            inc.published_ms
+                .flatten()
+                .or(current
+                    .published_ms
+                    .filter(|_| current_status == PostStatus::Published))
+                .unwrap_or(now),
+        ),
+        PostStatus::Scheduled => match inc.published_ms.flatten().or(current.published_ms) {
+            Some(t) if t > now => Some(t),
+            _ => {
+                return Err(ApiError::validation(
+                    "A scheduled post needs a published_at in the future.",
+                ));
+            }
+        },
+    };
+    if (status != current_status || published_ms != current.published_ms)
+        && !permits(who.role, Action::PublishPost { whose: w })
+    {
+        return Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "NoPermissionError",
+            "You do not have permission to publish, schedule or unpublish this post",
+        ));
+    }
+    let (body_source, body_html, words, minutes) = match &inc.html {
+        Some(h) => {
+            let html = sanitize_html(h);
+            let r = masthead_domain::ReadingTime::of_html(&html, current.feature_image.is_some());
+            (html.clone(), html, r.words, r.minutes)
+        }
+        None => (
+            current.body_source.clone(),
+            current.body_html.clone(),
+            masthead_domain::ReadingTime::of_html(
+                &current.body_html,
+                current.feature_image.is_some(),
+            )
+            .words,
+            current.reading_minutes,
+        ),
+    };
+    let slug = match &inc.slug {
+        Some(s) => masthead_domain::Slug::parse(s)
+            .map_err(|e| ApiError::validation(format!("slug: {e}")))?
+            .into_string(),
+        None => current.slug.clone(),
+    };
+    let author_ids = match &inc.authors {
+        Some(a) if !a.is_empty() => Some(resolve_authors(&state, a).await?),
+        _ => None,
+    };
+    let tags = inc.tags.clone();
+    let edit = PostEdit {
+        title: inc.title.clone().unwrap_or(current.title.clone()),
+        dek: inc.dek.clone().unwrap_or(current.dek.clone()),
+        slug,
+        body_source,
+        body_html,
+        word_count: words,
+        reading_minutes: minutes,
+        status,
+        published_ms,
+        tag_ids: None,
+        author_ids,
+        seo: inc.seo.clone(),
+        feature: None,
+        visibility: inc.visibility,
+        video_embed: None,
+        autosave: false,
+    };
+    let extras = inc.extras.clone();
+    let staff = who.staff_id;
+    crate::changes::invalidate_post_now(&state, id).await;
+    state
+        .store
+        .write(move |w| {
+            let mut edit = edit;
+            if let Some(tags) = &tags {
+                let mut ids = Vec::new();
+                for (slug, name) in tags {
+                    let t = w.tag_by_slug_or_create(slug, name)?;
+                    if !ids.contains(&t) {
+                        ids.push(t);
+                    }
+                }
+                edit.tag_ids = Some(ids);
+            }
+            w.save_post(id, version, &edit, staff, now)?;
+            w.set_post_extras(id, &extras)
+        })
+        .await
+        .map_err(|e| match e {
+            StoreError::Conflict(m) if m.contains("someone else") => collision(),
+            e => store_error(e),
+        })?;
+    crate::changes::invalidate_post_now(&state, id).await;
+    state.wrote.notify_one();
+    let p = load_post(&state, resource, id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("Post"))?;
+    Ok(respond(
+        StatusCode::OK,
+        &json!({ plural: [print_post(&state, &headers, &p, &raw)] }),
+    ))
+}
+
+fn collision() -> ApiError {
+    ApiError::new(
+        StatusCode::CONFLICT,
+        "UpdateCollisionError",
+        "Saving failed! Someone else is editing this post.",
+    )
+    .code("UPDATE_COLLISION")
+}
+
+async fn delete(
+    state: AppState,
+    headers: HeaderMap,
+    page_kind: bool,
+    id: String,
+) -> Result<Response, ApiError> {
+    let who = caller(&state, &headers).await?;
+    let (resource, singular, _) = resource_of(page_kind);
+    let id = q::parse_id(&id).ok_or_else(|| ApiError::not_found(&capital(singular)))?;
+    let current = load_post(&state, resource, id)
+        .await?
+        .ok_or_else(|| ApiError::not_found(&capital(singular)))?;
+    who.may(Action::DeletePost {
+        whose: whose(&who, &current),
+        published: current.status == "published",
+    })?;
+    crate::changes::invalidate_post_now(&state, id).await;
+    state
+        .store
+        .write(move |w| w.delete_post(id))
+        .await
+        .map_err(store_error)?;
+    state.cache.clear();
+    state.wrote.notify_one();
+    let mut res = StatusCode::NO_CONTENT.into_response();
+    common_headers(res.headers_mut());
+    res.headers_mut().remove(header::CONTENT_TYPE);
+    Ok(res)
+}
+
+// --------------------------------------------------- endpoint plumbing --
+
+type QueryResult = Result<RawQuery, axum::extract::rejection::QueryRejection>;
+type JsonResult = Result<axum::Json<Value>, axum::extract::rejection::JsonRejection>;
+
+fn json_body(b: JsonResult) -> Result<Value, ApiError> {
+    b.map(|axum::Json(v)| v).map_err(|e| {
+        ApiError::bad_request(format!(
+            "The request body is not valid JSON: {}",
+            e.body_text()
+        ))
+    })
+}
+
+macro_rules! run {
+    ($e:expr) => {
+        async { $e }
+            .await
+            .unwrap_or_else(IntoResponse::into_response)
+    };
+}
+
+async fn browse_posts(State(s): State<AppState>, h: HeaderMap, q: QueryResult) -> Response {
+    run!(browse(s, h, query(q)?, false).await)
+}
+async fn browse_pages(State(s): State<AppState>, h: HeaderMap, q: QueryResult) -> Response {
+    run!(browse(s, h, query(q)?, true).await)
+}
+async fn read_post(
+    State(s): State<AppState>,
+    h: HeaderMap,
+    Path(id): Path<String>,
+    q: QueryResult,
+) -> Response {
+    run!(read(s, h, query(q)?, false, ("id", id)).await)
+}
+async fn read_page(
+    State(s): State<AppState>,
+    h: HeaderMap,
+    Path(id): Path<String>,
+    q: QueryResult,
+) -> Response {
+    run!(read(s, h, query(q)?, true, ("id", id)).await)
+}
+async fn read_post_slug(
+    State(s): State<AppState>,
+    h: HeaderMap,
+    Path(slug): Path<String>,
+    q: QueryResult,
+) -> Response {
+    run!(read(s, h, query(q)?, false, ("slug", slug)).await)
+}
+async fn read_page_slug(
+    State(s): State<AppState>,
+    h: HeaderMap,
+    Path(slug): Path<String>,
+    q: QueryResult,
+) -> Response {
+    run!(read(s, h, query(q)?, true, ("slug", slug)).await)
+}
+async fn add_post(
+    State(s): State<AppState>,
+    h: HeaderMap,
+    q: QueryResult,
+    b: JsonResult,
+) -> Response {
+    run!(add(s, h, query(q)?, false, json_body(b)?).await)
+}
+async fn add_page(
+    State(s): State<AppState>,
+    h: HeaderMap,
+    q: QueryResult,
+    b: JsonResult,
+) -> Response {
+    run!(add(s, h, query(q)?, true, json_body(b)?).await)
+}
+async fn edit_post(
+    State(s): State<AppState>,
+    h: HeaderMap,
+    Path(id): Path<String>,
+    q: QueryResult,
+    b: JsonResult,
+) -> Response {
+    run!(edit(s, h, query(q)?, false, id, json_body(b)?).await)
+}
+async fn edit_page(
+    State(s): State<AppState>,
+    h: HeaderMap,
+    Path(id): Path<String>,
+    q: QueryResult,
+    b: JsonResult,
+) -> Response {
+    run!(edit(s, h, query(q)?, true, id, json_body(b)?).await)
+}
+async fn delete_post(State(s): State<AppState>, h: HeaderMap, Path(id): Path<String>) -> Response {
+    run!(delete(s, h, false, id).await)
+}
+async fn delete_page(State(s): State<AppState>, h: HeaderMap, Path(id): Path<String>) -> Response {
+    run!(delete(s, h, true, id).await)
+}
+
+// ---------------------------------------------------------------- tags --
+
+async fn browse_tags(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    q: QueryResult,
+) -> Response {
+    run!({
+        caller(&state, &headers).await?;
+        let raw = query(q)?;
+        let b = browse_of(Resource::Tags, &raw, None)?;
+        let (limit, page) = (b.limit, b.page);
+        let r = state
+            .store
+            .read(move |c| q::browse_tags(c, &b))
+            .await
+            .map_err(store_error)?;
+        let base = base_url(&state, &headers);
+        let items: Vec<Value> = r.items.iter().map(|t| out::tag(t, &base, true)).collect();
+        Ok::<_, ApiError>(respond(
+            StatusCode::OK,
+            &json!({ "tags": items, "meta": { "pagination": pagination(page, limit, r.total) } }),
+        ))
+    })
+}
+
+async fn one_tag(state: &AppState, headers: &HeaderMap, id: i64) -> Result<Value, ApiError> {
+    let b = Browse {
+        resource: Resource::Tags,
+        audience: Audience::Admin,
+        filter: Some(masthead_nql::Filter::Cond(masthead_nql::Condition {
+            field: "id".into(),
+            op: masthead_nql::Op::Eq,
+            value: masthead_nql::Value::Int(id),
+        })),
+        order: Vec::new(),
+        limit: Some(1),
+        page: 1,
+        now_ms: now_ms(),
+    };
+    let r = state
+        .store
+        .read(move |c| q::browse_tags(c, &b))
+        .await
+        .map_err(store_error)?;
+    let base = base_url(state, headers);
+    r.items
+        .first()
+        .map(|t| out::tag(t, &base, true))
+        .ok_or_else(|| ApiError::not_found("Tag"))
+}
+
+async fn read_tag(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Response {
+    run!({
+        caller(&state, &headers).await?;
+        let id = q::parse_id(&id).ok_or_else(|| ApiError::not_found("Tag"))?;
+        Ok::<_, ApiError>(respond(
+            StatusCode::OK,
+            &json!({ "tags": [one_tag(&state, &headers, id).await?] }),
+        ))
+    })
+}
+
+async fn add_tag(State(state): State<AppState>, headers: HeaderMap, b: JsonResult) -> Response {
+    run!({
+        let who = caller(&state, &headers).await?;
+        who.may(Action::ManageTags)?;
+        let body = json_body(b)?;
+        let o = first_object(&body, "tags")?;
+        let name = text(o, "name").unwrap_or_default().trim().to_owned();
+        if name.is_empty() || name.len() > 191 {
+            return Err(ApiError::validation(
+                "A tag needs a name of 1 to 191 characters.",
+            ));
+        }
+        let slug = match text(o, "slug") {
+            Some(s) => masthead_domain::Slug::parse(&s)
+                .map_err(|e| ApiError::validation(format!("slug: {e}")))?
+                .into_string(),
+            None => slugify(&name)
+                .map(|s| s.into_string())
+                .ok_or_else(|| ApiError::validation("The name needs some letters or digits."))?,
+        };
+        let description = text(o, "description").unwrap_or_default();
+        let id = state
+            .store
+            .write(move |w| {
+                w.insert_tag(&masthead_store::NewTag {
+                    slug,
+                    name,
+                    description,
+                    is_section: false,
+                    position: 100,
+                })
+            })
+            .await
+            .map_err(|e| match e {
+                StoreError::Conflict(_) => {
+                    ApiError::validation("A tag with that slug already exists.")
+                }
+                e => store_error(e),
+            })?;
+        Ok::<_, ApiError>(respond(
+            StatusCode::CREATED,
+            &json!({ "tags": [one_tag(&state, &headers, id).await?] }),
+        ))
+    })
+}
+
+async fn edit_tag(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    b: JsonResult,
+) -> Response {
+    run!({
+        let who = caller(&state, &headers).await?;
+        who.may(Action::ManageTags)?;
+        let id = q::parse_id(&id).ok_or_else(|| ApiError::not_found("Tag"))?;
+        let current = state
+            .store
+            .editable_tag(id)
+            .await
+            .map_err(ApiError::unavailable)?
+            .ok_or_else(|| ApiError::not_found("Tag"))?;
+        let body = json_body(b)?;
+        let o = first_object(&body, "tags")?;
+        let edit = masthead_store::sqlite::taxonomy::TagEdit {
+            name: text(o, "name").unwrap_or(current.name),
+            description: text(o, "description").unwrap_or(current.description),
+            is_section: current.is_section,
+            position: current.position,
+        };
+        if edit.name.trim().is_empty() {
+            return Err(ApiError::validation("A tag needs a name."));
+        }
+        state
+            .store
+            .write(move |w| w.update_tag(id, &edit))
+            .await
+            .map_err(store_error)?;
+        state.cache.clear();
+        if let Err(e) = state.reload_site().await {
+            return Err(ApiError::unavailable(e));
+        }
+        Ok::<_, ApiError>(respond(
+            StatusCode::OK,
+            &json!({ "tags": [one_tag(&state, &headers, id).await?] }),
+        ))
+    })
+}
+
+async fn delete_tag(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Response {
+    run!({
+        let who = caller(&state, &headers).await?;
+        who.may(Action::ManageTags)?;
+        let id = q::parse_id(&id).ok_or_else(|| ApiError::not_found("Tag"))?;
+        state
+            .store
+            .write(move |w| w.delete_tag(id))
+            .await
+            .map_err(|e| match e {
+                StoreError::NotFound => ApiError::not_found("Tag"),
+                e => store_error(e),
+            })?;
+        state.cache.clear();
+        if let Err(e) = state.reload_site().await {
+            return Err(ApiError::unavailable(e));
+        }
+        let mut res = StatusCode::NO_CONTENT.into_response();
+        common_headers(res.headers_mut());
+        res.headers_mut().remove(header::CONTENT_TYPE);
+        Ok::<_, ApiError>(res)
+    })
+}
+
+// ------------------------------------------------------------- members --
+
+fn member_json(m: &q::ApiMember, tz: &jiff::tz::TimeZone) -> Value {
+    json!({
+        "id": format_id(m.id),
+        "uuid": null,
+        "email": m.email,
+        "name": if m.name.is_empty() { Value::Null } else { Value::String(m.name.clone()) },
+        "note": null,
+        "geolocation": null,
+        "subscribed": true,
+        "created_at": out::date(m.created_ms, tz),
+        "updated_at": out::date(m.created_ms, tz),
+        "labels": [],
+        "subscriptions": [],
+        "avatar_image": null,
+        "comped": m.status == "comped",
+        "email_count": 0,
+        "email_opened_count": 0,
+        "email_open_rate": null,
+        "status": m.status,
+        "last_seen_at": null,
+        "newsletters": [],
+    })
+}
+
+async fn browse_members(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    q: QueryResult,
+) -> Response {
+    run!({
+        caller(&state, &headers).await?.may(Action::ManageMembers)?;
+        let raw = query(q)?;
+        let b = browse_of(Resource::Members, &raw, None)?;
+        let (limit, page) = (b.limit, b.page);
+        let r = state
+            .store
+            .read(move |c| q::browse_members(c, &b))
+            .await
+            .map_err(|e| match e {
+                StoreError::Invalid(m) => ApiError::bad_request("Error parsing filter").context(m),
+                e => store_error(e),
+            })?;
+        let tz = tz(&state);
+        let items: Vec<Value> = r.items.iter().map(|m| member_json(m, &tz)).collect();
+        Ok::<_, ApiError>(respond(
+            StatusCode::OK,
+            &json!({ "members": items, "meta": { "pagination": pagination(page, limit, r.total) } }),
+        ))
+    })
+}
+
+async fn one_member(state: &AppState, id: i64) -> Result<Value, ApiError> {
+    let m = state
+        .store
+        .read(move |c| q::member(c, id))
+        .await
+        .map_err(ApiError::unavailable)?;
+    m.map(|m| member_json(&m, &tz(state)))
+        .ok_or_else(|| ApiError::not_found("Member"))
+}
+
+async fn read_member(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Response {
+    run!({
+        caller(&state, &headers).await?.may(Action::ManageMembers)?;
+        let id = q::parse_id(&id).ok_or_else(|| ApiError::not_found("Member"))?;
+        Ok::<_, ApiError>(respond(
+            StatusCode::OK,
+            &json!({ "members": [one_member(&state, id).await?] }),
+        ))
+    })
+}
+
+async fn add_member(State(state): State<AppState>, headers: HeaderMap, b: JsonResult) -> Response {
+    run!({
+        caller(&state, &headers).await?.may(Action::ManageMembers)?;
+        let body = json_body(b)?;
+        let o = first_object(&body, "members")?;
+        let email = Email::parse(&text(o, "email").unwrap_or_default())
+            .map_err(|e| ApiError::validation(format!("Invalid email: {e}")))?;
+        let name = text(o, "name")
+            .unwrap_or_default()
+            .trim()
+            .chars()
+            .take(191)
+            .collect::<String>();
+        let id = state
+            .store
+            .write(move |w| w.add_member(&email, &name, now_ms()))
+            .await
+            .map_err(|e| match e {
+                StoreError::Conflict(m) => ApiError::validation(m),
+                e => store_error(e),
+            })?;
+        state.wrote.notify_one();
+        Ok::<_, ApiError>(respond(
+            StatusCode::CREATED,
+            &json!({ "members": [one_member(&state, id).await?] }),
+        ))
+    })
+}
+
+async fn edit_member(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    b: JsonResult,
+) -> Response {
+    run!({
+        caller(&state, &headers).await?.may(Action::ManageMembers)?;
+        let id = q::parse_id(&id).ok_or_else(|| ApiError::not_found("Member"))?;
+        let body = json_body(b)?;
+        let o = first_object(&body, "members")?;
+        let email = match text(o, "email") {
+            Some(e) => Some(
+                Email::parse(&e)
+                    .map_err(|e| ApiError::validation(format!("Invalid email: {e}")))?,
+            ),
+            None => None,
+        };
+        let name = text(o, "name").map(|n| n.trim().chars().take(191).collect::<String>());
+        state
+            .store
+            .write(move |w| w.update_member(id, email.as_ref(), name.as_deref()))
+            .await
+            .map_err(|e| match e {
+                StoreError::NotFound => ApiError::not_found("Member"),
+                StoreError::Conflict(m) => ApiError::validation(m),
+                e => store_error(e),
+            })?;
+        Ok::<_, ApiError>(respond(
+            StatusCode::OK,
+            &json!({ "members": [one_member(&state, id).await?] }),
+        ))
+    })
+}
+
+// -------------------------------------------------------------- images --
+
+async fn upload_image(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    multipart: Result<Multipart, MultipartRejection>,
+) -> Response {
+    run!({
+        let who = caller(&state, &headers).await?;
+        who.may(Action::UploadMedia)?;
+        let mut multipart = multipart.map_err(|_| {
+            ApiError::bad_request("Send the image as multipart/form-data in a field named file.")
+        })?;
+        let mut file = None;
+        let mut reference = None;
+        while let Some(field) = multipart.next_field().await.map_err(|e| {
+            ApiError::new(
+                e.status(),
+                "ValidationError",
+                "The upload was cut off or is over the 20 MB limit.",
+            )
+        })? {
+            match field.name() {
+                Some("file") => {
+                    let name = field.file_name().unwrap_or("upload").to_owned();
+                    let bytes = field.bytes().await.map_err(|e| {
+                        ApiError::new(
+                            e.status(),
+                            "ValidationError",
+                            "The upload was cut off or is over the 20 MB limit.",
+                        )
+                    })?;
+                    file = Some((name, bytes));
+                }
+                Some("ref") => reference = field.text().await.ok(),
+                _ => {}
+            }
+        }
+        let Some((name, bytes)) = file.filter(|(_, b)| !b.is_empty()) else {
+            return Err(ApiError::validation("Please select an image."));
+        };
+        let name: String = name
+            .rsplit(['/', '\\'])
+            .next()
+            .unwrap_or("upload")
+            .chars()
+            .filter(|c| !c.is_control())
+            .take(200)
+            .collect();
+        match crate::admin::media::store_upload(&state, who.staff_id, name, bytes).await {
+            Ok((item, _)) => {
+                let base = base_url(&state, &headers);
+                Ok::<_, ApiError>(respond(
+                    StatusCode::CREATED,
+                    &json!({ "images": [{ "url": format!("{base}{}", item.src()), "ref": reference }] }),
+                ))
+            }
+            Err(crate::admin::media::UploadError::Refused(e)) => {
+                let status = match e {
+                    masthead_media::MediaError::TooLarge { .. }
+                    | masthead_media::MediaError::TooManyPixels { .. } => {
+                        StatusCode::PAYLOAD_TOO_LARGE
+                    }
+                    masthead_media::MediaError::NotAnImage => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                    _ => StatusCode::UNPROCESSABLE_ENTITY,
+                };
+                Err(ApiError::new(status, "ValidationError", e.to_string()))
+            }
+            Err(crate::admin::media::UploadError::Failed(m)) => {
+                tracing::error!(error = %m, "api upload failed");
+                Err(ApiError::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "InternalServerError",
+                    "The image could not be saved; try again shortly.",
+                ))
+            }
+        }
+    })
+}
