@@ -81,6 +81,14 @@ fn site(state: AppState) -> Router {
         )
         .route("/admin/staff/{id}", post(admin::staff::change))
         .route(
+            "/admin/integrations",
+            get(admin::integrations::list).post(admin::integrations::create),
+        )
+        .route(
+            "/admin/integrations/{id}/revoke",
+            post(admin::integrations::revoke),
+        )
+        .route(
             "/admin/tags/{id}",
             get(admin::taxonomy::edit_tag).post(admin::taxonomy::save_tag),
         )

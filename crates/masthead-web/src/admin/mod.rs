@@ -18,6 +18,7 @@ use serde::{Deserialize, Serialize};
 
 pub mod desk;
 pub mod editor;
+pub mod integrations;
 pub mod media;
 pub mod reset;
 pub mod settings;
@@ -60,6 +61,7 @@ fn templates() -> &'static Environment<'static> {
             ("byline.html", include_str!("../../admin/byline.html")),
             ("tag.html", include_str!("../../admin/tag.html")),
             ("staff.html", include_str!("../../admin/staff.html")),
+            ("integrations.html", include_str!("../../admin/integrations.html")),
             (
                 "media_item.html",
                 include_str!("../../admin/media_item.html"),

@@ -1,0 +1,168 @@
+//! API keys for integrations (Ghost-compatible Content and Admin APIs):
+//! create, see, revoke. Administrators and owners only.
+
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::Response;
+use masthead_domain::{Action, permits};
+use masthead_store::now_ms;
+use serde::Deserialize;
+
+use super::{DeskForm, Staff, StaffView, message, page, unavailable};
+use crate::state::AppState;
+
+fn forbidden() -> Response {
+    message(
+        StatusCode::FORBIDDEN,
+        "Not allowed",
+        "Only administrators and the owner manage API keys.",
+        None,
+    )
+}
+
+async fn render(
+    state: &AppState,
+    staff: &Staff,
+    status: StatusCode,
+    error: Option<&str>,
+    notice: Option<&str>,
+) -> Response {
+    let keys = match state
+        .store
+        .read(masthead_store::sqlite::api::api_keys)
+        .await
+    {
+        Ok(k) => k,
+        Err(e) => return unavailable(e),
+    };
+    let clock = state.clock();
+    let rows: Vec<serde_json::Value> = keys
+        .iter()
+        .map(|k| {
+            serde_json::json!({
+                "id": k.id,
+                "kind": k.kind,
+                "name": k.name,
+                "key": match &k.secret { Some(s) => format!("{}:{s}", k.key_id), None => k.key_id.clone() },
+                "created": clock.time(k.created_ms).display,
+                "last_used": k.last_used_ms.map(|t| clock.time(t).display),
+                "revoked": k.revoked,
+            })
+        })
+        .collect();
+    page(
+        status,
+        "integrations.html",
+        serde_json::json!({
+            "title": "Integrations",
+            "staff": StaffView::from(&staff.0.user),
+            "csrf": staff.0.csrf_token,
+            "keys": rows,
+            "error": error,
+            "notice": notice,
+        }),
+    )
+}
+
+pub async fn list(State(state): State<AppState>, staff: Staff) -> Response {
+    if !permits(staff.0.user.role, Action::ManageApiKeys) {
+        return forbidden();
+    }
+    render(&state, &staff, StatusCode::OK, None, None).await
+}
+
+#[derive(Deserialize)]
+pub struct CreateForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    kind: String,
+    #[serde(default)]
+    name: String,
+}
+
+pub async fn create(
+    State(state): State<AppState>,
+    DeskForm { staff, form }: DeskForm<CreateForm>,
+) -> Response {
+    if !permits(staff.0.user.role, Action::ManageApiKeys) {
+        return forbidden();
+    }
+    let kind: &'static str = match form.kind.as_str() {
+        "content" => "content",
+        "admin" => "admin",
+        _ => {
+            return render(
+                &state,
+                &staff,
+                StatusCode::UNPROCESSABLE_ENTITY,
+                Some("Choose a content or an admin key."),
+                None,
+            )
+            .await;
+        }
+    };
+    let name = form.name.trim().to_owned();
+    if name.is_empty() || name.len() > 120 {
+        return render(
+            &state,
+            &staff,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            Some("Name the integration (what will use the key), in at most 120 characters."),
+            None,
+        )
+        .await;
+    }
+    match crate::api::keys::create(&state.store, kind, name.clone(), Some(staff.0.user.id)).await {
+        Ok(_) => {
+            let notice = format!("Created a {kind} key for {name}.");
+            render(&state, &staff, StatusCode::OK, None, Some(&notice)).await
+        }
+        Err(e) => unavailable(e),
+    }
+}
+
+#[derive(Deserialize)]
+pub struct RevokeForm {
+    #[serde(default)]
+    csrf: String,
+}
+
+pub async fn revoke(
+    State(state): State<AppState>,
+    Path(id): Path<i64>,
+    DeskForm { staff, form: _ }: DeskForm<RevokeForm>,
+) -> Response {
+    if !permits(staff.0.user.role, Action::ManageApiKeys) {
+        return forbidden();
+    }
+    match state
+        .store
+        .write(move |w| w.revoke_api_key(id, now_ms()))
+        .await
+    {
+        Ok(()) => {
+            render(
+                &state,
+                &staff,
+                StatusCode::OK,
+                None,
+                Some("Revoked: the key stops working now."),
+            )
+            .await
+        }
+        Err(masthead_store::StoreError::NotFound) => {
+            render(
+                &state,
+                &staff,
+                StatusCode::NOT_FOUND,
+                Some("No such key, or it was already revoked."),
+                None,
+            )
+            .await
+        }
+        Err(e) => unavailable(e),
+    }
+}
+
+crate::admin::has_csrf!(CreateForm, RevokeForm);
