@@ -3,6 +3,7 @@
 //! Nothing here touches the database or the network.
 
 pub mod embed;
+pub mod ghost_body;
 pub mod markdown;
 pub mod theme;
 pub mod views;

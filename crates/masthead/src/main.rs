@@ -4,6 +4,7 @@
 mod artwork;
 mod bench_seed;
 mod demo;
+mod ghost;
 
 use std::io::Read;
 use std::net::SocketAddr;
@@ -55,6 +56,25 @@ enum Command {
     /// Manage API keys for the Ghost-compatible Content and Admin APIs.
     #[command(subcommand)]
     Key(KeyCommand),
+    /// Import content from another platform.
+    #[command(subcommand)]
+    Import(ImportCommand),
+    /// Write the whole site as a Ghost-compatible JSON export.
+    Export {
+        /// File to write (standard output if not given).
+        #[arg(long, short)]
+        output: Option<PathBuf>,
+    },
+}
+
+#[derive(Subcommand)]
+enum ImportCommand {
+    /// A Ghost JSON export (Ghost 2 to 5: HTML, Mobiledoc or Lexical bodies).
+    /// Runs in one transaction; re-running it adds nothing twice.
+    Ghost {
+        /// The export file (Ghost: Settings, Labs, Export your content).
+        file: PathBuf,
+    },
 }
 
 #[derive(Subcommand)]
@@ -232,6 +252,31 @@ async fn run(cli: Cli) -> Result<()> {
                 role.as_str(),
                 email.as_str()
             );
+            Ok(())
+        }
+        Command::Import(ImportCommand::Ghost { file }) => {
+            let store = open_store(&cli.data_dir)?;
+            let report = ghost::import(&store, &file).await?;
+            report.print(&file.display().to_string());
+            Ok(())
+        }
+        Command::Export { output } => {
+            let store = open_store(&cli.data_dir)?;
+            eprintln!("Exporting...");
+            let doc = ghost::export(&store).await?;
+            let text = serde_json::to_string_pretty(&doc)?;
+            match output {
+                Some(path) => {
+                    let tmp = path.with_extension("partial");
+                    std::fs::write(&tmp, text.as_bytes())
+                        .with_context(|| format!("cannot write {}", tmp.display()))?;
+                    std::fs::rename(&tmp, &path)
+                        .with_context(|| format!("cannot write {}", path.display()))?;
+                    let posts = doc["db"][0]["data"]["posts"].as_array().map_or(0, Vec::len);
+                    eprintln!("Wrote {} ({posts} posts and pages).", path.display());
+                }
+                None => println!("{text}"),
+            }
             Ok(())
         }
         Command::Key(KeyCommand::Create { kind, name }) => {

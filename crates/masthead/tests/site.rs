@@ -15,6 +15,8 @@ mod api;
 mod feeds;
 #[path = "site/media.rs"]
 mod media;
+#[path = "site/transfer.rs"]
+mod transfer;
 
 const BIN: &str = env!("CARGO_BIN_EXE_masthead");
 

@@ -10,6 +10,7 @@ pub mod media;
 pub mod queries;
 pub mod staff;
 pub mod taxonomy;
+pub mod transfer;
 mod write;
 
 use std::path::{Path, PathBuf};

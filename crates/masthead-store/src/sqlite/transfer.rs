@@ -1,0 +1,280 @@
+//! Reading everything out (for `masthead export`) and the extra columns an
+//! import sets (for `masthead import ghost`).
+
+use rusqlite::{Connection, params};
+
+use super::Writer;
+use crate::error::StoreResult;
+use crate::model::Author;
+
+/// A post with every column an export carries.
+#[derive(Debug, Clone, Default)]
+pub struct ExportPost {
+    pub id: i64,
+    pub uuid: String,
+    pub kind: String,
+    pub status: String,
+    pub visibility: String,
+    pub featured: bool,
+    pub slug: String,
+    pub title: String,
+    pub dek: String,
+    pub body_source: String,
+    pub body_html: String,
+    pub feature_image: Option<String>,
+    pub feature_image_alt: String,
+    pub feature_image_caption: String,
+    pub photographer: String,
+    pub agency: String,
+    pub video_src: Option<String>,
+    pub video_embed: Option<String>,
+    pub video_duration_s: Option<i64>,
+    pub canonical_url: Option<String>,
+    pub meta_title: Option<String>,
+    pub meta_description: Option<String>,
+    pub created_ms: i64,
+    pub updated_ms: i64,
+    pub published_ms: Option<i64>,
+    pub tag_ids: Vec<i64>,
+    pub author_ids: Vec<i64>,
+    /// `(kind, noted_ms, note)`.
+    pub notes: Vec<(String, i64, String)>,
+    /// `(title, body_source, pinned, created_ms)`.
+    pub live_entries: Vec<(String, String, bool, i64)>,
+}
+
+#[derive(Debug, Clone)]
+pub struct ExportTag {
+    pub id: i64,
+    pub slug: String,
+    pub name: String,
+    pub description: String,
+    pub is_section: bool,
+    pub position: i64,
+}
+
+#[derive(Debug, Clone)]
+pub struct ExportMember {
+    pub id: i64,
+    pub email: String,
+    pub name: String,
+    pub status: String,
+    pub created_ms: i64,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct Everything {
+    pub posts: Vec<ExportPost>,
+    pub tags: Vec<ExportTag>,
+    pub authors: Vec<Author>,
+    pub members: Vec<ExportMember>,
+}
+
+pub fn everything(c: &Connection) -> StoreResult<Everything> {
+    let mut posts: Vec<ExportPost> = c
+        .prepare(
+            "SELECT id, COALESCE(uuid, ''), kind, status, visibility, featured, slug, title, dek,
+                    body_source, body_html, feature_image, feature_image_alt, feature_image_caption,
+                    feature_image_photographer, feature_image_agency, video_src, video_embed,
+                    video_duration_s, canonical_url, meta_title, meta_description, created_at,
+                    updated_at, published_at
+             FROM posts ORDER BY id",
+        )?
+        .query_map([], |r| {
+            Ok(ExportPost {
+                id: r.get(0)?,
+                uuid: r.get(1)?,
+                kind: r.get(2)?,
+                status: r.get(3)?,
+                visibility: r.get(4)?,
+                featured: r.get(5)?,
+                slug: r.get(6)?,
+                title: r.get(7)?,
+                dek: r.get(8)?,
+                body_source: r.get(9)?,
+                body_html: r.get(10)?,
+                feature_image: r.get(11)?,
+                feature_image_alt: r.get(12)?,
+                feature_image_caption: r.get(13)?,
+                photographer: r.get(14)?,
+                agency: r.get(15)?,
+                video_src: r.get(16)?,
+                video_embed: r.get(17)?,
+                video_duration_s: r.get(18)?,
+                canonical_url: r.get(19)?,
+                meta_title: r.get(20)?,
+                meta_description: r.get(21)?,
+                created_ms: r.get(22)?,
+                updated_ms: r.get(23)?,
+                published_ms: r.get(24)?,
+                ..ExportPost::default()
+            })
+        })?
+        .collect::<Result<_, _>>()?;
+    let index: std::collections::HashMap<i64, usize> =
+        posts.iter().enumerate().map(|(i, p)| (p.id, i)).collect();
+    let mut each =
+        |sql: &str,
+         f: &mut dyn FnMut(&mut ExportPost, &rusqlite::Row<'_>) -> rusqlite::Result<()>|
+         -> StoreResult<()> {
+            let mut stmt = c.prepare(sql)?;
+            let mut rows = stmt.query([])?;
+            while let Some(row) = rows.next()? {
+                let post: i64 = row.get(0)?;
+                if let Some(&i) = index.get(&post) {
+                    f(&mut posts[i], row)?;
+                }
+            }
+            Ok(())
+        };
+    each(
+        "SELECT post_id, tag_id FROM post_tags ORDER BY post_id, position",
+        &mut |p, r| {
+            p.tag_ids.push(r.get(1)?);
+            Ok(())
+        },
+    )?;
+    each(
+        "SELECT post_id, author_id FROM post_authors ORDER BY post_id, position",
+        &mut |p, r| {
+            p.author_ids.push(r.get(1)?);
+            Ok(())
+        },
+    )?;
+    each(
+        "SELECT post_id, kind, noted_at, note FROM post_notes ORDER BY post_id, noted_at, id",
+        &mut |p, r| {
+            p.notes.push((r.get(1)?, r.get(2)?, r.get(3)?));
+            Ok(())
+        },
+    )?;
+    each(
+        "SELECT post_id, title, body_source, pinned, created_at FROM live_entries ORDER BY post_id, created_at, id",
+        &mut |p, r| {
+            p.live_entries
+                .push((r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?));
+            Ok(())
+        },
+    )?;
+    let tags = c
+        .prepare("SELECT id, slug, name, description, is_section, position FROM tags ORDER BY id")?
+        .query_map([], |r| {
+            Ok(ExportTag {
+                id: r.get(0)?,
+                slug: r.get(1)?,
+                name: r.get(2)?,
+                description: r.get(3)?,
+                is_section: r.get(4)?,
+                position: r.get(5)?,
+            })
+        })?
+        .collect::<Result<_, _>>()?;
+    let authors = c
+        .prepare("SELECT id, slug, name, bio, location, avatar FROM authors ORDER BY id")?
+        .query_map([], |r| {
+            Ok(Author {
+                id: r.get(0)?,
+                slug: r.get(1)?,
+                name: r.get(2)?,
+                bio: r.get(3)?,
+                location: r.get(4)?,
+                avatar: r.get(5)?,
+            })
+        })?
+        .collect::<Result<_, _>>()?;
+    let members = c
+        .prepare("SELECT id, email, name, status, created_at FROM members ORDER BY id")?
+        .query_map([], |r| {
+            Ok(ExportMember {
+                id: r.get(0)?,
+                email: r.get(1)?,
+                name: r.get(2)?,
+                status: r.get(3)?,
+                created_ms: r.get(4)?,
+            })
+        })?
+        .collect::<Result<_, _>>()?;
+    Ok(Everything {
+        posts,
+        tags,
+        authors,
+        members,
+    })
+}
+
+/// Columns an import sets after inserting a post.
+#[derive(Debug, Clone, Default)]
+pub struct ImportFields {
+    pub uuid: Option<String>,
+    pub created_ms: i64,
+    pub updated_ms: i64,
+    pub featured: bool,
+    pub canonical_url: Option<String>,
+    pub meta_title: Option<String>,
+    pub meta_description: Option<String>,
+    pub feature_image_alt: String,
+    pub feature_image_caption: String,
+    pub photographer: String,
+    pub agency: String,
+}
+
+impl Writer<'_> {
+    pub fn set_import_fields(&self, id: i64, f: &ImportFields) -> StoreResult<()> {
+        self.tx().execute(
+            "UPDATE posts SET uuid = COALESCE(?2, uuid), created_at = ?3, updated_at = ?4, featured = ?5,
+                canonical_url = ?6, meta_title = ?7, meta_description = ?8, feature_image_alt = ?9,
+                feature_image_caption = ?10, feature_image_photographer = ?11, feature_image_agency = ?12
+             WHERE id = ?1",
+            params![
+                id,
+                f.uuid,
+                f.created_ms,
+                f.updated_ms,
+                f.featured,
+                f.canonical_url,
+                f.meta_title,
+                f.meta_description,
+                f.feature_image_alt,
+                f.feature_image_caption,
+                f.photographer,
+                f.agency
+            ],
+        )?;
+        Ok(())
+    }
+
+    /// A byline's portrait (imports bring their own addresses).
+    pub fn set_author_avatar(&self, id: i64, avatar: Option<&str>) -> StoreResult<()> {
+        self.tx().execute(
+            "UPDATE authors SET avatar = ?2 WHERE id = ?1",
+            params![id, avatar],
+        )?;
+        Ok(())
+    }
+
+    pub fn tag_id_by_slug(&self, slug: &str) -> StoreResult<Option<i64>> {
+        use rusqlite::OptionalExtension;
+        Ok(self
+            .tx()
+            .query_row("SELECT id FROM tags WHERE slug = ?1", [slug], |r| r.get(0))
+            .optional()?)
+    }
+
+    pub fn author_id_by_slug(&self, slug: &str) -> StoreResult<Option<i64>> {
+        use rusqlite::OptionalExtension;
+        Ok(self
+            .tx()
+            .query_row("SELECT id FROM authors WHERE slug = ?1", [slug], |r| {
+                r.get(0)
+            })
+            .optional()?)
+    }
+
+    pub fn set_member_name(&self, email_key: &str, name: &str) -> StoreResult<()> {
+        self.tx().execute(
+            "UPDATE members SET name = ?2 WHERE email_key = ?1",
+            params![email_key, name],
+        )?;
+        Ok(())
+    }
+}

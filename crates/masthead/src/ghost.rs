@@ -1,0 +1,877 @@
+//! `masthead import ghost FILE` and `masthead export`: Ghost's JSON export
+//! format (`{"db": [{"meta": …, "data": {"posts": […], …}}]}`).
+//!
+//! Imports run in one transaction: a file that cannot be read changes
+//! nothing, and records that cannot be used are skipped with a reason in the
+//! report. Re-running an import adds nothing new (posts match by slug, tags
+//! and bylines by slug, members by address).
+//!
+//! Exports are Ghost-compatible (Ghost reads `html` and `lexical`), and carry
+//! what Ghost has no field for (story kind, structured photo credits, video,
+//! corrections, live entries, sections) in an extra `masthead` object on each
+//! record, which Ghost ignores and Masthead reads back: an export imported
+//! into an empty Masthead gives the same site.
+
+use std::collections::HashMap;
+use std::path::Path;
+
+use anyhow::{Context, bail};
+use masthead_domain::slug::{slugify, unique_slug};
+use masthead_domain::{Email, PostKind, PostStatus, ReadingTime, Slug, Visibility};
+use masthead_render::ghost_body::{lexical_to_html, mobiledoc_to_html};
+use masthead_render::{render_markdown, sanitize_html};
+use masthead_store::sqlite::api::format_id;
+use masthead_store::sqlite::transfer::{ImportFields, everything};
+use masthead_store::{Image, NewAuthor, NewLiveEntry, NewPost, NewTag, Store, Video};
+use serde_json::{Value, json};
+
+/// Largest export read (a large archive with members is tens of MB).
+const MAX_FILE_BYTES: u64 = 1024 * 1024 * 1024;
+
+/// What an import did and did not do.
+#[derive(Debug, Default)]
+pub struct Report {
+    pub posts_added: usize,
+    pub pages_added: usize,
+    pub tags_added: usize,
+    pub tags_present: usize,
+    pub internal_tags: usize,
+    pub bylines_added: usize,
+    pub bylines_present: usize,
+    pub members_added: usize,
+    pub members_present: usize,
+    /// Site settings taken from the file.
+    pub settings: Vec<String>,
+    /// `(what, why)`.
+    pub skipped: Vec<(String, String)>,
+}
+
+impl Report {
+    pub fn print(&self, file: &str) {
+        println!("Imported from {file}:");
+        println!(
+            "  posts:   {} added; pages: {} added",
+            self.posts_added, self.pages_added
+        );
+        println!(
+            "  tags:    {} added, {} already present, {} internal tags left out",
+            self.tags_added, self.tags_present, self.internal_tags
+        );
+        println!(
+            "  bylines: {} added, {} already present (staff accounts are not created: invite people from the desk)",
+            self.bylines_added, self.bylines_present
+        );
+        println!(
+            "  members: {} added, {} already members",
+            self.members_added, self.members_present
+        );
+        if !self.settings.is_empty() {
+            println!("  settings: {}", self.settings.join(", "));
+        }
+        if self.skipped.is_empty() {
+            println!("Nothing was skipped.");
+        } else {
+            println!("Skipped or changed ({}):", self.skipped.len());
+            for (what, why) in &self.skipped {
+                println!("  {what}: {why}");
+            }
+        }
+    }
+}
+
+fn text(v: &Value, k: &str) -> String {
+    v.get(k).and_then(Value::as_str).unwrap_or("").to_owned()
+}
+
+fn opt_text(v: &Value, k: &str) -> Option<String> {
+    v.get(k)
+        .and_then(Value::as_str)
+        .filter(|s| !s.is_empty())
+        .map(str::to_owned)
+}
+
+/// An id as it appears in the file (24 hex, or a number in old exports).
+fn id_of(v: &Value, k: &str) -> Option<String> {
+    match v.get(k) {
+        Some(Value::String(s)) if !s.is_empty() => Some(s.clone()),
+        Some(Value::Number(n)) => Some(n.to_string()),
+        _ => None,
+    }
+}
+
+/// Ghost dates: ISO 8601, `2024-05-01 09:30:00` (UTC), or Unix milliseconds.
+fn date_ms(v: &Value) -> Option<i64> {
+    match v {
+        Value::Number(n) => n.as_i64(),
+        Value::String(s) if !s.is_empty() => {
+            if let Ok(t) = s.parse::<jiff::Timestamp>() {
+                return Some(t.as_millisecond());
+            }
+            let dt: jiff::civil::DateTime = s.replace(' ', "T").parse().ok()?;
+            Some(
+                dt.to_zoned_datetime(jiff::tz::TimeZone::UTC)
+                    .ok()?
+                    .timestamp()
+                    .as_millisecond(),
+            )
+        }
+        _ => None,
+    }
+}
+
+fn iso(ms: i64) -> Value {
+    match jiff::Timestamp::from_millisecond(ms) {
+        Ok(t) => Value::String(t.strftime("%Y-%m-%dT%H:%M:%S.%3fZ").to_string()),
+        Err(_) => Value::Null,
+    }
+}
+
+/// The `data` object of an export, whichever of Ghost's two shapes it has.
+fn data_of(doc: &Value) -> anyhow::Result<&Value> {
+    let data = doc
+        .get("db")
+        .and_then(Value::as_array)
+        .and_then(|db| db.first())
+        .and_then(|d| d.get("data"))
+        .or_else(|| doc.get("data"))
+        .context("this is not a Ghost export: there is no db[0].data (or data) object")?;
+    if !data.is_object() {
+        bail!("this is not a Ghost export: data is not an object");
+    }
+    for key in [
+        "posts",
+        "tags",
+        "users",
+        "posts_tags",
+        "posts_authors",
+        "posts_meta",
+        "members",
+        "settings",
+    ] {
+        if let Some(v) = data.get(key)
+            && !v.is_array()
+            && !v.is_null()
+        {
+            bail!("this Ghost export is damaged: data.{key} should be a list");
+        }
+    }
+    Ok(data)
+}
+
+fn list<'a>(data: &'a Value, key: &str) -> &'a [Value] {
+    data.get(key)
+        .and_then(Value::as_array)
+        .map_or(&[], Vec::as_slice)
+}
+
+/// A post ready to write, converted outside the transaction.
+struct PlannedPost {
+    ghost_id: String,
+    what: String,
+    post: NewPost,
+    fields: ImportFields,
+    tag_refs: Vec<String>,
+    /// From `posts_authors`, in order.
+    author_refs: Vec<String>,
+    /// The single `author_id` of older exports, used when there are no links.
+    author_id: Option<String>,
+    notes: Vec<(String, i64, String)>,
+    live: Vec<(String, String, bool, i64)>,
+}
+
+fn plan_post(
+    p: &Value,
+    meta: Option<&Value>,
+    skipped: &mut Vec<(String, String)>,
+    now: i64,
+) -> Option<PlannedPost> {
+    let title = text(p, "title").trim().to_owned();
+    let raw_slug = text(p, "slug");
+    let what = format!(
+        "{} {:?}",
+        if text(p, "type") == "page" {
+            "page"
+        } else {
+            "post"
+        },
+        if raw_slug.is_empty() {
+            &title
+        } else {
+            &raw_slug
+        }
+    );
+    let Some(ghost_id) = id_of(p, "id") else {
+        skipped.push((what, "it has no id".into()));
+        return None;
+    };
+    if title.is_empty() {
+        skipped.push((what, "it has no title".into()));
+        return None;
+    }
+    let slug = match Slug::parse(&raw_slug) {
+        Ok(s) => s.into_string(),
+        Err(_) => match slugify(if raw_slug.is_empty() {
+            &title
+        } else {
+            &raw_slug
+        }) {
+            Some(s) => {
+                skipped.push((
+                    what.clone(),
+                    format!("its slug was not usable; it became {:?}", s.as_str()),
+                ));
+                s.into_string()
+            }
+            None => {
+                skipped.push((
+                    what,
+                    "neither its slug nor its title makes an address".into(),
+                ));
+                return None;
+            }
+        },
+    };
+    let ext = p.get("masthead");
+    let kind = ext
+        .and_then(|e| e.get("kind"))
+        .and_then(Value::as_str)
+        .and_then(|k| PostKind::parse(k).ok())
+        .unwrap_or(if text(p, "type") == "page" {
+            PostKind::Page
+        } else {
+            PostKind::Article
+        });
+    let published_ms = p.get("published_at").and_then(date_ms);
+    let status = match text(p, "status").as_str() {
+        "published" | "sent" => PostStatus::Published,
+        "scheduled" if published_ms.is_some_and(|t| t > now) => PostStatus::Scheduled,
+        "scheduled" => PostStatus::Published,
+        _ => PostStatus::Draft,
+    };
+    let published_ms = match status {
+        PostStatus::Draft => None,
+        _ => Some(published_ms.unwrap_or(now)),
+    };
+    let visibility = match text(p, "visibility").as_str() {
+        "members" => Visibility::Members,
+        "paid" | "tiers" => Visibility::Paid,
+        _ => Visibility::Public,
+    };
+    let feature_image = opt_text(p, "feature_image");
+    // The body: Masthead's own Markdown if it exported it, else Ghost's
+    // HTML, else its Lexical or Mobiledoc converted.
+    let (source, html) = if let Some(md) = ext
+        .and_then(|e| e.get("body_markdown"))
+        .and_then(Value::as_str)
+    {
+        (
+            md.to_owned(),
+            render_markdown(md, feature_image.is_some()).html,
+        )
+    } else if let Some(h) = opt_text(p, "html") {
+        let clean = sanitize_html(&h);
+        (clean.clone(), clean)
+    } else {
+        let converted = if let Some(l) = opt_text(p, "lexical") {
+            Some(lexical_to_html(&l))
+        } else {
+            opt_text(p, "mobiledoc").map(|m| mobiledoc_to_html(&m))
+        };
+        match converted {
+            Some(Ok(c)) => {
+                if !c.skipped.is_empty() {
+                    let mut counts: Vec<(String, usize)> = Vec::new();
+                    for s in c.skipped {
+                        match counts.iter_mut().find(|(k, _)| *k == s) {
+                            Some((_, n)) => *n += 1,
+                            None => counts.push((s, 1)),
+                        }
+                    }
+                    let list = counts
+                        .iter()
+                        .map(|(k, n)| {
+                            if *n > 1 {
+                                format!("{k} ({n})")
+                            } else {
+                                k.clone()
+                            }
+                        })
+                        .collect::<Vec<_>>()
+                        .join(", ");
+                    skipped.push((
+                        what.clone(),
+                        format!("parts of its body could not be converted: {list}"),
+                    ));
+                }
+                (c.html.clone(), c.html)
+            }
+            Some(Err(e)) => {
+                skipped.push((what, e));
+                return None;
+            }
+            None => (String::new(), String::new()),
+        }
+    };
+    let reading = ReadingTime::of_html(&html, feature_image.is_some());
+    let meta_text = |k: &str| meta.and_then(|m| opt_text(m, k)).or_else(|| opt_text(p, k));
+    let ext_text = |k: &str| ext.and_then(|e| opt_text(e, k));
+    let video = match (ext_text("video_src"), ext_text("video_embed")) {
+        (None, None) => None,
+        (src, embed) => Some(Video {
+            src,
+            embed,
+            duration_s: ext
+                .and_then(|e| e.get("video_duration_s"))
+                .and_then(Value::as_u64)
+                .and_then(|d| u32::try_from(d).ok()),
+        }),
+    };
+    let created_ms = p.get("created_at").and_then(date_ms).unwrap_or(now);
+    let updated_ms = p.get("updated_at").and_then(date_ms).unwrap_or(created_ms);
+    let notes = ext
+        .and_then(|e| e.get("notes"))
+        .and_then(Value::as_array)
+        .map(|a| {
+            a.iter()
+                .filter_map(|n| {
+                    Some((
+                        text(n, "kind"),
+                        n.get("noted_at").and_then(date_ms)?,
+                        text(n, "note"),
+                    ))
+                })
+                .filter(|(k, _, t)| (k == "correction" || k == "update") && !t.is_empty())
+                .collect()
+        })
+        .unwrap_or_default();
+    let live = ext
+        .and_then(|e| e.get("live_entries"))
+        .and_then(Value::as_array)
+        .map(|a| {
+            a.iter()
+                .filter_map(|n| {
+                    Some((
+                        text(n, "title"),
+                        text(n, "body_markdown"),
+                        n.get("pinned").and_then(Value::as_bool).unwrap_or(false),
+                        n.get("created_at").and_then(date_ms)?,
+                    ))
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    Some(PlannedPost {
+        ghost_id,
+        what,
+        post: NewPost {
+            kind,
+            slug,
+            title: title.chars().take(300).collect(),
+            dek: text(p, "custom_excerpt"),
+            body_source: source,
+            body_html: html,
+            word_count: reading.words,
+            reading_minutes: reading.minutes,
+            status,
+            visibility,
+            image: feature_image.map(|src| Image {
+                src,
+                ..Image::default()
+            }),
+            video,
+            published_ms,
+            updated_ms,
+            tag_ids: Vec::new(),
+            author_ids: Vec::new(),
+        },
+        fields: ImportFields {
+            uuid: opt_text(p, "uuid").filter(|u| u.len() == 36),
+            created_ms,
+            updated_ms,
+            featured: p
+                .get("featured")
+                .is_some_and(|f| f.as_bool() == Some(true) || f.as_i64() == Some(1)),
+            canonical_url: opt_text(p, "canonical_url"),
+            meta_title: meta_text("meta_title"),
+            meta_description: meta_text("meta_description"),
+            feature_image_alt: meta_text("feature_image_alt").unwrap_or_default(),
+            feature_image_caption: ext_text("caption")
+                .or_else(|| meta_text("feature_image_caption"))
+                .unwrap_or_default(),
+            photographer: ext_text("photographer").unwrap_or_default(),
+            agency: ext_text("agency").unwrap_or_default(),
+        },
+        tag_refs: Vec::new(),
+        author_refs: Vec::new(),
+        author_id: id_of(p, "author_id"),
+        notes,
+        live,
+    })
+}
+
+/// Reads, checks and converts a Ghost export, then writes it in one transaction.
+pub async fn import(store: &Store, path: &Path) -> anyhow::Result<Report> {
+    let size = std::fs::metadata(path)
+        .with_context(|| format!("cannot read {}", path.display()))?
+        .len();
+    if size > MAX_FILE_BYTES {
+        bail!("{} is over 1 GB; split the export first", path.display());
+    }
+    eprintln!(
+        "Reading {} ({:.1} MB)...",
+        path.display(),
+        size as f64 / 1_048_576.0
+    );
+    let bytes = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
+    let doc: Value = serde_json::from_slice(&bytes).map_err(|e| {
+        anyhow::anyhow!(
+            "{} is not valid JSON (line {}, column {}: {e}); nothing was imported",
+            path.display(),
+            e.line(),
+            e.column()
+        )
+    })?;
+    let data = data_of(&doc).context("nothing was imported")?;
+    let now = masthead_store::now_ms();
+    let mut report = Report::default();
+
+    let metas: HashMap<String, &Value> = list(data, "posts_meta")
+        .iter()
+        .filter_map(|m| Some((id_of(m, "post_id")?, m)))
+        .collect();
+    let ghost_posts = list(data, "posts");
+    eprintln!("Converting {} posts and pages...", ghost_posts.len());
+    let mut planned: Vec<PlannedPost> = Vec::with_capacity(ghost_posts.len());
+    for (i, p) in ghost_posts.iter().enumerate() {
+        if !p.is_object() {
+            report
+                .skipped
+                .push((format!("posts[{i}]"), "it is not an object".into()));
+            continue;
+        }
+        let meta = id_of(p, "id").and_then(|id| metas.get(&id).copied());
+        if let Some(pp) = plan_post(p, meta, &mut report.skipped, now) {
+            planned.push(pp);
+        }
+        if (i + 1) % 1_000 == 0 {
+            eprintln!("  converted {} of {}", i + 1, ghost_posts.len());
+        }
+    }
+    let by_ghost_id: HashMap<String, usize> = planned
+        .iter()
+        .enumerate()
+        .map(|(i, p)| (p.ghost_id.clone(), i))
+        .collect();
+    // Ordered links.
+    for (key, tag) in [("posts_tags", true), ("posts_authors", false)] {
+        let mut links: Vec<(&Value, i64)> = list(data, key)
+            .iter()
+            .map(|l| (l, l.get("sort_order").and_then(Value::as_i64).unwrap_or(0)))
+            .collect();
+        links.sort_by_key(|(_, order)| *order);
+        for (l, _) in links {
+            let (Some(post), Some(other)) = (
+                id_of(l, "post_id"),
+                id_of(l, if tag { "tag_id" } else { "author_id" }),
+            ) else {
+                continue;
+            };
+            if let Some(&i) = by_ghost_id.get(&post) {
+                let refs = if tag {
+                    &mut planned[i].tag_refs
+                } else {
+                    &mut planned[i].author_refs
+                };
+                if !refs.contains(&other) {
+                    refs.push(other);
+                }
+            }
+        }
+    }
+    for p in &mut planned {
+        if p.author_refs.is_empty()
+            && let Some(a) = p.author_id.take()
+        {
+            p.author_refs.push(a);
+        }
+    }
+
+    let tags: Vec<Value> = list(data, "tags").to_vec();
+    let users: Vec<Value> = list(data, "users").to_vec();
+    let members: Vec<Value> = list(data, "members").to_vec();
+    // Settings both platforms have: Ghost key, Masthead key, check.
+    let mut settings: Vec<(&'static str, String)> = Vec::new();
+    for row in list(data, "settings") {
+        let (key, value) = (text(row, "key"), text(row, "value"));
+        let ours = match key.as_str() {
+            "title" if !value.trim().is_empty() && value.len() <= 120 => "title",
+            "description" if value.len() <= 300 => "description",
+            "accent_color"
+                if value.len() == 7
+                    && value.starts_with('#')
+                    && value[1..].bytes().all(|b| b.is_ascii_hexdigit()) =>
+            {
+                "accent"
+            }
+            "timezone" if jiff::tz::TimeZone::get(&value).is_ok() => "timezone",
+            "locale" if !value.is_empty() && value.len() <= 35 => "locale",
+            _ => continue,
+        };
+        settings.push((ours, value));
+    }
+    eprintln!(
+        "Writing {} posts, {} tags, {} bylines and {} members in one transaction...",
+        planned.len(),
+        tags.len(),
+        users.len(),
+        members.len()
+    );
+    let report = store
+        .write(move |w| {
+            let mut report = report;
+            let mut tag_map: HashMap<String, i64> = HashMap::new();
+            for t in &tags {
+                let name = text(t, "name");
+                let Some(id) = id_of(t, "id") else { continue };
+                if name.starts_with('#') || text(t, "visibility") == "internal" {
+                    report.internal_tags += 1;
+                    continue;
+                }
+                let Some(slug) = Slug::parse(&text(t, "slug"))
+                    .ok()
+                    .or_else(|| slugify(&name))
+                else {
+                    report.skipped.push((
+                        format!("tag {name:?}"),
+                        "it has no usable slug or name".into(),
+                    ));
+                    continue;
+                };
+                let existing = w.tag_id_by_slug(slug.as_str())?;
+                let tid = match existing {
+                    Some(tid) => {
+                        report.tags_present += 1;
+                        tid
+                    }
+                    None => {
+                        report.tags_added += 1;
+                        let ext = t.get("masthead");
+                        w.insert_tag(&NewTag {
+                            slug: slug.into_string(),
+                            name: if name.is_empty() {
+                                text(t, "slug")
+                            } else {
+                                name
+                            },
+                            description: text(t, "description"),
+                            is_section: ext
+                                .and_then(|e| e.get("is_section"))
+                                .and_then(Value::as_bool)
+                                .unwrap_or(false),
+                            position: ext
+                                .and_then(|e| e.get("position"))
+                                .and_then(Value::as_i64)
+                                .unwrap_or(100),
+                        })?
+                    }
+                };
+                tag_map.insert(id, tid);
+            }
+            let mut author_map: HashMap<String, i64> = HashMap::new();
+            for u in &users {
+                let Some(id) = id_of(u, "id") else { continue };
+                let name = text(u, "name").trim().to_owned();
+                let Some(slug) = Slug::parse(&text(u, "slug"))
+                    .ok()
+                    .or_else(|| slugify(&name))
+                else {
+                    report.skipped.push((
+                        format!("user {name:?}"),
+                        "it has no usable slug or name".into(),
+                    ));
+                    continue;
+                };
+                let aid = match w.author_id_by_slug(slug.as_str())? {
+                    Some(a) => {
+                        report.bylines_present += 1;
+                        a
+                    }
+                    None => {
+                        report.bylines_added += 1;
+                        let a = w.insert_author(&NewAuthor {
+                            slug: slug.into_string(),
+                            name: if name.is_empty() {
+                                text(u, "slug")
+                            } else {
+                                name
+                            },
+                            bio: text(u, "bio"),
+                            location: text(u, "location"),
+                        })?;
+                        if let Some(img) = opt_text(u, "profile_image") {
+                            w.set_author_avatar(a, Some(&img))?;
+                        }
+                        a
+                    }
+                };
+                author_map.insert(id, aid);
+            }
+            let total = planned.len();
+            for (i, mut p) in planned.into_iter().enumerate() {
+                if w.post_id_by_slug(&p.post.slug)?.is_some() {
+                    report.skipped.push((
+                        p.what,
+                        "already present (a post with this slug exists)".into(),
+                    ));
+                    continue;
+                }
+                p.post.tag_ids = p
+                    .tag_refs
+                    .iter()
+                    .filter_map(|t| tag_map.get(t).copied())
+                    .collect();
+                p.post.tag_ids.dedup();
+                p.post.author_ids = p
+                    .author_refs
+                    .iter()
+                    .filter_map(|a| author_map.get(a).copied())
+                    .collect();
+                p.post.author_ids.dedup();
+                if p.post.author_ids.is_empty() {
+                    report.skipped.push((
+                        p.what.clone(),
+                        "imported without a byline (its authors are not in the file)".into(),
+                    ));
+                }
+                let base = Slug::parse(&p.post.slug)?;
+                p.post.slug = unique_slug(&base, |s| w.post_id_by_slug(s).ok().flatten().is_some())
+                    .into_string();
+                let page = p.post.kind == PostKind::Page;
+                let id = w.insert_post(&p.post)?;
+                for (title, body, pinned, created) in &p.live {
+                    w.add_live_entry(&NewLiveEntry {
+                        post_id: id,
+                        title: title.clone(),
+                        body_source: body.clone(),
+                        body_html: render_markdown(body, false).html,
+                        pinned: *pinned,
+                        created_ms: *created,
+                    })?;
+                }
+                for (kind, at, note) in &p.notes {
+                    w.add_post_note(id, kind, *at, note)?;
+                }
+                w.set_import_fields(id, &p.fields)?;
+                if page {
+                    report.pages_added += 1;
+                } else {
+                    report.posts_added += 1;
+                }
+                if (i + 1) % 1_000 == 0 {
+                    eprintln!("  wrote {} of {total} posts", i + 1);
+                }
+            }
+            for m in &members {
+                let raw = text(m, "email");
+                let Ok(email) = Email::parse(&raw) else {
+                    report.skipped.push((
+                        format!("member {raw:?}"),
+                        "not a valid e-mail address".into(),
+                    ));
+                    continue;
+                };
+                let status = match text(m, "status").as_str() {
+                    "paid" => "paid",
+                    "comped" => "comped",
+                    _ => "free",
+                };
+                let created = m.get("created_at").and_then(date_ms).unwrap_or(now);
+                if w.insert_member(&email, status, "import", created)? {
+                    report.members_added += 1;
+                    let name = text(m, "name");
+                    if !name.is_empty() {
+                        w.set_member_name(email.key(), &name)?;
+                    }
+                } else {
+                    report.members_present += 1;
+                }
+            }
+            for (key, value) in &settings {
+                w.set_setting(key, value)?;
+                report.settings.push((*key).to_owned());
+            }
+            w.log_change(masthead_store::ChangeTopic::Site, None, None)?;
+            Ok(report)
+        })
+        .await
+        .context("the import failed and nothing was written")?;
+    Ok(report)
+}
+
+/// The whole site as a Ghost export.
+pub async fn export(store: &Store) -> anyhow::Result<Value> {
+    let all = store.read(everything).await?;
+    let staff = store.staff_users().await?;
+    let site = store.site_settings().await?;
+    let email_of: HashMap<i64, String> = staff
+        .iter()
+        .filter_map(|u| Some((u.author_id?, u.email.clone())))
+        .collect();
+    let mut posts = Vec::with_capacity(all.posts.len());
+    let mut posts_meta = Vec::new();
+    let mut posts_tags = Vec::new();
+    let mut posts_authors = Vec::new();
+    let mut link = 0i64;
+    for p in &all.posts {
+        let id = format_id(p.id);
+        let lexical = json!({ "root": { "children": [{ "type": "html", "version": 1, "html": p.body_html }],
+            "direction": null, "format": "", "indent": 0, "type": "root", "version": 1 } });
+        posts.push(json!({
+            "id": id,
+            "uuid": p.uuid,
+            "title": p.title,
+            "slug": p.slug,
+            "mobiledoc": null,
+            "lexical": lexical.to_string(),
+            "html": p.body_html,
+            "feature_image": p.feature_image,
+            "featured": p.featured,
+            "type": if p.kind == "page" { "page" } else { "post" },
+            "status": p.status,
+            "locale": null,
+            "visibility": p.visibility,
+            "email_recipient_filter": "none",
+            "created_at": iso(p.created_ms),
+            "updated_at": iso(p.updated_ms),
+            "published_at": p.published_ms.map_or(Value::Null, iso),
+            "custom_excerpt": if p.dek.is_empty() { Value::Null } else { Value::String(p.dek.clone()) },
+            "codeinjection_head": null,
+            "codeinjection_foot": null,
+            "custom_template": null,
+            "canonical_url": p.canonical_url,
+            "masthead": {
+                "kind": p.kind,
+                "body_markdown": p.body_source,
+                "caption": p.feature_image_caption,
+                "photographer": p.photographer,
+                "agency": p.agency,
+                "video_src": p.video_src,
+                "video_embed": p.video_embed,
+                "video_duration_s": p.video_duration_s,
+                "notes": p.notes.iter().map(|(k, at, n)| json!({ "kind": k, "noted_at": iso(*at), "note": n })).collect::<Vec<_>>(),
+                "live_entries": p.live_entries.iter().map(|(t, b, pin, at)| json!({ "title": t, "body_markdown": b, "pinned": pin, "created_at": iso(*at) })).collect::<Vec<_>>(),
+            },
+        }));
+        let credit = match (p.photographer.as_str(), p.agency.as_str()) {
+            ("", "") => String::new(),
+            (ph, "") => ph.to_owned(),
+            ("", a) => a.to_owned(),
+            (ph, a) => format!("{ph} / {a}"),
+        };
+        let caption = [p.feature_image_caption.as_str(), credit.as_str()]
+            .iter()
+            .filter(|s| !s.is_empty())
+            .copied()
+            .collect::<Vec<_>>()
+            .join(" ");
+        posts_meta.push(json!({
+            "id": format_id(p.id),
+            "post_id": id,
+            "meta_title": p.meta_title,
+            "meta_description": p.meta_description,
+            "feature_image_alt": if p.feature_image_alt.is_empty() { Value::Null } else { Value::String(p.feature_image_alt.clone()) },
+            "feature_image_caption": if caption.is_empty() { Value::Null } else { Value::String(caption) },
+            "og_image": null, "og_title": null, "og_description": null,
+            "twitter_image": null, "twitter_title": null, "twitter_description": null,
+            "email_subject": null, "frontmatter": null, "email_only": false,
+        }));
+        for (order, t) in p.tag_ids.iter().enumerate() {
+            link += 1;
+            posts_tags.push(json!({ "id": format_id(link), "post_id": id, "tag_id": format_id(*t), "sort_order": order }));
+        }
+        for (order, a) in p.author_ids.iter().enumerate() {
+            link += 1;
+            posts_authors.push(json!({ "id": format_id(link), "post_id": id, "author_id": format_id(*a), "sort_order": order }));
+        }
+    }
+    let tags: Vec<Value> = all
+        .tags
+        .iter()
+        .map(|t| {
+            json!({
+                "id": format_id(t.id), "name": t.name, "slug": t.slug,
+                "description": if t.description.is_empty() { Value::Null } else { Value::String(t.description.clone()) },
+                "feature_image": null, "parent_id": null, "visibility": "public",
+                "meta_title": null, "meta_description": null,
+                "masthead": { "is_section": t.is_section, "position": t.position },
+            })
+        })
+        .collect();
+    let users: Vec<Value> = all
+        .authors
+        .iter()
+        .map(|a| {
+            json!({
+                "id": format_id(a.id), "name": a.name, "slug": a.slug,
+                "email": email_of.get(&a.id).cloned().unwrap_or_else(|| format!("{}@bylines.invalid", a.slug)),
+                "profile_image": a.avatar, "cover_image": null,
+                "bio": if a.bio.is_empty() { Value::Null } else { Value::String(a.bio.clone()) },
+                "website": null,
+                "location": if a.location.is_empty() { Value::Null } else { Value::String(a.location.clone()) },
+                "status": "active", "visibility": "public",
+            })
+        })
+        .collect();
+    let members: Vec<Value> = all
+        .members
+        .iter()
+        .map(|m| {
+            json!({
+                "id": format_id(m.id), "email": m.email,
+                "name": if m.name.is_empty() { Value::Null } else { Value::String(m.name.clone()) },
+                "status": m.status, "subscribed": true, "created_at": iso(m.created_ms),
+            })
+        })
+        .collect();
+    Ok(json!({ "db": [{
+        "meta": { "exported_on": masthead_store::now_ms(), "version": "5.0.0", "exported_by": "Masthead", "site_title": site.title },
+        "data": {
+            "posts": posts, "posts_meta": posts_meta, "tags": tags, "posts_tags": posts_tags,
+            "users": users, "posts_authors": posts_authors, "members": members,
+            "settings": [
+                { "id": format_id(1), "key": "title", "value": site.title },
+                { "id": format_id(2), "key": "description", "value": site.description },
+                { "id": format_id(3), "key": "accent_color", "value": site.accent },
+                { "id": format_id(4), "key": "timezone", "value": site.timezone },
+                { "id": format_id(5), "key": "locale", "value": site.locale },
+            ],
+        }
+    }]}))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dates_in_every_ghost_spelling() {
+        assert_eq!(date_ms(&json!("1970-01-01T00:00:01.000Z")), Some(1_000));
+        assert_eq!(date_ms(&json!("1970-01-01 00:00:02")), Some(2_000));
+        assert_eq!(date_ms(&json!(3_000)), Some(3_000));
+        assert_eq!(date_ms(&json!("yesterday")), None);
+        assert_eq!(date_ms(&json!(null)), None);
+        assert_eq!(iso(1_500), json!("1970-01-01T00:00:01.500Z"));
+    }
+
+    #[test]
+    fn both_export_shapes_are_found_and_damage_is_named() {
+        assert!(data_of(&json!({ "db": [{ "data": { "posts": [] } }] })).is_ok());
+        assert!(data_of(&json!({ "data": { "posts": [] } })).is_ok());
+        let e = data_of(&json!({ "posts": [] })).unwrap_err().to_string();
+        assert!(e.contains("not a Ghost export"), "{e}");
+        let e = data_of(&json!({ "data": { "posts": {} } }))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("data.posts should be a list"), "{e}");
+    }
+}
