@@ -14,6 +14,7 @@ mod router;
 mod security;
 mod site;
 mod state;
+mod webhooks;
 
 pub use cache::CacheTags;
 pub use router::router;
@@ -30,8 +31,11 @@ pub async fn serve(
     state: AppState,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
+    // One TLS provider for the process (webhook deliveries over https).
+    let _ = rustls::crypto::ring::default_provider().install_default();
     let poller = changes::spawn_poller(state.clone());
     let scheduler = jobs::spawn_scheduler(state.clone());
+    let deliverer = webhooks::spawn_deliverer(state.clone());
     let app = router(state.clone()).into_make_service_with_connect_info::<SocketAddr>();
     let stopping = state.clone();
     let result = axum::serve(listener, app)
@@ -42,5 +46,6 @@ pub async fn serve(
         .await;
     poller.abort();
     scheduler.abort();
+    deliverer.abort();
     result
 }

@@ -89,6 +89,14 @@ fn site(state: AppState) -> Router {
             post(admin::integrations::revoke),
         )
         .route(
+            "/admin/integrations/webhooks",
+            post(admin::integrations::add_webhook),
+        )
+        .route(
+            "/admin/integrations/webhooks/{id}/remove",
+            post(admin::integrations::remove_webhook),
+        )
+        .route(
             "/admin/tags/{id}",
             get(admin::taxonomy::edit_tag).post(admin::taxonomy::save_tag),
         )

@@ -17,6 +17,8 @@ mod feeds;
 mod media;
 #[path = "site/transfer.rs"]
 mod transfer;
+#[path = "site/webhooks.rs"]
+mod webhooks;
 
 const BIN: &str = env!("CARGO_BIN_EXE_masthead");
 
@@ -49,11 +51,16 @@ struct Server {
 
 impl Server {
     fn start(data: &Path) -> Server {
+        Server::start_with_env(data, &[])
+    }
+
+    fn start_with_env(data: &Path, envs: &[(&str, &str)]) -> Server {
         let mut child = Command::new(BIN)
             .args(["--data-dir"])
             .arg(data)
             .args(["serve", "--addr", "127.0.0.1:0"])
             .env("MASTHEAD_LOG", "warn")
+            .envs(envs.iter().copied())
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
             .spawn()
@@ -119,6 +126,12 @@ impl Drop for Server {
 }
 
 fn client() -> reqwest::Client {
+    // The server's reqwest (shared by this crate) brings no TLS provider of
+    // its own; tests only speak plain HTTP, but one must be installed.
+    static PROVIDER: std::sync::Once = std::sync::Once::new();
+    PROVIDER.call_once(|| {
+        let _ = rustls::crypto::ring::default_provider().install_default();
+    });
     reqwest::Client::builder()
         .redirect(Policy::none())
         .timeout(Duration::from_secs(20))

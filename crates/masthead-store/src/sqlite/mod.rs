@@ -11,6 +11,7 @@ pub mod queries;
 pub mod staff;
 pub mod taxonomy;
 pub mod transfer;
+pub mod webhooks;
 mod write;
 
 use std::path::{Path, PathBuf};
@@ -52,6 +53,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         6,
         "api",
         include_str!("../../migrations/sqlite/0006_api.sql"),
+    ),
+    (
+        7,
+        "webhooks",
+        include_str!("../../migrations/sqlite/0007_webhooks.sql"),
     ),
 ];
 

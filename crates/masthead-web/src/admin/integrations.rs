@@ -35,7 +35,40 @@ async fn render(
         Ok(k) => k,
         Err(e) => return unavailable(e),
     };
+    let hooks = match state
+        .store
+        .read(masthead_store::sqlite::webhooks::webhooks)
+        .await
+    {
+        Ok(h) => h,
+        Err(e) => return unavailable(e),
+    };
+    let deliveries = match state
+        .store
+        .read(|c| masthead_store::sqlite::webhooks::recent_deliveries(c, 30))
+        .await
+    {
+        Ok(d) => d,
+        Err(e) => return unavailable(e),
+    };
     let clock = state.clock();
+    let log: Vec<serde_json::Value> = deliveries
+        .iter()
+        .map(|d| {
+            serde_json::json!({
+                "id": d.id,
+                "hook": hooks.iter().find(|h| h.id == d.webhook_id).map(|h| h.name.clone()).unwrap_or_else(|| format!("#{}", d.webhook_id)),
+                "event": d.event,
+                "subject": d.subject_id,
+                "status": d.status,
+                "attempts": d.attempts,
+                "code": d.last_status,
+                "error": d.last_error,
+                "when": clock.time(d.created_ms).display,
+                "next": (d.status == "pending").then(|| clock.time(d.next_attempt_ms).display),
+            })
+        })
+        .collect();
     let rows: Vec<serde_json::Value> = keys
         .iter()
         .map(|k| {
@@ -58,6 +91,9 @@ async fn render(
             "staff": StaffView::from(&staff.0.user),
             "csrf": staff.0.csrf_token,
             "keys": rows,
+            "hooks": hooks,
+            "log": log,
+            "events": masthead_store::sqlite::webhooks::EVENTS,
             "error": error,
             "notice": notice,
         }),
@@ -165,4 +201,96 @@ pub async fn revoke(
     }
 }
 
-crate::admin::has_csrf!(CreateForm, RevokeForm);
+#[derive(Deserialize)]
+pub struct WebhookForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    event: String,
+    #[serde(default)]
+    target_url: String,
+    #[serde(default)]
+    name: String,
+}
+
+pub async fn add_webhook(
+    State(state): State<AppState>,
+    DeskForm { staff, form }: DeskForm<WebhookForm>,
+) -> Response {
+    if !permits(staff.0.user.role, Action::ManageApiKeys) {
+        return forbidden();
+    }
+    let url = form.target_url.trim().to_owned();
+    let valid_url = (url.starts_with("https://") || url.starts_with("http://"))
+        && url.len() <= 2_000
+        && !url.contains(char::is_whitespace)
+        && url
+            .split("://")
+            .nth(1)
+            .is_some_and(|rest| !rest.is_empty() && !rest.starts_with('/'));
+    let event = form.event.clone();
+    if !masthead_store::sqlite::webhooks::EVENTS.contains(&event.as_str()) || !valid_url {
+        return render(
+            &state,
+            &staff,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            Some("Choose an event, and give the receiver's address starting with https:// (or http://)."),
+            None,
+        )
+        .await;
+    }
+    let name = form.name.trim().chars().take(120).collect::<String>();
+    let secret = crate::api::keys::new_admin_key().1;
+    match state
+        .store
+        .write(move |w| w.insert_webhook(&event, &url, &name, &secret, now_ms()))
+        .await
+    {
+        Ok(_) => {
+            render(
+                &state,
+                &staff,
+                StatusCode::OK,
+                None,
+                Some("Webhook added. Deliveries are signed with its secret (X-Ghost-Signature)."),
+            )
+            .await
+        }
+        Err(e) => unavailable(e),
+    }
+}
+
+pub async fn remove_webhook(
+    State(state): State<AppState>,
+    Path(id): Path<i64>,
+    DeskForm { staff, form: _ }: DeskForm<RevokeForm>,
+) -> Response {
+    if !permits(staff.0.user.role, Action::ManageApiKeys) {
+        return forbidden();
+    }
+    match state.store.write(move |w| w.deactivate_webhook(id)).await {
+        Ok(()) => {
+            render(
+                &state,
+                &staff,
+                StatusCode::OK,
+                None,
+                Some("Webhook removed."),
+            )
+            .await
+        }
+        Err(masthead_store::StoreError::NotFound) => {
+            render(
+                &state,
+                &staff,
+                StatusCode::NOT_FOUND,
+                Some("No such webhook."),
+                None,
+            )
+            .await
+        }
+        Err(e) => unavailable(e),
+    }
+}
+
+crate::admin::has_csrf!(CreateForm, RevokeForm, WebhookForm);

@@ -61,7 +61,10 @@ fn templates() -> &'static Environment<'static> {
             ("byline.html", include_str!("../../admin/byline.html")),
             ("tag.html", include_str!("../../admin/tag.html")),
             ("staff.html", include_str!("../../admin/staff.html")),
-            ("integrations.html", include_str!("../../admin/integrations.html")),
+            (
+                "integrations.html",
+                include_str!("../../admin/integrations.html"),
+            ),
             (
                 "media_item.html",
                 include_str!("../../admin/media_item.html"),

@@ -1448,3 +1448,35 @@ async fn upload_image(
         }
     })
 }
+
+/// The body of a webhook delivery: the post or member as the Admin API
+/// prints it now, in Ghost's `{"post": {"current": …}}` shape.
+pub(crate) async fn webhook_payload(state: &AppState, event: &str, id: i64) -> Option<Value> {
+    let base = state
+        .config
+        .public_url
+        .clone()
+        .map(|u| u.trim_end_matches('/').to_owned())
+        .unwrap_or_default();
+    let tz = tz(state);
+    if event == "member.added" {
+        let m = state.store.read(move |c| q::member(c, id)).await.ok()??;
+        return Some(json!({ "member": { "current": member_json(&m, &tz), "previous": {} } }));
+    }
+    let post = match load_post(state, Resource::Posts, id).await {
+        Ok(Some(p)) => p,
+        _ => load_post(state, Resource::Pages, id).await.ok()??,
+    };
+    let o = PostOptions {
+        base: &base,
+        tz: &tz,
+        tags: true,
+        authors: true,
+        tiers: false,
+        html: true,
+        plaintext: false,
+        admin: true,
+    };
+    let key = if post.kind == "page" { "page" } else { "post" };
+    Some(json!({ key: { "current": out::post(&post, &o), "previous": {} } }))
+}

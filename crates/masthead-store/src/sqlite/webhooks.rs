@@ -1,0 +1,197 @@
+//! Webhooks and their delivery log (the rows are written by triggers; see
+//! migration 0007).
+
+use rusqlite::{Connection, params};
+use serde::Serialize;
+
+use super::Writer;
+use crate::error::{StoreError, StoreResult};
+
+pub const EVENTS: [&str; 4] = [
+    "post.published",
+    "post.updated",
+    "post.unpublished",
+    "member.added",
+];
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Webhook {
+    pub id: i64,
+    pub event: String,
+    pub target_url: String,
+    pub name: String,
+    pub secret: String,
+    pub active: bool,
+    pub created_ms: i64,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Delivery {
+    pub id: i64,
+    pub webhook_id: i64,
+    pub event: String,
+    pub subject_id: i64,
+    pub status: String,
+    pub attempts: u32,
+    pub next_attempt_ms: i64,
+    pub last_status: Option<u16>,
+    pub last_error: Option<String>,
+    pub created_ms: i64,
+    pub finished_ms: Option<i64>,
+}
+
+/// A delivery to make now, with where and how to sign it.
+#[derive(Debug, Clone)]
+pub struct Due {
+    pub delivery: Delivery,
+    pub target_url: String,
+    pub secret: String,
+}
+
+pub fn webhooks(c: &Connection) -> StoreResult<Vec<Webhook>> {
+    Ok(c.prepare_cached(
+        "SELECT id, event, target_url, name, secret, active, created_at FROM webhooks
+         WHERE active = 1 ORDER BY id",
+    )?
+    .query_map([], |r| {
+        Ok(Webhook {
+            id: r.get(0)?,
+            event: r.get(1)?,
+            target_url: r.get(2)?,
+            name: r.get(3)?,
+            secret: r.get(4)?,
+            active: r.get(5)?,
+            created_ms: r.get(6)?,
+        })
+    })?
+    .collect::<Result<_, _>>()?)
+}
+
+const DELIVERY_COLUMNS: &str = "d.id, d.webhook_id, d.event, d.subject_id, d.status, d.attempts, \
+     d.next_attempt_at, d.last_status, d.last_error, d.created_at, d.finished_at";
+
+fn delivery_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Delivery> {
+    Ok(Delivery {
+        id: r.get(0)?,
+        webhook_id: r.get(1)?,
+        event: r.get(2)?,
+        subject_id: r.get(3)?,
+        status: r.get(4)?,
+        attempts: r.get(5)?,
+        next_attempt_ms: r.get(6)?,
+        last_status: r.get(7)?,
+        last_error: r.get(8)?,
+        created_ms: r.get(9)?,
+        finished_ms: r.get(10)?,
+    })
+}
+
+/// The newest deliveries, for the desk's log.
+pub fn recent_deliveries(c: &Connection, limit: u32) -> StoreResult<Vec<Delivery>> {
+    Ok(c.prepare_cached(&format!(
+        "SELECT {DELIVERY_COLUMNS} FROM webhook_deliveries d ORDER BY d.id DESC LIMIT ?1"
+    ))?
+    .query_map([limit], delivery_from_row)?
+    .collect::<Result<_, _>>()?)
+}
+
+impl Writer<'_> {
+    pub fn insert_webhook(
+        &self,
+        event: &str,
+        target_url: &str,
+        name: &str,
+        secret: &str,
+        now: i64,
+    ) -> StoreResult<i64> {
+        if !EVENTS.contains(&event) {
+            return Err(StoreError::Invalid(format!("unknown event {event:?}")));
+        }
+        self.tx().execute(
+            "INSERT INTO webhooks (event, target_url, name, secret, created_at) VALUES (?1, ?2, ?3, ?4, ?5)",
+            params![event, target_url, name, secret, now],
+        )?;
+        Ok(self.tx().last_insert_rowid())
+    }
+
+    /// Stops a webhook; its log stays, its pending deliveries are dropped.
+    pub fn deactivate_webhook(&self, id: i64) -> StoreResult<()> {
+        let n = self.tx().execute(
+            "UPDATE webhooks SET active = 0 WHERE id = ?1 AND active = 1",
+            [id],
+        )?;
+        if n == 0 {
+            return Err(StoreError::NotFound);
+        }
+        self.tx().execute(
+            "UPDATE webhook_deliveries SET status = 'failed', last_error = 'webhook removed'
+             WHERE webhook_id = ?1 AND status = 'pending'",
+            [id],
+        )?;
+        Ok(())
+    }
+
+    /// Takes up to `limit` deliveries that are due, marking them as being sent.
+    pub fn claim_due_deliveries(&self, now: i64, limit: u32) -> StoreResult<Vec<Due>> {
+        let due: Vec<Due> = self
+            .tx()
+            .prepare_cached(&format!(
+                "SELECT {DELIVERY_COLUMNS}, w.target_url, w.secret FROM webhook_deliveries d
+                 JOIN webhooks w ON w.id = d.webhook_id
+                 WHERE d.status = 'pending' AND d.next_attempt_at <= ?1
+                 ORDER BY d.next_attempt_at, d.id LIMIT ?2"
+            ))?
+            .query_map(params![now, limit], |r| {
+                Ok(Due {
+                    delivery: delivery_from_row(r)?,
+                    target_url: r.get(11)?,
+                    secret: r.get(12)?,
+                })
+            })?
+            .collect::<Result<_, _>>()?;
+        for d in &due {
+            self.tx().execute(
+                "UPDATE webhook_deliveries SET status = 'sending' WHERE id = ?1",
+                [d.delivery.id],
+            )?;
+        }
+        Ok(due)
+    }
+
+    /// Records an attempt: delivered, to be retried at `retry_at`, or given up.
+    pub fn record_attempt(
+        &self,
+        id: i64,
+        status_code: Option<u16>,
+        error: Option<&str>,
+        outcome: Outcome,
+        now: i64,
+    ) -> StoreResult<()> {
+        let (status, next, finished) = match outcome {
+            Outcome::Delivered => ("delivered", now, Some(now)),
+            Outcome::Retry(at) => ("pending", at, None),
+            Outcome::GaveUp => ("failed", now, Some(now)),
+        };
+        self.tx().execute(
+            "UPDATE webhook_deliveries SET status = ?2, attempts = attempts + 1, next_attempt_at = ?3,
+                last_status = ?4, last_error = ?5, finished_at = ?6 WHERE id = ?1",
+            params![id, status, next, status_code, error, finished],
+        )?;
+        Ok(())
+    }
+
+    /// Deliveries left "sending" by a crash are sent again.
+    pub fn requeue_interrupted_deliveries(&self) -> StoreResult<usize> {
+        Ok(self.tx().execute(
+            "UPDATE webhook_deliveries SET status = 'pending' WHERE status = 'sending'",
+            [],
+        )?)
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    Delivered,
+    Retry(i64),
+    GaveUp,
+}
