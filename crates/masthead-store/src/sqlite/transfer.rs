@@ -221,7 +221,8 @@ pub struct ImportFields {
 impl Writer<'_> {
     pub fn set_import_fields(&self, id: i64, f: &ImportFields) -> StoreResult<()> {
         self.tx().execute(
-            "UPDATE posts SET uuid = COALESCE(?2, uuid), created_at = ?3, updated_at = ?4, featured = ?5,
+            "UPDATE posts SET uuid = CASE WHEN ?2 IS NOT NULL AND NOT EXISTS
+                    (SELECT 1 FROM posts o WHERE o.uuid = ?2) THEN ?2 ELSE uuid END, created_at = ?3, updated_at = ?4, featured = ?5,
                 canonical_url = ?6, meta_title = ?7, meta_description = ?8, feature_image_alt = ?9,
                 feature_image_caption = ?10, feature_image_photographer = ?11, feature_image_agency = ?12
              WHERE id = ?1",

@@ -92,9 +92,12 @@ impl<'t> Writer<'t> {
                     reading_minutes, status, visibility, primary_tag_id, feature_image,
                     feature_image_alt, feature_image_caption, feature_image_photographer,
                     feature_image_agency, feature_image_width, feature_image_height, video_src,
-                    video_embed, video_duration_s, created_at, updated_at, published_at)
+                    video_embed, video_duration_s, created_at, updated_at, published_at, uuid)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17,
-                    ?18, ?19, ?20, ?21, ?22, ?23, ?24)",
+                    ?18, ?19, ?20, ?21, ?22, ?23, ?24,
+                    lower(hex(randomblob(4)) || '-' || hex(randomblob(2)) || '-4' ||
+                          substr(hex(randomblob(2)), 2) || '-' || substr('89ab', 1 + (abs(random()) % 4), 1) ||
+                          substr(hex(randomblob(2)), 2) || '-' || hex(randomblob(6))))",
             )?
             .execute(params![
                 p.kind.as_str(),
