@@ -16,19 +16,7 @@ if (!url || !key) {
   process.exit(2);
 }
 const api = new GhostAdminAPI({ url, key, version: 'v5.0' });
-let checks = 0;
-
-function fail(what, detail) {
-  const err = new Error(`${what}${detail === undefined ? '' : `: ${JSON.stringify(detail).slice(0, 600)}`}`);
-  err.isCheck = true;
-  throw err;
-}
-function ok(cond, what, detail) { if (!cond) fail(what, detail); checks++; }
-function eq(actual, expected, what) { ok(actual === expected, `${what}: expected ${JSON.stringify(expected)}, got ${JSON.stringify(actual)}`); }
-async function rejects(promise, what) {
-  try { await promise; } catch (e) { checks++; return e; }
-  fail(`${what}: the client did not reject`);
-}
+const { ok, eq, rejects, count, run } = require('./check.js');
 async function fetchPage(p) {
   const r = await fetch(`${url}${p}`);
   return { status: r.status, type: r.headers.get('content-type'), text: r.status === 200 ? await r.text() : '' };
@@ -120,7 +108,7 @@ async function main() {
   const tags = await api.tags.browse({ limit: 'all' });
   ok(tags.some((t) => t.id === tag.id), 'tag browse');
   await api.tags.delete({ id: tag.id });
-  checks++;
+  count();
   await rejects(api.tags.read({ id: tag.id }), 'deleted tag');
 
   // Members.
@@ -139,7 +127,7 @@ async function main() {
   // Delete the post and the page: gone from the site.
   await api.posts.delete({ id: draft.id });
   await api.pages.delete({ id: pg.id });
-  checks++;
+  count();
   await rejects(api.posts.read({ id: draft.id }), 'deleted post');
   eq((await fetchPage(`/${published.slug}/`)).status, 404, 'a deleted story is gone');
 
@@ -149,11 +137,6 @@ async function main() {
   const refused = await rejects(forged.posts.browse(), 'forged secret');
   ok(/Authorization failed|Invalid token/i.test(`${refused.message} ${refused.context || ''}`), 'forged key refused', refused.message);
 
-  console.log(`ok ${checks} checks`);
 }
 
-main().catch((e) => {
-  console.error(e.isCheck ? `FAILED: ${e.message}` : `ERROR: ${e.stack || e}`);
-  if (e.response) console.error(`HTTP ${e.response.status}: ${JSON.stringify(e.response.data).slice(0, 500)}`);
-  process.exit(1);
-});
+run(main);

@@ -14,19 +14,7 @@ if (!url || !key) {
 }
 
 const api = new GhostContentAPI({ url, key, version: 'v5.0' });
-let checks = 0;
-
-function fail(what, detail) {
-  const err = new Error(`${what}${detail === undefined ? '' : `: ${JSON.stringify(detail).slice(0, 600)}`}`);
-  err.isCheck = true;
-  throw err;
-}
-function ok(cond, what, detail) { if (!cond) fail(what, detail); checks++; }
-function eq(actual, expected, what) { ok(actual === expected, `${what}: expected ${JSON.stringify(expected)}, got ${JSON.stringify(actual)}`); }
-async function rejects(promise, what) {
-  try { await promise; } catch (e) { checks++; return e; }
-  fail(`${what}: the client did not reject`);
-}
+const { ok, eq, rejects, count, run } = require('./check.js');
 
 async function main() {
   // Browse: Ghost's envelope and pagination.
@@ -141,11 +129,6 @@ async function main() {
   const badShape = (() => { try { return new GhostContentAPI({ url, key: 'short', version: 'v5.0' }); } catch (e) { return e; } })();
   ok(badShape instanceof Error, 'the client itself refuses a malformed key');
 
-  console.log(`ok ${checks} checks`);
 }
 
-main().catch((e) => {
-  console.error(e.isCheck ? `FAILED: ${e.message}` : `ERROR: ${e.stack || e}`);
-  if (e.response) console.error(`HTTP ${e.response.status}: ${JSON.stringify(e.response.data).slice(0, 500)}`);
-  process.exit(1);
-});
+run(main);

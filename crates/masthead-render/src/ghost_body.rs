@@ -134,10 +134,11 @@ fn lexical_node(n: &Value, html: &mut String, skipped: &mut Vec<String>, depth: 
             html.push_str(&format!(
                 "<figure><img src=\"{}\" alt=\"{}\">",
                 esc(s(n, "src")),
-                esc(s(n, "alt")
-                    .is_empty()
-                    .then(|| s(n, "altText"))
-                    .unwrap_or(s(n, "alt")))
+                esc(if s(n, "alt").is_empty() {
+                    s(n, "altText")
+                } else {
+                    s(n, "alt")
+                })
             ));
             if !s(n, "caption").is_empty() {
                 html.push_str(&format!("<figcaption>{}</figcaption>", s(n, "caption")));

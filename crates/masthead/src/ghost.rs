@@ -867,10 +867,12 @@ mod tests {
     fn both_export_shapes_are_found_and_damage_is_named() {
         assert!(data_of(&json!({ "db": [{ "data": { "posts": [] } }] })).is_ok());
         assert!(data_of(&json!({ "data": { "posts": [] } })).is_ok());
-        let e = data_of(&json!({ "posts": [] })).unwrap_err().to_string();
+        let e = data_of(&json!({ "posts": [] }))
+            .expect_err("refused")
+            .to_string();
         assert!(e.contains("not a Ghost export"), "{e}");
         let e = data_of(&json!({ "data": { "posts": {} } }))
-            .unwrap_err()
+            .expect_err("refused")
             .to_string();
         assert!(e.contains("data.posts should be a list"), "{e}");
     }

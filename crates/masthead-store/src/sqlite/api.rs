@@ -768,17 +768,7 @@ fn attach_relations(c: &Connection, items: &mut [ApiPost]) -> StoreResult<()> {
          JOIN authors a ON a.id = pa.author_id WHERE pa.post_id IN ({marks}) ORDER BY pa.post_id, pa.position"
     ))?;
     let rows = authors.query_map(params_from_iter(ids.iter()), |r| {
-        Ok((
-            r.get::<_, i64>(0)?,
-            Author {
-                id: r.get(1)?,
-                slug: r.get(2)?,
-                name: r.get(3)?,
-                bio: r.get(4)?,
-                location: r.get(5)?,
-                avatar: r.get(6)?,
-            },
-        ))
+        Ok((r.get::<_, i64>(0)?, super::taxonomy::author_at(r, 1)?))
     })?;
     for row in rows {
         let (post, author) = row?;
@@ -827,14 +817,7 @@ pub fn browse_authors(c: &Connection, b: &Browse) -> StoreResult<Page<ApiAuthor>
         ))?
         .query_map(params_from_iter(p.args.iter()), |r| {
             Ok(ApiAuthor {
-                author: Author {
-                    id: r.get(0)?,
-                    slug: r.get(1)?,
-                    name: r.get(2)?,
-                    bio: r.get(3)?,
-                    location: r.get(4)?,
-                    avatar: r.get(5)?,
-                },
+                author: super::taxonomy::author_at(r, 0)?,
                 count_posts: r.get::<_, i64>(6)?.max(0) as u64,
             })
         })?

@@ -36,21 +36,24 @@ pub struct TagEdit {
     pub position: i64,
 }
 
+/// An author from six columns starting at `at`: id, slug, name, bio, location, avatar.
+pub(crate) fn author_at(r: &rusqlite::Row<'_>, at: usize) -> rusqlite::Result<Author> {
+    Ok(Author {
+        id: r.get(at)?,
+        slug: r.get(at + 1)?,
+        name: r.get(at + 2)?,
+        bio: r.get(at + 3)?,
+        location: r.get(at + 4)?,
+        avatar: r.get(at + 5)?,
+    })
+}
+
 pub fn author_by_id(c: &Connection, id: i64) -> StoreResult<Option<Author>> {
     Ok(
         c.prepare_cached(
             "SELECT id, slug, name, bio, location, avatar FROM authors WHERE id = ?1",
         )?
-        .query_row([id], |r| {
-            Ok(Author {
-                id: r.get(0)?,
-                slug: r.get(1)?,
-                name: r.get(2)?,
-                bio: r.get(3)?,
-                location: r.get(4)?,
-                avatar: r.get(5)?,
-            })
-        })
+        .query_row([id], |r| author_at(r, 0))
         .optional()?,
     )
 }

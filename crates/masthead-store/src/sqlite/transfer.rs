@@ -44,16 +44,6 @@ pub struct ExportPost {
 }
 
 #[derive(Debug, Clone)]
-pub struct ExportTag {
-    pub id: i64,
-    pub slug: String,
-    pub name: String,
-    pub description: String,
-    pub is_section: bool,
-    pub position: i64,
-}
-
-#[derive(Debug, Clone)]
 pub struct ExportMember {
     pub id: i64,
     pub email: String,
@@ -65,7 +55,7 @@ pub struct ExportMember {
 #[derive(Debug, Clone, Default)]
 pub struct Everything {
     pub posts: Vec<ExportPost>,
-    pub tags: Vec<ExportTag>,
+    pub tags: Vec<super::taxonomy::EditableTag>,
     pub authors: Vec<Author>,
     pub members: Vec<ExportMember>,
 }
@@ -156,31 +146,11 @@ pub fn everything(c: &Connection) -> StoreResult<Everything> {
             Ok(())
         },
     )?;
-    let tags = c
-        .prepare("SELECT id, slug, name, description, is_section, position FROM tags ORDER BY id")?
-        .query_map([], |r| {
-            Ok(ExportTag {
-                id: r.get(0)?,
-                slug: r.get(1)?,
-                name: r.get(2)?,
-                description: r.get(3)?,
-                is_section: r.get(4)?,
-                position: r.get(5)?,
-            })
-        })?
-        .collect::<Result<_, _>>()?;
+    let mut tags = super::taxonomy::editable_tags(c)?;
+    tags.sort_by_key(|t| t.id);
     let authors = c
         .prepare("SELECT id, slug, name, bio, location, avatar FROM authors ORDER BY id")?
-        .query_map([], |r| {
-            Ok(Author {
-                id: r.get(0)?,
-                slug: r.get(1)?,
-                name: r.get(2)?,
-                bio: r.get(3)?,
-                location: r.get(4)?,
-                avatar: r.get(5)?,
-            })
-        })?
+        .query_map([], |r| super::taxonomy::author_at(r, 0))?
         .collect::<Result<_, _>>()?;
     let members = c
         .prepare("SELECT id, email, name, status, created_at FROM members ORDER BY id")?

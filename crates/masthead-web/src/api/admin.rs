@@ -964,84 +964,73 @@ macro_rules! run {
     };
 }
 
-async fn browse_posts(State(s): State<AppState>, h: HeaderMap, q: QueryResult) -> Response {
-    run!(browse(s, h, query(q)?, false).await)
+/// The handlers for posts and pages: the same code, `page` set for pages.
+macro_rules! post_endpoints {
+    ($page:expr, $browse:ident, $read:ident, $read_slug:ident, $add:ident, $edit:ident, $delete:ident) => {
+        async fn $browse(State(s): State<AppState>, h: HeaderMap, q: QueryResult) -> Response {
+            run!(browse(s, h, query(q)?, $page).await)
+        }
+        async fn $read(
+            State(s): State<AppState>,
+            h: HeaderMap,
+            Path(id): Path<String>,
+            q: QueryResult,
+        ) -> Response {
+            run!(read(s, h, query(q)?, $page, ("id", id)).await)
+        }
+        async fn $read_slug(
+            State(s): State<AppState>,
+            h: HeaderMap,
+            Path(slug): Path<String>,
+            q: QueryResult,
+        ) -> Response {
+            run!(read(s, h, query(q)?, $page, ("slug", slug)).await)
+        }
+        async fn $add(
+            State(s): State<AppState>,
+            h: HeaderMap,
+            q: QueryResult,
+            b: JsonResult,
+        ) -> Response {
+            run!(add(s, h, query(q)?, $page, json_body(b)?).await)
+        }
+        async fn $edit(
+            State(s): State<AppState>,
+            h: HeaderMap,
+            Path(id): Path<String>,
+            q: QueryResult,
+            b: JsonResult,
+        ) -> Response {
+            run!(edit(s, h, query(q)?, $page, id, json_body(b)?).await)
+        }
+        async fn $delete(
+            State(s): State<AppState>,
+            h: HeaderMap,
+            Path(id): Path<String>,
+        ) -> Response {
+            run!(delete(s, h, $page, id).await)
+        }
+    };
 }
-async fn browse_pages(State(s): State<AppState>, h: HeaderMap, q: QueryResult) -> Response {
-    run!(browse(s, h, query(q)?, true).await)
-}
-async fn read_post(
-    State(s): State<AppState>,
-    h: HeaderMap,
-    Path(id): Path<String>,
-    q: QueryResult,
-) -> Response {
-    run!(read(s, h, query(q)?, false, ("id", id)).await)
-}
-async fn read_page(
-    State(s): State<AppState>,
-    h: HeaderMap,
-    Path(id): Path<String>,
-    q: QueryResult,
-) -> Response {
-    run!(read(s, h, query(q)?, true, ("id", id)).await)
-}
-async fn read_post_slug(
-    State(s): State<AppState>,
-    h: HeaderMap,
-    Path(slug): Path<String>,
-    q: QueryResult,
-) -> Response {
-    run!(read(s, h, query(q)?, false, ("slug", slug)).await)
-}
-async fn read_page_slug(
-    State(s): State<AppState>,
-    h: HeaderMap,
-    Path(slug): Path<String>,
-    q: QueryResult,
-) -> Response {
-    run!(read(s, h, query(q)?, true, ("slug", slug)).await)
-}
-async fn add_post(
-    State(s): State<AppState>,
-    h: HeaderMap,
-    q: QueryResult,
-    b: JsonResult,
-) -> Response {
-    run!(add(s, h, query(q)?, false, json_body(b)?).await)
-}
-async fn add_page(
-    State(s): State<AppState>,
-    h: HeaderMap,
-    q: QueryResult,
-    b: JsonResult,
-) -> Response {
-    run!(add(s, h, query(q)?, true, json_body(b)?).await)
-}
-async fn edit_post(
-    State(s): State<AppState>,
-    h: HeaderMap,
-    Path(id): Path<String>,
-    q: QueryResult,
-    b: JsonResult,
-) -> Response {
-    run!(edit(s, h, query(q)?, false, id, json_body(b)?).await)
-}
-async fn edit_page(
-    State(s): State<AppState>,
-    h: HeaderMap,
-    Path(id): Path<String>,
-    q: QueryResult,
-    b: JsonResult,
-) -> Response {
-    run!(edit(s, h, query(q)?, true, id, json_body(b)?).await)
-}
-async fn delete_post(State(s): State<AppState>, h: HeaderMap, Path(id): Path<String>) -> Response {
-    run!(delete(s, h, false, id).await)
-}
-async fn delete_page(State(s): State<AppState>, h: HeaderMap, Path(id): Path<String>) -> Response {
-    run!(delete(s, h, true, id).await)
-}
+
+post_endpoints!(
+    false,
+    browse_posts,
+    read_post,
+    read_post_slug,
+    add_post,
+    edit_post,
+    delete_post
+);
+post_endpoints!(
+    true,
+    browse_pages,
+    read_page,
+    read_page_slug,
+    add_page,
+    edit_page,
+    delete_page
+);
 
 // ---------------------------------------------------------------- tags --
 

@@ -320,6 +320,37 @@ enum Read {
     Slug(String),
 }
 
+/// The client's filter, narrowed to one record for a read by id or slug.
+fn read_filter(
+    read: &Read,
+    filter: Option<Filter>,
+    singular: &str,
+) -> Result<Option<Filter>, ApiError> {
+    let one = match read {
+        Read::Browse => return Ok(filter),
+        Read::Id(id) => {
+            if q::parse_id(id).is_none() {
+                return Err(ApiError::not_found(&capital(singular)));
+            }
+            exact("id", id)
+        }
+        Read::Slug(slug) => exact("slug", slug),
+    };
+    Ok(Some(match filter {
+        Some(f) => Filter::and([f, one]),
+        None => one,
+    }))
+}
+
+/// `{"posts": [...]}` for a read, with `meta.pagination` for a browse.
+fn envelope(plural: &str, items: Vec<Value>, reading: bool, pagination: Value) -> Value {
+    if reading {
+        json!({ plural: items })
+    } else {
+        json!({ plural: items, "meta": { "pagination": pagination } })
+    }
+}
+
 async fn posts(
     state: AppState,
     headers: HeaderMap,
@@ -343,18 +374,8 @@ async fn posts(
             .context(format!("formats={f} is not valid; use html or plaintext.")));
         }
     }
-    let mut filter = filter_of(&p, resource)?;
     let reading = !matches!(read, Read::Browse);
-    match &read {
-        Read::Browse => {}
-        Read::Id(id) => {
-            if q::parse_id(id).is_none() {
-                return Err(ApiError::not_found(&capital(singular)));
-            }
-            filter = Some(exact("id", id));
-        }
-        Read::Slug(slug) => filter = Some(exact("slug", slug)),
-    }
+    let filter = read_filter(&read, filter_of(&p, resource)?, singular)?;
     let b = Browse {
         resource,
         audience: Audience::Content,
@@ -390,11 +411,12 @@ async fn posts(
         .iter()
         .map(|post| out::only_fields(out::post(post, &o), p.fields.as_deref()))
         .collect();
-    let body = if reading {
-        json!({ plural: items })
-    } else {
-        json!({ plural: items, "meta": { "pagination": pagination(page, limit, result.total) } })
-    };
+    let body = envelope(
+        plural,
+        items,
+        reading,
+        pagination(page, limit, result.total),
+    );
     Ok(respond(&headers, &body))
 }
 
@@ -420,28 +442,8 @@ async fn taxonomy(
         _ => ("author", "authors"),
     };
     check_include(&p, &["count.posts"], singular)?;
-    let mut filter = filter_of(&p, resource)?;
     let reading = !matches!(read, Read::Browse);
-    match &read {
-        Read::Browse => {}
-        Read::Id(id) => {
-            if q::parse_id(id).is_none() {
-                return Err(ApiError::not_found(&capital(singular)));
-            }
-            let by_id = exact("id", id);
-            filter = Some(match filter {
-                Some(f) => Filter::and([f, by_id]),
-                None => by_id,
-            });
-        }
-        Read::Slug(slug) => {
-            let by_slug = exact("slug", slug);
-            filter = Some(match filter {
-                Some(f) => Filter::and([f, by_slug]),
-                None => by_slug,
-            });
-        }
-    }
+    let filter = read_filter(&read, filter_of(&p, resource)?, singular)?;
     let b = Browse {
         resource,
         audience: Audience::Content,
@@ -484,11 +486,7 @@ async fn taxonomy(
     if reading && items.is_empty() {
         return Err(ApiError::not_found(&capital(singular)));
     }
-    let body = if reading {
-        json!({ plural: items })
-    } else {
-        json!({ plural: items, "meta": { "pagination": pagination(page, limit, total) } })
-    };
+    let body = envelope(plural, items, reading, pagination(page, limit, total));
     Ok(respond(&headers, &body))
 }
 
