@@ -3,8 +3,8 @@
 # (cargo), then the real-browser, HTML-validity and accessibility suite.
 # Installs what the tests need first, idempotently: Debian chromium and a Java
 # runtime (for the Nu Html Checker), wrk and nginx (benchmark smoke run),
-# Python's aiosmtpd (a real SMTP server for mail tests), and the pinned npm
-# packages.
+# Python's aiosmtpd (a real SMTP server for mail tests), feedparser and extruct
+# (feed and JSON-LD readers for the feed tests), and the pinned npm packages.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
@@ -28,12 +28,13 @@ if [ ${#need[@]} -gt 0 ]; then
   $sudo apt-get install -y -qq -o DPkg::Lock::Timeout=600 "${need[@]}"
 fi
 
-# --- a real SMTP server for the mail tests (Python aiosmtpd, in a venv) -------
+# --- Python tools in a venv: a real SMTP server for the mail tests (aiosmtpd),
+# the feed and JSON-LD readers for the feed tests (feedparser, extruct) -------
 venv="$HOME/.cache/masthead/venv"
-if ! "$venv/bin/python" -c "import aiosmtpd" >/dev/null 2>&1; then
-  step "installing aiosmtpd for the mail tests"
+if ! "$venv/bin/python" -c "import aiosmtpd, feedparser, extruct" >/dev/null 2>&1; then
+  step "installing aiosmtpd, feedparser and extruct for the mail and feed tests"
   python3 -m venv "$venv"
-  "$venv/bin/pip" install -q "aiosmtpd==1.4.6"
+  "$venv/bin/pip" install -q "aiosmtpd==1.4.6" "feedparser==6.0.14" "extruct==0.18.0"
 fi
 export MASTHEAD_TEST_PYTHON="$venv/bin/python"
 

@@ -81,6 +81,10 @@ pub struct SiteView {
     pub lang: String,
     pub sections: Vec<NavItem>,
     pub logo: Option<LogoView>,
+    /// The site's public address without a trailing slash
+    /// (`https://news.example`), for absolute links in `<head>`; empty when
+    /// unknown, and then templates print paths.
+    pub base_url: String,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -116,7 +120,38 @@ impl SiteView {
                     url: format!("/section/{}/", t.slug),
                 })
                 .collect(),
+            base_url: String::new(),
         }
+    }
+
+    /// The same view, with absolute links made from `base_url`.
+    pub fn with_base_url(mut self, base_url: impl Into<String>) -> SiteView {
+        self.base_url = base_url.into();
+        self
+    }
+
+    /// `path` (or a full URL, returned as it is) against the site's address.
+    pub fn absolute(&self, path: &str) -> String {
+        absolute_url(&self.base_url, path)
+    }
+}
+
+/// `path` made absolute against `base` (no trailing slash). URLs that already
+/// have a scheme are returned as they are; so are paths when `base` is empty.
+pub fn absolute_url(base: &str, path: &str) -> String {
+    if path.starts_with("https://") || path.starts_with("http://") {
+        path.to_owned()
+    } else if path.starts_with('/') && !path.starts_with("//") {
+        let mut url = String::with_capacity(base.len() + path.len());
+        url.push_str(base);
+        url.push_str(path);
+        url
+    } else {
+        let mut url = String::with_capacity(base.len() + path.len() + 1);
+        url.push_str(base);
+        url.push('/');
+        url.push_str(path.trim_start_matches('/'));
+        url
     }
 }
 
@@ -421,6 +456,70 @@ impl EntryView {
     }
 }
 
+/// What search engines and link previews read from `<head>`: the canonical
+/// address, Open Graph and Twitter card tags, feed links and JSON-LD. All
+/// URLs are absolute (when the site's address is known).
+#[derive(Debug, Clone, Serialize, Default)]
+pub struct SeoView {
+    pub canonical: String,
+    /// Open Graph type: `article` for stories, `website` for everything else.
+    pub og_type: &'static str,
+    pub title: String,
+    pub description: String,
+    pub image: Option<SeoImage>,
+    /// `summary_large_image` with a story's own picture, else `summary`.
+    pub twitter_card: &'static str,
+    /// RFC 3339 times, on stories.
+    pub published: Option<String>,
+    pub modified: Option<String>,
+    /// The story's primary tag.
+    pub section: Option<String>,
+    pub tags: Vec<String>,
+    /// Bylines' pages (`article:author`).
+    pub authors: Vec<String>,
+    /// Feeds of this listing, besides the whole site's.
+    pub feeds: Vec<FeedLink>,
+    /// Serialised JSON-LD, already escaped for a `<script>` element (no `<`,
+    /// `>` or `&` in it): print it with `|safe`.
+    pub json_ld: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct SeoImage {
+    pub url: String,
+    pub alt: String,
+    pub width: Option<u32>,
+    pub height: Option<u32>,
+}
+
+/// A `<link rel="alternate">` to a feed.
+#[derive(Debug, Clone, Serialize)]
+pub struct FeedLink {
+    pub title: String,
+    /// `application/rss+xml`, `application/atom+xml` or `application/feed+json`.
+    pub mime: &'static str,
+    pub href: String,
+}
+
+impl FeedLink {
+    /// The RSS, Atom and JSON feeds of a listing whose path is `prefix`
+    /// (`/tag/harbour/`; `/` for the whole site).
+    pub fn all_for(prefix: &str, title: &str) -> Vec<FeedLink> {
+        [
+            ("application/rss+xml", "rss/"),
+            ("application/atom+xml", "atom/"),
+            ("application/feed+json", "feed.json"),
+        ]
+        .into_iter()
+        .map(|(mime, file)| FeedLink {
+            title: title.to_owned(),
+            mime,
+            href: format!("{prefix}{file}"),
+        })
+        .collect()
+    }
+}
+
 /// Per-page facts for `<head>`.
 #[derive(Debug, Clone, Serialize, Default)]
 pub struct PageMeta {
@@ -473,6 +572,22 @@ mod tests {
             clock.deadline_label(1_830_297_599_000),
             "by the end of 2027"
         );
+    }
+
+    #[test]
+    fn urls_are_made_absolute_against_the_site() {
+        let base = "https://news.example";
+        assert_eq!(absolute_url(base, "/a/"), "https://news.example/a/");
+        assert_eq!(absolute_url(base, "a/b"), "https://news.example/a/b");
+        assert_eq!(
+            absolute_url(base, "https://cdn.example/x.jpg"),
+            "https://cdn.example/x.jpg"
+        );
+        assert_eq!(
+            absolute_url(base, "//evil.example/x"),
+            "https://news.example/evil.example/x"
+        );
+        assert_eq!(absolute_url("", "/a/"), "/a/");
     }
 
     #[test]

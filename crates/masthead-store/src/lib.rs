@@ -108,6 +108,21 @@ impl Store {
         member_count(metric: String) -> u64);
     read_op!(changes_since(after_id: i64, limit: u32) -> Vec<Change>);
     read_op!(latest_change_id() -> i64);
+    read_op!(
+        /// The newest `limit` posts of a listing in full, for RSS, Atom and JSON Feed.
+        feed_posts(scope: FeedScope, limit: u32) -> Vec<Post>);
+    read_op!(
+        /// The parts of the posts sitemap (ranges of `size` ids) that list something.
+        sitemap_parts(size: u32) -> Vec<u32>);
+    read_op!(
+        /// Part `number` of the posts sitemap, a primary-key range.
+        sitemap_posts(number: u32, size: u32) -> Vec<SitemapEntry>);
+    read_op!(sitemap_pages(limit: u32) -> Vec<SitemapEntry>);
+    read_op!(sitemap_tags(limit: u32) -> Vec<SitemapTag>);
+    read_op!(sitemap_authors(limit: u32) -> Vec<SitemapEntry>);
+    read_op!(
+        /// Posts published since `since_ms`, newest first (the Google News sitemap).
+        news_posts(since_ms: i64, limit: u32) -> Vec<NewsEntry>);
     /// The account and its password hash, by lowercase address.
     pub async fn staff_for_signin(
         &self,

@@ -89,6 +89,8 @@ pub struct PostNote {
 #[derive(Debug, Clone, Serialize)]
 pub struct Post {
     pub id: i64,
+    /// Stable whatever the slug or the site's address (feeds' item ids).
+    pub uuid: Option<String>,
     pub kind: PostKind,
     pub status: PostStatus,
     pub visibility: Visibility,
@@ -212,6 +214,60 @@ impl ChangeTopic {
     }
 }
 
+/// How much of each story the RSS, Atom and JSON feeds carry.
+/// Members-only stories carry their excerpt either way.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum FeedContent {
+    /// The whole body.
+    #[default]
+    Full,
+    /// The excerpt only: readers follow the link for the rest.
+    Excerpt,
+}
+
+impl FeedContent {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FeedContent::Full => "full",
+            FeedContent::Excerpt => "excerpt",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<FeedContent> {
+        match s {
+            "full" => Some(FeedContent::Full),
+            "excerpt" => Some(FeedContent::Excerpt),
+            _ => None,
+        }
+    }
+}
+
+/// A page listed in a sitemap: the variable part of its address (a slug) and
+/// when it last changed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SitemapEntry {
+    pub slug: String,
+    pub updated_ms: i64,
+}
+
+/// A tag with published posts, for the sitemap; sections also have a section page.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SitemapTag {
+    pub slug: String,
+    pub is_section: bool,
+    /// When its newest post was published.
+    pub updated_ms: i64,
+}
+
+/// A story in the Google News sitemap.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct NewsEntry {
+    pub slug: String,
+    pub title: String,
+    pub published_ms: i64,
+}
+
 /// Site-wide settings the theme prints.
 #[derive(Debug, Clone, Serialize)]
 pub struct SiteSettings {
@@ -224,6 +280,8 @@ pub struct SiteSettings {
     pub logo: Option<String>,
     pub logo_width: Option<u32>,
     pub logo_height: Option<u32>,
+    /// What the feeds carry of each story.
+    pub feed_content: FeedContent,
 }
 
 impl Default for SiteSettings {
@@ -237,6 +295,7 @@ impl Default for SiteSettings {
             logo: None,
             logo_width: None,
             logo_height: None,
+            feed_content: FeedContent::Full,
         }
     }
 }

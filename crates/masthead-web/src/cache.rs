@@ -320,18 +320,24 @@ pub async fn page_cache(State(state): State<AppState>, req: Request, next: Next)
     let Some(path) = req.uri().path_and_query().map(|pq| pq.as_str()) else {
         return next.run(req).await;
     };
+    // axum empties a HEAD response's body inside the router, before this
+    // layer sees it: HEAD may be answered from the cache but never fills it.
+    let head = req.method() == Method::HEAD;
     let count = state.member_count.load(Ordering::Relaxed);
     let aged = cache.get(path);
     if let Some(page) = &aged {
         let age = page.rendered.elapsed();
         let fresh = age < MAX_AGE && (page.member_count == count || age < COUNT_GRACE);
         // Aged (not invalidated) pages are served while one request renders anew.
-        if fresh || page.refreshing.swap(true, Ordering::AcqRel) {
+        if fresh || head || page.refreshing.swap(true, Ordering::AcqRel) {
             cache.hits.fetch_add(1, Ordering::Relaxed);
             return respond(page, req.headers(), true);
         }
     }
     cache.misses.fetch_add(1, Ordering::Relaxed);
+    if head {
+        return next.run(req).await;
+    }
     let path = path.to_owned();
     let req_headers = req.headers().clone();
     let res = next.run(req).await;

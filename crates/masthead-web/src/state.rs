@@ -4,6 +4,7 @@ use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 
+use axum::http::{HeaderMap, header};
 use masthead_render::Theme;
 use masthead_render::views::{CampaignView, Clock, SiteView};
 use masthead_store::{Campaign, SiteSettings, Store, StoreResult, Tag};
@@ -134,9 +135,48 @@ impl AppState {
         Clock::new(&self.site().settings.timezone, masthead_store::now_ms())
     }
 
+    /// The site's view for templates; absolute links use `--public-url` when
+    /// it is set (pages not built per request print paths otherwise).
     pub fn site_view(&self) -> SiteView {
+        let base = self.public_base_url().unwrap_or_default();
+        self.site_view_at(base)
+    }
+
+    /// The site's view with absolute links made from `base_url` (see [`Self::base_url`]).
+    pub fn site_view_at(&self, base_url: impl Into<String>) -> SiteView {
         let s = self.site();
-        SiteView::new(&s.settings, &s.sections)
+        SiteView::new(&s.settings, &s.sections).with_base_url(base_url)
+    }
+
+    /// `--public-url` without a trailing slash, if set.
+    pub fn public_base_url(&self) -> Option<String> {
+        self.config
+            .public_url
+            .as_deref()
+            .map(|u| u.trim().trim_end_matches('/').to_owned())
+            .filter(|u| !u.is_empty())
+    }
+
+    /// The site's public address for absolute links in pages and feeds
+    /// (`https://news.example`, no trailing slash): `--public-url` when set,
+    /// else the request's `Host` (with `https` when a proxy says
+    /// `X-Forwarded-Proto: https`). The page cache keys by path, not host, so
+    /// without `--public-url` a cached page carries the host that first asked
+    /// for it: production sites should set it. A malformed `Host` is never
+    /// printed.
+    pub fn base_url(&self, headers: &HeaderMap) -> String {
+        if let Some(base) = self.public_base_url() {
+            return base;
+        }
+        let host = headers
+            .get(header::HOST)
+            .and_then(|h| h.to_str().ok())
+            .filter(|h| plausible_host(h))
+            .unwrap_or("localhost");
+        let tls = headers
+            .get("x-forwarded-proto")
+            .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"https"));
+        format!("{}://{host}", if tls { "https" } else { "http" })
     }
 
     pub fn campaign_view(&self, clock: &Clock) -> Option<CampaignView> {
@@ -155,10 +195,35 @@ impl AppState {
     }
 }
 
+/// A host name or address with an optional port, nothing that could break
+/// out of a URL or an attribute.
+fn plausible_host(host: &str) -> bool {
+    !host.is_empty()
+        && host.len() <= 255
+        && host
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b':' | b'[' | b']'))
+}
+
 async fn load_snapshot(store: &Store) -> StoreResult<SiteSnapshot> {
     Ok(SiteSnapshot {
         settings: store.site_settings().await?,
         sections: store.sections().await?,
         campaign: store.active_campaign().await?,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::plausible_host;
+
+    #[test]
+    fn only_plausible_hosts_reach_links() {
+        for ok in ["news.example", "127.0.0.1:2369", "[::1]:8080", "localhost"] {
+            assert!(plausible_host(ok), "{ok}");
+        }
+        for bad in ["", "evil.example/\"><script>", "a b", "x@y", "host/path"] {
+            assert!(!plausible_host(bad), "{bad}");
+        }
+    }
 }

@@ -185,7 +185,7 @@ macro_rules! post_columns {
      p.feature_image_photographer, p.feature_image_agency, p.feature_image_width, p.feature_image_height, \
      p.video_src, p.video_embed, p.video_duration_s, p.language, p.canonical_url, p.meta_title, \
      p.meta_description, p.created_at, p.updated_at, p.published_at, p.feature_image_srcset, \
-     p.feature_image_webp_srcset"
+     p.feature_image_webp_srcset, p.uuid"
     };
 }
 
@@ -204,6 +204,7 @@ fn post_from_row(row: &Row<'_>) -> rusqlite::Result<Post> {
     };
     Ok(Post {
         id: row.get(0)?,
+        uuid: row.get(29)?,
         kind: kind_at(row, 1)?,
         status: PostStatus::parse(&status).map_err(|e| bad_value("status", e))?,
         visibility: visibility_at(row, 3)?,
@@ -237,6 +238,24 @@ pub fn published_post_by_slug(c: &Connection, slug: String) -> StoreResult<Optio
     let Some(mut post) = stmt.query_row([slug], post_from_row).optional()? else {
         return Ok(None);
     };
+    add_tags_and_authors(c, &mut post)?;
+    post.notes = c
+        .prepare_cached(
+            "SELECT kind, noted_at, note FROM post_notes WHERE post_id = ?1 ORDER BY noted_at, id",
+        )?
+        .query_map([post.id], |r| {
+            Ok(PostNote {
+                kind: r.get(0)?,
+                noted_ms: r.get(1)?,
+                note: r.get(2)?,
+            })
+        })?
+        .collect::<Result<_, _>>()?;
+    Ok(Some(post))
+}
+
+/// Fills in a post's tags and bylines, in order.
+fn add_tags_and_authors(c: &Connection, post: &mut Post) -> StoreResult<()> {
     post.tags = c
         .prepare_cached(
             "SELECT t.id, t.slug, t.name FROM post_tags pt JOIN tags t ON t.id = pt.tag_id
@@ -258,19 +277,135 @@ pub fn published_post_by_slug(c: &Connection, slug: String) -> StoreResult<Optio
         )?
         .query_map([post.id], author_from_row)?
         .collect::<Result<_, _>>()?;
-    post.notes = c
-        .prepare_cached(
-            "SELECT kind, noted_at, note FROM post_notes WHERE post_id = ?1 ORDER BY noted_at, id",
-        )?
-        .query_map([post.id], |r| {
-            Ok(PostNote {
-                kind: r.get(0)?,
-                noted_ms: r.get(1)?,
-                note: r.get(2)?,
-            })
-        })?
-        .collect::<Result<_, _>>()?;
-    Ok(Some(post))
+    Ok(())
+}
+
+/// The newest `limit` posts of a listing in full (body, tags, bylines; no
+/// notes), newest first: what RSS, Atom and JSON feeds print. The listing's
+/// own keyset query picks them, then each is read by its primary key.
+pub fn feed_posts(c: &Connection, scope: FeedScope, limit: u32) -> StoreResult<Vec<Post>> {
+    let page = feed(c, scope, None, limit)?;
+    let mut stmt = c.prepare_cached(concat!(
+        "SELECT ",
+        post_columns!(),
+        " FROM posts p WHERE p.id = ?1 AND p.status = 'published'"
+    ))?;
+    let mut posts = Vec::with_capacity(page.cards.len());
+    for card in &page.cards {
+        if let Some(mut post) = stmt.query_row([card.id], post_from_row).optional()? {
+            add_tags_and_authors(c, &mut post)?;
+            posts.push(post);
+        }
+    }
+    Ok(posts)
+}
+
+/// The numbers (from 1) of the posts sitemap's parts that list at least one
+/// published post. Parts are ranges of `size` post ids, so a post never moves
+/// between parts; each check is one primary-key range seek that stops at the
+/// first published post.
+pub fn sitemap_parts(c: &Connection, size: u32) -> StoreResult<Vec<u32>> {
+    let size = i64::from(size.max(1));
+    let max_id: i64 = c
+        .prepare_cached("SELECT COALESCE(MAX(id), 0) FROM posts")?
+        .query_row([], |r| r.get(0))?;
+    let mut listed = c.prepare_cached(
+        "SELECT EXISTS (SELECT 1 FROM posts WHERE id > ?1 AND id <= ?2
+                          AND status = 'published' AND kind <> 'page')",
+    )?;
+    let mut parts = Vec::new();
+    for number in 1..=(max_id + size - 1) / size {
+        let low = (number - 1) * size;
+        if listed.query_row([low, low + size], |r| r.get::<_, bool>(0))? {
+            parts.push(u32::try_from(number).unwrap_or(u32::MAX));
+        }
+    }
+    Ok(parts)
+}
+
+/// Part `number` (from 1) of the posts sitemap: published posts (not pages)
+/// with ids in `((number - 1) * size, number * size]`, a primary-key range.
+pub fn sitemap_posts(c: &Connection, number: u32, size: u32) -> StoreResult<Vec<SitemapEntry>> {
+    let size = i64::from(size.max(1));
+    let low = (i64::from(number.max(1)) - 1) * size;
+    Ok(c.prepare_cached(
+        "SELECT slug, updated_at FROM posts
+         WHERE id > ?1 AND id <= ?2 AND status = 'published' AND kind <> 'page'
+         ORDER BY id",
+    )?
+    .query_map([low, low + size], sitemap_entry_from_row)?
+    .collect::<Result<_, _>>()?)
+}
+
+fn sitemap_entry_from_row(r: &Row<'_>) -> rusqlite::Result<SitemapEntry> {
+    Ok(SitemapEntry {
+        slug: r.get(0)?,
+        updated_ms: r.get(1)?,
+    })
+}
+
+/// Published standalone pages (About, policies), at most `limit`.
+pub fn sitemap_pages(c: &Connection, limit: u32) -> StoreResult<Vec<SitemapEntry>> {
+    Ok(c.prepare_cached(
+        "SELECT slug, updated_at FROM posts
+         WHERE status = 'published' AND kind = 'page' ORDER BY id LIMIT ?1",
+    )?
+    .query_map([limit], sitemap_entry_from_row)?
+    .collect::<Result<_, _>>()?)
+}
+
+/// Tags with at least one published post, at most `limit`, with the
+/// publication time of their newest (read from the tag listing's index).
+pub fn sitemap_tags(c: &Connection, limit: u32) -> StoreResult<Vec<SitemapTag>> {
+    Ok(c.prepare_cached(
+        "SELECT slug, is_section, last FROM (
+             SELECT t.id, t.slug, t.is_section,
+                    (SELECT MAX(pt.published_at) FROM post_tags pt
+                      WHERE pt.tag_id = t.id AND pt.published_at IS NOT NULL) AS last
+             FROM tags t)
+         WHERE last IS NOT NULL ORDER BY id LIMIT ?1",
+    )?
+    .query_map([limit], |r| {
+        Ok(SitemapTag {
+            slug: r.get(0)?,
+            is_section: r.get(1)?,
+            updated_ms: r.get(2)?,
+        })
+    })?
+    .collect::<Result<_, _>>()?)
+}
+
+/// Bylines with at least one published post, at most `limit`, with the
+/// publication time of their newest.
+pub fn sitemap_authors(c: &Connection, limit: u32) -> StoreResult<Vec<SitemapEntry>> {
+    Ok(c.prepare_cached(
+        "SELECT slug, last FROM (
+             SELECT a.id, a.slug,
+                    (SELECT MAX(pa.published_at) FROM post_authors pa
+                      WHERE pa.author_id = a.id AND pa.published_at IS NOT NULL) AS last
+             FROM authors a)
+         WHERE last IS NOT NULL ORDER BY id LIMIT ?1",
+    )?
+    .query_map([limit], sitemap_entry_from_row)?
+    .collect::<Result<_, _>>()?)
+}
+
+/// Posts (not pages) published at or after `since_ms`, newest first, at most
+/// `limit`: the Google News sitemap. Reads the News Feed's index.
+pub fn news_posts(c: &Connection, since_ms: i64, limit: u32) -> StoreResult<Vec<NewsEntry>> {
+    Ok(c.prepare_cached(
+        "SELECT slug, title, published_at FROM posts
+         WHERE status = 'published' AND kind <> 'page' AND published_at >= ?1
+         ORDER BY published_at DESC, id DESC LIMIT ?2",
+    )?
+    .query_map(params![since_ms, limit], |r| {
+        Ok(NewsEntry {
+            slug: r.get(0)?,
+            title: r.get(1)?,
+            published_ms: r.get(2)?,
+        })
+    })?
+    .collect::<Result<_, _>>()?)
 }
 
 pub fn published_post_id_by_slug(
@@ -407,6 +542,7 @@ pub fn site_settings(c: &Connection) -> StoreResult<SiteSettings> {
             "timezone" => s.timezone = v,
             "locale" => s.locale = v,
             "logo" => s.logo = (!v.is_empty()).then_some(v),
+            "feed_content" => s.feed_content = FeedContent::parse(&v).unwrap_or_default(),
             "logo_size" => {
                 if let Some((w, h)) = v.split_once('x') {
                     s.logo_width = w.parse().ok();
@@ -529,4 +665,98 @@ pub fn post_refs(c: &Connection, post_id: i64) -> StoreResult<Option<PostRefs>> 
         tag_ids,
         author_ids,
     }))
+}
+
+#[cfg(test)]
+mod feed_and_sitemap_tests {
+    use super::*;
+    use crate::sqlite::tests::TempDb;
+
+    const HOUR: i64 = 3_600_000;
+
+    fn new_post(slug: &str, kind: PostKind, status: PostStatus, published_ms: i64) -> NewPost {
+        NewPost {
+            kind,
+            slug: slug.to_owned(),
+            title: format!("Title {slug}"),
+            dek: String::new(),
+            body_source: "Body".into(),
+            body_html: "<p>Body</p>".into(),
+            word_count: 1,
+            reading_minutes: 1,
+            status,
+            visibility: Visibility::Public,
+            image: None,
+            video: None,
+            published_ms: (status == PostStatus::Published).then_some(published_ms),
+            updated_ms: published_ms,
+            tag_ids: Vec::new(),
+            author_ids: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn feeds_sitemap_parts_and_news_read_what_readers_see() {
+        let db = TempDb::new("sitemaps");
+        let now = 1_000 * 24 * HOUR;
+        use PostKind::{Article, Page};
+        use PostStatus::{Draft, Published};
+        // Ids 1..=8, in parts of two ids: (0,2] (2,4] (4,6] (6,8].
+        let rows = [
+            ("one", Article, Published, now - HOUR),
+            ("about", Page, Published, now - 100 * HOUR),
+            ("draft-a", Article, Draft, now),
+            ("old", Article, Published, now - 72 * HOUR),
+            ("draft-b", Article, Draft, now),
+            ("draft-c", Article, Draft, now),
+            ("edge", Article, Published, now - 47 * HOUR),
+            ("newest", Article, Published, now - 2 * HOUR),
+        ];
+        let tag = db
+            .store
+            .write(|w| {
+                let tag = w.insert_tag(&NewTag {
+                    slug: "city".into(),
+                    name: "City".into(),
+                    description: String::new(),
+                    is_section: false,
+                    position: 0,
+                })?;
+                for (slug, kind, status, at) in rows {
+                    let mut p = new_post(slug, kind, status, at);
+                    p.tag_ids = vec![tag];
+                    w.insert_post(&p)?;
+                }
+                Ok(tag)
+            })
+            .expect("seed");
+        db.store
+            .read(|c| {
+                assert_eq!(sitemap_parts(c, 2)?, [1, 2, 4], "part 3 holds only drafts");
+                let slugs =
+                    |v: Vec<SitemapEntry>| v.into_iter().map(|e| e.slug).collect::<Vec<_>>();
+                assert_eq!(slugs(sitemap_posts(c, 1, 2)?), ["one"], "no pages");
+                assert_eq!(slugs(sitemap_posts(c, 4, 2)?), ["edge", "newest"]);
+                assert!(sitemap_posts(c, 3, 2)?.is_empty());
+                assert_eq!(slugs(sitemap_pages(c, 10)?), ["about"]);
+                let news: Vec<String> = news_posts(c, now - 48 * HOUR, 10)?
+                    .into_iter()
+                    .map(|n| n.slug)
+                    .collect();
+                assert_eq!(news, ["one", "newest", "edge"], "last 48 h, newest first");
+                let tags = sitemap_tags(c, 10)?;
+                assert_eq!(tags.len(), 1);
+                assert_eq!(tags[0].updated_ms, now - HOUR);
+                for scope in [FeedScope::All, FeedScope::Tag(tag)] {
+                    let posts = feed_posts(c, scope, 50)?;
+                    let slugs: Vec<&str> = posts.iter().map(|p| p.slug.as_str()).collect();
+                    assert_eq!(slugs, ["one", "newest", "edge", "old"], "{scope:?}");
+                    assert_eq!(posts[0].tags.len(), 1);
+                    assert_eq!(posts[0].body_html, "<p>Body</p>");
+                }
+                assert_eq!(feed_posts(c, FeedScope::All, 2)?.len(), 2);
+                Ok(())
+            })
+            .expect("read");
+    }
 }

@@ -4,7 +4,7 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::Response;
 use masthead_domain::{Action, permits};
-use masthead_store::{Campaign, now_ms};
+use masthead_store::{Campaign, FeedContent, now_ms};
 use serde::Deserialize;
 
 use super::{DeskForm, Staff, StaffView, message, page, unavailable};
@@ -89,6 +89,9 @@ pub struct SettingsForm {
     /// `keep`, empty (none) or a media library id.
     #[serde(default = "keep")]
     logo_media: String,
+    /// What feeds carry: `full` or `excerpt`; absent keeps the setting.
+    #[serde(default)]
+    feed_content: Option<String>,
 }
 
 fn keep() -> String {
@@ -172,6 +175,13 @@ pub async fn save(
             None => bad!("Choose the logo from the media library."),
         },
     };
+    let feed_content = match f.feed_content.as_deref().map(str::trim) {
+        None => None,
+        Some(value) => match FeedContent::parse(value) {
+            Some(fc) => Some(fc),
+            None => bad!("Choose what the feeds carry: the full story or the excerpt."),
+        },
+    };
     let timezone = f.timezone.trim().to_owned();
     let description = f.description.trim().to_owned();
     let metric = f.metric.clone();
@@ -185,6 +195,9 @@ pub async fn save(
             w.set_setting("description", &description)?;
             w.set_setting("accent", &accent)?;
             w.set_setting("timezone", &timezone)?;
+            if let Some(fc) = feed_content {
+                w.set_setting("feed_content", fc.as_str())?;
+            }
             match &logo {
                 None => {}
                 Some(None) => {

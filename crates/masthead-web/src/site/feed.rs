@@ -4,9 +4,10 @@
 
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Path, Query, State};
+use axum::http::HeaderMap;
 use axum::response::Response;
 use masthead_domain::{FeedCursor, PostKind, Slug};
-use masthead_render::views::{CampaignView, CardView, PageMeta, SiteView};
+use masthead_render::views::{CampaignView, CardView, FeedLink, PageMeta, SeoView, SiteView};
 use masthead_store::{FeedPage, FeedScope};
 use serde::{Deserialize, Serialize};
 
@@ -37,6 +38,8 @@ struct ListingContext {
     site: SiteView,
     campaign: Option<CampaignView>,
     page: PageMeta,
+    /// Canonical address (without `?after=`), link-preview tags, feed links.
+    seo: SeoView,
     listing: Option<ListingHead>,
     cards: Vec<CardView>,
     next_url: Option<String>,
@@ -55,6 +58,8 @@ struct Listing {
     url: String,
     head: Option<ListingHead>,
     meta: PageMeta,
+    /// This listing's own feeds (the whole site's are on every page).
+    feeds: Vec<FeedLink>,
 }
 
 fn parse_query(
@@ -75,6 +80,7 @@ fn parse_query(
 
 async fn render(
     state: &AppState,
+    headers: &HeaderMap,
     listing: Listing,
     after: Option<FeedCursor>,
     fragment: bool,
@@ -100,10 +106,20 @@ async fn render(
     let mut meta = listing.meta;
     // Deep pages are for people, not search engines (which get the sitemap).
     meta.noindex = after.is_some();
+    let site = state.site_view_at(state.base_url(headers));
+    let seo = super::seo::for_listing(
+        &site,
+        &listing.url,
+        &meta.title,
+        &meta.description,
+        listing.head.as_ref().and_then(|h| h.image.as_deref()),
+        listing.feeds,
+    );
     let ctx = ListingContext {
-        site: state.site_view(),
+        site,
         campaign: state.campaign_view(&clock),
         page: meta,
+        seo,
         listing: listing.head,
         cards,
         next_url,
@@ -118,10 +134,17 @@ async fn render(
 impl Listing {
     /// A listing with its own heading; its page title, description and path
     /// come from the heading. `in_nav` marks it current in the sections menu.
-    fn headed(scope: FeedScope, key: String, head: ListingHead, in_nav: bool) -> Listing {
+    fn headed(
+        scope: FeedScope,
+        key: String,
+        head: ListingHead,
+        in_nav: bool,
+        feeds: Vec<FeedLink>,
+    ) -> Listing {
         Listing {
             scope,
             key,
+            feeds,
             url: head.url.clone(),
             meta: PageMeta {
                 title: head.title.clone(),
@@ -135,6 +158,11 @@ impl Listing {
     }
 }
 
+/// "Harbour | The Aldren Courier", as the feed itself is titled.
+fn feed_title(state: &AppState, name: &str) -> String {
+    format!("{name} | {}", state.site().settings.title)
+}
+
 fn slug_or_404(slug: &str) -> Result<String, SiteError> {
     Slug::parse(slug)
         .map(Slug::into_string)
@@ -143,6 +171,7 @@ fn slug_or_404(slug: &str) -> Result<String, SiteError> {
 
 pub async fn home(
     State(state): State<AppState>,
+    headers: HeaderMap,
     q: Result<Query<ListQuery>, QueryRejection>,
 ) -> Result<Response, SiteError> {
     let (after, fragment) = parse_query(q)?;
@@ -159,13 +188,15 @@ pub async fn home(
             section: Some("home".to_owned()),
             noindex: false,
         },
+        feeds: Vec::new(),
     };
-    render(&state, listing, after, fragment).await
+    render(&state, &headers, listing, after, fragment).await
 }
 
 pub async fn tag(
     State(state): State<AppState>,
     Path(slug): Path<String>,
+    headers: HeaderMap,
     q: Result<Query<ListQuery>, QueryRejection>,
 ) -> Result<Response, SiteError> {
     let (after, fragment) = parse_query(q)?;
@@ -182,18 +213,21 @@ pub async fn tag(
         description: tag.description,
         location: String::new(),
     };
+    let feeds = FeedLink::all_for(&head.url, &feed_title(&state, &head.title));
     let listing = Listing::headed(
         FeedScope::Tag(tag.id),
         format!("tag-{}", tag.id),
         head,
         false,
+        feeds,
     );
-    render(&state, listing, after, fragment).await
+    render(&state, &headers, listing, after, fragment).await
 }
 
 pub async fn section(
     State(state): State<AppState>,
     Path(slug): Path<String>,
+    headers: HeaderMap,
     q: Result<Query<ListQuery>, QueryRejection>,
 ) -> Result<Response, SiteError> {
     let (after, fragment) = parse_query(q)?;
@@ -213,18 +247,25 @@ pub async fn section(
         description: tag.description,
         location: String::new(),
     };
+    // A section's readers may follow its tag's feed.
+    let feeds = FeedLink::all_for(
+        &format!("/tag/{}/", tag.slug),
+        &feed_title(&state, &head.title),
+    );
     let listing = Listing::headed(
         FeedScope::Section(tag.id),
         format!("section-{}", tag.id),
         head,
         true,
+        feeds,
     );
-    render(&state, listing, after, fragment).await
+    render(&state, &headers, listing, after, fragment).await
 }
 
 pub async fn author(
     State(state): State<AppState>,
     Path(slug): Path<String>,
+    headers: HeaderMap,
     q: Result<Query<ListQuery>, QueryRejection>,
 ) -> Result<Response, SiteError> {
     let (after, fragment) = parse_query(q)?;
@@ -241,17 +282,20 @@ pub async fn author(
         description: author.bio,
         location: author.location,
     };
+    let feeds = FeedLink::all_for(&head.url, &feed_title(&state, &head.title));
     let listing = Listing::headed(
         FeedScope::Author(author.id),
         format!("author-{}", author.id),
         head,
         false,
+        feeds,
     );
-    render(&state, listing, after, fragment).await
+    render(&state, &headers, listing, after, fragment).await
 }
 
 pub async fn video(
     State(state): State<AppState>,
+    headers: HeaderMap,
     q: Result<Query<ListQuery>, QueryRejection>,
 ) -> Result<Response, SiteError> {
     let (after, fragment) = parse_query(q)?;
@@ -268,6 +312,7 @@ pub async fn video(
         "kind-video".to_owned(),
         head,
         true,
+        Vec::new(),
     );
-    render(&state, listing, after, fragment).await
+    render(&state, &headers, listing, after, fragment).await
 }

@@ -7,6 +7,9 @@ pub mod join;
 pub mod live;
 pub mod media;
 pub mod post;
+pub mod seo;
+pub mod sitemap;
+pub mod xml;
 
 use axum::http::{HeaderValue, header};
 use axum::response::{Html, IntoResponse, Response};

@@ -1,9 +1,12 @@
 //! Article, brief, video, live and standalone pages, all at `/{slug}/`.
 
 use axum::extract::{Path, State};
+use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 use masthead_domain::{PostKind, Slug};
-use masthead_render::views::{CampaignView, CardView, EntryView, PageMeta, PostView, SiteView};
+use masthead_render::views::{
+    CampaignView, CardView, EntryView, PageMeta, PostView, SeoView, SiteView,
+};
 use serde::Serialize;
 
 use super::html_page;
@@ -19,6 +22,8 @@ struct PostContext {
     site: SiteView,
     campaign: Option<CampaignView>,
     page: PageMeta,
+    /// Canonical address, link-preview tags and JSON-LD.
+    seo: SeoView,
     post: PostView,
     read_next: Vec<CardView>,
     pinned: Vec<EntryView>,
@@ -29,6 +34,7 @@ struct PostContext {
 pub async fn show(
     State(state): State<AppState>,
     Path(slug): Path<String>,
+    headers: HeaderMap,
 ) -> Result<Response, SiteError> {
     let slug = Slug::parse(&slug).map_err(|_| SiteError::NotFound)?;
     let Some(post) = state
@@ -47,8 +53,12 @@ pub async fn show(
         };
     };
     let clock = state.clock();
+    let all = if post.kind == PostKind::Live {
+        state.store.live_entries(post.id).await?
+    } else {
+        Vec::new()
+    };
     let (pinned, entries) = if post.kind == PostKind::Live {
-        let all = state.store.live_entries(post.id).await?;
         let (pinned, rest): (Vec<_>, Vec<_>) = all.iter().partition(|e| e.pinned);
         (
             pinned
@@ -77,19 +87,24 @@ pub async fn show(
         _ => "post.html",
     };
     let view = PostView::new(&post, &clock);
+    let site = state.site_view_at(state.base_url(&headers));
+    let title = post
+        .meta_title
+        .clone()
+        .unwrap_or_else(|| post.title.clone());
+    // Live entries arrive newest first, as the JSON-LD lists them.
+    let seo = super::seo::for_post(&state, &site, &post, &view, &title, &all);
     let ctx = PostContext {
-        site: state.site_view(),
+        site,
         campaign: state.campaign_view(&clock),
         page: PageMeta {
-            title: post
-                .meta_title
-                .clone()
-                .unwrap_or_else(|| post.title.clone()),
+            title,
             description: view.meta_description.clone(),
             path: view.url.clone(),
             section: None,
             noindex: false,
         },
+        seo,
         events_url: format!("/_live/{}/events", post.id),
         post: view,
         read_next,
