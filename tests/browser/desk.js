@@ -325,6 +325,35 @@ module.exports = function registerDeskTests(h) {
     }
   });
 
+  // An administrator's session, with one API key and one webhook so that the
+  // Integrations page shows its tables.
+  let adminSession = null;
+  async function adminCookie() {
+    if (adminSession) return adminSession;
+    const email = `desk.admin.${unique()}@example.com`;
+    await runCli(['user', 'add', '--email', email, '--name', 'Desk Admin', '--role', 'administrator', '--password-stdin'], `${PASSWORD}\n`);
+    const r = await get('/admin/signin', {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams({ email, password: PASSWORD }).toString(),
+    });
+    assertEq(r.status, 303, 'administrator sign-in status');
+    const cookie = (r.headers.get('set-cookie') || '').split(';')[0];
+    assert(cookie.startsWith('masthead_session='), 'administrator sign-in set no session cookie');
+    await runCli(['key', 'create', 'content', '--name', 'Checker app']);
+    const page = await get('/admin/integrations', { headers: { cookie } });
+    const csrf = (page.text.match(/name="csrf" value="([^"]+)"/) || [])[1];
+    assert(csrf, 'the Integrations page has no CSRF token');
+    const added = await get('/admin/integrations/webhooks', {
+      method: 'POST',
+      headers: { cookie, 'content-type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams({ csrf, event: 'member.added', target_url: 'http://127.0.0.1:9/hook', name: 'Checker hook' }).toString(),
+    });
+    assertEq(added.status, 200, 'adding a webhook');
+    adminSession = cookie;
+    return adminSession;
+  }
+
   // Desk pages as served (raw HTML, with the session cookie) for the Nu checker.
   async function deskPages() {
     const cookie = await sessionCookieHeader();
@@ -339,8 +368,20 @@ module.exports = function registerDeskTests(h) {
       assert(m, '/admin/posts?kind=article lists no posts');
       editorId = m[1];
     }
+    // The administrator's pages (staff, integrations with a key and a webhook)
+    // need an administrator: one is made here, signed in over plain HTTP.
+    const admin = await adminCookie();
+    const firstTag = (await get('/admin/bylines-and-tags', { headers: { cookie } })).text.match(/href="\/admin\/tags\/(\d+)"/);
+    const firstByline = (await get('/admin/bylines-and-tags', { headers: { cookie } })).text.match(/href="\/admin\/authors\/(\d+)"/);
+    assert(firstTag && firstByline, '/admin/bylines-and-tags links no tag or byline to edit');
     const pages = [
       ['signin', '/admin/signin', 200, {}],
+      ['bylines-and-tags', '/admin/bylines-and-tags', 200, { headers: { cookie } }],
+      ['tag-edit', `/admin/tags/${firstTag[1]}`, 200, { headers: { cookie } }],
+      ['byline-edit', `/admin/authors/${firstByline[1]}`, 200, { headers: { cookie } }],
+      ['staff', '/admin/staff', 200, { headers: { cookie: admin } }],
+      ['integrations', '/admin/integrations', 200, { headers: { cookie: admin } }],
+      ['settings', '/admin/settings', 200, { headers: { cookie: admin } }],
       ['signin-wrong-password', '/admin/signin', 401, {
         method: 'POST',
         headers: { 'content-type': 'application/x-www-form-urlencoded' },
@@ -426,6 +467,16 @@ module.exports = function registerDeskTests(h) {
         await audit(page, liveConsole.path, viewport);
         await goto(page, '/admin/media');
         await audit(page, '/admin/media', viewport);
+        await goto(page, '/admin/bylines-and-tags');
+        await audit(page, '/admin/bylines-and-tags', viewport);
+        // An administrator's pages.
+        const [name, value] = (await adminCookie()).split('=');
+        await ctx.clearCookies();
+        await ctx.addCookies([{ name, value, url: server.base }]);
+        for (const p of ['/admin/staff', '/admin/integrations', '/admin/settings']) {
+          await goto(page, p);
+          await audit(page, p, viewport);
+        }
         if (published && published.mediaId) {
           await goto(page, `/admin/media/${published.mediaId}`);
           await audit(page, `/admin/media/${published.mediaId}`, viewport);

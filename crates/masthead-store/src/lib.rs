@@ -96,6 +96,7 @@ impl Store {
         /// Up to `limit` posts to read next: same primary tag first, then the latest.
         read_next(post_id: i64, primary_tag_id: Option<i64>, limit: u32) -> Vec<PostCard>);
     read_op!(live_entries(post_id: i64) -> Vec<LiveEntry>);
+    read_op!(live_page(post_id: i64, before: Option<FeedCursor>, limit: u32) -> LivePage);
     read_op!(post_refs(post_id: i64) -> Option<PostRefs>);
     read_op!(live_entry(entry_id: i64) -> Option<LiveEntry>);
     read_op!(tag_by_slug(slug: String) -> Option<Tag>);

@@ -133,6 +133,16 @@ pub struct LiveEntry {
     pub updated_ms: i64,
 }
 
+/// One page of a live post: pinned entries (first page only), the newest
+/// others, and where the older ones continue.
+#[derive(Debug, Clone, Default)]
+pub struct LivePage {
+    pub pinned: Vec<LiveEntry>,
+    pub entries: Vec<LiveEntry>,
+    pub older: Option<FeedCursor>,
+    pub total: u64,
+}
+
 #[derive(Debug, Clone, Serialize)]
 pub struct Campaign {
     pub id: i64,

@@ -2224,3 +2224,92 @@ async fn live_preview_uses_the_site_pipeline_and_long_reads_fit() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn long_roundups_page_their_older_entries() {
+    with_server("live-pages", |s| async move {
+        // The demo roundup has 19 entries (3 pinned): add 40 more, so that 56
+        // unpinned entries need two pages of 50.
+        let (cookie, csrf) = signed_in(&s, "live@courier.example", "editor").await;
+        let (_, _, page) = get(&s.url("/storm-eamon-live/")).await;
+        let post_id = page
+            .split("data-live-events=\"/_live/")
+            .nth(1)
+            .and_then(|x| x.split('/').next())
+            .expect("post id")
+            .to_owned();
+        for i in 0..40 {
+            let res = client()
+                .post(s.url(&format!("/admin/live/{post_id}/entries")))
+                .header(header::COOKIE, &cookie)
+                .form(&[
+                    ("csrf", csrf.as_str()),
+                    ("title", &format!("Paging update {i:02}")),
+                    ("body", "More from the harbour."),
+                ])
+                .send()
+                .await
+                .expect("add");
+            assert!(res.status().is_redirection(), "add {i}: {}", res.status());
+        }
+        // The cached page is refreshed by the change poller within a moment.
+        let deadline = Instant::now() + Duration::from_secs(5);
+        let first = loop {
+            let (st, _, first) = get(&s.url("/storm-eamon-live/")).await;
+            assert_eq!(st, 200);
+            if first.contains("59 updates.") {
+                break first;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "the total never counted every entry: {:?}",
+                first
+                    .split("data-live-status>")
+                    .nth(1)
+                    .and_then(|x| x.split('<').next())
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        };
+        assert_eq!(first.matches("entry--pinned").count(), 3, "pinned on top");
+        assert!(first.contains("Paging update 39"), "the newest entry");
+        let older = first
+            .split("href=\"/storm-eamon-live/?before=")
+            .nth(1)
+            .and_then(|x| x.split('"').next())
+            .map(|c| format!("/storm-eamon-live/?before={c}"))
+            .expect("an Older updates link");
+        let (st, _, second) = get(&s.url(&older)).await;
+        assert_eq!(st, 200);
+        assert!(
+            !second.contains("data-live-events"),
+            "older pages do not follow new entries"
+        );
+        assert!(second.contains("Back to the newest updates"));
+        assert!(second.contains("<meta name=\"robots\" content=\"noindex"));
+        assert_eq!(second.matches("entry--pinned").count(), 0);
+        assert!(
+            !second.contains("href=\"/storm-eamon-live/?before="),
+            "the second page is the last"
+        );
+        // Every entry is on exactly one page.
+        let ids = |html: &str| -> Vec<String> {
+            html.split("data-entry-id=\"")
+                .skip(1)
+                .filter_map(|x| x.split('"').next())
+                .map(str::to_owned)
+                .collect()
+        };
+        let mut all = ids(&first);
+        all.extend(ids(&second));
+        let count = all.len();
+        all.sort();
+        all.dedup();
+        assert_eq!(all.len(), count, "no entry on two pages");
+        assert_eq!(count, 59, "every entry on exactly one page");
+        // A malformed position is a clear 400.
+        let (st, _, body) = get(&s.url("/storm-eamon-live/?before=yesterday")).await;
+        assert_eq!(st, 400);
+        assert!(body.contains("not a valid position"));
+    })
+    .await;
+}

@@ -495,6 +495,54 @@ pub fn live_entries(c: &Connection, post_id: i64) -> StoreResult<Vec<LiveEntry>>
     .collect::<Result<_, _>>()?)
 }
 
+/// A live page's worth of entries: every pinned one (first page only), and
+/// up to `limit` others older than `before` (keyset on time and id), plus how
+/// many entries the post has in all.
+pub fn live_page(
+    c: &Connection,
+    post_id: i64,
+    before: Option<FeedCursor>,
+    limit: u32,
+) -> StoreResult<LivePage> {
+    let pinned = if before.is_none() {
+        c.prepare_cached(
+            "SELECT id, post_id, title, body_html, pinned, created_at, updated_at, body_source FROM live_entries
+                 WHERE post_id = ?1 AND pinned = 1 ORDER BY created_at DESC, id DESC",
+        )?
+        .query_map([post_id], live_entry_from_row)?
+        .collect::<Result<_, _>>()?
+    } else {
+        Vec::new()
+    };
+    let (ms, id) = before.map_or((i64::MAX, i64::MAX), |b| (b.published_ms, b.id));
+    let mut entries: Vec<LiveEntry> = c
+        .prepare_cached(
+            "SELECT id, post_id, title, body_html, pinned, created_at, updated_at, body_source FROM live_entries
+                 WHERE post_id = ?1 AND pinned = 0 AND (created_at, id) < (?2, ?3)
+                 ORDER BY created_at DESC, id DESC LIMIT ?4",
+        )?
+        .query_map(params![post_id, ms, id, limit + 1], live_entry_from_row)?
+        .collect::<Result<_, _>>()?;
+    let older = if entries.len() > limit as usize {
+        entries.truncate(limit as usize);
+        entries.last().map(|e| FeedCursor {
+            published_ms: e.created_ms,
+            id: e.id,
+        })
+    } else {
+        None
+    };
+    let total: i64 = c
+        .prepare_cached("SELECT COUNT(*) FROM live_entries WHERE post_id = ?1")?
+        .query_row([post_id], |r| r.get(0))?;
+    Ok(LivePage {
+        pinned,
+        entries,
+        older,
+        total: total.max(0) as u64,
+    })
+}
+
 pub fn live_entry(c: &Connection, entry_id: i64) -> StoreResult<Option<LiveEntry>> {
     Ok(c.prepare_cached(
         "SELECT id, post_id, title, body_html, pinned, created_at, updated_at, body_source FROM live_entries

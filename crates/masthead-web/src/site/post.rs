@@ -1,9 +1,10 @@
 //! Article, brief, video, live and standalone pages, all at `/{slug}/`.
 
-use axum::extract::{Path, State};
+use axum::extract::rejection::QueryRejection;
+use axum::extract::{Path, Query, State};
 use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
-use masthead_domain::{PostKind, Slug};
+use masthead_domain::{FeedCursor, PostKind, Slug};
 use masthead_render::views::{
     CampaignView, CardView, EntryView, PageMeta, PostView, SeoView, SiteView,
 };
@@ -16,6 +17,15 @@ use crate::state::AppState;
 
 /// How many "Read next" cards follow a story.
 const READ_NEXT: u32 = 4;
+/// Live entries per page (pinned ones come on top of the first page): a
+/// roundup with hundreds of entries stays a light page.
+pub const LIVE_PAGE: u32 = 50;
+
+#[derive(serde::Deserialize)]
+pub struct StoryQuery {
+    /// On live pages: show entries older than this (`{ms}.{id}`).
+    before: Option<String>,
+}
 
 #[derive(Serialize)]
 struct PostContext {
@@ -28,15 +38,25 @@ struct PostContext {
     read_next: Vec<CardView>,
     pinned: Vec<EntryView>,
     entries: Vec<EntryView>,
-    events_url: String,
+    /// How many entries the roundup has in all.
+    entry_total: u64,
+    /// The next page of older entries, if there is one.
+    older_url: Option<String>,
+    /// On pages of older entries: the way back to the newest.
+    newest_url: Option<String>,
+    /// Only the newest page follows new entries as they come.
+    events_url: Option<String>,
 }
 
 pub async fn show(
     State(state): State<AppState>,
     Path(slug): Path<String>,
     headers: HeaderMap,
+    query: Result<Query<StoryQuery>, QueryRejection>,
 ) -> Result<Response, SiteError> {
     let slug = Slug::parse(&slug).map_err(|_| SiteError::NotFound)?;
+    let Query(query) = query
+        .map_err(|e| SiteError::BadRequest(format!("The address has a malformed query: {e}")))?;
     let Some(post) = state
         .store
         .published_post_by_slug(slug.as_str().to_owned())
@@ -53,25 +73,42 @@ pub async fn show(
         };
     };
     let clock = state.clock();
-    let all = if post.kind == PostKind::Live {
-        state.store.live_entries(post.id).await?
-    } else {
-        Vec::new()
+    let before = match (post.kind, query.before.as_deref()) {
+        (PostKind::Live, Some(text)) => Some(FeedCursor::decode(text).map_err(|e| {
+            SiteError::BadRequest(format!(
+                "The \"before\" parameter is not a valid position in this roundup ({e}). Start again from its newest updates."
+            ))
+        })?),
+        _ => None,
     };
-    let (pinned, entries) = if post.kind == PostKind::Live {
-        let (pinned, rest): (Vec<_>, Vec<_>) = all.iter().partition(|e| e.pinned);
-        (
-            pinned
-                .into_iter()
-                .map(|e| EntryView::new(e, &clock))
-                .collect(),
-            rest.into_iter()
-                .map(|e| EntryView::new(e, &clock))
-                .collect(),
-        )
+    let live = if post.kind == PostKind::Live {
+        state.store.live_page(post.id, before, LIVE_PAGE).await?
     } else {
-        (Vec::new(), Vec::new())
+        masthead_store::LivePage::default()
     };
+    let page_url = format!("/{}/", post.slug);
+    let older_url = live
+        .older
+        .map(|c| format!("{page_url}?before={}", c.encode()));
+    let newest_url = before.is_some().then(|| page_url.clone());
+    // The newest entries first, pinned or not, for the JSON-LD.
+    let mut all: Vec<masthead_store::LiveEntry> = live
+        .pinned
+        .iter()
+        .chain(live.entries.iter())
+        .cloned()
+        .collect();
+    all.sort_by_key(|e| std::cmp::Reverse((e.created_ms, e.id)));
+    let pinned: Vec<EntryView> = live
+        .pinned
+        .iter()
+        .map(|e| EntryView::new(e, &clock))
+        .collect();
+    let entries: Vec<EntryView> = live
+        .entries
+        .iter()
+        .map(|e| EntryView::new(e, &clock))
+        .collect();
     let read_next = if post.kind == PostKind::Page {
         Vec::new()
     } else {
@@ -102,10 +139,16 @@ pub async fn show(
             description: view.meta_description.clone(),
             path: view.url.clone(),
             section: None,
-            noindex: false,
+            // Pages of older live entries are for people, not search engines.
+            noindex: before.is_some(),
         },
         seo,
-        events_url: format!("/_live/{}/events", post.id),
+        events_url: newest_url
+            .is_none()
+            .then(|| format!("/_live/{}/events", post.id)),
+        entry_total: live.total,
+        older_url,
+        newest_url,
         post: view,
         read_next,
         pinned,
