@@ -633,6 +633,12 @@ pub async fn save(
         Ok(p) => p,
         Err(r) => return r,
     };
+    // The editor again, with what was wrong.
+    macro_rules! refuse {
+        ($status:expr, $message:expr $(,)?) => {
+            return editor_page(&state, session, &post, $status, Some($message), None).await
+        };
+    }
     let w = whose(session, &post);
     let role = session.user.role;
     if !permits(
@@ -667,27 +673,16 @@ pub async fn save(
         "schedule" => match parse_local(&form.publish_at, &tz) {
             Some(at) if at > now => (PostStatus::Scheduled, Some(at), "Scheduled."),
             Some(_) => {
-                return editor_page(
-                    &state,
-                    session,
-                    &post,
+                refuse!(
                     StatusCode::UNPROCESSABLE_ENTITY,
-                    Some(
-                        "The publication time has already passed; choose a later time or publish now.",
-                    ),
-                    None,
-                ).await;
+                    "The publication time has already passed; choose a later time or publish now.",
+                );
             }
             None => {
-                return editor_page(
-                    &state,
-                    session,
-                    &post,
+                refuse!(
                     StatusCode::UNPROCESSABLE_ENTITY,
-                    Some("Choose a date and time to schedule for."),
-                    None,
-                )
-                .await;
+                    "Choose a date and time to schedule for."
+                );
             }
         },
         "unpublish" => (PostStatus::Draft, None, "Unpublished: it is a draft again."),
@@ -707,40 +702,22 @@ pub async fn save(
     }
     let title = form.title.trim().to_owned();
     if title.is_empty() || title.len() > 300 {
-        return editor_page(
-            &state,
-            session,
-            &post,
+        refuse!(
             StatusCode::UNPROCESSABLE_ENTITY,
-            Some("Give the post a headline of at most 300 characters."),
-            None,
-        )
-        .await;
+            "Give the post a headline of at most 300 characters."
+        );
     }
     let slug = match Slug::parse(form.slug.trim()) {
         Ok(s) => s.into_string(),
         Err(e) => {
-            return editor_page(
-                &state,
-                session,
-                &post,
+            refuse!(
                 StatusCode::UNPROCESSABLE_ENTITY,
-                Some(&format!("The slug is not valid: {e}.")),
-                None,
-            )
-            .await;
+                &format!("The slug is not valid: {e}.")
+            );
         }
     };
     if form.body.len() > 1_000_000 {
-        return editor_page(
-            &state,
-            session,
-            &post,
-            StatusCode::PAYLOAD_TOO_LARGE,
-            Some("The body is over 1 MB."),
-            None,
-        )
-        .await;
+        refuse!(StatusCode::PAYLOAD_TOO_LARGE, "The body is over 1 MB.");
     }
     let (all_authors, all_tags) = match state.store.all_authors_and_tags().await {
         Ok(x) => x,
@@ -749,85 +726,46 @@ pub async fn save(
     let tag_ids = match resolve_slugs(&form.tags, &all_tags, "tag") {
         Ok(t) => t,
         Err(m) => {
-            return editor_page(
-                &state,
-                session,
-                &post,
-                StatusCode::UNPROCESSABLE_ENTITY,
-                Some(&m),
-                None,
-            )
-            .await;
+            refuse!(StatusCode::UNPROCESSABLE_ENTITY, &m);
         }
     };
     let author_ids = match resolve_slugs(&form.authors, &all_authors, "byline") {
         Ok(a) if !a.is_empty() => a,
         Ok(_) => {
-            return editor_page(
-                &state,
-                session,
-                &post,
+            refuse!(
                 StatusCode::UNPROCESSABLE_ENTITY,
-                Some("A post needs at least one byline."),
-                None,
-            )
-            .await;
+                "A post needs at least one byline."
+            );
         }
         Err(m) => {
-            return editor_page(
-                &state,
-                session,
-                &post,
-                StatusCode::UNPROCESSABLE_ENTITY,
-                Some(&m),
-                None,
-            )
-            .await;
+            refuse!(StatusCode::UNPROCESSABLE_ENTITY, &m);
         }
     };
     let rendered = render_markdown(&form.body, false);
     let canonical_url = form.canonical_url.trim().to_owned();
     let web_address = canonical_url.starts_with("https://") || canonical_url.starts_with("http://");
     if !canonical_url.is_empty() && !web_address {
-        return editor_page(
-            &state,
-            session,
-            &post,
+        refuse!(
             StatusCode::UNPROCESSABLE_ENTITY,
-            Some("The canonical URL must start with https:// (or http://)."),
-            None,
-        )
-        .await;
+            "The canonical URL must start with https:// (or http://)."
+        );
     }
     let visibility = match form.visibility.trim() {
         "" => None,
         v => match Visibility::parse(v) {
             Ok(v) => Some(v),
             Err(_) => {
-                return editor_page(
-                    &state,
-                    session,
-                    &post,
+                refuse!(
                     StatusCode::UNPROCESSABLE_ENTITY,
-                    Some("Choose who may read it: everyone, members or paying members."),
-                    None,
-                )
-                .await;
+                    "Choose who may read it: everyone, members or paying members."
+                );
             }
         },
     };
     let feature = match feature_edit(&form) {
         Ok(f) => f,
         Err(m) => {
-            return editor_page(
-                &state,
-                session,
-                &post,
-                StatusCode::UNPROCESSABLE_ENTITY,
-                Some(m),
-                None,
-            )
-            .await;
+            refuse!(StatusCode::UNPROCESSABLE_ENTITY, m);
         }
     };
     let will_have_image = match feature.choice {
@@ -838,30 +776,20 @@ pub async fn save(
     let going_out = matches!(form.action.as_str(), "publish" | "schedule")
         || (status == PostStatus::Published && post.status == PostStatus::Published);
     if going_out && will_have_image && feature.words.alt.is_empty() {
-        return editor_page(
-            &state,
-            session,
-            &post,
+        refuse!(
             StatusCode::UNPROCESSABLE_ENTITY,
-            Some("Describe the feature image in its alt text before it goes out: readers who cannot see it rely on that."),
-            None,
-        )
-        .await;
+            "Describe the feature image in its alt text before it goes out: readers who cannot see it rely on that."
+        );
     }
     let video_embed = form.video_embed.as_deref().map(|v| v.trim().to_owned());
     if let Some(v) = video_embed.as_deref()
         && !v.is_empty()
         && masthead_render::embed::parse_embed(v).is_none()
     {
-        return editor_page(
-            &state,
-            session,
-            &post,
+        refuse!(
             StatusCode::UNPROCESSABLE_ENTITY,
-            Some("The video address must be a YouTube or Vimeo page, such as https://www.youtube.com/watch?v=…"),
-            None,
-        )
-        .await;
+            "The video address must be a YouTube or Vimeo page, such as https://www.youtube.com/watch?v=…"
+        );
     }
     let seo = masthead_store::sqlite::editing::Seo {
         meta_title: form.meta_title.trim().chars().take(300).collect(),

@@ -65,12 +65,7 @@ pub async fn add_author(
 ) -> Response {
     let f = form;
     if !permits(staff.0.user.role, Action::ManageAuthors) {
-        return message(
-            StatusCode::FORBIDDEN,
-            "Not allowed",
-            "Editors and above manage bylines.",
-            None,
-        );
+        return not_allowed("Bylines");
     }
     let name = f.name.trim().to_owned();
     let Some(base) = slugify(&name).filter(|_| name.len() <= 120) else {
@@ -117,12 +112,7 @@ pub async fn add_tag(
 ) -> Response {
     let f = form;
     if !permits(staff.0.user.role, Action::ManageTags) {
-        return message(
-            StatusCode::FORBIDDEN,
-            "Not allowed",
-            "Editors and above manage tags.",
-            None,
-        );
+        return not_allowed("Tags");
     }
     let name = f.name.trim().to_owned();
     let Some(slug) = slugify(&name).filter(|_| name.len() <= 120) else {

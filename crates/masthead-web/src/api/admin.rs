@@ -6,7 +6,7 @@
 
 use axum::Router;
 use axum::extract::multipart::{Multipart, MultipartRejection};
-use axum::extract::{DefaultBodyLimit, OriginalUri, Path, Query, State};
+use axum::extract::{DefaultBodyLimit, OriginalUri, Path, State};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -19,6 +19,10 @@ use masthead_store::{NewPost, StoreError, now_ms};
 use serde_json::{Value, json};
 
 use super::json::{self as out, PostOptions};
+use super::query::{
+    RawQuery, capital, filter_of, limit_of, order_of, page_of, pagination, params, query_or_400,
+    site_tz,
+};
 use super::{ApiError, base_url, common_headers};
 use crate::state::AppState;
 
@@ -148,19 +152,6 @@ fn respond(status: StatusCode, body: &Value) -> Response {
     res
 }
 
-fn tz(state: &AppState) -> jiff::tz::TimeZone {
-    jiff::tz::TimeZone::get(&state.site().settings.timezone).unwrap_or(jiff::tz::TimeZone::UTC)
-}
-
-type RawQuery = Query<Vec<(String, String)>>;
-
-fn query(
-    q: Result<RawQuery, axum::extract::rejection::QueryRejection>,
-) -> Result<Vec<(String, String)>, ApiError> {
-    q.map(|Query(v)| v)
-        .map_err(|e| ApiError::bad_request(format!("The query string could not be read: {e}")))
-}
-
 fn param<'a>(raw: &'a [(String, String)], name: &str) -> Option<&'a str> {
     raw.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
 }
@@ -198,56 +189,18 @@ fn browse_of(
     raw: &[(String, String)],
     filter: Option<masthead_nql::Filter>,
 ) -> Result<Browse, ApiError> {
-    let user_filter = match param(raw, "filter").filter(|f| !f.trim().is_empty()) {
-        Some(text) => {
-            let f = masthead_nql::parse(text).map_err(|e| {
-                ApiError::bad_request("Error parsing filter").context(e.to_string())
-            })?;
-            Some(match resource {
-                Resource::Posts | Resource::Pages => masthead_nql::expand_post_shortcuts(f),
-                _ => f,
-            })
-        }
-        None => None,
-    };
-    let filter = match (user_filter, filter) {
+    let p = params(raw.to_vec())?;
+    let filter = match (filter_of(&p, resource)?, filter) {
         (Some(a), Some(b)) => Some(masthead_nql::Filter::and([a, b])),
         (a, b) => a.or(b),
     };
-    let limit = match param(raw, "limit") {
-        None | Some("") => Some(15),
-        Some("all") => None,
-        Some(n) => Some(
-            n.parse::<u32>()
-                .ok()
-                .filter(|n| (1..=1_000).contains(n))
-                .ok_or_else(|| ApiError::validation("limit must be 1 to 1000, or all."))?,
-        ),
-    };
-    let page = match param(raw, "page") {
-        None | Some("") => 1,
-        Some(n) => n
-            .parse::<u32>()
-            .ok()
-            .filter(|n| *n >= 1)
-            .ok_or_else(|| ApiError::validation("page must be a whole number from 1."))?,
-    };
-    let mut order = Vec::new();
-    if let Some(text) = param(raw, "order") {
-        for part in text.split(',').map(str::trim).filter(|s| !s.is_empty()) {
-            let mut w = part.split_whitespace();
-            let field = w.next().unwrap_or("").to_ascii_lowercase();
-            let desc = w.next().is_some_and(|d| d.eq_ignore_ascii_case("desc"));
-            order.push(q::Order { field, desc });
-        }
-    }
     Ok(Browse {
         resource,
         audience: Audience::Admin,
         filter,
-        order,
-        limit,
-        page,
+        order: order_of(&p)?,
+        limit: limit_of(&p)?,
+        page: page_of(&p)?,
         now_ms: now_ms(),
     })
 }
@@ -259,17 +212,6 @@ fn store_error(e: StoreError) -> ApiError {
         StoreError::NotFound => ApiError::not_found("Resource"),
         e => ApiError::unavailable(e),
     }
-}
-
-fn pagination(page: u32, limit: Option<u32>, total: u64) -> Value {
-    let (limit_v, pages) = match limit {
-        Some(l) => (json!(l), total.div_ceil(u64::from(l)).max(1)),
-        None => (json!("all"), 1),
-    };
-    let page = u64::from(page);
-    json!({ "page": page, "limit": limit_v, "pages": pages, "total": total,
-            "next": if page < pages { json!(page + 1) } else { Value::Null },
-            "prev": if page > 1 { json!(page - 1) } else { Value::Null } })
 }
 
 async fn load_post(
@@ -307,7 +249,7 @@ fn print_post(
     raw: &[(String, String)],
 ) -> Value {
     let base = base_url(state, headers);
-    let tz = tz(state);
+    let tz = site_tz(state);
     let formats: Vec<&str> = param(raw, "formats").map_or(vec!["html"], |f| f.split(',').collect());
     let o = PostOptions {
         base: &base,
@@ -382,13 +324,6 @@ async fn read(
         StatusCode::OK,
         &json!({ plural: [print_post(&state, &headers, p, &raw)] }),
     ))
-}
-
-fn capital(s: &str) -> String {
-    let mut c = s.chars();
-    c.next()
-        .map(|f| f.to_uppercase().chain(c).collect())
-        .unwrap_or_default()
 }
 
 /// The one object in `{"posts": [ {...} ]}`.
@@ -968,7 +903,7 @@ macro_rules! run {
 macro_rules! post_endpoints {
     ($page:expr, $browse:ident, $read:ident, $read_slug:ident, $add:ident, $edit:ident, $delete:ident) => {
         async fn $browse(State(s): State<AppState>, h: HeaderMap, q: QueryResult) -> Response {
-            run!(browse(s, h, query(q)?, $page).await)
+            run!(browse(s, h, query_or_400(q)?, $page).await)
         }
         async fn $read(
             State(s): State<AppState>,
@@ -976,7 +911,7 @@ macro_rules! post_endpoints {
             Path(id): Path<String>,
             q: QueryResult,
         ) -> Response {
-            run!(read(s, h, query(q)?, $page, ("id", id)).await)
+            run!(read(s, h, query_or_400(q)?, $page, ("id", id)).await)
         }
         async fn $read_slug(
             State(s): State<AppState>,
@@ -984,7 +919,7 @@ macro_rules! post_endpoints {
             Path(slug): Path<String>,
             q: QueryResult,
         ) -> Response {
-            run!(read(s, h, query(q)?, $page, ("slug", slug)).await)
+            run!(read(s, h, query_or_400(q)?, $page, ("slug", slug)).await)
         }
         async fn $add(
             State(s): State<AppState>,
@@ -992,7 +927,7 @@ macro_rules! post_endpoints {
             q: QueryResult,
             b: JsonResult,
         ) -> Response {
-            run!(add(s, h, query(q)?, $page, json_body(b)?).await)
+            run!(add(s, h, query_or_400(q)?, $page, json_body(b)?).await)
         }
         async fn $edit(
             State(s): State<AppState>,
@@ -1001,7 +936,7 @@ macro_rules! post_endpoints {
             q: QueryResult,
             b: JsonResult,
         ) -> Response {
-            run!(edit(s, h, query(q)?, $page, id, json_body(b)?).await)
+            run!(edit(s, h, query_or_400(q)?, $page, id, json_body(b)?).await)
         }
         async fn $delete(
             State(s): State<AppState>,
@@ -1041,7 +976,7 @@ async fn browse_tags(
 ) -> Response {
     run!({
         caller(&state, &headers).await?;
-        let raw = query(q)?;
+        let raw = query_or_400(q)?;
         let b = browse_of(Resource::Tags, &raw, None)?;
         let (limit, page) = (b.limit, b.page);
         let r = state
@@ -1249,7 +1184,7 @@ async fn browse_members(
 ) -> Response {
     run!({
         caller(&state, &headers).await?.may(Action::ManageMembers)?;
-        let raw = query(q)?;
+        let raw = query_or_400(q)?;
         let b = browse_of(Resource::Members, &raw, None)?;
         let (limit, page) = (b.limit, b.page);
         let r = state
@@ -1260,7 +1195,7 @@ async fn browse_members(
                 StoreError::Invalid(m) => ApiError::bad_request("Error parsing filter").context(m),
                 e => store_error(e),
             })?;
-        let tz = tz(&state);
+        let tz = site_tz(&state);
         let items: Vec<Value> = r.items.iter().map(|m| member_json(m, &tz)).collect();
         Ok::<_, ApiError>(respond(
             StatusCode::OK,
@@ -1275,7 +1210,7 @@ async fn one_member(state: &AppState, id: i64) -> Result<Value, ApiError> {
         .read(move |c| q::member(c, id))
         .await
         .map_err(ApiError::unavailable)?;
-    m.map(|m| member_json(&m, &tz(state)))
+    m.map(|m| member_json(&m, &site_tz(state)))
         .ok_or_else(|| ApiError::not_found("Member"))
 }
 
@@ -1447,7 +1382,7 @@ pub(crate) async fn webhook_payload(state: &AppState, event: &str, id: i64) -> O
         .clone()
         .map(|u| u.trim_end_matches('/').to_owned())
         .unwrap_or_default();
-    let tz = tz(state);
+    let tz = site_tz(state);
     if event == "member.added" {
         let m = state.store.read(move |c| q::member(c, id)).await.ok()??;
         return Some(json!({ "member": { "current": member_json(&m, &tz), "previous": {} } }));

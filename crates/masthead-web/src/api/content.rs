@@ -2,23 +2,23 @@
 //! read-only, authorised by a content key in `?key=`.
 
 use axum::Router;
-use axum::extract::{OriginalUri, Path, Query, State};
+use axum::extract::{OriginalUri, Path, State};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::get;
 use masthead_domain::digest::fnv1a64;
 use masthead_nql::{Condition, Filter, Op, Value as Nql};
 use masthead_store::now_ms;
-use masthead_store::sqlite::api::{self as q, Audience, Browse, Order, Resource};
+use masthead_store::sqlite::api::{self as q, Audience, Browse, Resource};
 use serde_json::{Value, json};
 
 use super::json::{self as out, PostOptions};
+use super::query::{
+    DEFAULT_LIMIT, Params, RawQuery, capital, filter_of, limit_of, order_of, page_of, pagination,
+    params, query_or_400, site_tz,
+};
 use super::{ApiError, base_url, common_headers};
 use crate::state::AppState;
-
-/// Largest numeric `limit` (use `limit=all` for everything).
-const MAX_LIMIT: u32 = 1_000;
-const DEFAULT_LIMIT: u32 = 15;
 
 pub fn routes() -> Router<AppState> {
     Router::new()
@@ -84,54 +84,6 @@ async fn fallback(method: Method, OriginalUri(uri): OriginalUri) -> Response {
     ApiError::new(StatusCode::NOT_FOUND, "NotFoundError", "Resource not found").into_response()
 }
 
-/// The query string, read as Ghost reads it.
-#[derive(Default)]
-struct Params {
-    key: Option<String>,
-    include: Vec<String>,
-    fields: Option<Vec<String>>,
-    formats: Option<Vec<String>>,
-    filter: Option<String>,
-    limit: Option<String>,
-    page: Option<String>,
-    order: Option<String>,
-}
-
-fn list(v: &str) -> Vec<String> {
-    v.split(',')
-        .map(str::trim)
-        .filter(|s| !s.is_empty())
-        .map(str::to_owned)
-        .collect()
-}
-
-fn params(raw: Vec<(String, String)>) -> Result<Params, ApiError> {
-    let mut p = Params::default();
-    let mut seen_key = false;
-    for (k, v) in raw {
-        match k.as_str() {
-            "key" | "key[]" => {
-                if seen_key || k == "key[]" {
-                    return Err(
-                        ApiError::bad_request("Only one key may be given.").code("INVALID_REQUEST")
-                    );
-                }
-                seen_key = true;
-                p.key = Some(v);
-            }
-            "include" => p.include.extend(list(&v)),
-            "fields" => p.fields = Some(list(&v)),
-            "formats" => p.formats = Some(list(&v)),
-            "filter" => p.filter = Some(v),
-            "limit" => p.limit = Some(v),
-            "page" => p.page = Some(v),
-            "order" => p.order = Some(v),
-            _ => {}
-        }
-    }
-    Ok(p)
-}
-
 async fn authorize(state: &AppState, p: &Params) -> Result<(), ApiError> {
     let Some(key) = p.key.as_deref() else {
         return Err(ApiError::new(
@@ -164,63 +116,6 @@ async fn authorize(state: &AppState, p: &Params) -> Result<(), ApiError> {
         }
         Ok(None) => Err(unknown()),
         Err(e) => Err(ApiError::unavailable(e)),
-    }
-}
-
-fn filter_of(p: &Params, resource: Resource) -> Result<Option<Filter>, ApiError> {
-    let Some(text) = p.filter.as_deref().filter(|f| !f.trim().is_empty()) else {
-        return Ok(None);
-    };
-    let f = masthead_nql::parse(text)
-        .map_err(|e| ApiError::bad_request("Error parsing filter").context(e.to_string()))?;
-    Ok(Some(match resource {
-        Resource::Posts | Resource::Pages => masthead_nql::expand_post_shortcuts(f),
-        _ => f,
-    }))
-}
-
-fn order_of(p: &Params) -> Result<Vec<Order>, ApiError> {
-    let Some(text) = p.order.as_deref() else {
-        return Ok(Vec::new());
-    };
-    let mut out = Vec::new();
-    for part in text.split(',').map(str::trim).filter(|s| !s.is_empty()) {
-        let mut words = part.split_whitespace();
-        let field = words.next().unwrap_or("").to_ascii_lowercase();
-        let desc = match words.next().map(str::to_ascii_lowercase).as_deref() {
-            None | Some("asc") => false,
-            Some("desc") => true,
-            Some(other) => {
-                return Err(ApiError::bad_request(format!(
-                    "Order direction must be asc or desc, not {other:?}."
-                )));
-            }
-        };
-        out.push(Order { field, desc });
-    }
-    Ok(out)
-}
-
-fn limit_of(p: &Params) -> Result<Option<u32>, ApiError> {
-    match p.limit.as_deref() {
-        None | Some("") => Ok(Some(DEFAULT_LIMIT)),
-        Some("all") => Ok(None),
-        Some(n) => match n.parse::<u32>() {
-            Ok(n) if (1..=MAX_LIMIT).contains(&n) => Ok(Some(n)),
-            _ => Err(ApiError::validation(format!(
-                "limit must be a whole number from 1 to {MAX_LIMIT}, or all."
-            ))),
-        },
-    }
-}
-
-fn page_of(p: &Params) -> Result<u32, ApiError> {
-    match p.page.as_deref() {
-        None | Some("") => Ok(1),
-        Some(n) => match n.parse::<u32>() {
-            Ok(n) if n >= 1 => Ok(n),
-            _ => Err(ApiError::validation("page must be a whole number from 1.")),
-        },
     }
 }
 
@@ -283,26 +178,6 @@ fn respond(headers: &HeaderMap, body: &Value) -> Response {
         h.insert(header::ETAG, v);
     }
     res
-}
-
-fn pagination(page: u32, limit: Option<u32>, total: u64) -> Value {
-    let (limit_v, pages) = match limit {
-        Some(l) => (json!(l), total.div_ceil(u64::from(l)).max(1)),
-        None => (json!("all"), 1),
-    };
-    let page = u64::from(page);
-    json!({
-        "page": page,
-        "limit": limit_v,
-        "pages": pages,
-        "total": total,
-        "next": if page < pages { json!(page + 1) } else { Value::Null },
-        "prev": if page > 1 { json!(page - 1) } else { Value::Null },
-    })
-}
-
-fn site_tz(state: &AppState) -> jiff::tz::TimeZone {
-    jiff::tz::TimeZone::get(&state.site().settings.timezone).unwrap_or(jiff::tz::TimeZone::UTC)
 }
 
 /// `field:value` for reads by id or slug.
@@ -420,14 +295,6 @@ async fn posts(
     Ok(respond(&headers, &body))
 }
 
-fn capital(s: &str) -> String {
-    let mut c = s.chars();
-    match c.next() {
-        Some(f) => f.to_uppercase().chain(c).collect(),
-        None => String::new(),
-    }
-}
-
 async fn taxonomy(
     state: AppState,
     headers: HeaderMap,
@@ -488,15 +355,6 @@ async fn taxonomy(
     }
     let body = envelope(plural, items, reading, pagination(page, limit, total));
     Ok(respond(&headers, &body))
-}
-
-type RawQuery = Query<Vec<(String, String)>>;
-
-fn query_or_400(
-    q: Result<RawQuery, axum::extract::rejection::QueryRejection>,
-) -> Result<Vec<(String, String)>, ApiError> {
-    q.map(|Query(v)| v)
-        .map_err(|e| ApiError::bad_request(format!("The query string could not be read: {e}")))
 }
 
 macro_rules! endpoint {

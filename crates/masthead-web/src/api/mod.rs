@@ -7,6 +7,7 @@ pub mod content;
 pub mod json;
 pub mod jwt;
 pub mod keys;
+pub mod query;
 
 use axum::Router;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
