@@ -1,6 +1,6 @@
 //! Masthead's domain: the types a newsroom works with and the pure rules over
 //! them (reading time, slugs, feed cursors, e-mail addresses, campaign
-//! progress, relative times). Nothing here does I/O or knows about HTTP/SQL.
+//! progress, relative times, Admin API tokens). Nothing here does I/O or knows about HTTP/SQL.
 
 pub mod campaign;
 pub mod cursor;
@@ -8,6 +8,7 @@ pub mod diff;
 pub mod digest;
 pub mod email;
 pub mod error;
+pub mod jwt;
 pub mod permission;
 pub mod post;
 pub mod reading_time;

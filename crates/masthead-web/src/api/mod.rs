@@ -5,7 +5,7 @@
 pub mod admin;
 pub mod content;
 pub mod json;
-pub mod jwt;
+pub use masthead_domain::jwt;
 pub mod keys;
 pub mod query;
 
