@@ -156,6 +156,9 @@ fn site(state: AppState) -> Router {
         .merge(uploads)
         .merge(crate::api::routes())
         .layer(middleware::from_fn_with_state(state.clone(), themed_errors))
-        .layer(middleware::from_fn(crate::security::guard))
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            crate::security::guard,
+        ))
         .with_state(state)
 }
