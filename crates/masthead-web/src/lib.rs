@@ -18,7 +18,7 @@ mod webhooks;
 
 pub use cache::CacheTags;
 pub use router::router;
-pub use state::{AppState, WebConfig};
+pub use state::{AppState, PublicUrl, WebConfig};
 
 use std::net::SocketAddr;
 

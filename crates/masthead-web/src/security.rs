@@ -1,11 +1,12 @@
 //! Cross-site request refusal and the security headers every response carries.
 
-use axum::extract::Request;
+use axum::extract::{Request, State};
 use axum::http::{HeaderMap, HeaderValue, Method, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
 use crate::error::SiteError;
+use crate::state::AppState;
 
 /// The page's Content-Security-Policy: everything from this origin only
 /// (pages are self-contained), plus the two allow-listed video players.
@@ -14,44 +15,81 @@ const CSP: &str = "default-src 'self'; img-src 'self' data:; media-src 'self'; \
     frame-src https://www.youtube-nocookie.com https://player.vimeo.com; \
     base-uri 'self'; form-action 'self'; frame-ancestors 'self'; object-src 'none'";
 
+/// Uploaded and demo media (SVG included) can never run script, load
+/// anything or be framed by another site.
+const CONTENT_CSP: &str =
+    "default-src 'none'; style-src 'unsafe-inline'; sandbox; frame-ancestors 'self'";
+
+/// Browser features a news site never uses, denied to the page and to every
+/// frame in it (the video players ask for none of these). Payments, when they
+/// come, go through a redirect to the payment provider's checkout page, which
+/// this header does not govern. `interest-cohort` (FLoC) is left out: it is
+/// retired and Chromium reports it as an error in the console.
+const PERMISSIONS_POLICY: &str = "camera=(), microphone=(), geolocation=(), payment=(), \
+    usb=(), browsing-topics=()";
+
+/// A year, subdomains included: only sent when the public address is https
+/// (browsers ignore it over plain HTTP, and a site reached only over http
+/// must not promise otherwise).
+const HSTS: &str = "max-age=31536000; includeSubDomains";
+
+const REFUSED: &str =
+    "This form was sent from another site, so it was refused. Please use the form on this site.";
+
 /// Refuses state-changing requests that a browser says come from another site.
 /// Browsers send `Sec-Fetch-Site` (and `Origin`) on every POST; a request from
-/// a form on another site is refused before any handler runs. Non-browser
-/// clients send neither and are unaffected (they carry no ambient cookies).
-pub fn cross_site_refusal(method: &Method, headers: &HeaderMap) -> Option<String> {
+/// a form on another site is refused before any handler runs. Without
+/// `Sec-Fetch-Site`, `Origin` must be the site's public origin (`Host` is the
+/// client's to choose, so it proves nothing). Non-browser clients send
+/// neither and are unaffected (they carry no ambient cookies).
+pub fn cross_site_refusal(
+    method: &Method,
+    headers: &HeaderMap,
+    public_origin: &str,
+) -> Option<&'static str> {
     if matches!(*method, Method::GET | Method::HEAD | Method::OPTIONS) {
         return None;
     }
     if let Some(site) = headers.get("sec-fetch-site") {
         return match site.as_bytes() {
             b"same-origin" | b"none" => None,
-            _ => Some("This form was sent from another site, so it was refused. Please use the form on this site.".into()),
+            _ => Some(REFUSED),
         };
     }
     let origin = headers.get(header::ORIGIN)?;
-    let host = headers
-        .get(header::HOST)
-        .and_then(|h| h.to_str().ok())
-        .unwrap_or("");
-    let origin_host = origin
-        .to_str()
-        .ok()
-        .and_then(|o| o.split_once("://").map(|(_, rest)| rest))
-        .unwrap_or("");
-    if !host.is_empty() && origin_host.eq_ignore_ascii_case(host) {
+    if origin
+        .as_bytes()
+        .eq_ignore_ascii_case(public_origin.as_bytes())
+    {
         None
     } else {
-        Some("This form was sent from another site, so it was refused. Please use the form on this site.".into())
+        Some(REFUSED)
     }
 }
 
-pub async fn guard(req: Request, next: Next) -> Response {
-    if let Some(reason) = cross_site_refusal(req.method(), req.headers()) {
-        return SiteError::Forbidden(reason).into_response();
+pub async fn guard(State(state): State<AppState>, req: Request, next: Next) -> Response {
+    if let Some(reason) = cross_site_refusal(
+        req.method(),
+        req.headers(),
+        state.config.public_url.origin(),
+    ) {
+        let mut res = SiteError::Forbidden(reason.into()).into_response();
+        add_headers(res.headers_mut(), false, state.config.public_url.is_https());
+        return res;
     }
     let is_content = req.uri().path().starts_with("/content/");
     let mut res = next.run(req).await;
-    let h = res.headers_mut();
+    add_headers(
+        res.headers_mut(),
+        is_content,
+        state.config.public_url.is_https(),
+    );
+    res
+}
+
+/// The security headers, on every response the site router makes. Cache
+/// hits replay a rendered response's headers, these included.
+fn add_headers(h: &mut HeaderMap, is_content: bool, https: bool) {
     h.insert(
         header::X_CONTENT_TYPE_OPTIONS,
         HeaderValue::from_static("nosniff"),
@@ -60,11 +98,20 @@ pub async fn guard(req: Request, next: Next) -> Response {
         header::REFERRER_POLICY,
         HeaderValue::from_static("strict-origin-when-cross-origin"),
     );
+    h.insert(
+        "permissions-policy",
+        HeaderValue::from_static(PERMISSIONS_POLICY),
+    );
+    if https {
+        h.insert(
+            header::STRICT_TRANSPORT_SECURITY,
+            HeaderValue::from_static(HSTS),
+        );
+    }
     if is_content {
-        // Media files (SVG included) can never run script or load anything.
         h.insert(
             header::CONTENT_SECURITY_POLICY,
-            HeaderValue::from_static("default-src 'none'; style-src 'unsafe-inline'; sandbox"),
+            HeaderValue::from_static(CONTENT_CSP),
         );
     } else if !h.contains_key(header::CONTENT_SECURITY_POLICY) {
         h.insert(
@@ -72,7 +119,6 @@ pub async fn guard(req: Request, next: Next) -> Response {
             HeaderValue::from_static(CSP),
         );
     }
-    res
 }
 
 #[cfg(test)]
@@ -90,32 +136,36 @@ mod tests {
     #[test]
     fn refuses_cross_site_posts() {
         let post = Method::POST;
-        assert!(cross_site_refusal(&post, &headers(&[("sec-fetch-site", "cross-site")])).is_some());
-        assert!(cross_site_refusal(&post, &headers(&[("sec-fetch-site", "same-site")])).is_some());
-        assert!(
-            cross_site_refusal(&post, &headers(&[("sec-fetch-site", "same-origin")])).is_none()
-        );
+        let site = "http://news.example";
+        let refused = |h: &[(&'static str, &'static str)]| {
+            cross_site_refusal(&post, &headers(h), site).is_some()
+        };
+        assert!(refused(&[("sec-fetch-site", "cross-site")]));
+        assert!(refused(&[("sec-fetch-site", "same-site")]));
+        assert!(!refused(&[("sec-fetch-site", "same-origin")]));
+        assert!(!refused(&[("sec-fetch-site", "none")]));
+        assert!(refused(&[
+            ("origin", "https://evil.example"),
+            ("host", "news.example")
+        ]));
+        assert!(!refused(&[
+            ("origin", "http://news.example"),
+            ("host", "news.example")
+        ]));
+        // The Host header is the sender's to choose: it proves nothing.
+        assert!(refused(&[
+            ("origin", "http://evil.example"),
+            ("host", "evil.example")
+        ]));
+        assert!(refused(&[("origin", "null")]));
+        assert!(!refused(&[]), "non-browser clients");
         assert!(
             cross_site_refusal(
-                &post,
-                &headers(&[("origin", "https://evil.example"), ("host", "news.example")])
-            )
-            .is_some()
-        );
-        assert!(
-            cross_site_refusal(
-                &post,
-                &headers(&[("origin", "http://news.example"), ("host", "news.example")])
+                &Method::GET,
+                &headers(&[("sec-fetch-site", "cross-site")]),
+                site
             )
             .is_none()
-        );
-        assert!(
-            cross_site_refusal(&post, &headers(&[])).is_none(),
-            "non-browser clients"
-        );
-        assert!(
-            cross_site_refusal(&Method::GET, &headers(&[("sec-fetch-site", "cross-site")]))
-                .is_none()
         );
     }
 }

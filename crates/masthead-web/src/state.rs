@@ -4,7 +4,7 @@ use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 
-use axum::http::{HeaderMap, header};
+use axum::http::Uri;
 use masthead_render::Theme;
 use masthead_render::views::{CampaignView, Clock, SiteView};
 use masthead_store::{Campaign, SiteSettings, Store, StoreResult, Tag};
@@ -23,8 +23,9 @@ pub struct WebConfig {
     pub page_cache: bool,
     /// Outgoing mail (password resets); `None` when no SMTP server is set.
     pub mailer: Option<crate::mail::Mailer>,
-    /// The site's public address, for links in e-mail (`https://news.example`).
-    pub public_url: Option<String>,
+    /// The site's public address (`https://news.example`): the only source
+    /// of absolute links in pages, feeds, e-mail, API and webhook bodies.
+    pub public_url: PublicUrl,
     /// Reverse proxies whose `X-Forwarded-For` is believed (for throttling).
     pub trusted_proxies: Vec<std::net::IpAddr>,
 }
@@ -135,48 +136,17 @@ impl AppState {
         Clock::new(&self.site().settings.timezone, masthead_store::now_ms())
     }
 
-    /// The site's view for templates; absolute links use `--public-url` when
-    /// it is set (pages not built per request print paths otherwise).
+    /// The site's view for templates, absolute links on the public address.
     pub fn site_view(&self) -> SiteView {
-        let base = self.public_base_url().unwrap_or_default();
-        self.site_view_at(base)
-    }
-
-    /// The site's view with absolute links made from `base_url` (see [`Self::base_url`]).
-    pub fn site_view_at(&self, base_url: impl Into<String>) -> SiteView {
         let s = self.site();
-        SiteView::new(&s.settings, &s.sections).with_base_url(base_url)
+        SiteView::new(&s.settings, &s.sections).with_base_url(self.public_url())
     }
 
-    /// `--public-url` without a trailing slash, if set.
-    pub fn public_base_url(&self) -> Option<String> {
-        self.config
-            .public_url
-            .as_deref()
-            .map(|u| u.trim().trim_end_matches('/').to_owned())
-            .filter(|u| !u.is_empty())
-    }
-
-    /// The site's public address for absolute links in pages and feeds
-    /// (`https://news.example`, no trailing slash): `--public-url` when set,
-    /// else the request's `Host` (with `https` when a proxy says
-    /// `X-Forwarded-Proto: https`). The page cache keys by path, not host, so
-    /// without `--public-url` a cached page carries the host that first asked
-    /// for it: production sites should set it. A malformed `Host` is never
-    /// printed.
-    pub fn base_url(&self, headers: &HeaderMap) -> String {
-        if let Some(base) = self.public_base_url() {
-            return base;
-        }
-        let host = headers
-            .get(header::HOST)
-            .and_then(|h| h.to_str().ok())
-            .filter(|h| plausible_host(h))
-            .unwrap_or("localhost");
-        let tls = headers
-            .get("x-forwarded-proto")
-            .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"https"));
-        format!("{}://{host}", if tls { "https" } else { "http" })
+    /// The site's public address without a trailing slash
+    /// (`https://news.example`). Never taken from a request: a forged `Host`
+    /// must not reach a cached page, a feed or a password-reset e-mail.
+    pub fn public_url(&self) -> &str {
+        self.config.public_url.as_str()
     }
 
     pub fn campaign_view(&self, clock: &Clock) -> Option<CampaignView> {
@@ -195,16 +165,6 @@ impl AppState {
     }
 }
 
-/// A host name or address with an optional port, nothing that could break
-/// out of a URL or an attribute.
-fn plausible_host(host: &str) -> bool {
-    !host.is_empty()
-        && host.len() <= 255
-        && host
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b':' | b'[' | b']'))
-}
-
 async fn load_snapshot(store: &Store) -> StoreResult<SiteSnapshot> {
     Ok(SiteSnapshot {
         settings: store.site_settings().await?,
@@ -213,17 +173,145 @@ async fn load_snapshot(store: &Store) -> StoreResult<SiteSnapshot> {
     })
 }
 
+/// The site's public address, resolved once at start-up: `http` or `https`,
+/// a host and an optional port, nothing else. Masthead serves a whole host,
+/// so a path prefix (`https://example.org/news`) is refused rather than
+/// half-supported.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PublicUrl {
+    /// `https://news.example` or `http://127.0.0.1:2369`: lower case, no
+    /// default port, no trailing slash; also the browser's `Origin` for it.
+    origin: String,
+    https: bool,
+}
+
+impl PublicUrl {
+    /// Parses `--public-url`; the error says what to change.
+    pub fn parse(raw: &str) -> Result<PublicUrl, String> {
+        let raw = raw.trim();
+        if raw.contains('#') {
+            return Err("must not have a #fragment".into());
+        }
+        let uri: Uri = raw
+            .parse()
+            .map_err(|_| "is not a URL; give one like https://news.example".to_owned())?;
+        let https = match uri.scheme_str().map(str::to_ascii_lowercase).as_deref() {
+            Some("https") => true,
+            Some("http") => false,
+            _ => return Err("must start with https:// or http://".into()),
+        };
+        let authority = uri
+            .authority()
+            .ok_or_else(|| "has no host name; give one like https://news.example".to_owned())?;
+        if authority.as_str().contains('@') {
+            return Err("must not carry a user name or password".into());
+        }
+        if uri.query().is_some() {
+            return Err("must not have a ?query".into());
+        }
+        let path = uri.path();
+        if !path.is_empty() && path != "/" {
+            return Err(format!(
+                "must be the address of a whole host: Masthead cannot be served under a \
+                 path such as {path}; remove it (serve the site on its own host name)"
+            ));
+        }
+        let host = authority.host().to_ascii_lowercase();
+        let plausible = !host.is_empty()
+            && host.len() <= 253
+            && host.bytes().all(|b| {
+                b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b'[' | b']' | b':')
+            });
+        if !plausible {
+            return Err("has no valid host name".into());
+        }
+        let port = match (authority.port_u16(), https) {
+            (Some(443), true) | (Some(80), false) | (None, _) => String::new(),
+            (Some(p), _) => format!(":{p}"),
+        };
+        let scheme = if https { "https" } else { "http" };
+        Ok(PublicUrl {
+            origin: format!("{scheme}://{host}{port}"),
+            https,
+        })
+    }
+
+    /// `http://` plus the address a loopback listener is bound to (the
+    /// default when no public address is set, for a server on one's own
+    /// machine).
+    pub fn for_listener(addr: std::net::SocketAddr) -> PublicUrl {
+        PublicUrl {
+            // SocketAddr prints IPv6 in brackets, as a URL needs.
+            origin: format!("http://{addr}"),
+            https: false,
+        }
+    }
+
+    /// The address without a trailing slash, ready to prefix a path.
+    pub fn as_str(&self) -> &str {
+        &self.origin
+    }
+
+    /// The origin a browser sends in `Origin` for pages of this site.
+    pub fn origin(&self) -> &str {
+        &self.origin
+    }
+
+    pub fn is_https(&self) -> bool {
+        self.https
+    }
+}
+
+impl std::fmt::Display for PublicUrl {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.origin)
+    }
+}
+
 #[cfg(test)]
 mod tests {
-    use super::plausible_host;
+    use super::PublicUrl;
 
     #[test]
-    fn only_plausible_hosts_reach_links() {
-        for ok in ["news.example", "127.0.0.1:2369", "[::1]:8080", "localhost"] {
-            assert!(plausible_host(ok), "{ok}");
+    fn public_urls_are_whole_hosts_in_one_spelling() {
+        for (raw, origin, https) in [
+            ("https://news.example", "https://news.example", true),
+            ("https://News.Example/", "https://news.example", true),
+            (" https://news.example:443 ", "https://news.example", true),
+            ("http://news.example:80/", "http://news.example", false),
+            ("http://127.0.0.1:2369", "http://127.0.0.1:2369", false),
+            (
+                "HTTPS://news.example:8443",
+                "https://news.example:8443",
+                true,
+            ),
+            ("http://[::1]:8080/", "http://[::1]:8080", false),
+        ] {
+            let u = PublicUrl::parse(raw).unwrap_or_else(|e| panic!("{raw}: {e}"));
+            assert_eq!((u.as_str(), u.is_https()), (origin, https), "{raw}");
         }
-        for bad in ["", "evil.example/\"><script>", "a b", "x@y", "host/path"] {
-            assert!(!plausible_host(bad), "{bad}");
+        for bad in [
+            "",
+            "news.example",
+            "ftp://news.example",
+            "https://",
+            "https://news.example/blog",
+            "https://news.example/?a=1",
+            "https://news.example/#top",
+            "https://user:pw@news.example",
+            "https://news example",
+            "javascript:alert(1)",
+        ] {
+            assert!(PublicUrl::parse(bad).is_err(), "{bad:?} accepted");
         }
+    }
+
+    #[test]
+    fn a_loopback_listener_gets_its_bound_address() {
+        let v4 = PublicUrl::for_listener("127.0.0.1:40123".parse().expect("addr"));
+        assert_eq!(v4.as_str(), "http://127.0.0.1:40123");
+        let v6 = PublicUrl::for_listener("[::1]:8080".parse().expect("addr"));
+        assert_eq!(v6.origin(), "http://[::1]:8080");
+        assert!(!v6.is_https());
     }
 }

@@ -14,7 +14,7 @@ use anyhow::{Context, Result, bail};
 use clap::{Args, Parser, Subcommand};
 use masthead_render::{Theme, render_markdown};
 use masthead_store::{NewLiveEntry, Store};
-use masthead_web::{AppState, WebConfig};
+use masthead_web::{AppState, PublicUrl, WebConfig};
 
 #[derive(Parser)]
 #[command(
@@ -127,7 +127,10 @@ struct ServeArgs {
         default_value = "Masthead <no-reply@localhost>"
     )]
     mail_from: String,
-    /// The public address of the site, for links in e-mail (e.g. https://news.example).
+    /// The site's public address (e.g. https://news.example): every absolute
+    /// link (pages, feeds, sitemaps, e-mail, API and webhook bodies) uses it.
+    /// Defaults to http:// plus the listen address when that is loopback;
+    /// required when listening on any other address.
     #[arg(long, env = "MASTHEAD_PUBLIC_URL")]
     public_url: Option<String>,
     /// Reverse proxies (by IP address, comma-separated) whose X-Forwarded-For
@@ -169,6 +172,10 @@ fn main() -> Result<()> {
                 .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
         )
         .with_target(false)
+        // Colour only for a person at a terminal: escape codes would litter
+        // a journal, a file or a log collector.
+        .with_writer(std::io::stdout)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stdout()))
         .init();
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -350,6 +357,20 @@ fn seed_demo(store: &Store, data_dir: &Path) -> Result<()> {
 }
 
 async fn serve(data_dir: &Path, args: ServeArgs) -> Result<()> {
+    // Settle the public address before anything is created: links must
+    // never come from a request's Host header.
+    let public_url = match args.public_url.as_deref() {
+        Some(raw) => Some(
+            PublicUrl::parse(raw)
+                .map_err(|e| anyhow::anyhow!("--public-url (MASTHEAD_PUBLIC_URL) {raw:?} {e}"))?,
+        ),
+        None if args.addr.ip().is_loopback() => None,
+        None => bail!(
+            "listening on {}, which is not a loopback address, needs the site's public address \
+             for its links: set --public-url or MASTHEAD_PUBLIC_URL (e.g. https://news.example)",
+            args.addr
+        ),
+    };
     let store = open_store(data_dir)?;
     let fresh = store.site_settings_raw("initialised_at").await?.is_none()
         && store.post_count().await? == 0;
@@ -365,6 +386,17 @@ async fn serve(data_dir: &Path, args: ServeArgs) -> Result<()> {
     std::fs::create_dir_all(&content_dir)?;
     let media_dir = data_dir.join("media");
     std::fs::create_dir_all(&media_dir)?;
+    let listener = tokio::net::TcpListener::bind(args.addr)
+        .await
+        .with_context(|| {
+            format!(
+                "cannot listen on {}; is another server using it? Use --addr to pick another",
+                args.addr
+            )
+        })?;
+    let addr = listener.local_addr()?;
+    // The bound address, not the asked-for one: port 0 picks a free port.
+    let public_url = public_url.unwrap_or_else(|| PublicUrl::for_listener(addr));
     let state = AppState::new(
         store,
         theme,
@@ -380,29 +412,24 @@ async fn serve(data_dir: &Path, args: ServeArgs) -> Result<()> {
                 ),
                 None => None,
             },
-            public_url: args.public_url.clone(),
+            public_url,
             trusted_proxies: args.trusted_proxy.clone(),
         },
     )
     .await?;
-    let listener = tokio::net::TcpListener::bind(args.addr)
-        .await
-        .with_context(|| {
-            format!(
-                "cannot listen on {}; is another server using it? Use --addr to pick another",
-                args.addr
-            )
-        })?;
-    let addr = listener.local_addr()?;
     let shutdown = shutdown_signal()?;
     let title = state.site().settings.title.clone();
     say(&format!(
         "Masthead is serving {title} at http://{addr}/  (data: {})",
         data_dir.display()
     ));
+    if state.public_url() != format!("http://{addr}") {
+        say(&format!("Links point to {}/", state.public_url()));
+    }
     if let Some(path) = masthead_web::admin::setup_link_if_needed(&state).await? {
         say(&format!(
-            "No owner account yet. Create it here (the link works once, for 24 hours): http://{addr}{path}"
+            "No owner account yet. Create it here (the link works once, for 24 hours): {}{path}",
+            state.public_url()
         ));
     }
     masthead_web::serve(listener, state, shutdown).await?;

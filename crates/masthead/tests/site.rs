@@ -15,6 +15,8 @@ mod api;
 mod feeds;
 #[path = "site/media.rs"]
 mod media;
+#[path = "site/public_url.rs"]
+mod public_url;
 #[path = "site/transfer.rs"]
 mod transfer;
 #[path = "site/webhooks.rs"]

@@ -5,7 +5,7 @@
 
 use axum::extract::rejection::FormRejection;
 use axum::extract::{Form, Path, State};
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::http::StatusCode;
 use axum::response::Response;
 use masthead_store::now_ms;
 use serde::Deserialize;
@@ -35,7 +35,6 @@ pub struct RequestForm {
 
 pub async fn request(
     State(state): State<AppState>,
-    headers: HeaderMap,
     form: Result<Form<RequestForm>, FormRejection>,
 ) -> Response {
     let Ok(Form(form)) = form else {
@@ -96,14 +95,7 @@ pub async fn request(
     {
         return unavailable(e);
     }
-    let base = state.config.public_url.clone().unwrap_or_else(|| {
-        let host = headers
-            .get(header::HOST)
-            .and_then(|h| h.to_str().ok())
-            .unwrap_or("localhost");
-        format!("http://{host}")
-    });
-    let link = format!("{}/admin/reset/{token}", base.trim_end_matches('/'));
+    let link = format!("{}/admin/reset/{token}", state.public_url());
     let site = state.site().settings.title.clone();
     let body = format!(
         "Hello {},\n\nSomeone (we hope you) asked to reset the password of your {site} account.\n\

@@ -6,7 +6,7 @@
 //! site always keeps an active owner (the store refuses otherwise).
 
 use axum::extract::{Path, State};
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::http::StatusCode;
 use axum::response::Response;
 use masthead_domain::{Action, Email, Role, permits};
 use masthead_store::{NewStaffUser, StaffUser, StoreError, now_ms};
@@ -114,7 +114,6 @@ pub struct InviteForm {
 
 pub async fn invite(
     State(state): State<AppState>,
-    headers: HeaderMap,
     DeskForm { staff, form }: DeskForm<InviteForm>,
 ) -> Response {
     let actor = staff.0.user.role;
@@ -174,14 +173,7 @@ pub async fn invite(
         }
         Err(e) => return unavailable(e),
     }
-    let base = state.config.public_url.clone().unwrap_or_else(|| {
-        let host = headers
-            .get(header::HOST)
-            .and_then(|h| h.to_str().ok())
-            .unwrap_or("localhost");
-        format!("http://{host}")
-    });
-    let link = format!("{}/admin/reset/{token}", base.trim_end_matches('/'));
+    let link = format!("{}/admin/reset/{token}", state.public_url());
     let site = state.site().settings.title.clone();
     let mut notice = format!(
         "{name} is invited as {}. The link below lets them choose a password; it works once, for a week.",

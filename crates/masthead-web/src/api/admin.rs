@@ -23,7 +23,7 @@ use super::query::{
     RawQuery, capital, filter_of, limit_of, order_of, page_of, pagination, params, query_or_400,
     site_tz,
 };
-use super::{ApiError, base_url, common_headers};
+use super::{ApiError, common_headers};
 use crate::state::AppState;
 
 /// JSON bodies (a long read in HTML) and image uploads.
@@ -156,8 +156,8 @@ fn param<'a>(raw: &'a [(String, String)], name: &str) -> Option<&'a str> {
     raw.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
 }
 
-async fn site(State(state): State<AppState>, headers: HeaderMap) -> Response {
-    let base = base_url(&state, &headers);
+async fn site(State(state): State<AppState>) -> Response {
+    let base = state.public_url();
     let s = state.site().settings.clone();
     respond(
         StatusCode::OK,
@@ -242,17 +242,12 @@ async fn load_post(
         .next())
 }
 
-fn print_post(
-    state: &AppState,
-    headers: &HeaderMap,
-    p: &q::ApiPost,
-    raw: &[(String, String)],
-) -> Value {
-    let base = base_url(state, headers);
+fn print_post(state: &AppState, p: &q::ApiPost, raw: &[(String, String)]) -> Value {
+    let base = state.public_url();
     let tz = site_tz(state);
     let formats: Vec<&str> = param(raw, "formats").map_or(vec!["html"], |f| f.split(',').collect());
     let o = PostOptions {
-        base: &base,
+        base,
         tz: &tz,
         tags: true,
         authors: true,
@@ -285,7 +280,7 @@ async fn browse(
     let items: Vec<Value> = r
         .items
         .iter()
-        .map(|p| print_post(&state, &headers, p, &raw))
+        .map(|p| print_post(&state, p, &raw))
         .collect();
     Ok(respond(
         StatusCode::OK,
@@ -322,7 +317,7 @@ async fn read(
     };
     Ok(respond(
         StatusCode::OK,
-        &json!({ plural: [print_post(&state, &headers, p, &raw)] }),
+        &json!({ plural: [print_post(&state, p, &raw)] }),
     ))
 }
 
@@ -677,11 +672,11 @@ async fn add(
         .ok_or_else(|| ApiError::not_found("Post"))?;
     let mut res = respond(
         StatusCode::CREATED,
-        &json!({ plural: [print_post(&state, &headers, &p, &raw)] }),
+        &json!({ plural: [print_post(&state, &p, &raw)] }),
     );
     if let Ok(v) = HeaderValue::from_str(&format!(
         "{}/ghost/api/admin/{plural}/{}/",
-        base_url(&state, &headers),
+        state.public_url(),
         format_id(id)
     )) {
         res.headers_mut().insert(header::LOCATION, v);
@@ -834,7 +829,7 @@ async fn edit(
         .ok_or_else(|| ApiError::not_found("Post"))?;
     Ok(respond(
         StatusCode::OK,
-        &json!({ plural: [print_post(&state, &headers, &p, &raw)] }),
+        &json!({ plural: [print_post(&state, &p, &raw)] }),
     ))
 }
 
@@ -984,8 +979,8 @@ async fn browse_tags(
             .read(move |c| q::browse_tags(c, &b))
             .await
             .map_err(store_error)?;
-        let base = base_url(&state, &headers);
-        let items: Vec<Value> = r.items.iter().map(|t| out::tag(t, &base, true)).collect();
+        let base = state.public_url();
+        let items: Vec<Value> = r.items.iter().map(|t| out::tag(t, base, true)).collect();
         Ok::<_, ApiError>(respond(
             StatusCode::OK,
             &json!({ "tags": items, "meta": { "pagination": pagination(page, limit, r.total) } }),
@@ -993,7 +988,7 @@ async fn browse_tags(
     })
 }
 
-async fn one_tag(state: &AppState, headers: &HeaderMap, id: i64) -> Result<Value, ApiError> {
+async fn one_tag(state: &AppState, id: i64) -> Result<Value, ApiError> {
     let b = Browse {
         resource: Resource::Tags,
         audience: Audience::Admin,
@@ -1012,10 +1007,10 @@ async fn one_tag(state: &AppState, headers: &HeaderMap, id: i64) -> Result<Value
         .read(move |c| q::browse_tags(c, &b))
         .await
         .map_err(store_error)?;
-    let base = base_url(state, headers);
+    let base = state.public_url();
     r.items
         .first()
-        .map(|t| out::tag(t, &base, true))
+        .map(|t| out::tag(t, base, true))
         .ok_or_else(|| ApiError::not_found("Tag"))
 }
 
@@ -1029,7 +1024,7 @@ async fn read_tag(
         let id = q::parse_id(&id).ok_or_else(|| ApiError::not_found("Tag"))?;
         Ok::<_, ApiError>(respond(
             StatusCode::OK,
-            &json!({ "tags": [one_tag(&state, &headers, id).await?] }),
+            &json!({ "tags": [one_tag(&state, id).await?] }),
         ))
     })
 }
@@ -1075,7 +1070,7 @@ async fn add_tag(State(state): State<AppState>, headers: HeaderMap, b: JsonResul
             })?;
         Ok::<_, ApiError>(respond(
             StatusCode::CREATED,
-            &json!({ "tags": [one_tag(&state, &headers, id).await?] }),
+            &json!({ "tags": [one_tag(&state, id).await?] }),
         ))
     })
 }
@@ -1118,7 +1113,7 @@ async fn edit_tag(
         }
         Ok::<_, ApiError>(respond(
             StatusCode::OK,
-            &json!({ "tags": [one_tag(&state, &headers, id).await?] }),
+            &json!({ "tags": [one_tag(&state, id).await?] }),
         ))
     })
 }
@@ -1344,7 +1339,7 @@ async fn upload_image(
             .collect();
         match crate::admin::media::store_upload(&state, who.staff_id, name, bytes).await {
             Ok((item, _)) => {
-                let base = base_url(&state, &headers);
+                let base = state.public_url();
                 Ok::<_, ApiError>(respond(
                     StatusCode::CREATED,
                     &json!({ "images": [{ "url": format!("{base}{}", item.src()), "ref": reference }] }),
@@ -1376,12 +1371,7 @@ async fn upload_image(
 /// The body of a webhook delivery: the post or member as the Admin API
 /// prints it now, in Ghost's `{"post": {"current": …}}` shape.
 pub(crate) async fn webhook_payload(state: &AppState, event: &str, id: i64) -> Option<Value> {
-    let base = state
-        .config
-        .public_url
-        .clone()
-        .map(|u| u.trim_end_matches('/').to_owned())
-        .unwrap_or_default();
+    let base = state.public_url();
     let tz = site_tz(state);
     if event == "member.added" {
         let m = state.store.read(move |c| q::member(c, id)).await.ok()??;
@@ -1392,7 +1382,7 @@ pub(crate) async fn webhook_payload(state: &AppState, event: &str, id: i64) -> O
         _ => load_post(state, Resource::Pages, id).await.ok()??,
     };
     let o = PostOptions {
-        base: &base,
+        base,
         tz: &tz,
         tags: true,
         authors: true,

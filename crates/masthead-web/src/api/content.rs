@@ -17,7 +17,7 @@ use super::query::{
     DEFAULT_LIMIT, Params, RawQuery, capital, filter_of, limit_of, order_of, page_of, pagination,
     params, query_or_400, site_tz,
 };
-use super::{ApiError, base_url, common_headers};
+use super::{ApiError, common_headers};
 use crate::state::AppState;
 
 pub fn routes() -> Router<AppState> {
@@ -269,10 +269,10 @@ async fn posts(
     if reading && result.items.is_empty() {
         return Err(ApiError::not_found(&capital(singular)));
     }
-    let base = base_url(&state, &headers);
+    let base = state.public_url();
     let tz = site_tz(&state);
     let o = PostOptions {
-        base: &base,
+        base,
         tz: &tz,
         tags: p.include.iter().any(|i| i == "tags"),
         authors: p.include.iter().any(|i| i == "authors"),
@@ -322,7 +322,7 @@ async fn taxonomy(
     };
     let (limit, page) = (b.limit, b.page);
     let count = p.include.iter().any(|i| i == "count.posts");
-    let base = base_url(&state, &headers);
+    let base = state.public_url();
     let (items, total): (Vec<Value>, u64) = if resource == Resource::Tags {
         let r = state
             .store
@@ -332,7 +332,7 @@ async fn taxonomy(
         (
             r.items
                 .iter()
-                .map(|t| out::only_fields(out::tag(t, &base, count), p.fields.as_deref()))
+                .map(|t| out::only_fields(out::tag(t, base, count), p.fields.as_deref()))
                 .collect(),
             r.total,
         )
@@ -345,7 +345,7 @@ async fn taxonomy(
         (
             r.items
                 .iter()
-                .map(|a| out::only_fields(out::api_author(a, &base, count), p.fields.as_deref()))
+                .map(|a| out::only_fields(out::api_author(a, base, count), p.fields.as_deref()))
                 .collect(),
             r.total,
         )
@@ -425,7 +425,7 @@ async fn settings(
     let run = async {
         let p = params(query_or_400(q)?)?;
         authorize(&state, &p).await?;
-        let base = base_url(&state, &headers);
+        let base = state.public_url();
         let site = state.site();
         let s = &site.settings;
         let navigation: Vec<Value> = std::iter::once(json!({ "label": "News Feed", "url": "/" }))

@@ -128,30 +128,3 @@ pub fn common_headers(h: &mut HeaderMap) {
         HeaderValue::from_static("*"),
     );
 }
-
-/// The site's public address for absolute URLs: `--public-url` when set,
-/// else the address this request was made to.
-pub fn base_url(state: &AppState, headers: &HeaderMap) -> String {
-    if let Some(u) = &state.config.public_url {
-        return u.trim_end_matches('/').to_owned();
-    }
-    let host = headers
-        .get(header::HOST)
-        .and_then(|h| h.to_str().ok())
-        .filter(|h| {
-            !h.is_empty()
-                && h.bytes().all(|b| {
-                    b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b':' | b'[' | b']')
-                })
-        })
-        .unwrap_or("localhost");
-    let scheme = if headers
-        .get("x-forwarded-proto")
-        .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"https"))
-    {
-        "https"
-    } else {
-        "http"
-    };
-    format!("{scheme}://{host}")
-}

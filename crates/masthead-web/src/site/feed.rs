@@ -4,7 +4,6 @@
 
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Path, Query, State};
-use axum::http::HeaderMap;
 use axum::response::Response;
 use masthead_domain::{FeedCursor, PostKind, Slug};
 use masthead_render::views::{CampaignView, CardView, FeedLink, PageMeta, SeoView, SiteView};
@@ -80,7 +79,6 @@ fn parse_query(
 
 async fn render(
     state: &AppState,
-    headers: &HeaderMap,
     listing: Listing,
     after: Option<FeedCursor>,
     fragment: bool,
@@ -106,7 +104,7 @@ async fn render(
     let mut meta = listing.meta;
     // Deep pages are for people, not search engines (which get the sitemap).
     meta.noindex = after.is_some();
-    let site = state.site_view_at(state.base_url(headers));
+    let site = state.site_view();
     let seo = super::seo::for_listing(
         &site,
         &listing.url,
@@ -171,7 +169,6 @@ fn slug_or_404(slug: &str) -> Result<String, SiteError> {
 
 pub async fn home(
     State(state): State<AppState>,
-    headers: HeaderMap,
     q: Result<Query<ListQuery>, QueryRejection>,
 ) -> Result<Response, SiteError> {
     let (after, fragment) = parse_query(q)?;
@@ -190,13 +187,12 @@ pub async fn home(
         },
         feeds: Vec::new(),
     };
-    render(&state, &headers, listing, after, fragment).await
+    render(&state, listing, after, fragment).await
 }
 
 pub async fn tag(
     State(state): State<AppState>,
     Path(slug): Path<String>,
-    headers: HeaderMap,
     q: Result<Query<ListQuery>, QueryRejection>,
 ) -> Result<Response, SiteError> {
     let (after, fragment) = parse_query(q)?;
@@ -221,13 +217,12 @@ pub async fn tag(
         false,
         feeds,
     );
-    render(&state, &headers, listing, after, fragment).await
+    render(&state, listing, after, fragment).await
 }
 
 pub async fn section(
     State(state): State<AppState>,
     Path(slug): Path<String>,
-    headers: HeaderMap,
     q: Result<Query<ListQuery>, QueryRejection>,
 ) -> Result<Response, SiteError> {
     let (after, fragment) = parse_query(q)?;
@@ -259,13 +254,12 @@ pub async fn section(
         true,
         feeds,
     );
-    render(&state, &headers, listing, after, fragment).await
+    render(&state, listing, after, fragment).await
 }
 
 pub async fn author(
     State(state): State<AppState>,
     Path(slug): Path<String>,
-    headers: HeaderMap,
     q: Result<Query<ListQuery>, QueryRejection>,
 ) -> Result<Response, SiteError> {
     let (after, fragment) = parse_query(q)?;
@@ -290,12 +284,11 @@ pub async fn author(
         false,
         feeds,
     );
-    render(&state, &headers, listing, after, fragment).await
+    render(&state, listing, after, fragment).await
 }
 
 pub async fn video(
     State(state): State<AppState>,
-    headers: HeaderMap,
     q: Result<Query<ListQuery>, QueryRejection>,
 ) -> Result<Response, SiteError> {
     let (after, fragment) = parse_query(q)?;
@@ -314,5 +307,5 @@ pub async fn video(
         true,
         Vec::new(),
     );
-    render(&state, &headers, listing, after, fragment).await
+    render(&state, listing, after, fragment).await
 }

@@ -17,7 +17,7 @@ use std::path::{Component, Path as FsPath, PathBuf};
 use axum::Router;
 use axum::body::Body;
 use axum::extract::{Path, State};
-use axum::http::{HeaderMap, HeaderValue, header};
+use axum::http::{HeaderValue, header};
 use axum::response::Response;
 use axum::routing::get;
 use masthead_domain::{PostKind, Slug, Visibility};
@@ -94,27 +94,22 @@ enum Source {
     Author(String),
 }
 
-async fn site_feed<const F: u8>(
-    State(state): State<AppState>,
-    headers: HeaderMap,
-) -> Result<Response, SiteError> {
-    serve(&state, &headers, Source::Site, Format::of(F)).await
+async fn site_feed<const F: u8>(State(state): State<AppState>) -> Result<Response, SiteError> {
+    serve(&state, Source::Site, Format::of(F)).await
 }
 
 async fn tag_feed<const F: u8>(
     State(state): State<AppState>,
-    headers: HeaderMap,
     Path(slug): Path<String>,
 ) -> Result<Response, SiteError> {
-    serve(&state, &headers, Source::Tag(slug), Format::of(F)).await
+    serve(&state, Source::Tag(slug), Format::of(F)).await
 }
 
 async fn author_feed<const F: u8>(
     State(state): State<AppState>,
-    headers: HeaderMap,
     Path(slug): Path<String>,
 ) -> Result<Response, SiteError> {
-    serve(&state, &headers, Source::Author(slug), Format::of(F)).await
+    serve(&state, Source::Author(slug), Format::of(F)).await
 }
 
 /// A public, cacheable response that is not HTML: the page cache keeps its
@@ -137,13 +132,8 @@ fn slug_or_404(slug: &str) -> Result<String, SiteError> {
         .map_err(|_| SiteError::NotFound)
 }
 
-async fn serve(
-    state: &AppState,
-    headers: &HeaderMap,
-    source: Source,
-    format: Format,
-) -> Result<Response, SiteError> {
-    let base = state.base_url(headers);
+async fn serve(state: &AppState, source: Source, format: Format) -> Result<Response, SiteError> {
+    let base = state.public_url();
     let snapshot = state.site();
     let settings = &snapshot.settings;
     let (scope, key, path, title, description) = match source {
@@ -195,14 +185,14 @@ async fn serve(
     };
     let posts = state.store.feed_posts(scope, FEED_SIZE).await?;
     let full = settings.feed_content == FeedContent::Full;
-    let mut items: Vec<Item<'_>> = posts.iter().map(|p| Item::new(p, &base, full)).collect();
+    let mut items: Vec<Item<'_>> = posts.iter().map(|p| Item::new(p, base, full)).collect();
     add_file_sizes(state, &mut items).await;
     let channel = Channel {
         title,
         description,
-        home: absolute_url(&base, &path),
-        self_url: absolute_url(&base, &format!("{path}{}", format.file())),
-        site_url: absolute_url(&base, "/"),
+        home: absolute_url(base, &path),
+        self_url: absolute_url(base, &format!("{path}{}", format.file())),
+        site_url: absolute_url(base, "/"),
         site_title: &settings.title,
         language: &settings.locale,
         updated_ms: items
@@ -213,8 +203,8 @@ async fn serve(
         icon: state
             .theme
             .asset_url("favicon.svg")
-            .map(|u| absolute_url(&base, u)),
-        logo: settings.logo.as_deref().map(|l| absolute_url(&base, l)),
+            .map(|u| absolute_url(base, u)),
+        logo: settings.logo.as_deref().map(|l| absolute_url(base, l)),
         items,
     };
     let body = match format {

@@ -2,7 +2,6 @@
 
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Path, Query, State};
-use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 use masthead_domain::{FeedCursor, PostKind, Slug};
 use masthead_render::views::{
@@ -51,7 +50,6 @@ struct PostContext {
 pub async fn show(
     State(state): State<AppState>,
     Path(slug): Path<String>,
-    headers: HeaderMap,
     query: Result<Query<StoryQuery>, QueryRejection>,
 ) -> Result<Response, SiteError> {
     let slug = Slug::parse(&slug).map_err(|_| SiteError::NotFound)?;
@@ -124,7 +122,7 @@ pub async fn show(
         _ => "post.html",
     };
     let view = PostView::new(&post, &clock);
-    let site = state.site_view_at(state.base_url(&headers));
+    let site = state.site_view();
     let title = post
         .meta_title
         .clone()

@@ -11,7 +11,7 @@
 
 use axum::Router;
 use axum::extract::State;
-use axum::http::{HeaderMap, Method, StatusCode, Uri, header};
+use axum::http::{Method, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{any, get};
 use masthead_domain::PostKind;
@@ -75,8 +75,8 @@ fn part_path(number: u32) -> String {
     }
 }
 
-async fn index(State(state): State<AppState>, headers: HeaderMap) -> Result<Response, SiteError> {
-    let base = state.base_url(&headers);
+async fn index(State(state): State<AppState>) -> Result<Response, SiteError> {
+    let base = state.public_url();
     let parts = state.store.sitemap_parts(POSTS_PER_PART).await?;
     let mut out = String::with_capacity(1024 + parts.len() * 128);
     out.push_str("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<sitemapindex xmlns=\"http://www.sitemaps.org/schemas/sitemap/0.9\">\n");
@@ -84,7 +84,7 @@ async fn index(State(state): State<AppState>, headers: HeaderMap) -> Result<Resp
     // whole archive, and every URL inside carries its own.
     let mut sitemap = |path: &str| {
         out.push_str("<sitemap>");
-        inline_element(&mut out, "loc", &absolute_url(&base, path));
+        inline_element(&mut out, "loc", &absolute_url(base, path));
         out.push_str("</sitemap>\n");
     };
     sitemap("/sitemap-pages.xml");
@@ -100,12 +100,8 @@ async fn index(State(state): State<AppState>, headers: HeaderMap) -> Result<Resp
     Ok(public_file(out, XML, tags_for_sitemaps()))
 }
 
-async fn posts_part(
-    state: &AppState,
-    headers: &HeaderMap,
-    number: u32,
-) -> Result<Response, SiteError> {
-    let base = state.base_url(headers);
+async fn posts_part(state: &AppState, number: u32) -> Result<Response, SiteError> {
+    let base = state.public_url();
     let entries = state.store.sitemap_posts(number, POSTS_PER_PART).await?;
     if entries.is_empty() && number > 1 {
         return Err(SiteError::NotFound);
@@ -115,7 +111,7 @@ async fn posts_part(
     for SitemapEntry { slug, updated_ms } in &entries {
         url(
             &mut out,
-            &absolute_url(&base, &format!("/{slug}/")),
+            &absolute_url(base, &format!("/{slug}/")),
             Some(*updated_ms),
         );
     }
@@ -123,11 +119,8 @@ async fn posts_part(
     Ok(public_file(out, XML, tags_for_sitemaps()))
 }
 
-async fn first_posts_part(
-    State(state): State<AppState>,
-    headers: HeaderMap,
-) -> Result<Response, SiteError> {
-    posts_part(&state, &headers, 1).await
+async fn first_posts_part(State(state): State<AppState>) -> Result<Response, SiteError> {
+    posts_part(&state, 1).await
 }
 
 /// The number in `sitemap-posts-{n}.xml`, written canonically (no sign, no
@@ -145,12 +138,7 @@ fn part_number(segment: &str) -> Option<u32> {
     digits.parse().ok()
 }
 
-async fn numbered_posts_part(
-    State(state): State<AppState>,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
-) -> Response {
+async fn numbered_posts_part(State(state): State<AppState>, method: Method, uri: Uri) -> Response {
     let number = part_number(uri.path().trim_start_matches('/'))
         .filter(|_| method == Method::GET || method == Method::HEAD);
     match number {
@@ -160,15 +148,15 @@ async fn numbered_posts_part(
             [(header::LOCATION, part_path(1))],
         )
             .into_response(),
-        Some(n) => posts_part(&state, &headers, n)
+        Some(n) => posts_part(&state, n)
             .await
             .unwrap_or_else(IntoResponse::into_response),
         None => super::assets::fallback(method, uri).await,
     }
 }
 
-async fn pages(State(state): State<AppState>, headers: HeaderMap) -> Result<Response, SiteError> {
-    let base = state.base_url(&headers);
+async fn pages(State(state): State<AppState>) -> Result<Response, SiteError> {
+    let base = state.public_url();
     let newest = state
         .store
         .news_posts(0, 1)
@@ -185,16 +173,16 @@ async fn pages(State(state): State<AppState>, headers: HeaderMap) -> Result<Resp
     let entries = state.store.sitemap_pages(MAX_URLS).await?;
     let mut out = String::with_capacity(512 + entries.len() * 140);
     out.push_str(URLSET_OPEN);
-    url(&mut out, &absolute_url(&base, "/"), newest);
+    url(&mut out, &absolute_url(base, "/"), newest);
     url(
         &mut out,
-        &absolute_url(&base, "/video/"),
+        &absolute_url(base, "/video/"),
         newest_video.or(newest),
     );
     for SitemapEntry { slug, updated_ms } in &entries {
         url(
             &mut out,
-            &absolute_url(&base, &format!("/{slug}/")),
+            &absolute_url(base, &format!("/{slug}/")),
             Some(*updated_ms),
         );
     }
@@ -202,15 +190,15 @@ async fn pages(State(state): State<AppState>, headers: HeaderMap) -> Result<Resp
     Ok(public_file(out, XML, tags_for_sitemaps()))
 }
 
-async fn tags(State(state): State<AppState>, headers: HeaderMap) -> Result<Response, SiteError> {
-    let base = state.base_url(&headers);
+async fn tags(State(state): State<AppState>) -> Result<Response, SiteError> {
+    let base = state.public_url();
     let tags = state.store.sitemap_tags(MAX_URLS).await?;
     let mut out = String::with_capacity(256 + tags.len() * 260);
     out.push_str(URLSET_OPEN);
     for t in &tags {
         url(
             &mut out,
-            &absolute_url(&base, &format!("/tag/{}/", t.slug)),
+            &absolute_url(base, &format!("/tag/{}/", t.slug)),
             Some(t.updated_ms),
         );
     }
@@ -218,7 +206,7 @@ async fn tags(State(state): State<AppState>, headers: HeaderMap) -> Result<Respo
     for t in tags.iter().filter(|t| t.is_section) {
         url(
             &mut out,
-            &absolute_url(&base, &format!("/section/{}/", t.slug)),
+            &absolute_url(base, &format!("/section/{}/", t.slug)),
             Some(t.updated_ms),
         );
     }
@@ -226,15 +214,15 @@ async fn tags(State(state): State<AppState>, headers: HeaderMap) -> Result<Respo
     Ok(public_file(out, XML, tags_for_sitemaps()))
 }
 
-async fn authors(State(state): State<AppState>, headers: HeaderMap) -> Result<Response, SiteError> {
-    let base = state.base_url(&headers);
+async fn authors(State(state): State<AppState>) -> Result<Response, SiteError> {
+    let base = state.public_url();
     let authors = state.store.sitemap_authors(MAX_URLS).await?;
     let mut out = String::with_capacity(256 + authors.len() * 140);
     out.push_str(URLSET_OPEN);
     for SitemapEntry { slug, updated_ms } in &authors {
         url(
             &mut out,
-            &absolute_url(&base, &format!("/author/{slug}/")),
+            &absolute_url(base, &format!("/author/{slug}/")),
             Some(*updated_ms),
         );
     }
@@ -256,8 +244,8 @@ fn news_language(locale: &str) -> String {
     }
 }
 
-async fn news(State(state): State<AppState>, headers: HeaderMap) -> Result<Response, SiteError> {
-    let base = state.base_url(&headers);
+async fn news(State(state): State<AppState>) -> Result<Response, SiteError> {
+    let base = state.public_url();
     let since = masthead_store::now_ms() - NEWS_WINDOW_MS;
     let stories = state.store.news_posts(since, NEWS_MAX).await?;
     let snapshot = state.site();
@@ -273,7 +261,7 @@ async fn news(State(state): State<AppState>, headers: HeaderMap) -> Result<Respo
         inline_element(
             &mut out,
             "loc",
-            &absolute_url(&base, &format!("/{}/", story.slug)),
+            &absolute_url(base, &format!("/{}/", story.slug)),
         );
         out.push_str("<news:news><news:publication>");
         inline_element(&mut out, "news:name", &snapshot.settings.title);
@@ -292,11 +280,11 @@ async fn news(State(state): State<AppState>, headers: HeaderMap) -> Result<Respo
     Ok(public_file(out, XML, tags_for_sitemaps()))
 }
 
-async fn robots(State(state): State<AppState>, headers: HeaderMap) -> Response {
-    let base = state.base_url(&headers);
+async fn robots(State(state): State<AppState>) -> Response {
+    let base = state.public_url();
     let body = format!(
         "User-agent: *\nDisallow: /admin/\nDisallow: /_live/\n\nSitemap: {}\n",
-        absolute_url(&base, "/sitemap.xml")
+        absolute_url(base, "/sitemap.xml")
     );
     public_file(
         body,
