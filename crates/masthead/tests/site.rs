@@ -15,6 +15,8 @@ mod api;
 mod feeds;
 #[path = "site/media.rs"]
 mod media;
+#[path = "site/permissions.rs"]
+mod permissions;
 #[path = "site/transfer.rs"]
 mod transfer;
 #[path = "site/webhooks.rs"]
