@@ -210,6 +210,8 @@ pub enum EditorialError {
     EntryTooLong,
     #[error("A name of 1 to {MAX_NAME_CHARS} characters is required.")]
     BadName,
+    #[error("A tag's name needs some Latin letters or digits to make its address.")]
+    UnusableTagName,
 }
 
 /// Longest title, in characters.
@@ -236,12 +238,25 @@ pub fn title(raw: &str) -> Result<&str, EditorialError> {
 /// existing posts is [`crate::slug::unique_slug`]'s job, at insert time.
 pub fn post_slug(given: Option<&str>, title: &str) -> Result<Slug, EditorialError> {
     match given.map(str::trim).filter(|s| !s.is_empty()) {
-        Some(s) => Slug::parse(s).map_err(|e| match e {
-            crate::DomainError::BadSlug(why) => EditorialError::BadSlug(why),
-            _ => EditorialError::BadSlug("it is not a slug"),
-        }),
+        Some(s) => parse_slug(s),
         None => Ok(slugify(title).unwrap_or_else(untitled)),
     }
+}
+
+/// The slug a tag asks for: the one given (which must be valid), else one
+/// made from its name.
+pub fn tag_slug(given: Option<&str>, name: &str) -> Result<Slug, EditorialError> {
+    match given.map(str::trim).filter(|s| !s.is_empty()) {
+        Some(s) => parse_slug(s),
+        None => slugify(name).ok_or(EditorialError::UnusableTagName),
+    }
+}
+
+fn parse_slug(s: &str) -> Result<Slug, EditorialError> {
+    Slug::parse(s).map_err(|e| match e {
+        crate::DomainError::BadSlug(why) => EditorialError::BadSlug(why),
+        _ => EditorialError::BadSlug("it is not a slug"),
+    })
 }
 
 fn untitled() -> Slug {
@@ -392,6 +407,18 @@ mod tests {
         );
         assert!(matches!(
             post_slug(Some("Not A Slug"), "x"),
+            Err(EditorialError::BadSlug(_))
+        ));
+        assert_eq!(
+            tag_slug(None, "Harbour & Port").map(Slug::into_string),
+            Ok("harbour-port".into())
+        );
+        assert_eq!(
+            tag_slug(Some(""), "!!"),
+            Err(EditorialError::UnusableTagName)
+        );
+        assert!(matches!(
+            tag_slug(Some("Not Valid"), "x"),
             Err(EditorialError::BadSlug(_))
         ));
         assert_eq!(

@@ -539,9 +539,11 @@ pub async fn import(store: &Store, path: &Path) -> anyhow::Result<Report> {
                     report.internal_tags += 1;
                     continue;
                 }
-                let Some(slug) = Slug::parse(&text(t, "slug"))
+                // The API's tag slug rule, falling back to the name when the
+                // file's slug is unusable.
+                let Some(slug) = editorial::tag_slug(Some(&text(t, "slug")), &name)
+                    .or_else(|_| editorial::tag_slug(None, &name))
                     .ok()
-                    .or_else(|| slugify(&name))
                 else {
                     report.skipped.push((
                         format!("tag {name:?}"),

@@ -11,7 +11,7 @@ use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use masthead_domain::editorial::{self, Actor, PostState, Refused, Sight};
-use masthead_domain::slug::{slugify, unique_slug};
+use masthead_domain::slug::unique_slug;
 use masthead_domain::{Action, Email, PostKind, PostStatus, Role, Visibility, permits};
 use masthead_render::sanitize_html;
 use masthead_store::sqlite::api::{self as q, Audience, Browse, PostExtras, Resource, format_id};
@@ -458,14 +458,9 @@ fn incoming(o: &serde_json::Map<String, Value>, source_html: bool) -> Result<Inc
                         ));
                     }
                 };
-                let slug = match slug.or_else(|| slugify(&name).map(|s| s.into_string())) {
-                    Some(s) => s,
-                    None => {
-                        return Err(ApiError::validation(format!(
-                            "The tag {name:?} has no usable name."
-                        )));
-                    }
-                };
+                let slug = editorial::tag_slug(slug.as_deref(), &name)
+                    .map_err(invalid)?
+                    .into_string();
                 let name = if name.trim().is_empty() {
                     slug.clone()
                 } else {
@@ -1137,14 +1132,9 @@ async fn add_tag(State(state): State<AppState>, headers: HeaderMap, b: JsonResul
                 "A tag needs a name of 1 to 191 characters.",
             ));
         }
-        let slug = match text(o, "slug") {
-            Some(s) => masthead_domain::Slug::parse(&s)
-                .map_err(|e| ApiError::validation(format!("slug: {e}")))?
-                .into_string(),
-            None => slugify(&name)
-                .map(|s| s.into_string())
-                .ok_or_else(|| ApiError::validation("The name needs some letters or digits."))?,
-        };
+        let slug = editorial::tag_slug(text(o, "slug").as_deref(), &name)
+            .map_err(invalid)?
+            .into_string();
         let description = text(o, "description").unwrap_or_default();
         let id = state
             .store

@@ -941,6 +941,11 @@ async fn title_slug_and_alt_text_rules_hold_on_the_admin_api() {
     }
     let (status, _) = add(json!({ "title": "Harbour", "slug": "Not A Slug" })).await;
     assert_eq!(status, 422);
+    // A tag named on a post follows the tag list's slug rule.
+    let (status, v) =
+        add(json!({ "title": "Harbour", "tags": [{ "name": "Port", "slug": "Not A Slug" }] }))
+            .await;
+    assert_eq!(status, 422, "{v}");
     // Going out with a feature image needs its alt text.
     let image = "https://images.example/harbour.jpg";
     let (status, v) =
