@@ -981,3 +981,46 @@ async fn title_slug_and_alt_text_rules_hold_on_the_admin_api() {
     assert_eq!(now["title"], json!(p.title));
     assert_eq!(now["feature_image"], Value::Null);
 }
+
+#[tokio::test]
+async fn the_cli_keeps_the_desks_limits() {
+    with_server("perm-cli", |s| async move {
+        // A live entry the desk would refuse as too long.
+        let long_title = "t".repeat(301);
+        let long_body = "b".repeat(20_001);
+        for (title, body) in [
+            ("  ", "text"),
+            (long_title.as_str(), ""),
+            ("Update", long_body.as_str()),
+        ] {
+            let out = s.cli(&[
+                "live",
+                "add",
+                "--post",
+                "storm-eamon-live",
+                "--title",
+                title,
+                "--body",
+                body,
+            ]);
+            assert!(!out.status.success(), "{title:.10}: accepted");
+            let err = String::from_utf8_lossy(&out.stderr);
+            assert!(err.contains("headline"), "{err}");
+        }
+        let (_, _, page) = get(&s.url("/storm-eamon-live/")).await;
+        assert!(!page.contains(&long_title));
+        // A staff name longer than the desk allows.
+        let out = Command::new(BIN)
+            .arg("--data-dir")
+            .arg(&s.data)
+            .args(["user", "add", "--email", "long@courier.example", "--name"])
+            .arg("n".repeat(121))
+            .args(["--role", "author", "--password-stdin"])
+            .stdin(Stdio::null())
+            .output()
+            .expect("user add");
+        assert!(!out.status.success());
+        assert!(String::from_utf8_lossy(&out.stderr).contains("--name"));
+    })
+    .await;
+}
