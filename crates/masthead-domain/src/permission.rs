@@ -58,7 +58,8 @@ pub enum Whose {
 pub enum Action {
     /// Start a draft (any kind).
     CreatePost,
-    /// See a post (with its drafts and schedule) in lists and open it.
+    /// See a post, whatever its status, in the desk's lists and through the
+    /// Admin API (browse and read).
     ReadPost {
         whose: Whose,
     },
@@ -160,7 +161,9 @@ impl Action {
         };
         match self {
             Action::CreatePost => "create a draft".into(),
-            Action::ReadPost { whose: w } => format!("see and open {} posts", whose(w)),
+            Action::ReadPost { whose: w } => {
+                format!("see {} posts, drafts and scheduled ones too", whose(w))
+            }
             Action::EditPost {
                 whose: w,
                 published,
@@ -281,7 +284,7 @@ mod tests {
     /// action, one letter per role (c a e A o), Y = allowed.
     const SPEC: &[(&str, &str)] = &[
         ("create a draft", "YYYYY"),
-        ("see and open own posts", "YYYYY"),
+        ("see own posts, drafts and scheduled ones too", "YYYYY"),
         ("edit own draft", "YYYYY"),
         ("edit own published or scheduled post", "-YYYY"),
         ("publish, schedule or unpublish own post", "-YYYY"),
@@ -289,7 +292,7 @@ mod tests {
         ("delete own draft", "YYYYY"),
         ("delete own published or scheduled post", "-YYYY"),
         ("post entries to own live post", "-YYYY"),
-        ("see and open others' posts", "--YYY"),
+        ("see others' posts, drafts and scheduled ones too", "--YYY"),
         ("edit others' draft", "--YYY"),
         ("edit others' published or scheduled post", "--YYY"),
         ("publish, schedule or unpublish others' post", "--YYY"),
