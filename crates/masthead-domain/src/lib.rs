@@ -1,11 +1,12 @@
 //! Masthead's domain: the types a newsroom works with and the pure rules over
 //! them (reading time, slugs, feed cursors, e-mail addresses, campaign
-//! progress, relative times, Admin API tokens). Nothing here does I/O or knows about HTTP/SQL.
+//! progress, relative times, Admin API tokens, editorial rules). Nothing here does I/O or knows about HTTP/SQL.
 
 pub mod campaign;
 pub mod cursor;
 pub mod diff;
 pub mod digest;
+pub mod editorial;
 pub mod email;
 pub mod error;
 pub mod jwt;

@@ -58,7 +58,13 @@ pub enum Whose {
 pub enum Action {
     /// Start a draft (any kind).
     CreatePost,
-    /// Change a post's content; `published` is whether it is live now.
+    /// See a post, whatever its status, in the desk's lists and through the
+    /// Admin API (browse and read).
+    ReadPost {
+        whose: Whose,
+    },
+    /// Change a post's content; `published` is whether it is published or
+    /// scheduled (scheduled counts as published: it is approved to go out).
     EditPost {
         whose: Whose,
         published: bool,
@@ -67,6 +73,11 @@ pub enum Action {
     PublishPost {
         whose: Whose,
     },
+    /// Add or remove bylines on a post ("own" judged before and after).
+    ChangeBylines {
+        whose: Whose,
+    },
+    /// `published` as for `EditPost`.
     DeletePost {
         whose: Whose,
         published: bool,
@@ -100,10 +111,12 @@ impl Action {
     pub fn all() -> Vec<Action> {
         let mut v = vec![Action::CreatePost];
         for whose in [Whose::Own, Whose::Others] {
+            v.push(Action::ReadPost { whose });
             for published in [false, true] {
                 v.push(Action::EditPost { whose, published });
             }
             v.push(Action::PublishPost { whose });
+            v.push(Action::ChangeBylines { whose });
             for published in [false, true] {
                 v.push(Action::DeletePost { whose, published });
             }
@@ -139,20 +152,32 @@ impl Action {
             Whose::Own => "own",
             Whose::Others => "others'",
         };
-        let state = |p: bool| if p { "published" } else { "unpublished" };
+        let state = |p: bool| {
+            if p {
+                "published or scheduled post"
+            } else {
+                "draft"
+            }
+        };
         match self {
             Action::CreatePost => "create a draft".into(),
+            Action::ReadPost { whose: w } => {
+                format!("see {} posts, drafts and scheduled ones too", whose(w))
+            }
             Action::EditPost {
                 whose: w,
                 published,
-            } => format!("edit {} {} post", whose(w), state(published)),
+            } => format!("edit {} {}", whose(w), state(published)),
             Action::PublishPost { whose: w } => {
                 format!("publish, schedule or unpublish {} post", whose(w))
+            }
+            Action::ChangeBylines { whose: w } => {
+                format!("change the bylines of {} post", whose(w))
             }
             Action::DeletePost {
                 whose: w,
                 published,
-            } => format!("delete {} {} post", whose(w), state(published)),
+            } => format!("delete {} {}", whose(w), state(published)),
             Action::PostLiveEntries { whose: w } => {
                 format!("post entries to {} live post", whose(w))
             }
@@ -179,6 +204,7 @@ pub fn permits(role: Role, action: Action) -> bool {
     use Role::*;
     match action {
         Action::CreatePost
+        | Action::ReadPost { whose: Whose::Own }
         | Action::UploadMedia
         | Action::EditMediaDetails { whose: Whose::Own } => true,
         Action::EditMediaDetails {
@@ -192,7 +218,14 @@ pub fn permits(role: Role, action: Action) -> bool {
             whose: Whose::Others,
             ..
         } => role >= Editor,
+        Action::ReadPost {
+            whose: Whose::Others,
+        } => role >= Editor,
         Action::PublishPost { whose: Whose::Own } => role >= Author,
+        Action::ChangeBylines { whose: Whose::Own } => role >= Author,
+        Action::ChangeBylines {
+            whose: Whose::Others,
+        } => role >= Editor,
         Action::PublishPost {
             whose: Whose::Others,
         } => role >= Editor,
@@ -251,17 +284,21 @@ mod tests {
     /// action, one letter per role (c a e A o), Y = allowed.
     const SPEC: &[(&str, &str)] = &[
         ("create a draft", "YYYYY"),
-        ("edit own unpublished post", "YYYYY"),
-        ("edit own published post", "-YYYY"),
+        ("see own posts, drafts and scheduled ones too", "YYYYY"),
+        ("edit own draft", "YYYYY"),
+        ("edit own published or scheduled post", "-YYYY"),
         ("publish, schedule or unpublish own post", "-YYYY"),
-        ("delete own unpublished post", "YYYYY"),
-        ("delete own published post", "-YYYY"),
+        ("change the bylines of own post", "-YYYY"),
+        ("delete own draft", "YYYYY"),
+        ("delete own published or scheduled post", "-YYYY"),
         ("post entries to own live post", "-YYYY"),
-        ("edit others' unpublished post", "--YYY"),
-        ("edit others' published post", "--YYY"),
+        ("see others' posts, drafts and scheduled ones too", "--YYY"),
+        ("edit others' draft", "--YYY"),
+        ("edit others' published or scheduled post", "--YYY"),
         ("publish, schedule or unpublish others' post", "--YYY"),
-        ("delete others' unpublished post", "--YYY"),
-        ("delete others' published post", "--YYY"),
+        ("change the bylines of others' post", "--YYY"),
+        ("delete others' draft", "--YYY"),
+        ("delete others' published or scheduled post", "--YYY"),
         ("post entries to others' live post", "--YYY"),
         ("review submissions", "--YYY"),
         ("upload media", "YYYYY"),
@@ -306,13 +343,32 @@ mod tests {
         assert_eq!(checked, SPEC.len() * 5);
     }
 
+    /// The file must end with exactly the generated table, so nothing can
+    /// trail it. The table used to be regenerated by pasting this test's
+    /// failure output, which carried a panic backtrace into the file; now
+    /// `MASTHEAD_WRITE_PERMISSIONS=1 cargo test -p masthead-domain permission`
+    /// rewrites the table itself, and the failure message says so instead
+    /// of printing a table to copy.
     #[test]
     fn the_documented_matrix_is_the_enforced_one() {
-        let doc = include_str!("../../../docs/permissions.md");
-        assert!(
-            doc.contains(&matrix_markdown()),
-            "docs/permissions.md is out of date; paste in:\n{}",
-            matrix_markdown()
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../docs/permissions.md");
+        let doc = std::fs::read_to_string(path).expect("docs/permissions.md is readable");
+        let start = doc
+            .find("| Action |")
+            .expect("docs/permissions.md has the table");
+        let (prose, table) = doc.split_at(start);
+        let expected = matrix_markdown();
+        if table == expected {
+            return;
+        }
+        if std::env::var_os("MASTHEAD_WRITE_PERMISSIONS").is_some() {
+            std::fs::write(path, format!("{prose}{expected}"))
+                .expect("docs/permissions.md is writable");
+            return;
+        }
+        panic!(
+            "docs/permissions.md does not end with the enforced matrix; rewrite it with \
+             `MASTHEAD_WRITE_PERMISSIONS=1 cargo test -p masthead-domain permission`"
         );
     }
 

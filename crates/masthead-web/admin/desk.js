@@ -145,6 +145,14 @@
     clearTimeout(autoTimer);
     autoTimer = setTimeout(autosave, 3000);
   }
+  // Buttons that cannot be undone (Delete) ask first.
+  document.addEventListener("submit", function (e) {
+    var b = e.submitter;
+    if (b && b.hasAttribute("data-confirm") && !window.confirm(b.getAttribute("data-confirm"))) {
+      e.preventDefault();
+      e.stopImmediatePropagation();
+    }
+  }, true);
   if (form && form.getAttribute("data-autosave") === "1") {
     form.addEventListener("input", changed);
     form.addEventListener("submit", function (e) {

@@ -16,6 +16,7 @@ use std::collections::HashMap;
 use std::path::Path;
 
 use anyhow::{Context, bail};
+use masthead_domain::editorial::{self, EditorialError, MAX_TITLE_CHARS};
 use masthead_domain::slug::{slugify, unique_slug};
 use masthead_domain::{Email, PostKind, PostStatus, ReadingTime, Slug, Visibility};
 use masthead_render::ghost_body::{lexical_to_html, mobiledoc_to_html};
@@ -204,32 +205,33 @@ fn plan_post(
         skipped.push((what, "it has no id".into()));
         return None;
     };
-    if title.is_empty() {
-        skipped.push((what, "it has no title".into()));
-        return None;
-    }
-    let slug = match Slug::parse(&raw_slug) {
+    // The same title and slug rules as the desk and the Admin API; an
+    // import repairs what it can and says so.
+    let title = match editorial::title(&title) {
+        Ok(t) => t.to_owned(),
+        Err(EditorialError::TitleTooLong) => {
+            skipped.push((
+                what.clone(),
+                format!("its title was cut to {MAX_TITLE_CHARS} characters"),
+            ));
+            title.chars().take(MAX_TITLE_CHARS).collect()
+        }
+        Err(_) => {
+            skipped.push((what, "it has no title".into()));
+            return None;
+        }
+    };
+    let slug = match editorial::post_slug(Some(&raw_slug), &title) {
         Ok(s) => s.into_string(),
-        Err(_) => match slugify(if raw_slug.is_empty() {
-            &title
-        } else {
-            &raw_slug
-        }) {
-            Some(s) => {
-                skipped.push((
-                    what.clone(),
-                    format!("its slug was not usable; it became {:?}", s.as_str()),
-                ));
-                s.into_string()
-            }
-            None => {
-                skipped.push((
-                    what,
-                    "neither its slug nor its title makes an address".into(),
-                ));
-                return None;
-            }
-        },
+        Err(_) => {
+            let s =
+                editorial::post_slug(slugify(&raw_slug).as_ref().map(Slug::as_str), &title).ok()?;
+            skipped.push((
+                what.clone(),
+                format!("its slug was not usable; it became {:?}", s.as_str()),
+            ));
+            s.into_string()
+        }
     };
     let ext = p.get("masthead");
     let kind = ext
@@ -366,7 +368,7 @@ fn plan_post(
         post: NewPost {
             kind,
             slug,
-            title: title.chars().take(300).collect(),
+            title,
             dek: text(p, "custom_excerpt"),
             body_source: source,
             body_html: html,
@@ -537,9 +539,11 @@ pub async fn import(store: &Store, path: &Path) -> anyhow::Result<Report> {
                     report.internal_tags += 1;
                     continue;
                 }
-                let Some(slug) = Slug::parse(&text(t, "slug"))
+                // The API's tag slug rule, falling back to the name when the
+                // file's slug is unusable.
+                let Some(slug) = editorial::tag_slug(Some(&text(t, "slug")), &name)
+                    .or_else(|_| editorial::tag_slug(None, &name))
                     .ok()
-                    .or_else(|| slugify(&name))
                 else {
                     report.skipped.push((
                         format!("tag {name:?}"),

@@ -236,9 +236,9 @@ async fn run(cli: Cli) -> Result<()> {
                     "--role must be one of contributor, author, editor, administrator, owner"
                 )
             })?;
-            if name.trim().is_empty() {
-                bail!("--name must not be empty");
-            }
+            let name = masthead_domain::editorial::staff_name(&name)
+                .map_err(|e| anyhow::anyhow!("--name: {e}"))?
+                .to_owned();
             let mut line = String::new();
             std::io::stdin()
                 .read_line(&mut line)
@@ -248,7 +248,7 @@ async fn run(cli: Cli) -> Result<()> {
                 .map_err(|e| anyhow::anyhow!("password: {e}"))?;
             let new = masthead_store::NewStaffUser {
                 email: email.clone(),
-                name: name.trim().to_owned(),
+                name,
                 role,
                 password_hash: hash,
                 author_id: None,
@@ -317,9 +317,8 @@ async fn run(cli: Cli) -> Result<()> {
             } else {
                 body
             };
-            if title.trim().is_empty() {
-                bail!("--title must not be empty");
-            }
+            masthead_domain::editorial::live_entry(&title, &body)
+                .map_err(|e| anyhow::anyhow!("{e}"))?;
             let post_id = store
                 .published_post_id_by_slug(post.clone(), Some(masthead_domain::PostKind::Live))
                 .await?

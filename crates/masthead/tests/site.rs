@@ -17,6 +17,8 @@ mod feeds;
 mod media;
 #[path = "site/public_url.rs"]
 mod public_url;
+#[path = "site/permissions.rs"]
+mod permissions;
 #[path = "site/transfer.rs"]
 mod transfer;
 #[path = "site/webhooks.rs"]

@@ -134,6 +134,9 @@ impl Resource {
 pub enum Audience {
     Content,
     Admin,
+    /// The Admin API for staff who see only posts carrying their byline
+    /// (`masthead_domain::editorial::Sight::Byline`); `None` sees none.
+    AdminByline(Option<i64>),
 }
 
 #[derive(Debug, Clone)]
@@ -602,6 +605,18 @@ fn plan(b: &Browse) -> StoreResult<Plan> {
         }
         (Resource::Posts, Audience::Admin) => clauses.push("p.kind <> 'page'".into()),
         (Resource::Pages, Audience::Admin) => clauses.push("p.kind = 'page'".into()),
+        (Resource::Posts | Resource::Pages, Audience::AdminByline(byline)) => {
+            clauses.push(format!(
+                "p.kind {} 'page' AND EXISTS (SELECT 1 FROM post_authors own
+                   WHERE own.post_id = p.id AND own.author_id = ?)",
+                if b.resource == Resource::Pages {
+                    "="
+                } else {
+                    "<>"
+                }
+            ));
+            args.push(Value::Integer(byline.unwrap_or(-1)));
+        }
         _ => {}
     }
     if let Some(f) = &b.filter {

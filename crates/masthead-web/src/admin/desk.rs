@@ -4,7 +4,8 @@ use axum::extract::rejection::QueryRejection;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
-use masthead_domain::{Action, PostKind, PostStatus, Whose, permits};
+use masthead_domain::editorial::{self, Actor, Sight};
+use masthead_domain::{Action, PostKind, PostStatus, permits};
 use masthead_render::render_markdown;
 use masthead_render::views::{Clock, EntryView};
 use masthead_store::sqlite::staff::PostFilter;
@@ -95,18 +96,10 @@ pub async fn posts(
             None => return bad("tag"),
         }
     }
-    // Who may not edit others' work sees only their own.
-    if !permits(
-        session.user.role,
-        Action::EditPost {
-            whose: Whose::Others,
-            published: false,
-        },
-    ) {
-        match session.user.author_id {
-            Some(own) => filter.author_id = Some(own),
-            None => filter.author_id = Some(-1),
-        }
+    // Who may not see others' work sees only their own (the Admin API's
+    // browse applies the same rule).
+    if let Sight::Byline(own) = editorial::sight(&actor(&session)) {
+        filter.author_id = Some(own.unwrap_or(-1));
     }
     let rows = match state.store.desk_posts(filter, LIST_LIMIT).await {
         Ok(r) => r,
@@ -139,13 +132,8 @@ pub async fn posts(
     )
 }
 
-/// Whose a post is, for the permission matrix: a staff member's own posts
-/// are those carrying their byline.
-fn whose(session: &StaffSession, author_ids: &[i64]) -> Whose {
-    match session.user.author_id {
-        Some(a) if author_ids.contains(&a) => Whose::Own,
-        _ => Whose::Others,
-    }
+fn actor(session: &StaffSession) -> Actor {
+    Actor::staff(session.user.role, session.user.author_id)
 }
 
 #[allow(clippy::result_large_err)]
@@ -178,7 +166,7 @@ async fn live_post(
     if !permits(
         session.user.role,
         Action::PostLiveEntries {
-            whose: whose(session, &authors),
+            whose: actor(session).whose(&authors),
         },
     ) {
         return Err(message(
@@ -259,19 +247,17 @@ async fn refuse_entry(
     post_id: i64,
     form: &EntryForm,
 ) -> Option<Response> {
-    if form.action.as_deref() != Some("delete") && form.title.trim().is_empty() {
+    if form.action.as_deref() != Some("delete")
+        && let Err(e) = editorial::live_entry(&form.title, &form.body)
+    {
+        let heading = match e {
+            editorial::EditorialError::EntryTitleMissing => "The entry needs a headline",
+            _ => "The entry is too long",
+        };
         return Some(message(
             StatusCode::UNPROCESSABLE_ENTITY,
-            "The entry needs a headline",
-            "Go back and give the entry a headline.",
-            None,
-        ));
-    }
-    if form.title.len() > 300 || form.body.len() > 20_000 {
-        return Some(message(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "The entry is too long",
-            "Headlines are at most 300 characters and entries at most 20,000.",
+            heading,
+            &e.to_string(),
             None,
         ));
     }

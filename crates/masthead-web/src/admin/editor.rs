@@ -6,7 +6,8 @@ use axum::extract::{Form, Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use masthead_domain::diff::line_diff;
-use masthead_domain::{Action, PostKind, PostStatus, Slug, Visibility, Whose, permits};
+use masthead_domain::editorial::{self, Actor, PostState, Refused};
+use masthead_domain::{Action, PostKind, PostStatus, Visibility, Whose, permits};
 use masthead_render::render_markdown;
 use masthead_store::sqlite::editing::{EditablePost, FeatureChoice, FeatureEdit, PostEdit};
 use masthead_store::sqlite::media::MediaDetails;
@@ -16,10 +17,16 @@ use serde::{Deserialize, Serialize};
 use super::{DeskForm, Staff, StaffView, message, page, unavailable};
 use crate::state::AppState;
 
-fn whose(session: &StaffSession, post: &EditablePost) -> Whose {
-    match session.user.author_id {
-        Some(a) if post.author_ids.contains(&a) => Whose::Own,
-        _ => Whose::Others,
+fn actor(session: &StaffSession) -> Actor {
+    Actor::staff(session.user.role, session.user.author_id)
+}
+
+/// The post as it stands, for the editorial rules.
+fn state_of(post: &EditablePost) -> PostState<'_> {
+    PostState {
+        status: post.status,
+        published_ms: post.published_ms,
+        bylines: &post.author_ids,
     }
 }
 
@@ -30,6 +37,10 @@ fn forbidden(what: &str) -> Response {
         &format!("Your role does not allow you to {what}. Ask an editor."),
         None,
     )
+}
+
+fn refused(r: Refused) -> Response {
+    forbidden(&r.0.describe())
 }
 
 async fn load(state: &AppState, id: i64) -> Result<EditablePost, Response> {
@@ -67,8 +78,15 @@ pub async fn create(
     State(state): State<AppState>,
     DeskForm { staff, form }: DeskForm<CreateForm>,
 ) -> Response {
-    if !permits(staff.0.user.role, Action::CreatePost) {
-        return forbidden("create posts");
+    let me = actor(&staff.0);
+    let author: Vec<i64> = staff.0.user.author_id.into_iter().collect();
+    let new = PostState {
+        status: PostStatus::Draft,
+        published_ms: None,
+        bylines: &author,
+    };
+    if let Err(r) = editorial::may_create(&me, &new) {
+        return refused(r);
     }
     let Ok(kind) = PostKind::parse(&form.kind) else {
         return message(
@@ -78,26 +96,28 @@ pub async fn create(
             None,
         );
     };
-    let title = form.title.trim().to_owned();
-    if title.is_empty() || title.len() > 300 {
-        return message(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "A headline is needed",
-            "Give the post a headline of at most 300 characters.",
-            None,
-        );
-    }
-    let Some(base) = masthead_domain::slug::slugify(&title)
-        .or_else(|| masthead_domain::slug::slugify("untitled"))
-    else {
-        return message(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "A headline is needed",
-            "Give the post a headline.",
-            None,
-        );
+    let title = match editorial::title(&form.title) {
+        Ok(t) => t.to_owned(),
+        Err(e) => {
+            return message(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "A headline is needed",
+                &e.to_string(),
+                None,
+            );
+        }
     };
-    let author = staff.0.user.author_id;
+    let base = match editorial::post_slug(None, &title) {
+        Ok(s) => s,
+        Err(e) => {
+            return message(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "No address",
+                &e.to_string(),
+                None,
+            );
+        }
+    };
     let now = now_ms();
     let created = state
         .store
@@ -121,7 +141,7 @@ pub async fn create(
                 published_ms: None,
                 updated_ms: now,
                 tag_ids: vec![],
-                author_ids: author.into_iter().collect(),
+                author_ids: author,
             })
         })
         .await;
@@ -226,12 +246,9 @@ fn editor_page_with(
         }
     });
     let publish_at = post.published_ms.and_then(|ms| local_input(ms, &tz));
-    let can_publish = permits(
-        session.user.role,
-        Action::PublishPost {
-            whose: whose(session, post),
-        },
-    );
+    let me = actor(session);
+    let can_publish = editorial::may_publish(&me, &state_of(post));
+    let can_delete = editorial::may_delete(&me, &state_of(post)).is_ok();
     page(
         status,
         "editor.html",
@@ -245,6 +262,7 @@ fn editor_page_with(
             "publish_at": publish_at,
             "timezone": tz,
             "can_publish": can_publish,
+            "can_delete": can_delete,
             "error": error,
             "notice": notice,
             "notes": notes,
@@ -306,7 +324,7 @@ async fn review_context(
             })
         })
         .collect();
-    let own = whose(session, post) == Whose::Own;
+    let own = actor(session).whose(&post.author_ids) == Whose::Own;
     let can_submit = own
         && post.status == PostStatus::Draft
         && (current == "none" || current == "changes_requested");
@@ -337,7 +355,7 @@ pub async fn review(
         Ok(p) => p,
         Err(r) => return r,
     };
-    let own = whose(session, &post) == Whose::Own;
+    let own = actor(session).whose(&post.author_ids) == Whose::Own;
     let reviewer = permits(session.user.role, Action::ReviewSubmissions);
     let allowed = match form.decision.as_str() {
         "submitted" => own,
@@ -418,15 +436,8 @@ pub async fn add_note(
         Ok(p) => p,
         Err(r) => return r,
     };
-    let published = post.status == PostStatus::Published;
-    if !permits(
-        session.user.role,
-        Action::EditPost {
-            whose: whose(session, &post),
-            published,
-        },
-    ) {
-        return forbidden("add notes to this post");
+    if let Err(r) = editorial::may_open_for_editing(&actor(session), &state_of(&post)) {
+        return refused(r);
     }
     let note = form.note.trim().to_owned();
     if note.is_empty() || note.len() > 2_000 || (form.kind != "correction" && form.kind != "update")
@@ -530,15 +541,8 @@ pub async fn edit(
         Ok(p) => p,
         Err(r) => return r,
     };
-    let w = whose(&session, &post);
-    if !permits(
-        session.user.role,
-        Action::EditPost {
-            whose: w,
-            published: post.status == PostStatus::Published,
-        },
-    ) {
-        return forbidden("edit this post");
+    if let Err(r) = editorial::may_open_for_editing(&actor(&session), &state_of(&post)) {
+        return refused(r);
     }
     editor_page(&state, &session, &post, StatusCode::OK, None, None).await
 }
@@ -639,16 +643,12 @@ pub async fn save(
             return editor_page(&state, session, &post, $status, Some($message), None).await
         };
     }
-    let w = whose(session, &post);
-    let role = session.user.role;
-    if !permits(
-        role,
-        Action::EditPost {
-            whose: w,
-            published: post.status == PostStatus::Published,
-        },
-    ) {
-        return forbidden("edit this post");
+    let me = actor(session);
+    if form.action == "delete" {
+        return delete(&state, &me, &post).await;
+    }
+    if let Err(r) = editorial::may_open_for_editing(&me, &state_of(&post)) {
+        return refused(r);
     }
     let now = now_ms();
     let tz = state.site().settings.timezone.clone();
@@ -695,25 +695,16 @@ pub async fn save(
             );
         }
     };
-    if (status != post.status || published_ms != post.published_ms)
-        && !permits(role, Action::PublishPost { whose: w })
-    {
-        return forbidden("publish, schedule or unpublish this post");
-    }
-    let title = form.title.trim().to_owned();
-    if title.is_empty() || title.len() > 300 {
-        refuse!(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "Give the post a headline of at most 300 characters."
-        );
-    }
-    let slug = match Slug::parse(form.slug.trim()) {
+    let title = match editorial::title(&form.title) {
+        Ok(t) => t.to_owned(),
+        Err(e) => {
+            refuse!(StatusCode::UNPROCESSABLE_ENTITY, &e.to_string());
+        }
+    };
+    let slug = match editorial::post_slug(Some(&form.slug), &title) {
         Ok(s) => s.into_string(),
         Err(e) => {
-            refuse!(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                &format!("The slug is not valid: {e}.")
-            );
+            refuse!(StatusCode::UNPROCESSABLE_ENTITY, &e.to_string());
         }
     };
     if form.body.len() > 1_000_000 {
@@ -741,6 +732,15 @@ pub async fn save(
             refuse!(StatusCode::UNPROCESSABLE_ENTITY, &m);
         }
     };
+    // "Own" is judged on the bylines before and after this save.
+    let after = PostState {
+        status,
+        published_ms,
+        bylines: &author_ids,
+    };
+    if let Err(r) = editorial::may_edit(&me, &state_of(&post), &after) {
+        return refused(r);
+    }
     let rendered = render_markdown(&form.body, false);
     let canonical_url = form.canonical_url.trim().to_owned();
     let web_address = canonical_url.starts_with("https://") || canonical_url.starts_with("http://");
@@ -773,13 +773,8 @@ pub async fn save(
         FeatureChoice::Remove => false,
         FeatureChoice::Media(_) => true,
     };
-    let going_out = matches!(form.action.as_str(), "publish" | "schedule")
-        || (status == PostStatus::Published && post.status == PostStatus::Published);
-    if going_out && will_have_image && feature.words.alt.is_empty() {
-        refuse!(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "Describe the feature image in its alt text before it goes out: readers who cannot see it rely on that."
-        );
+    if let Err(e) = editorial::feature_alt(status, will_have_image, &feature.words.alt) {
+        refuse!(StatusCode::UNPROCESSABLE_ENTITY, &e.to_string());
     }
     let video_embed = form.video_embed.as_deref().map(|v| v.trim().to_owned());
     if let Some(v) = video_embed.as_deref()
@@ -874,6 +869,24 @@ pub async fn save(
     }
 }
 
+/// Deletes the post (the editor's Delete button), then shows the posts list.
+async fn delete(state: &AppState, me: &Actor, post: &EditablePost) -> Response {
+    if let Err(r) = editorial::may_delete(me, &state_of(post)) {
+        return refused(r);
+    }
+    let id = post.id;
+    // Pages listing the post go with it.
+    crate::changes::invalidate_post_now(state, id).await;
+    match state.store.write(move |w| w.delete_post(id)).await {
+        Ok(()) | Err(StoreError::NotFound) => {
+            state.cache.clear();
+            state.wrote.notify_one();
+            Redirect::to("/admin/posts").into_response()
+        }
+        Err(e) => unavailable(e),
+    }
+}
+
 fn no_store(body: impl IntoResponse) -> Response {
     let mut res = body.into_response();
     res.headers_mut().insert(
@@ -928,14 +941,8 @@ pub async fn revisions(
         Ok(p) => p,
         Err(r) => return r,
     };
-    if !permits(
-        session.user.role,
-        Action::EditPost {
-            whose: whose(&session, &post),
-            published: post.status == PostStatus::Published,
-        },
-    ) {
-        return forbidden("see this post's history");
+    if let Err(r) = editorial::may_open_for_editing(&actor(&session), &state_of(&post)) {
+        return refused(r);
     }
     let revs = match state.store.revisions(id).await {
         Ok(r) => r,
@@ -994,14 +1001,8 @@ pub async fn restore(
         Ok(p) => p,
         Err(r) => return r,
     };
-    if !permits(
-        session.user.role,
-        Action::EditPost {
-            whose: whose(session, &post),
-            published: post.status == PostStatus::Published,
-        },
-    ) {
-        return forbidden("edit this post");
+    if let Err(r) = editorial::may_open_for_editing(&actor(session), &state_of(&post)) {
+        return refused(r);
     }
     let revs = match state.store.revisions(id).await {
         Ok(r) => r,

@@ -141,13 +141,12 @@ pub async fn invite(
             &format!("That e-mail address is not valid: {e}.")
         ),
     };
-    let name = form.name.trim().to_owned();
-    if name.is_empty() || name.len() > 120 {
+    let Ok(name) = masthead_domain::editorial::staff_name(&form.name).map(str::to_owned) else {
         refuse!(
             StatusCode::UNPROCESSABLE_ENTITY,
             "Give their name, as it should appear on their byline (at most 120 characters)."
         );
-    }
+    };
     let token = auth::new_token();
     let hash = auth::token_hash(&token);
     let now = now_ms();

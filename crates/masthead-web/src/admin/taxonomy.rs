@@ -4,7 +4,7 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::Response;
 use masthead_domain::slug::{slugify, unique_slug};
-use masthead_domain::{Action, permits};
+use masthead_domain::{Action, editorial, permits};
 use masthead_store::sqlite::taxonomy::{AuthorEdit, TagEdit};
 use masthead_store::{NewAuthor, NewTag, StoreError};
 use serde::Deserialize;
@@ -115,7 +115,10 @@ pub async fn add_tag(
         return not_allowed("Tags");
     }
     let name = f.name.trim().to_owned();
-    let Some(slug) = slugify(&name).filter(|_| name.len() <= 120) else {
+    let Some(slug) = editorial::tag_slug(None, &name)
+        .ok()
+        .filter(|_| name.len() <= 120)
+    else {
         return render(
             &state,
             &staff,

@@ -10,8 +10,9 @@ use axum::extract::{DefaultBodyLimit, OriginalUri, Path, State};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use masthead_domain::slug::{slugify, unique_slug};
-use masthead_domain::{Action, Email, PostKind, PostStatus, Role, Visibility, Whose, permits};
+use masthead_domain::editorial::{self, Actor, PostState, Refused, Sight};
+use masthead_domain::slug::unique_slug;
+use masthead_domain::{Action, Email, PostKind, PostStatus, Role, Visibility, permits};
 use masthead_render::sanitize_html;
 use masthead_store::sqlite::api::{self as q, Audience, Browse, PostExtras, Resource, format_id};
 use masthead_store::sqlite::editing::{PostEdit, Seo};
@@ -79,13 +80,42 @@ impl Caller {
         if permits(self.role, action) {
             Ok(())
         } else {
-            Err(ApiError::new(
-                StatusCode::FORBIDDEN,
-                "NoPermissionError",
-                "You do not have permission to perform this action",
-            ))
+            Err(refused(Refused(action)))
         }
     }
+
+    /// Who acts, for the editorial rules: an admin key acts as an
+    /// integration (an administrator without a byline), as in Ghost.
+    fn actor(&self) -> Actor {
+        match self.staff_id {
+            Some(_) => Actor::staff(self.role, self.author_id),
+            None => Actor::integration(),
+        }
+    }
+
+    /// Which posts this caller may browse and read: what the desk shows them.
+    fn audience(&self) -> Audience {
+        match editorial::sight(&self.actor()) {
+            Sight::All => Audience::Admin,
+            Sight::Byline(b) => Audience::AdminByline(b),
+        }
+    }
+}
+
+fn refused(r: Refused) -> ApiError {
+    ApiError::new(
+        StatusCode::FORBIDDEN,
+        "NoPermissionError",
+        "You do not have permission to perform this action",
+    )
+    .context(format!(
+        "Your role does not allow you to {}.",
+        r.0.describe()
+    ))
+}
+
+fn invalid(e: editorial::EditorialError) -> ApiError {
+    ApiError::validation(e.to_string())
 }
 
 async fn caller(state: &AppState, headers: &HeaderMap) -> Result<Caller, ApiError> {
@@ -265,9 +295,10 @@ async fn browse(
     raw: Vec<(String, String)>,
     page_kind: bool,
 ) -> Result<Response, ApiError> {
-    caller(&state, &headers).await?;
+    let who = caller(&state, &headers).await?;
     let (resource, _, plural) = resource_of(page_kind);
-    let b = browse_of(resource, &raw, None)?;
+    let mut b = browse_of(resource, &raw, None)?;
+    b.audience = who.audience();
     let (limit, page) = (b.limit, b.page);
     let r = state
         .store
@@ -295,7 +326,7 @@ async fn read(
     page_kind: bool,
     by: (&'static str, String),
 ) -> Result<Response, ApiError> {
-    caller(&state, &headers).await?;
+    let who = caller(&state, &headers).await?;
     let (resource, singular, plural) = resource_of(page_kind);
     if by.0 == "id" && q::parse_id(&by.1).is_none() {
         return Err(ApiError::not_found(&capital(singular)));
@@ -307,6 +338,8 @@ async fn read(
     });
     let mut b = browse_of(resource, &[], Some(filter))?;
     b.limit = Some(1);
+    // Others' posts are not found for those who may not see them.
+    b.audience = who.audience();
     let r = state
         .store
         .read(move |c| q::browse_posts(c, &b))
@@ -420,14 +453,9 @@ fn incoming(o: &serde_json::Map<String, Value>, source_html: bool) -> Result<Inc
                         ));
                     }
                 };
-                let slug = match slug.or_else(|| slugify(&name).map(|s| s.into_string())) {
-                    Some(s) => s,
-                    None => {
-                        return Err(ApiError::validation(format!(
-                            "The tag {name:?} has no usable name."
-                        )));
-                    }
-                };
+                let slug = editorial::tag_slug(slug.as_deref(), &name)
+                    .map_err(invalid)?
+                    .into_string();
                 let name = if name.trim().is_empty() {
                     slug.clone()
                 } else {
@@ -534,10 +562,11 @@ async fn resolve_authors(state: &AppState, given: &[Value]) -> Result<Vec<i64>, 
     Ok(ids)
 }
 
-/// The byline of posts an integration creates without naming authors: the owner's.
+/// The byline of posts created without naming authors: the staff member's
+/// own (none if they have no byline); for an integration, the owner's.
 async fn default_author(state: &AppState, caller: &Caller) -> Result<Vec<i64>, ApiError> {
-    if let Some(a) = caller.author_id {
-        return Ok(vec![a]);
+    if caller.staff_id.is_some() {
+        return Ok(caller.author_id.into_iter().collect());
     }
     let staff = state
         .store
@@ -573,16 +602,10 @@ async fn add(
     let o = first_object(&body, plural)?;
     let source_html = param(&raw, "source") == Some("html");
     let inc = incoming(o, source_html)?;
-    let title = inc.title.clone().unwrap_or_default().trim().to_owned();
-    if title.is_empty() || title.len() > 300 {
-        return Err(ApiError::validation(
-            "A title of 1 to 300 characters is required.",
-        ));
-    }
+    let title = editorial::title(inc.title.as_deref().unwrap_or(""))
+        .map_err(invalid)?
+        .to_owned();
     let status = inc.status.unwrap_or(PostStatus::Draft);
-    if status != PostStatus::Draft {
-        who.may(Action::PublishPost { whose: Whose::Own })?;
-    }
     let now = now_ms();
     let published_ms = match status {
         PostStatus::Draft => None,
@@ -600,6 +623,25 @@ async fn add(
         Some(a) if !a.is_empty() => resolve_authors(&state, a).await?,
         _ => default_author(&state, &who).await?,
     };
+    let actor = who.actor();
+    editorial::may_create(
+        &actor,
+        &PostState {
+            status,
+            published_ms,
+            bylines: &author_ids,
+        },
+    )
+    .map_err(refused)?;
+    let tags = inc.tags.clone().unwrap_or_default();
+    may_tag(&state, &actor, &tags).await?;
+    let image = inc
+        .extras
+        .feature_image
+        .as_ref()
+        .is_some_and(Option::is_some);
+    let alt = inc.extras.feature_image_alt.as_deref().unwrap_or("");
+    editorial::feature_alt(status, image, alt).map_err(invalid)?;
     let html = sanitize_html(inc.html.as_deref().unwrap_or(""));
     let reading = masthead_domain::ReadingTime::of_html(
         &html,
@@ -608,16 +650,7 @@ async fn add(
             .as_ref()
             .is_some_and(Option::is_some),
     );
-    let wanted_slug = match &inc.slug {
-        Some(s) => masthead_domain::Slug::parse(s)
-            .map_err(|e| ApiError::validation(format!("slug: {e}")))?
-            .into_string(),
-        None => slugify(&title)
-            .or_else(|| slugify("untitled"))
-            .map(|s| s.into_string())
-            .unwrap_or_else(|| "untitled".into()),
-    };
-    let tags = inc.tags.clone().unwrap_or_default();
+    let base = editorial::post_slug(inc.slug.as_deref(), &title).map_err(invalid)?;
     let kind = if page_kind {
         PostKind::Page
     } else {
@@ -637,7 +670,6 @@ async fn add(
                     tag_ids.push(id);
                 }
             }
-            let base = masthead_domain::Slug::parse(&wanted_slug)?;
             let slug = unique_slug(&base, |s| w.post_id_by_slug(s).ok().flatten().is_some());
             let id = w.insert_post(&NewPost {
                 kind,
@@ -684,12 +716,41 @@ async fn add(
     Ok(res)
 }
 
-fn whose(who: &Caller, p: &q::ApiPost) -> Whose {
-    match who.author_id {
-        Some(a) if p.authors.iter().any(|x| x.id == a) => Whose::Own,
-        _ if who.staff_id.is_none() => Whose::Others,
-        _ => Whose::Others,
+/// Refuses tags that do not exist yet unless the caller may create tags:
+/// naming a new tag on a post creates it.
+async fn may_tag(
+    state: &AppState,
+    actor: &Actor,
+    tags: &[(String, String)],
+) -> Result<(), ApiError> {
+    let Err(no) = editorial::may_create_tags(actor) else {
+        return Ok(());
+    };
+    if tags.is_empty() {
+        return Ok(());
     }
+    let (_, known) = state
+        .store
+        .all_authors_and_tags()
+        .await
+        .map_err(ApiError::unavailable)?;
+    if tags
+        .iter()
+        .all(|(slug, _)| known.iter().any(|k| &k.1 == slug))
+    {
+        Ok(())
+    } else {
+        Err(refused(no))
+    }
+}
+
+/// A post's state for the editorial rules.
+fn state_of(p: &q::ApiPost) -> (PostStatus, Option<i64>, Vec<i64>) {
+    (
+        PostStatus::parse(&p.status).unwrap_or(PostStatus::Draft),
+        p.published_ms,
+        p.authors.iter().map(|a| a.id).collect(),
+    )
 }
 
 async fn edit(
@@ -706,11 +767,14 @@ async fn edit(
     let current = load_post(&state, resource, id)
         .await?
         .ok_or_else(|| ApiError::not_found(&capital(singular)))?;
-    let w = whose(&who, &current);
-    who.may(Action::EditPost {
-        whose: w,
-        published: current.status == "published",
-    })?;
+    let actor = who.actor();
+    let (current_status, current_published, current_bylines) = state_of(&current);
+    let before = PostState {
+        status: current_status,
+        published_ms: current_published,
+        bylines: &current_bylines,
+    };
+    editorial::may_open_for_editing(&actor, &before).map_err(refused)?;
     let o = first_object(&body, plural)?;
     let inc = incoming(o, param(&raw, "source") == Some("html"))?;
     let Some(version) = inc.updated_ms else {
@@ -720,7 +784,6 @@ async fn edit(
     if version != current.updated_ms {
         return Err(collision());
     }
-    let current_status = PostStatus::parse(&current.status).unwrap_or(PostStatus::Draft);
     let status = inc.status.unwrap_or(current_status);
     let now = now_ms();
     let published_ms = match status {
@@ -742,15 +805,37 @@ async fn edit(
             }
         },
     };
-    if (status != current_status || published_ms != current.published_ms)
-        && !permits(who.role, Action::PublishPost { whose: w })
-    {
-        return Err(ApiError::new(
-            StatusCode::FORBIDDEN,
-            "NoPermissionError",
-            "You do not have permission to publish, schedule or unpublish this post",
-        ));
-    }
+    let author_ids = match &inc.authors {
+        Some(a) if !a.is_empty() => Some(resolve_authors(&state, a).await?),
+        _ => None,
+    };
+    // "Own" is judged on the bylines before and after this change.
+    editorial::may_edit(
+        &actor,
+        &before,
+        &PostState {
+            status,
+            published_ms,
+            bylines: author_ids.as_deref().unwrap_or(&current_bylines),
+        },
+    )
+    .map_err(refused)?;
+    let title = match &inc.title {
+        Some(t) => editorial::title(t).map_err(invalid)?.to_owned(),
+        None => current.title.clone(),
+    };
+    let tags = inc.tags.clone();
+    may_tag(&state, &actor, tags.as_deref().unwrap_or_default()).await?;
+    let image = match &inc.extras.feature_image {
+        Some(i) => i.is_some(),
+        None => current.feature_image.is_some(),
+    };
+    let alt = inc
+        .extras
+        .feature_image_alt
+        .as_deref()
+        .unwrap_or(&current.feature_image_alt);
+    editorial::feature_alt(status, image, alt).map_err(invalid)?;
     let (body_source, body_html, words, minutes) = match &inc.html {
         Some(h) => {
             let html = sanitize_html(h);
@@ -769,18 +854,13 @@ async fn edit(
         ),
     };
     let slug = match &inc.slug {
-        Some(s) => masthead_domain::Slug::parse(s)
-            .map_err(|e| ApiError::validation(format!("slug: {e}")))?
+        Some(s) => editorial::post_slug(Some(s), &title)
+            .map_err(invalid)?
             .into_string(),
         None => current.slug.clone(),
     };
-    let author_ids = match &inc.authors {
-        Some(a) if !a.is_empty() => Some(resolve_authors(&state, a).await?),
-        _ => None,
-    };
-    let tags = inc.tags.clone();
     let edit = PostEdit {
-        title: inc.title.clone().unwrap_or(current.title.clone()),
+        title,
         dek: inc.dek.clone().unwrap_or(current.dek.clone()),
         slug,
         body_source,
@@ -854,10 +934,16 @@ async fn delete(
     let current = load_post(&state, resource, id)
         .await?
         .ok_or_else(|| ApiError::not_found(&capital(singular)))?;
-    who.may(Action::DeletePost {
-        whose: whose(&who, &current),
-        published: current.status == "published",
-    })?;
+    let (status, published_ms, bylines) = state_of(&current);
+    editorial::may_delete(
+        &who.actor(),
+        &PostState {
+            status,
+            published_ms,
+            bylines: &bylines,
+        },
+    )
+    .map_err(refused)?;
     crate::changes::invalidate_post_now(&state, id).await;
     state
         .store
@@ -1041,14 +1127,9 @@ async fn add_tag(State(state): State<AppState>, headers: HeaderMap, b: JsonResul
                 "A tag needs a name of 1 to 191 characters.",
             ));
         }
-        let slug = match text(o, "slug") {
-            Some(s) => masthead_domain::Slug::parse(&s)
-                .map_err(|e| ApiError::validation(format!("slug: {e}")))?
-                .into_string(),
-            None => slugify(&name)
-                .map(|s| s.into_string())
-                .ok_or_else(|| ApiError::validation("The name needs some letters or digits."))?,
-        };
+        let slug = editorial::tag_slug(text(o, "slug").as_deref(), &name)
+            .map_err(invalid)?
+            .into_string();
         let description = text(o, "description").unwrap_or_default();
         let id = state
             .store
