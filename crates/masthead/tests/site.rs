@@ -15,6 +15,8 @@ mod api;
 mod feeds;
 #[path = "site/media.rs"]
 mod media;
+#[path = "site/overflow.rs"]
+mod overflow;
 #[path = "site/transfer.rs"]
 mod transfer;
 #[path = "site/webhooks.rs"]
