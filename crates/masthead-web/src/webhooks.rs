@@ -208,7 +208,10 @@ pub fn spawn_deliverer(state: AppState) -> JoinHandle<()> {
         let base = retry_base_ms();
         if let Err(e) = state
             .store
-            .write(|w| w.requeue_interrupted_deliveries())
+            .write(|w| {
+                w.forget_failure_causes(DELIVERY_FAILED)?;
+                w.requeue_interrupted_deliveries()
+            })
             .await
         {
             tracing::warn!(error = %e, "could not requeue interrupted webhook deliveries");
