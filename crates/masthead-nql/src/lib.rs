@@ -26,7 +26,9 @@
 //! each column's type. Relative dates are Ghost's `now`, `now-30d`, `now+1w`
 //! (units `s m h d w M y`, months and years by the calendar, in UTC);
 //! [`resolve_relative_date`] turns one into an instant with checked
-//! arithmetic, and the parser already refuses amounts that could never fit. Where Ghost rejects or mangles an input this parser is
+//! arithmetic, and the parser already refuses amounts that could never fit.
+//!
+//! Where Ghost rejects or mangles an input this parser is
 //! deliberately a little kinder: `1.5` and `007` stay text (Ghost's `parseInt`
 //! turns `1.5` into 1), `''` is the empty string, `\` escapes any special
 //! character in a bare word (Ghost keeps the backslash unless a quote follows),
