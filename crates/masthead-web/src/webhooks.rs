@@ -461,6 +461,23 @@ mod tests {
         assert!(may_send("https://8.8.8.8/", false));
     }
 
+    proptest::proptest! {
+        /// A URL naming an IP address is accepted, when added and when sent,
+        /// exactly when the address is public, in either notation.
+        #[test]
+        fn ip_literal_targets_follow_the_public_address_rule(raw in proptest::prelude::any::<u32>(), raw6 in proptest::prelude::any::<u128>()) {
+            for ip in [IpAddr::V4(raw.into()), IpAddr::V6(raw6.into()), IpAddr::V6(std::net::Ipv4Addr::from(raw).to_ipv6_mapped())] {
+                let url = match ip {
+                    IpAddr::V4(v4) => format!("http://{v4}:8080/hook"),
+                    IpAddr::V6(v6) => format!("http://[{v6}]:8080/hook"),
+                };
+                proptest::prop_assert_eq!(check_target(&url, false).is_ok(), is_public(ip), "{}", url);
+                proptest::prop_assert_eq!(may_send(&url, false), is_public(ip), "{}", url);
+                proptest::prop_assert!(check_target(&url, true).is_ok() && may_send(&url, true));
+            }
+        }
+    }
+
     #[tokio::test]
     async fn the_resolver_hands_out_no_private_address() {
         use reqwest::dns::Resolve;
