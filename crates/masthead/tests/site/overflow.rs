@@ -1,5 +1,5 @@
 //! Extreme numbers from input (Admin API token times, NQL relative dates,
-//! feed and live-page cursors, sitemap part numbers) get a clear answer in
+//! feed and live-page cursors, sitemap part numbers, desk ids) get a clear answer in
 //! each surface's format: never a panic, a dropped connection or a wrapped
 //! value.
 
@@ -221,7 +221,7 @@ async fn nql_relative_dates_are_checked_and_a_bare_now_is_accepted() {
 }
 
 #[tokio::test]
-async fn extreme_cursors_and_part_numbers_get_clear_pages() {
+async fn extreme_cursors_ids_and_part_numbers_get_clear_answers() {
     with_server("overflow-cursor", |s| async move {
         // The ends of the cursor's range are positions like any other…
         for path in [
@@ -271,6 +271,38 @@ async fn extreme_cursors_and_part_numbers_get_clear_pages() {
         ] {
             let (status, _, _) = get(&s.url(&format!("/sitemap-posts-{n}.xml"))).await;
             assert_eq!(status, 404, "part {n}");
+        }
+        // Ids and revision numbers beyond i64 in desk and live-stream paths
+        // are refused as client errors, and nothing breaks.
+        let (cookie, csrf) = signed_in(&s, "owner@overflow.example", "owner").await;
+        let huge = "99999999999999999999";
+        for path in [
+            format!("/admin/posts/{huge}/edit"),
+            format!("/admin/posts/{huge}/revisions"),
+            format!("/admin/posts/-9223372036854775808/edit"),
+            format!("/_live/{huge}/events"),
+        ] {
+            let res = client()
+                .get(s.url(&path))
+                .header(header::COOKIE, &cookie)
+                .send()
+                .await
+                .unwrap_or_else(|e| panic!("{path}: no answer ({e})"));
+            assert!(res.status().is_client_error(), "{path}: {}", res.status());
+        }
+        for path in [
+            format!("/admin/posts/1/revisions/{huge}/restore"),
+            format!("/admin/posts/{huge}/revisions/1/restore"),
+            "/admin/posts/1/revisions/-9223372036854775808/restore".to_owned(),
+        ] {
+            let res = client()
+                .post(s.url(&path))
+                .header(header::COOKIE, &cookie)
+                .form(&[("csrf", csrf.as_str())])
+                .send()
+                .await
+                .unwrap_or_else(|e| panic!("{path}: no answer ({e})"));
+            assert!(res.status().is_client_error(), "{path}: {}", res.status());
         }
         let (status, _, _) = get(&s.url("/healthz")).await;
         assert_eq!(status, 200);
