@@ -1,7 +1,7 @@
 //! Extreme numbers from input (Admin API token times, NQL relative dates,
-//! feed and live-page cursors, sitemap part numbers, desk ids) get a clear answer in
-//! each surface's format: never a panic, a dropped connection or a wrapped
-//! value.
+//! feed and live-page cursors, sitemap part numbers, desk ids) get a clear
+//! answer in each surface's format: never a panic, a dropped connection or a
+//! wrapped value.
 
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
@@ -279,7 +279,7 @@ async fn extreme_cursors_ids_and_part_numbers_get_clear_answers() {
         for path in [
             format!("/admin/posts/{huge}/edit"),
             format!("/admin/posts/{huge}/revisions"),
-            format!("/admin/posts/-9223372036854775808/edit"),
+            "/admin/posts/-9223372036854775808/edit".to_owned(),
             format!("/_live/{huge}/events"),
         ] {
             let res = client()
