@@ -91,26 +91,48 @@ impl Unverified<'_> {
         mac.update(self.signing_input.as_bytes());
         mac.verify_slice(&self.signature)
             .map_err(|_| JwtError("invalid signature"))?;
-        let iat = self.claims["iat"]
-            .as_i64()
-            .ok_or(JwtError("the token needs iat"))?;
-        let exp = self.claims["exp"]
-            .as_i64()
-            .ok_or(JwtError("the token needs exp"))?;
-        if exp - iat > MAX_LIFETIME_S {
-            return Err(JwtError("the token lives longer than five minutes"));
-        }
-        if now_s > exp + LEEWAY_S {
-            return Err(JwtError("jwt expired"));
-        }
-        if iat > now_s + LEEWAY_S {
-            return Err(JwtError("the token was issued in the future"));
-        }
+        check_times(
+            time_claim(&self.claims["iat"], "the token needs iat")?,
+            time_claim(&self.claims["exp"], "the token needs exp")?,
+            now_s,
+        )?;
         if !audience_ok(&self.claims["aud"]) {
             return Err(JwtError("the token's audience must be /admin/"));
         }
         Ok(())
     }
+}
+
+/// A time claim: whole seconds since 1970. Fractions, strings and numbers
+/// beyond `i64` are refused rather than rounded.
+fn time_claim(claim: &serde_json::Value, missing: &'static str) -> Result<i64, JwtError> {
+    match claim {
+        serde_json::Value::Null => Err(JwtError(missing)),
+        v => v.as_i64().ok_or(JwtError(
+            "the token's iat and exp must be whole numbers of seconds since 1970",
+        )),
+    }
+}
+
+/// The lifetime and clock checks. The claims are the sender's numbers, so
+/// every sum and difference is checked: an `iat` or `exp` near the ends of
+/// `i64` is refused, not wrapped into a token that looks valid.
+fn check_times(iat: i64, exp: i64, now_s: i64) -> Result<(), JwtError> {
+    const OUT_OF_RANGE: JwtError = JwtError("the token's iat or exp is out of range");
+    let lifetime = exp.checked_sub(iat).ok_or(OUT_OF_RANGE)?;
+    if lifetime < 0 {
+        return Err(JwtError("the token expires before it was issued"));
+    }
+    if lifetime > MAX_LIFETIME_S {
+        return Err(JwtError("the token lives longer than five minutes"));
+    }
+    if now_s > exp.checked_add(LEEWAY_S).ok_or(OUT_OF_RANGE)? {
+        return Err(JwtError("jwt expired"));
+    }
+    if iat > now_s.checked_add(LEEWAY_S).ok_or(OUT_OF_RANGE)? {
+        return Err(JwtError("the token was issued in the future"));
+    }
+    Ok(())
 }
 
 fn hex_decode(s: &str) -> Option<Vec<u8>> {
@@ -199,7 +221,99 @@ mod tests {
         }
     }
 
+    #[test]
+    fn extreme_times_are_refused_not_wrapped() {
+        let now = 1_700_000_000;
+        let cases = [
+            (i64::MIN, i64::MAX),
+            (i64::MAX, i64::MIN),
+            (i64::MIN, i64::MIN),
+            (i64::MAX, i64::MAX),
+            (i64::MAX - 100, i64::MAX),
+            (i64::MIN, i64::MIN + 100),
+            (0, i64::MAX),
+            (now, i64::MAX),
+            (i64::MIN, now),
+        ];
+        for (iat, exp) in cases {
+            let t = token("/admin/", iat, exp);
+            let u = parse(&t).expect("parses");
+            assert!(u.verify(SECRET, now).is_err(), "iat {iat}, exp {exp}");
+            for clock in [0, i64::MAX] {
+                assert!(
+                    u.verify(SECRET, clock).is_err(),
+                    "iat {iat}, exp {exp} at {clock}"
+                );
+            }
+        }
+        assert_eq!(
+            check_times(i64::MAX - 100, i64::MAX, i64::MAX),
+            Err(JwtError("the token's iat or exp is out of range"))
+        );
+        assert_eq!(
+            check_times(i64::MIN, i64::MAX, 0),
+            Err(JwtError("the token's iat or exp is out of range"))
+        );
+        assert_eq!(
+            check_times(i64::MAX, i64::MIN, 0),
+            Err(JwtError("the token's iat or exp is out of range"))
+        );
+        assert_eq!(
+            check_times(10, 5, 7),
+            Err(JwtError("the token expires before it was issued"))
+        );
+        // A clock at the far end still works for sane tokens.
+        assert_eq!(check_times(i64::MIN, i64::MIN + 300, i64::MIN), Ok(()));
+    }
+
+    #[test]
+    fn time_claims_must_be_whole_seconds() {
+        for claims in [
+            serde_json::json!({ "iat": 1_000.5, "exp": 1_300, "aud": "/admin/" }),
+            serde_json::json!({ "iat": "1000", "exp": 1_300, "aud": "/admin/" }),
+            serde_json::json!({ "iat": 1_000, "exp": 1e300, "aud": "/admin/" }),
+            serde_json::json!({ "iat": 1_000, "exp": 18_446_744_073_709_551_615u64, "aud": "/admin/" }),
+            serde_json::json!({ "iat": 1_000, "aud": "/admin/" }),
+        ] {
+            let t = sign(
+                &serde_json::json!({ "alg": "HS256", "typ": "JWT", "kid": ID }),
+                &claims,
+                SECRET,
+            );
+            assert!(
+                parse(&t).expect("p").verify(SECRET, 1_100).is_err(),
+                "{claims}"
+            );
+        }
+    }
+
     proptest! {
+        /// Whatever the claimed times and the clock, checking never panics,
+        /// and a token passes only if its numbers really are in bounds
+        /// (computed here in i128, where nothing can overflow).
+        #[test]
+        fn time_checks_never_overflow(iat in any::<i64>(), exp in any::<i64>(), now in any::<i64>()) {
+            let ok = check_times(iat, exp, now).is_ok();
+            let (iat, exp, now) = (i128::from(iat), i128::from(exp), i128::from(now));
+            let want = (0..=i128::from(MAX_LIFETIME_S)).contains(&(exp - iat))
+                && now <= exp + i128::from(LEEWAY_S)
+                && iat <= now + i128::from(LEEWAY_S);
+            prop_assert_eq!(ok, want);
+        }
+
+        #[test]
+        fn extreme_signed_tokens_never_verify_far_from_their_times(
+            iat in prop_oneof![Just(i64::MIN), Just(i64::MAX), any::<i64>()],
+            exp in prop_oneof![Just(i64::MIN), Just(i64::MAX), any::<i64>()],
+        ) {
+            let t = token("/admin/", iat, exp);
+            let u = parse(&t).expect("parses");
+            let now = 1_700_000_000;
+            if u.verify(SECRET, now).is_ok() {
+                prop_assert!((iat - 60..=iat + 360).contains(&now));
+            }
+        }
+
         #[test]
         fn arbitrary_tokens_never_panic(s in ".{0,300}") {
             if let Ok(u) = parse(&s) {

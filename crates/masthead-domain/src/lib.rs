@@ -1,6 +1,7 @@
 //! Masthead's domain: the types a newsroom works with and the pure rules over
 //! them (reading time, slugs, feed cursors, e-mail addresses, campaign
-//! progress, relative times, Admin API tokens, editorial rules). Nothing here does I/O or knows about HTTP/SQL.
+//! progress, relative times, Admin API tokens, editorial rules, which
+//! addresses are public). Nothing here does I/O or knows about HTTP/SQL.
 
 pub mod campaign;
 pub mod cursor;
@@ -10,6 +11,7 @@ pub mod editorial;
 pub mod email;
 pub mod error;
 pub mod jwt;
+pub mod network;
 pub mod permission;
 pub mod post;
 pub mod reading_time;

@@ -23,7 +23,12 @@
 //! stream; the parser asks it for the kind of token the grammar expects next.
 //!
 //! Values are typed by spelling alone ([`Value`]); the store coerces them to
-//! each column's type. Where Ghost rejects or mangles an input this parser is
+//! each column's type. Relative dates are Ghost's `now`, `now-30d`, `now+1w`
+//! (units `s m h d w M y`, months and years by the calendar, in UTC);
+//! [`resolve_relative_date`] turns one into an instant with checked
+//! arithmetic, and the parser already refuses amounts that could never fit.
+//!
+//! Where Ghost rejects or mangles an input this parser is
 //! deliberately a little kinder: `1.5` and `007` stay text (Ghost's `parseInt`
 //! turns `1.5` into 1), `''` is the empty string, `\` escapes any special
 //! character in a bare word (Ghost keeps the backslash unless a quote follows),
@@ -110,7 +115,12 @@ pub enum Value {
     Int(i64),
     /// A quoted string, or any other bare word, escapes resolved.
     Str(String),
-    /// `now-30d`: `sign` is -1 or +1; resolved against the clock by the store.
+    /// A bare `now`: the moment the filter is evaluated. On a text field it
+    /// is the word "now".
+    Now,
+    /// `now-30d`: `sign` is -1 or +1; resolved against the clock by the store
+    /// with [`resolve_relative_date`]. `amount` is at most
+    /// [`DateUnit::max_amount`].
     RelativeDate {
         sign: i8,
         amount: u32,
@@ -145,6 +155,33 @@ impl DateUnit {
             b'y' => DateUnit::Years,
             _ => return None,
         })
+    }
+
+    /// The largest amount of this unit the parser accepts: about 20,000
+    /// years, the whole span of dates from year -9999 to 9999, beyond which
+    /// no relative date can land on a representable instant.
+    pub fn max_amount(self) -> u32 {
+        match self {
+            DateUnit::Seconds | DateUnit::Minutes => u32::MAX,
+            DateUnit::Hours => 175_307_616,
+            DateUnit::Days => 7_304_484,
+            DateUnit::Weeks => 1_043_497,
+            DateUnit::Months => 239_976,
+            DateUnit::Years => 19_998,
+        }
+    }
+
+    /// The unit's name in messages, plural.
+    pub fn name(self) -> &'static str {
+        match self {
+            DateUnit::Seconds => "seconds",
+            DateUnit::Minutes => "minutes",
+            DateUnit::Hours => "hours",
+            DateUnit::Days => "days",
+            DateUnit::Weeks => "weeks",
+            DateUnit::Months => "months",
+            DateUnit::Years => "years",
+        }
     }
 
     fn symbol(self) -> char {
@@ -295,6 +332,60 @@ pub fn expand_post_shortcuts(filter: Filter) -> Filter {
     }
 }
 
+/// A relative date whose instant cannot be represented (it falls before the
+/// year -9999 or after 9999). Shown to API clients as is.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "Query Error: the relative date {0} falls outside the dates that can be computed (years -9999 to 9999)"
+)]
+pub struct DateOutOfRange(pub String);
+
+/// The instant, in Unix milliseconds, that `now{sign}{amount}{unit}` names
+/// when the clock reads `now_ms`. As in Ghost, the arithmetic is done in UTC:
+/// a day is 24 hours, and months and years move the calendar date (the 31st
+/// minus a month is the last day of the shorter month). Every step is
+/// checked, so no amount and no clock can overflow or wrap.
+pub fn resolve_relative_date(
+    now_ms: i64,
+    sign: i8,
+    amount: u32,
+    unit: DateUnit,
+) -> Result<i64, DateOutOfRange> {
+    use jiff::{Span, Timestamp, tz::TimeZone};
+    let out_of_range = || {
+        DateOutOfRange(
+            Value::RelativeDate {
+                sign: if sign < 0 { -1 } else { 1 },
+                amount,
+                unit,
+            }
+            .to_string(),
+        )
+    };
+    // At most u32::MAX in size, so the sign cannot overflow an i64.
+    let signed = if sign < 0 {
+        -i64::from(amount)
+    } else {
+        i64::from(amount)
+    };
+    let span = match unit {
+        DateUnit::Seconds => Span::new().try_seconds(signed),
+        DateUnit::Minutes => Span::new().try_minutes(signed),
+        DateUnit::Hours => Span::new().try_hours(signed),
+        DateUnit::Days => Span::new().try_days(signed),
+        DateUnit::Weeks => Span::new().try_weeks(signed),
+        DateUnit::Months => Span::new().try_months(signed),
+        DateUnit::Years => Span::new().try_years(signed),
+    }
+    .map_err(|_| out_of_range())?;
+    let now = Timestamp::from_millisecond(now_ms).map_err(|_| out_of_range())?;
+    let then = now
+        .to_zoned_datetime(TimeZone::UTC)
+        .checked_add(span)
+        .map_err(|_| out_of_range())?;
+    Ok(then.timestamp().as_millisecond())
+}
+
 // ---------------------------------------------------------------------------
 // Lexer
 // ---------------------------------------------------------------------------
@@ -392,8 +483,9 @@ impl<'a> Lexer<'a> {
         Ok(self.input.get(start..self.pos))
     }
 
-    /// `now` `+`/`-` digits unit, standing alone as a whole value (`now-1dx`
-    /// is an ordinary word).
+    /// `now`, or `now` `+`/`-` digits unit, standing alone as a whole value.
+    /// `now-1dx` and `nowhere` are ordinary words; in `now+tag:x` the value
+    /// is a bare `now` and the `+` is AND.
     fn relative_date(&mut self) -> Result<Option<Value>, NqlError> {
         let Some(after_now) = self.rest().strip_prefix("now") else {
             return Ok(None);
@@ -402,29 +494,41 @@ impl<'a> Lexer<'a> {
         let sign = match bytes.first() {
             Some(b'+') => 1,
             Some(b'-') => -1,
-            _ => return Ok(None),
+            _ => 0,
         };
-        let digits_len = bytes[1..].iter().take_while(|b| b.is_ascii_digit()).count();
-        let Some(unit) = bytes
+        let digits_len = if sign == 0 {
+            0
+        } else {
+            bytes[1..].iter().take_while(|b| b.is_ascii_digit()).count()
+        };
+        let unit = bytes
             .get(1 + digits_len)
             .copied()
-            .and_then(DateUnit::from_symbol)
-        else {
-            return Ok(None);
-        };
+            .and_then(DateUnit::from_symbol);
         // Everything so far is ASCII, so these offsets are char boundaries.
         let len = "now".len() + 1 + digits_len + 1;
-        if digits_len == 0 || self.rest()[len..].starts_with(|c| !ends_bare(c)) {
+        let Some(unit) =
+            unit.filter(|_| digits_len > 0 && !self.rest()[len..].starts_with(|c| !ends_bare(c)))
+        else {
+            if after_now.is_empty() || after_now.starts_with(ends_bare) {
+                self.pos += "now".len();
+                return Ok(Some(Value::Now));
+            }
             return Ok(None);
-        }
+        };
         let digits = &after_now[1..=digits_len];
-        let Ok(amount) = digits.parse::<u32>() else {
+        let amount = digits
+            .parse::<u32>()
+            .ok()
+            .filter(|amount| *amount <= unit.max_amount());
+        let Some(amount) = amount else {
             let at = self.pos + "now".len() + 1;
             return Err(NqlError::at(
                 at,
                 format!(
-                    "relative date amount {digits} is too large at position {at}; at most {} is allowed",
-                    u32::MAX
+                    "relative date amount {digits} is too large at position {at}; at most {} {} are allowed",
+                    unit.max_amount(),
+                    unit.name()
                 ),
             ));
         };
@@ -788,6 +892,7 @@ impl fmt::Display for Value {
             Value::Int(number) => write_quoted(f, &number.to_string()),
             Value::Str(text) if prints_bare(text) => f.write_str(text),
             Value::Str(text) => write_quoted(f, text),
+            Value::Now => f.write_str("now"),
             Value::RelativeDate { sign, amount, unit } => {
                 let sign = if *sign < 0 { '-' } else { '+' };
                 write!(f, "now{sign}{amount}{}", unit.symbol())

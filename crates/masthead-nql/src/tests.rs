@@ -257,6 +257,94 @@ fn reads_relative_dates_in_every_unit() {
 }
 
 #[test]
+fn reads_a_bare_now_as_ghost_does() {
+    assert_eq!(
+        parsed("published_at:>now"),
+        cond("published_at", Op::Gt, Value::Now)
+    );
+    assert_eq!(
+        parsed("published_at:<=now"),
+        cond("published_at", Op::Lte, Value::Now)
+    );
+    assert_eq!(
+        parsed("published_at:<=now-30d"),
+        cond("published_at", Op::Lte, days_ago(30))
+    );
+    assert_eq!(
+        parsed("(published_at:>=now,featured:true)"),
+        Filter::Or(vec![
+            cond("published_at", Op::Gte, Value::Now),
+            eq("featured", Value::Bool(true)),
+        ])
+    );
+    assert_eq!(
+        parsed("at:[now, now-1d]"),
+        cond("at", Op::In, list(&[Value::Now, days_ago(1)]))
+    );
+    assert_eq!(parsed("at:-now"), cond("at", Op::Ne, Value::Now));
+    assert_eq!(parsed("at:now "), eq("at", Value::Now));
+    // Only the lower-case keyword; longer words and quoted text stay text.
+    assert_eq!(parsed("at:NOW"), eq("at", text("NOW")));
+    assert_eq!(parsed("at:now-"), eq("at", text("now-")));
+    assert_eq!(parsed("at:now-tag"), eq("at", text("now-tag")));
+    assert_eq!(parsed("at:'now'"), eq("at", text("now")));
+    assert_eq!(
+        parsed("title:~now"),
+        cond("title", Op::Contains, text("now"))
+    );
+}
+
+#[test]
+fn resolves_relative_dates_in_utc_with_calendar_months() {
+    // 2024-03-31T12:00:00Z.
+    let now = 1_711_886_400_000;
+    let at = |sign, amount, unit| resolve_relative_date(now, sign, amount, unit);
+    assert_eq!(at(-1, 30, DateUnit::Seconds), Ok(now - 30_000));
+    assert_eq!(at(1, 2, DateUnit::Minutes), Ok(now + 120_000));
+    assert_eq!(at(-1, 3, DateUnit::Hours), Ok(now - 3 * 3_600_000));
+    assert_eq!(at(-1, 30, DateUnit::Days), Ok(now - 30 * 86_400_000));
+    assert_eq!(at(1, 1, DateUnit::Weeks), Ok(now + 7 * 86_400_000));
+    // March 31st minus a month is the last day of February (a leap year).
+    assert_eq!(at(-1, 1, DateUnit::Months), Ok(1_709_208_000_000));
+    // 2023-03-31T12:00:00Z.
+    assert_eq!(at(-1, 1, DateUnit::Years), Ok(1_680_264_000_000));
+    assert_eq!(at(1, 0, DateUnit::Years), Ok(now));
+}
+
+#[test]
+fn relative_dates_beyond_the_calendar_are_errors_not_overflows() {
+    let now = 1_711_886_400_000;
+    for unit in [
+        DateUnit::Seconds,
+        DateUnit::Minutes,
+        DateUnit::Hours,
+        DateUnit::Days,
+        DateUnit::Weeks,
+        DateUnit::Months,
+        DateUnit::Years,
+    ] {
+        for sign in [-1, 1] {
+            for clock in [now, i64::MIN, i64::MAX, 0] {
+                // Never panics, whatever the clock and amount.
+                let _ = resolve_relative_date(clock, sign, u32::MAX, unit);
+                let _ = resolve_relative_date(clock, sign, unit.max_amount(), unit);
+            }
+        }
+    }
+    assert_eq!(
+        resolve_relative_date(now, -1, u32::MAX, DateUnit::Years),
+        Err(DateOutOfRange("now-4294967295y".to_owned()))
+    );
+    assert_eq!(
+        resolve_relative_date(now, 1, 19_998, DateUnit::Years)
+            .map_err(|e| e.to_string()),
+        Err("Query Error: the relative date now+19998y falls outside the dates that can be computed (years -9999 to 9999)".to_owned())
+    );
+    assert!(resolve_relative_date(now, -1, 12_000, DateUnit::Years).is_ok());
+    assert!(resolve_relative_date(i64::MAX, -1, 1, DateUnit::Seconds).is_err());
+}
+
+#[test]
 fn tells_relative_dates_from_words_and_conjunctions() {
     // "+" inside a relative date is not AND…
     assert_eq!(
@@ -277,7 +365,7 @@ fn tells_relative_dates_from_words_and_conjunctions() {
     // …but after a bare "now" it is.
     assert_eq!(
         parsed("slug:now+tag:x"),
-        Filter::And(vec![eq("slug", text("now")), eq("tag", text("x"))])
+        Filter::And(vec![eq("slug", Value::Now), eq("tag", text("x"))])
     );
     assert_eq!(parsed("slug:now-1dx"), eq("slug", text("now-1dx")));
     assert_eq!(parsed("slug:now-d"), eq("slug", text("now-d")));
@@ -399,6 +487,8 @@ fn prints_canonical_nql() {
         (r#"f:'it\'s "x" \\'"#, r#"f:'it\'s \"x\" \\'"#),
         ("f:café", "f:café"),
         ("at:>=NOW", "at:>=NOW"),
+        ("at:>=now", "at:>=now"),
+        ("f:'now'", "f:'now'"),
         ("at:>now-0002M", "at:>now-2M"),
         ("title:-~^'2024'", "title:-~^'2024'"),
         ("n:TRUE", "n:true"),
@@ -620,7 +710,22 @@ fn reports_typical_mistakes_exactly() {
         (
             "at:>now-99999999999d",
             8,
-            "relative date amount 99999999999 is too large at position 8; at most 4294967295 is allowed",
+            "relative date amount 99999999999 is too large at position 8; at most 7304484 days are allowed",
+        ),
+        (
+            "published_at:>now-4294967295y",
+            18,
+            "relative date amount 4294967295 is too large at position 18; at most 19998 years are allowed",
+        ),
+        (
+            "at:<now+4294967296s",
+            8,
+            "relative date amount 4294967296 is too large at position 8; at most 4294967295 seconds are allowed",
+        ),
+        (
+            "at:<now+19999y",
+            8,
+            "relative date amount 19999 is too large at position 8; at most 19998 years are allowed",
         ),
         ("", 0, "the filter is empty"),
         (" \t\n ", 0, "the filter is empty"),

@@ -1,7 +1,9 @@
 //! Properties of the parser and printer over arbitrary input and arbitrary
 //! filters, through the public API only.
 
-use masthead_nql::{Condition, DateUnit, Filter, MAX_INPUT_LEN, Op, Value, parse};
+use masthead_nql::{
+    Condition, DateUnit, Filter, MAX_INPUT_LEN, Op, Value, parse, resolve_relative_date,
+};
 use proptest::prelude::*;
 
 /// Strings built from NQL's own characters, so that a good share parse.
@@ -25,6 +27,7 @@ fn nql_source() -> impl Strategy<Value = String> {
         Just("false".to_owned()),
         "(0|[1-9][0-9]{0,19}|0[0-9]{1,3}|[0-9]\\.[0-9])".prop_map(String::from),
         "now[+-][0-9]{1,3}[smhdwMy]".prop_map(String::from),
+        Just("now".to_owned()),
     ];
     let values =
         proptest::collection::vec((value.clone(), space(), space()), 1..4).prop_map(|items| {
@@ -136,7 +139,9 @@ fn scalar() -> impl Strategy<Value = Value> {
         any::<bool>().prop_map(Value::Bool),
         (0..=i64::MAX).prop_map(Value::Int),
         any_text().prop_map(Value::Str),
-        (prop_oneof![Just(-1i8), Just(1i8)], any::<u32>(), unit())
+        Just(Value::Now),
+        (prop_oneof![Just(-1i8), Just(1i8)], unit())
+            .prop_flat_map(|(sign, unit)| (Just(sign), 0..=unit.max_amount(), Just(unit)))
             .prop_map(|(sign, amount, unit)| Value::RelativeDate { sign, amount, unit }),
     ]
 }
@@ -180,6 +185,42 @@ fn filter() -> impl Strategy<Value = Filter> {
             proptest::collection::vec(inner, 1..4).prop_map(Filter::Or),
         ]
     })
+}
+
+fn symbol(unit: DateUnit) -> char {
+    match unit {
+        DateUnit::Seconds => 's',
+        DateUnit::Minutes => 'm',
+        DateUnit::Hours => 'h',
+        DateUnit::Days => 'd',
+        DateUnit::Weeks => 'w',
+        DateUnit::Months => 'M',
+        DateUnit::Years => 'y',
+    }
+}
+
+/// Milliseconds in one unit, for the units of fixed length.
+fn fixed_ms(unit: DateUnit) -> Option<i128> {
+    match unit {
+        DateUnit::Seconds => Some(1_000),
+        DateUnit::Minutes => Some(60_000),
+        DateUnit::Hours => Some(3_600_000),
+        DateUnit::Days => Some(86_400_000),
+        DateUnit::Weeks => Some(7 * 86_400_000),
+        DateUnit::Months | DateUnit::Years => None,
+    }
+}
+
+/// Amounts spread over every size a client might send, up to `u32::MAX`.
+fn amount() -> impl Strategy<Value = u64> {
+    prop_oneof![
+        0u64..1_000,
+        0u64..=u64::from(u32::MAX),
+        (0u32..=19).prop_map(|p| 10u64.pow(p)),
+        Just(u64::from(u32::MAX)),
+        Just(u64::from(u32::MAX) + 1),
+        (u64::from(u32::MAX)..=u64::MAX),
+    ]
 }
 
 /// What holds for every input: no panic, an error points inside the input at
@@ -229,6 +270,114 @@ proptest! {
         let printed = filter.to_string();
         prop_assume!(printed.len() <= MAX_INPUT_LEN);
         prop_assert_eq!(parse(&printed), Ok(filter.normalised()), "printed as {}", printed);
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(2000))]
+
+    /// Any amount in any unit either parses to exactly that relative date
+    /// (within the unit's limit) or is refused with a clear message at the
+    /// amount's position; never a panic, never a wrapped number.
+    #[test]
+    fn relative_date_amounts_parse_or_are_refused(
+        negative in any::<bool>(),
+        amount in amount(),
+        unit in unit(),
+        field in field(),
+    ) {
+        let sign = if negative { '-' } else { '+' };
+        let input = format!("{field}:<=now{sign}{amount}{}", symbol(unit));
+        match parse(&input) {
+            Ok(filter) => {
+                prop_assert!(amount <= u64::from(unit.max_amount()));
+                prop_assert_eq!(filter, Filter::Cond(Condition {
+                    field: field.clone(),
+                    op: Op::Lte,
+                    value: Value::RelativeDate {
+                        sign: if negative { -1 } else { 1 },
+                        amount: u32::try_from(amount).expect("checked above"),
+                        unit,
+                    },
+                }));
+            }
+            Err(error) => {
+                prop_assert!(amount > u64::from(unit.max_amount()), "{}", error);
+                prop_assert_eq!(error.position, field.len() + ":<=now+".len());
+                prop_assert!(error.message.contains("is too large"), "{}", error);
+            }
+        }
+    }
+
+    /// Resolving never overflows: for units of fixed length the answer is
+    /// exactly the sum computed in i128, and an error only when that sum
+    /// leaves the calendar; months and years move by whole calendar months.
+    #[test]
+    fn relative_dates_resolve_exactly_or_are_refused(
+        now in prop_oneof![
+            // 1900 to 2200, where real clocks are…
+            -2_208_988_800_000i64..7_258_118_400_000,
+            // …and anywhere at all.
+            any::<i64>(),
+        ],
+        negative in any::<bool>(),
+        amount in prop_oneof![0u32..100_000, any::<u32>(), Just(u32::MAX)],
+        unit in unit(),
+    ) {
+        let sign = if negative { -1i8 } else { 1 };
+        let got = resolve_relative_date(now, sign, amount, unit);
+        // The instants that can be computed (years -9999 to 9999).
+        let calendar = i128::from(jiff::Timestamp::MIN.as_millisecond())
+            ..=i128::from(jiff::Timestamp::MAX.as_millisecond());
+        let signed = i128::from(sign) * i128::from(amount);
+        match fixed_ms(unit) {
+            Some(ms) => {
+                let want = i128::from(now) + signed * ms;
+                match got {
+                    Ok(at) => prop_assert_eq!(i128::from(at), want),
+                    Err(_) => prop_assert!(
+                        !calendar.contains(&want) || !calendar.contains(&i128::from(now))
+                            || amount > unit.max_amount(),
+                        "{} {} {:?} refused", now, signed, unit
+                    ),
+                }
+            }
+            None => {
+                let months = if unit == DateUnit::Years { signed * 12 } else { signed };
+                if let Ok(at) = got {
+                    let moved = i128::from(at) - i128::from(now);
+                    // A month is 28 to 31 days; clamping to a shorter month
+                    // can take up to three more days off.
+                    let day = 86_400_000i128;
+                    let (low, high) = (months * 28 * day - 3 * day, months * 31 * day + 3 * day);
+                    prop_assert!((low.min(high)..=low.max(high)).contains(&moved),
+                        "{} months moved {} ms", months, moved);
+                } else if calendar.contains(&i128::from(now)) {
+                    // Refused only when the result would leave the calendar.
+                    let estimate = i128::from(now) + months * 2_629_746_000;
+                    prop_assert!(!calendar.contains(&(estimate - 32 * 86_400_000))
+                        || !calendar.contains(&(estimate + 32 * 86_400_000))
+                        || amount > unit.max_amount(),
+                        "{} months from {} refused", months, now);
+                }
+            }
+        }
+    }
+
+    /// A bare `now` is a value wherever a value may stand, and prints back.
+    #[test]
+    fn bare_now_is_a_value_in_every_position(
+        field in field(),
+        op in prop_oneof![Just(""), Just("-"), Just(">"), Just(">="), Just("<"), Just("<=")],
+        space in prop_oneof![Just(""), Just(" ")],
+        rest in prop_oneof![Just(""), Just("+tag:x"), Just(",tag:x"), Just(")")],
+    ) {
+        let open = if rest == ")" { "(" } else { "" };
+        let input = format!("{open}{field}:{op}{space}now{space}{rest}");
+        let filter = parse(&input).map_err(|e| TestCaseError::fail(format!("{input}: {e}")))?;
+        let first = filter.conditions()[0].clone();
+        prop_assert_eq!(first.value, Value::Now);
+        prop_assert_eq!(parse(&filter.to_string()), Ok(filter));
     }
 }
 

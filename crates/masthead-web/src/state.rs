@@ -28,6 +28,9 @@ pub struct WebConfig {
     pub public_url: PublicUrl,
     /// Reverse proxies whose `X-Forwarded-For` is believed (for throttling).
     pub trusted_proxies: Vec<std::net::IpAddr>,
+    /// Deliver webhooks to loopback and private addresses too (an intranet);
+    /// off, only public addresses are ever connected to.
+    pub allow_private_webhooks: bool,
 }
 
 /// What changes rarely and every page prints: site settings, sections, campaign.

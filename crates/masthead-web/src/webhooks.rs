@@ -5,11 +5,24 @@
 //! failures with growing delays. Receivers are called from here only, never
 //! from the request that published, so a slow or broken receiver cannot slow
 //! publishing down.
+//!
+//! Receivers must be public: an administrator's webhook must not become a
+//! way to reach the server's own ports, its private network or a cloud
+//! metadata service. The rule is checked on the address actually connected
+//! to: host names are resolved by [`PublicOnly`], which drops every address
+//! that is not public (so a name that resolves to loopback, now or later,
+//! reaches nothing), and IP literals, which skip the resolver, are checked
+//! before sending. Redirects are not followed and no proxy is used. The
+//! delivery log says only "delivery failed" for any target that could not
+//! be reached, refused or not, so the log cannot be used as a port scanner.
+//! `--allow-private-webhooks` lifts the rule for an intranet.
 
+use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::time::Duration;
 
 use hmac::{Hmac, Mac};
+use masthead_domain::network::is_public;
 use masthead_store::now_ms;
 use masthead_store::sqlite::webhooks::{Due, Outcome};
 use sha2::Sha256;
@@ -57,7 +70,103 @@ pub fn signature(secret: &str, body: &[u8], ts_ms: i64) -> String {
     format!("sha256={hex}, t={ts_ms}")
 }
 
-fn client() -> Option<reqwest::Client> {
+/// What the delivery log says for a receiver that could not be reached, for
+/// whatever reason: refused by the address rule, connection refused, no
+/// answer in time, a name that does not resolve.
+pub const DELIVERY_FAILED: &str = "delivery failed";
+
+/// A DNS resolver that only ever hands out public addresses, so the
+/// connection is made to an address that passed the rule (no window between
+/// checking a name and connecting to it).
+struct PublicOnly;
+
+impl reqwest::dns::Resolve for PublicOnly {
+    fn resolve(&self, name: reqwest::dns::Name) -> reqwest::dns::Resolving {
+        let host = name.as_str().to_owned();
+        Box::pin(async move {
+            let public: Vec<SocketAddr> = tokio::net::lookup_host((host.as_str(), 0))
+                .await?
+                .filter(|addr| is_public(addr.ip()))
+                .collect();
+            if public.is_empty() {
+                return Err(format!("{host} has no public address").into());
+            }
+            let addrs: reqwest::dns::Addrs = Box::new(public.into_iter());
+            Ok(addrs)
+        })
+    }
+}
+
+/// The IP address written in `url`'s host, if it is one (`http://10.0.0.1/`,
+/// `http://[::1]/`). Such hosts are connected to without resolving.
+fn ip_literal(url: &reqwest::Url) -> Option<IpAddr> {
+    let host = url.host_str()?;
+    host.strip_prefix('[')
+        .and_then(|h| h.strip_suffix(']'))
+        .unwrap_or(host)
+        .parse()
+        .ok()
+}
+
+/// Host names that are internal by definition: refused when a webhook is
+/// added (resolving them at delivery time would refuse them anyway).
+fn internal_name(host: &str) -> bool {
+    let host = host.trim_end_matches('.').to_ascii_lowercase();
+    !host.contains('.')
+        || [
+            ".localhost",
+            ".local",
+            ".localdomain",
+            ".internal",
+            ".intranet",
+            ".lan",
+            ".home.arpa",
+        ]
+        .iter()
+        .any(|suffix| host.ends_with(suffix))
+}
+
+/// Checks a receiver's address when a webhook is added: an http(s) URL
+/// with a host, and unless `allow_private`, not obviously internal (a
+/// loopback, private or link-local IP, `localhost`, a single-label or
+/// `.internal` name). The message is for the administrator.
+pub fn check_target(url: &str, allow_private: bool) -> Result<reqwest::Url, &'static str> {
+    const MALFORMED: &str =
+        "Give the receiver's address starting with https:// (or http://), with a host name.";
+    if url.len() > 2_000 || url.contains(char::is_whitespace) {
+        return Err(MALFORMED);
+    }
+    let parsed = reqwest::Url::parse(url).map_err(|_| MALFORMED)?;
+    if !matches!(parsed.scheme(), "http" | "https") || parsed.host_str().is_none_or(str::is_empty) {
+        return Err(MALFORMED);
+    }
+    if allow_private {
+        return Ok(parsed);
+    }
+    let internal = match ip_literal(&parsed) {
+        Some(ip) => !is_public(ip),
+        None => parsed.host_str().is_some_and(internal_name),
+    };
+    if internal {
+        return Err(
+            "That address is on a private or internal network. Webhooks are delivered only to public addresses (the server's operator can allow private ones with --allow-private-webhooks).",
+        );
+    }
+    Ok(parsed)
+}
+
+/// Whether a delivery to `url` may be attempted: an http(s) URL whose host,
+/// if it is an IP literal, is public (or private targets are allowed).
+/// Names are checked by [`PublicOnly`] as they are resolved.
+fn may_send(url: &str, allow_private: bool) -> bool {
+    let Ok(parsed) = reqwest::Url::parse(url) else {
+        return false;
+    };
+    matches!(parsed.scheme(), "http" | "https")
+        && (allow_private || ip_literal(&parsed).is_none_or(is_public))
+}
+
+fn client(allow_private: bool) -> Option<reqwest::Client> {
     let mut roots = rustls::RootCertStore::empty();
     roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
     let tls = rustls::ClientConfig::builder_with_provider(Arc::new(
@@ -67,10 +176,19 @@ fn client() -> Option<reqwest::Client> {
     .ok()?
     .with_root_certificates(roots)
     .with_no_client_auth();
-    reqwest::Client::builder()
+    let builder = reqwest::Client::builder()
         .tls_backend_preconfigured(tls)
         .timeout(TIMEOUT)
+        // A redirect could lead anywhere, and a proxy would connect on our
+        // behalf to addresses this process never sees.
         .redirect(reqwest::redirect::Policy::none())
+        .no_proxy();
+    let builder = if allow_private {
+        builder
+    } else {
+        builder.dns_resolver(PublicOnly)
+    };
+    builder
         .user_agent(concat!(
             "Masthead/",
             env!("CARGO_PKG_VERSION"),
@@ -83,11 +201,17 @@ fn client() -> Option<reqwest::Client> {
 
 pub fn spawn_deliverer(state: AppState) -> JoinHandle<()> {
     tokio::spawn(async move {
-        let Some(http) = client() else { return };
+        let allow_private = state.config.allow_private_webhooks;
+        let Some(http) = client(allow_private) else {
+            return;
+        };
         let base = retry_base_ms();
         if let Err(e) = state
             .store
-            .write(|w| w.requeue_interrupted_deliveries())
+            .write(|w| {
+                w.forget_failure_causes(DELIVERY_FAILED)?;
+                w.requeue_interrupted_deliveries()
+            })
             .await
         {
             tracing::warn!(error = %e, "could not requeue interrupted webhook deliveries");
@@ -113,7 +237,7 @@ pub fn spawn_deliverer(state: AppState) -> JoinHandle<()> {
                             };
                             let (state, http) = (state.clone(), http.clone());
                             tokio::spawn(async move {
-                                deliver(&state, &http, d, base).await;
+                                deliver(&state, &http, d, base, allow_private).await;
                                 drop(permit);
                             });
                         }
@@ -133,7 +257,13 @@ pub fn spawn_deliverer(state: AppState) -> JoinHandle<()> {
     })
 }
 
-async fn deliver(state: &AppState, http: &reqwest::Client, due: Due, base: i64) {
+async fn deliver(
+    state: &AppState,
+    http: &reqwest::Client,
+    due: Due,
+    base: i64,
+    allow_private: bool,
+) {
     let id = due.delivery.id;
     let attempts = due.delivery.attempts + 1;
     let body = match crate::api::admin::webhook_payload(
@@ -158,6 +288,13 @@ async fn deliver(state: &AppState, http: &reqwest::Client, due: Due, base: i64) 
     };
     let bytes = serde_json::to_vec(&body).unwrap_or_default();
     let ts = now_ms();
+    if !may_send(&due.target_url, allow_private) {
+        // Logged for the operator; the delivery log shows what an
+        // unreachable receiver shows.
+        let refused = "refused: not a public address";
+        fail(state, id, attempts, ts, base, None, refused).await;
+        return;
+    }
     let result = http
         .post(&due.target_url)
         .header("content-type", "application/json")
@@ -167,7 +304,7 @@ async fn deliver(state: &AppState, http: &reqwest::Client, due: Due, base: i64) 
         .body(bytes)
         .send()
         .await;
-    let (code, error) = match result {
+    match result {
         Ok(res) if res.status().is_success() => {
             record(
                 state,
@@ -177,23 +314,62 @@ async fn deliver(state: &AppState, http: &reqwest::Client, due: Due, base: i64) 
                 Outcome::Delivered,
             )
             .await;
-            return;
         }
-        Ok(res) => (
-            Some(res.status().as_u16()),
-            format!("the receiver answered {}", res.status()),
-        ),
-        Err(e) if e.is_timeout() => (None, "the receiver did not answer within 10 s".to_owned()),
-        Err(e) if e.is_connect() => (None, "could not connect to the receiver".to_owned()),
-        Err(e) => (None, format!("the request failed: {e}")),
-    };
+        Ok(res) => {
+            let status = res.status();
+            let answer = format!("the receiver answered {status}");
+            fail(
+                state,
+                id,
+                attempts,
+                ts,
+                base,
+                Some(status.as_u16()),
+                &answer,
+            )
+            .await;
+        }
+        Err(e) => {
+            let cause = std::error::Error::source(&e).map_or_else(String::new, |s| s.to_string());
+            fail(
+                state,
+                id,
+                attempts,
+                ts,
+                base,
+                None,
+                &format!("{e}: {cause}"),
+            )
+            .await;
+        }
+    }
+}
+
+/// Records a failed attempt (the `attempts`th, started at `started`) and
+/// schedules the next. A receiver that answered is logged with its status;
+/// one that could not be reached only as [`DELIVERY_FAILED`] (the cause goes
+/// to the server log). The next try is timed from the start of this one, so
+/// the log does not show how long a connection took to fail either.
+async fn fail(
+    state: &AppState,
+    id: i64,
+    attempts: u32,
+    started: i64,
+    base: i64,
+    code: Option<u16>,
+    cause: &str,
+) {
     let outcome = if attempts >= MAX_ATTEMPTS {
         Outcome::GaveUp
     } else {
-        Outcome::Retry(now_ms() + retry_delay_ms(base, attempts))
+        Outcome::Retry(started.saturating_add(retry_delay_ms(base, attempts)))
     };
-    tracing::warn!(delivery = id, attempts, error = %error, "webhook delivery failed");
-    record(state, id, code, Some(error), outcome).await;
+    tracing::warn!(delivery = id, attempts, cause, "webhook delivery failed");
+    let logged = match code {
+        Some(_) => cause.to_owned(),
+        None => DELIVERY_FAILED.to_owned(),
+    };
+    record(state, id, code, Some(logged), outcome).await;
 }
 
 async fn record(
@@ -216,6 +392,101 @@ async fn record(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn obviously_internal_targets_are_refused_when_added() {
+        for url in [
+            "http://127.0.0.1:22/",
+            "http://127.1/",
+            "http://2130706433/",
+            "http://0x7f.0.0.1/",
+            "http://0.0.0.0:8080/",
+            "http://[::1]/",
+            "http://[::ffff:127.0.0.1]/",
+            "http://169.254.169.254/latest/meta-data/",
+            "http://10.0.0.5/hook",
+            "http://192.168.1.1/",
+            "http://172.16.0.1/",
+            "http://100.64.0.1/",
+            "http://[fd00::1]/",
+            "http://[fe80::1]/",
+            "http://localhost:2369/",
+            "http://LOCALHOST./",
+            "http://api.localhost/",
+            "http://metadata/computeMetadata/v1/",
+            "http://metadata.google.internal/",
+            "http://printer.local/",
+            "http://router.home.arpa/",
+        ] {
+            assert!(
+                check_target(url, false).is_err_and(|m| m.contains("--allow-private-webhooks")),
+                "{url} must be refused"
+            );
+            assert!(
+                check_target(url, true).is_ok(),
+                "{url} is allowed on an intranet"
+            );
+        }
+        for url in [
+            "https://hooks.example.com/x",
+            "http://93.184.215.14:8080/",
+            "https://[2606:4700:4700::1111]/",
+        ] {
+            assert!(check_target(url, false).is_ok(), "{url}");
+        }
+        for url in [
+            "ftp://example.org/x",
+            "http://",
+            "hooks.example.com",
+            "http://exa mple.com/",
+            "javascript:alert(1)",
+        ] {
+            assert!(
+                check_target(url, true).is_err_and(|m| m.starts_with("Give")),
+                "{url} is malformed"
+            );
+        }
+    }
+
+    #[test]
+    fn literal_addresses_are_checked_before_sending() {
+        assert!(!may_send("http://127.0.0.1:9/", false));
+        assert!(!may_send("http://[::1]:9/", false));
+        assert!(!may_send("http://169.254.169.254/", false));
+        assert!(!may_send("http://2130706433/", false));
+        assert!(!may_send("file:///etc/passwd", true));
+        assert!(may_send("http://127.0.0.1:9/", true));
+        // Names are left to the resolver.
+        assert!(may_send("http://localhost:9/", false));
+        assert!(may_send("https://8.8.8.8/", false));
+    }
+
+    proptest::proptest! {
+        /// A URL naming an IP address is accepted, when added and when sent,
+        /// exactly when the address is public, in either notation.
+        #[test]
+        fn ip_literal_targets_follow_the_public_address_rule(raw in proptest::prelude::any::<u32>(), raw6 in proptest::prelude::any::<u128>()) {
+            for ip in [IpAddr::V4(raw.into()), IpAddr::V6(raw6.into()), IpAddr::V6(std::net::Ipv4Addr::from(raw).to_ipv6_mapped())] {
+                let url = match ip {
+                    IpAddr::V4(v4) => format!("http://{v4}:8080/hook"),
+                    IpAddr::V6(v6) => format!("http://[{v6}]:8080/hook"),
+                };
+                proptest::prop_assert_eq!(check_target(&url, false).is_ok(), is_public(ip), "{}", url);
+                proptest::prop_assert_eq!(may_send(&url, false), is_public(ip), "{}", url);
+                proptest::prop_assert!(check_target(&url, true).is_ok() && may_send(&url, true));
+            }
+        }
+    }
+
+    #[tokio::test]
+    async fn the_resolver_hands_out_no_private_address() {
+        use reqwest::dns::Resolve;
+        for name in ["localhost", "127.0.0.1", "::1", "169.254.169.254"] {
+            let parsed = name.parse::<reqwest::dns::Name>().expect("a name");
+            let got = PublicOnly.resolve(parsed).await;
+            assert!(got.is_err(), "{name} resolved to something");
+        }
+    }
 
     #[test]
     fn retries_back_off() {

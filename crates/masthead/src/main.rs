@@ -140,6 +140,10 @@ struct ServeArgs {
     /// Render every page afresh (for measuring rendering; never in production).
     #[arg(long, env = "MASTHEAD_NO_PAGE_CACHE")]
     no_page_cache: bool,
+    /// Let webhooks reach loopback, private and link-local addresses (for an
+    /// intranet). Without it, deliveries go only to public addresses.
+    #[arg(long, env = "MASTHEAD_ALLOW_PRIVATE_WEBHOOKS")]
+    allow_private_webhooks: bool,
 }
 
 #[derive(Subcommand)]
@@ -413,6 +417,7 @@ async fn serve(data_dir: &Path, args: ServeArgs) -> Result<()> {
             },
             public_url,
             trusted_proxies: args.trusted_proxy.clone(),
+            allow_private_webhooks: args.allow_private_webhooks,
         },
     )
     .await?;

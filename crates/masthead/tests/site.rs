@@ -19,6 +19,8 @@ mod media;
 mod public_url;
 #[path = "site/permissions.rs"]
 mod permissions;
+#[path = "site/overflow.rs"]
+mod overflow;
 #[path = "site/transfer.rs"]
 mod transfer;
 #[path = "site/webhooks.rs"]

@@ -6,7 +6,7 @@
 //! `authors.slug`, `primary_tag`) become `EXISTS` subqueries, so negations mean
 //! "has no such tag" as in Ghost.
 
-use masthead_nql::{Condition, DateUnit, Filter, Op, Value as Nql};
+use masthead_nql::{Condition, Filter, Op, Value as Nql};
 use rusqlite::types::Value;
 use rusqlite::{Connection, OptionalExtension, Row, params, params_from_iter};
 use serde::Serialize;
@@ -366,21 +366,6 @@ fn invalid(msg: impl Into<String>) -> StoreError {
     StoreError::Invalid(msg.into())
 }
 
-fn relative_ms(now: i64, sign: i8, amount: u32, unit: DateUnit) -> i64 {
-    let secs: i64 = match unit {
-        DateUnit::Seconds => 1,
-        DateUnit::Minutes => 60,
-        DateUnit::Hours => 3_600,
-        DateUnit::Days => 86_400,
-        DateUnit::Weeks => 7 * 86_400,
-        // Calendar months and years are close enough as 30 and 365 days for
-        // filters like "the last six months".
-        DateUnit::Months => 30 * 86_400,
-        DateUnit::Years => 365 * 86_400,
-    };
-    now.saturating_add(i64::from(sign) * i64::from(amount) * secs * 1_000)
-}
-
 /// A date as filters write it: `2024-05-01`, `2024-05-01 10:00:00`, or ISO 8601.
 fn parse_date(s: &str) -> Option<i64> {
     let s = s.trim();
@@ -422,7 +407,7 @@ fn typed(field: &str, ty: Ty, v: &Nql, now: i64) -> StoreResult<Value> {
         (Ty::Text, Nql::Str(s)) => Value::Text(s.clone()),
         (Ty::Text, Nql::Int(i)) => Value::Text(i.to_string()),
         (Ty::Text, Nql::Bool(b)) => Value::Text(b.to_string()),
-        (Ty::Text, Nql::RelativeDate { .. }) => Value::Text(v.to_string()),
+        (Ty::Text, Nql::RelativeDate { .. } | Nql::Now) => Value::Text(v.to_string()),
         (Ty::Int, Nql::Int(i)) => Value::Integer(*i),
         (Ty::Int, Nql::Str(s)) => Value::Integer(s.parse().map_err(|_| bad())?),
         (Ty::Bool, Nql::Bool(b)) => Value::Integer(i64::from(*b)),
@@ -435,9 +420,11 @@ fn typed(field: &str, ty: Ty, v: &Nql, now: i64) -> StoreResult<Value> {
         (Ty::Id, Nql::Str(s)) => Value::Integer(parse_id(s).ok_or_else(bad)?),
         (Ty::Id, Nql::Int(i)) => Value::Integer(*i),
         (Ty::Date, Nql::Str(s)) => Value::Integer(parse_date(s).ok_or_else(bad)?),
-        (Ty::Date, Nql::RelativeDate { sign, amount, unit }) => {
-            Value::Integer(relative_ms(now, *sign, *amount, *unit))
-        }
+        (Ty::Date, Nql::Now) => Value::Integer(now),
+        (Ty::Date, Nql::RelativeDate { sign, amount, unit }) => Value::Integer(
+            masthead_nql::resolve_relative_date(now, *sign, *amount, *unit)
+                .map_err(|e| invalid(e.to_string()))?,
+        ),
         _ => return Err(bad()),
     })
 }

@@ -314,9 +314,9 @@ pub fn sitemap_parts(c: &Connection, size: u32) -> StoreResult<Vec<u32>> {
                           AND status = 'published' AND kind <> 'page')",
     )?;
     let mut parts = Vec::new();
-    for number in 1..=(max_id + size - 1) / size {
+    for number in 1..=max_id.saturating_add(size - 1) / size {
         let low = (number - 1) * size;
-        if listed.query_row([low, low + size], |r| r.get::<_, bool>(0))? {
+        if listed.query_row([low, low.saturating_add(size)], |r| r.get::<_, bool>(0))? {
             parts.push(u32::try_from(number).unwrap_or(u32::MAX));
         }
     }
@@ -327,13 +327,16 @@ pub fn sitemap_parts(c: &Connection, size: u32) -> StoreResult<Vec<u32>> {
 /// with ids in `((number - 1) * size, number * size]`, a primary-key range.
 pub fn sitemap_posts(c: &Connection, number: u32, size: u32) -> StoreResult<Vec<SitemapEntry>> {
     let size = i64::from(size.max(1));
-    let low = (i64::from(number.max(1)) - 1) * size;
+    // u32 × u32 can exceed i64: a part that far out is simply empty.
+    let Some(low) = (i64::from(number.max(1)) - 1).checked_mul(size) else {
+        return Ok(Vec::new());
+    };
     Ok(c.prepare_cached(
         "SELECT slug, updated_at FROM posts
          WHERE id > ?1 AND id <= ?2 AND status = 'published' AND kind <> 'page'
          ORDER BY id",
     )?
-    .query_map([low, low + size], sitemap_entry_from_row)?
+    .query_map([low, low.saturating_add(size)], sitemap_entry_from_row)?
     .collect::<Result<_, _>>()?)
 }
 
@@ -786,6 +789,9 @@ mod feed_and_sitemap_tests {
                 assert_eq!(slugs(sitemap_posts(c, 1, 2)?), ["one"], "no pages");
                 assert_eq!(slugs(sitemap_posts(c, 4, 2)?), ["edge", "newest"]);
                 assert!(sitemap_posts(c, 3, 2)?.is_empty());
+                // Parts beyond i64 are empty, not an overflow.
+                assert!(sitemap_posts(c, u32::MAX, u32::MAX)?.is_empty());
+                assert!(sitemap_posts(c, u32::MAX, 2)?.is_empty());
                 assert_eq!(slugs(sitemap_pages(c, 10)?), ["about"]);
                 let news: Vec<String> = news_posts(c, now - 48 * HOUR, 10)?
                     .into_iter()

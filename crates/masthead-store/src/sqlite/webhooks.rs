@@ -180,6 +180,21 @@ impl Writer<'_> {
         Ok(())
     }
 
+    /// Older versions logged why a receiver could not be reached ("could not
+    /// connect", "did not answer within 10 s", "the request failed: …"),
+    /// which told an open port from a closed one. Those rows now read like
+    /// any unreachable receiver: `unreachable` (the web layer's wording).
+    pub fn forget_failure_causes(&self, unreachable: &str) -> StoreResult<usize> {
+        Ok(self.tx().execute(
+            "UPDATE webhook_deliveries SET last_error = ?1
+             WHERE last_status IS NULL
+               AND (last_error IN ('could not connect to the receiver',
+                                   'the receiver did not answer within 10 s')
+                    OR last_error LIKE 'the request failed:%')",
+            [unreachable],
+        )?)
+    }
+
     /// Deliveries left "sending" by a crash are sent again.
     pub fn requeue_interrupted_deliveries(&self) -> StoreResult<usize> {
         Ok(self.tx().execute(
@@ -194,4 +209,54 @@ pub enum Outcome {
     Delivered,
     Retry(i64),
     GaveUp,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sqlite::tests::TempDb;
+
+    #[test]
+    fn old_failure_causes_are_forgotten_and_answers_kept() {
+        let db = TempDb::new("webhook-causes");
+        let errors = db
+            .store
+            .write(|w| {
+                let hook = w.insert_webhook("member.added", "https://h.example/", "h", "s", 1)?;
+                for (status, error) in [
+                    (None, Some("could not connect to the receiver")),
+                    (None, Some("the receiver did not answer within 10 s")),
+                    (None, Some("the request failed: error sending request")),
+                    (Some(404), Some("the receiver answered 404 Not Found")),
+                    (None, Some("webhook removed")),
+                    (None, None),
+                ] {
+                    w.tx().execute(
+                        "INSERT INTO webhook_deliveries
+                           (webhook_id, event, subject_id, next_attempt_at, last_status, last_error, created_at)
+                         VALUES (?1, 'member.added', 1, 1, ?2, ?3, 1)",
+                        params![hook, status, error],
+                    )?;
+                }
+                assert_eq!(w.forget_failure_causes("delivery failed")?, 3);
+                Ok(())
+            })
+            .and_then(|()| db.store.read(|c| recent_deliveries(c, 10)))
+            .expect("store")
+            .into_iter()
+            .rev()
+            .map(|d| d.last_error)
+            .collect::<Vec<_>>();
+        assert_eq!(
+            errors,
+            [
+                Some("delivery failed".to_owned()),
+                Some("delivery failed".to_owned()),
+                Some("delivery failed".to_owned()),
+                Some("the receiver answered 404 Not Found".to_owned()),
+                Some("webhook removed".to_owned()),
+                None,
+            ]
+        );
+    }
 }

@@ -221,20 +221,26 @@ pub async fn add_webhook(
         return forbidden();
     }
     let url = form.target_url.trim().to_owned();
-    let valid_url = (url.starts_with("https://") || url.starts_with("http://"))
-        && url.len() <= 2_000
-        && !url.contains(char::is_whitespace)
-        && url
-            .split("://")
-            .nth(1)
-            .is_some_and(|rest| !rest.is_empty() && !rest.starts_with('/'));
     let event = form.event.clone();
-    if !masthead_store::sqlite::webhooks::EVENTS.contains(&event.as_str()) || !valid_url {
+    if !masthead_store::sqlite::webhooks::EVENTS.contains(&event.as_str()) {
         return render(
             &state,
             &staff,
             StatusCode::UNPROCESSABLE_ENTITY,
             Some("Choose an event, and give the receiver's address starting with https:// (or http://)."),
+            None,
+        )
+        .await;
+    }
+    // Obviously internal targets are refused here with a reason; whatever
+    // gets through is checked again on every delivery, on the address
+    // actually connected to.
+    if let Err(why) = crate::webhooks::check_target(&url, state.config.allow_private_webhooks) {
+        return render(
+            &state,
+            &staff,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            Some(why),
             None,
         )
         .await;

@@ -1,4 +1,5 @@
-//! Webhooks, delivered to real HTTP receivers on loopback.
+//! Webhooks, delivered to real HTTP receivers on loopback (which only
+//! `--allow-private-webhooks` permits), and refused without it.
 
 use std::io::{Read, Write};
 use std::net::TcpListener;
@@ -144,7 +145,14 @@ fn verify(secret: &str, r: &Received) {
 #[tokio::test]
 async fn webhooks_are_signed_retried_and_never_block_publishing() {
     let dir = TempDir::new("webhooks");
-    let s = Server::start_with_env(&dir.0, &[("MASTHEAD_WEBHOOK_RETRY_MS", "150")]);
+    // The receivers listen on loopback, so private targets must be allowed.
+    let s = Server::start_with_env(
+        &dir.0,
+        &[
+            ("MASTHEAD_WEBHOOK_RETRY_MS", "150"),
+            ("MASTHEAD_ALLOW_PRIVATE_WEBHOOKS", "true"),
+        ],
+    );
     let good = Receiver::start(0, 0);
     let flaky = Receiver::start(2, 0);
     let slow = Receiver::start(0, 15_000);
@@ -389,4 +397,144 @@ async fn webhooks_are_signed_retried_and_never_block_publishing() {
         r.json()["member"]["current"]["email"],
         "hooked.reader@example.com"
     );
+}
+
+/// The delivery log's rows as (hook name, status, attempts, result cell).
+async fn delivery_log(s: &Server, cookie: &str) -> Vec<(String, String, u32, String)> {
+    let html = client()
+        .get(s.url("/admin/integrations"))
+        .header(header::COOKIE, cookie)
+        .send()
+        .await
+        .expect("log")
+        .text()
+        .await
+        .expect("html");
+    html.split("<tr data-delivery-id=")
+        .skip(1)
+        .map(|row| {
+            let row = row.split("</tr>").next().unwrap_or("");
+            let status = row
+                .split("data-status=\"")
+                .nth(1)
+                .and_then(|x| x.split('"').next())
+                .unwrap_or("")
+                .to_owned();
+            let cells: Vec<String> = row
+                .split("<td>")
+                .skip(1)
+                .map(|c| c.split("</td>").next().unwrap_or("").trim().to_owned())
+                .collect();
+            let cell = |i: usize| cells.get(i).cloned().unwrap_or_default();
+            (cell(1), status, cell(4).parse().unwrap_or(0), cell(5))
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn webhooks_never_reach_private_addresses_and_the_log_does_not_tell_why() {
+    let dir = TempDir::new("webhooks-private");
+    let listening = Receiver::start(0, 0);
+    let port = listening
+        .url
+        .trim_start_matches("http://127.0.0.1:")
+        .trim_end_matches("/hook")
+        .to_owned();
+    // A port where nothing listens.
+    let closed = TcpListener::bind("127.0.0.1:0")
+        .expect("bind")
+        .local_addr()
+        .expect("addr")
+        .port();
+    let targets: Vec<(&str, String)> = vec![
+        ("listening-ip", format!("http://127.0.0.1:{port}/hook")),
+        ("closed-ip", format!("http://127.0.0.1:{closed}/hook")),
+        ("listening-name", format!("http://localhost:{port}/hook")),
+        ("closed-name", format!("http://localhost:{closed}/hook")),
+        (
+            "metadata",
+            "http://169.254.169.254/latest/meta-data/".to_owned(),
+        ),
+        ("private", "http://10.255.255.1/hook".to_owned()),
+        ("mapped", format!("http://[::ffff:127.0.0.1]:{port}/hook")),
+    ];
+
+    // An operator once allowed private targets, and webhooks were added…
+    let mut s = Server::start_with_env(
+        &dir.0,
+        &[
+            ("MASTHEAD_WEBHOOK_RETRY_MS", "100"),
+            ("MASTHEAD_ALLOW_PRIVATE_WEBHOOKS", "true"),
+        ],
+    );
+    let (cookie, csrf) = signed_in(&s, "admin@courier.example", "administrator").await;
+    let add = |s: &Server, name: &str, url: &str| {
+        client()
+            .post(s.url("/admin/integrations/webhooks"))
+            .header(header::COOKIE, &cookie)
+            .form(&[
+                ("event", "member.added"),
+                ("target_url", url),
+                ("name", name),
+                ("csrf", csrf.as_str()),
+            ])
+            .send()
+    };
+    for (name, url) in &targets {
+        let res = add(&s, name, url).await.expect("add");
+        assert_eq!(res.status().as_u16(), 200, "{name}");
+    }
+    assert!(s.terminate().success());
+
+    // …then the server restarted without the allowance.
+    let s = Server::start_with_env(&dir.0, &[("MASTHEAD_WEBHOOK_RETRY_MS", "100")]);
+    // New private targets are refused with a reason when they are added.
+    for (name, url) in &targets {
+        let res = add(&s, name, url).await.expect("add");
+        assert_eq!(res.status().as_u16(), 422, "{name}");
+        let html = res.text().await.expect("html");
+        assert!(
+            html.contains("private or internal network")
+                && html.contains("--allow-private-webhooks"),
+            "{name}: {html}"
+        );
+    }
+    // Existing ones are never delivered.
+    let res = client()
+        .post(s.url("/join/"))
+        .form(&[("email", "curious.reader@example.com")])
+        .send()
+        .await
+        .expect("join");
+    assert_eq!(res.status().as_u16(), 303);
+    let deadline = Instant::now() + Duration::from_secs(15);
+    let log = loop {
+        let log = delivery_log(&s, &cookie).await;
+        let tried = |name: &str| log.iter().any(|(hook, _, n, _)| hook == name && *n >= 2);
+        if targets.iter().all(|(name, _)| tried(name)) {
+            break log;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "not every target was tried twice within 15 s: {log:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert!(
+        listening.received().is_empty(),
+        "a private receiver was reached: {:?}",
+        listening.received()
+    );
+    // Every row says the same thing, whether something listens there or not.
+    for (name, _) in &targets {
+        let row = log
+            .iter()
+            .find(|(hook, ..)| hook == name)
+            .unwrap_or_else(|| panic!("a row for {name}"));
+        assert_eq!(
+            row.1, "pending",
+            "{name} is retried like any failure: {row:?}"
+        );
+        assert_eq!(row.3, "delivery failed", "{name}: {row:?}");
+    }
 }
