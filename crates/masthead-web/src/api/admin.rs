@@ -20,8 +20,8 @@ use serde_json::{Value, json};
 
 use super::json::{self as out, PostOptions};
 use super::query::{
-    RawQuery, capital, filter_of, limit_of, order_of, page_of, pagination, params, query_or_400,
-    site_tz,
+    RawQuery, capital, filter_of, limit_of, order_of, page_of, pagination, query_or_400,
+    site_params, site_tz,
 };
 use super::{ApiError, base_url, common_headers};
 use crate::state::AppState;
@@ -185,11 +185,12 @@ fn resource_of(kind_page: bool) -> (Resource, &'static str, &'static str) {
 }
 
 fn browse_of(
+    state: &AppState,
     resource: Resource,
     raw: &[(String, String)],
     filter: Option<masthead_nql::Filter>,
 ) -> Result<Browse, ApiError> {
-    let p = params(raw.to_vec())?;
+    let p = site_params(state, raw.to_vec())?;
     let filter = match (filter_of(&p, resource)?, filter) {
         (Some(a), Some(b)) => Some(masthead_nql::Filter::and([a, b])),
         (a, b) => a.or(b),
@@ -272,7 +273,7 @@ async fn browse(
 ) -> Result<Response, ApiError> {
     caller(&state, &headers).await?;
     let (resource, _, plural) = resource_of(page_kind);
-    let b = browse_of(resource, &raw, None)?;
+    let b = browse_of(&state, resource, &raw, None)?;
     let (limit, page) = (b.limit, b.page);
     let r = state
         .store
@@ -310,7 +311,7 @@ async fn read(
         op: masthead_nql::Op::Eq,
         value: masthead_nql::Value::Str(by.1),
     });
-    let mut b = browse_of(resource, &[], Some(filter))?;
+    let mut b = browse_of(&state, resource, &[], Some(filter))?;
     b.limit = Some(1);
     let r = state
         .store
@@ -977,7 +978,7 @@ async fn browse_tags(
     run!({
         caller(&state, &headers).await?;
         let raw = query_or_400(q)?;
-        let b = browse_of(Resource::Tags, &raw, None)?;
+        let b = browse_of(&state, Resource::Tags, &raw, None)?;
         let (limit, page) = (b.limit, b.page);
         let r = state
             .store
@@ -1185,7 +1186,7 @@ async fn browse_members(
     run!({
         caller(&state, &headers).await?.may(Action::ManageMembers)?;
         let raw = query_or_400(q)?;
-        let b = browse_of(Resource::Members, &raw, None)?;
+        let b = browse_of(&state, Resource::Members, &raw, None)?;
         let (limit, page) = (b.limit, b.page);
         let r = state
             .store
