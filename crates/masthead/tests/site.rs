@@ -13,6 +13,8 @@ use reqwest::redirect::Policy;
 mod api;
 #[path = "site/feeds.rs"]
 mod feeds;
+#[path = "site/limits.rs"]
+mod limits;
 #[path = "site/media.rs"]
 mod media;
 #[path = "site/transfer.rs"]
