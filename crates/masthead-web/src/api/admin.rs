@@ -277,7 +277,7 @@ async fn browse(
     let (limit, page) = (b.limit, b.page);
     let r = state
         .store
-        .read(move |c| q::browse_posts(c, &b))
+        .read_bulk(move |c| q::browse_posts(c, &b))
         .await
         .map_err(|e| match e {
             StoreError::Invalid(m) => ApiError::bad_request("Error parsing filter").context(m),
@@ -982,7 +982,7 @@ async fn browse_tags(
         let (limit, page) = (b.limit, b.page);
         let r = state
             .store
-            .read(move |c| q::browse_tags(c, &b))
+            .read_bulk(move |c| q::browse_tags(c, &b))
             .await
             .map_err(store_error)?;
         let base = base_url(&state, &headers);
@@ -1190,7 +1190,7 @@ async fn browse_members(
         let (limit, page) = (b.limit, b.page);
         let r = state
             .store
-            .read(move |c| q::browse_members(c, &b))
+            .read_bulk(move |c| q::browse_members(c, &b))
             .await
             .map_err(|e| match e {
                 StoreError::Invalid(m) => ApiError::bad_request("Error parsing filter").context(m),
