@@ -144,7 +144,7 @@ pub async fn events(
     let ip = crate::security::client_ip(peer.ip(), &headers, &state.config.trusted_proxies);
     let address = crate::throttle::address_key(ip);
     if let Err(why) = state.live_streams.open(&address) {
-        tracing::warn!(?why, "live stream refused");
+        tracing::debug!(?why, "live stream refused");
         return Ok(match why {
             StreamRefused::Address => crate::throttle::refusal(
                 StatusCode::TOO_MANY_REQUESTS,
