@@ -1,13 +1,15 @@
 //! Server-sent events for live pages: each new, edited or removed entry is
 //! pushed to open pages as it commits (see `changes.rs`). Only published live
-//! posts have a stream (anything else is 404, like a guessed number), and
-//! open streams are capped per address and in all (see `throttle.rs`).
+//! posts have a stream (anything else is 404, like a guessed number); a
+//! stream ends at the first update after its post stops being published
+//! (checked at most once a second per post, shared by its streams); open
+//! streams are capped per address and in all (see `throttle.rs`).
 
 use std::collections::HashMap;
 use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::sync::Mutex;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use axum::extract::{ConnectInfo, Path, State};
 use axum::http::{HeaderMap, StatusCode};
@@ -58,11 +60,17 @@ fn to_event(ev: &LiveEvent) -> Event {
     }
 }
 
-/// Open streams, per address and in all.
+/// How long a post's "still published" answer serves its streams.
+const VERDICT_TTL: Duration = Duration::from_secs(1);
+
+/// Open streams, per address and in all, and whether each streamed post is
+/// still published.
 pub struct StreamCount {
     max_total: usize,
     max_per_address: u32,
     counts: Mutex<Counts>,
+    /// Post id → when it was last checked, and whether it was published.
+    verdicts: Mutex<HashMap<i64, (Instant, bool)>>,
 }
 
 #[derive(Default)]
@@ -86,7 +94,32 @@ impl StreamCount {
             max_total,
             max_per_address,
             counts: Mutex::new(Counts::default()),
+            verdicts: Mutex::new(HashMap::new()),
         }
+    }
+
+    /// Whether `post_id` is still a published live post. One stream asks
+    /// the database at most once a second per post; the others meanwhile
+    /// take the last answer (streams open only on published posts, so that
+    /// is the first answer too).
+    async fn still_published(&self, store: &masthead_store::Store, post_id: i64) -> bool {
+        {
+            let mut v = self.verdicts.lock().unwrap_or_else(|p| p.into_inner());
+            match v.get_mut(&post_id) {
+                Some((at, ok)) if at.elapsed() < VERDICT_TTL => return *ok,
+                Some((at, _)) => *at = Instant::now(),
+                None => {
+                    v.insert(post_id, (Instant::now(), true));
+                }
+            }
+        }
+        // A database hiccup does not end streams.
+        let ok = store.is_published_live(post_id).await.unwrap_or(true);
+        self.verdicts
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(post_id, (Instant::now(), ok));
+        ok
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Counts> {
@@ -176,6 +209,10 @@ pub async fn events(
                         _ = shutdown.changed() => return None,
                         msg = rx.recv() => match msg {
                             Ok(ev) if ev.post_id() == post_id => {
+                                let live = &ticket.state.live_streams;
+                                if !live.still_published(&ticket.state.store, post_id).await {
+                                    return None;
+                                }
                                 return Some((Ok(to_event(&ev)), (rx, shutdown, ticket)));
                             }
                             Ok(_) => continue,

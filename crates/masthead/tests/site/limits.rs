@@ -85,6 +85,83 @@ async fn live_streams_serve_only_published_live_posts_and_are_capped() {
         assert_eq!(status, 404, "post {id}");
     }
 
+    // Published, it streams; unpublished again, its open streams end at the
+    // next update instead of carrying it.
+    let edit = |version: String, action: &'static str, byline: String| {
+        client()
+            .post(s.url(&format!("/admin/posts/{draft}")))
+            .header(header::COOKIE, &cookie)
+            .form(&[
+                ("csrf", csrf.clone()),
+                ("version", version),
+                ("title", "Council budget night, live".to_owned()),
+                ("dek", "Every vote as it happens.".to_owned()),
+                ("slug", "council-budget-night-live".to_owned()),
+                ("body", "We are in the chamber.".to_owned()),
+                ("publish_at", String::new()),
+                ("action", action.to_owned()),
+                ("tags", String::new()),
+                ("authors", byline),
+            ])
+            .send()
+    };
+    let form = client()
+        .get(s.url(&format!("/admin/posts/{draft}/edit")))
+        .header(header::COOKIE, &cookie)
+        .send()
+        .await
+        .expect("edit")
+        .text()
+        .await
+        .expect("html");
+    let byline = field(&form, "authors");
+    let res = edit(field(&form, "version"), "publish", byline.clone())
+        .await
+        .expect("publish");
+    let html = res.text().await.expect("html");
+    assert!(html.contains("Published."), "{html}");
+    let mut stream = client()
+        .get(s.url(&format!("/_live/{draft}/events")))
+        .send()
+        .await
+        .expect("stream");
+    assert_eq!(stream.status().as_u16(), 200);
+    let html = edit(field(&html, "version"), "unpublish", byline)
+        .await
+        .expect("unpublish")
+        .text()
+        .await
+        .expect("html");
+    assert!(html.contains("draft again"), "{html}");
+    // Past the one-second memory of "published".
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    let res = client()
+        .post(s.url(&format!("/admin/live/{draft}/entries")))
+        .header(header::COOKIE, &cookie)
+        .form(&[
+            ("csrf", csrf.as_str()),
+            ("title", "Embargoed: the vote count"),
+            ("body", "Not for readers yet."),
+        ])
+        .send()
+        .await
+        .expect("entry");
+    assert_eq!(res.status().as_u16(), 303);
+    let mut received = String::new();
+    let ended = tokio::time::timeout(Duration::from_secs(5), async {
+        while let Some(chunk) = stream.chunk().await.expect("chunk") {
+            received.push_str(&String::from_utf8_lossy(&chunk));
+        }
+    })
+    .await;
+    assert!(ended.is_ok(), "the stream ended; got {received:?}");
+    assert!(!received.contains("Embargoed"), "{received}");
+    assert_eq!(
+        get(&s.url(&format!("/_live/{draft}/events"))).await.0,
+        404,
+        "and no new one opens"
+    );
+
     // One address may hold eight streams open; the ninth is refused plainly.
     let flood = client();
     let open = |from: &'static str| {
