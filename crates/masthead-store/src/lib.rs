@@ -34,10 +34,19 @@ pub struct Store {
     /// Bounds concurrent reads (and so open connections and their caches):
     /// more than a few per core only queue inside SQLite anyway.
     read_slots: Arc<tokio::sync::Semaphore>,
+    /// Bulk reads (API browses) take one of these before a read slot, so they
+    /// can never hold every read slot and stall pages.
+    bulk_slots: Arc<tokio::sync::Semaphore>,
 }
 
 /// Concurrent reads allowed.
 const READ_SLOTS: usize = 8;
+/// Bulk reads at once: half the cores (at least one, at most three), so
+/// API browses can use only part of the machine and of the read slots.
+fn bulk_slots() -> usize {
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    (cores / 2).clamp(1, 3)
+}
 
 macro_rules! read_op {
     ($(#[$m:meta])* $name:ident ( $($arg:ident : $ty:ty),* ) -> $ret:ty) => {
@@ -53,6 +62,7 @@ impl Store {
         Ok(Store {
             db: Arc::new(SqliteStore::open(path)?),
             read_slots: Arc::new(tokio::sync::Semaphore::new(READ_SLOTS)),
+            bulk_slots: Arc::new(tokio::sync::Semaphore::new(bulk_slots())),
         })
     }
 
@@ -73,6 +83,20 @@ impl Store {
         tokio::task::spawn_blocking(move || db.read(f))
             .await
             .map_err(|e| StoreError::Other(format!("database task failed: {e}")))?
+    }
+
+    /// A read that may be large (an API browse): it waits for one of a few
+    /// bulk slots first, so pages always find a read slot free.
+    pub async fn read_bulk<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&rusqlite::Connection) -> StoreResult<T> + Send + 'static,
+    ) -> StoreResult<T> {
+        let _bulk = self
+            .bulk_slots
+            .acquire()
+            .await
+            .map_err(|e| StoreError::Unavailable(format!("store closed: {e}")))?;
+        self.read(f).await
     }
 
     /// One write transaction on the blocking pool.
@@ -230,9 +254,42 @@ impl Store {
     pub async fn staff_users(&self) -> StoreResult<Vec<StaffUser>> {
         self.read(sqlite::staff::staff_users).await
     }
-    pub async fn signin_failures(&self, key: String, since_ms: i64) -> StoreResult<u32> {
-        self.read(move |c| sqlite::staff::signin_failures(c, key, since_ms))
+    /// Counts one attempt against `limits`, atomically (see [`Writer::throttle`]),
+    /// without a disk flush (see [`SqliteStore::write_relaxed`]).
+    pub async fn throttle(&self, limits: Vec<Limit>) -> StoreResult<Result<Vec<i64>, usize>> {
+        let now = now_ms();
+        let db = self.db.clone();
+        tokio::task::spawn_blocking(move || db.write_relaxed(move |w| w.throttle(&limits, now)))
             .await
+            .map_err(|e| StoreError::Other(format!("database task failed: {e}")))?
+    }
+    /// Takes back attempts counted by [`Store::throttle`] (work refused
+    /// before it was tried), without a disk flush.
+    pub async fn forget_attempt(&self, ids: Vec<i64>) -> StoreResult<()> {
+        let db = self.db.clone();
+        tokio::task::spawn_blocking(move || db.write_relaxed(move |w| w.forget_attempt(&ids)))
+            .await
+            .map_err(|e| StoreError::Other(format!("database task failed: {e}")))?
+    }
+    /// Whether a one-time token would be accepted now (not yet spent).
+    pub async fn one_time_token_valid(
+        &self,
+        token_hash: Vec<u8>,
+        purpose: &'static str,
+        now: i64,
+    ) -> StoreResult<bool> {
+        self.read(move |c| sqlite::staff::one_time_token_valid(c, token_hash, purpose, now))
+            .await
+    }
+    /// Whether `post_id` is a published live post.
+    pub async fn is_published_live(&self, post_id: i64) -> StoreResult<bool> {
+        self.read(move |c| {
+            Ok(c.prepare_cached(
+                "SELECT EXISTS (SELECT 1 FROM posts WHERE id = ?1 AND kind = 'live' AND status = 'published')",
+            )?
+            .query_row([post_id], |r| r.get(0))?)
+        })
+        .await
     }
     read_op!(post_count() -> u64);
     read_op!(published_post_id_by_slug(slug: String, kind: Option<PostKind>) -> Option<i64>);
@@ -245,6 +302,24 @@ impl Store {
     ) -> StoreResult<JoinOutcome> {
         self.write(move |w| w.join_member(&email, source, now_ms()))
             .await
+    }
+
+    /// Adds a free member if `limits` allow one more join; the check, its
+    /// record and the member are one transaction. `Err(i)`: limit `i` refused.
+    pub async fn join_member_throttled(
+        &self,
+        email: Email,
+        source: &'static str,
+        limits: Vec<Limit>,
+    ) -> StoreResult<Result<JoinOutcome, usize>> {
+        self.write(move |w| {
+            let now = now_ms();
+            if let Err(i) = w.throttle(&limits, now)? {
+                return Ok(Err(i));
+            }
+            w.join_member(&email, source, now).map(Ok)
+        })
+        .await
     }
 
     pub async fn add_live_entry(&self, entry: NewLiveEntry) -> StoreResult<i64> {
@@ -269,12 +344,18 @@ impl Store {
         self.write(move |w| w.set_setting(key, &value)).await
     }
 
-    /// Cheap liveness check for `/healthz`.
+    /// Cheap liveness check for `/healthz`. It takes no read slot, so it
+    /// answers while every slot is busy (a health check must tell "slow"
+    /// from "down").
     pub async fn ping(&self) -> StoreResult<()> {
-        self.read(|c| {
-            c.query_row("SELECT 1", [], |_| Ok(()))?;
-            Ok(())
+        let db = self.db.clone();
+        tokio::task::spawn_blocking(move || {
+            db.read(|c| {
+                c.query_row("SELECT 1", [], |_| Ok(()))?;
+                Ok(())
+            })
         })
         .await
+        .map_err(|e| StoreError::Other(format!("database task failed: {e}")))?
     }
 }

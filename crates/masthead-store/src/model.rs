@@ -292,7 +292,16 @@ pub struct SiteSettings {
     pub logo_height: Option<u32>,
     /// What the feeds carry of each story.
     pub feed_content: FeedContent,
+    /// Most items in one page of the Content and Admin APIs (settings key
+    /// `api_max_limit`; 100 as in Ghost 6.0, at most [`API_MAX_LIMIT_CEILING`]).
+    pub api_max_limit: u32,
 }
+
+/// The default largest API page (Ghost 6.0's).
+pub const API_MAX_LIMIT: u32 = 100;
+/// The highest `api_max_limit` a site may set: a page is read in one query
+/// and its relations in one `IN (…)` list each.
+pub const API_MAX_LIMIT_CEILING: u32 = 1_000;
 
 impl Default for SiteSettings {
     fn default() -> Self {
@@ -306,6 +315,7 @@ impl Default for SiteSettings {
             logo_width: None,
             logo_height: None,
             feed_content: FeedContent::Full,
+            api_max_limit: API_MAX_LIMIT,
         }
     }
 }
@@ -394,4 +404,23 @@ pub struct NewStaffUser {
 pub enum JoinOutcome {
     Joined,
     AlreadyMember,
+}
+
+/// A limit on attempts: at most `max` events for `key` within `window_ms`.
+/// Keys name what is counted (`signin-ip:203.0.113.9`, `join-ip:…`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Limit {
+    pub key: String,
+    pub max: u32,
+    pub window_ms: i64,
+}
+
+impl Limit {
+    pub fn new(key: impl Into<String>, max: u32, window_ms: i64) -> Limit {
+        Limit {
+            key: key.into(),
+            max,
+            window_ms,
+        }
+    }
 }

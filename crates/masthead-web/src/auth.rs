@@ -29,14 +29,20 @@ impl std::fmt::Display for PasswordError {
 
 impl std::error::Error for PasswordError {}
 
-/// Checks the policy and hashes with Argon2id.
-pub fn hash_password(password: &str) -> Result<String, PasswordError> {
+/// The password policy alone: cheap, so it runs before any token check or hash.
+pub fn check_policy(password: &str) -> Result<(), PasswordError> {
     if password.chars().count() < MIN_PASSWORD_CHARS {
         return Err(PasswordError::TooShort);
     }
     if password.len() > MAX_PASSWORD_BYTES {
         return Err(PasswordError::TooLong);
     }
+    Ok(())
+}
+
+/// Checks the policy and hashes with Argon2id.
+pub fn hash_password(password: &str) -> Result<String, PasswordError> {
+    check_policy(password)?;
     Argon2::default()
         .hash_password(password.as_bytes())
         .map(|h| h.to_string())
@@ -61,6 +67,46 @@ pub fn verify_password(password: &str, phc: &str) -> bool {
             .verify_password(password.as_bytes(), &hash)
             .is_ok(),
         Err(_) => false,
+    }
+}
+
+/// Argon2 runs (hashing and verifying) allowed at once: one per core, so
+/// a crowd of sign-ins cannot take more than the machine has (each run holds
+/// about 19 MiB for a few tens of milliseconds). Work beyond that waits in a
+/// short queue for a bounded time; past the queue or the wait it is refused
+/// (`Busy`), and the caller answers 503 with `Retry-After` rather than piling
+/// up blocking threads and memory.
+pub struct PasswordSlots(crate::throttle::Gate);
+
+/// Too much password work is under way; try again in a moment.
+#[derive(Debug, PartialEq, Eq)]
+pub struct Busy;
+
+/// Seconds a refused caller is told to wait (`Retry-After`).
+pub const BUSY_RETRY_AFTER_S: u32 = 2;
+
+impl PasswordSlots {
+    /// `available_parallelism` runs at once, eight waiting per run, each
+    /// waiting at most two seconds.
+    pub fn for_this_machine() -> PasswordSlots {
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+        PasswordSlots::new(cores, cores * 8, std::time::Duration::from_secs(2))
+    }
+
+    pub fn new(runs: usize, max_queued: usize, max_wait: std::time::Duration) -> PasswordSlots {
+        PasswordSlots(crate::throttle::Gate::new(runs, max_queued, max_wait))
+    }
+
+    /// Runs `work` (a hash or a verification) on the blocking pool once a
+    /// slot is free, or refuses.
+    pub async fn run<T: Send + 'static>(
+        &self,
+        work: impl FnOnce() -> T + Send + 'static,
+    ) -> Result<T, Busy> {
+        let permit = self.0.enter().await.ok_or(Busy)?;
+        let out = tokio::task::spawn_blocking(work).await.map_err(|_| Busy);
+        drop(permit);
+        out
     }
 }
 
@@ -102,6 +148,34 @@ mod tests {
             hash_password("correct horse battery").expect("hash"),
             "salted"
         );
+    }
+
+    #[tokio::test]
+    async fn password_work_waits_briefly_then_is_refused() {
+        let slots = std::sync::Arc::new(PasswordSlots::new(
+            1,
+            1,
+            std::time::Duration::from_millis(200),
+        ));
+        let (tx, rx) = std::sync::mpsc::channel::<()>();
+        let busy = {
+            let slots = slots.clone();
+            tokio::spawn(async move { slots.run(move || rx.recv().is_ok()).await })
+        };
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        // One may queue (and time out); a second beyond the queue is refused at once.
+        let queued = {
+            let slots = slots.clone();
+            tokio::spawn(async move { slots.run(|| 1).await })
+        };
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        let started = std::time::Instant::now();
+        assert_eq!(slots.run(|| 2).await, Err(Busy));
+        assert!(started.elapsed() < std::time::Duration::from_millis(100));
+        assert_eq!(queued.await.expect("task"), Err(Busy), "waited too long");
+        tx.send(()).expect("release");
+        assert_eq!(busy.await.expect("task"), Ok(true));
+        assert_eq!(slots.run(|| 3).await, Ok(3), "free again");
     }
 
     #[test]

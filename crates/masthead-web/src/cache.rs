@@ -2,6 +2,12 @@
 //! audience) with a precomputed ETag and gzip and brotli bodies, so a hit is a
 //! hash lookup and a few reference-count bumps.
 //!
+//! An entry's key is the path plus only the query parameters a cached route
+//! reads (`after`, `before`, `fragment`): `/?x=1` is `/`. The cache holds at
+//! most a byte budget (`--page-cache-mb`, 64 MiB by default) and evicts with
+//! CLOCK (a hit sets a bit; eviction passes over pages whose bit is set once,
+//! clearing it), so pages read often stay and one-off ones go first.
+//!
 //! Handlers opt in by attaching [`CacheTags`] (surrogate keys) to a 200
 //! response. Writes invalidate precisely through those keys (see
 //! `changes.rs`). Two things age an entry on their own: the membership count
@@ -9,7 +15,8 @@
 //! arrive; scripts update open pages in between), and relative times such as
 //! "5 minutes ago" (re-rendered after a minute for readers without JS).
 
-use std::collections::{HashMap, HashSet};
+use std::borrow::Cow;
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::io::Write;
 use std::sync::RwLock;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -35,8 +42,11 @@ impl CacheTags {
     }
 }
 
-/// Most bytes (all encodings) the cache holds before it evicts.
-const BUDGET_BYTES: usize = 24 * 1024 * 1024;
+/// Query parameters that some cached route reads: only these are kept in a
+/// key (a route must read no other, or its pages would mix).
+const KEY_PARAMS: [&str; 3] = ["after", "before", "fragment"];
+/// Query parameters that make a page personal: such requests bypass the cache.
+const PRIVATE_PARAMS: [&str; 1] = ["joined"];
 /// Pages print relative times; re-render after this for readers without JS.
 const MAX_AGE: Duration = Duration::from_secs(60);
 /// While members join, a page's printed count may lag by this much.
@@ -64,6 +74,8 @@ pub struct CachedPage {
     /// getting the aged copy meanwhile, so a busy page is never rendered by
     /// every connection at once.
     refreshing: AtomicBool,
+    /// CLOCK's bit: read since the eviction hand last passed.
+    referenced: AtomicBool,
 }
 
 impl CachedPage {
@@ -77,6 +89,9 @@ struct Entries {
     pages: HashMap<String, std::sync::Arc<CachedPage>>,
     by_key: HashMap<String, HashSet<String>>,
     bytes: usize,
+    /// CLOCK's ring of keys, oldest insertion at the front. Keys removed by
+    /// invalidation stay until the hand passes (or the ring is rebuilt).
+    ring: VecDeque<String>,
 }
 
 impl Entries {
@@ -97,15 +112,18 @@ impl Entries {
 
 pub struct PageCache {
     enabled: AtomicBool,
+    budget: usize,
     entries: RwLock<Entries>,
     pub hits: AtomicU64,
     pub misses: AtomicU64,
 }
 
 impl PageCache {
-    pub fn new(enabled: bool) -> PageCache {
+    /// A cache holding at most `budget` bytes of pages (all encodings).
+    pub fn new(enabled: bool, budget: usize) -> PageCache {
         PageCache {
             enabled: AtomicBool::new(enabled),
+            budget,
             entries: RwLock::new(Entries::default()),
             hits: AtomicU64::new(0),
             misses: AtomicU64::new(0),
@@ -126,26 +144,35 @@ impl PageCache {
     }
 
     fn insert(&self, path: String, page: CachedPage) {
+        let size = page.size();
+        if size > self.budget {
+            return;
+        }
         let mut e = self.entries.write().unwrap_or_else(|p| p.into_inner());
         e.remove(&path);
-        let size = page.size();
-        if e.bytes + size > BUDGET_BYTES {
-            // Evict about a quarter, oldest first: cheap and rare.
-            let mut ages: Vec<(Instant, String)> = e
-                .pages
-                .iter()
-                .map(|(k, v)| (v.rendered, k.clone()))
-                .collect();
-            ages.sort();
-            let n = (ages.len() / 4).max(1);
-            for (_, k) in ages.into_iter().take(n) {
-                e.remove(&k);
+        // CLOCK: the hand passes from the front; a page read since its last
+        // pass gets another round, others are dropped until the new page fits.
+        // Two full turns clear every bit, so the loop ends.
+        let mut turns = 2 * e.ring.len() + 1;
+        while e.bytes + size > self.budget && turns > 0 {
+            turns -= 1;
+            let Some(k) = e.ring.pop_front() else { break };
+            match e.pages.get(&k) {
+                None => {}
+                Some(p) if p.referenced.swap(false, Ordering::Relaxed) => e.ring.push_back(k),
+                Some(_) => e.remove(&k),
             }
+        }
+        if e.ring.len() > 2 * e.pages.len() + 64 {
+            // Mostly keys already invalidated: start the ring again.
+            let live: VecDeque<String> = e.pages.keys().cloned().collect();
+            e.ring = live;
         }
         for k in &page.keys {
             e.by_key.entry(k.clone()).or_default().insert(path.clone());
         }
         e.bytes += size;
+        e.ring.push_back(path.clone());
         e.pages.insert(path, std::sync::Arc::new(page));
     }
 
@@ -164,6 +191,11 @@ impl PageCache {
 
     pub fn clear(&self) {
         *self.entries.write().unwrap_or_else(|p| p.into_inner()) = Entries::default();
+    }
+
+    /// Bytes of pages held now.
+    pub fn bytes(&self) -> usize {
+        self.entries.read().unwrap_or_else(|p| p.into_inner()).bytes
     }
 
     pub fn len(&self) -> usize {
@@ -338,6 +370,44 @@ fn page_headers(mut headers: HeaderMap, tags: &CacheTags) -> HeaderMap {
     headers
 }
 
+/// The cache key of a request: the path and the parameters of [`KEY_PARAMS`]
+/// in the order given. Borrowed when the request carries no other (the
+/// common case costs no allocation); `None` when the request must bypass the
+/// cache (a personal page, or a parameter name in an encoded form that a
+/// route might decode to one it reads).
+fn cache_key(pq: &str) -> Option<Cow<'_, str>> {
+    let Some((path, query)) = pq.split_once('?') else {
+        return Some(Cow::Borrowed(pq));
+    };
+    let mut kept = 0usize;
+    let mut dropped = 0usize;
+    for pair in query.split('&') {
+        let name = pair.split_once('=').map_or(pair, |(n, _)| n);
+        if name.bytes().any(|b| b == b'%' || b == b'+') || PRIVATE_PARAMS.contains(&name) {
+            return None;
+        }
+        if KEY_PARAMS.contains(&name) {
+            kept += 1;
+        } else {
+            dropped += 1;
+        }
+    }
+    if dropped == 0 {
+        return Some(Cow::Borrowed(pq));
+    }
+    let mut key = String::with_capacity(pq.len());
+    key.push_str(path);
+    for pair in query.split('&') {
+        let name = pair.split_once('=').map_or(pair, |(n, _)| n);
+        if KEY_PARAMS.contains(&name) {
+            key.push(if key.len() == path.len() { '?' } else { '&' });
+            key.push_str(pair);
+        }
+    }
+    debug_assert!(kept > 0 || key == path);
+    Some(Cow::Owned(key))
+}
+
 /// Middleware: serves cacheable GETs from the cache, and fills it. It sits
 /// outside the site's other layers, so a hit does no more than this.
 pub async fn page_cache(State(state): State<AppState>, req: Request, next: Next) -> Response {
@@ -345,20 +415,27 @@ pub async fn page_cache(State(state): State<AppState>, req: Request, next: Next)
     if !cache.enabled() || (req.method() != Method::GET && req.method() != Method::HEAD) {
         return next.run(req).await;
     }
-    let Some(path) = req.uri().path_and_query().map(|pq| pq.as_str()) else {
+    let Some(path) = req
+        .uri()
+        .path_and_query()
+        .and_then(|pq| cache_key(pq.as_str()))
+    else {
         return next.run(req).await;
     };
     // axum empties a HEAD response's body inside the router, before this
     // layer sees it: HEAD may be answered from the cache but never fills it.
     let head = req.method() == Method::HEAD;
     let count = state.member_count.load(Ordering::Relaxed);
-    let aged = cache.get(path);
+    let aged = cache.get(&path);
     if let Some(page) = &aged {
         let age = page.rendered.elapsed();
         let fresh = age < MAX_AGE && (page.member_count == count || age < COUNT_GRACE);
         // Aged (not invalidated) pages are served while one request renders anew.
         if fresh || head || page.refreshing.swap(true, Ordering::AcqRel) {
             cache.hits.fetch_add(1, Ordering::Relaxed);
+            if !page.referenced.load(Ordering::Relaxed) {
+                page.referenced.store(true, Ordering::Relaxed);
+            }
             return respond(page, req.headers(), true);
         }
     }
@@ -366,7 +443,7 @@ pub async fn page_cache(State(state): State<AppState>, req: Request, next: Next)
     if head {
         return next.run(req).await;
     }
-    let path = path.to_owned();
+    let path = path.into_owned();
     let req_headers = req.headers().clone();
     let res = next.run(req).await;
     let tags = res.extensions().get::<CacheTags>().cloned();
@@ -403,6 +480,7 @@ pub async fn page_cache(State(state): State<AppState>, req: Request, next: Next)
         member_count: count,
         rendered: Instant::now(),
         refreshing: AtomicBool::new(false),
+        referenced: AtomicBool::new(false),
         identity,
         gzip,
         brotli,
@@ -463,12 +541,13 @@ mod tests {
             member_count: 0,
             rendered: Instant::now(),
             refreshing: AtomicBool::new(false),
+            referenced: AtomicBool::new(false),
         }
     }
 
     #[test]
     fn invalidates_by_surrogate_key_only() {
-        let c = PageCache::new(true);
+        let c = PageCache::new(true, 1 << 20);
         c.insert("/".into(), page(&["feed", "site"]));
         c.insert("/a/".into(), page(&["post-1", "site"]));
         c.insert("/b/".into(), page(&["post-2", "site"]));
@@ -479,5 +558,60 @@ mod tests {
         assert!(c.is_empty());
         let e = c.entries.read().expect("lock");
         assert!(e.by_key.is_empty() && e.bytes == 0, "bookkeeping emptied");
+    }
+
+    #[test]
+    fn keys_keep_only_the_parameters_routes_read() {
+        let k = |s| cache_key(s).map(|c| c.into_owned());
+        assert_eq!(k("/"), Some("/".into()));
+        assert!(matches!(cache_key("/"), Some(Cow::Borrowed(_))));
+        assert!(matches!(cache_key("/?after=1.2"), Some(Cow::Borrowed(_))));
+        assert_eq!(k("/?x=1"), Some("/".into()));
+        assert_eq!(k("/?"), Some("/".into()));
+        assert_eq!(
+            k("/tag/a/?utm_source=x&after=5.1&fbclid=y"),
+            Some("/tag/a/?after=5.1".into())
+        );
+        assert_eq!(k("/live/?before=9.9&x"), Some("/live/?before=9.9".into()));
+        assert_eq!(
+            k("/?after=1&fragment=1&z=0"),
+            Some("/?after=1&fragment=1".into())
+        );
+        // Personal, or a name a route might decode to one it reads: not cached.
+        assert_eq!(k("/join/?joined=a%40b.c"), None);
+        assert_eq!(k("/?aft%65r=1"), None);
+    }
+
+    fn sized(n: usize) -> CachedPage {
+        let mut p = page(&["site"]);
+        p.identity = Bytes::from(vec![b'x'; n]);
+        p
+    }
+
+    #[test]
+    fn the_budget_holds_and_pages_read_often_stay() {
+        // Room for three pages of 1,000 bytes (plus bookkeeping).
+        let c = PageCache::new(true, 3 * 1_256);
+        c.insert("/a".into(), sized(1_000));
+        c.insert("/b".into(), sized(1_000));
+        c.insert("/c".into(), sized(1_000));
+        // "/a" is read: the hand passes it over and drops "/b", the oldest unread.
+        c.get("/a")
+            .expect("a")
+            .referenced
+            .store(true, Ordering::Relaxed);
+        c.insert("/d".into(), sized(1_000));
+        assert!(c.get("/a").is_some() && c.get("/b").is_none());
+        assert!(c.get("/c").is_some() && c.get("/d").is_some());
+        for i in 0..100 {
+            c.insert(format!("/n{i}"), sized(1_000));
+            assert!(c.bytes() <= 3 * 1_256, "over budget after {i}");
+        }
+        assert_eq!(c.len(), 3);
+        // A page bigger than the whole budget is not kept at all.
+        c.insert("/huge".into(), sized(10_000));
+        assert!(c.get("/huge").is_none());
+        let e = c.entries.read().expect("lock");
+        assert!(e.ring.len() <= 2 * e.pages.len() + 64);
     }
 }

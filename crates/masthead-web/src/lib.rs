@@ -14,6 +14,7 @@ mod router;
 mod security;
 mod site;
 mod state;
+pub mod throttle;
 mod webhooks;
 
 pub use cache::CacheTags;

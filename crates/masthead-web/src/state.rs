@@ -31,6 +31,8 @@ pub struct WebConfig {
     /// Deliver webhooks to loopback and private addresses too (an intranet);
     /// off, only public addresses are ever connected to.
     pub allow_private_webhooks: bool,
+    /// Live-stream and page-cache limits (see `throttle.rs`).
+    pub limits: crate::throttle::ServerLimits,
 }
 
 /// What changes rarely and every page prints: site settings, sections, campaign.
@@ -77,6 +79,12 @@ pub struct Inner {
     pub wrote: Notify,
     /// Image uploads decoded at once: each may take a few hundred MB.
     pub media_slots: tokio::sync::Semaphore,
+    /// Argon2 runs (sign-in, set-up, reset) at once, with a bounded queue.
+    pub password_slots: crate::auth::PasswordSlots,
+    /// Join writes at once, with a bounded queue.
+    pub join_gate: crate::throttle::Gate,
+    /// Open live streams, per address and in all.
+    pub live_streams: crate::site::live::StreamCount,
     shutdown: watch::Sender<bool>,
 }
 
@@ -101,7 +109,17 @@ impl AppState {
         let (live, _) = broadcast::channel(256);
         let (shutdown, _) = watch::channel(false);
         Ok(AppState(Arc::new(Inner {
-            cache: crate::cache::PageCache::new(config.page_cache),
+            cache: crate::cache::PageCache::new(config.page_cache, config.limits.page_cache_bytes),
+            password_slots: crate::auth::PasswordSlots::for_this_machine(),
+            join_gate: crate::throttle::Gate::new(
+                crate::throttle::JOIN_SLOTS,
+                crate::throttle::JOIN_QUEUE,
+                crate::throttle::JOIN_MAX_WAIT,
+            ),
+            live_streams: crate::site::live::StreamCount::new(
+                config.limits.live_streams_total,
+                config.limits.live_streams_per_address,
+            ),
             store,
             theme,
             config,

@@ -144,6 +144,22 @@ struct ServeArgs {
     /// intranet). Without it, deliveries go only to public addresses.
     #[arg(long, env = "MASTHEAD_ALLOW_PRIVATE_WEBHOOKS")]
     allow_private_webhooks: bool,
+    /// Most memory (MiB, all encodings) the page cache holds before it evicts.
+    #[arg(
+        long,
+        env = "MASTHEAD_PAGE_CACHE_MB",
+        default_value_t = 64,
+        value_parser = clap::value_parser!(u32).range(1..=65_536)
+    )]
+    page_cache_mb: u32,
+    /// Most live-update streams (/_live/…/events) open at once, all readers together.
+    #[arg(
+        long,
+        env = "MASTHEAD_MAX_LIVE_STREAMS",
+        default_value_t = masthead_web::throttle::LIVE_STREAMS_TOTAL,
+        value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..=1_000_000)
+    )]
+    max_live_streams: usize,
 }
 
 #[derive(Subcommand)]
@@ -418,6 +434,11 @@ async fn serve(data_dir: &Path, args: ServeArgs) -> Result<()> {
             public_url,
             trusted_proxies: args.trusted_proxy.clone(),
             allow_private_webhooks: args.allow_private_webhooks,
+            limits: masthead_web::throttle::ServerLimits {
+                live_streams_total: args.max_live_streams,
+                page_cache_bytes: (args.page_cache_mb as usize).saturating_mul(1024 * 1024),
+                ..Default::default()
+            },
         },
     )
     .await?;

@@ -13,14 +13,16 @@ use reqwest::redirect::Policy;
 mod api;
 #[path = "site/feeds.rs"]
 mod feeds;
+#[path = "site/limits.rs"]
+mod limits;
 #[path = "site/media.rs"]
 mod media;
-#[path = "site/public_url.rs"]
-mod public_url;
-#[path = "site/permissions.rs"]
-mod permissions;
 #[path = "site/overflow.rs"]
 mod overflow;
+#[path = "site/permissions.rs"]
+mod permissions;
+#[path = "site/public_url.rs"]
+mod public_url;
 #[path = "site/transfer.rs"]
 mod transfer;
 #[path = "site/webhooks.rs"]

@@ -741,6 +741,10 @@ fn attach_relations(c: &Connection, items: &mut [ApiPost]) -> StoreResult<()> {
     if items.is_empty() {
         return Ok(());
     }
+    // Rows come back grouped by post; find each post's place through a map
+    // (linear in posts + relations, however long the page).
+    let index: std::collections::HashMap<i64, usize> =
+        items.iter().enumerate().map(|(i, p)| (p.id, i)).collect();
     let ids: Vec<Value> = items.iter().map(|p| Value::Integer(p.id)).collect();
     let marks = vec!["?"; ids.len()].join(", ");
     let mut tags = c.prepare(&format!(
@@ -761,8 +765,8 @@ fn attach_relations(c: &Connection, items: &mut [ApiPost]) -> StoreResult<()> {
     })?;
     for row in rows {
         let (post, tag) = row?;
-        if let Some(p) = items.iter_mut().find(|p| p.id == post) {
-            p.tags.push(tag);
+        if let Some(&i) = index.get(&post) {
+            items[i].tags.push(tag);
         }
     }
     let mut authors = c.prepare(&format!(
@@ -774,8 +778,8 @@ fn attach_relations(c: &Connection, items: &mut [ApiPost]) -> StoreResult<()> {
     })?;
     for row in rows {
         let (post, author) = row?;
-        if let Some(p) = items.iter_mut().find(|p| p.id == post) {
-            p.authors.push(author);
+        if let Some(&i) = index.get(&post) {
+            items[i].authors.push(author);
         }
     }
     Ok(())

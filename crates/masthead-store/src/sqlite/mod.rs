@@ -149,6 +149,31 @@ impl SqliteStore {
         result
     }
 
+    /// Like [`SqliteStore::write`], but the commit does not wait for the
+    /// disk (`synchronous = NORMAL` for this transaction): for bookkeeping
+    /// whose loss in a power cut costs nothing, such as counted attempts. A
+    /// crash of the process loses nothing either way (the WAL is written);
+    /// the next durable commit syncs these too. Anonymous requests that are
+    /// only counted must not each cost a disk flush.
+    pub fn write_relaxed<T>(
+        &self,
+        f: impl FnOnce(&Writer<'_>) -> StoreResult<T>,
+    ) -> StoreResult<T> {
+        let mut conn = lock(&self.writer);
+        conn.execute_batch("PRAGMA synchronous = NORMAL")?;
+        let result: StoreResult<T> = (|| {
+            let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+            let writer = Writer::new(&tx);
+            let value = f(&writer)?;
+            tx.commit()?;
+            Ok(value)
+        })();
+        let restored = conn.execute_batch("PRAGMA synchronous = FULL");
+        let value = result?;
+        restored?;
+        Ok(value)
+    }
+
     /// Runs `f` in one write transaction: all of it lands, or none of it.
     pub fn write<T>(&self, f: impl FnOnce(&Writer<'_>) -> StoreResult<T>) -> StoreResult<T> {
         let mut conn = lock(&self.writer);

@@ -594,6 +594,12 @@ pub fn site_settings(c: &Connection) -> StoreResult<SiteSettings> {
             "locale" => s.locale = v,
             "logo" => s.logo = (!v.is_empty()).then_some(v),
             "feed_content" => s.feed_content = FeedContent::parse(&v).unwrap_or_default(),
+            "api_max_limit" => {
+                // Unreadable values keep the default; others are held to the ceiling.
+                if let Ok(n) = v.trim().parse::<u32>() {
+                    s.api_max_limit = n.clamp(1, API_MAX_LIMIT_CEILING);
+                }
+            }
             "logo_size" => {
                 if let Some((w, h)) = v.split_once('x') {
                     s.logo_width = w.parse().ok();

@@ -80,12 +80,18 @@ pub fn staff_users(c: &Connection) -> StoreResult<Vec<StaffUser>> {
     .collect::<Result<_, _>>()?)
 }
 
-/// Failures for `key` since `since_ms`.
-pub fn signin_failures(c: &Connection, key: String, since_ms: i64) -> StoreResult<u32> {
-    Ok(
-        c.prepare_cached("SELECT COUNT(*) FROM signin_failures WHERE key = ?1 AND at > ?2")?
-            .query_row(params![key, since_ms], |r| r.get(0))?,
-    )
+/// Whether a one-time token of `purpose` is unspent and unexpired.
+pub fn one_time_token_valid(
+    c: &Connection,
+    token_hash: Vec<u8>,
+    purpose: &str,
+    now: i64,
+) -> StoreResult<bool> {
+    Ok(c.prepare_cached(
+        "SELECT EXISTS (SELECT 1 FROM one_time_tokens
+             WHERE token_hash = ?1 AND purpose = ?2 AND used_at IS NULL AND expires_at > ?3)",
+    )?
+    .query_row(params![token_hash, purpose, now], |r| r.get(0))?)
 }
 
 impl Writer<'_> {
@@ -171,21 +177,62 @@ impl Writer<'_> {
             .execute([user_id])?)
     }
 
-    pub fn record_signin_failure(&self, key: &str, now: i64) -> StoreResult<()> {
-        self.tx()
-            .prepare_cached("INSERT INTO signin_failures (key, at) VALUES (?1, ?2)")?
-            .execute(params![key, now])?;
-        // Old failures no longer matter; keep the table small.
-        self.tx()
-            .prepare_cached("DELETE FROM signin_failures WHERE at < ?1")?
-            .execute([now - 86_400_000])?;
-        Ok(())
+    /// One attempt against several limits, checked and recorded in this
+    /// write transaction, so parallel attempts cannot all pass a check made
+    /// before any was recorded (writes are serialised). If any limit is
+    /// already reached nothing is recorded and its index is returned as
+    /// `Err`; otherwise one event is recorded per limit and their row ids
+    /// returned (see [`Writer::forget_attempt`]). Each key holds at most its
+    /// limit of events, so a flood cannot grow the table.
+    pub fn throttle(&self, limits: &[Limit], now: i64) -> StoreResult<Result<Vec<i64>, usize>> {
+        for (i, l) in limits.iter().enumerate() {
+            let since = now.saturating_sub(l.window_ms);
+            // Events older than the window no longer count: drop them (an
+            // index range on (key, at)).
+            self.tx()
+                .prepare_cached("DELETE FROM signin_failures WHERE key = ?1 AND at <= ?2")?
+                .execute(params![l.key, since])?;
+            let n: u32 = self
+                .tx()
+                .prepare_cached("SELECT COUNT(*) FROM signin_failures WHERE key = ?1")?
+                .query_row([&l.key], |r| r.get(0))?;
+            if n >= l.max {
+                return Ok(Err(i));
+            }
+        }
+        let mut ids = Vec::with_capacity(limits.len());
+        for l in limits {
+            self.tx()
+                .prepare_cached("INSERT INTO signin_failures (key, at) VALUES (?1, ?2)")?
+                .execute(params![l.key, now])?;
+            ids.push(self.tx().last_insert_rowid());
+        }
+        // Keys not seen again (an address that left) are swept now and then.
+        if ids.last().is_some_and(|id| id % 512 == 0) {
+            self.tx()
+                .prepare_cached("DELETE FROM signin_failures WHERE at < ?1")?
+                .execute([now.saturating_sub(86_400_000)])?;
+        }
+        Ok(Ok(ids))
     }
 
-    pub fn clear_signin_failures(&self, key: &str) -> StoreResult<()> {
+    /// Forgets every event counted under `key` (a sign-in that succeeded
+    /// forgives that address's earlier failures at the account).
+    pub fn clear_throttle(&self, key: &str) -> StoreResult<()> {
         self.tx()
             .prepare_cached("DELETE FROM signin_failures WHERE key = ?1")?
             .execute([key])?;
+        Ok(())
+    }
+
+    /// Takes back events recorded by [`Writer::throttle`] (a sign-in that
+    /// succeeded counts against nothing).
+    pub fn forget_attempt(&self, ids: &[i64]) -> StoreResult<()> {
+        for id in ids {
+            self.tx()
+                .prepare_cached("DELETE FROM signin_failures WHERE id = ?1")?
+                .execute([id])?;
+        }
         Ok(())
     }
 

@@ -681,3 +681,51 @@ fn the_last_active_owner_cannot_be_demoted_or_deactivated() {
         .write(|w| w.set_staff_active(a, false))
         .expect("deactivate a non-owner");
 }
+
+#[test]
+fn throttles_check_and_record_in_one_step_and_refusals_count_nowhere() {
+    let db = TempDb::new("throttle");
+    let limits = || {
+        vec![
+            Limit::new("ip:a", 3, 60_000),
+            Limit::new("acct:x", 5, 60_000),
+        ]
+    };
+    let take = |limits: Vec<Limit>, now: i64| {
+        db.store
+            .write(|w| w.throttle(&limits, now))
+            .expect("throttle")
+    };
+    let mut kept = Vec::new();
+    for t in 0..3 {
+        kept.push(take(limits(), 1_000 + t).expect("within the limit"));
+    }
+    assert_eq!(take(limits(), 1_010), Err(0), "the fourth from one address");
+    // Refused attempts were not counted on the account: another address
+    // still has the account's two remaining.
+    let other = || {
+        vec![
+            Limit::new("ip:b", 3, 60_000),
+            Limit::new("acct:x", 5, 60_000),
+        ]
+    };
+    assert!(take(other(), 1_020).is_ok() && take(other(), 1_021).is_ok());
+    assert_eq!(take(other(), 1_022), Err(1), "the account's ceiling");
+    // A success takes its attempt back.
+    let ids = kept.pop().expect("ids");
+    db.store.write(|w| w.forget_attempt(&ids)).expect("forget");
+    assert!(take(limits(), 1_030).is_ok());
+    // After the window, counts start again (and old events are dropped).
+    assert!(take(limits(), 1_030 + 60_000).is_ok());
+    let rows: i64 = db
+        .store
+        .read(|c| {
+            Ok(c.query_row(
+                "SELECT COUNT(*) FROM signin_failures WHERE key = 'ip:a'",
+                [],
+                |r| r.get(0),
+            )?)
+        })
+        .expect("count");
+    assert_eq!(rows, 1);
+}

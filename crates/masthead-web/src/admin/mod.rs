@@ -31,10 +31,6 @@ use crate::state::AppState;
 pub const SESSION_COOKIE: &str = "masthead_session";
 /// Sessions last two weeks from sign-in.
 pub const SESSION_MS: i64 = 14 * 86_400_000;
-/// Failed sign-ins counted over this window.
-pub const THROTTLE_WINDOW_MS: i64 = 15 * 60_000;
-pub const MAX_FAILURES_PER_ACCOUNT: u32 = 5;
-pub const MAX_FAILURES_PER_ADDRESS: u32 = 30;
 /// The owner set-up link is valid for a day.
 const SETUP_MS: i64 = 86_400_000;
 
@@ -314,6 +310,56 @@ fn signin_error(status: StatusCode, email: &str, error: &str) -> Response {
     )
 }
 
+/// The address a request comes from, as the limits count it.
+fn address_of(state: &AppState, peer: SocketAddr, headers: &HeaderMap) -> String {
+    crate::throttle::address_key(crate::security::client_ip(
+        peer.ip(),
+        headers,
+        &state.config.trusted_proxies,
+    ))
+}
+
+/// "Too busy, try again shortly": Argon2 slots or a total limit are taken.
+pub(crate) fn busy(retry_after_s: u32) -> Response {
+    crate::throttle::with_retry_after(
+        message(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "Busy",
+            "The desk has more requests than it can take just now. Please try again in a moment.",
+            None,
+        ),
+        retry_after_s,
+    )
+}
+
+/// Counts one attempt of a one-time link (set-up, new password) from this
+/// address: `Err` is the refusal to send.
+pub(crate) async fn count_token_use(
+    state: &AppState,
+    peer: SocketAddr,
+    headers: &HeaderMap,
+) -> Result<(), Response> {
+    let address = address_of(state, peer, headers);
+    match state
+        .store
+        .throttle(crate::throttle::token_limits(&address))
+        .await
+    {
+        Ok(Ok(_)) => Ok(()),
+        Ok(Err(0)) => Err(crate::throttle::with_retry_after(
+            message(
+                StatusCode::TOO_MANY_REQUESTS,
+                "Too many attempts",
+                "Too many attempts from your address. Wait 15 minutes and try again.",
+                None,
+            ),
+            crate::throttle::retry_after_s(crate::throttle::TOKEN_WINDOW_MS),
+        )),
+        Ok(Err(_)) => Err(busy(60)),
+        Err(e) => Err(unavailable(e)),
+    }
+}
+
 pub async fn signin(
     State(state): State<AppState>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
@@ -327,54 +373,78 @@ pub async fn signin(
             "The form could not be read. Please try again.",
         );
     };
-    let now = now_ms();
-    let since = now - THROTTLE_WINDOW_MS;
-    let email_key = form.email.trim().to_ascii_lowercase();
-    let account_key = format!("email:{email_key}");
-    let ip = crate::security::client_ip(peer.ip(), &headers, &state.config.trusted_proxies);
-    let address_key = format!("ip:{ip}");
-    let (by_account, by_address) = match tokio::try_join!(
-        state.store.signin_failures(account_key.clone(), since),
-        state.store.signin_failures(address_key.clone(), since)
-    ) {
-        Ok(n) => n,
+    // No account has a longer address; such a form is counted but looked up as nobody.
+    let plausible = form.email.trim().len() <= 254;
+    let email_key: String = form
+        .email
+        .trim()
+        .chars()
+        .take(254)
+        .collect::<String>()
+        .to_ascii_lowercase();
+    let address = address_of(&state, peer, &headers);
+    // Counted before the password is tried, in one transaction with the
+    // check: parallel guesses each see the ones before them.
+    let attempt = match state
+        .store
+        .throttle(crate::throttle::signin_limits(&email_key, &address))
+        .await
+    {
+        Ok(Ok(ids)) => ids,
+        Ok(Err(limit)) => {
+            tracing::info!(limit, "staff sign-in refused by a limit");
+            let wait = crate::throttle::retry_after_s(crate::throttle::SIGNIN_WINDOW_MS);
+            let res = match limit {
+                // This address (at this account, or at all).
+                0 | 1 => signin_error(
+                    StatusCode::TOO_MANY_REQUESTS,
+                    &form.email,
+                    "Too many failed attempts. Wait 15 minutes and try again, or ask an administrator to reset your password.",
+                ),
+                // Many addresses at once: the account, or the whole desk.
+                _ => signin_error(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    &form.email,
+                    "Too many sign-in attempts are being made just now. Please try again in a few minutes.",
+                ),
+            };
+            return crate::throttle::with_retry_after(res, wait);
+        }
         Err(e) => return unavailable(e),
     };
-    if by_account >= MAX_FAILURES_PER_ACCOUNT || by_address >= MAX_FAILURES_PER_ADDRESS {
-        return signin_error(
-            StatusCode::TOO_MANY_REQUESTS,
-            &form.email,
-            "Too many failed attempts. Wait 15 minutes and try again, or ask an administrator to reset your password.",
-        );
-    }
-    let account = match state.store.staff_for_signin(email_key).await {
-        Ok(a) => a,
-        Err(e) => return unavailable(e),
+    let forgiven = crate::throttle::account_and_address_key(&email_key, &address);
+    let account = if plausible {
+        match state.store.staff_for_signin(email_key).await {
+            Ok(a) => a,
+            Err(e) => return unavailable(e),
+        }
+    } else {
+        None
     };
     let password = form.password;
     let candidate = account.clone();
-    // Argon2 is deliberately slow: keep it off the async workers.
-    let ok = tokio::task::spawn_blocking(move || match &candidate {
-        Some((user, hash)) => auth::verify_password(&password, hash) && user.active,
-        None => {
-            auth::verify_password(&password, auth::dummy_hash());
-            false
+    // Argon2 is deliberately slow: off the async workers, a few at a time.
+    let verified = state
+        .password_slots
+        .run(move || match &candidate {
+            Some((user, hash)) => auth::verify_password(&password, hash) && user.active,
+            None => {
+                auth::verify_password(&password, auth::dummy_hash());
+                false
+            }
+        })
+        .await;
+    let ok = match verified {
+        Ok(ok) => ok,
+        Err(auth::Busy) => {
+            // Never tried, so not counted.
+            if let Err(e) = state.store.forget_attempt(attempt).await {
+                return unavailable(e);
+            }
+            return busy(auth::BUSY_RETRY_AFTER_S);
         }
-    })
-    .await
-    .unwrap_or(false);
+    };
     let Some((user, _)) = account.filter(|_| ok) else {
-        let (a, b) = (account_key.clone(), address_key.clone());
-        if let Err(e) = state
-            .store
-            .write(move |w| {
-                w.record_signin_failure(&a, now)?;
-                w.record_signin_failure(&b, now)
-            })
-            .await
-        {
-            return unavailable(e);
-        }
         tracing::info!("failed staff sign-in");
         return signin_error(
             StatusCode::UNAUTHORIZED,
@@ -386,10 +456,14 @@ pub async fn signin(
     let csrf = auth::new_token();
     let hash = auth::token_hash(&token);
     let user_id = user.id;
+    let now = now_ms();
     if let Err(e) = state
         .store
         .write(move |w| {
-            w.clear_signin_failures(&account_key)?;
+            // A sign-in that succeeded counts against nothing, and forgives
+            // this address's earlier failures at the account.
+            w.forget_attempt(&attempt)?;
+            w.clear_throttle(&forgiven)?;
             w.insert_session(&hash, user_id, &csrf, now, now + SESSION_MS)
         })
         .await
@@ -482,6 +556,8 @@ pub struct SetupForm {
 
 pub async fn setup(
     State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
     Path(token): Path<String>,
     form: Result<Form<SetupForm>, FormRejection>,
 ) -> Response {
@@ -493,6 +569,9 @@ pub async fn setup(
             None,
         );
     };
+    if let Err(refused) = count_token_use(&state, peer, &headers).await {
+        return refused;
+    }
     let again = |error: String| {
         page(
             StatusCode::UNPROCESSABLE_ENTITY,
@@ -507,18 +586,40 @@ pub async fn setup(
         Ok(e) => e,
         Err(e) => return again(format!("That address does not look right: {e}.")),
     };
+    if let Err(e) = auth::check_policy(&form.password) {
+        return again(format!("Choose another password: {e}."));
+    }
+    let expired = || {
+        message(
+            StatusCode::GONE,
+            "This link has expired",
+            "Set-up links work once and for a day. Restart the server for a new one, or create an owner with `masthead user add`.",
+            None,
+        )
+    };
+    // The link is checked before the (costly) hash; it is spent below, with
+    // the owner's creation, in one transaction.
+    let now = now_ms();
+    let valid = tokio::try_join!(
+        state
+            .store
+            .one_time_token_valid(auth::token_hash(&token), "setup", now),
+        state.store.owner_exists()
+    );
+    match valid {
+        Ok((true, false)) => {}
+        Ok(_) => return expired(),
+        Err(e) => return unavailable(e),
+    }
     let password = form.password.clone();
-    let hash = match tokio::task::spawn_blocking(move || auth::hash_password(&password)).await {
+    let hash = match state
+        .password_slots
+        .run(move || auth::hash_password(&password))
+        .await
+    {
         Ok(Ok(h)) => h,
         Ok(Err(e)) => return again(format!("Choose another password: {e}.")),
-        Err(_) => {
-            return message(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "Something went wrong",
-                "Please try again.",
-                None,
-            );
-        }
+        Err(auth::Busy) => return busy(auth::BUSY_RETRY_AFTER_S),
     };
     let token_hash = auth::token_hash(&token);
     let new = NewStaffUser {
@@ -528,7 +629,6 @@ pub async fn setup(
         password_hash: hash,
         author_id: None,
     };
-    let now = now_ms();
     let created = state
         .store
         .write(move |w| {
@@ -549,12 +649,7 @@ pub async fn setup(
                 text: "Sign in",
             }),
         ),
-        Ok(None) => message(
-            StatusCode::GONE,
-            "This link has expired",
-            "Set-up links work once and for a day. Restart the server for a new one, or create an owner with `masthead user add`.",
-            None,
-        ),
+        Ok(None) => expired(),
         Err(StoreError::Conflict(m)) => again(m),
         Err(e) => unavailable(e),
     }

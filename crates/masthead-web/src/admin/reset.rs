@@ -3,21 +3,21 @@
 //! in the background so timing does not tell either. Using the link sets the
 //! new password and signs the account out everywhere.
 
+use std::net::SocketAddr;
+
 use axum::extract::rejection::FormRejection;
-use axum::extract::{Form, Path, State};
-use axum::http::StatusCode;
+use axum::extract::{ConnectInfo, Form, Path, State};
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use masthead_store::now_ms;
 use serde::Deserialize;
 
-use super::{Link, message, page, unavailable};
+use super::{Link, address_of, busy, count_token_use, message, page, unavailable};
 use crate::auth;
 use crate::state::AppState;
 
 /// Reset links last an hour.
 const RESET_MS: i64 = 3_600_000;
-/// At most this many reset mails per address per hour.
-const MAX_PER_HOUR: u32 = 3;
 
 pub async fn request_form() -> Response {
     page(
@@ -35,6 +35,8 @@ pub struct RequestForm {
 
 pub async fn request(
     State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
     form: Result<Form<RequestForm>, FormRejection>,
 ) -> Response {
     let Ok(Form(form)) = form else {
@@ -59,29 +61,43 @@ pub async fn request(
             None,
         );
     };
-    let key = form.email.trim().to_ascii_lowercase();
-    let throttle_key = format!("reset:{key}");
-    let now = now_ms();
+    let key: String = form
+        .email
+        .trim()
+        .chars()
+        .take(254)
+        .collect::<String>()
+        .to_ascii_lowercase();
+    let address = address_of(&state, peer, &headers);
+    // Counted and checked in one transaction. Limits on the address and on
+    // everyone say so; limits on the account answer as if mailed, so the
+    // page never tells whether an address has an account.
     match state
         .store
-        .signin_failures(throttle_key.clone(), now - RESET_MS)
+        .throttle(crate::throttle::reset_limits(&key, &address))
         .await
     {
-        Ok(n) if n >= MAX_PER_HOUR => return sent,
-        Ok(_) => {}
+        Ok(Ok(_)) => {}
+        Ok(Err(0)) => {
+            return crate::throttle::with_retry_after(
+                message(
+                    StatusCode::TOO_MANY_REQUESTS,
+                    "Too many requests",
+                    "Too many reset requests from your address. Wait an hour and try again.",
+                    None,
+                ),
+                crate::throttle::retry_after_s(crate::throttle::RESET_WINDOW_MS),
+            );
+        }
+        Ok(Err(1)) => return busy(600),
+        Ok(Err(_)) => return sent,
         Err(e) => return unavailable(e),
     }
+    let now = now_ms();
     let account = match state.store.staff_for_signin(key).await {
         Ok(a) => a,
         Err(e) => return unavailable(e),
     };
-    if let Err(e) = state
-        .store
-        .write(move |w| w.record_signin_failure(&throttle_key, now))
-        .await
-    {
-        return unavailable(e);
-    }
     let Some((user, _)) = account.filter(|(u, _)| u.active) else {
         return sent;
     };
@@ -131,6 +147,8 @@ pub struct NewPasswordForm {
 
 pub async fn set_password(
     State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
     Path(token): Path<String>,
     form: Result<Form<NewPasswordForm>, FormRejection>,
 ) -> Response {
@@ -142,8 +160,44 @@ pub async fn set_password(
             None,
         );
     };
+    if let Err(refused) = count_token_use(&state, peer, &headers).await {
+        return refused;
+    }
     let password = form.password;
-    let hash = match tokio::task::spawn_blocking(move || auth::hash_password(&password)).await {
+    if let Err(e) = auth::check_policy(&password) {
+        return page(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "reset.html",
+            serde_json::json!({ "title": "New password", "token": token, "error": format!("Choose another password: {e}.") }),
+        );
+    }
+    let expired = || {
+        message(
+            StatusCode::GONE,
+            "This link has expired",
+            "Reset links work once and for an hour. Ask for a new one.",
+            Some(Link {
+                url: "/admin/reset",
+                text: "Reset your password",
+            }),
+        )
+    };
+    // The link is checked before the (costly) hash, and spent below in the
+    // same transaction that sets the password.
+    match state
+        .store
+        .one_time_token_valid(auth::token_hash(&token), "reset", now_ms())
+        .await
+    {
+        Ok(true) => {}
+        Ok(false) => return expired(),
+        Err(e) => return unavailable(e),
+    }
+    let hash = match state
+        .password_slots
+        .run(move || auth::hash_password(&password))
+        .await
+    {
         Ok(Ok(h)) => h,
         Ok(Err(e)) => {
             return page(
@@ -152,14 +206,7 @@ pub async fn set_password(
                 serde_json::json!({ "title": "New password", "token": token, "error": format!("Choose another password: {e}.") }),
             );
         }
-        Err(_) => {
-            return message(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "Something went wrong",
-                "Please try again.",
-                None,
-            );
-        }
+        Err(auth::Busy) => return busy(auth::BUSY_RETRY_AFTER_S),
     };
     let token_hash = auth::token_hash(&token);
     let now = now_ms();
@@ -185,15 +232,7 @@ pub async fn set_password(
                 text: "Sign in",
             }),
         ),
-        Ok(false) => message(
-            StatusCode::GONE,
-            "This link has expired",
-            "Reset links work once and for an hour. Ask for a new one.",
-            Some(Link {
-                url: "/admin/reset",
-                text: "Reset your password",
-            }),
-        ),
+        Ok(false) => expired(),
         Err(e) => unavailable(e),
     }
 }

@@ -21,8 +21,8 @@ use serde_json::{Value, json};
 
 use super::json::{self as out, PostOptions};
 use super::query::{
-    RawQuery, capital, filter_of, limit_of, order_of, page_of, pagination, params, query_or_400,
-    site_tz,
+    RawQuery, capital, filter_of, limit_of, order_of, page_of, pagination, query_or_400,
+    site_params, site_tz,
 };
 use super::{ApiError, common_headers};
 use crate::state::AppState;
@@ -215,11 +215,12 @@ fn resource_of(kind_page: bool) -> (Resource, &'static str, &'static str) {
 }
 
 fn browse_of(
+    state: &AppState,
     resource: Resource,
     raw: &[(String, String)],
     filter: Option<masthead_nql::Filter>,
 ) -> Result<Browse, ApiError> {
-    let p = params(raw.to_vec())?;
+    let p = site_params(state, raw.to_vec())?;
     let filter = match (filter_of(&p, resource)?, filter) {
         (Some(a), Some(b)) => Some(masthead_nql::Filter::and([a, b])),
         (a, b) => a.or(b),
@@ -297,12 +298,12 @@ async fn browse(
 ) -> Result<Response, ApiError> {
     let who = caller(&state, &headers).await?;
     let (resource, _, plural) = resource_of(page_kind);
-    let mut b = browse_of(resource, &raw, None)?;
+    let mut b = browse_of(&state, resource, &raw, None)?;
     b.audience = who.audience();
     let (limit, page) = (b.limit, b.page);
     let r = state
         .store
-        .read(move |c| q::browse_posts(c, &b))
+        .read_bulk(move |c| q::browse_posts(c, &b))
         .await
         .map_err(|e| match e {
             StoreError::Invalid(m) => ApiError::bad_request("Error parsing filter").context(m),
@@ -336,7 +337,7 @@ async fn read(
         op: masthead_nql::Op::Eq,
         value: masthead_nql::Value::Str(by.1),
     });
-    let mut b = browse_of(resource, &[], Some(filter))?;
+    let mut b = browse_of(&state, resource, &[], Some(filter))?;
     b.limit = Some(1);
     // Others' posts are not found for those who may not see them.
     b.audience = who.audience();
@@ -1058,11 +1059,11 @@ async fn browse_tags(
     run!({
         caller(&state, &headers).await?;
         let raw = query_or_400(q)?;
-        let b = browse_of(Resource::Tags, &raw, None)?;
+        let b = browse_of(&state, Resource::Tags, &raw, None)?;
         let (limit, page) = (b.limit, b.page);
         let r = state
             .store
-            .read(move |c| q::browse_tags(c, &b))
+            .read_bulk(move |c| q::browse_tags(c, &b))
             .await
             .map_err(store_error)?;
         let base = state.public_url();
@@ -1261,11 +1262,11 @@ async fn browse_members(
     run!({
         caller(&state, &headers).await?.may(Action::ManageMembers)?;
         let raw = query_or_400(q)?;
-        let b = browse_of(Resource::Members, &raw, None)?;
+        let b = browse_of(&state, Resource::Members, &raw, None)?;
         let (limit, page) = (b.limit, b.page);
         let r = state
             .store
-            .read(move |c| q::browse_members(c, &b))
+            .read_bulk(move |c| q::browse_members(c, &b))
             .await
             .map_err(|e| match e {
                 StoreError::Invalid(m) => ApiError::bad_request("Error parsing filter").context(m),

@@ -15,7 +15,7 @@ use serde_json::{Value, json};
 use super::json::{self as out, PostOptions};
 use super::query::{
     DEFAULT_LIMIT, Params, RawQuery, capital, filter_of, limit_of, order_of, page_of, pagination,
-    params, query_or_400, site_tz,
+    params, query_or_400, site_params, site_tz,
 };
 use super::{ApiError, common_headers};
 use crate::state::AppState;
@@ -141,20 +141,25 @@ fn store_error(e: masthead_store::StoreError) -> ApiError {
     }
 }
 
+fn unwritable(e: serde_json::Error) -> ApiError {
+    tracing::error!(error = %e, "api serialisation failed");
+    ApiError::new(
+        StatusCode::INTERNAL_SERVER_ERROR,
+        "InternalServerError",
+        "The response could not be written.",
+    )
+}
+
 /// A JSON body with Ghost's headers and a strong ETag (304 on a match).
 fn respond(headers: &HeaderMap, body: &Value) -> Response {
-    let bytes = match serde_json::to_vec(body) {
-        Ok(b) => b,
-        Err(e) => {
-            tracing::error!(error = %e, "api serialisation failed");
-            return ApiError::new(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "InternalServerError",
-                "The response could not be written.",
-            )
-            .into_response();
-        }
-    };
+    match serde_json::to_vec(body) {
+        Ok(bytes) => respond_bytes(headers, bytes),
+        Err(e) => unwritable(e).into_response(),
+    }
+}
+
+/// [`respond`] for a body already serialised.
+fn respond_bytes(headers: &HeaderMap, bytes: Vec<u8>) -> Response {
     let etag = format!("\"{:016x}\"", fnv1a64(&bytes));
     let fresh = headers
         .get(header::IF_NONE_MATCH)
@@ -233,7 +238,7 @@ async fn posts(
     resource: Resource,
     read: Read,
 ) -> Result<Response, ApiError> {
-    let p = params(raw)?;
+    let p = site_params(&state, raw)?;
     authorize(&state, &p).await?;
     let (singular, plural) = match resource {
         Resource::Pages => ("page", "pages"),
@@ -261,38 +266,54 @@ async fn posts(
         now_ms: now_ms(),
     };
     let (limit, page) = (b.limit, b.page);
-    let result = state
+    let base = state.public_url().to_owned();
+    let tz = site_tz(&state);
+    let include = |what: &str| p.include.iter().any(|i| i == what);
+    let (tags, authors, tiers) = (include("tags"), include("authors"), include("tiers"));
+    let html = formats.iter().any(|f| f == "html");
+    let plaintext = formats.iter().any(|f| f == "plaintext");
+    let fields = p.fields.clone();
+    let plural = plural.to_owned();
+    // The page is read and turned into JSON bytes on the blocking pool, under
+    // a bulk slot: a hundred long posts are real work, and on the async
+    // workers it would hold up every other request.
+    let body = state
         .store
-        .read(move |c| q::browse_posts(c, &b))
+        .read_bulk(move |c| {
+            let result = q::browse_posts(c, &b)?;
+            if reading && result.items.is_empty() {
+                return Ok(None);
+            }
+            let o = PostOptions {
+                base: &base,
+                tz: &tz,
+                tags,
+                authors,
+                tiers,
+                html,
+                plaintext,
+                admin: false,
+            };
+            let items: Vec<Value> = result
+                .items
+                .iter()
+                .map(|post| out::only_fields(out::post(post, &o), fields.as_deref()))
+                .collect();
+            let body = envelope(
+                &plural,
+                items,
+                reading,
+                pagination(page, limit, result.total),
+            );
+            Ok(Some(serde_json::to_vec(&body)))
+        })
         .await
         .map_err(store_error)?;
-    if reading && result.items.is_empty() {
-        return Err(ApiError::not_found(&capital(singular)));
+    match body {
+        None => Err(ApiError::not_found(&capital(singular))),
+        Some(Ok(bytes)) => Ok(respond_bytes(&headers, bytes)),
+        Some(Err(e)) => Err(unwritable(e)),
     }
-    let base = state.public_url();
-    let tz = site_tz(&state);
-    let o = PostOptions {
-        base,
-        tz: &tz,
-        tags: p.include.iter().any(|i| i == "tags"),
-        authors: p.include.iter().any(|i| i == "authors"),
-        tiers: p.include.iter().any(|i| i == "tiers"),
-        html: formats.iter().any(|f| f == "html"),
-        plaintext: formats.iter().any(|f| f == "plaintext"),
-        admin: false,
-    };
-    let items: Vec<Value> = result
-        .items
-        .iter()
-        .map(|post| out::only_fields(out::post(post, &o), p.fields.as_deref()))
-        .collect();
-    let body = envelope(
-        plural,
-        items,
-        reading,
-        pagination(page, limit, result.total),
-    );
-    Ok(respond(&headers, &body))
 }
 
 async fn taxonomy(
@@ -302,7 +323,7 @@ async fn taxonomy(
     resource: Resource,
     read: Read,
 ) -> Result<Response, ApiError> {
-    let p = params(raw)?;
+    let p = site_params(&state, raw)?;
     authorize(&state, &p).await?;
     let (singular, plural) = match resource {
         Resource::Tags => ("tag", "tags"),
@@ -326,7 +347,7 @@ async fn taxonomy(
     let (items, total): (Vec<Value>, u64) = if resource == Resource::Tags {
         let r = state
             .store
-            .read(move |c| q::browse_tags(c, &b))
+            .read_bulk(move |c| q::browse_tags(c, &b))
             .await
             .map_err(store_error)?;
         (
@@ -339,7 +360,7 @@ async fn taxonomy(
     } else {
         let r = state
             .store
-            .read(move |c| q::browse_authors(c, &b))
+            .read_bulk(move |c| q::browse_authors(c, &b))
             .await
             .map_err(store_error)?;
         (

@@ -2,8 +2,10 @@
 
 use std::sync::atomic::Ordering;
 
+use std::net::SocketAddr;
+
 use axum::extract::rejection::FormRejection;
-use axum::extract::{Form, State};
+use axum::extract::{ConnectInfo, Form, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use masthead_domain::{CampaignProgress, Email};
@@ -88,9 +90,13 @@ pub async fn form(
 
 /// Adds the member and redirects (POST/redirect/GET), so a reload does not resubmit.
 /// Joining twice is harmless and says the same thing, so the form does not
-/// reveal who is already a member.
+/// reveal who is already a member. Each address may join a few dozen times
+/// in ten minutes (counted with the join, in one transaction), and only so
+/// many joins are written at once (see `throttle.rs`).
 pub async fn submit(
     State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
     form: Result<Form<JoinForm>, FormRejection>,
 ) -> Result<Response, SiteError> {
     let Form(form) =
@@ -110,7 +116,34 @@ pub async fn submit(
         }
     };
     let address = email.as_str().to_owned();
-    let outcome = state.store.join_member(email, "site").await?;
+    let Some(_slot) = state.join_gate.enter().await else {
+        return Ok(refused(
+            &state,
+            StatusCode::SERVICE_UNAVAILABLE,
+            address,
+            "So many people are joining right now that we could not add you. Please try again in a moment.",
+            2,
+        ));
+    };
+    let ip = crate::security::client_ip(peer.ip(), &headers, &state.config.trusted_proxies);
+    let limits = crate::throttle::join_limits(&crate::throttle::address_key(ip));
+    let outcome = match state
+        .store
+        .join_member_throttled(email, "site", limits)
+        .await?
+    {
+        Ok(outcome) => outcome,
+        Err(_) => {
+            tracing::info!("join refused: too many from one address");
+            return Ok(refused(
+                &state,
+                StatusCode::TOO_MANY_REQUESTS,
+                address,
+                "Too many sign-ups have come from your address in the last few minutes. Please try again later.",
+                crate::throttle::retry_after_s(crate::throttle::JOIN_WINDOW_MS),
+            ));
+        }
+    };
     tracing::info!(?outcome, "join form");
     if outcome == masthead_store::JoinOutcome::Joined {
         // Open pages see it on their next poll; the change log brings joins
@@ -119,6 +152,23 @@ pub async fn submit(
     }
     let target = format!("/join/?joined={}", urlencode(&address));
     Ok(Redirect::to(&target).into_response())
+}
+
+/// The join form again, with why the address was not added and when to retry.
+fn refused(
+    state: &AppState,
+    status: StatusCode,
+    email: String,
+    message: &str,
+    retry_after_s: u32,
+) -> Response {
+    let mut res = match render(state, false, email, Some(message.to_owned())) {
+        Ok(html) => (status, axum::response::Html(html)).into_response(),
+        Err(e) => e.into_response(),
+    };
+    res.headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    crate::throttle::with_retry_after(res, retry_after_s)
 }
 
 fn urlencode(s: &str) -> String {
