@@ -347,7 +347,7 @@ module.exports = function registerDeskTests(h) {
     const added = await get('/admin/integrations/webhooks', {
       method: 'POST',
       headers: { cookie, 'content-type': 'application/x-www-form-urlencoded' },
-      body: new URLSearchParams({ csrf, event: 'member.added', target_url: 'http://127.0.0.1:9/hook', name: 'Checker hook' }).toString(),
+      body: new URLSearchParams({ csrf, event: 'member.added', target_url: 'https://hooks.example.org/masthead', name: 'Checker hook' }).toString(),
     });
     assertEq(added.status, 200, 'adding a webhook');
     adminSession = cookie;
