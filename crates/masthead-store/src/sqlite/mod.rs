@@ -5,6 +5,7 @@
 //! is acknowledged. Readers take pooled connections and never block the writer.
 
 pub mod api;
+pub mod backup;
 pub mod editing;
 pub mod media;
 pub mod queries;
