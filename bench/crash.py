@@ -97,9 +97,24 @@ INVARIANTS = {
 
 
 def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    """A free port below the kernel's ephemeral range: while the server is down
+    no other program's outgoing connection can take it, and our own probes
+    cannot connect to themselves (a TCP self-connect needs the source port to
+    equal the destination)."""
+    try:
+        with open("/proc/sys/net/ipv4/ip_local_port_range") as f:
+            low = int(f.read().split()[0])
+    except (OSError, ValueError, IndexError):
+        low = 32768
+    for _ in range(200):
+        port = random.randrange(max(1024, low - 12000), low)
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", port))
+                return port
+            except OSError:
+                continue
+    raise SystemExit("no free port below the ephemeral range")
 
 
 def admin_token(key):
@@ -203,20 +218,45 @@ class Server:
             stdout=subprocess.DEVNULL, stderr=log, env=env)
         log.close()
         deadline = time.monotonic() + timeout
-        probe = Http(self.port)
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
                 raise SystemExit(f"masthead exited with {self.proc.returncode}; see {self.log_path}:\n"
                                  + tail(self.log_path))
+            # A fresh connection each time, with a short timeout, so one stuck
+            # attempt cannot use up the whole wait.
+            probe = http.client.HTTPConnection("127.0.0.1", self.port, timeout=2)
             try:
-                if probe.request("GET", "/healthz")[0] == 200:
+                probe.request("GET", "/healthz")
+                if probe.getresponse().status == 200:
                     return
-            except OSError:
+            except (OSError, http.client.HTTPException):
                 pass
-            except http.client.HTTPException:
-                pass
+            finally:
+                probe.close()
             time.sleep(0.01)
-        raise SystemExit("masthead did not answer /healthz in time:\n" + tail(self.log_path))
+        raise SystemExit(f"masthead did not answer /healthz within {timeout} s; {self.diagnose()}\n"
+                         + tail(self.log_path))
+
+    def diagnose(self):
+        """What the process was doing, for a start that never finished."""
+        pid = self.proc.pid
+        parts = []
+        try:
+            with open(f"/proc/{pid}/status") as f:
+                parts += [l.strip() for l in f if l.startswith(("State:", "Threads:", "VmRSS:"))]
+            with open(f"/proc/{pid}/wchan") as f:
+                parts.append("wchan: " + f.read().strip())
+            for tid in sorted(os.listdir(f"/proc/{pid}/task"))[:40]:
+                with open(f"/proc/{pid}/task/{tid}/comm") as c, open(f"/proc/{pid}/task/{tid}/wchan") as w:
+                    parts.append(f"{c.read().strip()}:{w.read().strip()}")
+        except OSError as e:
+            parts.append(f"(/proc: {e})")
+        try:
+            out = subprocess.run(["ss", "-ltnp", f"sport = :{self.port}"], capture_output=True, text=True)
+            parts.append("listening: " + " ".join(out.stdout.split()[5:]))
+        except OSError:
+            pass
+        return "; ".join(parts)
 
     def kill(self):
         self.proc.send_signal(signal.SIGKILL)
@@ -579,7 +619,7 @@ def main():
             else:
                 time.sleep(rng.uniform(0.05, 0.3))
             t_down = time.monotonic()
-            server.start(timeout=30)
+            server.start(timeout=60)
             writers.up.set()
             if args.verbose:
                 print(f"  kill {i}: restarted in {time.monotonic() - t_down:.2f} s; "
