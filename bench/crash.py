@@ -53,6 +53,10 @@ import time
 import urllib.parse
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+# A post that fell due while the server was down must be published this soon
+# after it answers again (the scheduler runs at start-up, then every second;
+# under heavy write load its transaction queues behind the others').
+PUBLISH_WITHIN_S = 10
 
 # Each query counts rows that break a rule every committed transaction keeps.
 # `:members_from` and `:entries_from` are the first ids this run created (the
@@ -541,6 +545,7 @@ def main():
     ap.add_argument("--seed", type=int, default=None, help="random seed (printed, for a rerun)")
     ap.add_argument("--keep", action="store_true", help="keep the data directory")
     ap.add_argument("--verbose", action="store_true", help="print each kill's timeline")
+    ap.add_argument("--save", action="store_true", help="also write bench/results/crash-<stamp>.md")
     args = ap.parse_args()
     target = os.environ.get("CARGO_TARGET_DIR", os.path.join(ROOT, "target"))
     binary = args.binary or os.path.join(target, "debug", "masthead")
@@ -551,7 +556,8 @@ def main():
     started = time.monotonic()
     tmp = tempfile.mkdtemp(prefix="masthead-crash-")
     data = os.path.join(tmp, "data")
-    print(f"crash test: {args.kills} kills, seed {seed}, {binary}", flush=True)
+    load_start = loadavg()
+    print(f"crash test: {args.kills} kills, seed {seed}, {binary}; load {load_start}", flush=True)
 
     receiver = Receiver()
     port = free_port()
@@ -593,8 +599,9 @@ def main():
         writers = Writers(port, key, cookie, csrf, live[0], ledger, f"{seed:x}", rng)
         writers.up.set()
         writers.start()
-        pending = []  # (slug, deadline) of scheduled posts that fell due while down
+        pending = []  # scheduled posts that fell due while the server was down
         scheduled_ok = 0
+        slowest_publish = 0.0
         half_total = 0
         lost_total = 0
         sched_http = Http(port)
@@ -603,7 +610,7 @@ def main():
             due = None
             if i % 2 == 1:
                 due = time.time() + 1.5
-                slug = writers.schedule(sched_http, due)
+                slug = writers.schedule(Http(port), due)  # fresh: the server restarted since
                 time.sleep(rng.uniform(0.0, 0.8))
             writers.up.clear()
             server.kill()
@@ -615,7 +622,7 @@ def main():
                 print(f"  kill {i}: {p}", flush=True)
             if due is not None:
                 time.sleep(max(0.0, due + 0.3 - time.time()))
-                pending.append((slug, time.monotonic() + 5))
+                pending.append(slug)
             else:
                 time.sleep(rng.uniform(0.05, 0.3))
             t_down = time.monotonic()
@@ -626,15 +633,17 @@ def main():
                       f"{ledger.sent} sent so far; {receiver.count} deliveries", flush=True)
             # Scheduled posts that fell due while it was down are published at
             # start-up (their webhooks are checked with all the others at the end).
-            still = []
-            for slug, deadline in pending:
+            restarted = time.monotonic()
+            for slug in pending:
+                while not published(sched_http, slug) and time.monotonic() < restarted + PUBLISH_WITHIN_S:
+                    time.sleep(0.05)
                 if published(sched_http, slug):
                     scheduled_ok += 1
-                elif time.monotonic() > deadline:
-                    failures.append(f"scheduled post {slug} was not published within 5 s of the restart")
+                    slowest_publish = max(slowest_publish, time.monotonic() - restarted)
                 else:
-                    still.append((slug, deadline))
-            pending = still
+                    failures.append(f"kill {i}: scheduled post {slug} was not published within "
+                                    f"{PUBLISH_WITHIN_S} s of the restart")
+            pending = []
             if i % 10 == 0 or i == args.kills:
                 snap = ledger.snapshot()
                 print(f"  {i} kills: {sum(len(v) for v in snap.values())} acknowledged writes, "
@@ -649,20 +658,15 @@ def main():
         t_quiet = time.monotonic()
         last_progress, last_left = time.monotonic(), -1
         while True:
-            still = [(s, d) for s, d in pending if not published(sched_http, s)]
-            scheduled_ok += len(pending) - len(still)
-            pending = still
             post_slugs = ([s for s, _ in acked["api_posts"]] + [s for _, _, s in acked["desk_posts"]]
                           + acked["scheduled"])
             missing_posts, missing_members = receiver.missing(post_slugs, acked["joins"])
-            if not pending and not missing_posts and not missing_members:
+            if not missing_posts and not missing_members:
                 break
-            left = len(missing_posts) + len(missing_members) + len(pending)
+            left = len(missing_posts) + len(missing_members)
             if left != last_left:
                 last_progress, last_left = time.monotonic(), left
             if time.monotonic() - last_progress > 30:
-                for s, _ in pending:
-                    failures.append(f"scheduled post {s} was not published after the restart")
                 if missing_posts or missing_members:
                     failures.append(f"webhooks never delivered for {len(missing_posts)} posts "
                                     f"(e.g. {missing_posts[:3]}) and {len(missing_members)} members "
@@ -688,13 +692,15 @@ def main():
             f"  lost writes: {lost_total}",
             f"  half-written records: {half_total}",
             f"  integrity_check: {'ok after every kill' if not any('integrity' in f for f in failures) else 'FAILED'}",
-            f"  scheduled posts due while down, published at restart: {scheduled_ok} of "
-            f"{len(acked['scheduled'])}; webhooks of every acknowledged post and join delivered: "
+            f"  scheduled posts due while down, published after restart: {scheduled_ok} of "
+            f"{len(acked['scheduled'])} (the slowest {slowest_publish:.2f} s after it answered); webhooks of every acknowledged post and join delivered: "
             f"{'yes' if not any('webhooks never' in f for f in failures) else 'NO'}",
             f"  webhook deliveries received: {receiver.count} (the backlog took {drain_s:.0f} s to drain "
             f"after the writers stopped)",
         ]
         print("\n".join(summary), flush=True)
+        if args.save:
+            save_summary(summary, failures, binary, load_start)
         if failures:
             print(f"FAILED ({len(failures)}):", *failures[:40], sep="\n  ")
         else:
@@ -710,6 +716,30 @@ def main():
         else:
             shutil.rmtree(tmp, ignore_errors=True)
     sys.exit(0 if ok else 1)
+
+
+def loadavg():
+    try:
+        with open("/proc/loadavg") as f:
+            return " ".join(f.read().split()[:3])
+    except OSError:
+        return "n/a"
+
+
+def save_summary(summary, failures, binary, load_start):
+    import datetime
+    import platform
+    now = datetime.datetime.now(datetime.timezone.utc)
+    lines = [f"### Crash test ({now:%Y-%m-%d %H:%M} UTC)", "",
+             f"`bench/crash.py` against `{os.path.relpath(binary, ROOT) if binary.startswith(ROOT) else binary}`; "
+             f"{os.cpu_count()} CPUs, {platform.platform()}; load average {load_start} at the start, "
+             f"{loadavg()} at the end (other work shares the machine).", "", "```", *summary,
+             "crash test: ok" if not failures else f"FAILED ({len(failures)})", *failures[:40], "```", ""]
+    os.makedirs(os.path.join(ROOT, "bench", "results"), exist_ok=True)
+    path = os.path.join(ROOT, "bench", "results", f"crash-{now:%Y%m%d-%H%M}.md")
+    with open(path, "w") as f:
+        f.write("\n".join(lines))
+    print(f"wrote {path}")
 
 
 def published(h, slug):
