@@ -60,6 +60,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "webhooks",
         include_str!("../../migrations/sqlite/0007_webhooks.sql"),
     ),
+    (
+        8,
+        "scheduled",
+        include_str!("../../migrations/sqlite/0008_scheduled.sql"),
+    ),
 ];
 
 /// Most idle reader connections kept open.
