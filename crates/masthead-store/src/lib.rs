@@ -14,6 +14,7 @@ use std::sync::Arc;
 
 pub use error::{StoreError, StoreResult};
 pub use model::*;
+pub use sqlite::backup::{SnapshotInfo, check_snapshot};
 pub use sqlite::{SqliteStore, Writer};
 
 use masthead_domain::{Email, FeedCursor, PostKind};
@@ -342,6 +343,16 @@ impl Store {
     pub async fn set_setting(&self, key: &'static str, value: &str) -> StoreResult<()> {
         let value = value.to_owned();
         self.write(move |w| w.set_setting(key, &value)).await
+    }
+
+    /// Writes a consistent snapshot of the database to `dest` (a new file)
+    /// while the site keeps serving and writing; see [`sqlite::backup`].
+    pub async fn backup_to(&self, dest: &Path) -> StoreResult<()> {
+        let db = self.db.clone();
+        let dest = dest.to_owned();
+        tokio::task::spawn_blocking(move || db.backup_to(&dest))
+            .await
+            .map_err(|e| StoreError::Other(format!("database task failed: {e}")))?
     }
 
     /// Cheap liveness check for `/healthz`. It takes no read slot, so it

@@ -2,6 +2,7 @@
 //! parse the command line, open the store, hand over to the right layer.
 
 mod artwork;
+mod backup;
 mod bench_seed;
 mod demo;
 mod ghost;
@@ -59,6 +60,22 @@ enum Command {
     /// Import content from another platform.
     #[command(subcommand)]
     Import(ImportCommand),
+    /// Write a consistent snapshot of the site (database, uploaded media and
+    /// content files) to one archive, while the site serves and writes.
+    Backup {
+        /// The archive to write: a tar, gzip'd if the name ends in .gz or .tgz.
+        #[arg(long, short)]
+        output: PathBuf,
+    },
+    /// Bring a backup back into --data-dir, which must be new or empty.
+    Restore {
+        /// An archive written by `masthead backup`.
+        file: PathBuf,
+        /// Replace a data directory that is not empty (stop its server first;
+        /// the old directory is kept beside it, renamed).
+        #[arg(long)]
+        force: bool,
+    },
     /// Write the whole site as a Ghost-compatible JSON export.
     Export {
         /// File to write (standard output if not given).
@@ -304,6 +321,48 @@ async fn run(cli: Cli) -> Result<()> {
                 }
                 None => println!("{text}"),
             }
+            Ok(())
+        }
+        Command::Backup { output } => {
+            if !cli.data_dir.join("masthead.db").is_file() {
+                bail!(
+                    "{} holds no Masthead site to back up",
+                    cli.data_dir.display()
+                );
+            }
+            let store = open_store(&cli.data_dir)?;
+            let started = std::time::Instant::now();
+            let r = backup::backup(&store, &cli.data_dir, &output).await?;
+            eprintln!(
+                "Wrote {} ({}) in {:.1} s: the database ({}; {} posts, {} members) and {} files ({}).",
+                output.display(),
+                backup::megabytes(r.archive_bytes),
+                started.elapsed().as_secs_f64(),
+                backup::megabytes(r.db_bytes),
+                r.posts,
+                r.members,
+                r.files,
+                backup::megabytes(r.file_bytes)
+            );
+            Ok(())
+        }
+        Command::Restore { file, force } => {
+            let r = backup::restore(&file, &cli.data_dir, force)?;
+            if let Some(old) = &r.replaced {
+                eprintln!("The previous data directory is now {}.", old.display());
+            }
+            eprintln!(
+                "Restored {} into {}: {} posts, {} members and {} media items; the database and \
+                 {} files ({} in all); integrity check ok, schema version {}.",
+                file.display(),
+                cli.data_dir.display(),
+                r.posts,
+                r.members,
+                r.media_items,
+                r.files,
+                backup::megabytes(r.bytes),
+                r.schema_version
+            );
             Ok(())
         }
         Command::Key(KeyCommand::Create { kind, name }) => {

@@ -11,6 +11,8 @@ use reqwest::redirect::Policy;
 
 #[path = "site/api.rs"]
 mod api;
+#[path = "site/backup.rs"]
+mod backup;
 #[path = "site/feeds.rs"]
 mod feeds;
 #[path = "site/limits.rs"]

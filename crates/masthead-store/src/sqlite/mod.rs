@@ -5,6 +5,7 @@
 //! is acknowledged. Readers take pooled connections and never block the writer.
 
 pub mod api;
+pub mod backup;
 pub mod editing;
 pub mod media;
 pub mod queries;
@@ -58,6 +59,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         7,
         "webhooks",
         include_str!("../../migrations/sqlite/0007_webhooks.sql"),
+    ),
+    (
+        8,
+        "scheduled",
+        include_str!("../../migrations/sqlite/0008_scheduled.sql"),
     ),
 ];
 

@@ -211,6 +211,28 @@ fn listing_queries_use_their_indexes() {
 }
 
 #[test]
+fn the_scheduler_finds_due_posts_by_index() {
+    let db = TempDb::new("plan-due");
+    let plan = db
+        .store
+        .read(|c| {
+            let mut stmt = c.prepare(&format!(
+                "EXPLAIN QUERY PLAN {}",
+                super::write::PUBLISH_DUE_SQL
+            ))?;
+            let lines = stmt
+                .query_map([0_i64], |r| r.get::<_, String>(3))?
+                .collect::<Result<Vec<_>, _>>()?;
+            Ok(lines.join("\n"))
+        })
+        .expect("plan");
+    assert!(
+        plan.contains("INDEX posts_scheduled") && !plan.contains("SCAN posts"),
+        "{plan}"
+    );
+}
+
+#[test]
 fn members_are_unique_by_address_in_any_case() {
     let db = TempDb::new("members");
     let e = |s: &str| Email::parse(s).expect("email");

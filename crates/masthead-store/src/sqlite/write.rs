@@ -269,6 +269,12 @@ impl<'t> Writer<'t> {
     }
 }
 
+/// Runs every second in a write transaction: it must use the
+/// `posts_scheduled` index, not scan the posts (a test checks the plan).
+pub(crate) const PUBLISH_DUE_SQL: &str =
+    "UPDATE posts SET status = 'published', updated_at = MAX(updated_at, published_at)
+     WHERE status = 'scheduled' AND published_at <= ?1 RETURNING id";
+
 impl Writer<'_> {
     /// Publishes every scheduled post whose time has come (at `now`, which
     /// tests control). Returns the ids published. Idempotent: a post is
@@ -276,10 +282,7 @@ impl Writer<'_> {
     pub fn publish_due(&self, now: i64) -> StoreResult<Vec<i64>> {
         let ids: Vec<i64> = self
             .tx
-            .prepare_cached(
-                "UPDATE posts SET status = 'published', updated_at = MAX(updated_at, published_at)
-                 WHERE status = 'scheduled' AND published_at <= ?1 RETURNING id",
-            )?
+            .prepare_cached(PUBLISH_DUE_SQL)?
             .query_map([now], |r| r.get(0))?
             .collect::<Result<_, _>>()?;
         for id in &ids {
