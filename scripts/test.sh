@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Runs Masthead's whole test suite: unit, property and integration tests
 # (cargo), then the real-browser, HTML-validity and accessibility suite.
+# Then the crash-safety run (10 SIGKILLs) and the fuzzing smoke.
 # Installs what the tests need first, idempotently: Debian chromium and a Java
 # runtime (for the Nu Html Checker), wrk and nginx (benchmark smoke run),
 # Python's aiosmtpd (a real SMTP server for mail tests), feedparser and extruct
@@ -79,11 +80,31 @@ bench_status=0
 ./bench/run.sh --smoke 2>&1 | tee "$CARGO_TARGET_DIR/bench-smoke.log" || bench_status=$?
 bench_summary=$(grep -E '^(benchmark:|FAILED)' "$CARGO_TARGET_DIR/bench-smoke.log" | tail -1 || true)
 
+# --- crash safety: SIGKILL under writes, short version (bench/crash.py) ------
+step "crash safety: 10 SIGKILLs under writes, every acknowledged write checked"
+crash_status=0
+python3 bench/crash.py --kills 10 --binary "$CARGO_TARGET_DIR/debug/masthead" 2>&1 |
+  tee "$CARGO_TARGET_DIR/crash.log" || crash_status=$?
+crash_summary=$(grep -E '^(crash test: ok|FAILED)' "$CARGO_TARGET_DIR/crash.log" | tail -1 || true)
+
+# --- fuzzing smoke: every cargo-fuzz target builds and replays its corpus ----
+step "fuzz smoke: build each target, replay its corpus and regressions, mutate 5 s"
+fuzz_status=0
+if ! command -v cargo-fuzz >/dev/null 2>&1; then
+  step "installing cargo-fuzz (once)"
+  cargo install cargo-fuzz --locked --quiet || fuzz_status=1
+fi
+[ "$fuzz_status" -ne 0 ] || ./scripts/fuzz.sh --smoke 2>&1 | tee "$CARGO_TARGET_DIR/fuzz-smoke.log" || fuzz_status=$?
+fuzz_summary="fuzz smoke: $([ "$fuzz_status" -eq 0 ] && echo "every target ran clean" || echo FAILED)"
+
 step "summary"
 echo "rust: ${rust_summary:-no summary (build failed?)}"
 echo "${browser_summary:-browser tests: no summary (the suite did not finish)}"
 echo "${bench_summary:-benchmark: no summary (the smoke run did not finish)}"
-if [ "$rust_status" -ne 0 ] || [ "$browser_status" -ne 0 ] || [ "$bench_status" -ne 0 ]; then
+echo "crash: ${crash_summary:-no summary (the crash run did not finish)}"
+echo "$fuzz_summary"
+if [ "$rust_status" -ne 0 ] || [ "$browser_status" -ne 0 ] || [ "$bench_status" -ne 0 ] ||
+   [ "$crash_status" -ne 0 ] || [ "$fuzz_status" -ne 0 ]; then
   echo "FAILED"
   exit 1
 fi
