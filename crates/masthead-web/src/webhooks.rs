@@ -222,7 +222,24 @@ pub fn spawn_deliverer(state: AppState) -> JoinHandle<()> {
         let slots = Arc::new(tokio::sync::Semaphore::new(BATCH as usize));
         loop {
             let free = slots.available_permits() as u32;
-            if free > 0 {
+            if free == 0 {
+                // Every slot is busy: claim more soon after one comes free,
+                // not a whole tick later (a backlog drains at the receivers'
+                // pace, not eight a second). The short pause lets a few
+                // slots free up, so one claim takes several deliveries.
+                tokio::select! {
+                    p = slots.clone().acquire_owned() => match p {
+                        Ok(p) => {
+                            drop(p);
+                            tokio::time::sleep(EVERY / 50).await;
+                            continue;
+                        }
+                        Err(_) => return,
+                    },
+                    _ = shutdown.changed() => return,
+                }
+            }
+            {
                 let now = now_ms();
                 match state
                     .store
