@@ -1,0 +1,163 @@
+#!/usr/bin/env bash
+# Builds Masthead's fuzz targets (fuzz/, cargo fuzz + libFuzzer) and runs each
+# for a while, then prints per target: executions, CPU seconds, coverage and
+# crashes. Exits non-zero if any target crashed. docs/fuzzing.md explains.
+#
+#   scripts/fuzz.sh [SECONDS_PER_TARGET] [TARGET...]   fuzz (default 600 s each, all targets)
+#   scripts/fuzz.sh --cpu SECONDS [TARGET...]           the same, counting CPU seconds, not wall
+#                                                       seconds (on a busy machine)
+#   scripts/fuzz.sh --smoke [TARGET...]                 CI: build, replay the corpus, fuzz 5 s each
+#   scripts/fuzz.sh --cmin [TARGET...]                  merge seeds and findings into fuzz/corpus/
+#   scripts/fuzz.sh --list                              print the target names
+#
+# Environment:
+#   MASTHEAD_FUZZ_TARGET_DIR  cargo target dir (default ~/.cache/masthead/target-fuzz);
+#                             kept apart from the workspace's, whose flags differ
+#   FUZZ_SANITIZER            address (default) or none
+#   CARGO_BUILD_JOBS          parallel compiler jobs (cargo's own variable)
+#
+# Works on stable Rust: RUSTC_BOOTSTRAP=1 lets cargo fuzz pass its nightly
+# flags (-Zsanitizer, sanitizer coverage). Needs `cargo install cargo-fuzz --locked`.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+export RUSTC_BOOTSTRAP=1
+export CARGO_TERM_COLOR="${CARGO_TERM_COLOR:-never}"
+target_dir="${MASTHEAD_FUZZ_TARGET_DIR:-$HOME/.cache/masthead/target-fuzz}"
+sanitizer="${FUZZ_SANITIZER:-address}"
+triple="$(rustc -vV | sed -n 's/^host: //p')"
+bin_dir="$target_dir/$triple/release"
+
+all_targets=(cursor nql markdown ghost_body upload jwt)
+
+# Longest input each target is given: around each parser's own limit (so the
+# limit itself is exercised), smaller where big inputs only slow the search.
+max_len() {
+  case "$1" in
+    cursor) echo 64 ;;
+    jwt) echo 4200 ;;
+    nql) echo 8300 ;;
+    markdown | ghost_body) echo 16384 ;;
+    upload) echo 65536 ;;
+    *) echo 4096 ;;
+  esac
+}
+
+mode=fuzz
+seconds=600
+cpu_budget=0
+if [ "${1:-}" = --cpu ]; then
+  cpu_budget=1
+  shift
+fi
+case "${1:-}" in
+  --smoke) mode=smoke; seconds=5; shift ;;
+  --cmin) mode=cmin; shift ;;
+  --list) printf '%s\n' "${all_targets[@]}"; exit 0 ;;
+  -h | --help) sed -n '2,21p' "$0"; exit 0 ;;
+  '' | *[!0-9]*) ;;
+  *) seconds=$1; shift ;;
+esac
+targets=("$@")
+[ ${#targets[@]} -gt 0 ] || targets=("${all_targets[@]}")
+for t in "${targets[@]}"; do
+  [ -f "fuzz/fuzz_targets/$t.rs" ] || { echo "no fuzz target named $t (try --list)" >&2; exit 2; }
+done
+
+command -v cargo-fuzz >/dev/null 2>&1 || {
+  echo "cargo-fuzz is missing: cargo install cargo-fuzz --locked" >&2
+  exit 2
+}
+
+build_start=$(date +%s)
+echo "== building ${#targets[@]} fuzz target(s) (sanitizer: $sanitizer, target dir: $target_dir)"
+(
+  cd fuzz
+  # One cargo invocation builds every target, sharing the dependencies.
+  cargo fuzz build --sanitizer "$sanitizer" --target-dir "$target_dir"
+)
+echo "   built in $(($(date +%s) - build_start)) s"
+
+if [ "$mode" = cmin ]; then
+  for t in "${targets[@]}"; do
+    fresh="fuzz/work/cmin-$t"
+    rm -rf "$fresh"
+    mkdir -p "$fresh" "fuzz/corpus/$t"
+    sources=("fuzz/corpus/$t")
+    for d in "fuzz/seeds/$t" "fuzz/work/$t"; do
+      [ -d "$d" ] && sources+=("$d")
+    done
+    "$bin_dir/$t" -merge=1 -max_len="$(max_len "$t")" -timeout=30 "$fresh" "${sources[@]}" \
+      >"fuzz/work/cmin-$t.log" 2>&1 || { tail -20 "fuzz/work/cmin-$t.log"; exit 1; }
+    rm -rf "fuzz/corpus/$t"
+    mv "$fresh" "fuzz/corpus/$t"
+    echo "$t: $(find "fuzz/corpus/$t" -type f | wc -l) inputs, $(du -sh "fuzz/corpus/$t" | cut -f1)"
+  done
+  exit 0
+fi
+
+crashed=0
+summary=()
+for t in "${targets[@]}"; do
+  work="fuzz/work/$t"
+  artifacts="fuzz/artifacts/$t"
+  mkdir -p "$work" "$artifacts" "fuzz/corpus/$t"
+  log="fuzz/work/$t.log"
+  args=(
+    -max_len="$(max_len "$t")"
+    -timeout=10
+    -rss_limit_mb=2048
+    -print_final_stats=1
+    -artifact_prefix="$artifacts/"
+  )
+  [ -f "fuzz/dicts/$t.dict" ] && args+=(-dict="fuzz/dicts/$t.dict")
+  # New inputs go to fuzz/work/<target>/; the committed corpus is only read.
+  if [ "$mode" = smoke ]; then
+    # A smoke only replays and briefly mutates; keep what it finds out of the tree.
+    work=$(mktemp -d)
+  fi
+  echo "== $t: ${seconds} s$([ "$cpu_budget" = 1 ] && echo " of CPU time")"
+  touch "fuzz/work/$t.start"
+  : >"$log"
+  status=0 cpu=0 runs=0
+  while :; do
+    chunk=$seconds
+    if [ "$cpu_budget" = 1 ]; then
+      # Wall-clock chunks until the fuzzer has had its CPU seconds.
+      left=$(awk -v s="$seconds" -v c="$cpu" 'BEGIN { l = s - c; print (l > 0) ? int(l + 0.999) : 0 }')
+      [ "$left" -gt 0 ] || break
+      chunk=$((left < 120 ? left : 120))
+    fi
+    /usr/bin/time -f '%U %S' -o "fuzz/work/$t.time" \
+      "$bin_dir/$t" "${args[@]}" -max_total_time="$chunk" "$work" "fuzz/corpus/$t" \
+      >>"$log" 2>&1 || status=$?
+    # GNU time puts "Command exited with non-zero status" first on failure.
+    read -r user sys < <(tail -1 "fuzz/work/$t.time") || true
+    cpu=$(awk -v c="$cpu" -v u="${user:-0}" -v s="${sys:-0}" 'BEGIN { printf "%.1f", c + u + s }')
+    chunk_runs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -1)
+    runs=$((runs + ${chunk_runs:-0}))
+    [ "$status" -eq 0 ] && [ "$cpu_budget" = 1 ] || break
+  done
+  [ "$mode" = smoke ] && rm -rf "$work"
+  # The last status line, e.g. "#123 DONE cov: 456 ft: 789 corp: 12/3456b ...".
+  last=$(grep -E '^#[0-9]+' "$log" | tail -1 || true)
+  cov=$(sed -n 's/.* cov: \([0-9]*\).*/\1/p' <<<"$last")
+  ft=$(sed -n 's/.* ft: \([0-9]*\).*/\1/p' <<<"$last")
+  corp=$(sed -n 's/.* corp: \([0-9]*\/[0-9]*[a-zA-Z]*\).*/\1/p' <<<"$last")
+  crashes=0
+  if [ "$status" -ne 0 ]; then
+    crashed=1
+    crashes=$(find "$artifacts" -type f -newer "fuzz/work/$t.start" | wc -l)
+    [ "$crashes" -gt 0 ] || crashes=1
+    echo "   CRASH (exit $status); from $log:"
+    grep -E -A12 '^(thread|==[0-9]+==ERROR|SUMMARY)' "$log" | head -40 | sed 's/^/   | /'
+    echo "   replay: $bin_dir/$t $(ls -t "$artifacts" | head -1 | sed "s|^|$artifacts/|")"
+  fi
+  summary+=("$(printf '%-11s %12s %9s %7s %8s %14s %7s' "$t" "$runs" "$cpu" "${cov:-?}" "${ft:-?}" "${corp:-?}" "$crashes")")
+done
+
+echo
+printf '%-11s %12s %9s %7s %8s %14s %7s\n' target runs cpu_s cov features corpus crashes
+printf '%s\n' "${summary[@]}"
+echo "(cov: code edges reached; features: libFuzzer's finer coverage signal; corpus: inputs/bytes in the last run)"
+exit "$crashed"
