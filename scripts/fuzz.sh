@@ -100,9 +100,17 @@ crashed=0
 summary=()
 for t in "${targets[@]}"; do
   work="fuzz/work/$t"
+  scratch="fuzz/work"
+  if [ "$mode" = smoke ]; then
+    # A smoke only replays and briefly mutates: keep what it finds, and its
+    # logs, out of the way of a long run that may be going on.
+    scratch=$(mktemp -d)
+    work="$scratch/$t"
+  fi
   artifacts="fuzz/artifacts/$t"
   mkdir -p "$work" "$artifacts" "fuzz/corpus/$t"
-  log="fuzz/work/$t.log"
+  log="$scratch/$t.log"
+  timing="$scratch/$t.time"
   args=(
     -max_len="$(max_len "$t")"
     -timeout=10
@@ -112,33 +120,41 @@ for t in "${targets[@]}"; do
   )
   [ -f "fuzz/dicts/$t.dict" ] && args+=(-dict="fuzz/dicts/$t.dict")
   # New inputs go to fuzz/work/<target>/; the committed corpus is only read.
-  if [ "$mode" = smoke ]; then
-    # A smoke only replays and briefly mutates; keep what it finds out of the tree.
-    work=$(mktemp -d)
-  fi
   echo "== $t: ${seconds} s$([ "$cpu_budget" = 1 ] && echo " of CPU time")"
-  touch "fuzz/work/$t.start"
+  touch "$scratch/$t.start"
   : >"$log"
-  status=0 cpu=0 runs=0
-  while :; do
-    chunk=$seconds
-    if [ "$cpu_budget" = 1 ]; then
-      # Wall-clock chunks until the fuzzer has had its CPU seconds.
-      left=$(awk -v s="$seconds" -v c="$cpu" 'BEGIN { l = s - c; print (l > 0) ? int(l + 0.999) : 0 }')
-      [ "$left" -gt 0 ] || break
-      chunk=$((left < 120 ? left : 120))
-    fi
-    /usr/bin/time -f '%U %S' -o "fuzz/work/$t.time" \
-      "$bin_dir/$t" "${args[@]}" -max_total_time="$chunk" "$work" "fuzz/corpus/$t" \
+  status=0
+  if [ "$cpu_budget" = 1 ]; then
+    # One run, stopped with SIGINT once it has used its CPU seconds (read
+    # from /proc), so a busy machine neither shortens the run nor makes it
+    # replay its corpus over and over.
+    "$bin_dir/$t" "${args[@]}" "$work" "fuzz/corpus/$t" >>"$log" 2>&1 &
+    pid=$!
+    ticks=$(getconf CLK_TCK)
+    cpu=0
+    while kill -0 "$pid" 2>/dev/null; do
+      stat=$(cat "/proc/$pid/stat" 2>/dev/null) || break
+      # Fields 14 and 15 (user, system ticks), counted after the ")" that
+      # ends the command name.
+      cpu=$(awk -v t="$ticks" '{ sub(/^.*\) /, ""); printf "%.1f", ($12 + $13) / t }' <<<"$stat")
+      if awk -v c="$cpu" -v s="$seconds" 'BEGIN { exit !(c >= s) }'; then
+        kill -INT "$pid"
+        break
+      fi
+      sleep 2
+    done
+    wait "$pid" || status=$?
+    # libFuzzer's exit code when interrupted is 72: that is the normal end here.
+    [ "$status" -eq 72 ] && status=0
+  else
+    /usr/bin/time -f '%U %S' -o "$timing" \
+      "$bin_dir/$t" "${args[@]}" -max_total_time="$seconds" "$work" "fuzz/corpus/$t" \
       >>"$log" 2>&1 || status=$?
     # GNU time puts "Command exited with non-zero status" first on failure.
-    read -r user sys < <(tail -1 "fuzz/work/$t.time") || true
-    cpu=$(awk -v c="$cpu" -v u="${user:-0}" -v s="${sys:-0}" 'BEGIN { printf "%.1f", c + u + s }')
-    chunk_runs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -1)
-    runs=$((runs + ${chunk_runs:-0}))
-    [ "$status" -eq 0 ] && [ "$cpu_budget" = 1 ] || break
-  done
-  [ "$mode" = smoke ] && rm -rf "$work"
+    read -r user sys < <(tail -1 "$timing") || true
+    cpu=$(awk -v u="${user:-0}" -v s="${sys:-0}" 'BEGIN { printf "%.1f", u + s }')
+  fi
+  runs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -1)
   # The last status line, e.g. "#123 DONE cov: 456 ft: 789 corp: 12/3456b ...".
   last=$(grep -E '^#[0-9]+' "$log" | tail -1 || true)
   cov=$(sed -n 's/.* cov: \([0-9]*\).*/\1/p' <<<"$last")
@@ -147,13 +163,14 @@ for t in "${targets[@]}"; do
   crashes=0
   if [ "$status" -ne 0 ]; then
     crashed=1
-    crashes=$(find "$artifacts" -type f -newer "fuzz/work/$t.start" | wc -l)
+    crashes=$(find "$artifacts" -type f -newer "$scratch/$t.start" | wc -l)
     [ "$crashes" -gt 0 ] || crashes=1
     echo "   CRASH (exit $status); from $log:"
     grep -E -A12 '^(thread|==[0-9]+==ERROR|SUMMARY)' "$log" | head -40 | sed 's/^/   | /'
     echo "   replay: $bin_dir/$t $(ls -t "$artifacts" | head -1 | sed "s|^|$artifacts/|")"
   fi
-  summary+=("$(printf '%-11s %12s %9s %7s %8s %14s %7s' "$t" "$runs" "$cpu" "${cov:-?}" "${ft:-?}" "${corp:-?}" "$crashes")")
+  [ "$mode" = smoke ] && rm -rf "$scratch"
+  summary+=("$(printf '%-11s %12s %9s %7s %8s %14s %7s' "$t" "${runs:-?}" "$cpu" "${cov:-?}" "${ft:-?}" "${corp:-?}" "$crashes")")
 done
 
 echo
