@@ -81,6 +81,16 @@ command -v cargo-fuzz >/dev/null 2>&1 || {
   exit 2
 }
 
+if [ "$mode" = smoke ]; then
+  # The shared checks (fuzz/src/lib.rs) use only std: their own unit tests
+  # build with plain rustc in a second.
+  echo "== unit tests of fuzz/src/lib.rs"
+  checks=$(mktemp)
+  rustc --edition 2024 --test fuzz/src/lib.rs -o "$checks"
+  "$checks" -q
+  rm -f "$checks"
+fi
+
 build_start=$(date +%s)
 echo "== building ${#targets[@]} fuzz target(s) (sanitizer: $sanitizer, target dir: $target_dir)"
 (
