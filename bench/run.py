@@ -117,6 +117,21 @@ def member_count(db):
     return n
 
 
+def settled_member_count(db, quiet_s=1.0, limit_s=20.0):
+    """The member count once it has stopped moving: joins a client gave up on
+    may still be queued at the server's join gate (up to 10 s) and land after
+    the client has gone, so a phase's "before" and "after" wait for quiet."""
+    deadline = time.monotonic() + limit_s
+    last = member_count(db)
+    while time.monotonic() < deadline:
+        time.sleep(quiet_s)
+        now = member_count(db)
+        if now == last:
+            return now
+        last = now
+    return last
+
+
 def start_nginx(docroot, tmp):
     port = free_port()
     conf = os.path.join(tmp, "nginx.conf")
@@ -260,8 +275,7 @@ def main():
         results["cached"]["join"] = parse_wrk_text(out)
         results["cached"]["join"]["bytes"] = 0
         m = re.search(r"JOIN_SENT (\d+) JOIN_ACKED (\d+)", out)
-        time.sleep(1.5)
-        flat_added = member_count(db) - before_flat
+        flat_added = settled_member_count(db) - before_flat
         results["join_flat"] = {"sent": int(m.group(1)) if m else 0, "acked": int(m.group(2)) if m else 0,
                                 "added": flat_added}
         print(f"masthead {'join (POST)':16} {results['cached']['join']['rps']:>10,.0f} req/s  p99 {results['cached']['join']['p99_ms']} ms", flush=True)
@@ -272,7 +286,7 @@ def main():
         lua = os.path.join(tmp, "join.lua")
         with open(lua, "w") as f:
             f.write(JOIN_LUA.replace("DELAY_HOOK", "function delay() return 25 end"))
-        before = member_count(db)
+        before = settled_member_count(db)
         join_proc = subprocess.Popen(["wrk", "-t1", "-c16", f"-d{args.duration}s", "--latency", "--timeout", "30s",
                                       "-s", lua, srv.base + "/join/"], stdout=subprocess.PIPE, text=True)
         reads = wrk(srv.base + "/", args.duration)
@@ -280,10 +294,15 @@ def main():
         joins = parse_wrk_text(join_out)
         m = re.search(r"JOIN_SENT (\d+) JOIN_ACKED (\d+)", join_out)
         sent, acked = (int(m.group(1)), int(m.group(2))) if m else (0, 0)
-        time.sleep(1.5)  # the counter is recounted at most once a second
-        after = member_count(db)
-        status, body = get(srv.base + "/api/campaign")
-        counter = json.loads(body)["count"]
+        after = settled_member_count(db)
+        # The counter is recounted at most once a second: give it a few.
+        deadline = time.monotonic() + 5
+        while True:
+            status, body = get(srv.base + "/api/campaign")
+            counter = json.loads(body)["count"]
+            if counter == after or time.monotonic() > deadline:
+                break
+            time.sleep(0.25)
         results["writes"] = {"join": joins, "reads_during": reads, "members_before": before,
                              "members_after": after, "joins_acknowledged": acked, "joins_sent": sent,
                              "counter_after": counter}
