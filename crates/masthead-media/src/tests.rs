@@ -317,6 +317,19 @@ fn small_samples() -> Vec<Vec<u8>> {
     ]
 }
 
+/// A JPEG the upload fuzzer found: its header is fine, its scan makes
+/// zune-jpeg 0.5.15 slice out of bounds in the IDCT. It must be refused as
+/// damaged, not panic in the request.
+#[test]
+fn a_jpeg_that_panics_the_decoder_is_refused_as_damaged() {
+    let bytes = include_bytes!("testdata/zune-jpeg-idct-out-of-bounds.jpg");
+    match process(bytes, &Limits::default()) {
+        Err(MediaError::Damaged { format, .. }) => assert_eq!(format, "JPEG"),
+        Err(other) => panic!("refused for the wrong reason: {other}"),
+        Ok(p) => panic!("accepted a {:?} of {} × {}", p.format, p.width, p.height),
+    }
+}
+
 proptest! {
     #![proptest_config(ProptestConfig { cases: 200, .. ProptestConfig::default() })]
 
