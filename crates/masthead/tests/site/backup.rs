@@ -11,23 +11,7 @@ use reqwest::multipart::{Form, Part};
 
 use super::*;
 
-fn run(data: &Path, args: &[&str]) -> std::process::Output {
-    Command::new(BIN)
-        .arg("--data-dir")
-        .arg(data)
-        .args(args)
-        .env("MASTHEAD_LOG", "warn")
-        .output()
-        .expect("run cli")
-}
-
-fn said(o: &std::process::Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    )
-}
+use super::transfer::{cli as run, text as said};
 
 fn backup(data: &Path, file: &Path) -> String {
     let out = run(data, &["backup", "--output", file.to_str().expect("path")]);

@@ -6,7 +6,8 @@ fn fixture() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/ghost-5-export.json")
 }
 
-fn cli(data: &Path, args: &[&str]) -> std::process::Output {
+/// Runs the CLI on `data` (also used by the backup tests).
+pub(super) fn cli(data: &Path, args: &[&str]) -> std::process::Output {
     Command::new(BIN)
         .arg("--data-dir")
         .arg(data)
@@ -16,7 +17,8 @@ fn cli(data: &Path, args: &[&str]) -> std::process::Output {
         .expect("run cli")
 }
 
-fn text(o: &std::process::Output) -> String {
+/// What a command printed, stdout then stderr.
+pub(super) fn text(o: &std::process::Output) -> String {
     format!(
         "{}{}",
         String::from_utf8_lossy(&o.stdout),
