@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs Masthead's whole test suite: unit, property and integration tests
 # (cargo), then the real-browser, HTML-validity and accessibility suite.
-# Then the crash-safety run (10 SIGKILLs) and the fuzzing smoke.
+# Then the crash-safety run (10 SIGKILLs), the fuzzing smoke and the
+# deployment checks (deploy/check.sh: systemd units, container file, nginx).
 # Installs what the tests need first, idempotently: Debian chromium and a Java
 # runtime (for the Nu Html Checker), wrk and nginx (benchmark smoke run),
 # Python's aiosmtpd (a real SMTP server for mail tests), feedparser and extruct
@@ -97,14 +98,21 @@ fi
 [ "$fuzz_status" -ne 0 ] || ./scripts/fuzz.sh --smoke 2>&1 | tee "$CARGO_TARGET_DIR/fuzz-smoke.log" || fuzz_status=$?
 fuzz_summary="fuzz smoke: $([ "$fuzz_status" -eq 0 ] && echo "every target ran clean" || echo FAILED)"
 
+# --- deployment: the systemd units, the container file, nginx in front (deploy/)
+step "deployment: systemd-analyze verify, hadolint, nginx in front of a real server"
+deploy_status=0
+./deploy/check.sh 2>&1 | tee "$CARGO_TARGET_DIR/deploy-check.log" || deploy_status=$?
+deploy_summary=$(grep -E '^deploy: [0-9]+ passed' "$CARGO_TARGET_DIR/deploy-check.log" | tail -1 || true)
+
 step "summary"
 echo "rust: ${rust_summary:-no summary (build failed?)}"
 echo "${browser_summary:-browser tests: no summary (the suite did not finish)}"
 echo "${bench_summary:-benchmark: no summary (the smoke run did not finish)}"
 echo "crash: ${crash_summary:-no summary (the crash run did not finish)}"
 echo "$fuzz_summary"
+echo "${deploy_summary:-deploy: no summary (the check did not finish)}"
 if [ "$rust_status" -ne 0 ] || [ "$browser_status" -ne 0 ] || [ "$bench_status" -ne 0 ] ||
-   [ "$crash_status" -ne 0 ] || [ "$fuzz_status" -ne 0 ]; then
+   [ "$crash_status" -ne 0 ] || [ "$fuzz_status" -ne 0 ] || [ "$deploy_status" -ne 0 ]; then
   echo "FAILED"
   exit 1
 fi
