@@ -172,10 +172,10 @@ check "nginx -t on deploy/nginx.conf" nginx -t -q -c "$tmp/nginx.conf" -p "$tmp"
 
 # The server as the unit runs it: an unprivileged user (nobody here), the
 # binary installed outside root's home, and the unit's system-call limits.
-user=nobody
-group=$(id -gn "$user")
+# (Run by a user other than root, the script stays that user.)
+if [ "$(id -u)" -eq 0 ]; then user=nobody; else user=$(id -un); fi
 install -m 0755 "$bin" "$tmp/masthead"
-install -d -o "$user" -g "$group" "$tmp/data" "$tmp/backups"
+install -d -o "$user" -g "$(id -gn "$user")" "$tmp/data" "$tmp/backups"
 sandbox() { /usr/bin/python3 deploy/sandbox.py --user "$user" "$@"; }
 # Started directly (not through the shell function) so that $! is the
 # server's own pid: sandbox.py execs it.

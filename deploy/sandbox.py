@@ -73,7 +73,7 @@ def main():
         ap.error("no command")
     families = {getattr(socket, f) for f in args.families.split(",")}
 
-    if args.user:
+    if args.user and os.getuid() == 0:
         user = pwd.getpwnam(args.user)
         os.setgroups([])
         os.setgid(user.pw_gid)
