@@ -207,7 +207,7 @@ check "plain HTTP answers 301 to https" \
 
 ngx -o /dev/null "$https/healthz"
 out=$(ngx -D "$tmp/h" -w ' %{http_version}' "$https/healthz")
-check "/healthz through nginx over TLS and HTTP/2 (got: $out)" test "$out" = "ok
+check "/healthz through nginx over TLS and HTTP/2 (got: ${out//$'\n'/ })" test "$out" = "ok
  2"
 check "/healthz is no-store and is not kept by nginx" \
   test "$(header "$tmp/h" cache-control)" = no-store -a "$(header "$tmp/h" x-cache-status)" = MISS
