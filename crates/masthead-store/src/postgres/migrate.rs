@@ -101,10 +101,7 @@ async fn run_locked(client: &mut Client, migrations: &[Migration]) -> StoreResul
 /// The newest version recorded, 0 when none is (or there is no table yet).
 pub(crate) async fn schema_version(client: &Client) -> StoreResult<i64> {
     let row = client
-        .query_one(
-            "SELECT to_regclass('schema_migrations') IS NOT NULL",
-            &[],
-        )
+        .query_one("SELECT to_regclass('schema_migrations') IS NOT NULL", &[])
         .await?;
     if !row.try_get::<_, bool>(0)? {
         return Ok(0);

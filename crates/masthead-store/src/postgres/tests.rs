@@ -168,7 +168,11 @@ fn both_dialects_have_the_same_migrations() {
     for (i, stem) in sqlite.iter().enumerate() {
         let (version, name) = stem.split_once('_').expect("NNNN_name");
         assert_eq!(version.len(), 4, "{stem}: a four-digit version");
-        assert_eq!(version.parse::<usize>().ok(), Some(i + 1), "{stem}: versions run 1, 2, 3…");
+        assert_eq!(
+            version.parse::<usize>().ok(),
+            Some(i + 1),
+            "{stem}: versions run 1, 2, 3…"
+        );
         assert!(!name.is_empty(), "{stem}: a name after the version");
     }
 }
@@ -181,7 +185,10 @@ fn every_postgres_migration_file_is_embedded() {
         .iter()
         .map(|m| format!("{:04}_{}", m.version, m.name))
         .collect();
-    assert_eq!(embedded, stems, "postgres/migrate.rs MIGRATIONS lists every file, in order");
+    assert_eq!(
+        embedded, stems,
+        "postgres/migrate.rs MIGRATIONS lists every file, in order"
+    );
     for m in MIGRATIONS {
         let file = dir.join(format!("{:04}_{}.sql", m.version, m.name));
         let text = std::fs::read_to_string(&file).expect("migration file");
@@ -193,7 +200,10 @@ fn every_postgres_migration_file_is_embedded() {
 
 async fn applied_rows(client: &Client) -> Vec<(i64, String)> {
     client
-        .query("SELECT version, name FROM schema_migrations ORDER BY version", &[])
+        .query(
+            "SELECT version, name FROM schema_migrations ORDER BY version",
+            &[],
+        )
         .await
         .expect("schema_migrations")
         .iter()
@@ -213,7 +223,10 @@ async fn migrate_applies_everything_once_and_refuses_a_newer_schema() {
         store.schema_version().await.expect("version"),
         PgStore::newest_known_version()
     );
-    assert_eq!(store.migrate().await.expect("second run"), Vec::<i64>::new());
+    assert_eq!(
+        store.migrate().await.expect("second run"),
+        Vec::<i64>::new()
+    );
     let expected: Vec<(i64, String)> = MIGRATIONS
         .iter()
         .map(|m| (m.version, m.name.to_owned()))
@@ -239,12 +252,23 @@ async fn migrate_applies_everything_once_and_refuses_a_newer_schema() {
 async fn concurrent_migrations_take_turns() {
     let db = TestDb::new("race").await;
     let stores = [db.store().await, db.store().await, db.store().await];
-    let (a, b, c) = tokio::join!(stores[0].migrate(), stores[1].migrate(), stores[2].migrate());
+    let (a, b, c) = tokio::join!(
+        stores[0].migrate(),
+        stores[1].migrate(),
+        stores[2].migrate()
+    );
     let mut runs = vec![a.expect("a"), b.expect("b"), c.expect("c")];
     runs.sort();
     let all: Vec<i64> = MIGRATIONS.iter().map(|m| m.version).collect();
-    assert_eq!(runs, vec![vec![], vec![], all], "one run applies everything, the others nothing");
-    assert_eq!(applied_rows(&db.client().await).await.len(), MIGRATIONS.len());
+    assert_eq!(
+        runs,
+        vec![vec![], vec![], all],
+        "one run applies everything, the others nothing"
+    );
+    assert_eq!(
+        applied_rows(&db.client().await).await.len(),
+        MIGRATIONS.len()
+    );
 }
 
 #[tokio::test]
@@ -262,7 +286,10 @@ async fn migrate_waits_for_the_advisory_lock_and_releases_it() {
         async move { store.migrate().await }
     });
     tokio::time::sleep(Duration::from_millis(500)).await;
-    assert!(!run.is_finished(), "migrate must wait while another session holds the lock");
+    assert!(
+        !run.is_finished(),
+        "migrate must wait while another session holds the lock"
+    );
     assert_eq!(store.schema_version().await.expect("version"), 0);
 
     holder
@@ -316,7 +343,11 @@ async fn a_failed_migration_leaves_the_version_before_it() {
         .iter()
         .map(|r| r.get(0))
         .collect();
-    assert_eq!(tables, ["first_table", "schema_migrations"], "second_table rolled back");
+    assert_eq!(
+        tables,
+        ["first_table", "schema_migrations"],
+        "second_table rolled back"
+    );
     let free: bool = client
         .query_one("SELECT pg_try_advisory_lock($1)", &[&LOCK_KEY])
         .await
@@ -457,7 +488,9 @@ fn sqlite_schema(c: &rusqlite::Connection) -> BTreeMap<String, Table> {
             .prepare("SELECT name, \"unique\", origin, partial FROM pragma_index_list(?1)")
             .expect("prepare");
         let indexes: Vec<(String, bool, String, bool)> = stmt
-            .query_map([&name], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))
+            .query_map([&name], |r| {
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
+            })
             .expect("indexes")
             .collect::<Result<_, _>>()
             .expect("indexes");
@@ -503,7 +536,9 @@ fn sqlite_schema(c: &rusqlite::Connection) -> BTreeMap<String, Table> {
         }
 
         let mut stmt = c
-            .prepare("SELECT \"from\", \"table\", \"to\", on_delete FROM pragma_foreign_key_list(?1)")
+            .prepare(
+                "SELECT \"from\", \"table\", \"to\", on_delete FROM pragma_foreign_key_list(?1)",
+            )
             .expect("prepare");
         t.foreign_keys = stmt
             .query_map([&name], |r| {
@@ -559,7 +594,10 @@ async fn postgres_schema(c: &Client) -> BTreeMap<String, Table> {
             let default: Option<String> = r.get(3);
             let identity: String = r.get(4);
             if !identity.is_empty() {
-                assert_eq!(identity, "d", "{name}.{column}: GENERATED BY DEFAULT, so explicit ids work");
+                assert_eq!(
+                    identity, "d",
+                    "{name}.{column}: GENERATED BY DEFAULT, so explicit ids work"
+                );
                 t.generated_id = Some(column.clone());
             }
             // Flags are BOOLEAN here and 0/1 in SQLite.
@@ -697,15 +735,25 @@ async fn postgres_schema_matches_sqlite() {
             assert_eq!(sc.not_null, pc.not_null, "{what}: NOT NULL");
             assert_eq!(sc.default, pc.default, "{what}: default");
             let collation = (pc.ty == "text").then(|| "C".to_owned());
-            assert_eq!(pc.collation, collation, "{what}: text compares bytewise, as SQLite's BINARY");
+            assert_eq!(
+                pc.collation, collation,
+                "{what}: text compares bytewise, as SQLite's BINARY"
+            );
         }
         assert_eq!(s.primary_key, p.primary_key, "{name}: primary key");
-        assert_eq!(s.generated_id, p.generated_id, "{name}: database-assigned id");
+        assert_eq!(
+            s.generated_id, p.generated_id,
+            "{name}: database-assigned id"
+        );
         assert_eq!(s.unique, p.unique, "{name}: unique constraints");
         assert_eq!(s.indexes, p.indexes, "{name}: indexes");
         assert_eq!(s.foreign_keys, p.foreign_keys, "{name}: foreign keys");
         // A BOOLEAN needs no CHECK (x IN (0, 1)); every other CHECK is ported.
-        assert_eq!(s.checks - s.flags.len(), p.checks, "{name}: CHECK constraints");
+        assert_eq!(
+            s.checks - s.flags.len(),
+            p.checks,
+            "{name}: CHECK constraints"
+        );
     }
 
     let lite_triggers: Vec<String> = lite
@@ -722,11 +770,17 @@ async fn postgres_schema_matches_sqlite() {
         );
     }
     let pg_triggers: i64 = pg_client
-        .query_one("SELECT count(*) FROM pg_trigger WHERE NOT tgisinternal", &[])
+        .query_one(
+            "SELECT count(*) FROM pg_trigger WHERE NOT tgisinternal",
+            &[],
+        )
         .await
         .expect("triggers")
         .get(0);
-    assert_eq!(pg_triggers, 0, "business rules live in Rust, not in PostgreSQL triggers");
+    assert_eq!(
+        pg_triggers, 0,
+        "business rules live in Rust, not in PostgreSQL triggers"
+    );
 }
 
 // --- values ----------------------------------------------------------------------
@@ -812,7 +866,10 @@ async fn values_round_trip_as_the_port_will_use_them() {
     .await
     .expect("session");
     let found: i64 = c
-        .query_one("SELECT user_id FROM staff_sessions WHERE token_hash = $1", &[&hash])
+        .query_one(
+            "SELECT user_id FROM staff_sessions WHERE token_hash = $1",
+            &[&hash],
+        )
         .await
         .expect("session by hash")
         .get(0);
@@ -876,12 +933,13 @@ async fn constraint_errors_are_conflicts() {
     let db = TestDb::new("conflict").await;
     let store = db.migrated().await;
     let c = store.client().await.expect("client");
-    let insert = "INSERT INTO posts (kind, slug, title, created_at, updated_at) VALUES ($1, $2, 'T', 0, 0)";
+    let insert =
+        "INSERT INTO posts (kind, slug, title, created_at, updated_at) VALUES ($1, $2, 'T', 0, 0)";
     c.execute(insert, &[&"article", &"taken"])
         .await
         .expect("first");
     let attempts: [(&str, &str, &str); 2] = [
-        ("article", "taken", "posts_slug_key"),    // UNIQUE
+        ("article", "taken", "posts_slug_key"),   // UNIQUE
         ("podcast", "fresh", "posts_kind_check"), // CHECK
     ];
     for (kind, slug, constraint) in attempts {
@@ -1075,4 +1133,40 @@ async fn connection_problems_are_clear_and_keep_the_password_out() {
     let url = std::env::var(URL_VAR).expect("checked by base_config");
     let store = crate::open_postgres(&url).await.expect("connect");
     store.ping().await.expect("ping");
+}
+
+#[tokio::test]
+async fn the_schema_goes_where_search_path_says() {
+    let db = TestDb::new("path").await;
+    db.client()
+        .await
+        .batch_execute("CREATE SCHEMA site")
+        .await
+        .expect("schema");
+    let mut config = db.config.clone();
+    config.options("-csearch_path=site");
+    let store = PgStore::connect_config(config).await.expect("connect");
+    assert_eq!(
+        store.migrate().await.expect("migrate").len(),
+        MIGRATIONS.len()
+    );
+    store
+        .resync_id_sequences()
+        .await
+        .expect("resync in that schema");
+    let c = db.client().await;
+    let count = |schema: &'static str| {
+        let c = &c;
+        async move {
+            c.query_one(
+                "SELECT count(*) FROM pg_tables WHERE schemaname = $1",
+                &[&schema],
+            )
+            .await
+            .expect("count")
+            .get::<_, i64>(0)
+        }
+    };
+    assert_eq!(count("site").await, 23, "22 tables and schema_migrations");
+    assert_eq!(count("public").await, 0);
 }
