@@ -49,6 +49,18 @@ for dir in tests/browser tests/api; do
   fi
 done
 
+# --- PostgreSQL: the one in MASTHEAD_TEST_DATABASE_URL, or a private
+# throwaway cluster (scripts/pg.sh: Debian's server, installed if missing, a
+# temp data dir, a free port on 127.0.0.1), stopped and deleted on exit ------
+if [ -z "${MASTHEAD_TEST_DATABASE_URL:-}" ]; then
+  step "starting a throwaway PostgreSQL cluster (scripts/pg.sh)"
+  # shellcheck source=scripts/pg.sh
+  source scripts/pg.sh
+  pg_start
+  trap pg_stop EXIT
+fi
+export MASTHEAD_TEST_DATABASE_URL
+
 # --- Rust -------------------------------------------------------------------
 mkdir -p "$CARGO_TARGET_DIR"
 rust_status=0

@@ -3,10 +3,12 @@
 //!
 //! Today there is one backend, embedded SQLite ([`sqlite::SqliteStore`]).
 //! PostgreSQL will be a sibling module with the same operations; the facade is
-//! where the choice is made, so nothing above it changes.
+//! where the choice is made, so nothing above it changes. Its foundation (pool,
+//! schema, migrations) is in place: [`open_postgres`].
 
 pub mod error;
 pub mod model;
+mod postgres;
 pub mod sqlite;
 
 use std::path::Path;
@@ -14,10 +16,17 @@ use std::sync::Arc;
 
 pub use error::{StoreError, StoreResult};
 pub use model::*;
+pub use postgres::PgStore;
 pub use sqlite::backup::{SnapshotInfo, check_snapshot};
 pub use sqlite::{SqliteStore, Writer};
 
 use masthead_domain::{Email, FeedCursor, PostKind};
+
+/// Connects to a PostgreSQL database (`postgres://…`). Only the schema is
+/// ported so far: the handle can `migrate()` and report `schema_version()`.
+pub async fn open_postgres(url: &str) -> StoreResult<PgStore> {
+    PgStore::connect(url).await
+}
 
 /// Current time in Unix milliseconds.
 pub fn now_ms() -> i64 {

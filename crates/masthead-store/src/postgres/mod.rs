@@ -1,0 +1,150 @@
+//! The PostgreSQL backend, being built (issue 9): a connection pool, the
+//! schema and its migrations. The store's operations are not ported yet, so
+//! today [`PgStore`] can connect, migrate, report its schema version and
+//! move identity sequences past explicitly inserted ids; that is what
+//! `masthead migrate --database-url` and `masthead copy` need first.
+//!
+//! The driver is `tokio-postgres` with a `deadpool-postgres` pool, without
+//! TLS for now (docs/architecture.md, "PostgreSQL driver"). How the SQLite
+//! schema is translated is said at the top of
+//! `migrations/postgres/0001_init.sql` and in docs/architecture.md.
+
+mod error;
+mod migrate;
+
+#[cfg(test)]
+mod tests;
+
+use std::time::Duration;
+
+use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod, Runtime};
+use tokio_postgres::NoTls;
+
+use crate::error::{StoreError, StoreResult};
+
+/// Connections the pool keeps at most. PostgreSQL's default
+/// `max_connections` is 100; a few instances of this size fit beside the
+/// server's own and an operator's sessions.
+const POOL_SIZE: usize = 16;
+
+/// How long a request waits for a pooled connection, or to open one, before
+/// the database counts as unavailable.
+const WAIT: Duration = Duration::from_secs(10);
+
+/// A pool of connections to one PostgreSQL database.
+#[derive(Clone)]
+pub struct PgStore {
+    pool: Pool,
+    /// Kept to open the migration's own session (see [`migrate`]).
+    config: tokio_postgres::Config,
+}
+
+impl PgStore {
+    /// Connects to the database at `url` (`postgres://user:password@host:port/db`,
+    /// or libpq's `key=value` form). Fails at once, with the server's reason,
+    /// when it cannot open one connection. Does not migrate: call
+    /// [`PgStore::migrate`].
+    pub async fn connect(url: &str) -> StoreResult<PgStore> {
+        PgStore::connect_config(parse_url(url)?).await
+    }
+
+    pub(crate) async fn connect_config(mut config: tokio_postgres::Config) -> StoreResult<PgStore> {
+        if config.get_connect_timeout().is_none() {
+            config.connect_timeout(WAIT);
+        }
+        if config.get_application_name().is_none() {
+            // Shown in pg_stat_activity, so an operator can tell our sessions.
+            config.application_name("masthead");
+        }
+        let manager = Manager::from_config(
+            config.clone(),
+            NoTls,
+            ManagerConfig {
+                recycling_method: RecyclingMethod::Fast,
+            },
+        );
+        let pool = Pool::builder(manager)
+            .max_size(POOL_SIZE)
+            .runtime(Runtime::Tokio1)
+            .wait_timeout(Some(WAIT))
+            .create_timeout(Some(WAIT))
+            .recycle_timeout(Some(WAIT))
+            .build()
+            .map_err(|e| StoreError::Other(format!("cannot build the connection pool: {e}")))?;
+        let store = PgStore { pool, config };
+        store.ping().await?;
+        Ok(store)
+    }
+
+    /// Applies the migrations this build knows and the database has not
+    /// seen, each in its own transaction, under an advisory lock so that
+    /// instances starting together take turns. Returns the versions applied.
+    pub async fn migrate(&self) -> StoreResult<Vec<i64>> {
+        migrate::run(&self.config, migrate::MIGRATIONS).await
+    }
+
+    /// The newest migration applied (0 for an empty database).
+    pub async fn schema_version(&self) -> StoreResult<i64> {
+        let client = self.client().await?;
+        migrate::schema_version(&client).await
+    }
+
+    /// Newest version this build can migrate to.
+    pub fn newest_known_version() -> i64 {
+        migrate::MIGRATIONS.last().map_or(0, |m| m.version)
+    }
+
+    /// Cheap liveness check.
+    pub async fn ping(&self) -> StoreResult<()> {
+        self.client().await?.simple_query("SELECT 1").await?;
+        Ok(())
+    }
+
+    /// Moves every identity sequence in the schema past the largest id in its
+    /// table. Rows inserted with explicit ids (an import, `masthead copy`) do
+    /// not advance the sequence as SQLite's rowids do; without this the next
+    /// insert without an id would collide with them.
+    pub async fn resync_id_sequences(&self) -> StoreResult<()> {
+        let client = self.client().await?;
+        let columns = client
+            .query(
+                "SELECT c.relname::text, a.attname::text
+                   FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid
+                  WHERE c.relnamespace = current_schema()::regnamespace
+                    AND c.relkind = 'r' AND a.attidentity <> '' AND NOT a.attisdropped",
+                &[],
+            )
+            .await?;
+        for row in columns {
+            let table: String = row.try_get(0)?;
+            let column: String = row.try_get(1)?;
+            let sql = format!(
+                "SELECT setval(pg_get_serial_sequence($1, $2),
+                               COALESCE((SELECT MAX({c}) FROM {t}), 0) + 1, false)",
+                t = quote_ident(&table),
+                c = quote_ident(&column),
+            );
+            client
+                .execute(&sql, &[&quote_ident(&table), &column])
+                .await?;
+        }
+        Ok(())
+    }
+
+    /// A pooled connection.
+    pub(crate) async fn client(&self) -> StoreResult<deadpool_postgres::Object> {
+        Ok(self.pool.get().await?)
+    }
+}
+
+/// Parses a connection URL; the message never repeats the URL (it may hold a
+/// password).
+fn parse_url(url: &str) -> StoreResult<tokio_postgres::Config> {
+    url.parse::<tokio_postgres::Config>()
+        .map_err(|e| StoreError::Invalid(format!("the database URL is not valid: {e}")))
+}
+
+/// `name` as an SQL identifier, quoted.
+fn quote_ident(name: &str) -> String {
+    format!("\"{}\"", name.replace('"', "\"\""))
+}
