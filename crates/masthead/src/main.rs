@@ -201,6 +201,15 @@ enum LiveCommand {
 /// The demo newsroom's home time zone.
 const DEMO_TIMEZONE: &str = "Europe/London";
 
+/// mimalloc rather than glibc's malloc: glibc gives each thread that
+/// allocates its own arena (up to eight per core), and the blocking pool's
+/// database and compression threads each took one, so a soak's resident
+/// memory was twice what the server holds and kept creeping as arenas
+/// fragmented (bench/results/soak-*.md). mimalloc's per-thread heaps return
+/// freed pages to the system.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> Result<()> {
     let cli = Cli::parse();
     tracing_subscriber::fmt()

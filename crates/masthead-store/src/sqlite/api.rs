@@ -628,8 +628,15 @@ fn plan(b: &Browse) -> StoreResult<Plan> {
     let tiebreak = match b.resource {
         Resource::Posts | Resource::Pages => {
             if order.is_empty() {
-                // Ghost's default: newest first; drafts (no date) first in the admin.
-                order.push("p.published_at IS NOT NULL, p.published_at DESC".into());
+                // Ghost's default: newest first; drafts (no date) first in the
+                // admin. The Content API sees only published posts, all dated,
+                // so it orders by date alone: that order is the `posts_feed`
+                // index's, and a page stops after `limit` rows instead of
+                // sorting the whole archive.
+                order.push(match b.audience {
+                    Audience::Content => "p.published_at DESC".into(),
+                    _ => "p.published_at IS NOT NULL, p.published_at DESC".into(),
+                });
             }
             "p.id DESC"
         }
