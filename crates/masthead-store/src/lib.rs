@@ -7,15 +7,34 @@
 
 pub mod error;
 pub mod model;
-pub mod sqlite;
+mod ops;
+mod sqlite;
+#[cfg(feature = "test-support")]
+pub mod testing;
+pub mod units;
 
 use std::path::Path;
 use std::sync::Arc;
 
 pub use error::{StoreError, StoreResult};
 pub use model::*;
+pub use sqlite::api::{
+    ApiAuthor, ApiKey, ApiKeyKind, ApiMember, ApiPost, ApiTag, Audience, Browse, Order, Page,
+    PostExtras, Resource, format_id, parse_id,
+};
 pub use sqlite::backup::{SnapshotInfo, check_snapshot};
-pub use sqlite::{SqliteStore, Writer};
+pub use sqlite::editing::{
+    AUTOSAVE_REVISION_MS, EditablePost, FeatureChoice, FeatureEdit, PostEdit, ReviewItem,
+    ReviewNote, Revision, Seo,
+};
+pub use sqlite::media::{MediaDetails, MediaItem, NewMedia};
+pub use sqlite::staff::{DeskPost, NamedRef, PostFilter, PostOwnership};
+pub use sqlite::taxonomy::{AuthorEdit, EditableTag, TagEdit};
+pub use sqlite::transfer::{Everything, ExportMember, ExportPost, ImportFields};
+pub use sqlite::webhooks::{Delivery, Due, EVENTS as WEBHOOK_EVENTS, Outcome, Webhook};
+pub use units::*;
+
+use sqlite::{SqliteStore, Writer};
 
 use masthead_domain::{Email, FeedCursor, PostKind};
 
@@ -31,13 +50,19 @@ pub fn now_ms() -> i64 {
 /// wait on disk.
 #[derive(Clone)]
 pub struct Store {
-    db: Arc<SqliteStore>,
+    backend: Arc<Backend>,
     /// Bounds concurrent reads (and so open connections and their caches):
     /// more than a few per core only queue inside SQLite anyway.
     read_slots: Arc<tokio::sync::Semaphore>,
     /// Bulk reads (API browses) take one of these before a read slot, so they
     /// can never hold every read slot and stall pages.
     bulk_slots: Arc<tokio::sync::Semaphore>,
+}
+
+/// The database behind a [`Store`]: each dialect is a private module, and
+/// this is the one place an operation chooses it.
+enum Backend {
+    Sqlite(SqliteStore),
 }
 
 /// Concurrent reads allowed.
@@ -61,17 +86,24 @@ macro_rules! read_op {
 impl Store {
     pub fn open_sqlite(path: &Path) -> StoreResult<Store> {
         Ok(Store {
-            db: Arc::new(SqliteStore::open(path)?),
+            backend: Arc::new(Backend::Sqlite(SqliteStore::open(path)?)),
             read_slots: Arc::new(tokio::sync::Semaphore::new(READ_SLOTS)),
             bulk_slots: Arc::new(tokio::sync::Semaphore::new(bulk_slots())),
         })
     }
 
-    pub fn sqlite(&self) -> &SqliteStore {
-        &self.db
+    /// Runs `f` on the blocking pool with the backend.
+    async fn on_backend<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&Backend) -> StoreResult<T> + Send + 'static,
+    ) -> StoreResult<T> {
+        let backend = self.backend.clone();
+        tokio::task::spawn_blocking(move || f(&backend))
+            .await
+            .map_err(|e| StoreError::Other(format!("database task failed: {e}")))?
     }
 
-    pub async fn read<T: Send + 'static>(
+    pub(crate) async fn read<T: Send + 'static>(
         &self,
         f: impl FnOnce(&rusqlite::Connection) -> StoreResult<T> + Send + 'static,
     ) -> StoreResult<T> {
@@ -80,15 +112,15 @@ impl Store {
             .acquire()
             .await
             .map_err(|e| StoreError::Unavailable(format!("store closed: {e}")))?;
-        let db = self.db.clone();
-        tokio::task::spawn_blocking(move || db.read(f))
-            .await
-            .map_err(|e| StoreError::Other(format!("database task failed: {e}")))?
+        self.on_backend(move |b| match b {
+            Backend::Sqlite(db) => db.read(f),
+        })
+        .await
     }
 
     /// A read that may be large (an API browse): it waits for one of a few
     /// bulk slots first, so pages always find a read slot free.
-    pub async fn read_bulk<T: Send + 'static>(
+    pub(crate) async fn read_bulk<T: Send + 'static>(
         &self,
         f: impl FnOnce(&rusqlite::Connection) -> StoreResult<T> + Send + 'static,
     ) -> StoreResult<T> {
@@ -101,14 +133,26 @@ impl Store {
     }
 
     /// One write transaction on the blocking pool.
-    pub async fn write<T: Send + 'static>(
+    pub(crate) async fn write<T: Send + 'static>(
         &self,
         f: impl FnOnce(&Writer<'_>) -> StoreResult<T> + Send + 'static,
     ) -> StoreResult<T> {
-        let db = self.db.clone();
-        tokio::task::spawn_blocking(move || db.write(f))
-            .await
-            .map_err(|e| StoreError::Other(format!("database task failed: {e}")))?
+        self.on_backend(move |b| match b {
+            Backend::Sqlite(db) => db.write(f),
+        })
+        .await
+    }
+
+    /// Like [`Store::write`], without waiting for the disk (see
+    /// [`SqliteStore::write_relaxed`]).
+    pub(crate) async fn write_relaxed<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&Writer<'_>) -> StoreResult<T> + Send + 'static,
+    ) -> StoreResult<T> {
+        self.on_backend(move |b| match b {
+            Backend::Sqlite(db) => db.write_relaxed(f),
+        })
+        .await
     }
 
     read_op!(
@@ -237,7 +281,7 @@ impl Store {
         self.read(move |c| sqlite::editing::review_notes(c, post_id))
             .await
     }
-    pub async fn review_queue(&self) -> StoreResult<Vec<(i64, String, String, i64)>> {
+    pub async fn review_queue(&self) -> StoreResult<Vec<ReviewItem>> {
         self.read(sqlite::editing::review_queue).await
     }
     pub async fn post_notes(&self, post_id: i64) -> StoreResult<Vec<PostNote>> {
@@ -259,18 +303,12 @@ impl Store {
     /// without a disk flush (see [`SqliteStore::write_relaxed`]).
     pub async fn throttle(&self, limits: Vec<Limit>) -> StoreResult<Result<Vec<i64>, usize>> {
         let now = now_ms();
-        let db = self.db.clone();
-        tokio::task::spawn_blocking(move || db.write_relaxed(move |w| w.throttle(&limits, now)))
-            .await
-            .map_err(|e| StoreError::Other(format!("database task failed: {e}")))?
+        self.write_relaxed(move |w| w.throttle(&limits, now)).await
     }
     /// Takes back attempts counted by [`Store::throttle`] (work refused
     /// before it was tried), without a disk flush.
     pub async fn forget_attempt(&self, ids: Vec<i64>) -> StoreResult<()> {
-        let db = self.db.clone();
-        tokio::task::spawn_blocking(move || db.write_relaxed(move |w| w.forget_attempt(&ids)))
-            .await
-            .map_err(|e| StoreError::Other(format!("database task failed: {e}")))?
+        self.write_relaxed(move |w| w.forget_attempt(&ids)).await
     }
     /// Whether a one-time token would be accepted now (not yet spent).
     pub async fn one_time_token_valid(
@@ -348,25 +386,23 @@ impl Store {
     /// Writes a consistent snapshot of the database to `dest` (a new file)
     /// while the site keeps serving and writing; see [`sqlite::backup`].
     pub async fn backup_to(&self, dest: &Path) -> StoreResult<()> {
-        let db = self.db.clone();
         let dest = dest.to_owned();
-        tokio::task::spawn_blocking(move || db.backup_to(&dest))
-            .await
-            .map_err(|e| StoreError::Other(format!("database task failed: {e}")))?
+        self.on_backend(move |b| match b {
+            Backend::Sqlite(db) => db.backup_to(&dest),
+        })
+        .await
     }
 
     /// Cheap liveness check for `/healthz`. It takes no read slot, so it
     /// answers while every slot is busy (a health check must tell "slow"
     /// from "down").
     pub async fn ping(&self) -> StoreResult<()> {
-        let db = self.db.clone();
-        tokio::task::spawn_blocking(move || {
-            db.read(|c| {
+        self.on_backend(|b| match b {
+            Backend::Sqlite(db) => db.read(|c| {
                 c.query_row("SELECT 1", [], |_| Ok(()))?;
                 Ok(())
-            })
+            }),
         })
         .await
-        .map_err(|e| StoreError::Other(format!("database task failed: {e}")))?
     }
 }

@@ -17,11 +17,42 @@ use crate::model::{Author, ChangeTopic};
 
 // ---------------------------------------------------------------- keys --
 
+/// The two kinds of API key: a content key reads the public site; an admin
+/// key (an id and a secret) signs tokens for the Admin API.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ApiKeyKind {
+    Content,
+    Admin,
+}
+
+impl ApiKeyKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ApiKeyKind::Content => "content",
+            ApiKeyKind::Admin => "admin",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<ApiKeyKind> {
+        match s {
+            "content" => Some(ApiKeyKind::Content),
+            "admin" => Some(ApiKeyKind::Admin),
+            _ => None,
+        }
+    }
+}
+
+impl std::fmt::Display for ApiKeyKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 #[derive(Debug, Clone, Serialize)]
 pub struct ApiKey {
     pub id: i64,
-    /// `content` or `admin`.
-    pub kind: String,
+    pub kind: ApiKeyKind,
     pub name: String,
     pub key_id: String,
     /// Admin keys only.
@@ -37,9 +68,16 @@ pub fn api_keys(c: &Connection) -> StoreResult<Vec<ApiKey>> {
          FROM api_keys ORDER BY revoked_at IS NOT NULL, id DESC",
     )?
     .query_map([], |r| {
+        let kind: String = r.get(1)?;
         Ok(ApiKey {
             id: r.get(0)?,
-            kind: r.get(1)?,
+            kind: ApiKeyKind::parse(&kind).ok_or_else(|| {
+                rusqlite::Error::FromSqlConversionFailure(
+                    1,
+                    rusqlite::types::Type::Text,
+                    format!("unknown API key kind {kind:?}").into(),
+                )
+            })?,
             name: r.get(2)?,
             key_id: r.get(3)?,
             secret: r.get(4)?,
@@ -54,20 +92,22 @@ pub fn api_keys(c: &Connection) -> StoreResult<Vec<ApiKey>> {
 /// A live key of `kind` with this public part: its row id and secret.
 pub fn live_key(
     c: &Connection,
-    kind: &'static str,
+    kind: ApiKeyKind,
     key_id: String,
 ) -> StoreResult<Option<(i64, Option<String>)>> {
     Ok(c.prepare_cached(
         "SELECT id, secret FROM api_keys WHERE key_id = ?1 AND kind = ?2 AND revoked_at IS NULL",
     )?
-    .query_row(params![key_id, kind], |r| Ok((r.get(0)?, r.get(1)?)))
+    .query_row(params![key_id, kind.as_str()], |r| {
+        Ok((r.get(0)?, r.get(1)?))
+    })
     .optional()?)
 }
 
 impl Writer<'_> {
     pub fn insert_api_key(
         &self,
-        kind: &str,
+        kind: ApiKeyKind,
         name: &str,
         key_id: &str,
         secret: Option<&str>,
@@ -79,7 +119,14 @@ impl Writer<'_> {
                 "INSERT INTO api_keys (kind, name, key_id, secret, created_by, created_at)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
             )?
-            .execute(params![kind, name, key_id, secret, created_by, now])?;
+            .execute(params![
+                kind.as_str(),
+                name,
+                key_id,
+                secret,
+                created_by,
+                now
+            ])?;
         Ok(self.tx().last_insert_rowid())
     }
 

@@ -3,6 +3,7 @@
 
 use masthead_domain::{PostKind, PostStatus, Visibility};
 use rusqlite::{Connection, OptionalExtension, params};
+use serde::Serialize;
 
 use super::Writer;
 use super::media::MediaDetails;
@@ -448,8 +449,18 @@ pub fn review_notes(c: &Connection, post_id: i64) -> StoreResult<Vec<ReviewNote>
     .collect::<Result<_, _>>()?)
 }
 
-/// Drafts waiting for an editor, oldest first: `(id, title, by, submitted)`.
-pub fn review_queue(c: &Connection) -> StoreResult<Vec<(i64, String, String, i64)>> {
+/// A draft waiting for an editor.
+#[derive(Debug, Clone, Serialize)]
+pub struct ReviewItem {
+    pub post_id: i64,
+    pub title: String,
+    /// Its bylines, comma-separated.
+    pub by: String,
+    pub submitted_ms: i64,
+}
+
+/// Drafts waiting for an editor, oldest first.
+pub fn review_queue(c: &Connection) -> StoreResult<Vec<ReviewItem>> {
     Ok(c.prepare_cached(
         "SELECT p.id, p.title,
                     COALESCE((SELECT group_concat(a.name, ', ') FROM post_authors pa
@@ -457,7 +468,14 @@ pub fn review_queue(c: &Connection) -> StoreResult<Vec<(i64, String, String, i64
                     p.updated_at
              FROM posts p WHERE p.review = 'submitted' ORDER BY p.updated_at",
     )?
-    .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))?
+    .query_map([], |r| {
+        Ok(ReviewItem {
+            post_id: r.get(0)?,
+            title: r.get(1)?,
+            by: r.get(2)?,
+            submitted_ms: r.get(3)?,
+        })
+    })?
     .collect::<Result<_, _>>()?)
 }
 

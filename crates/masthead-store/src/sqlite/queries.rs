@@ -676,6 +676,7 @@ pub fn post_count(c: &Connection) -> StoreResult<u64> {
 }
 
 /// `EXPLAIN QUERY PLAN` of a listing, one plan line per row.
+#[cfg(test)]
 pub fn feed_plan(
     store: &super::SqliteStore,
     scope: FeedScope,

@@ -260,13 +260,6 @@ impl<'t> Writer<'t> {
             .query_map([], |r| r.get(0))?
             .collect::<Result<_, _>>()?)
     }
-
-    pub fn count_posts(&self) -> StoreResult<u64> {
-        Ok(self
-            .tx
-            .query_row("SELECT COUNT(*) FROM posts", [], |r| r.get::<_, i64>(0))?
-            .max(0) as u64)
-    }
 }
 
 /// Runs every second in a write transaction: it must use the
