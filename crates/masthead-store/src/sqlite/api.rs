@@ -949,10 +949,9 @@ impl Writer<'_> {
         name: &str,
         now: i64,
     ) -> StoreResult<i64> {
-        if !self.insert_member(email, "free", "api", now)? {
+        let Some(id) = self.insert_member(email, "free", "api", now)? else {
             return Err(StoreError::Conflict("Member already exists".into()));
-        }
-        let id = self.tx().last_insert_rowid();
+        };
         if !name.is_empty() {
             self.tx().execute(
                 "UPDATE members SET name = ?2 WHERE id = ?1",

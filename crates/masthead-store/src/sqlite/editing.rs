@@ -7,6 +7,7 @@ use serde::Serialize;
 
 use super::Writer;
 use super::media::MediaDetails;
+use super::write::PostMark;
 use crate::error::{StoreError, StoreResult};
 use crate::model::ChangeTopic;
 
@@ -304,6 +305,17 @@ impl Writer<'_> {
                 StoreError::Conflict(_) => StoreError::Conflict(format!("the slug {:?} is already taken", edit.slug)),
                 other => other,
             })?;
+        self.post_changed(
+            id,
+            Some(PostMark {
+                published: old_status == "published",
+                updated_ms: updated,
+            }),
+            Some(PostMark {
+                published: edit.status == PostStatus::Published,
+                updated_ms: new_updated,
+            }),
+        )?;
         let listed = (edit.status == PostStatus::Published && kind != "page")
             .then_some(edit.published_ms)
             .flatten();

@@ -66,6 +66,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "scheduled",
         include_str!("../../migrations/sqlite/0008_scheduled.sql"),
     ),
+    (
+        9,
+        "no_triggers",
+        include_str!("../../migrations/sqlite/0009_no_triggers.sql"),
+    ),
 ];
 
 /// Most idle reader connections kept open.

@@ -190,6 +190,7 @@ pub struct ImportFields {
 
 impl Writer<'_> {
     pub fn set_import_fields(&self, id: i64, f: &ImportFields) -> StoreResult<()> {
+        let before = self.post_mark(id)?;
         self.tx().execute(
             "UPDATE posts SET uuid = CASE WHEN ?2 IS NOT NULL AND NOT EXISTS
                     (SELECT 1 FROM posts o WHERE o.uuid = ?2) THEN ?2 ELSE uuid END, created_at = ?3, updated_at = ?4, featured = ?5,
@@ -211,7 +212,7 @@ impl Writer<'_> {
                 f.agency
             ],
         )?;
-        Ok(())
+        self.post_changed(id, before, self.post_mark(id)?)
     }
 
     /// A byline's portrait (imports bring their own addresses).

@@ -199,7 +199,10 @@ impl Writer<'_> {
             self.insert_campaign(c)?;
         }
         for (email, at) in &seed.members {
-            if self.insert_member(email, "free", &seed.member_source, *at)? {
+            if self
+                .insert_member(email, "free", &seed.member_source, *at)?
+                .is_some()
+            {
                 counts.members += 1;
             }
         }
@@ -296,7 +299,10 @@ impl Writer<'_> {
             }
         }
         for m in &import.members {
-            if self.insert_member(&m.email, m.status, "import", m.created_ms)? {
+            if self
+                .insert_member(&m.email, m.status, "import", m.created_ms)?
+                .is_some()
+            {
                 report.members_added += 1;
                 if !m.name.is_empty() {
                     self.set_member_name(m.email.key(), &m.name)?;

@@ -1,5 +1,5 @@
-//! Webhooks and their delivery log (the rows are written by triggers; see
-//! migration 0007).
+//! Webhooks and their delivery log (deliveries are queued beside the writes
+//! they are about: see `Writer::enqueue_webhooks`).
 
 use rusqlite::{Connection, params};
 use serde::Serialize;
