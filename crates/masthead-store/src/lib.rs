@@ -6,33 +6,17 @@
 //! where the choice is made, so nothing above it changes.
 
 pub mod error;
-pub mod model;
 mod ops;
 mod sqlite;
 #[cfg(feature = "test-support")]
 pub mod testing;
-pub mod units;
 
 use std::path::Path;
 use std::sync::Arc;
 
 pub use error::{StoreError, StoreResult};
-pub use model::*;
-pub use sqlite::api::{
-    ApiAuthor, ApiKey, ApiKeyKind, ApiMember, ApiPost, ApiTag, Audience, Browse, Order, Page,
-    PostExtras, Resource, format_id, parse_id,
-};
-pub use sqlite::backup::{SnapshotInfo, check_snapshot};
-pub use sqlite::editing::{
-    AUTOSAVE_REVISION_MS, EditablePost, FeatureChoice, FeatureEdit, PostEdit, ReviewItem,
-    ReviewNote, Revision, Seo,
-};
-pub use sqlite::media::{MediaDetails, MediaItem, NewMedia};
-pub use sqlite::staff::{DeskPost, NamedRef, PostFilter, PostOwnership};
-pub use sqlite::taxonomy::{AuthorEdit, EditableTag, TagEdit};
-pub use sqlite::transfer::{Everything, ExportMember, ExportPost, ImportFields};
-pub use sqlite::webhooks::{Delivery, Due, EVENTS as WEBHOOK_EVENTS, Outcome, Webhook};
-pub use units::*;
+pub use masthead_model::*;
+pub use sqlite::backup::check_snapshot;
 
 use sqlite::{SqliteStore, Writer};
 
@@ -210,30 +194,18 @@ impl Store {
         self.read(move |c| sqlite::staff::session(c, token_hash, now))
             .await
     }
-    pub async fn desk_posts(
-        &self,
-        filter: sqlite::staff::PostFilter,
-        limit: u32,
-    ) -> StoreResult<Vec<sqlite::staff::DeskPost>> {
+    pub async fn desk_posts(&self, filter: PostFilter, limit: u32) -> StoreResult<Vec<DeskPost>> {
         self.read(move |c| sqlite::staff::desk_posts(c, filter, limit))
             .await
     }
-    pub async fn all_authors_and_tags(
-        &self,
-    ) -> StoreResult<(Vec<sqlite::staff::NamedRef>, Vec<sqlite::staff::NamedRef>)> {
+    pub async fn all_authors_and_tags(&self) -> StoreResult<(Vec<NamedRef>, Vec<NamedRef>)> {
         self.read(sqlite::staff::all_authors_and_tags).await
     }
-    pub async fn post_kind_and_authors(
-        &self,
-        post_id: i64,
-    ) -> StoreResult<Option<sqlite::staff::PostOwnership>> {
+    pub async fn post_kind_and_authors(&self, post_id: i64) -> StoreResult<Option<PostOwnership>> {
         self.read(move |c| sqlite::staff::post_kind_and_authors(c, post_id))
             .await
     }
-    pub async fn editable_post(
-        &self,
-        id: i64,
-    ) -> StoreResult<Option<sqlite::editing::EditablePost>> {
+    pub async fn editable_post(&self, id: i64) -> StoreResult<Option<EditablePost>> {
         self.read(move |c| sqlite::editing::editable_post(c, id))
             .await
     }
@@ -244,29 +216,22 @@ impl Store {
         self.read(move |c| sqlite::taxonomy::author_by_id(c, id))
             .await
     }
-    pub async fn editable_tag(
-        &self,
-        id: i64,
-    ) -> StoreResult<Option<sqlite::taxonomy::EditableTag>> {
+    pub async fn editable_tag(&self, id: i64) -> StoreResult<Option<EditableTag>> {
         self.read(move |c| sqlite::taxonomy::editable_tag(c, id))
             .await
     }
-    pub async fn editable_tags(&self) -> StoreResult<Vec<sqlite::taxonomy::EditableTag>> {
+    pub async fn editable_tags(&self) -> StoreResult<Vec<EditableTag>> {
         self.read(sqlite::taxonomy::editable_tags).await
     }
-    pub async fn media_item(&self, id: i64) -> StoreResult<Option<sqlite::media::MediaItem>> {
+    pub async fn media_item(&self, id: i64) -> StoreResult<Option<MediaItem>> {
         self.read(move |c| sqlite::media::media_item(c, id)).await
     }
     /// The media library, newest first, older than item `before`.
-    pub async fn media_page(
-        &self,
-        before: Option<i64>,
-        limit: u32,
-    ) -> StoreResult<Vec<sqlite::media::MediaItem>> {
+    pub async fn media_page(&self, before: Option<i64>, limit: u32) -> StoreResult<Vec<MediaItem>> {
         self.read(move |c| sqlite::media::media_page(c, before, limit))
             .await
     }
-    pub async fn revisions(&self, post_id: i64) -> StoreResult<Vec<sqlite::editing::Revision>> {
+    pub async fn revisions(&self, post_id: i64) -> StoreResult<Vec<Revision>> {
         self.read(move |c| sqlite::editing::revisions(c, post_id))
             .await
     }
@@ -274,10 +239,7 @@ impl Store {
         self.read(move |c| sqlite::editing::review_state(c, post_id))
             .await
     }
-    pub async fn review_notes(
-        &self,
-        post_id: i64,
-    ) -> StoreResult<Vec<sqlite::editing::ReviewNote>> {
+    pub async fn review_notes(&self, post_id: i64) -> StoreResult<Vec<ReviewNote>> {
         self.read(move |c| sqlite::editing::review_notes(c, post_id))
             .await
     }

@@ -4,10 +4,10 @@
 
 use masthead_domain::{Email, Slug};
 
+use crate::api::PostExtras;
+use crate::editing::{PostEdit, Seo};
 use crate::model::{Campaign, NewAuthor, NewPost, NewStaffUser, NewTag};
-use crate::sqlite::api::PostExtras;
-use crate::sqlite::editing::{PostEdit, Seo};
-use crate::sqlite::transfer::ImportFields;
+use crate::transfer::ImportFields;
 
 /// A new post, whatever surface it comes from (desk, Admin API, importer).
 #[derive(Debug, Clone)]
