@@ -1,9 +1,11 @@
 //! Masthead's storage. Everything that touches SQL lives here, behind the
 //! async [`Store`] facade; handlers and renderers see typed rows only.
 //!
-//! Today there is one backend, embedded SQLite ([`sqlite::SqliteStore`]).
-//! PostgreSQL will be a sibling module with the same operations; the facade is
-//! where the choice is made, so nothing above it changes.
+//! Today there is one backend, embedded SQLite (the private `sqlite`
+//! module). PostgreSQL will be a sibling module with the same operations; the
+//! facade ([`Store`], its `Backend` and the dispatch in `read`/`write`) is
+//! where the choice is made, so nothing above it changes. Row types come from
+//! `masthead-model` and are re-exported here.
 
 pub mod error;
 mod ops;
