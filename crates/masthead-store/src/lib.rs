@@ -286,13 +286,8 @@ impl Store {
     }
     /// Whether `post_id` is a published live post.
     pub async fn is_published_live(&self, post_id: i64) -> StoreResult<bool> {
-        self.read(move |c| {
-            Ok(c.prepare_cached(
-                "SELECT EXISTS (SELECT 1 FROM posts WHERE id = ?1 AND kind = 'live' AND status = 'published')",
-            )?
-            .query_row([post_id], |r| r.get(0))?)
-        })
-        .await
+        self.read(move |c| sqlite::queries::is_published_live(c, post_id))
+            .await
     }
     read_op!(post_count() -> u64);
     read_op!(published_post_id_by_slug(slug: String, kind: Option<PostKind>) -> Option<i64>);
@@ -331,15 +326,7 @@ impl Store {
 
     /// One raw settings value.
     pub async fn site_settings_raw(&self, key: &'static str) -> StoreResult<Option<String>> {
-        self.read(move |c| {
-            use rusqlite::OptionalExtension;
-            Ok(
-                c.prepare_cached("SELECT value FROM settings WHERE key = ?1")?
-                    .query_row([key], |r| r.get(0))
-                    .optional()?,
-            )
-        })
-        .await
+        self.read(move |c| sqlite::queries::setting(c, key)).await
     }
 
     pub async fn set_setting(&self, key: &'static str, value: &str) -> StoreResult<()> {
@@ -362,10 +349,7 @@ impl Store {
     /// from "down").
     pub async fn ping(&self) -> StoreResult<()> {
         self.on_backend(|b| match b {
-            Backend::Sqlite(db) => db.read(|c| {
-                c.query_row("SELECT 1", [], |_| Ok(()))?;
-                Ok(())
-            }),
+            Backend::Sqlite(db) => db.read(sqlite::queries::ping),
         })
         .await
     }
