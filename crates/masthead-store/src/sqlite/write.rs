@@ -391,6 +391,137 @@ pub(crate) fn new_uuid() -> StoreResult<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::sqlite::tests::TempDb;
+    use masthead_domain::Visibility;
+
+    fn draft(slug: &str, status: PostStatus, published_ms: Option<i64>) -> NewPost {
+        NewPost {
+            kind: PostKind::Live,
+            slug: slug.to_owned(),
+            title: format!("Title {slug}"),
+            dek: String::new(),
+            body_source: String::new(),
+            body_html: String::new(),
+            word_count: 0,
+            reading_minutes: 1,
+            status,
+            visibility: Visibility::Public,
+            image: None,
+            video: None,
+            published_ms,
+            updated_ms: 1_000,
+            tag_ids: vec![],
+            author_ids: vec![],
+        }
+    }
+
+    fn edit(status: PostStatus, published_ms: Option<i64>) -> crate::PostEdit {
+        crate::PostEdit {
+            title: "Edited".into(),
+            dek: String::new(),
+            slug: "edited".into(),
+            body_source: String::new(),
+            body_html: String::new(),
+            word_count: 0,
+            reading_minutes: 1,
+            status,
+            published_ms,
+            tag_ids: None,
+            author_ids: None,
+            seo: None,
+            feature: None,
+            visibility: None,
+            video_embed: None,
+            autosave: false,
+        }
+    }
+
+    /// The deliveries queued so far, oldest first: `(event, subject)`.
+    fn queued(w: &Writer<'_>) -> Vec<(String, i64)> {
+        w.tx()
+            .prepare("SELECT event, subject_id FROM webhook_deliveries ORDER BY id")
+            .and_then(|mut s| {
+                s.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
+                    .collect::<Result<_, _>>()
+            })
+            .expect("deliveries")
+    }
+
+    /// Every write that publishes, changes or unpublishes a post, or adds a
+    /// member, queues its webhooks in the same transaction; drafts and
+    /// unchanged posts queue nothing, and no schema trigger is left to do it
+    /// twice.
+    #[test]
+    fn writes_queue_their_webhooks_and_posts_get_uuids() {
+        let db = TempDb::new("outbox");
+        db.store
+            .write(|w| {
+                for event in crate::WEBHOOK_EVENTS {
+                    w.insert_webhook(event, "https://h.example/", "h", "s", 1)?;
+                }
+                let ev = |e: &str, id: i64| (e.to_owned(), id);
+                let draft_id = w.insert_post(&draft("d", PostStatus::Draft, None))?;
+                assert_eq!(queued(w), []);
+                let live = w.insert_post(&draft("l", PostStatus::Published, Some(1_000)))?;
+                assert_eq!(queued(w), [ev("post.published", live)]);
+                let v = w.save_post(
+                    draft_id,
+                    1_000,
+                    &edit(PostStatus::Published, Some(2_000)),
+                    None,
+                    2_000,
+                )?;
+                assert_eq!(queued(w)[1..], [ev("post.published", draft_id)]);
+                w.save_post(
+                    draft_id,
+                    v,
+                    &edit(PostStatus::Published, Some(2_000)),
+                    None,
+                    3_000,
+                )?;
+                assert_eq!(queued(w)[2..], [ev("post.updated", draft_id)]);
+                w.add_live_entry(&crate::model::NewLiveEntry {
+                    post_id: live,
+                    title: String::new(),
+                    body_source: "x".into(),
+                    body_html: "<p>x</p>".into(),
+                    pinned: false,
+                    created_ms: 5_000,
+                })?;
+                assert_eq!(queued(w)[3..], [ev("post.updated", live)]);
+                let v = w.post_mark(draft_id)?.expect("post").updated_ms;
+                w.save_post(draft_id, v, &edit(PostStatus::Draft, None), None, 6_000)?;
+                assert_eq!(queued(w)[4..], [ev("post.unpublished", draft_id)]);
+                let later = w.insert_post(&draft("s", PostStatus::Scheduled, Some(7_000)))?;
+                assert_eq!(queued(w).len(), 5, "scheduled posts wait");
+                assert_eq!(w.publish_due(8_000)?, [later]);
+                assert_eq!(queued(w)[5..], [ev("post.published", later)]);
+                let email = Email::parse("reader@example.org")?;
+                let member = w
+                    .insert_member(&email, "free", "test", 9_000)?
+                    .expect("new");
+                assert_eq!(w.insert_member(&email, "free", "test", 9_000)?, None);
+                assert_eq!(queued(w)[6..], [ev("member.added", member)]);
+                let triggers: i64 = w.tx().query_row(
+                    "SELECT COUNT(*) FROM sqlite_schema WHERE type = 'trigger'",
+                    [],
+                    |r| r.get(0),
+                )?;
+                assert_eq!(triggers, 0);
+                let uuids: Vec<String> = w
+                    .tx()
+                    .prepare("SELECT uuid FROM posts ORDER BY id")?
+                    .query_map([], |r| r.get(0))?
+                    .collect::<Result<_, _>>()?;
+                assert_eq!(uuids.len(), 3);
+                assert!(
+                    uuids.iter().all(|u| u.len() == 36 && &u[14..15] == "4"),
+                    "{uuids:?}"
+                );
+                Ok(())
+            })
+            .expect("writes");
+    }
 
     #[test]
     fn uuids_are_version_4_and_differ() {
