@@ -130,7 +130,7 @@ impl Store {
     }
 
     /// Like [`Store::write`], without waiting for the disk (see
-    /// [`SqliteStore::write_relaxed`]).
+    /// `SqliteStore::write_relaxed`).
     pub(crate) async fn write_relaxed<T: Send + 'static>(
         &self,
         f: impl FnOnce(&Writer<'_>) -> StoreResult<T> + Send + 'static,
@@ -263,8 +263,8 @@ impl Store {
     pub async fn staff_users(&self) -> StoreResult<Vec<StaffUser>> {
         self.read(sqlite::staff::staff_users).await
     }
-    /// Counts one attempt against `limits`, atomically (see [`Writer::throttle`]),
-    /// without a disk flush (see [`SqliteStore::write_relaxed`]).
+    /// Counts one attempt against `limits`, atomically (see `Writer::throttle`),
+    /// without a disk flush (see `SqliteStore::write_relaxed`).
     pub async fn throttle(&self, limits: Vec<Limit>) -> StoreResult<Result<Vec<i64>, usize>> {
         let now = now_ms();
         self.write_relaxed(move |w| w.throttle(&limits, now)).await
@@ -335,7 +335,7 @@ impl Store {
     }
 
     /// Writes a consistent snapshot of the database to `dest` (a new file)
-    /// while the site keeps serving and writing; see [`sqlite::backup`].
+    /// while the site keeps serving and writing; see the `sqlite::backup` module.
     pub async fn backup_to(&self, dest: &Path) -> StoreResult<()> {
         let dest = dest.to_owned();
         self.on_backend(move |b| match b {
