@@ -5,7 +5,7 @@ use jiff::Timestamp;
 use jiff::tz::TimeZone;
 use masthead_domain::relative_time::relative_time;
 use masthead_domain::{CampaignProgress, PostKind, Visibility};
-use masthead_store::{
+use masthead_model::{
     Author, Campaign, Image, LiveEntry, Post, PostCard, PostNote, SiteSettings, Tag, TagRef,
 };
 use serde::Serialize;

@@ -1,9 +1,9 @@
 //! The default theme renders what readers need from real view models.
 
 use masthead_domain::{PostKind, PostStatus, Visibility};
+use masthead_model::{Image, Post, SiteSettings, Video};
 use masthead_render::Theme;
 use masthead_render::views::{Clock, FeedLink, PageMeta, PostView, SeoImage, SeoView, SiteView};
-use masthead_store::{Image, Post, SiteSettings, Video};
 use serde_json::json;
 
 fn post(video: Video) -> Post {

@@ -1,24 +1,29 @@
 //! Masthead's storage. Everything that touches SQL lives here, behind the
 //! async [`Store`] facade; handlers and renderers see typed rows only.
 //!
-//! Today there is one backend, embedded SQLite ([`sqlite::SqliteStore`]).
-//! PostgreSQL will be a sibling module with the same operations; the facade is
+//! Today there is one backend, embedded SQLite (the private `sqlite`
+//! module). PostgreSQL will be a sibling module with the same operations; the
+//! facade ([`Store`], its `Backend` and the dispatch in `read`/`write`) is
 //! where the choice is made, so nothing above it changes. Its foundation (pool,
-//! schema, migrations) is in place: [`open_postgres`].
+//! schema, migrations) is in place: [`open_postgres`]. Row types come from
+//! `masthead-model` and are re-exported here.
 
 pub mod error;
-pub mod model;
+mod ops;
 mod postgres;
-pub mod sqlite;
+mod sqlite;
+#[cfg(feature = "test-support")]
+pub mod testing;
 
 use std::path::Path;
 use std::sync::Arc;
 
 pub use error::{StoreError, StoreResult};
-pub use model::*;
+pub use masthead_model::*;
 pub use postgres::PgStore;
-pub use sqlite::backup::{SnapshotInfo, check_snapshot};
-pub use sqlite::{SqliteStore, Writer};
+pub use sqlite::backup::check_snapshot;
+
+use sqlite::{SqliteStore, Writer};
 
 use masthead_domain::{Email, FeedCursor, PostKind};
 
@@ -40,13 +45,19 @@ pub fn now_ms() -> i64 {
 /// wait on disk.
 #[derive(Clone)]
 pub struct Store {
-    db: Arc<SqliteStore>,
+    backend: Arc<Backend>,
     /// Bounds concurrent reads (and so open connections and their caches):
     /// more than a few per core only queue inside SQLite anyway.
     read_slots: Arc<tokio::sync::Semaphore>,
     /// Bulk reads (API browses) take one of these before a read slot, so they
     /// can never hold every read slot and stall pages.
     bulk_slots: Arc<tokio::sync::Semaphore>,
+}
+
+/// The database behind a [`Store`]: each dialect is a private module, and
+/// this is the one place an operation chooses it.
+enum Backend {
+    Sqlite(SqliteStore),
 }
 
 /// Concurrent reads allowed.
@@ -70,17 +81,24 @@ macro_rules! read_op {
 impl Store {
     pub fn open_sqlite(path: &Path) -> StoreResult<Store> {
         Ok(Store {
-            db: Arc::new(SqliteStore::open(path)?),
+            backend: Arc::new(Backend::Sqlite(SqliteStore::open(path)?)),
             read_slots: Arc::new(tokio::sync::Semaphore::new(READ_SLOTS)),
             bulk_slots: Arc::new(tokio::sync::Semaphore::new(bulk_slots())),
         })
     }
 
-    pub fn sqlite(&self) -> &SqliteStore {
-        &self.db
+    /// Runs `f` on the blocking pool with the backend.
+    async fn on_backend<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&Backend) -> StoreResult<T> + Send + 'static,
+    ) -> StoreResult<T> {
+        let backend = self.backend.clone();
+        tokio::task::spawn_blocking(move || f(&backend))
+            .await
+            .map_err(|e| StoreError::Other(format!("database task failed: {e}")))?
     }
 
-    pub async fn read<T: Send + 'static>(
+    pub(crate) async fn read<T: Send + 'static>(
         &self,
         f: impl FnOnce(&rusqlite::Connection) -> StoreResult<T> + Send + 'static,
     ) -> StoreResult<T> {
@@ -89,15 +107,15 @@ impl Store {
             .acquire()
             .await
             .map_err(|e| StoreError::Unavailable(format!("store closed: {e}")))?;
-        let db = self.db.clone();
-        tokio::task::spawn_blocking(move || db.read(f))
-            .await
-            .map_err(|e| StoreError::Other(format!("database task failed: {e}")))?
+        self.on_backend(move |b| match b {
+            Backend::Sqlite(db) => db.read(f),
+        })
+        .await
     }
 
     /// A read that may be large (an API browse): it waits for one of a few
     /// bulk slots first, so pages always find a read slot free.
-    pub async fn read_bulk<T: Send + 'static>(
+    pub(crate) async fn read_bulk<T: Send + 'static>(
         &self,
         f: impl FnOnce(&rusqlite::Connection) -> StoreResult<T> + Send + 'static,
     ) -> StoreResult<T> {
@@ -110,14 +128,26 @@ impl Store {
     }
 
     /// One write transaction on the blocking pool.
-    pub async fn write<T: Send + 'static>(
+    pub(crate) async fn write<T: Send + 'static>(
         &self,
         f: impl FnOnce(&Writer<'_>) -> StoreResult<T> + Send + 'static,
     ) -> StoreResult<T> {
-        let db = self.db.clone();
-        tokio::task::spawn_blocking(move || db.write(f))
-            .await
-            .map_err(|e| StoreError::Other(format!("database task failed: {e}")))?
+        self.on_backend(move |b| match b {
+            Backend::Sqlite(db) => db.write(f),
+        })
+        .await
+    }
+
+    /// Like [`Store::write`], without waiting for the disk (see
+    /// `SqliteStore::write_relaxed`).
+    pub(crate) async fn write_relaxed<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&Writer<'_>) -> StoreResult<T> + Send + 'static,
+    ) -> StoreResult<T> {
+        self.on_backend(move |b| match b {
+            Backend::Sqlite(db) => db.write_relaxed(f),
+        })
+        .await
     }
 
     read_op!(
@@ -175,30 +205,18 @@ impl Store {
         self.read(move |c| sqlite::staff::session(c, token_hash, now))
             .await
     }
-    pub async fn desk_posts(
-        &self,
-        filter: sqlite::staff::PostFilter,
-        limit: u32,
-    ) -> StoreResult<Vec<sqlite::staff::DeskPost>> {
+    pub async fn desk_posts(&self, filter: PostFilter, limit: u32) -> StoreResult<Vec<DeskPost>> {
         self.read(move |c| sqlite::staff::desk_posts(c, filter, limit))
             .await
     }
-    pub async fn all_authors_and_tags(
-        &self,
-    ) -> StoreResult<(Vec<sqlite::staff::NamedRef>, Vec<sqlite::staff::NamedRef>)> {
+    pub async fn all_authors_and_tags(&self) -> StoreResult<(Vec<NamedRef>, Vec<NamedRef>)> {
         self.read(sqlite::staff::all_authors_and_tags).await
     }
-    pub async fn post_kind_and_authors(
-        &self,
-        post_id: i64,
-    ) -> StoreResult<Option<sqlite::staff::PostOwnership>> {
+    pub async fn post_kind_and_authors(&self, post_id: i64) -> StoreResult<Option<PostOwnership>> {
         self.read(move |c| sqlite::staff::post_kind_and_authors(c, post_id))
             .await
     }
-    pub async fn editable_post(
-        &self,
-        id: i64,
-    ) -> StoreResult<Option<sqlite::editing::EditablePost>> {
+    pub async fn editable_post(&self, id: i64) -> StoreResult<Option<EditablePost>> {
         self.read(move |c| sqlite::editing::editable_post(c, id))
             .await
     }
@@ -209,29 +227,22 @@ impl Store {
         self.read(move |c| sqlite::taxonomy::author_by_id(c, id))
             .await
     }
-    pub async fn editable_tag(
-        &self,
-        id: i64,
-    ) -> StoreResult<Option<sqlite::taxonomy::EditableTag>> {
+    pub async fn editable_tag(&self, id: i64) -> StoreResult<Option<EditableTag>> {
         self.read(move |c| sqlite::taxonomy::editable_tag(c, id))
             .await
     }
-    pub async fn editable_tags(&self) -> StoreResult<Vec<sqlite::taxonomy::EditableTag>> {
+    pub async fn editable_tags(&self) -> StoreResult<Vec<EditableTag>> {
         self.read(sqlite::taxonomy::editable_tags).await
     }
-    pub async fn media_item(&self, id: i64) -> StoreResult<Option<sqlite::media::MediaItem>> {
+    pub async fn media_item(&self, id: i64) -> StoreResult<Option<MediaItem>> {
         self.read(move |c| sqlite::media::media_item(c, id)).await
     }
     /// The media library, newest first, older than item `before`.
-    pub async fn media_page(
-        &self,
-        before: Option<i64>,
-        limit: u32,
-    ) -> StoreResult<Vec<sqlite::media::MediaItem>> {
+    pub async fn media_page(&self, before: Option<i64>, limit: u32) -> StoreResult<Vec<MediaItem>> {
         self.read(move |c| sqlite::media::media_page(c, before, limit))
             .await
     }
-    pub async fn revisions(&self, post_id: i64) -> StoreResult<Vec<sqlite::editing::Revision>> {
+    pub async fn revisions(&self, post_id: i64) -> StoreResult<Vec<Revision>> {
         self.read(move |c| sqlite::editing::revisions(c, post_id))
             .await
     }
@@ -239,14 +250,11 @@ impl Store {
         self.read(move |c| sqlite::editing::review_state(c, post_id))
             .await
     }
-    pub async fn review_notes(
-        &self,
-        post_id: i64,
-    ) -> StoreResult<Vec<sqlite::editing::ReviewNote>> {
+    pub async fn review_notes(&self, post_id: i64) -> StoreResult<Vec<ReviewNote>> {
         self.read(move |c| sqlite::editing::review_notes(c, post_id))
             .await
     }
-    pub async fn review_queue(&self) -> StoreResult<Vec<(i64, String, String, i64)>> {
+    pub async fn review_queue(&self) -> StoreResult<Vec<ReviewItem>> {
         self.read(sqlite::editing::review_queue).await
     }
     pub async fn post_notes(&self, post_id: i64) -> StoreResult<Vec<PostNote>> {
@@ -264,22 +272,16 @@ impl Store {
     pub async fn staff_users(&self) -> StoreResult<Vec<StaffUser>> {
         self.read(sqlite::staff::staff_users).await
     }
-    /// Counts one attempt against `limits`, atomically (see [`Writer::throttle`]),
-    /// without a disk flush (see [`SqliteStore::write_relaxed`]).
+    /// Counts one attempt against `limits`, atomically (see `Writer::throttle`),
+    /// without a disk flush (see `SqliteStore::write_relaxed`).
     pub async fn throttle(&self, limits: Vec<Limit>) -> StoreResult<Result<Vec<i64>, usize>> {
         let now = now_ms();
-        let db = self.db.clone();
-        tokio::task::spawn_blocking(move || db.write_relaxed(move |w| w.throttle(&limits, now)))
-            .await
-            .map_err(|e| StoreError::Other(format!("database task failed: {e}")))?
+        self.write_relaxed(move |w| w.throttle(&limits, now)).await
     }
     /// Takes back attempts counted by [`Store::throttle`] (work refused
     /// before it was tried), without a disk flush.
     pub async fn forget_attempt(&self, ids: Vec<i64>) -> StoreResult<()> {
-        let db = self.db.clone();
-        tokio::task::spawn_blocking(move || db.write_relaxed(move |w| w.forget_attempt(&ids)))
-            .await
-            .map_err(|e| StoreError::Other(format!("database task failed: {e}")))?
+        self.write_relaxed(move |w| w.forget_attempt(&ids)).await
     }
     /// Whether a one-time token would be accepted now (not yet spent).
     pub async fn one_time_token_valid(
@@ -293,13 +295,8 @@ impl Store {
     }
     /// Whether `post_id` is a published live post.
     pub async fn is_published_live(&self, post_id: i64) -> StoreResult<bool> {
-        self.read(move |c| {
-            Ok(c.prepare_cached(
-                "SELECT EXISTS (SELECT 1 FROM posts WHERE id = ?1 AND kind = 'live' AND status = 'published')",
-            )?
-            .query_row([post_id], |r| r.get(0))?)
-        })
-        .await
+        self.read(move |c| sqlite::queries::is_published_live(c, post_id))
+            .await
     }
     read_op!(post_count() -> u64);
     read_op!(published_post_id_by_slug(slug: String, kind: Option<PostKind>) -> Option<i64>);
@@ -338,15 +335,7 @@ impl Store {
 
     /// One raw settings value.
     pub async fn site_settings_raw(&self, key: &'static str) -> StoreResult<Option<String>> {
-        self.read(move |c| {
-            use rusqlite::OptionalExtension;
-            Ok(
-                c.prepare_cached("SELECT value FROM settings WHERE key = ?1")?
-                    .query_row([key], |r| r.get(0))
-                    .optional()?,
-            )
-        })
-        .await
+        self.read(move |c| sqlite::queries::setting(c, key)).await
     }
 
     pub async fn set_setting(&self, key: &'static str, value: &str) -> StoreResult<()> {
@@ -355,27 +344,22 @@ impl Store {
     }
 
     /// Writes a consistent snapshot of the database to `dest` (a new file)
-    /// while the site keeps serving and writing; see [`sqlite::backup`].
+    /// while the site keeps serving and writing; see the `sqlite::backup` module.
     pub async fn backup_to(&self, dest: &Path) -> StoreResult<()> {
-        let db = self.db.clone();
         let dest = dest.to_owned();
-        tokio::task::spawn_blocking(move || db.backup_to(&dest))
-            .await
-            .map_err(|e| StoreError::Other(format!("database task failed: {e}")))?
+        self.on_backend(move |b| match b {
+            Backend::Sqlite(db) => db.backup_to(&dest),
+        })
+        .await
     }
 
     /// Cheap liveness check for `/healthz`. It takes no read slot, so it
     /// answers while every slot is busy (a health check must tell "slow"
     /// from "down").
     pub async fn ping(&self) -> StoreResult<()> {
-        let db = self.db.clone();
-        tokio::task::spawn_blocking(move || {
-            db.read(|c| {
-                c.query_row("SELECT 1", [], |_| Ok(()))?;
-                Ok(())
-            })
+        self.on_backend(|b| match b {
+            Backend::Sqlite(db) => db.read(sqlite::queries::ping),
         })
         .await
-        .map_err(|e| StoreError::Other(format!("database task failed: {e}")))?
     }
 }

@@ -16,7 +16,7 @@ pub fn spawn_scheduler(state: AppState) -> JoinHandle<()> {
         let mut shutdown = state.shutdown_signal();
         loop {
             let now = masthead_store::now_ms();
-            match state.store.write(move |w| w.publish_due(now)).await {
+            match state.store.publish_due(now).await {
                 Ok(ids) if !ids.is_empty() => {
                     tracing::info!(count = ids.len(), "published scheduled posts");
                     state.wrote.notify_one();

@@ -4,7 +4,7 @@
 //!
 //! Attempt counts live in the database (table `signin_failures`, one row per
 //! counted attempt) and are checked and recorded in one write transaction
-//! (`Writer::throttle`), so parallel attempts cannot all pass a check made
+//! (`Store::throttle`), so parallel attempts cannot all pass a check made
 //! before any of them was recorded. Limits that protect this process's own
 //! capacity (Argon2 runs, join writes waiting for the writer, open live
 //! streams) are counted in memory.

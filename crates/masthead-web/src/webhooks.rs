@@ -24,7 +24,7 @@ use std::time::Duration;
 use hmac::{Hmac, Mac};
 use masthead_domain::network::is_public;
 use masthead_store::now_ms;
-use masthead_store::sqlite::webhooks::{Due, Outcome};
+use masthead_store::{Due, Outcome};
 use sha2::Sha256;
 use tokio::task::JoinHandle;
 
@@ -206,14 +206,7 @@ pub fn spawn_deliverer(state: AppState) -> JoinHandle<()> {
             return;
         };
         let base = retry_base_ms();
-        if let Err(e) = state
-            .store
-            .write(|w| {
-                w.forget_failure_causes(DELIVERY_FAILED)?;
-                w.requeue_interrupted_deliveries()
-            })
-            .await
-        {
+        if let Err(e) = state.store.requeue_deliveries(DELIVERY_FAILED).await {
             tracing::warn!(error = %e, "could not requeue interrupted webhook deliveries");
         }
         let mut shutdown = state.shutdown_signal();
@@ -241,11 +234,7 @@ pub fn spawn_deliverer(state: AppState) -> JoinHandle<()> {
             }
             {
                 let now = now_ms();
-                match state
-                    .store
-                    .write(move |w| w.claim_due_deliveries(now, free))
-                    .await
-                {
+                match state.store.claim_due_deliveries(now, free).await {
                     Ok(due) => {
                         let full = due.len() as u32 == free;
                         for d in due {
@@ -399,7 +388,7 @@ async fn record(
     let now = now_ms();
     if let Err(e) = state
         .store
-        .write(move |w| w.record_attempt(id, code, error.as_deref(), outcome, now))
+        .record_attempt(id, code, error, outcome, now)
         .await
     {
         tracing::error!(error = %e, delivery = id, "could not record a webhook attempt");

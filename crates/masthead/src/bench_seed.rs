@@ -10,7 +10,7 @@ use masthead_domain::digest::fnv1a64;
 use masthead_domain::{Email, PostKind, PostStatus, Visibility};
 use masthead_render::render_markdown;
 use masthead_store::{
-    Campaign, ChangeTopic, Image, NewAuthor, NewLiveEntry, NewPost, NewTag, Store, Video,
+    Campaign, EntryDraft, Image, NewAuthor, NewPost, NewTag, SeedPost, SiteSeed, Store, Video,
 };
 
 use crate::{artwork, demo};
@@ -68,7 +68,7 @@ struct Body {
     minutes: u32,
 }
 
-pub fn seed(store: &Store, content_dir: &Path, n: usize, now_ms: i64) -> Result<()> {
+pub async fn seed(store: &Store, content_dir: &Path, n: usize, now_ms: i64) -> Result<()> {
     if n == 0 {
         bail!("--bench needs at least 1 post");
     }
@@ -123,81 +123,108 @@ pub fn seed(store: &Store, content_dir: &Path, n: usize, now_ms: i64) -> Result<
     eprintln!(
         "Seeding a benchmark archive: {n} posts, {LIVE_ENTRIES} live entries, {MEMBERS} members..."
     );
-    store.sqlite().write(|w| {
-        w.set_setting("title", "The Bench Courier")?;
-        w.set_setting("description", "A synthetic archive for benchmarks.")?;
-        w.set_setting("timezone", "Europe/London")?;
-        w.set_setting("initialised_at", &now_ms.to_string())?;
-        let mut author_ids = Vec::with_capacity(AUTHORS);
-        for i in 0..AUTHORS {
-            author_ids.push(w.insert_author(&NewAuthor {
-                slug: format!("reporter-{i}"),
-                name: format!("Reporter {i}"),
-                bio: "Covers the city and the coast for the Bench Courier.".into(),
-                location: "Port Aldren".into(),
-            })?);
+    let settings = vec![
+        ("title".to_owned(), "The Bench Courier".to_owned()),
+        (
+            "description".to_owned(),
+            "A synthetic archive for benchmarks.".to_owned(),
+        ),
+        ("timezone".to_owned(), "Europe/London".to_owned()),
+        ("initialised_at".to_owned(), now_ms.to_string()),
+    ];
+    let authors = (0..AUTHORS)
+        .map(|i| NewAuthor {
+            slug: format!("reporter-{i}"),
+            name: format!("Reporter {i}"),
+            bio: "Covers the city and the coast for the Bench Courier.".into(),
+            location: "Port Aldren".into(),
+        })
+        .collect();
+    let tags = (0..TAGS)
+        .map(|i| NewTag {
+            slug: format!("topic-{i}"),
+            name: format!("Topic {i}"),
+            description: format!("Everything about topic {i}."),
+            is_section: i < SECTIONS,
+            position: i as i64,
+        })
+        .collect();
+    // Posts are made as they are written, so a large archive is never all
+    // in memory at once.
+    let posts = (0..n).map(move |i| {
+        let h = fnv1a64(&(i as u64).to_le_bytes());
+        let pick = |m: usize, shift: u32| ((h >> shift) as usize) % m;
+        let kind = if i == 0 {
+            PostKind::Live
+        } else {
+            match pick(20, 0) {
+                0..=8 => PostKind::Brief,
+                9..=17 => PostKind::Article,
+                _ => PostKind::Video,
+            }
+        };
+        let body = &bodies[pick(bodies.len(), 8)];
+        let title = format!(
+            "{} {} {}",
+            capitalise(PLACES[pick(PLACES.len(), 16)]),
+            ACTIONS[pick(ACTIONS.len(), 24)],
+            ANGLES[pick(ANGLES.len(), 32)]
+        );
+        let published = now_ms - 60_000 - i as i64 * step;
+        let section = pick(SECTIONS, 40);
+        let mut tags = vec![section];
+        for t in 0..pick(3, 44) {
+            let extra = SECTIONS + (pick(TAGS - SECTIONS, 48) + t * 7) % (TAGS - SECTIONS);
+            if !tags.contains(&extra) {
+                tags.push(extra);
+            }
         }
-        let mut tag_ids = Vec::with_capacity(TAGS);
-        for i in 0..TAGS {
-            tag_ids.push(w.insert_tag(&NewTag {
-                slug: format!("topic-{i}"),
-                name: format!("Topic {i}"),
-                description: format!("Everything about topic {i}."),
-                is_section: i < SECTIONS,
-                position: i as i64,
-            })?);
+        let mut authors = vec![pick(AUTHORS, 52)];
+        if pick(4, 58) == 0 {
+            let second = (pick(AUTHORS, 52) + 1) % AUTHORS;
+            authors.push(second);
         }
-        for i in 0..n {
-            let h = fnv1a64(&(i as u64).to_le_bytes());
-            let pick = |m: usize, shift: u32| ((h >> shift) as usize) % m;
-            let kind = if i == 0 {
-                PostKind::Live
-            } else {
-                match pick(20, 0) {
-                    0..=8 => PostKind::Brief,
-                    9..=17 => PostKind::Article,
-                    _ => PostKind::Video,
-                }
-            };
-            let body = &bodies[pick(bodies.len(), 8)];
-            let title = format!(
-                "{} {} {}",
-                capitalise(PLACES[pick(PLACES.len(), 16)]),
-                ACTIONS[pick(ACTIONS.len(), 24)],
-                ANGLES[pick(ANGLES.len(), 32)]
+        let (slug, title) = if kind == PostKind::Live {
+            (
+                LIVE_SLUG.to_owned(),
+                "Live: the week on the coast".to_owned(),
+            )
+        } else {
+            (
+                format!(
+                    "{}-{i}",
+                    masthead_domain::slug::slugify(&title)
+                        .map(|s| s.into_string())
+                        .unwrap_or_default()
+                ),
+                title,
+            )
+        };
+        let entries = if kind == PostKind::Live {
+            (0..LIVE_ENTRIES)
+                .map(|e| {
+                    let (t, src, html) = &live_bodies[e % live_bodies.len()];
+                    EntryDraft {
+                        title: t.clone(),
+                        body_source: src.clone(),
+                        body_html: html.clone(),
+                        pinned: e % 125 == 0,
+                        created_ms: published - 3_600_000 + e as i64 * 7_000,
+                    }
+                })
+                .collect()
+        } else {
+            Vec::new()
+        };
+        if (i + 1) % 10_000 == 0 || i + 1 == n {
+            eprintln!(
+                "  {:>7} / {n} posts ({:.1} s)",
+                i + 1,
+                started.elapsed().as_secs_f64()
             );
-            let published = now_ms - 60_000 - i as i64 * step;
-            let section = tag_ids[pick(SECTIONS, 40)];
-            let mut tags = vec![section];
-            for t in 0..pick(3, 44) {
-                let extra =
-                    tag_ids[SECTIONS + (pick(TAGS - SECTIONS, 48) + t * 7) % (TAGS - SECTIONS)];
-                if !tags.contains(&extra) {
-                    tags.push(extra);
-                }
-            }
-            let mut authors = vec![author_ids[pick(AUTHORS, 52)]];
-            if pick(4, 58) == 0 {
-                let second = author_ids[(pick(AUTHORS, 52) + 1) % AUTHORS];
-                authors.push(second);
-            }
-            let (slug, title) = if kind == PostKind::Live {
-                (
-                    LIVE_SLUG.to_owned(),
-                    "Live: the week on the coast".to_owned(),
-                )
-            } else {
-                (
-                    format!(
-                        "{}-{i}",
-                        masthead_domain::slug::slugify(&title)
-                            .map(|s| s.into_string())
-                            .unwrap_or_default()
-                    ),
-                    title,
-                )
-            };
-            let id = w.insert_post(&NewPost {
+        }
+        SeedPost {
+            post: NewPost {
                 kind,
                 slug,
                 title,
@@ -227,50 +254,47 @@ pub fn seed(store: &Store, content_dir: &Path, n: usize, now_ms: i64) -> Result<
                 }),
                 published_ms: Some(published),
                 updated_ms: published,
-                tag_ids: tags,
-                author_ids: authors,
-            })?;
-            if kind == PostKind::Live {
-                for e in 0..LIVE_ENTRIES {
-                    let (t, src, html) = &live_bodies[e % live_bodies.len()];
-                    w.add_live_entry(&NewLiveEntry {
-                        post_id: id,
-                        title: t.clone(),
-                        body_source: src.clone(),
-                        body_html: html.clone(),
-                        pinned: e % 125 == 0,
-                        created_ms: published - 3_600_000 + e as i64 * 7_000,
-                    })?;
-                }
-            }
-            if (i + 1) % 10_000 == 0 || i + 1 == n {
-                eprintln!(
-                    "  {:>7} / {n} posts ({:.1} s)",
-                    i + 1,
-                    started.elapsed().as_secs_f64()
-                );
-            }
+                tag_ids: Vec::new(),
+                author_ids: Vec::new(),
+            },
+            tags,
+            authors,
+            notes: Vec::new(),
+            entries,
         }
-        w.insert_campaign(&Campaign {
-            id: 0,
-            pitch: "Readers pay for this reporting. Join them.".into(),
-            goal: 25_000,
-            metric: "members".into(),
-            starts_ms: now_ms - 30 * 86_400_000,
-            deadline_ms: now_ms + 365 * 86_400_000,
-        })?;
-        for m in 0..MEMBERS {
-            let email = Email::parse(&format!("bench{m:06}@example.org"))?;
-            w.insert_member(&email, "free", "bench", now_ms - i64::from(m) * 1_000)?;
-        }
-        w.log_change(ChangeTopic::Member, None, None)?;
-        eprintln!(
-            "  {MEMBERS} members ({:.1} s)",
-            started.elapsed().as_secs_f64()
-        );
-        Ok(())
-    })?;
-    store.sqlite().checkpoint()?;
+    });
+    let members = (0..MEMBERS)
+        .map(|m| {
+            Ok((
+                Email::parse(&format!("bench{m:06}@example.org"))?,
+                now_ms - i64::from(m) * 1_000,
+            ))
+        })
+        .collect::<Result<Vec<_>, masthead_domain::DomainError>>()?;
+    store
+        .seed_site(SiteSeed {
+            settings,
+            authors,
+            tags,
+            posts: Box::new(posts),
+            campaign: Some(Campaign {
+                id: 0,
+                pitch: "Readers pay for this reporting. Join them.".into(),
+                goal: 25_000,
+                metric: "members".into(),
+                starts_ms: now_ms - 30 * 86_400_000,
+                deadline_ms: now_ms + 365 * 86_400_000,
+            }),
+            members,
+            member_source: "bench".into(),
+            closing_settings: Vec::new(),
+        })
+        .await?;
+    eprintln!(
+        "  {MEMBERS} members ({:.1} s)",
+        started.elapsed().as_secs_f64()
+    );
+    store.checkpoint().await?;
     eprintln!(
         "Benchmark archive ready in {:.1} s.",
         started.elapsed().as_secs_f64()

@@ -8,7 +8,9 @@ use include_dir::{Dir, include_dir};
 use masthead_domain::digest::fnv1a64;
 use masthead_domain::{Email, PostKind, PostStatus, Visibility};
 use masthead_render::render_markdown;
-use masthead_store::{Campaign, Image, NewAuthor, NewLiveEntry, NewPost, NewTag, Store, Video};
+use masthead_store::{
+    Campaign, EntryDraft, Image, NewAuthor, NewPost, NewTag, SeedPost, SiteSeed, Store, Video,
+};
 use serde::Deserialize;
 
 use crate::artwork;
@@ -198,7 +200,12 @@ pub fn write_media(content_dir: &Path) -> Result<()> {
 
 /// Seeds the demo newsroom into an empty site. Files first (idempotent), then
 /// one transaction for every row, so a failure leaves the database untouched.
-pub fn seed(store: &Store, content_dir: &Path, now_ms: i64, timezone: &str) -> Result<SeedSummary> {
+pub async fn seed(
+    store: &Store,
+    content_dir: &Path,
+    now_ms: i64,
+    timezone: &str,
+) -> Result<SeedSummary> {
     let site: SiteFile = serde_json::from_str(
         DEMO.get_file("site.json")
             .and_then(|f| f.contents_utf8())
@@ -219,65 +226,65 @@ pub fn seed(store: &Store, content_dir: &Path, now_ms: i64, timezone: &str) -> R
 
     let hours = |h: f64| now_ms - (h * 3_600_000.0) as i64;
     let deadline = end_of_next_year(now_ms, timezone);
-    let summary = store.sqlite().write(|w| {
-        let mut s = SeedSummary::default();
-        w.set_setting("title", &site.site.title)?;
-        w.set_setting("description", &site.site.description)?;
-        w.set_setting("accent", &site.site.accent)?;
-        w.set_setting("timezone", timezone)?;
-        w.set_setting("locale", "en-GB")?;
-        let mut author_ids = std::collections::HashMap::new();
-        for a in &site.authors {
-            let id = w.insert_author(&NewAuthor {
-                slug: a.slug.clone(),
-                name: a.name.clone(),
-                bio: a.bio.clone(),
-                location: a.location.clone(),
-            })?;
-            author_ids.insert(a.slug.clone(), id);
-        }
-        let mut tag_ids = std::collections::HashMap::new();
-        for (i, t) in site.tags.iter().enumerate() {
-            let id = w.insert_tag(&NewTag {
-                slug: t.slug.clone(),
-                name: t.name.clone(),
-                description: t.description.clone(),
-                is_section: t.section,
-                position: i as i64,
-            })?;
-            tag_ids.insert(t.slug.clone(), id);
-        }
-        for p in &posts {
-            let kind = PostKind::parse(&p.kind)?;
-            let image = p
-                .image
-                .as_ref()
-                .map(|(alt, caption, photographer, agency, _, _)| Image {
-                    src: format!("/content/images/demo/{}.svg", p.slug),
-                    alt: alt.clone(),
-                    caption: caption.clone(),
-                    photographer: photographer.clone(),
-                    agency: agency.clone(),
-                    width: Some(artwork::WIDTH),
-                    height: Some(artwork::HEIGHT),
-                    ..Image::default()
-                });
-            let body = render_markdown(&p.body, image.is_some());
-            let lookup =
-                |map: &std::collections::HashMap<String, i64>, keys: &[String], what: &str| {
-                    keys.iter()
-                        .map(|k| {
-                            map.get(k).copied().ok_or_else(|| {
-                                masthead_store::StoreError::Invalid(format!(
-                                    "{}: unknown {what} {k:?}",
-                                    p.slug
-                                ))
-                            })
-                        })
-                        .collect::<Result<Vec<i64>, _>>()
-                };
-            let published = hours(p.hours_ago);
-            let id = w.insert_post(&NewPost {
+    let settings = vec![
+        ("title".to_owned(), site.site.title.clone()),
+        ("description".to_owned(), site.site.description.clone()),
+        ("accent".to_owned(), site.site.accent.clone()),
+        ("timezone".to_owned(), timezone.to_owned()),
+        ("locale".to_owned(), "en-GB".to_owned()),
+    ];
+    let authors: Vec<NewAuthor> = site
+        .authors
+        .iter()
+        .map(|a| NewAuthor {
+            slug: a.slug.clone(),
+            name: a.name.clone(),
+            bio: a.bio.clone(),
+            location: a.location.clone(),
+        })
+        .collect();
+    let tags: Vec<NewTag> = site
+        .tags
+        .iter()
+        .enumerate()
+        .map(|(i, t)| NewTag {
+            slug: t.slug.clone(),
+            name: t.name.clone(),
+            description: t.description.clone(),
+            is_section: t.section,
+            position: i as i64,
+        })
+        .collect();
+    let mut seeded = Vec::with_capacity(posts.len());
+    for p in &posts {
+        let kind = PostKind::parse(&p.kind)?;
+        let image = p
+            .image
+            .as_ref()
+            .map(|(alt, caption, photographer, agency, _, _)| Image {
+                src: format!("/content/images/demo/{}.svg", p.slug),
+                alt: alt.clone(),
+                caption: caption.clone(),
+                photographer: photographer.clone(),
+                agency: agency.clone(),
+                width: Some(artwork::WIDTH),
+                height: Some(artwork::HEIGHT),
+                ..Image::default()
+            });
+        let body = render_markdown(&p.body, image.is_some());
+        let lookup = |slugs: Vec<&String>, keys: &[String], what: &str| {
+            keys.iter()
+                .map(|k| {
+                    slugs
+                        .iter()
+                        .position(|s| *s == k)
+                        .with_context(|| format!("{}: unknown {what} {k:?}", p.slug))
+                })
+                .collect::<Result<Vec<usize>>>()
+        };
+        let published = hours(p.hours_ago);
+        seeded.push(SeedPost {
+            post: NewPost {
                 kind,
                 slug: p.slug.clone(),
                 title: p.title.clone(),
@@ -296,49 +303,67 @@ pub fn seed(store: &Store, content_dir: &Path, now_ms: i64, timezone: &str) -> R
                 }),
                 published_ms: Some(published),
                 updated_ms: p.updated_hours_ago.map_or(published, hours),
-                tag_ids: lookup(&tag_ids, &p.tags, "tag")?,
-                author_ids: lookup(&author_ids, &p.authors, "author")?,
-            })?;
-            for (kind, h, note) in &p.notes {
-                w.add_post_note(id, kind, hours(*h), note)?;
-            }
-            for e in &p.entries {
-                let rendered = render_markdown(&e.body, false);
-                w.add_live_entry(&NewLiveEntry {
-                    post_id: id,
+                tag_ids: Vec::new(),
+                author_ids: Vec::new(),
+            },
+            tags: lookup(site.tags.iter().map(|t| &t.slug).collect(), &p.tags, "tag")?,
+            authors: lookup(
+                site.authors.iter().map(|a| &a.slug).collect(),
+                &p.authors,
+                "author",
+            )?,
+            notes: p
+                .notes
+                .iter()
+                .map(|(kind, h, note)| (kind.clone(), hours(*h), note.clone()))
+                .collect(),
+            entries: p
+                .entries
+                .iter()
+                .map(|e| EntryDraft {
                     title: e.title.clone(),
                     body_source: e.body.clone(),
-                    body_html: rendered.html,
+                    body_html: render_markdown(&e.body, false).html,
                     pinned: e.pinned,
                     created_ms: now_ms - (e.minutes_ago * 60_000.0) as i64,
-                })?;
-                s.live_entries += 1;
-            }
-            s.posts += 1;
-        }
-        w.insert_campaign(&Campaign {
-            id: 0,
-            pitch: site.campaign.pitch.clone(),
-            goal: site.campaign.goal,
-            metric: site.campaign.metric.clone(),
-            starts_ms: hours(24.0 * 30.0),
-            deadline_ms: deadline,
-        })?;
-        for n in 0..DEMO_MEMBERS {
+                })
+                .collect(),
+        });
+    }
+    let members = (0..DEMO_MEMBERS)
+        .map(|n| {
             let email = Email::parse(&format!("reader{n:05}@example.org"))?;
             // Spread sign-ups over the last 90 days.
             let at = now_ms - i64::from(n) * (90 * 86_400_000 / i64::from(DEMO_MEMBERS));
-            if w.insert_member(&email, "free", "demo", at)? {
-                s.members += 1;
-            }
-        }
-        w.log_change(masthead_store::ChangeTopic::Member, None, None)?;
-        w.set_setting("initialised_at", &now_ms.to_string())?;
-        s.authors = site.authors.len();
-        s.tags = site.tags.len();
-        Ok(s)
-    })?;
-    Ok(summary)
+            Ok((email, at))
+        })
+        .collect::<Result<Vec<_>, masthead_domain::DomainError>>()?;
+    let counts = store
+        .seed_site(SiteSeed {
+            settings,
+            authors,
+            tags,
+            posts: Box::new(seeded.into_iter()),
+            campaign: Some(Campaign {
+                id: 0,
+                pitch: site.campaign.pitch.clone(),
+                goal: site.campaign.goal,
+                metric: site.campaign.metric.clone(),
+                starts_ms: hours(24.0 * 30.0),
+                deadline_ms: deadline,
+            }),
+            members,
+            member_source: "demo".into(),
+            closing_settings: vec![("initialised_at".into(), now_ms.to_string())],
+        })
+        .await?;
+    Ok(SeedSummary {
+        posts: counts.posts,
+        live_entries: counts.live_entries,
+        authors: site.authors.len(),
+        tags: site.tags.len(),
+        members: counts.members,
+    })
 }
 
 #[derive(Debug, Default)]

@@ -17,13 +17,14 @@ use std::path::Path;
 
 use anyhow::{Context, bail};
 use masthead_domain::editorial::{self, EditorialError, MAX_TITLE_CHARS};
-use masthead_domain::slug::{slugify, unique_slug};
+use masthead_domain::slug::slugify;
 use masthead_domain::{Email, PostKind, PostStatus, ReadingTime, Slug, Visibility};
 use masthead_render::ghost_body::{lexical_to_html, mobiledoc_to_html};
 use masthead_render::{render_markdown, sanitize_html};
-use masthead_store::sqlite::api::format_id;
-use masthead_store::sqlite::transfer::{ImportFields, everything};
-use masthead_store::{Image, NewAuthor, NewLiveEntry, NewPost, NewTag, Store, Video};
+use masthead_store::{
+    EntryDraft, Image, ImportAuthor, ImportFields, ImportMember, ImportPost, ImportTag, NewAuthor,
+    NewPost, NewTag, SiteImport, Store, Video, format_id,
+};
 use serde_json::{Value, json};
 
 /// Largest export read (a large archive with members is tens of MB).
@@ -528,193 +529,147 @@ pub async fn import(store: &Store, path: &Path) -> anyhow::Result<Report> {
         users.len(),
         members.len()
     );
-    let report = store
-        .write(move |w| {
-            let mut report = report;
-            let mut tag_map: HashMap<String, i64> = HashMap::new();
-            for t in &tags {
-                let name = text(t, "name");
-                let Some(id) = id_of(t, "id") else { continue };
-                if name.starts_with('#') || text(t, "visibility") == "internal" {
-                    report.internal_tags += 1;
-                    continue;
-                }
-                // The API's tag slug rule, falling back to the name when the
-                // file's slug is unusable.
-                let Some(slug) = editorial::tag_slug(Some(&text(t, "slug")), &name)
-                    .or_else(|_| editorial::tag_slug(None, &name))
-                    .ok()
-                else {
-                    report.skipped.push((
-                        format!("tag {name:?}"),
-                        "it has no usable slug or name".into(),
-                    ));
-                    continue;
-                };
-                let existing = w.tag_id_by_slug(slug.as_str())?;
-                let tid = match existing {
-                    Some(tid) => {
-                        report.tags_present += 1;
-                        tid
-                    }
-                    None => {
-                        report.tags_added += 1;
-                        let ext = t.get("masthead");
-                        w.insert_tag(&NewTag {
-                            slug: slug.into_string(),
-                            name: if name.is_empty() {
-                                text(t, "slug")
-                            } else {
-                                name
-                            },
-                            description: text(t, "description"),
-                            is_section: ext
-                                .and_then(|e| e.get("is_section"))
-                                .and_then(Value::as_bool)
-                                .unwrap_or(false),
-                            position: ext
-                                .and_then(|e| e.get("position"))
-                                .and_then(Value::as_i64)
-                                .unwrap_or(100),
-                        })?
-                    }
-                };
-                tag_map.insert(id, tid);
-            }
-            let mut author_map: HashMap<String, i64> = HashMap::new();
-            for u in &users {
-                let Some(id) = id_of(u, "id") else { continue };
-                let name = text(u, "name").trim().to_owned();
-                let Some(slug) = Slug::parse(&text(u, "slug"))
-                    .ok()
-                    .or_else(|| slugify(&name))
-                else {
-                    report.skipped.push((
-                        format!("user {name:?}"),
-                        "it has no usable slug or name".into(),
-                    ));
-                    continue;
-                };
-                let aid = match w.author_id_by_slug(slug.as_str())? {
-                    Some(a) => {
-                        report.bylines_present += 1;
-                        a
-                    }
-                    None => {
-                        report.bylines_added += 1;
-                        let a = w.insert_author(&NewAuthor {
-                            slug: slug.into_string(),
-                            name: if name.is_empty() {
-                                text(u, "slug")
-                            } else {
-                                name
-                            },
-                            bio: text(u, "bio"),
-                            location: text(u, "location"),
-                        })?;
-                        if let Some(img) = opt_text(u, "profile_image") {
-                            w.set_author_avatar(a, Some(&img))?;
-                        }
-                        a
-                    }
-                };
-                author_map.insert(id, aid);
-            }
-            let total = planned.len();
-            for (i, mut p) in planned.into_iter().enumerate() {
-                if w.post_id_by_slug(&p.post.slug)?.is_some() {
-                    report.skipped.push((
-                        p.what,
-                        "already present (a post with this slug exists)".into(),
-                    ));
-                    continue;
-                }
-                p.post.tag_ids = p
-                    .tag_refs
-                    .iter()
-                    .filter_map(|t| tag_map.get(t).copied())
-                    .collect();
-                p.post.tag_ids.dedup();
-                p.post.author_ids = p
-                    .author_refs
-                    .iter()
-                    .filter_map(|a| author_map.get(a).copied())
-                    .collect();
-                p.post.author_ids.dedup();
-                if p.post.author_ids.is_empty() {
-                    report.skipped.push((
-                        p.what.clone(),
-                        "imported without a byline (its authors are not in the file)".into(),
-                    ));
-                }
-                let base = Slug::parse(&p.post.slug)?;
-                p.post.slug = unique_slug(&base, |s| w.post_id_by_slug(s).ok().flatten().is_some())
-                    .into_string();
-                let page = p.post.kind == PostKind::Page;
-                let id = w.insert_post(&p.post)?;
-                for (title, body, pinned, created) in &p.live {
-                    w.add_live_entry(&NewLiveEntry {
-                        post_id: id,
-                        title: title.clone(),
-                        body_source: body.clone(),
-                        body_html: render_markdown(body, false).html,
-                        pinned: *pinned,
-                        created_ms: *created,
-                    })?;
-                }
-                for (kind, at, note) in &p.notes {
-                    w.add_post_note(id, kind, *at, note)?;
-                }
-                w.set_import_fields(id, &p.fields)?;
-                if page {
-                    report.pages_added += 1;
+    // Tags, bylines and members are checked here; the store matches them
+    // with what the site has, in the same transaction as the posts.
+    let mut import = SiteImport {
+        progress: Some(|written, total| eprintln!("  wrote {written} of {total} posts")),
+        ..SiteImport::default()
+    };
+    for t in &tags {
+        let name = text(t, "name");
+        let Some(id) = id_of(t, "id") else { continue };
+        if name.starts_with('#') || text(t, "visibility") == "internal" {
+            report.internal_tags += 1;
+            continue;
+        }
+        // The API's tag slug rule, falling back to the name when the
+        // file's slug is unusable.
+        let Some(slug) = editorial::tag_slug(Some(&text(t, "slug")), &name)
+            .or_else(|_| editorial::tag_slug(None, &name))
+            .ok()
+        else {
+            report.skipped.push((
+                format!("tag {name:?}"),
+                "it has no usable slug or name".into(),
+            ));
+            continue;
+        };
+        let ext = t.get("masthead");
+        import.tags.push(ImportTag {
+            key: id,
+            tag: NewTag {
+                slug: slug.into_string(),
+                name: if name.is_empty() {
+                    text(t, "slug")
                 } else {
-                    report.posts_added += 1;
-                }
-                if (i + 1) % 1_000 == 0 {
-                    eprintln!("  wrote {} of {total} posts", i + 1);
-                }
-            }
-            for m in &members {
-                let raw = text(m, "email");
-                let Ok(email) = Email::parse(&raw) else {
-                    report.skipped.push((
-                        format!("member {raw:?}"),
-                        "not a valid e-mail address".into(),
-                    ));
-                    continue;
-                };
-                let status = match text(m, "status").as_str() {
-                    "paid" => "paid",
-                    "comped" => "comped",
-                    _ => "free",
-                };
-                let created = m.get("created_at").and_then(date_ms).unwrap_or(now);
-                if w.insert_member(&email, status, "import", created)? {
-                    report.members_added += 1;
-                    let name = text(m, "name");
-                    if !name.is_empty() {
-                        w.set_member_name(email.key(), &name)?;
-                    }
+                    name
+                },
+                description: text(t, "description"),
+                is_section: ext
+                    .and_then(|e| e.get("is_section"))
+                    .and_then(Value::as_bool)
+                    .unwrap_or(false),
+                position: ext
+                    .and_then(|e| e.get("position"))
+                    .and_then(Value::as_i64)
+                    .unwrap_or(100),
+            },
+        });
+    }
+    for u in &users {
+        let Some(id) = id_of(u, "id") else { continue };
+        let name = text(u, "name").trim().to_owned();
+        let Some(slug) = Slug::parse(&text(u, "slug"))
+            .ok()
+            .or_else(|| slugify(&name))
+        else {
+            report.skipped.push((
+                format!("user {name:?}"),
+                "it has no usable slug or name".into(),
+            ));
+            continue;
+        };
+        import.authors.push(ImportAuthor {
+            key: id,
+            author: NewAuthor {
+                slug: slug.into_string(),
+                name: if name.is_empty() {
+                    text(u, "slug")
                 } else {
-                    report.members_present += 1;
-                }
-            }
-            for (key, value) in &settings {
-                w.set_setting(key, value)?;
-                report.settings.push((*key).to_owned());
-            }
-            w.log_change(masthead_store::ChangeTopic::Site, None, None)?;
-            Ok(report)
+                    name
+                },
+                bio: text(u, "bio"),
+                location: text(u, "location"),
+            },
+            avatar: opt_text(u, "profile_image"),
+        });
+    }
+    import.posts = planned
+        .into_iter()
+        .map(|p| ImportPost {
+            what: p.what,
+            post: p.post,
+            fields: p.fields,
+            tag_refs: p.tag_refs,
+            author_refs: p.author_refs,
+            notes: p.notes,
+            entries: p
+                .live
+                .into_iter()
+                .map(|(title, body, pinned, created_ms)| EntryDraft {
+                    title,
+                    body_html: render_markdown(&body, false).html,
+                    body_source: body,
+                    pinned,
+                    created_ms,
+                })
+                .collect(),
         })
+        .collect();
+    let mut member_skips = Vec::new();
+    for m in &members {
+        let raw = text(m, "email");
+        let Ok(email) = Email::parse(&raw) else {
+            member_skips.push((
+                format!("member {raw:?}"),
+                "not a valid e-mail address".into(),
+            ));
+            continue;
+        };
+        let status = match text(m, "status").as_str() {
+            "paid" => "paid",
+            "comped" => "comped",
+            _ => "free",
+        };
+        import.members.push(ImportMember {
+            email,
+            status,
+            created_ms: m.get("created_at").and_then(date_ms).unwrap_or(now),
+            name: text(m, "name"),
+        });
+    }
+    import.settings = settings;
+    let done = store
+        .import_site(import)
         .await
         .context("the import failed and nothing was written")?;
+    report.posts_added = done.posts_added;
+    report.pages_added = done.pages_added;
+    report.tags_added = done.tags_added;
+    report.tags_present = done.tags_present;
+    report.bylines_added = done.bylines_added;
+    report.bylines_present = done.bylines_present;
+    report.members_added = done.members_added;
+    report.members_present = done.members_present;
+    report.settings = done.settings;
+    report.skipped.extend(done.skipped);
+    report.skipped.extend(member_skips);
     Ok(report)
 }
 
 /// The whole site as a Ghost export.
 pub async fn export(store: &Store) -> anyhow::Result<Value> {
-    let all = store.read(everything).await?;
+    let all = store.everything().await?;
     let staff = store.staff_users().await?;
     let site = store.site_settings().await?;
     let email_of: HashMap<i64, String> = staff

@@ -262,9 +262,10 @@ async fn run(cli: Cli) -> Result<()> {
                         &cli.data_dir.join("content"),
                         n,
                         masthead_store::now_ms(),
-                    )?
+                    )
+                    .await?
                 }
-                None => seed_demo(&store, &cli.data_dir)?,
+                None => seed_demo(&store, &cli.data_dir).await?,
             }
             Ok(())
         }
@@ -299,7 +300,7 @@ async fn run(cli: Cli) -> Result<()> {
                 password_hash: hash,
                 author_id: None,
             };
-            let id = store.write(move |w| w.insert_staff_user(&new)).await?;
+            let id = store.create_staff_user(new).await?;
             println!(
                 "Created {} account {id} for {}.",
                 role.as_str(),
@@ -375,10 +376,9 @@ async fn run(cli: Cli) -> Result<()> {
             Ok(())
         }
         Command::Key(KeyCommand::Create { kind, name }) => {
-            let kind: &'static str = match kind.as_str() {
-                "content" => "content",
-                "admin" => "admin",
-                other => bail!("the key kind must be content or admin, not {other:?}"),
+            let kind = match masthead_store::ApiKeyKind::parse(&kind) {
+                Some(kind) => kind,
+                None => bail!("the key kind must be content or admin, not {kind:?}"),
             };
             let name = name.trim().to_owned();
             if name.is_empty() || name.len() > 120 {
@@ -428,14 +428,15 @@ async fn run(cli: Cli) -> Result<()> {
     }
 }
 
-fn seed_demo(store: &Store, data_dir: &Path) -> Result<()> {
+async fn seed_demo(store: &Store, data_dir: &Path) -> Result<()> {
     eprintln!("Seeding demo content (The Aldren Courier)...");
     let s = demo::seed(
         store,
         &data_dir.join("content"),
         masthead_store::now_ms(),
         DEMO_TIMEZONE,
-    )?;
+    )
+    .await?;
     eprintln!(
         "Seeded {} posts, {} live entries, {} authors, {} tags and {} members.",
         s.posts, s.live_entries, s.authors, s.tags, s.members
@@ -462,7 +463,7 @@ async fn serve(data_dir: &Path, args: ServeArgs) -> Result<()> {
     let fresh = store.site_settings_raw("initialised_at").await?.is_none()
         && store.post_count().await? == 0;
     if fresh && !args.no_demo {
-        seed_demo(&store, data_dir)?;
+        seed_demo(&store, data_dir).await?;
     } else if fresh {
         store
             .set_setting("initialised_at", &masthead_store::now_ms().to_string())

@@ -1252,13 +1252,19 @@ async fn a_post_due_while_the_server_was_down_is_published_at_start_up() {
         post("due-while-down", now - 3_600_000),
         post("not-yet", now + 86_400_000),
     );
-    store
-        .write(move |w| {
-            w.insert_post(&due)?;
-            w.insert_post(&future)
-        })
-        .await
-        .expect("schedule");
+    for post in [due, future] {
+        let base_slug = masthead_domain::Slug::parse(&post.slug).expect("slug");
+        store
+            .create_post(masthead_store::CreatePost {
+                base_slug,
+                post,
+                tags_by_slug: Vec::new(),
+                extras: None,
+                seo: None,
+            })
+            .await
+            .expect("schedule");
+    }
     drop(store);
     let s = Server::start(&dir.0);
     let deadline = Instant::now() + Duration::from_secs(3);

@@ -9,27 +9,13 @@
 use masthead_nql::{Condition, Filter, Op, Value as Nql};
 use rusqlite::types::Value;
 use rusqlite::{Connection, OptionalExtension, Row, params, params_from_iter};
-use serde::Serialize;
 
 use super::Writer;
 use crate::error::{StoreError, StoreResult};
-use crate::model::{Author, ChangeTopic};
+use crate::model::ChangeTopic;
+pub(crate) use masthead_model::api::*;
 
 // ---------------------------------------------------------------- keys --
-
-#[derive(Debug, Clone, Serialize)]
-pub struct ApiKey {
-    pub id: i64,
-    /// `content` or `admin`.
-    pub kind: String,
-    pub name: String,
-    pub key_id: String,
-    /// Admin keys only.
-    pub secret: Option<String>,
-    pub created_ms: i64,
-    pub last_used_ms: Option<i64>,
-    pub revoked: bool,
-}
 
 pub fn api_keys(c: &Connection) -> StoreResult<Vec<ApiKey>> {
     Ok(c.prepare_cached(
@@ -37,9 +23,16 @@ pub fn api_keys(c: &Connection) -> StoreResult<Vec<ApiKey>> {
          FROM api_keys ORDER BY revoked_at IS NOT NULL, id DESC",
     )?
     .query_map([], |r| {
+        let kind: String = r.get(1)?;
         Ok(ApiKey {
             id: r.get(0)?,
-            kind: r.get(1)?,
+            kind: ApiKeyKind::parse(&kind).ok_or_else(|| {
+                rusqlite::Error::FromSqlConversionFailure(
+                    1,
+                    rusqlite::types::Type::Text,
+                    format!("unknown API key kind {kind:?}").into(),
+                )
+            })?,
             name: r.get(2)?,
             key_id: r.get(3)?,
             secret: r.get(4)?,
@@ -54,20 +47,22 @@ pub fn api_keys(c: &Connection) -> StoreResult<Vec<ApiKey>> {
 /// A live key of `kind` with this public part: its row id and secret.
 pub fn live_key(
     c: &Connection,
-    kind: &'static str,
+    kind: ApiKeyKind,
     key_id: String,
 ) -> StoreResult<Option<(i64, Option<String>)>> {
     Ok(c.prepare_cached(
         "SELECT id, secret FROM api_keys WHERE key_id = ?1 AND kind = ?2 AND revoked_at IS NULL",
     )?
-    .query_row(params![key_id, kind], |r| Ok((r.get(0)?, r.get(1)?)))
+    .query_row(params![key_id, kind.as_str()], |r| {
+        Ok((r.get(0)?, r.get(1)?))
+    })
     .optional()?)
 }
 
 impl Writer<'_> {
     pub fn insert_api_key(
         &self,
-        kind: &str,
+        kind: ApiKeyKind,
         name: &str,
         key_id: &str,
         secret: Option<&str>,
@@ -79,7 +74,14 @@ impl Writer<'_> {
                 "INSERT INTO api_keys (kind, name, key_id, secret, created_by, created_at)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
             )?
-            .execute(params![kind, name, key_id, secret, created_by, now])?;
+            .execute(params![
+                kind.as_str(),
+                name,
+                key_id,
+                secret,
+                created_by,
+                now
+            ])?;
         Ok(self.tx().last_insert_rowid())
     }
 
@@ -106,110 +108,6 @@ impl Writer<'_> {
 }
 
 // -------------------------------------------------------------- browse --
-
-/// What is being browsed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Resource {
-    Posts,
-    Pages,
-    Tags,
-    Authors,
-    Members,
-}
-
-impl Resource {
-    fn singular(self) -> &'static str {
-        match self {
-            Resource::Posts => "post",
-            Resource::Pages => "page",
-            Resource::Tags => "tag",
-            Resource::Authors => "author",
-            Resource::Members => "member",
-        }
-    }
-}
-
-/// Who is asking: the Content API sees published posts only.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Audience {
-    Content,
-    Admin,
-    /// The Admin API for staff who see only posts carrying their byline
-    /// (`masthead_domain::editorial::Sight::Byline`); `None` sees none.
-    AdminByline(Option<i64>),
-}
-
-#[derive(Debug, Clone)]
-pub struct Order {
-    pub field: String,
-    pub desc: bool,
-}
-
-#[derive(Debug, Clone)]
-pub struct Browse {
-    pub resource: Resource,
-    pub audience: Audience,
-    pub filter: Option<Filter>,
-    pub order: Vec<Order>,
-    /// `None` is `limit=all`.
-    pub limit: Option<u32>,
-    /// 1-based.
-    pub page: u32,
-    /// For relative dates (`now-30d`).
-    pub now_ms: i64,
-}
-
-/// A post or page as the APIs print it.
-#[derive(Debug, Clone, Serialize)]
-pub struct ApiPost {
-    pub id: i64,
-    pub uuid: String,
-    pub kind: String,
-    pub status: String,
-    pub slug: String,
-    pub title: String,
-    pub dek: String,
-    pub body_source: String,
-    pub body_html: String,
-    pub visibility: String,
-    pub featured: bool,
-    pub feature_image: Option<String>,
-    pub feature_image_alt: String,
-    pub feature_image_caption: String,
-    pub feature_image_credit: String,
-    pub canonical_url: Option<String>,
-    pub meta_title: Option<String>,
-    pub meta_description: Option<String>,
-    pub reading_minutes: u32,
-    pub created_ms: i64,
-    pub updated_ms: i64,
-    pub published_ms: Option<i64>,
-    pub tags: Vec<ApiTag>,
-    pub authors: Vec<Author>,
-}
-
-#[derive(Debug, Clone, Serialize)]
-pub struct ApiTag {
-    pub id: i64,
-    pub slug: String,
-    pub name: String,
-    pub description: String,
-    /// Published posts carrying it.
-    pub count_posts: u64,
-}
-
-#[derive(Debug, Clone, Serialize)]
-pub struct ApiAuthor {
-    pub author: Author,
-    pub count_posts: u64,
-}
-
-/// One page of results and how many there are in all.
-#[derive(Debug, Clone)]
-pub struct Page<T> {
-    pub items: Vec<T>,
-    pub total: u64,
-}
 
 /// How a field's values are typed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -346,20 +244,6 @@ fn order_column(resource: Resource, name: &str) -> Option<&'static str> {
         (Resource::Members, "id") => "m.id",
         _ => return None,
     })
-}
-
-/// Parses a 24-hex Ghost id (or a plain number) into a row id.
-pub fn parse_id(s: &str) -> Option<i64> {
-    if s.len() == 24 && s.bytes().all(|b| b.is_ascii_hexdigit()) {
-        i64::from_str_radix(s, 16).ok().filter(|v| *v > 0)
-    } else {
-        s.parse().ok().filter(|v: &i64| *v > 0)
-    }
-}
-
-/// A row id as Ghost prints ids: 24 lowercase hex digits.
-pub fn format_id(id: i64) -> String {
-    format!("{id:024x}")
 }
 
 fn invalid(msg: impl Into<String>) -> StoreError {
@@ -843,17 +727,6 @@ pub fn browse_authors(c: &Connection, b: &Browse) -> StoreResult<Page<ApiAuthor>
     Ok(Page { items, total })
 }
 
-/// A member as the Admin API prints it.
-#[derive(Debug, Clone, Serialize)]
-pub struct ApiMember {
-    pub id: i64,
-    pub email: String,
-    pub name: String,
-    pub status: String,
-    pub source: String,
-    pub created_ms: i64,
-}
-
 fn member_from_row(r: &Row<'_>) -> rusqlite::Result<ApiMember> {
     Ok(ApiMember {
         id: r.get(0)?,
@@ -891,16 +764,6 @@ pub fn member(c: &Connection, id: i64) -> StoreResult<Option<ApiMember>> {
     .optional()?)
 }
 
-/// What the Admin API may set on a post beyond what the editor's save does.
-#[derive(Debug, Clone, Default)]
-pub struct PostExtras {
-    pub featured: Option<bool>,
-    /// `Some(None)` removes the feature image.
-    pub feature_image: Option<Option<String>>,
-    pub feature_image_alt: Option<String>,
-    pub feature_image_caption: Option<String>,
-}
-
 impl Writer<'_> {
     /// A new member from the Admin API; `Conflict` if the address is taken.
     pub fn add_member(
@@ -909,10 +772,9 @@ impl Writer<'_> {
         name: &str,
         now: i64,
     ) -> StoreResult<i64> {
-        if !self.insert_member(email, "free", "api", now)? {
+        let Some(id) = self.insert_member(email, "free", "api", now)? else {
             return Err(StoreError::Conflict("Member already exists".into()));
-        }
-        let id = self.tx().last_insert_rowid();
+        };
         if !name.is_empty() {
             self.tx().execute(
                 "UPDATE members SET name = ?2 WHERE id = ?1",
@@ -985,7 +847,7 @@ impl Writer<'_> {
         self.log_change(ChangeTopic::Post, Some(id), None)
     }
 
-    pub fn set_post_seo(&self, id: i64, seo: &super::editing::Seo) -> StoreResult<()> {
+    pub fn set_post_seo(&self, id: i64, seo: &masthead_model::Seo) -> StoreResult<()> {
         let none_if_empty = |v: &str| (!v.is_empty()).then(|| v.to_owned());
         self.tx().execute(
             "UPDATE posts SET meta_title = ?2, meta_description = ?3, canonical_url = ?4 WHERE id = ?1",

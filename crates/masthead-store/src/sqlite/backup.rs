@@ -11,17 +11,7 @@ use rusqlite::{Connection, OpenFlags, OptionalExtension};
 
 use super::{MIGRATIONS, SqliteStore, open_connection};
 use crate::error::{StoreError, StoreResult};
-
-/// What a checked snapshot holds.
-#[derive(Debug, Clone)]
-pub struct SnapshotInfo {
-    /// The newest migration applied to it.
-    pub schema_version: i64,
-    /// Keys of its media items: each needs its folder under `media/`.
-    pub media_keys: Vec<String>,
-    pub posts: u64,
-    pub members: u64,
-}
+pub(crate) use masthead_model::backup::*;
 
 impl SqliteStore {
     /// Writes a consistent copy of the database to `dest` (which must not

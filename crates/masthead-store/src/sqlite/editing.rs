@@ -5,111 +5,10 @@ use masthead_domain::{PostKind, PostStatus, Visibility};
 use rusqlite::{Connection, OptionalExtension, params};
 
 use super::Writer;
-use super::media::MediaDetails;
+use super::write::PostMark;
 use crate::error::{StoreError, StoreResult};
 use crate::model::ChangeTopic;
-
-/// Autosaves by one person within this long of each other share a revision.
-pub const AUTOSAVE_REVISION_MS: i64 = 10 * 60_000;
-
-/// A post as the editor shows it.
-#[derive(Debug, Clone, serde::Serialize)]
-pub struct EditablePost {
-    pub id: i64,
-    pub kind: PostKind,
-    pub status: PostStatus,
-    pub slug: String,
-    pub title: String,
-    pub dek: String,
-    pub body_source: String,
-    pub published_ms: Option<i64>,
-    /// The version token: a save must name the version it started from.
-    pub updated_ms: i64,
-    pub author_ids: Vec<i64>,
-    /// Byline slugs in order, the lead first.
-    pub author_slugs: Vec<String>,
-    pub meta_title: String,
-    pub meta_description: String,
-    pub canonical_url: String,
-    /// Tag slugs in order, the primary first.
-    pub tag_slugs: Vec<String>,
-    pub visibility: Visibility,
-    /// The feature image as printed on this post, if any.
-    pub feature_image: Option<String>,
-    /// Set when the feature image comes from the media library.
-    pub feature_media_id: Option<i64>,
-    pub feature_alt: String,
-    pub feature_caption: String,
-    pub feature_photographer: String,
-    pub feature_agency: String,
-    /// A provider page (YouTube, Vimeo) for video posts.
-    pub video_embed: String,
-}
-
-/// Which feature image a save leaves on the post.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum FeatureChoice {
-    /// Whatever it has now (only the words may change).
-    Keep,
-    /// None.
-    Remove,
-    /// This item of the media library.
-    Media(i64),
-}
-
-#[derive(Debug, Clone)]
-pub struct FeatureEdit {
-    pub choice: FeatureChoice,
-    pub words: MediaDetails,
-}
-
-/// What the editor sends on save.
-#[derive(Debug, Clone)]
-pub struct PostEdit {
-    pub title: String,
-    pub dek: String,
-    pub slug: String,
-    pub body_source: String,
-    pub body_html: String,
-    pub word_count: u32,
-    pub reading_minutes: u32,
-    pub status: PostStatus,
-    pub published_ms: Option<i64>,
-    /// Tags in order (first = primary); `None` leaves them as they are.
-    pub tag_ids: Option<Vec<i64>>,
-    /// Bylines in order (first = lead); `None` leaves them as they are.
-    pub author_ids: Option<Vec<i64>>,
-    /// Search and sharing: `None` leaves them as they are; `Some("")` clears.
-    pub seo: Option<Seo>,
-    /// `None` leaves the feature image as it is.
-    pub feature: Option<FeatureEdit>,
-    /// `None` leaves who may read it as it is.
-    pub visibility: Option<Visibility>,
-    /// `None` leaves it; `Some("")` clears.
-    pub video_embed: Option<String>,
-    /// Saved by the editor's timer, not by a person pressing Save: a run of
-    /// autosaves by one person keeps one revision, updated in place.
-    pub autosave: bool,
-}
-
-#[derive(Debug, Clone, Default)]
-pub struct Seo {
-    pub meta_title: String,
-    pub meta_description: String,
-    pub canonical_url: String,
-}
-
-#[derive(Debug, Clone, serde::Serialize)]
-pub struct Revision {
-    pub id: i64,
-    pub created_ms: i64,
-    pub staff_name: Option<String>,
-    pub title: String,
-    pub dek: String,
-    pub slug: String,
-    pub body_source: String,
-    pub status: String,
-}
+pub(crate) use masthead_model::editing::*;
 
 pub fn editable_post(c: &Connection, id: i64) -> StoreResult<Option<EditablePost>> {
     let row = c
@@ -303,6 +202,17 @@ impl Writer<'_> {
                 StoreError::Conflict(_) => StoreError::Conflict(format!("the slug {:?} is already taken", edit.slug)),
                 other => other,
             })?;
+        self.post_changed(
+            id,
+            Some(PostMark {
+                published: old_status == "published",
+                updated_ms: updated,
+            }),
+            Some(PostMark {
+                published: edit.status == PostStatus::Published,
+                updated_ms: new_updated,
+            }),
+        )?;
         let listed = (edit.status == PostStatus::Published && kind != "page")
             .then_some(edit.published_ms)
             .flatten();
@@ -417,15 +327,6 @@ impl Writer<'_> {
     }
 }
 
-/// A note in a post's review thread.
-#[derive(Debug, Clone, serde::Serialize)]
-pub struct ReviewNote {
-    pub created_ms: i64,
-    pub staff_name: Option<String>,
-    pub decision: String,
-    pub body: String,
-}
-
 pub fn review_state(c: &Connection, post_id: i64) -> StoreResult<Option<String>> {
     Ok(c.prepare_cached("SELECT review FROM posts WHERE id = ?1")?
         .query_row([post_id], |r| r.get(0))
@@ -448,8 +349,8 @@ pub fn review_notes(c: &Connection, post_id: i64) -> StoreResult<Vec<ReviewNote>
     .collect::<Result<_, _>>()?)
 }
 
-/// Drafts waiting for an editor, oldest first: `(id, title, by, submitted)`.
-pub fn review_queue(c: &Connection) -> StoreResult<Vec<(i64, String, String, i64)>> {
+/// Drafts waiting for an editor, oldest first.
+pub fn review_queue(c: &Connection) -> StoreResult<Vec<ReviewItem>> {
     Ok(c.prepare_cached(
         "SELECT p.id, p.title,
                     COALESCE((SELECT group_concat(a.name, ', ') FROM post_authors pa
@@ -457,7 +358,14 @@ pub fn review_queue(c: &Connection) -> StoreResult<Vec<(i64, String, String, i64
                     p.updated_at
              FROM posts p WHERE p.review = 'submitted' ORDER BY p.updated_at",
     )?
-    .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))?
+    .query_map([], |r| {
+        Ok(ReviewItem {
+            post_id: r.get(0)?,
+            title: r.get(1)?,
+            by: r.get(2)?,
+            submitted_ms: r.get(3)?,
+        })
+    })?
     .collect::<Result<_, _>>()?)
 }
 

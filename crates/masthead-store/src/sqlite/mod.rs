@@ -12,6 +12,7 @@ pub mod queries;
 pub mod staff;
 pub mod taxonomy;
 pub mod transfer;
+mod units;
 pub mod webhooks;
 mod write;
 
@@ -65,6 +66,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "scheduled",
         include_str!("../../migrations/sqlite/0008_scheduled.sql"),
     ),
+    (
+        9,
+        "no_triggers",
+        include_str!("../../migrations/sqlite/0009_no_triggers.sql"),
+    ),
 ];
 
 /// Most idle reader connections kept open.
@@ -95,6 +101,7 @@ impl SqliteStore {
         Ok(store)
     }
 
+    #[cfg(test)]
     pub fn path(&self) -> &Path {
         &self.path
     }
@@ -189,6 +196,29 @@ impl SqliteStore {
         tx.commit()?;
         Ok(value)
     }
+}
+
+/// The ids of `table`, ascending, read from the file (for tests).
+#[cfg(feature = "test-support")]
+pub(crate) fn file_row_ids(path: &Path, table: &str) -> StoreResult<Vec<i64>> {
+    if !table.bytes().all(|b| b.is_ascii_lowercase() || b == b'_') {
+        return Err(StoreError::Invalid(format!("not a table name: {table:?}")));
+    }
+    let conn = open_connection(path, true)?;
+    let mut stmt = conn.prepare(&format!("SELECT id FROM {table} ORDER BY id"))?;
+    Ok(stmt
+        .query_map([], |r| r.get(0))?
+        .collect::<Result<_, _>>()?)
+}
+
+/// Every media key in the file (for tests).
+#[cfg(feature = "test-support")]
+pub(crate) fn file_media_keys(path: &Path) -> StoreResult<Vec<String>> {
+    let conn = open_connection(path, true)?;
+    let mut stmt = conn.prepare("SELECT key FROM media")?;
+    Ok(stmt
+        .query_map([], |r| r.get(0))?
+        .collect::<Result<_, _>>()?)
 }
 
 fn open_connection(path: &Path, read_only: bool) -> StoreResult<Connection> {

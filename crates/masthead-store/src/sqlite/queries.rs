@@ -675,7 +675,31 @@ pub fn post_count(c: &Connection) -> StoreResult<u64> {
         .max(0) as u64)
 }
 
+/// Whether `post_id` is a published live post.
+pub fn is_published_live(c: &Connection, post_id: i64) -> StoreResult<bool> {
+    Ok(c.prepare_cached(
+        "SELECT EXISTS (SELECT 1 FROM posts WHERE id = ?1 AND kind = 'live' AND status = 'published')",
+    )?
+    .query_row([post_id], |r| r.get(0))?)
+}
+
+/// One raw settings value.
+pub fn setting(c: &Connection, key: &str) -> StoreResult<Option<String>> {
+    Ok(
+        c.prepare_cached("SELECT value FROM settings WHERE key = ?1")?
+            .query_row([key], |r| r.get(0))
+            .optional()?,
+    )
+}
+
+/// The cheapest query that proves the database answers.
+pub fn ping(c: &Connection) -> StoreResult<()> {
+    c.query_row("SELECT 1", [], |_| Ok(()))?;
+    Ok(())
+}
+
 /// `EXPLAIN QUERY PLAN` of a listing, one plan line per row.
+#[cfg(test)]
 pub fn feed_plan(
     store: &super::SqliteStore,
     scope: FeedScope,

@@ -8,6 +8,7 @@ use rusqlite::{Connection, OptionalExtension, Row, params};
 use super::Writer;
 use crate::error::{StoreError, StoreResult};
 use crate::model::*;
+pub(crate) use masthead_model::staff::*;
 
 fn staff_from_row(r: &Row<'_>) -> rusqlite::Result<StaffUser> {
     let role: String = r.get(3)?;
@@ -336,30 +337,6 @@ impl Writer<'_> {
     }
 }
 
-/// Filters for the desk's posts list.
-#[derive(Debug, Clone, Default)]
-pub struct PostFilter {
-    pub status: Option<masthead_domain::PostStatus>,
-    pub kind: Option<masthead_domain::PostKind>,
-    pub author_id: Option<i64>,
-    pub tag_id: Option<i64>,
-    /// Case-insensitive substring of the title.
-    pub title: Option<String>,
-}
-
-/// A row of the desk's posts list.
-#[derive(Debug, Clone, serde::Serialize)]
-pub struct DeskPost {
-    pub id: i64,
-    pub kind: String,
-    pub status: String,
-    pub slug: String,
-    pub title: String,
-    pub updated_ms: i64,
-    pub published_ms: Option<i64>,
-    pub authors: String,
-}
-
 /// Newest-updated first, at most `limit`.
 pub fn desk_posts(c: &Connection, f: PostFilter, limit: u32) -> StoreResult<Vec<DeskPost>> {
     let like = f.title.as_deref().map(|t| {
@@ -406,11 +383,6 @@ pub fn desk_posts(c: &Connection, f: PostFilter, limit: u32) -> StoreResult<Vec<
         )?
         .collect::<Result<_, _>>()?)
 }
-
-/// `(id, slug, name)` of an author or tag.
-pub type NamedRef = (i64, String, String);
-/// A post's kind, slug, title and byline ids.
-pub type PostOwnership = (masthead_domain::PostKind, String, String, Vec<i64>);
 
 /// Every author and tag, for the desk's filter menus.
 pub fn all_authors_and_tags(c: &Connection) -> StoreResult<(Vec<NamedRef>, Vec<NamedRef>)> {

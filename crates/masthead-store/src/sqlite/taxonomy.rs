@@ -1,40 +1,11 @@
 //! Editing bylines and tags from the desk.
 
 use rusqlite::{Connection, OptionalExtension, params};
-use serde::Serialize;
 
 use super::Writer;
 use crate::error::{StoreError, StoreResult};
 use crate::model::{Author, ChangeTopic};
-
-/// A tag with what only the desk needs (its place in the navigation).
-#[derive(Debug, Clone, Serialize)]
-pub struct EditableTag {
-    pub id: i64,
-    pub slug: String,
-    pub name: String,
-    pub description: String,
-    pub is_section: bool,
-    pub position: i64,
-}
-
-#[derive(Debug, Clone)]
-pub struct AuthorEdit {
-    pub name: String,
-    pub bio: String,
-    pub location: String,
-    /// Address of the portrait, or `None` for none.
-    pub avatar: Option<String>,
-}
-
-#[derive(Debug, Clone)]
-pub struct TagEdit {
-    pub name: String,
-    pub description: String,
-    pub is_section: bool,
-    /// Order in the navigation (smaller first).
-    pub position: i64,
-}
+pub(crate) use masthead_model::taxonomy::*;
 
 /// An author from six columns starting at `at`: id, slug, name, bio, location, avatar.
 pub(crate) fn author_at(r: &rusqlite::Row<'_>, at: usize) -> rusqlite::Result<Author> {

@@ -5,60 +5,7 @@ use rusqlite::{Connection, params};
 
 use super::Writer;
 use crate::error::StoreResult;
-use crate::model::Author;
-
-/// A post with every column an export carries.
-#[derive(Debug, Clone, Default)]
-pub struct ExportPost {
-    pub id: i64,
-    pub uuid: String,
-    pub kind: String,
-    pub status: String,
-    pub visibility: String,
-    pub featured: bool,
-    pub slug: String,
-    pub title: String,
-    pub dek: String,
-    pub body_source: String,
-    pub body_html: String,
-    pub feature_image: Option<String>,
-    pub feature_image_alt: String,
-    pub feature_image_caption: String,
-    pub photographer: String,
-    pub agency: String,
-    pub video_src: Option<String>,
-    pub video_embed: Option<String>,
-    pub video_duration_s: Option<i64>,
-    pub canonical_url: Option<String>,
-    pub meta_title: Option<String>,
-    pub meta_description: Option<String>,
-    pub created_ms: i64,
-    pub updated_ms: i64,
-    pub published_ms: Option<i64>,
-    pub tag_ids: Vec<i64>,
-    pub author_ids: Vec<i64>,
-    /// `(kind, noted_ms, note)`.
-    pub notes: Vec<(String, i64, String)>,
-    /// `(title, body_source, pinned, created_ms)`.
-    pub live_entries: Vec<(String, String, bool, i64)>,
-}
-
-#[derive(Debug, Clone)]
-pub struct ExportMember {
-    pub id: i64,
-    pub email: String,
-    pub name: String,
-    pub status: String,
-    pub created_ms: i64,
-}
-
-#[derive(Debug, Clone, Default)]
-pub struct Everything {
-    pub posts: Vec<ExportPost>,
-    pub tags: Vec<super::taxonomy::EditableTag>,
-    pub authors: Vec<Author>,
-    pub members: Vec<ExportMember>,
-}
+pub(crate) use masthead_model::transfer::*;
 
 pub fn everything(c: &Connection) -> StoreResult<Everything> {
     let mut posts: Vec<ExportPost> = c
@@ -172,24 +119,9 @@ pub fn everything(c: &Connection) -> StoreResult<Everything> {
     })
 }
 
-/// Columns an import sets after inserting a post.
-#[derive(Debug, Clone, Default)]
-pub struct ImportFields {
-    pub uuid: Option<String>,
-    pub created_ms: i64,
-    pub updated_ms: i64,
-    pub featured: bool,
-    pub canonical_url: Option<String>,
-    pub meta_title: Option<String>,
-    pub meta_description: Option<String>,
-    pub feature_image_alt: String,
-    pub feature_image_caption: String,
-    pub photographer: String,
-    pub agency: String,
-}
-
 impl Writer<'_> {
     pub fn set_import_fields(&self, id: i64, f: &ImportFields) -> StoreResult<()> {
+        let before = self.post_mark(id)?;
         self.tx().execute(
             "UPDATE posts SET uuid = CASE WHEN ?2 IS NOT NULL AND NOT EXISTS
                     (SELECT 1 FROM posts o WHERE o.uuid = ?2) THEN ?2 ELSE uuid END, created_at = ?3, updated_at = ?4, featured = ?5,
@@ -211,7 +143,7 @@ impl Writer<'_> {
                 f.agency
             ],
         )?;
-        Ok(())
+        self.post_changed(id, before, self.post_mark(id)?)
     }
 
     /// A byline's portrait (imports bring their own addresses).

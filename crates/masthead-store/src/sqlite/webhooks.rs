@@ -1,52 +1,11 @@
-//! Webhooks and their delivery log (the rows are written by triggers; see
-//! migration 0007).
+//! Webhooks and their delivery log (deliveries are queued beside the writes
+//! they are about: see `Writer::enqueue_webhooks`).
 
 use rusqlite::{Connection, params};
-use serde::Serialize;
 
 use super::Writer;
 use crate::error::{StoreError, StoreResult};
-
-pub const EVENTS: [&str; 4] = [
-    "post.published",
-    "post.updated",
-    "post.unpublished",
-    "member.added",
-];
-
-#[derive(Debug, Clone, Serialize)]
-pub struct Webhook {
-    pub id: i64,
-    pub event: String,
-    pub target_url: String,
-    pub name: String,
-    pub secret: String,
-    pub active: bool,
-    pub created_ms: i64,
-}
-
-#[derive(Debug, Clone, Serialize)]
-pub struct Delivery {
-    pub id: i64,
-    pub webhook_id: i64,
-    pub event: String,
-    pub subject_id: i64,
-    pub status: String,
-    pub attempts: u32,
-    pub next_attempt_ms: i64,
-    pub last_status: Option<u16>,
-    pub last_error: Option<String>,
-    pub created_ms: i64,
-    pub finished_ms: Option<i64>,
-}
-
-/// A delivery to make now, with where and how to sign it.
-#[derive(Debug, Clone)]
-pub struct Due {
-    pub delivery: Delivery,
-    pub target_url: String,
-    pub secret: String,
-}
+pub(crate) use masthead_model::webhooks::*;
 
 pub fn webhooks(c: &Connection) -> StoreResult<Vec<Webhook>> {
     Ok(c.prepare_cached(
@@ -104,7 +63,7 @@ impl Writer<'_> {
         secret: &str,
         now: i64,
     ) -> StoreResult<i64> {
-        if !EVENTS.contains(&event) {
+        if !WEBHOOK_EVENTS.contains(&event) {
             return Err(StoreError::Invalid(format!("unknown event {event:?}")));
         }
         self.tx().execute(
@@ -202,13 +161,6 @@ impl Writer<'_> {
             [],
         )?)
     }
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Outcome {
-    Delivered,
-    Retry(i64),
-    GaveUp,
 }
 
 #[cfg(test)]

@@ -37,6 +37,53 @@ impl<'t> Writer<'t> {
         Ok(())
     }
 
+    /// Queues a delivery of `event` about `subject_id` to every active
+    /// webhook that wants it, in the same transaction as the change (an
+    /// outbox): nothing is missed, and the write never waits for a
+    /// receiver. Every write that inserts, publishes, changes or unpublishes
+    /// a post, or adds a member, calls this.
+    pub(crate) fn enqueue_webhooks(&self, event: &str, subject_id: i64) -> StoreResult<()> {
+        let now = now_ms();
+        self.tx
+            .prepare_cached(
+                "INSERT INTO webhook_deliveries (webhook_id, event, subject_id, next_attempt_at, created_at)
+                 SELECT id, event, ?2, ?3, ?3 FROM webhooks WHERE active = 1 AND event = ?1",
+            )?
+            .execute(params![event, subject_id, now])?;
+        Ok(())
+    }
+
+    /// A post's status and version, read before and after a write that may
+    /// change them, for [`post_event`].
+    pub(crate) fn post_mark(&self, id: i64) -> StoreResult<Option<PostMark>> {
+        Ok(self
+            .tx
+            .prepare_cached("SELECT status = 'published', updated_at FROM posts WHERE id = ?1")?
+            .query_row([id], |r| {
+                Ok(PostMark {
+                    published: r.get(0)?,
+                    updated_ms: r.get(1)?,
+                })
+            })
+            .optional()?)
+    }
+
+    /// Queues the webhook event, if any, for a post that went from
+    /// `before` to `after` in one write.
+    pub(crate) fn post_changed(
+        &self,
+        id: i64,
+        before: Option<PostMark>,
+        after: Option<PostMark>,
+    ) -> StoreResult<()> {
+        if let (Some(before), Some(after)) = (before, after)
+            && let Some(event) = post_event(before, after)
+        {
+            self.enqueue_webhooks(event, id)?;
+        }
+        Ok(())
+    }
+
     pub fn set_setting(&self, key: &str, value: &str) -> StoreResult<()> {
         self.tx
             .prepare_cached(
@@ -94,10 +141,7 @@ impl<'t> Writer<'t> {
                     feature_image_agency, feature_image_width, feature_image_height, video_src,
                     video_embed, video_duration_s, created_at, updated_at, published_at, uuid)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17,
-                    ?18, ?19, ?20, ?21, ?22, ?23, ?24,
-                    lower(hex(randomblob(4)) || '-' || hex(randomblob(2)) || '-4' ||
-                          substr(hex(randomblob(2)), 2) || '-' || substr('89ab', 1 + (abs(random()) % 4), 1) ||
-                          substr(hex(randomblob(2)), 2) || '-' || hex(randomblob(6))))",
+                    ?18, ?19, ?20, ?21, ?22, ?23, ?24, ?25)",
             )?
             .execute(params![
                 p.kind.as_str(),
@@ -124,8 +168,12 @@ impl<'t> Writer<'t> {
                 created,
                 p.updated_ms,
                 p.published_ms,
+                new_uuid()?,
             ])?;
         let id = self.tx.last_insert_rowid();
+        if p.status == PostStatus::Published {
+            self.enqueue_webhooks("post.published", id)?;
+        }
         // Listings by tag and author paginate on their own index, which carries
         // the publication time while the post is visible in feeds.
         let listed_at = (p.status == PostStatus::Published && p.kind != PostKind::Page)
@@ -194,22 +242,25 @@ impl<'t> Writer<'t> {
             )?
             .execute(params![e.post_id, e.title, e.body_source, e.body_html, e.pinned, e.created_ms])?;
         let id = self.tx.last_insert_rowid();
+        let before = self.post_mark(e.post_id)?;
         self.tx
             .prepare_cached("UPDATE posts SET updated_at = MAX(updated_at, ?2) WHERE id = ?1")?
             .execute(params![e.post_id, e.created_ms])?;
+        self.post_changed(e.post_id, before, self.post_mark(e.post_id)?)?;
         self.log_change(ChangeTopic::LiveEntry, Some(e.post_id), Some(id))?;
         Ok(id)
     }
 
-    /// Inserts a member unless one with the same address (any case) exists.
-    /// Does not log a change: callers log once per batch.
+    /// Inserts a member unless one with the same address (any case) exists;
+    /// returns the new member's id. Does not log a change: callers log once
+    /// per batch.
     pub fn insert_member(
         &self,
         email: &Email,
         status: &str,
         source: &str,
         created_ms: i64,
-    ) -> StoreResult<bool> {
+    ) -> StoreResult<Option<i64>> {
         let n = self
             .tx
             .prepare_cached(
@@ -217,12 +268,17 @@ impl<'t> Writer<'t> {
                  ON CONFLICT (email_key) DO NOTHING",
             )?
             .execute(params![email.as_str(), email.key(), status, source, created_ms])?;
-        Ok(n == 1)
+        if n != 1 {
+            return Ok(None);
+        }
+        let id = self.tx.last_insert_rowid();
+        self.enqueue_webhooks("member.added", id)?;
+        Ok(Some(id))
     }
 
     pub fn join_member(&self, email: &Email, source: &str, now: i64) -> StoreResult<JoinOutcome> {
-        if self.insert_member(email, "free", source, now)? {
-            self.log_change(ChangeTopic::Member, None, Some(self.tx.last_insert_rowid()))?;
+        if let Some(id) = self.insert_member(email, "free", source, now)? {
+            self.log_change(ChangeTopic::Member, None, Some(id))?;
             Ok(JoinOutcome::Joined)
         } else {
             Ok(JoinOutcome::AlreadyMember)
@@ -260,13 +316,6 @@ impl<'t> Writer<'t> {
             .query_map([], |r| r.get(0))?
             .collect::<Result<_, _>>()?)
     }
-
-    pub fn count_posts(&self) -> StoreResult<u64> {
-        Ok(self
-            .tx
-            .query_row("SELECT COUNT(*) FROM posts", [], |r| r.get::<_, i64>(0))?
-            .max(0) as u64)
-    }
 }
 
 /// Runs every second in a write transaction: it must use the
@@ -295,8 +344,218 @@ impl Writer<'_> {
                     [id],
                 )?;
             }
+            // Every one was scheduled, and is published now.
+            self.enqueue_webhooks("post.published", *id)?;
             self.log_change(ChangeTopic::Post, Some(*id), None)?;
         }
         Ok(ids)
+    }
+}
+
+/// Whether a post is published, and its version.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct PostMark {
+    pub published: bool,
+    pub updated_ms: i64,
+}
+
+/// The webhook event a change of a post from `before` to `after` means:
+/// published, unpublished, or (still published, new version) updated.
+pub(crate) fn post_event(before: PostMark, after: PostMark) -> Option<&'static str> {
+    match (before.published, after.published) {
+        (false, true) => Some("post.published"),
+        (true, false) => Some("post.unpublished"),
+        (true, true) if before.updated_ms != after.updated_ms => Some("post.updated"),
+        _ => None,
+    }
+}
+
+/// A random (version 4) UUID, as every post carries for Ghost's clients.
+pub(crate) fn new_uuid() -> StoreResult<String> {
+    let mut b = [0u8; 16];
+    getrandom::fill(&mut b)
+        .map_err(|e| StoreError::Other(format!("no randomness for a post's UUID: {e}")))?;
+    b[6] = (b[6] & 0x0f) | 0x40;
+    b[8] = (b[8] & 0x3f) | 0x80;
+    let hex: String = b.iter().map(|x| format!("{x:02x}")).collect();
+    Ok(format!(
+        "{}-{}-{}-{}-{}",
+        &hex[0..8],
+        &hex[8..12],
+        &hex[12..16],
+        &hex[16..20],
+        &hex[20..]
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sqlite::tests::TempDb;
+    use masthead_domain::Visibility;
+
+    fn draft(slug: &str, status: PostStatus, published_ms: Option<i64>) -> NewPost {
+        NewPost {
+            kind: PostKind::Live,
+            slug: slug.to_owned(),
+            title: format!("Title {slug}"),
+            dek: String::new(),
+            body_source: String::new(),
+            body_html: String::new(),
+            word_count: 0,
+            reading_minutes: 1,
+            status,
+            visibility: Visibility::Public,
+            image: None,
+            video: None,
+            published_ms,
+            updated_ms: 1_000,
+            tag_ids: vec![],
+            author_ids: vec![],
+        }
+    }
+
+    fn edit(status: PostStatus, published_ms: Option<i64>) -> crate::PostEdit {
+        crate::PostEdit {
+            title: "Edited".into(),
+            dek: String::new(),
+            slug: "edited".into(),
+            body_source: String::new(),
+            body_html: String::new(),
+            word_count: 0,
+            reading_minutes: 1,
+            status,
+            published_ms,
+            tag_ids: None,
+            author_ids: None,
+            seo: None,
+            feature: None,
+            visibility: None,
+            video_embed: None,
+            autosave: false,
+        }
+    }
+
+    /// The deliveries queued so far, oldest first: `(event, subject)`.
+    fn queued(w: &Writer<'_>) -> Vec<(String, i64)> {
+        w.tx()
+            .prepare("SELECT event, subject_id FROM webhook_deliveries ORDER BY id")
+            .and_then(|mut s| {
+                s.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
+                    .collect::<Result<_, _>>()
+            })
+            .expect("deliveries")
+    }
+
+    /// Every write that publishes, changes or unpublishes a post, or adds a
+    /// member, queues its webhooks in the same transaction; drafts and
+    /// unchanged posts queue nothing, and no schema trigger is left to do it
+    /// twice.
+    #[test]
+    fn writes_queue_their_webhooks_and_posts_get_uuids() {
+        let db = TempDb::new("outbox");
+        db.store
+            .write(|w| {
+                for event in crate::WEBHOOK_EVENTS {
+                    w.insert_webhook(event, "https://h.example/", "h", "s", 1)?;
+                }
+                let ev = |e: &str, id: i64| (e.to_owned(), id);
+                let draft_id = w.insert_post(&draft("d", PostStatus::Draft, None))?;
+                assert_eq!(queued(w), []);
+                let live = w.insert_post(&draft("l", PostStatus::Published, Some(1_000)))?;
+                assert_eq!(queued(w), [ev("post.published", live)]);
+                let v = w.save_post(
+                    draft_id,
+                    1_000,
+                    &edit(PostStatus::Published, Some(2_000)),
+                    None,
+                    2_000,
+                )?;
+                assert_eq!(queued(w)[1..], [ev("post.published", draft_id)]);
+                w.save_post(
+                    draft_id,
+                    v,
+                    &edit(PostStatus::Published, Some(2_000)),
+                    None,
+                    3_000,
+                )?;
+                assert_eq!(queued(w)[2..], [ev("post.updated", draft_id)]);
+                w.add_live_entry(&crate::model::NewLiveEntry {
+                    post_id: live,
+                    title: String::new(),
+                    body_source: "x".into(),
+                    body_html: "<p>x</p>".into(),
+                    pinned: false,
+                    created_ms: 5_000,
+                })?;
+                assert_eq!(queued(w)[3..], [ev("post.updated", live)]);
+                let v = w.post_mark(draft_id)?.expect("post").updated_ms;
+                w.save_post(draft_id, v, &edit(PostStatus::Draft, None), None, 6_000)?;
+                assert_eq!(queued(w)[4..], [ev("post.unpublished", draft_id)]);
+                let later = w.insert_post(&draft("s", PostStatus::Scheduled, Some(7_000)))?;
+                assert_eq!(queued(w).len(), 5, "scheduled posts wait");
+                assert_eq!(w.publish_due(8_000)?, [later]);
+                assert_eq!(queued(w)[5..], [ev("post.published", later)]);
+                let email = Email::parse("reader@example.org")?;
+                let member = w
+                    .insert_member(&email, "free", "test", 9_000)?
+                    .expect("new");
+                assert_eq!(w.insert_member(&email, "free", "test", 9_000)?, None);
+                assert_eq!(queued(w)[6..], [ev("member.added", member)]);
+                let triggers: i64 = w.tx().query_row(
+                    "SELECT COUNT(*) FROM sqlite_schema WHERE type = 'trigger'",
+                    [],
+                    |r| r.get(0),
+                )?;
+                assert_eq!(triggers, 0);
+                let uuids: Vec<String> = w
+                    .tx()
+                    .prepare("SELECT uuid FROM posts ORDER BY id")?
+                    .query_map([], |r| r.get(0))?
+                    .collect::<Result<_, _>>()?;
+                assert_eq!(uuids.len(), 3);
+                assert!(
+                    uuids.iter().all(|u| u.len() == 36 && &u[14..15] == "4"),
+                    "{uuids:?}"
+                );
+                Ok(())
+            })
+            .expect("writes");
+    }
+
+    #[test]
+    fn uuids_are_version_4_and_differ() {
+        let (a, b) = (new_uuid().expect("uuid"), new_uuid().expect("uuid"));
+        assert_ne!(a, b);
+        for u in [a, b] {
+            assert_eq!(u.len(), 36, "{u}");
+            let parts: Vec<&str> = u.split('-').collect();
+            assert_eq!(
+                parts.iter().map(|p| p.len()).collect::<Vec<_>>(),
+                [8, 4, 4, 4, 12]
+            );
+            assert!(
+                u.bytes()
+                    .all(|c| c == b'-' || c.is_ascii_digit() || (b'a'..=b'f').contains(&c))
+            );
+            assert!(parts[2].starts_with('4'), "{u}");
+            assert!(matches!(&parts[3][..1], "8" | "9" | "a" | "b"), "{u}");
+        }
+    }
+
+    #[test]
+    fn post_events_follow_status_and_version() {
+        let m = |published, updated_ms| PostMark {
+            published,
+            updated_ms,
+        };
+        assert_eq!(post_event(m(false, 1), m(true, 2)), Some("post.published"));
+        assert_eq!(
+            post_event(m(true, 1), m(false, 2)),
+            Some("post.unpublished")
+        );
+        assert_eq!(post_event(m(true, 1), m(true, 2)), Some("post.updated"));
+        assert_eq!(post_event(m(true, 1), m(true, 1)), None);
+        assert_eq!(post_event(m(false, 1), m(false, 2)), None);
     }
 }

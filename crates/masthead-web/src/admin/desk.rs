@@ -8,8 +8,7 @@ use masthead_domain::editorial::{self, Actor, Sight};
 use masthead_domain::{Action, PostKind, PostStatus, permits};
 use masthead_render::render_markdown;
 use masthead_render::views::{Clock, EntryView};
-use masthead_store::sqlite::staff::PostFilter;
-use masthead_store::{NewLiveEntry, StaffSession, now_ms};
+use masthead_store::{LiveEntryChange, NewLiveEntry, PostFilter, StaffSession, now_ms};
 use serde::{Deserialize, Serialize};
 
 use super::{DeskForm, Link, Staff, message, page, unavailable};
@@ -38,7 +37,7 @@ fn nonempty(v: &Option<String>) -> Option<&str> {
 #[derive(Serialize)]
 struct Row {
     #[serde(flatten)]
-    post: masthead_store::sqlite::staff::DeskPost,
+    post: masthead_store::DeskPost,
     updated: String,
     updated_iso: String,
 }
@@ -302,19 +301,20 @@ pub async fn change_entry(
     let title = form.title.trim().to_owned();
     let pinned = form.pinned.is_some();
     let body = form.body;
+    let change = if delete {
+        LiveEntryChange::Delete
+    } else {
+        LiveEntryChange::Update {
+            title,
+            body_source: body,
+            body_html: rendered.html,
+            pinned,
+        }
+    };
+    // The entry must belong to this post.
     let changed = state
         .store
-        .write(move |w| {
-            // The entry must belong to this post.
-            if !w.live_entry_belongs(entry_id, post_id)? {
-                return Ok(false);
-            }
-            if delete {
-                w.delete_live_entry(entry_id)
-            } else {
-                w.update_live_entry(entry_id, &title, &body, &rendered.html, pinned)
-            }
-        })
+        .change_live_entry(post_id, entry_id, change)
         .await;
     match changed {
         Ok(true) => {

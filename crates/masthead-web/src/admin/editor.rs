@@ -9,9 +9,10 @@ use masthead_domain::diff::line_diff;
 use masthead_domain::editorial::{self, Actor, PostState, Refused};
 use masthead_domain::{Action, PostKind, PostStatus, Visibility, Whose, permits};
 use masthead_render::render_markdown;
-use masthead_store::sqlite::editing::{EditablePost, FeatureChoice, FeatureEdit, PostEdit};
-use masthead_store::sqlite::media::MediaDetails;
-use masthead_store::{NewPost, StaffSession, StoreError, now_ms};
+use masthead_store::{
+    CreatePost, EditablePost, FeatureChoice, FeatureEdit, MediaDetails, NewPost, PostEdit,
+    SavePost, StaffSession, StoreError, now_ms,
+};
 use serde::{Deserialize, Serialize};
 
 use super::{DeskForm, Staff, StaffView, message, page, unavailable};
@@ -121,13 +122,11 @@ pub async fn create(
     let now = now_ms();
     let created = state
         .store
-        .write(move |w| {
-            let slug = masthead_domain::slug::unique_slug(&base, |s| {
-                w.post_id_by_slug(s).ok().flatten().is_some()
-            });
-            w.insert_post(&NewPost {
+        .create_post(CreatePost {
+            base_slug: base,
+            post: NewPost {
                 kind,
-                slug: slug.into_string(),
+                slug: String::new(),
                 title,
                 dek: String::new(),
                 body_source: String::new(),
@@ -142,7 +141,10 @@ pub async fn create(
                 updated_ms: now,
                 tag_ids: vec![],
                 author_ids: author,
-            })
+            },
+            tags_by_slug: Vec::new(),
+            extras: None,
+            seo: None,
         })
         .await;
     match created {
@@ -388,7 +390,7 @@ pub async fn review(
     );
     match state
         .store
-        .write(move |w| w.review(id, staff_id, &decision, &body, now_ms()))
+        .review(id, staff_id, decision, body, now_ms())
         .await
     {
         Ok(()) => Redirect::to(&format!("/admin/posts/{id}/edit")).into_response(),
@@ -404,7 +406,7 @@ pub async fn review_queue(State(state): State<AppState>, Staff(session): Staff) 
     let queue: Vec<serde_json::Value> = match state.store.review_queue().await {
         Ok(q) => q
             .into_iter()
-            .map(|(id, title, by, at)| serde_json::json!({ "id": id, "title": title, "by": by, "when": clock.time(at).display }))
+            .map(|r| serde_json::json!({ "id": r.post_id, "title": r.title, "by": r.by, "when": clock.time(r.submitted_ms).display }))
             .collect(),
         Err(e) => return unavailable(e),
     };
@@ -453,11 +455,7 @@ pub async fn add_note(
         .await;
     }
     let kind = form.kind.clone();
-    match state
-        .store
-        .write(move |w| w.add_post_note(id, &kind, now_ms(), &note))
-        .await
-    {
+    match state.store.add_post_note(id, kind, now_ms(), note).await {
         Ok(_) => {
             crate::changes::invalidate_post_now(&state, id).await;
             state.wrote.notify_one();
@@ -786,7 +784,7 @@ pub async fn save(
             "The video address must be a YouTube or Vimeo page, such as https://www.youtube.com/watch?v=…"
         );
     }
-    let seo = masthead_store::sqlite::editing::Seo {
+    let seo = masthead_store::Seo {
         meta_title: form.meta_title.trim().chars().take(300).collect(),
         meta_description: form.meta_description.trim().chars().take(500).collect(),
         canonical_url: canonical_url.chars().take(2_000).collect(),
@@ -815,7 +813,15 @@ pub async fn save(
     crate::changes::invalidate_post_now(&state, id).await;
     let saved = state
         .store
-        .write(move |w| w.save_post(id, version, &edit, Some(staff_id), now))
+        .save_post(SavePost {
+            id,
+            version,
+            edit,
+            tags_by_slug: None,
+            extras: None,
+            staff_id: Some(staff_id),
+            now,
+        })
         .await;
     match saved {
         Ok(version) if autosave => {
@@ -877,7 +883,7 @@ async fn delete(state: &AppState, me: &Actor, post: &EditablePost) -> Response {
     let id = post.id;
     // Pages listing the post go with it.
     crate::changes::invalidate_post_now(state, id).await;
-    match state.store.write(move |w| w.delete_post(id)).await {
+    match state.store.delete_post(id).await {
         Ok(()) | Err(StoreError::NotFound) => {
             state.cache.clear();
             state.wrote.notify_one();
@@ -904,7 +910,7 @@ fn autosave_refused(status: StatusCode, text: &str) -> Response {
 /// Comma-separated slugs to ids, in order, without repeats.
 fn resolve_slugs(
     list: &str,
-    known: &[masthead_store::sqlite::staff::NamedRef],
+    known: &[masthead_store::NamedRef],
     what: &str,
 ) -> Result<Vec<i64>, String> {
     let mut ids = Vec::new();
@@ -1039,7 +1045,15 @@ pub async fn restore(
     let version = form.version;
     match state
         .store
-        .write(move |w| w.save_post(id, version, &edit, Some(staff_id), now_ms()))
+        .save_post(SavePost {
+            id,
+            version,
+            edit,
+            tags_by_slug: None,
+            extras: None,
+            staff_id: Some(staff_id),
+            now: now_ms(),
+        })
         .await
     {
         Ok(_) => {

@@ -27,27 +27,15 @@ async fn render(
     error: Option<&str>,
     notice: Option<&str>,
 ) -> Response {
-    let keys = match state
-        .store
-        .read(masthead_store::sqlite::api::api_keys)
-        .await
-    {
+    let keys = match state.store.api_keys().await {
         Ok(k) => k,
         Err(e) => return unavailable(e),
     };
-    let hooks = match state
-        .store
-        .read(masthead_store::sqlite::webhooks::webhooks)
-        .await
-    {
+    let hooks = match state.store.webhooks().await {
         Ok(h) => h,
         Err(e) => return unavailable(e),
     };
-    let deliveries = match state
-        .store
-        .read(|c| masthead_store::sqlite::webhooks::recent_deliveries(c, 30))
-        .await
-    {
+    let deliveries = match state.store.recent_deliveries(30).await {
         Ok(d) => d,
         Err(e) => return unavailable(e),
     };
@@ -93,7 +81,7 @@ async fn render(
             "keys": rows,
             "hooks": hooks,
             "log": log,
-            "events": masthead_store::sqlite::webhooks::EVENTS,
+            "events": masthead_store::WEBHOOK_EVENTS,
             "error": error,
             "notice": notice,
         }),
@@ -124,10 +112,9 @@ pub async fn create(
     if !permits(staff.0.user.role, Action::ManageApiKeys) {
         return forbidden();
     }
-    let kind: &'static str = match form.kind.as_str() {
-        "content" => "content",
-        "admin" => "admin",
-        _ => {
+    let kind = match masthead_store::ApiKeyKind::parse(&form.kind) {
+        Some(kind) => kind,
+        None => {
             return render(
                 &state,
                 &staff,
@@ -172,11 +159,7 @@ pub async fn revoke(
     if !permits(staff.0.user.role, Action::ManageApiKeys) {
         return forbidden();
     }
-    match state
-        .store
-        .write(move |w| w.revoke_api_key(id, now_ms()))
-        .await
-    {
+    match state.store.revoke_api_key(id, now_ms()).await {
         Ok(()) => {
             render(
                 &state,
@@ -222,7 +205,7 @@ pub async fn add_webhook(
     }
     let url = form.target_url.trim().to_owned();
     let event = form.event.clone();
-    if !masthead_store::sqlite::webhooks::EVENTS.contains(&event.as_str()) {
+    if !masthead_store::WEBHOOK_EVENTS.contains(&event.as_str()) {
         return render(
             &state,
             &staff,
@@ -249,7 +232,7 @@ pub async fn add_webhook(
     let secret = crate::api::keys::new_admin_key().1;
     match state
         .store
-        .write(move |w| w.insert_webhook(&event, &url, &name, &secret, now_ms()))
+        .insert_webhook(event, url, name, secret, now_ms())
         .await
     {
         Ok(_) => {
@@ -274,7 +257,7 @@ pub async fn remove_webhook(
     if !permits(staff.0.user.role, Action::ManageApiKeys) {
         return forbidden();
     }
-    match state.store.write(move |w| w.deactivate_webhook(id)).await {
+    match state.store.deactivate_webhook(id).await {
         Ok(()) => {
             render(
                 &state,

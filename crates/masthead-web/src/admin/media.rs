@@ -14,8 +14,7 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use masthead_domain::{Action, Whose, permits};
 use masthead_media::{Limits, MediaError, Processed};
-use masthead_store::sqlite::media::{MediaDetails, MediaItem, NewMedia};
-use masthead_store::{StaffSession, now_ms};
+use masthead_store::{MediaDetails, MediaItem, NewMedia, StaffSession, now_ms};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
@@ -257,7 +256,7 @@ pub async fn save_details(
     };
     match state
         .store
-        .write(move |w| w.update_media_details(id, &details, now_ms()))
+        .update_media_details(id, details, now_ms())
         .await
     {
         Ok(()) => match state.store.media_item(id).await {
@@ -597,7 +596,7 @@ pub(crate) async fn store_upload(
     };
     let (id, created) = state
         .store
-        .write(move |w| w.insert_media(&new))
+        .insert_media(new)
         .await
         .map_err(|e| UploadError::Failed(e.to_string()))?;
     match state.store.media_item(id).await {

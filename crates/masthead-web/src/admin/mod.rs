@@ -459,12 +459,14 @@ pub async fn signin(
     let now = now_ms();
     if let Err(e) = state
         .store
-        .write(move |w| {
-            // A sign-in that succeeded counts against nothing, and forgives
-            // this address's earlier failures at the account.
-            w.forget_attempt(&attempt)?;
-            w.clear_throttle(&forgiven)?;
-            w.insert_session(&hash, user_id, &csrf, now, now + SESSION_MS)
+        .sign_in(masthead_store::SignIn {
+            attempts: attempt,
+            forgiven,
+            token_hash: hash,
+            user_id,
+            csrf,
+            now,
+            expires: now + SESSION_MS,
         })
         .await
     {
@@ -502,16 +504,11 @@ pub async fn signout(
         .map(auth::token_hash)
         .unwrap_or_default();
     let user_id = staff.0.user.id;
-    let result = state
-        .store
-        .write(move |w| {
-            if everywhere {
-                w.delete_sessions_of(user_id).map(|_| ())
-            } else {
-                w.delete_session(&token_hash)
-            }
-        })
-        .await;
+    let result = if everywhere {
+        state.store.delete_sessions_of(user_id).await.map(|_| ())
+    } else {
+        state.store.delete_session(token_hash).await
+    };
     if let Err(e) = result {
         return unavailable(e);
     }
@@ -531,7 +528,7 @@ pub async fn setup_link_if_needed(state: &AppState) -> Result<Option<String>, St
     let now = now_ms();
     state
         .store
-        .write(move |w| w.insert_one_time_token(&hash, "setup", None, now, now + SETUP_MS))
+        .insert_one_time_token(hash, "setup", None, now, now + SETUP_MS)
         .await?;
     Ok(Some(format!("/admin/setup/{token}")))
 }
@@ -631,13 +628,8 @@ pub async fn setup(
     };
     let created = state
         .store
-        .write(move |w| {
-            // The token is spent and the owner created in one transaction.
-            if w.use_one_time_token(&token_hash, "setup", now)?.is_none() || w.owner_exists()? {
-                return Ok(None);
-            }
-            w.insert_staff_user(&new).map(Some)
-        })
+        // The token is spent and the owner created in one transaction.
+        .create_owner(token_hash, new, now)
         .await;
     match created {
         Ok(Some(_)) => message(

@@ -106,7 +106,7 @@ pub async fn request(
     let user_id = user.id;
     if let Err(e) = state
         .store
-        .write(move |w| w.insert_one_time_token(&hash, "reset", Some(user_id), now, now + RESET_MS))
+        .insert_one_time_token(hash, "reset", Some(user_id), now, now + RESET_MS)
         .await
     {
         return unavailable(e);
@@ -212,15 +212,8 @@ pub async fn set_password(
     let now = now_ms();
     let done = state
         .store
-        .write(move |w| {
-            let Some(Some(user_id)) = w.use_one_time_token(&token_hash, "reset", now)? else {
-                return Ok(false);
-            };
-            w.set_password_hash(user_id, &hash)?;
-            // A reset ends every existing session.
-            w.delete_sessions_of(user_id)?;
-            Ok(true)
-        })
+        // A reset ends every existing session.
+        .reset_password(token_hash, hash, now)
         .await;
     match done {
         Ok(true) => message(

@@ -4,7 +4,7 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::Response;
 use masthead_domain::{Action, permits};
-use masthead_store::{Campaign, FeedContent, now_ms};
+use masthead_store::{Campaign, FeedContent, SettingsUpdate, now_ms};
 use serde::Deserialize;
 
 use super::{DeskForm, Staff, StaffView, message, page, unavailable};
@@ -188,39 +188,37 @@ pub async fn save(
     let changed_campaign = state.site().campaign.as_ref().is_none_or(|c| {
         c.pitch != pitch || c.goal != goal || c.metric != metric || c.deadline_ms != deadline
     });
+    let mut values = vec![
+        ("title", title),
+        ("description", description),
+        ("accent", accent),
+        ("timezone", timezone),
+    ];
+    if let Some(fc) = feed_content {
+        values.push(("feed_content", fc.as_str().to_owned()));
+    }
+    match logo {
+        None => {}
+        Some(None) => {
+            values.push(("logo", String::new()));
+            values.push(("logo_size", String::new()));
+        }
+        Some(Some((src, size))) => {
+            values.push(("logo", src));
+            values.push(("logo_size", size));
+        }
+    }
+    let campaign = changed_campaign.then(|| Campaign {
+        id: 0,
+        pitch,
+        goal,
+        metric,
+        starts_ms: now_ms(),
+        deadline_ms: deadline,
+    });
     let result = state
         .store
-        .write(move |w| {
-            w.set_setting("title", &title)?;
-            w.set_setting("description", &description)?;
-            w.set_setting("accent", &accent)?;
-            w.set_setting("timezone", &timezone)?;
-            if let Some(fc) = feed_content {
-                w.set_setting("feed_content", fc.as_str())?;
-            }
-            match &logo {
-                None => {}
-                Some(None) => {
-                    w.set_setting("logo", "")?;
-                    w.set_setting("logo_size", "")?;
-                }
-                Some(Some((src, size))) => {
-                    w.set_setting("logo", src)?;
-                    w.set_setting("logo_size", size)?;
-                }
-            }
-            if changed_campaign {
-                w.insert_campaign(&Campaign {
-                    id: 0,
-                    pitch,
-                    goal,
-                    metric,
-                    starts_ms: now_ms(),
-                    deadline_ms: deadline,
-                })?;
-            }
-            Ok(())
-        })
+        .update_settings(SettingsUpdate { values, campaign })
         .await;
     if let Err(e) = result {
         return unavailable(e);

@@ -159,10 +159,11 @@ pub async fn invite(
     };
     let created = state
         .store
-        .write(move |w| {
-            let id = w.insert_staff_user(&new)?;
-            w.insert_one_time_token(&hash, "reset", Some(id), now, now + INVITE_MS)?;
-            Ok(id)
+        .invite_staff(masthead_store::Invite {
+            user: new,
+            token_hash: hash,
+            now,
+            expires: now + INVITE_MS,
         })
         .await;
     match created {
@@ -272,23 +273,19 @@ pub async fn change(
             }
             state
                 .store
-                .write(move |w| w.set_staff_role(id, role))
+                .set_staff_role(id, role)
                 .await
                 .map(|()| format!("{} is now {}.", target.name, role.as_str()))
         }
-        "deactivate" => state
-            .store
-            .write(move |w| w.set_staff_active(id, false))
-            .await
-            .map(|()| {
-                format!(
-                    "{} is deactivated and signed out everywhere. Their byline and stories stay.",
-                    target.name
-                )
-            }),
+        "deactivate" => state.store.set_staff_active(id, false).await.map(|()| {
+            format!(
+                "{} is deactivated and signed out everywhere. Their byline and stories stay.",
+                target.name
+            )
+        }),
         "reactivate" => state
             .store
-            .write(move |w| w.set_staff_active(id, true))
+            .set_staff_active(id, true)
             .await
             .map(|()| format!("{} can sign in again.", target.name)),
         _ => refuse!(StatusCode::BAD_REQUEST, "Use the buttons on this page."),

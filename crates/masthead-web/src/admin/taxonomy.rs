@@ -3,10 +3,9 @@
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::Response;
-use masthead_domain::slug::{slugify, unique_slug};
+use masthead_domain::slug::slugify;
 use masthead_domain::{Action, editorial, permits};
-use masthead_store::sqlite::taxonomy::{AuthorEdit, TagEdit};
-use masthead_store::{NewAuthor, NewTag, StoreError};
+use masthead_store::{AuthorEdit, NewAuthor, NewTag, StoreError, TagEdit};
 use serde::Deserialize;
 
 use super::{DeskForm, Staff, StaffView, message, page, unavailable};
@@ -74,16 +73,15 @@ pub async fn add_author(
     let bio = f.bio.trim().chars().take(500).collect::<String>();
     let result = state
         .store
-        .write(move |w| {
-            let authors = w.author_slugs()?;
-            let slug = unique_slug(&base, |s| authors.iter().any(|a| a == s));
-            w.insert_author(&NewAuthor {
-                slug: slug.into_string(),
+        .create_author(
+            base,
+            NewAuthor {
+                slug: String::new(),
                 name,
                 bio,
                 location: String::new(),
-            })
-        })
+            },
+        )
         .await;
     match result {
         Ok(_) => render(&state, &staff, StatusCode::OK, None, Some("Byline added.")).await,
@@ -134,20 +132,17 @@ pub async fn add_tag(
     let is_section = f.section.is_some();
     let result = state
         .store
-        .write(move |w| {
-            w.insert_tag(&NewTag {
-                slug: slug.into_string(),
-                name,
-                description,
-                is_section,
-                position: 100,
-            })?;
-            // Sections appear in every page's navigation.
-            w.log_change(masthead_store::ChangeTopic::Site, None, None)
+        // Sections appear in every page's navigation.
+        .create_tag(NewTag {
+            slug: slug.into_string(),
+            name,
+            description,
+            is_section,
+            position: 100,
         })
         .await;
     match result {
-        Ok(()) => {
+        Ok(_) => {
             if is_section {
                 if let Err(e) = state.reload_site().await {
                     return unavailable(e);
@@ -328,7 +323,7 @@ pub async fn save_author(
         location: form.location.trim().to_owned(),
         avatar,
     };
-    match state.store.write(move |w| w.update_author(id, &edit)).await {
+    match state.store.update_author(id, edit).await {
         Ok(()) => {
             state.cache.clear();
             state.wrote.notify_one();
@@ -354,7 +349,7 @@ pub async fn save_author(
 
 async fn tag_page(
     staff: &Staff,
-    tag: &masthead_store::sqlite::taxonomy::EditableTag,
+    tag: &masthead_store::EditableTag,
     status: StatusCode,
     error: Option<&str>,
     notice: Option<&str>,
@@ -445,7 +440,7 @@ pub async fn save_tag(
         is_section: form.section.is_some(),
         position,
     };
-    match state.store.write(move |w| w.update_tag(id, &edit)).await {
+    match state.store.update_tag(id, edit).await {
         Ok(()) => {
             if let Err(e) = state.reload_site().await {
                 return unavailable(e);

@@ -11,12 +11,12 @@ use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use masthead_domain::editorial::{self, Actor, PostState, Refused, Sight};
-use masthead_domain::slug::unique_slug;
 use masthead_domain::{Action, Email, PostKind, PostStatus, Role, Visibility, permits};
 use masthead_render::sanitize_html;
-use masthead_store::sqlite::api::{self as q, Audience, Browse, PostExtras, Resource, format_id};
-use masthead_store::sqlite::editing::{PostEdit, Seo};
-use masthead_store::{NewPost, StoreError, now_ms};
+use masthead_store::{
+    self as q, ApiKeyKind, Audience, Browse, CreatePost, NewPost, PostEdit, PostExtras, Resource,
+    SavePost, Seo, StoreError, format_id, now_ms,
+};
 use serde_json::{Value, json};
 
 use super::json::{self as out, PostOptions};
@@ -140,7 +140,7 @@ async fn caller(state: &AppState, headers: &HeaderMap) -> Result<Caller, ApiErro
         let kid = jwt.kid.clone();
         let key = state
             .store
-            .read(move |c| q::live_key(c, "admin", kid))
+            .live_api_key(ApiKeyKind::Admin, kid)
             .await
             .map_err(ApiError::unavailable)?;
         let Some((row, Some(secret))) = key else {
@@ -265,7 +265,7 @@ async fn load_post(
     };
     Ok(state
         .store
-        .read(move |c| q::browse_posts(c, &b))
+        .browse_posts(b)
         .await
         .map_err(store_error)?
         .items
@@ -303,7 +303,7 @@ async fn browse(
     let (limit, page) = (b.limit, b.page);
     let r = state
         .store
-        .read_bulk(move |c| q::browse_posts(c, &b))
+        .browse_posts_bulk(b)
         .await
         .map_err(|e| match e {
             StoreError::Invalid(m) => ApiError::bad_request("Error parsing filter").context(m),
@@ -341,11 +341,7 @@ async fn read(
     b.limit = Some(1);
     // Others' posts are not found for those who may not see them.
     b.audience = who.audience();
-    let r = state
-        .store
-        .read(move |c| q::browse_posts(c, &b))
-        .await
-        .map_err(store_error)?;
+    let r = state.store.browse_posts(b).await.map_err(store_error)?;
     let Some(p) = r.items.first() else {
         return Err(ApiError::not_found(&capital(singular)));
     };
@@ -663,18 +659,11 @@ async fn add(
     let extras = inc.extras.clone();
     let id = state
         .store
-        .write(move |w| {
-            let mut tag_ids = Vec::new();
-            for (slug, name) in &tags {
-                let id = w.tag_by_slug_or_create(slug, name)?;
-                if !tag_ids.contains(&id) {
-                    tag_ids.push(id);
-                }
-            }
-            let slug = unique_slug(&base, |s| w.post_id_by_slug(s).ok().flatten().is_some());
-            let id = w.insert_post(&NewPost {
+        .create_post(CreatePost {
+            base_slug: base,
+            post: NewPost {
                 kind,
-                slug: slug.into_string(),
+                slug: String::new(),
                 title,
                 dek,
                 body_source: html.clone(),
@@ -687,14 +676,12 @@ async fn add(
                 video: None,
                 published_ms,
                 updated_ms: now,
-                tag_ids,
+                tag_ids: Vec::new(),
                 author_ids,
-            })?;
-            w.set_post_extras(id, &extras)?;
-            if let Some(seo) = seo {
-                w.set_post_seo(id, &seo)?;
-            }
-            Ok(id)
+            },
+            tags_by_slug: tags,
+            extras: Some(extras),
+            seo,
         })
         .await
         .map_err(store_error)?;
@@ -883,20 +870,14 @@ async fn edit(
     crate::changes::invalidate_post_now(&state, id).await;
     state
         .store
-        .write(move |w| {
-            let mut edit = edit;
-            if let Some(tags) = &tags {
-                let mut ids = Vec::new();
-                for (slug, name) in tags {
-                    let t = w.tag_by_slug_or_create(slug, name)?;
-                    if !ids.contains(&t) {
-                        ids.push(t);
-                    }
-                }
-                edit.tag_ids = Some(ids);
-            }
-            w.save_post(id, version, &edit, staff, now)?;
-            w.set_post_extras(id, &extras)
+        .save_post(SavePost {
+            id,
+            version,
+            edit,
+            tags_by_slug: tags,
+            extras: Some(extras),
+            staff_id: staff,
+            now,
         })
         .await
         .map_err(|e| match e {
@@ -946,11 +927,7 @@ async fn delete(
     )
     .map_err(refused)?;
     crate::changes::invalidate_post_now(&state, id).await;
-    state
-        .store
-        .write(move |w| w.delete_post(id))
-        .await
-        .map_err(store_error)?;
+    state.store.delete_post(id).await.map_err(store_error)?;
     state.cache.clear();
     state.wrote.notify_one();
     let mut res = StatusCode::NO_CONTENT.into_response();
@@ -1061,11 +1038,7 @@ async fn browse_tags(
         let raw = query_or_400(q)?;
         let b = browse_of(&state, Resource::Tags, &raw, None)?;
         let (limit, page) = (b.limit, b.page);
-        let r = state
-            .store
-            .read_bulk(move |c| q::browse_tags(c, &b))
-            .await
-            .map_err(store_error)?;
+        let r = state.store.browse_tags_bulk(b).await.map_err(store_error)?;
         let base = state.public_url();
         let items: Vec<Value> = r.items.iter().map(|t| out::tag(t, base, true)).collect();
         Ok::<_, ApiError>(respond(
@@ -1089,11 +1062,7 @@ async fn one_tag(state: &AppState, id: i64) -> Result<Value, ApiError> {
         page: 1,
         now_ms: now_ms(),
     };
-    let r = state
-        .store
-        .read(move |c| q::browse_tags(c, &b))
-        .await
-        .map_err(store_error)?;
+    let r = state.store.browse_tags(b).await.map_err(store_error)?;
     let base = state.public_url();
     r.items
         .first()
@@ -1134,14 +1103,12 @@ async fn add_tag(State(state): State<AppState>, headers: HeaderMap, b: JsonResul
         let description = text(o, "description").unwrap_or_default();
         let id = state
             .store
-            .write(move |w| {
-                w.insert_tag(&masthead_store::NewTag {
-                    slug,
-                    name,
-                    description,
-                    is_section: false,
-                    position: 100,
-                })
+            .create_tag(masthead_store::NewTag {
+                slug,
+                name,
+                description,
+                is_section: false,
+                position: 100,
             })
             .await
             .map_err(|e| match e {
@@ -1175,7 +1142,7 @@ async fn edit_tag(
             .ok_or_else(|| ApiError::not_found("Tag"))?;
         let body = json_body(b)?;
         let o = first_object(&body, "tags")?;
-        let edit = masthead_store::sqlite::taxonomy::TagEdit {
+        let edit = masthead_store::TagEdit {
             name: text(o, "name").unwrap_or(current.name),
             description: text(o, "description").unwrap_or(current.description),
             is_section: current.is_section,
@@ -1186,7 +1153,7 @@ async fn edit_tag(
         }
         state
             .store
-            .write(move |w| w.update_tag(id, &edit))
+            .update_tag(id, edit)
             .await
             .map_err(store_error)?;
         state.cache.clear();
@@ -1209,14 +1176,10 @@ async fn delete_tag(
         let who = caller(&state, &headers).await?;
         who.may(Action::ManageTags)?;
         let id = q::parse_id(&id).ok_or_else(|| ApiError::not_found("Tag"))?;
-        state
-            .store
-            .write(move |w| w.delete_tag(id))
-            .await
-            .map_err(|e| match e {
-                StoreError::NotFound => ApiError::not_found("Tag"),
-                e => store_error(e),
-            })?;
+        state.store.delete_tag(id).await.map_err(|e| match e {
+            StoreError::NotFound => ApiError::not_found("Tag"),
+            e => store_error(e),
+        })?;
         state.cache.clear();
         if let Err(e) = state.reload_site().await {
             return Err(ApiError::unavailable(e));
@@ -1266,7 +1229,7 @@ async fn browse_members(
         let (limit, page) = (b.limit, b.page);
         let r = state
             .store
-            .read_bulk(move |c| q::browse_members(c, &b))
+            .browse_members_bulk(b)
             .await
             .map_err(|e| match e {
                 StoreError::Invalid(m) => ApiError::bad_request("Error parsing filter").context(m),
@@ -1284,7 +1247,7 @@ async fn browse_members(
 async fn one_member(state: &AppState, id: i64) -> Result<Value, ApiError> {
     let m = state
         .store
-        .read(move |c| q::member(c, id))
+        .member(id)
         .await
         .map_err(ApiError::unavailable)?;
     m.map(|m| member_json(&m, &site_tz(state)))
@@ -1321,7 +1284,7 @@ async fn add_member(State(state): State<AppState>, headers: HeaderMap, b: JsonRe
             .collect::<String>();
         let id = state
             .store
-            .write(move |w| w.add_member(&email, &name, now_ms()))
+            .add_member(email, name, now_ms())
             .await
             .map_err(|e| match e {
                 StoreError::Conflict(m) => ApiError::validation(m),
@@ -1356,7 +1319,7 @@ async fn edit_member(
         let name = text(o, "name").map(|n| n.trim().chars().take(191).collect::<String>());
         state
             .store
-            .write(move |w| w.update_member(id, email.as_ref(), name.as_deref()))
+            .update_member(id, email, name)
             .await
             .map_err(|e| match e {
                 StoreError::NotFound => ApiError::not_found("Member"),
@@ -1456,7 +1419,7 @@ pub(crate) async fn webhook_payload(state: &AppState, event: &str, id: i64) -> O
     let base = state.public_url();
     let tz = site_tz(state);
     if event == "member.added" {
-        let m = state.store.read(move |c| q::member(c, id)).await.ok()??;
+        let m = state.store.member(id).await.ok()??;
         return Some(json!({ "member": { "current": member_json(&m, &tz), "previous": {} } }));
     }
     let post = match load_post(state, Resource::Posts, id).await {

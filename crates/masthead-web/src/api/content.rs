@@ -9,7 +9,7 @@ use axum::routing::get;
 use masthead_domain::digest::fnv1a64;
 use masthead_nql::{Condition, Filter, Op, Value as Nql};
 use masthead_store::now_ms;
-use masthead_store::sqlite::api::{self as q, Audience, Browse, Resource};
+use masthead_store::{self as q, ApiKeyKind, Audience, Browse, Resource};
 use serde_json::{Value, json};
 
 use super::json::{self as out, PostOptions};
@@ -105,11 +105,7 @@ async fn authorize(state: &AppState, p: &Params) -> Result<(), ApiError> {
         return Err(unknown());
     }
     let key = key.to_ascii_lowercase();
-    match state
-        .store
-        .read(move |c| q::live_key(c, "content", key))
-        .await
-    {
+    match state.store.live_api_key(ApiKeyKind::Content, key).await {
         Ok(Some((row, _))) => {
             super::keys::touch(state, row).await;
             Ok(())
@@ -279,10 +275,9 @@ async fn posts(
     // workers it would hold up every other request.
     let body = state
         .store
-        .read_bulk(move |c| {
-            let result = q::browse_posts(c, &b)?;
+        .browse_posts_bulk_then(b, move |result| {
             if reading && result.items.is_empty() {
-                return Ok(None);
+                return None;
             }
             let o = PostOptions {
                 base: &base,
@@ -305,7 +300,7 @@ async fn posts(
                 reading,
                 pagination(page, limit, result.total),
             );
-            Ok(Some(serde_json::to_vec(&body)))
+            Some(serde_json::to_vec(&body))
         })
         .await
         .map_err(store_error)?;
@@ -345,11 +340,7 @@ async fn taxonomy(
     let count = p.include.iter().any(|i| i == "count.posts");
     let base = state.public_url();
     let (items, total): (Vec<Value>, u64) = if resource == Resource::Tags {
-        let r = state
-            .store
-            .read_bulk(move |c| q::browse_tags(c, &b))
-            .await
-            .map_err(store_error)?;
+        let r = state.store.browse_tags_bulk(b).await.map_err(store_error)?;
         (
             r.items
                 .iter()
@@ -360,7 +351,7 @@ async fn taxonomy(
     } else {
         let r = state
             .store
-            .read_bulk(move |c| q::browse_authors(c, &b))
+            .browse_authors_bulk(b)
             .await
             .map_err(store_error)?;
         (

@@ -1,8 +1,7 @@
 //! Rows printed the way Ghost prints them: field names, types, `null`s for
 //! what Masthead does not have, ISO dates in the site's time zone.
 
-use masthead_store::Author;
-use masthead_store::sqlite::api::{ApiAuthor, ApiPost, ApiTag, format_id};
+use masthead_store::{ApiAuthor, ApiPost, ApiTag, Author, format_id};
 use serde_json::{Map, Value, json};
 
 /// What a post is printed with.

@@ -5,7 +5,7 @@
 use std::collections::HashMap;
 use std::sync::Mutex;
 
-use masthead_store::now_ms;
+use masthead_store::{ApiKeyKind, now_ms};
 
 use crate::state::AppState;
 
@@ -37,32 +37,23 @@ pub fn is_content_key(s: &str) -> bool {
 /// Creates a key; returns what to give the integration (`key` or `id:secret`).
 pub async fn create(
     store: &masthead_store::Store,
-    kind: &'static str,
+    kind: ApiKeyKind,
     name: String,
     created_by: Option<i64>,
 ) -> masthead_store::StoreResult<String> {
     let (key_id, secret) = match kind {
-        "admin" => {
+        ApiKeyKind::Admin => {
             let (id, secret) = new_admin_key();
             (id, Some(secret))
         }
-        _ => (new_content_key(), None),
+        ApiKeyKind::Content => (new_content_key(), None),
     };
     let shown = match &secret {
         Some(s) => format!("{key_id}:{s}"),
         None => key_id.clone(),
     };
     store
-        .write(move |w| {
-            w.insert_api_key(
-                kind,
-                &name,
-                &key_id,
-                secret.as_deref(),
-                created_by,
-                now_ms(),
-            )
-        })
+        .insert_api_key(kind, name, key_id, secret, created_by, now_ms())
         .await?;
     Ok(shown)
 }
@@ -83,11 +74,7 @@ pub async fn touch(state: &AppState, key_row: i64) {
             }
         }
     }
-    if let Err(e) = state
-        .store
-        .write(move |w| w.touch_api_key(key_row, now))
-        .await
-    {
+    if let Err(e) = state.store.touch_api_key(key_row, now).await {
         tracing::warn!(error = %e, "could not record API key use");
     }
 }

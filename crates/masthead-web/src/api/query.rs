@@ -4,7 +4,7 @@
 
 use axum::extract::Query;
 use masthead_nql::Filter;
-use masthead_store::sqlite::api::{Order, Resource};
+use masthead_store::{Order, Resource};
 use serde_json::{Value, json};
 
 use super::ApiError;

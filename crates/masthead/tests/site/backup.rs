@@ -35,22 +35,10 @@ fn export_of(data: &Path) -> serde_json::Value {
     v
 }
 
-fn open_db(data: &Path) -> rusqlite::Connection {
-    rusqlite::Connection::open_with_flags(
-        data.join("masthead.db"),
-        rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY,
-    )
-    .expect("open the database")
-}
-
-fn ids(db: &rusqlite::Connection, table: &str) -> Vec<i64> {
-    let mut stmt = db
-        .prepare(&format!("SELECT id FROM {table} ORDER BY id"))
-        .expect("prepare");
-    stmt.query_map([], |r| r.get(0))
-        .expect("query")
-        .collect::<Result<_, _>>()
-        .expect("rows")
+/// The ids of `table` in the site's database file, read from the file
+/// itself (the backup under test is of that file).
+fn ids(data: &Path, table: &str) -> Vec<i64> {
+    masthead_store::testing::file_row_ids(&data.join("masthead.db"), table).expect("read ids")
 }
 
 /// Every file under `dir`, by path relative to it, with its bytes.
@@ -215,14 +203,8 @@ fn start_writers(
 /// Every media row of the site in `data` has its folder, with the same files
 /// as in `source`.
 fn media_complete(data: &Path, source: &Path) -> usize {
-    let db = open_db(data);
-    let keys: Vec<String> = db
-        .prepare("SELECT key FROM media")
-        .expect("prepare")
-        .query_map([], |r| r.get(0))
-        .expect("query")
-        .collect::<Result<_, _>>()
-        .expect("rows");
+    let keys =
+        masthead_store::testing::file_media_keys(&data.join("masthead.db")).expect("media keys");
     for key in &keys {
         let here = files_under(&data.join("media").join(key));
         assert!(
@@ -303,14 +285,10 @@ async fn a_backup_taken_under_write_load_restores_a_consistent_site() {
     // The restored database is sound, and a snapshot of one moment: for
     // members and posts, exactly the source's rows up to some point (ids only
     // grow), holding everything acknowledged before the backup began.
-    let db = open_db(&restored);
-    let check: String = db
-        .query_row("PRAGMA integrity_check", [], |r| r.get(0))
-        .expect("integrity_check");
-    assert_eq!(check, "ok");
-    let source = open_db(&dir.0);
+    // check_snapshot runs SQLite's integrity check.
+    masthead_store::check_snapshot(&restored.join("masthead.db")).expect("a sound database");
     for table in ["members", "posts", "media", "live_entries", "change_log"] {
-        let (got, all) = (ids(&db, table), ids(&source, table));
+        let (got, all) = (ids(&restored, table), ids(&dir.0, table));
         let last = got.last().copied().unwrap_or(0);
         let prefix: Vec<i64> = all.iter().copied().filter(|id| *id <= last).collect();
         assert_eq!(

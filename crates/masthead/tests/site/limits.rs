@@ -666,9 +666,10 @@ async fn api_pages_hold_at_most_100_and_floods_leave_pages_and_healthz_alone() {
 
     // A site may raise the cap (settings key api_max_limit), read at start-up.
     drop(s);
-    let store = masthead_store::SqliteStore::open(&dir.0.join("masthead.db")).expect("open");
+    let store = masthead_store::Store::open_sqlite(&dir.0.join("masthead.db")).expect("open");
     store
-        .write(|w| w.set_setting("api_max_limit", "250"))
+        .set_setting("api_max_limit", "250")
+        .await
         .expect("setting");
     drop(store);
     let s = start_behind_proxy(&dir, &[]);

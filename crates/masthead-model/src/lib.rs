@@ -1,0 +1,26 @@
+//! Masthead's row and value types: what the store reads and writes, and what
+//! render and web show, with no database in sight. The store re-exports all
+//! of it, so `masthead_store::Post` and `masthead_model::Post` are one type;
+//! render depends on this crate alone.
+
+pub mod api;
+pub mod backup;
+pub mod editing;
+pub mod media;
+pub mod model;
+pub mod staff;
+pub mod taxonomy;
+pub mod transfer;
+pub mod units;
+pub mod webhooks;
+
+pub use api::*;
+pub use backup::*;
+pub use editing::*;
+pub use media::*;
+pub use model::*;
+pub use staff::*;
+pub use taxonomy::*;
+pub use transfer::*;
+pub use units::*;
+pub use webhooks::*;

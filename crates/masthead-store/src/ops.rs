@@ -1,0 +1,365 @@
+//! The store's typed operations beyond the reader-facing queries in
+//! `lib.rs`: the desk's and the APIs' reads, single writes, and the named
+//! units of work. Each runs in one transaction on the blocking pool.
+
+use masthead_domain::{Email, Role, Slug};
+
+use crate::sqlite;
+use crate::*;
+
+impl Store {
+    // ------------------------------------------------------------ posts --
+
+    /// Creates a post with the first free address made from its base slug.
+    pub async fn create_post(&self, post: CreatePost) -> StoreResult<i64> {
+        self.write(move |w| w.create_post(&post)).await
+    }
+
+    /// Saves an edit; returns the post's new version. A version other than
+    /// the current one is a [`StoreError::Conflict`].
+    pub async fn save_post(&self, save: SavePost) -> StoreResult<i64> {
+        self.write(move |w| w.save_post_unit(&save)).await
+    }
+
+    pub async fn delete_post(&self, id: i64) -> StoreResult<()> {
+        self.write(move |w| w.delete_post(id)).await
+    }
+
+    /// Moves a post through review and records the note.
+    pub async fn review(
+        &self,
+        post_id: i64,
+        staff_id: i64,
+        decision: String,
+        body: String,
+        now: i64,
+    ) -> StoreResult<()> {
+        self.write(move |w| w.review(post_id, staff_id, &decision, &body, now))
+            .await
+    }
+
+    /// A correction or update printed on the story.
+    pub async fn add_post_note(
+        &self,
+        post_id: i64,
+        kind: String,
+        noted_ms: i64,
+        note: String,
+    ) -> StoreResult<i64> {
+        self.write(move |w| w.add_post_note(post_id, &kind, noted_ms, &note))
+            .await
+    }
+
+    /// Publishes every scheduled post whose time has come; returns their ids.
+    pub async fn publish_due(&self, now: i64) -> StoreResult<Vec<i64>> {
+        self.write(move |w| w.publish_due(now)).await
+    }
+
+    /// Changes or deletes an entry of a live post; `false` when the entry
+    /// is not one of that post's.
+    pub async fn change_live_entry(
+        &self,
+        post_id: i64,
+        entry_id: i64,
+        change: LiveEntryChange,
+    ) -> StoreResult<bool> {
+        self.write(move |w| w.change_live_entry(post_id, entry_id, &change))
+            .await
+    }
+
+    // ---------------------------------------------------- API browsing --
+
+    /// One page of posts or pages for the APIs.
+    pub async fn browse_posts(&self, b: Browse) -> StoreResult<Page<ApiPost>> {
+        self.read(move |c| sqlite::api::browse_posts(c, &b)).await
+    }
+
+    /// Like [`Store::browse_posts`], for a page that may be large: it waits
+    /// for a bulk slot, so it can never hold every read slot.
+    pub async fn browse_posts_bulk(&self, b: Browse) -> StoreResult<Page<ApiPost>> {
+        self.read_bulk(move |c| sqlite::api::browse_posts(c, &b))
+            .await
+    }
+
+    /// A bulk browse whose rows are turned into something else (JSON bytes)
+    /// by `then` on the blocking pool, still under the bulk slot: a hundred
+    /// long posts are real work, and on the async workers it would hold up
+    /// every other request.
+    pub async fn browse_posts_bulk_then<T: Send + 'static>(
+        &self,
+        b: Browse,
+        then: impl FnOnce(Page<ApiPost>) -> T + Send + 'static,
+    ) -> StoreResult<T> {
+        self.read_bulk(move |c| sqlite::api::browse_posts(c, &b).map(then))
+            .await
+    }
+
+    pub async fn browse_tags(&self, b: Browse) -> StoreResult<Page<ApiTag>> {
+        self.read(move |c| sqlite::api::browse_tags(c, &b)).await
+    }
+
+    pub async fn browse_tags_bulk(&self, b: Browse) -> StoreResult<Page<ApiTag>> {
+        self.read_bulk(move |c| sqlite::api::browse_tags(c, &b))
+            .await
+    }
+
+    pub async fn browse_authors_bulk(&self, b: Browse) -> StoreResult<Page<ApiAuthor>> {
+        self.read_bulk(move |c| sqlite::api::browse_authors(c, &b))
+            .await
+    }
+
+    pub async fn browse_members_bulk(&self, b: Browse) -> StoreResult<Page<ApiMember>> {
+        self.read_bulk(move |c| sqlite::api::browse_members(c, &b))
+            .await
+    }
+
+    pub async fn member(&self, id: i64) -> StoreResult<Option<ApiMember>> {
+        self.read(move |c| sqlite::api::member(c, id)).await
+    }
+
+    /// Adds a member through the Admin API; the address must be new.
+    pub async fn add_member(&self, email: Email, name: String, now: i64) -> StoreResult<i64> {
+        self.write(move |w| w.add_member(&email, &name, now)).await
+    }
+
+    pub async fn update_member(
+        &self,
+        id: i64,
+        email: Option<Email>,
+        name: Option<String>,
+    ) -> StoreResult<()> {
+        self.write(move |w| w.update_member(id, email.as_ref(), name.as_deref()))
+            .await
+    }
+
+    // ------------------------------------------------------------- keys --
+
+    pub async fn api_keys(&self) -> StoreResult<Vec<ApiKey>> {
+        self.read(sqlite::api::api_keys).await
+    }
+
+    /// A live key of `kind` with this public part: its row id and secret.
+    pub async fn live_api_key(
+        &self,
+        kind: ApiKeyKind,
+        key_id: String,
+    ) -> StoreResult<Option<(i64, Option<String>)>> {
+        self.read(move |c| sqlite::api::live_key(c, kind, key_id))
+            .await
+    }
+
+    pub async fn insert_api_key(
+        &self,
+        kind: ApiKeyKind,
+        name: String,
+        key_id: String,
+        secret: Option<String>,
+        created_by: Option<i64>,
+        now: i64,
+    ) -> StoreResult<i64> {
+        self.write(move |w| {
+            w.insert_api_key(kind, &name, &key_id, secret.as_deref(), created_by, now)
+        })
+        .await
+    }
+
+    pub async fn revoke_api_key(&self, id: i64, now: i64) -> StoreResult<()> {
+        self.write(move |w| w.revoke_api_key(id, now)).await
+    }
+
+    /// Records a key's use (at most once a minute is written).
+    pub async fn touch_api_key(&self, id: i64, now: i64) -> StoreResult<()> {
+        self.write(move |w| w.touch_api_key(id, now)).await
+    }
+
+    // --------------------------------------------------------- webhooks --
+
+    pub async fn webhooks(&self) -> StoreResult<Vec<Webhook>> {
+        self.read(sqlite::webhooks::webhooks).await
+    }
+
+    pub async fn recent_deliveries(&self, limit: u32) -> StoreResult<Vec<Delivery>> {
+        self.read(move |c| sqlite::webhooks::recent_deliveries(c, limit))
+            .await
+    }
+
+    pub async fn insert_webhook(
+        &self,
+        event: String,
+        target_url: String,
+        name: String,
+        secret: String,
+        now: i64,
+    ) -> StoreResult<i64> {
+        self.write(move |w| w.insert_webhook(&event, &target_url, &name, &secret, now))
+            .await
+    }
+
+    pub async fn deactivate_webhook(&self, id: i64) -> StoreResult<()> {
+        self.write(move |w| w.deactivate_webhook(id)).await
+    }
+
+    /// At start-up: deliveries a stopped process had claimed go back in the
+    /// queue, and failure causes recorded as `unreachable` are forgotten.
+    pub async fn requeue_deliveries(&self, unreachable: &'static str) -> StoreResult<usize> {
+        self.write(move |w| w.requeue_deliveries(unreachable)).await
+    }
+
+    /// Claims up to `limit` deliveries that are due.
+    pub async fn claim_due_deliveries(&self, now: i64, limit: u32) -> StoreResult<Vec<Due>> {
+        self.write(move |w| w.claim_due_deliveries(now, limit))
+            .await
+    }
+
+    pub async fn record_attempt(
+        &self,
+        id: i64,
+        status_code: Option<u16>,
+        error: Option<String>,
+        outcome: Outcome,
+        now: i64,
+    ) -> StoreResult<()> {
+        self.write(move |w| w.record_attempt(id, status_code, error.as_deref(), outcome, now))
+            .await
+    }
+
+    // ------------------------------------------------------------ staff --
+
+    /// Opens a session for a sign-in that passed its checks.
+    pub async fn sign_in(&self, s: SignIn) -> StoreResult<()> {
+        self.write(move |w| w.sign_in(&s)).await
+    }
+
+    pub async fn delete_session(&self, token_hash: Vec<u8>) -> StoreResult<()> {
+        self.write(move |w| w.delete_session(&token_hash)).await
+    }
+
+    /// Ends every session of an account; returns how many there were.
+    pub async fn delete_sessions_of(&self, user_id: i64) -> StoreResult<usize> {
+        self.write(move |w| w.delete_sessions_of(user_id)).await
+    }
+
+    pub async fn insert_one_time_token(
+        &self,
+        token_hash: Vec<u8>,
+        purpose: &'static str,
+        user_id: Option<i64>,
+        now: i64,
+        expires: i64,
+    ) -> StoreResult<()> {
+        self.write(move |w| w.insert_one_time_token(&token_hash, purpose, user_id, now, expires))
+            .await
+    }
+
+    /// Spends a set-up token and creates the owner, in one transaction;
+    /// `None` when the token is spent or an owner exists already.
+    pub async fn create_owner(
+        &self,
+        token_hash: Vec<u8>,
+        owner: NewStaffUser,
+        now: i64,
+    ) -> StoreResult<Option<i64>> {
+        self.write(move |w| w.create_owner(&token_hash, &owner, now))
+            .await
+    }
+
+    /// Spends a reset token, sets the password and signs the account out
+    /// everywhere; `false` when the token is spent or unknown.
+    pub async fn reset_password(
+        &self,
+        token_hash: Vec<u8>,
+        password_hash: String,
+        now: i64,
+    ) -> StoreResult<bool> {
+        self.write(move |w| w.reset_password(&token_hash, &password_hash, now))
+            .await
+    }
+
+    pub async fn create_staff_user(&self, user: NewStaffUser) -> StoreResult<i64> {
+        self.write(move |w| w.insert_staff_user(&user)).await
+    }
+
+    /// A new account and its one-time link, together.
+    pub async fn invite_staff(&self, invite: Invite) -> StoreResult<i64> {
+        self.write(move |w| w.invite_staff(&invite)).await
+    }
+
+    pub async fn set_staff_role(&self, user_id: i64, role: Role) -> StoreResult<()> {
+        self.write(move |w| w.set_staff_role(user_id, role)).await
+    }
+
+    pub async fn set_staff_active(&self, user_id: i64, active: bool) -> StoreResult<()> {
+        self.write(move |w| w.set_staff_active(user_id, active))
+            .await
+    }
+
+    // ---------------------------------------------- taxonomy and media --
+
+    /// A byline with the first free slug made from `base`.
+    pub async fn create_author(&self, base: Slug, author: NewAuthor) -> StoreResult<i64> {
+        self.write(move |w| w.create_author(&base, &author)).await
+    }
+
+    pub async fn update_author(&self, id: i64, edit: AuthorEdit) -> StoreResult<()> {
+        self.write(move |w| w.update_author(id, &edit)).await
+    }
+
+    pub async fn create_tag(&self, tag: NewTag) -> StoreResult<i64> {
+        self.write(move |w| w.create_tag(&tag)).await
+    }
+
+    pub async fn update_tag(&self, id: i64, edit: TagEdit) -> StoreResult<()> {
+        self.write(move |w| w.update_tag(id, &edit)).await
+    }
+
+    pub async fn delete_tag(&self, id: i64) -> StoreResult<()> {
+        self.write(move |w| w.delete_tag(id)).await
+    }
+
+    /// Records an upload; `(id, true)` when it is new, `(id, false)` when
+    /// the same file was in the library already.
+    pub async fn insert_media(&self, media: NewMedia) -> StoreResult<(i64, bool)> {
+        self.write(move |w| w.insert_media(&media)).await
+    }
+
+    pub async fn update_media_details(
+        &self,
+        id: i64,
+        details: MediaDetails,
+        now: i64,
+    ) -> StoreResult<()> {
+        self.write(move |w| w.update_media_details(id, &details, now))
+            .await
+    }
+
+    // ------------------------------------------------------------- site --
+
+    /// Site settings saved together, with a new campaign when it changed.
+    pub async fn update_settings(&self, update: SettingsUpdate) -> StoreResult<()> {
+        self.write(move |w| w.update_settings(&update)).await
+    }
+
+    /// Fills an empty site (demo content, benchmark archives) in one
+    /// transaction: a failure leaves the database untouched.
+    pub async fn seed_site(&self, seed: SiteSeed) -> StoreResult<SeedCounts> {
+        self.write(move |w| w.seed_site(seed)).await
+    }
+
+    /// Writes an imported site in one transaction: all of it, or nothing.
+    pub async fn import_site(&self, import: SiteImport) -> StoreResult<ImportOutcome> {
+        self.write(move |w| w.import_site(import)).await
+    }
+
+    /// Everything an export holds.
+    pub async fn everything(&self) -> StoreResult<Everything> {
+        self.read(sqlite::transfer::everything).await
+    }
+
+    /// Folds the write-ahead log into the database file (after bulk loads).
+    pub async fn checkpoint(&self) -> StoreResult<()> {
+        self.on_backend(|b| match b {
+            Backend::Sqlite(db) => db.checkpoint(),
+        })
+        .await
+    }
+}
