@@ -201,15 +201,6 @@ enum LiveCommand {
 /// The demo newsroom's home time zone.
 const DEMO_TIMEZONE: &str = "Europe/London";
 
-/// mimalloc rather than glibc's malloc: glibc gives each thread that
-/// allocates its own arena (up to eight per core), and the blocking pool's
-/// database and compression threads each took one, so a soak's resident
-/// memory was twice what the server holds and kept creeping as arenas
-/// fragmented (bench/results/soak-*.md). mimalloc's per-thread heaps return
-/// freed pages to the system.
-#[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 fn main() -> Result<()> {
     let cli = Cli::parse();
     tracing_subscriber::fmt()
@@ -223,6 +214,10 @@ fn main() -> Result<()> {
         .with_writer(std::io::stdout)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stdout()))
         .init();
+    // One malloc arena per core (at least two), set before any thread exists:
+    // see masthead-alloc for the measurements behind it.
+    let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+    masthead_alloc::limit_arenas(cores.max(2));
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -526,6 +521,16 @@ async fn serve(data_dir: &Path, args: ServeArgs) -> Result<()> {
             state.public_url()
         ));
     }
+    // Freed memory goes back to the system every few seconds, so resident
+    // memory follows what the server holds rather than its busiest moment.
+    tokio::spawn(async {
+        let mut every = tokio::time::interval(std::time::Duration::from_secs(10));
+        every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            every.tick().await;
+            let _ = tokio::task::spawn_blocking(masthead_alloc::trim).await;
+        }
+    });
     masthead_web::serve(listener, state, shutdown).await?;
     say("Masthead stopped.");
     Ok(())
