@@ -8,6 +8,14 @@
 //! CLOCK (a hit sets a bit; eviction passes over pages whose bit is set once,
 //! clearing it), so pages read often stay and one-off ones go first.
 //!
+//! A page is kept from its second render on, not its first: a small table of
+//! recently rendered paths (the doorkeeper) admits a path it has seen before.
+//! A news archive's long tail (a crawler walking 100,000 old stories, a
+//! reader opening one from a search) is read once; keeping those would spend
+//! memory and two compressions per page on entries never hit, and push out
+//! the pages that are. A first render is answered at once, gzipped quickly
+//! when the client takes it, with the same headers a cached page carries.
+//!
 //! Handlers opt in by attaching [`CacheTags`] (surrogate keys) to a 200
 //! response. Writes invalidate precisely through those keys (see
 //! `changes.rs`). Two things age an entry on their own: the membership count
@@ -110,10 +118,17 @@ impl Entries {
     }
 }
 
+/// Slots of the doorkeeper: paths rendered recently, by hash (128 KiB).
+const DOORKEEPER_SLOTS: usize = 16 * 1024;
+
 pub struct PageCache {
     enabled: AtomicBool,
     budget: usize,
     entries: RwLock<Entries>,
+    /// A direct-mapped table of path hashes: a path whose hash is in its slot
+    /// was rendered recently and is admitted. A collision only delays
+    /// admission; it never admits a path that was not seen.
+    seen: Box<[AtomicU64]>,
     pub hits: AtomicU64,
     pub misses: AtomicU64,
 }
@@ -125,6 +140,7 @@ impl PageCache {
             enabled: AtomicBool::new(enabled),
             budget,
             entries: RwLock::new(Entries::default()),
+            seen: (0..DOORKEEPER_SLOTS).map(|_| AtomicU64::new(0)).collect(),
             hits: AtomicU64::new(0),
             misses: AtomicU64::new(0),
         }
@@ -132,6 +148,14 @@ impl PageCache {
 
     pub fn enabled(&self) -> bool {
         self.enabled.load(Ordering::Relaxed)
+    }
+
+    /// Whether a freshly rendered `path` should be kept: true from the
+    /// second render within the doorkeeper's memory on. Records the path.
+    fn admit(&self, path: &str) -> bool {
+        let hash = fnv1a64(path.as_bytes()) | 1; // never the empty slot's 0
+        let slot = &self.seen[(hash % DOORKEEPER_SLOTS as u64) as usize];
+        slot.swap(hash, Ordering::Relaxed) == hash
     }
 
     fn get(&self, path: &str) -> Option<std::sync::Arc<CachedPage>> {
@@ -348,6 +372,39 @@ fn compress(body: &[u8]) -> (Bytes, Bytes) {
     (gzip, brotli)
 }
 
+/// A page rendered for the first time and not kept: the cached page's headers
+/// (so a CDN in front sees the same `Vary`, `Cache-Control` and
+/// `Surrogate-Key`), and gzip at its fastest level when the client takes any
+/// compression: one response does not pay for brotli's better ratio.
+/// Its ETag is the cached page's for the same bytes; the fast gzip's bytes
+/// differ from the kept one's, so that ETag is weak.
+fn first_render(mut headers: HeaderMap, identity: Bytes, req_headers: &HeaderMap) -> Response {
+    headers.insert("x-cache", HeaderValue::from_static("miss"));
+    let hash = format!("{:016x}", fnv1a64(&identity));
+    headers.insert(header::ETAG, quoted(&hash));
+    let body = if negotiate(req_headers) == Encoding::Identity {
+        identity
+    } else {
+        let mut gz = flate2::write::GzEncoder::new(
+            Vec::with_capacity(identity.len() / 3),
+            flate2::Compression::fast(),
+        );
+        match gz.write_all(&identity).and_then(|()| gz.finish()) {
+            Ok(v) => {
+                headers.insert(header::CONTENT_ENCODING, HeaderValue::from_static("gzip"));
+                if let Ok(weak) = HeaderValue::from_str(&format!("W/\"{hash}-gz\"")) {
+                    headers.insert(header::ETAG, weak);
+                }
+                Bytes::from(v)
+            }
+            Err(_) => identity,
+        }
+    };
+    let mut r = Response::new(Body::from(body));
+    *r.headers_mut() = headers;
+    r
+}
+
 fn quoted(tag: &str) -> HeaderValue {
     HeaderValue::from_str(&format!("\"{tag}\""))
         .unwrap_or_else(|_| HeaderValue::from_static("\"0\""))
@@ -454,6 +511,8 @@ pub async fn page_cache(State(state): State<AppState>, req: Request, next: Next)
         }
         return res;
     };
+    // A page already held (aged) is kept again; a new one on its second render.
+    let keep = aged.is_some() || cache.admit(&path);
     let (parts, body) = res.into_parts();
     let identity = match to_bytes(body, MAX_BODY).await {
         Ok(b) => b,
@@ -462,6 +521,9 @@ pub async fn page_cache(State(state): State<AppState>, req: Request, next: Next)
             return StatusCode::INTERNAL_SERVER_ERROR.into_response();
         }
     };
+    if !keep {
+        return first_render(page_headers(parts.headers, &tags), identity, &req_headers);
+    }
     let (gzip, brotli) = compress(&identity);
     let hash = format!("{:016x}", fnv1a64(&identity));
     let (etag, etag_gzip, etag_brotli) = (
@@ -525,6 +587,21 @@ mod tests {
         let mut out = Vec::new();
         brotli::BrotliDecompress(&mut &br[..], &mut out).expect("unbrotli");
         assert_eq!(out, body.as_bytes());
+    }
+
+    #[test]
+    fn the_doorkeeper_admits_a_path_on_its_second_render() {
+        let c = PageCache::new(true, 1 << 20);
+        assert!(!c.admit("/old-story/"), "first render: not kept");
+        assert!(c.admit("/old-story/"), "second render: kept");
+        // Another path does not admit this one, and is not admitted by it.
+        assert!(!c.admit("/another-story/"));
+        assert!(c.admit("/old-story/"));
+        // A long tail of paths read once each admits none of them.
+        let admitted = (0..50_000)
+            .filter(|i| c.admit(&format!("/archive-{i}/")))
+            .count();
+        assert_eq!(admitted, 0);
     }
 
     fn page(keys: &[&str]) -> CachedPage {

@@ -728,6 +728,11 @@ async fn pages_are_cached_compressed_and_invalidated_precisely() {
             .to_owned();
         assert!(keys.contains("post-") && keys.contains("site"), "{keys}");
         let identity = first.text().await.expect("body");
+        // Kept from its second render on (the doorkeeper), served from then on.
+        let second = c.get(&article).send().await.expect("second");
+        assert_eq!(second.headers()["x-cache"], "miss");
+        assert_eq!(second.headers()[header::ETAG], etag);
+        assert_eq!(second.text().await.expect("body"), identity);
         let again = c.get(&article).send().await.expect("again");
         assert_eq!(again.headers()["x-cache"], "hit");
         assert_eq!(again.headers()[header::ETAG], etag);

@@ -415,6 +415,9 @@ async fn feeds_carry_the_latest_posts_in_three_formats() {
             .await
             .expect("head");
         assert_eq!(res.status().as_u16(), 200);
+        // Rendered once and not kept (the page cache keeps a page from its
+        // second render on); then rendered and kept; then served from it.
+        assert_eq!(get(&s.url("/author/helen-marsh/atom/")).await.0, 200);
         for round in 0..2 {
             let (status, headers, body) = get(&s.url("/author/helen-marsh/atom/")).await;
             assert_eq!(status, 200);
