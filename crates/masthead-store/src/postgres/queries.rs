@@ -464,19 +464,7 @@ pub async fn published_post_id_by_slug(
 }
 
 pub(crate) fn author_from_row(r: &Row) -> StoreResult<Author> {
-    author_at(r, 0)
-}
-
-/// An author from six columns starting at `at`: id, slug, name, bio, location, avatar.
-pub(crate) fn author_at(r: &Row, at: usize) -> StoreResult<Author> {
-    Ok(Author {
-        id: r.try_get(at)?,
-        slug: r.try_get(at + 1)?,
-        name: r.try_get(at + 2)?,
-        bio: r.try_get(at + 3)?,
-        location: r.try_get(at + 4)?,
-        avatar: r.try_get(at + 5)?,
-    })
+    super::taxonomy::author_at(r, 0)
 }
 
 fn tag_from_row(r: &Row) -> StoreResult<Tag> {
