@@ -599,14 +599,16 @@ async fn content_and_admin_api_browse_agree() {
         canonical_url: "https://elsewhere.example/".into(),
     };
     same("seo", write_both!(b, set_post_seo(4, &seo)));
-    let cases: Vec<(
+    // (resource, audience, filter, order, limit, page)
+    type Case<'a> = (
         Resource,
         Audience,
-        Option<&str>,
-        Vec<(&str, bool)>,
+        Option<&'a str>,
+        Vec<(&'a str, bool)>,
         Option<u32>,
         u32,
-    )> = vec![
+    );
+    let cases: Vec<Case> = vec![
         (Resource::Posts, Audience::Content, None, vec![], Some(4), 1),
         (Resource::Posts, Audience::Content, None, vec![], Some(4), 3),
         (
