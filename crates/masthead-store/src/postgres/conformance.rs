@@ -932,3 +932,352 @@ async fn content_and_admin_api_browse_agree() {
     same("after deletes", (strip(l.items), strip(p.items)));
     same("refs after", read_both!(b, queries::post_refs(2)));
 }
+
+#[tokio::test]
+async fn staff_sessions_throttles_and_the_desk_agree() {
+    use crate::sqlite::staff::PostFilter;
+    use masthead_domain::Role;
+    let b = Both::new("staff").await;
+    let (_a1, a2, t1, _t2) = seed(&b).await;
+    let user = |email: &str, name: &str, role| NewStaffUser {
+        email: Email::parse(email).expect("email"),
+        name: name.into(),
+        role,
+        password_hash: format!("hash-of-{email}"),
+        author_id: None,
+    };
+    same("no owner", read_both!(b, staff::owner_exists()));
+    let owner = same(
+        "owner",
+        write_both!(
+            b,
+            insert_staff_user(&user("Boss@Example.org", "Ann Lee", Role::Owner))
+        ),
+    );
+    let editor = same(
+        "editor",
+        write_both!(
+            b,
+            insert_staff_user(&user("ed@example.org", "Ann Lee", Role::Editor))
+        ),
+    );
+    same(
+        "third",
+        write_both!(
+            b,
+            insert_staff_user(&user("ann3@example.org", "Ann Lee", Role::Author))
+        ),
+    );
+    write_both_err!(
+        b,
+        insert_staff_user(&user("boss@EXAMPLE.org", "Again", Role::Author))
+    );
+    let bylines = same("byline slugs", read_both!(b, staff::all_authors_and_tags()));
+    let slugs: Vec<&str> = bylines.0.iter().map(|a| a.1.as_str()).collect();
+    assert!(
+        slugs.contains(&"ann-lee") && slugs.contains(&"ann-lee-2") && slugs.contains(&"ann-lee-3"),
+        "{slugs:?}"
+    );
+    same(
+        "signin",
+        read_both!(b, staff::staff_for_signin("boss@example.org".to_owned())),
+    );
+    same(
+        "no such",
+        read_both!(b, staff::staff_for_signin("nobody@example.org".to_owned())),
+    );
+    same("users", read_both!(b, staff::staff_users()));
+    same("user", read_both!(b, staff::staff_user(editor)));
+    same("owner now", read_both!(b, staff::owner_exists()));
+
+    // Sessions.
+    let token = b"0123456789abcdef0123456789abcdef".to_vec();
+    same(
+        "session",
+        write_both!(b, insert_session(&token, editor, "csrf", T0, T0 + HOUR)),
+    );
+    same(
+        "found",
+        read_both!(b, staff::session(token.clone(), T0 + 1)),
+    );
+    same(
+        "expired",
+        read_both!(b, staff::session(token.clone(), T0 + HOUR)),
+    );
+    write_both_err!(b, insert_session(&token, owner, "csrf2", T0, T0 + HOUR));
+    same(
+        "deactivate",
+        write_both!(b, set_staff_active(editor, false)),
+    );
+    same(
+        "gone with the account",
+        read_both!(b, staff::session(token.clone(), T0 + 1)),
+    );
+    same("reactivate", write_both!(b, set_staff_active(editor, true)));
+    same(
+        "session 2",
+        write_both!(b, insert_session(&token, editor, "csrf", T0, T0 + HOUR)),
+    );
+    same("sign out", write_both!(b, delete_session(&token)));
+    same("everywhere", write_both!(b, delete_sessions_of(editor)));
+
+    // The last owner stays.
+    write_both_err!(b, set_staff_role(owner, Role::Editor));
+    write_both_err!(b, set_staff_active(owner, false));
+    write_both_err!(b, set_staff_role(999, Role::Editor));
+    same(
+        "second owner",
+        write_both!(b, set_staff_role(editor, Role::Owner)),
+    );
+    same(
+        "now the first may go",
+        write_both!(b, set_staff_role(owner, Role::Editor)),
+    );
+    same(
+        "password",
+        write_both!(b, set_password_hash(owner, "new-hash")),
+    );
+    same(
+        "after",
+        read_both!(b, staff::staff_for_signin("boss@example.org".to_owned())),
+    );
+
+    // Throttles: at most 3 per key within the window.
+    let limits = [
+        Limit::new("signin-ip:203.0.113.9", 3, 60_000),
+        Limit::new("signin-acct:1", 5, 60_000),
+    ];
+    let mut recorded = Vec::new();
+    for i in 0..5 {
+        let got = same("attempt", write_both!(b, throttle(&limits, T0 + i)));
+        if let Ok(ids) = got {
+            recorded.push(ids);
+        }
+    }
+    assert_eq!(recorded.len(), 3, "the fourth attempt is refused");
+    same("forget one", write_both!(b, forget_attempt(&recorded[0])));
+    assert!(same("one more", write_both!(b, throttle(&limits, T0 + 10))).is_ok());
+    assert_eq!(
+        same("full again", write_both!(b, throttle(&limits, T0 + 11))),
+        Err(0)
+    );
+    // Event ids are opaque: SQLite reuses rowids once the table has emptied
+    // (no AUTOINCREMENT), an identity never does.
+    let (l, p) = write_both!(b, throttle(&limits, T0 + 70_000));
+    assert_eq!(
+        same("window passed", (l.map(|v| v.len()), p.map(|v| v.len()))),
+        Ok(2)
+    );
+    same(
+        "clear",
+        write_both!(b, clear_throttle("signin-ip:203.0.113.9")),
+    );
+
+    // One-time tokens.
+    let ott = b"token-hash".to_vec();
+    same(
+        "ott",
+        write_both!(
+            b,
+            insert_one_time_token(&ott, "reset", Some(owner), T0, T0 + HOUR)
+        ),
+    );
+    write_both_err!(
+        b,
+        insert_one_time_token(&ott, "invite", None, T0, T0 + HOUR)
+    );
+    same(
+        "valid",
+        read_both!(b, staff::one_time_token_valid(ott.clone(), "reset", T0)),
+    );
+    same(
+        "wrong purpose",
+        read_both!(b, staff::one_time_token_valid(ott.clone(), "setup", T0)),
+    );
+    same(
+        "use",
+        write_both!(b, use_one_time_token(&ott, "reset", T0 + 1)),
+    );
+    same(
+        "used",
+        write_both!(b, use_one_time_token(&ott, "reset", T0 + 2)),
+    );
+    same(
+        "spent",
+        read_both!(b, staff::one_time_token_valid(ott.clone(), "reset", T0)),
+    );
+
+    // The desk's list.
+    for f in [
+        PostFilter::default(),
+        PostFilter {
+            status: Some(PostStatus::Draft),
+            ..PostFilter::default()
+        },
+        PostFilter {
+            kind: Some(PostKind::Brief),
+            author_id: Some(a2),
+            ..PostFilter::default()
+        },
+        PostFilter {
+            tag_id: Some(t1),
+            title: Some("STORY-1".into()),
+            ..PostFilter::default()
+        },
+        PostFilter {
+            title: Some("100%_".into()),
+            ..PostFilter::default()
+        },
+    ] {
+        same(
+            &format!("desk {f:?}"),
+            read_both!(b, staff::desk_posts(f.clone(), 7)),
+        );
+    }
+    same("ownership", read_both!(b, staff::post_kind_and_authors(1)));
+    same("no post", read_both!(b, staff::post_kind_and_authors(999)));
+
+    // Live entries edited from the console.
+    let live = same(
+        "live",
+        write_both!(
+            b,
+            insert_post(&new_post("live", PostKind::Live, PostStatus::Published, T0))
+        ),
+    );
+    let e = NewLiveEntry {
+        post_id: live,
+        title: "First".into(),
+        body_source: "a".into(),
+        body_html: "<p>a</p>".into(),
+        pinned: false,
+        created_ms: T0,
+    };
+    let entry = same("entry", write_both!(b, add_live_entry(&e)));
+    same("belongs", write_both!(b, live_entry_belongs(entry, live)));
+    same("not", write_both!(b, live_entry_belongs(entry, 1)));
+    same(
+        "edit",
+        write_both!(b, update_live_entry(entry, "Pinned", "b", "<p>b</p>", true)),
+    );
+    same(
+        "edit missing",
+        write_both!(b, update_live_entry(999, "x", "x", "x", false)),
+    );
+    let (mut l, mut p) = read_both!(b, queries::live_entries(live));
+    l[0].updated_ms = 0;
+    p[0].updated_ms = 0;
+    same("edited", (l, p));
+    same("delete", write_both!(b, delete_live_entry(entry)));
+    same("delete again", write_both!(b, delete_live_entry(entry)));
+}
+
+/// Spawns a task that runs `w.method(args…)` in a transaction of its own.
+/// (Spelled out rather than through `PgStore::write`: a future that calls an
+/// async closure over a borrowed writer cannot be proven `Send` today, and
+/// `tokio::spawn` needs that.)
+macro_rules! spawn_write {
+    ($pg:expr, $f:ident ( $($arg:expr),* $(,)? )) => {{
+        let pg = $pg.clone();
+        tokio::spawn(async move {
+            let mut client = pg.client().await?;
+            let tx = client.transaction().await?;
+            let value = {
+                let w = super::PgWriter::new(&tx);
+                w.$f($($arg),*).await?
+            };
+            tx.commit().await?;
+            Ok::<_, crate::error::StoreError>(value)
+        })
+    }};
+}
+
+/// PostgreSQL runs writers side by side: what SQLite's single writer
+/// guaranteed must still hold when transactions race.
+#[tokio::test]
+async fn racing_transactions_keep_the_rules() {
+    use masthead_domain::Role;
+    let db = TestDb::new("races").await;
+    let pg = db.migrated().await;
+    // Throttle: 12 racing attempts against a limit of 4: exactly 4 pass.
+    let limits = vec![Limit::new("join-ip:198.51.100.7", 4, 60_000)];
+    let mut tasks = Vec::new();
+    for _ in 0..12 {
+        let limits = limits.clone();
+        tasks.push(spawn_write!(pg, throttle(&limits, T0)));
+    }
+    let mut passed = 0;
+    for t in tasks {
+        if t.await.expect("task").expect("throttle").is_ok() {
+            passed += 1;
+        }
+    }
+    assert_eq!(passed, 4);
+
+    // Two owners demoting each other at once: one of them stays owner.
+    let user = |email: &str| NewStaffUser {
+        email: Email::parse(email).expect("email"),
+        name: email.into(),
+        role: Role::Owner,
+        password_hash: String::new(),
+        author_id: None,
+    };
+    let (one, two) = pg
+        .write(async |w| {
+            Ok((
+                w.insert_staff_user(&user("one@example.org")).await?,
+                w.insert_staff_user(&user("two@example.org")).await?,
+            ))
+        })
+        .await
+        .expect("owners");
+    let (x, y) = (
+        spawn_write!(pg, set_staff_role(one, Role::Editor)),
+        spawn_write!(pg, set_staff_role(two, Role::Editor)),
+    );
+    let results = [x.await.expect("task"), y.await.expect("task")];
+    assert_eq!(
+        results.iter().filter(|r| r.is_ok()).count(),
+        1,
+        "{results:?}"
+    );
+    let client = pg.client().await.expect("client");
+    assert!(
+        crate::postgres::staff::owner_exists(&client)
+            .await
+            .expect("owner")
+    );
+
+    // Scheduled posts published by racing schedulers: each once, with one
+    // webhook delivery each.
+    pg.write(async |w| {
+        w.insert_webhook("post.published", "https://hooks.example/", "h", "s", T0)
+            .await?;
+        for i in 0..5 {
+            w.insert_post(&new_post(
+                &format!("s{i}"),
+                PostKind::Article,
+                PostStatus::Scheduled,
+                T0 + i,
+            ))
+            .await?;
+        }
+        Ok(())
+    })
+    .await
+    .expect("seed");
+    let mut tasks = Vec::new();
+    for _ in 0..6 {
+        tasks.push(spawn_write!(pg, publish_due(T0 + 10)));
+    }
+    let mut published = Vec::new();
+    for t in tasks {
+        published.extend(t.await.expect("task").expect("publish_due"));
+    }
+    published.sort_unstable();
+    assert_eq!(published, [1, 2, 3, 4, 5], "each post once");
+    let deliveries = crate::postgres::webhooks::recent_deliveries(&client, 100)
+        .await
+        .expect("deliveries");
+    assert_eq!(deliveries.len(), 5, "one delivery per publication");
+}
