@@ -1281,3 +1281,389 @@ async fn racing_transactions_keep_the_rules() {
         .expect("deliveries");
     assert_eq!(deliveries.len(), 5, "one delivery per publication");
 }
+
+fn edit_of(p: &crate::sqlite::editing::EditablePost) -> crate::sqlite::editing::PostEdit {
+    crate::sqlite::editing::PostEdit {
+        title: p.title.clone(),
+        dek: p.dek.clone(),
+        slug: p.slug.clone(),
+        body_source: p.body_source.clone(),
+        body_html: format!("<p>{}</p>", p.body_source),
+        word_count: 3,
+        reading_minutes: 1,
+        status: p.status,
+        published_ms: p.published_ms,
+        tag_ids: None,
+        author_ids: None,
+        seo: None,
+        feature: None,
+        visibility: None,
+        video_embed: None,
+        autosave: false,
+    }
+}
+
+/// Deliveries as both backends should have them (times are wall-clock).
+fn deliveries(
+    v: Vec<crate::sqlite::webhooks::Delivery>,
+) -> Vec<(i64, i64, String, i64, String, u32)> {
+    v.into_iter()
+        .map(|d| {
+            (
+                d.id,
+                d.webhook_id,
+                d.event,
+                d.subject_id,
+                d.status,
+                d.attempts,
+            )
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn editing_media_webhooks_and_export_agree() {
+    use crate::sqlite::editing::{FeatureChoice, FeatureEdit, Seo};
+    use crate::sqlite::media::{MediaDetails, NewMedia};
+    use crate::sqlite::transfer::ImportFields;
+    use crate::sqlite::webhooks::Outcome;
+    use masthead_domain::Role;
+    let b = Both::new("editing").await;
+    // Webhooks first: every write below that SQLite's triggers watch must
+    // enqueue the same deliveries on PostgreSQL.
+    for event in crate::sqlite::webhooks::EVENTS {
+        same(
+            "hook",
+            write_both!(
+                b,
+                insert_webhook(event, "https://hooks.example/in", "Hook", "s3cret", T0)
+            ),
+        );
+    }
+    write_both_err!(
+        b,
+        insert_webhook("post.deleted", "https://hooks.example/in", "Hook", "s", T0)
+    );
+    same("hooks", read_both!(b, webhooks::webhooks()));
+    let (a1, a2, t1, t2) = seed(&b).await;
+    let staff = same(
+        "staff",
+        write_both!(
+            b,
+            insert_staff_user(&NewStaffUser {
+                email: Email::parse("ed@example.org").expect("email"),
+                name: "Ed Itor".into(),
+                role: Role::Editor,
+                password_hash: String::new(),
+                author_id: Some(a1),
+            })
+        ),
+    );
+
+    // Editing a draft through to publication, with a collision on the way.
+    let draft_id = 26;
+    let draft = same("editable", read_both!(b, editing::editable_post(draft_id))).expect("draft");
+    let mut edit = edit_of(&draft);
+    edit.body_source = "First words".into();
+    edit.autosave = true;
+    let v1 = same(
+        "autosave",
+        write_both!(
+            b,
+            save_post(draft_id, draft.updated_ms, &edit, Some(staff), T0 + 1000)
+        ),
+    );
+    edit.body_source = "More words".into();
+    let v2 = same(
+        "autosave 2",
+        write_both!(b, save_post(draft_id, v1, &edit, Some(staff), T0 + 2000)),
+    );
+    same(
+        "one autosave revision",
+        read_both!(b, editing::revisions(draft_id)),
+    );
+    write_both_err!(b, save_post(draft_id, v1, &edit, Some(staff), T0 + 3000));
+    write_both_err!(b, save_post(999, v1, &edit, Some(staff), T0 + 3000));
+    let mut taken = edit.clone();
+    taken.slug = "story-3".into();
+    write_both_err!(b, save_post(draft_id, v2, &taken, Some(staff), T0 + 3000));
+    let media = NewMedia {
+        key: "abc123".into(),
+        filename: "tram.jpg".into(),
+        format: "jpeg".into(),
+        width: 1600,
+        height: 1200,
+        bytes: 123_456,
+        widths: vec![400, 800, 1600],
+        fallback: "jpg".into(),
+        uploaded_by: Some(staff),
+        now: T0,
+    };
+    let (m1, fresh) = same("media", write_both!(b, insert_media(&media)));
+    assert!(fresh);
+    assert_eq!(
+        same("again", write_both!(b, insert_media(&media))),
+        (m1, false)
+    );
+    let words = MediaDetails {
+        alt: "A tram".into(),
+        caption: "Trams return".into(),
+        photographer: "Ann".into(),
+        agency: "PA".into(),
+    };
+    same(
+        "media words",
+        write_both!(b, update_media_details(m1, &words, T0 + 5)),
+    );
+    write_both_err!(b, update_media_details(999, &words, T0 + 5));
+    let mut publish = edit.clone();
+    publish.autosave = false;
+    publish.status = PostStatus::Published;
+    publish.published_ms = Some(T0 + 50 * HOUR);
+    publish.tag_ids = Some(vec![t2, t1]);
+    publish.author_ids = Some(vec![a2]);
+    publish.seo = Some(Seo {
+        meta_title: "M".into(),
+        meta_description: String::new(),
+        canonical_url: String::new(),
+    });
+    publish.feature = Some(FeatureEdit {
+        choice: FeatureChoice::Media(m1),
+        words: words.clone(),
+    });
+    publish.visibility = Some(Visibility::Members);
+    publish.video_embed = Some("https://www.youtube.com/watch?v=x".into());
+    let v3 = same(
+        "publish",
+        write_both!(b, save_post(draft_id, v2, &publish, Some(staff), T0 + 4000)),
+    );
+    let mut renamed = publish.clone();
+    renamed.slug = "renamed".into();
+    renamed.feature = Some(FeatureEdit {
+        choice: FeatureChoice::Keep,
+        words: MediaDetails::default(),
+    });
+    let v4 = same(
+        "rename",
+        write_both!(b, save_post(draft_id, v3, &renamed, Some(staff), T0 + 5000)),
+    );
+    same(
+        "redirect",
+        read_both!(b, editing::redirect_for("draft".to_owned())),
+    );
+    same(
+        "editable after",
+        read_both!(b, editing::editable_post(draft_id)),
+    );
+    let mut unpublish = renamed.clone();
+    unpublish.status = PostStatus::Draft;
+    unpublish.feature = Some(FeatureEdit {
+        choice: FeatureChoice::Remove,
+        words: MediaDetails::default(),
+    });
+    same(
+        "unpublish",
+        write_both!(b, save_post(draft_id, v4, &unpublish, None, T0 + 6000)),
+    );
+    same("revisions", read_both!(b, editing::revisions(draft_id)));
+    same("media item", read_both!(b, media::media_item(m1)));
+    same("media page", read_both!(b, media::media_page(None, 10)));
+
+    // Review.
+    same(
+        "submit",
+        write_both!(b, review(draft_id, staff, "submitted", "Please look", T0)),
+    );
+    same(
+        "comment",
+        write_both!(b, review(draft_id, staff, "comment", "Hm", T0 + 1)),
+    );
+    write_both_err!(b, review(draft_id, staff, "rejected", "", T0));
+    write_both_err!(b, review(999, staff, "comment", "", T0));
+    same("state", read_both!(b, editing::review_state(draft_id)));
+    same("notes", read_both!(b, editing::review_notes(draft_id)));
+    same("queue", read_both!(b, editing::review_queue()));
+
+    // More writes the triggers watch: a live entry, the scheduler, members,
+    // an import's fields.
+    let live = same(
+        "live",
+        write_both!(
+            b,
+            insert_post(&new_post("live", PostKind::Live, PostStatus::Published, T0))
+        ),
+    );
+    let entry = NewLiveEntry {
+        post_id: live,
+        title: "Now".into(),
+        body_source: String::new(),
+        body_html: String::new(),
+        pinned: false,
+        created_ms: T0 + HOUR,
+    };
+    same("entry", write_both!(b, add_live_entry(&entry)));
+    same(
+        "older entry: no update",
+        write_both!(
+            b,
+            add_live_entry(&NewLiveEntry {
+                created_ms: T0,
+                ..entry.clone()
+            })
+        ),
+    );
+    same("due", write_both!(b, publish_due(T0 + 200 * HOUR)));
+    let e = |s: &str| Email::parse(s).expect("email");
+    same(
+        "join",
+        write_both!(b, join_member(&e("r@example.org"), "site", T0)),
+    );
+    same(
+        "api member",
+        write_both!(b, add_member(&e("api@example.org"), "Api", T0)),
+    );
+    // (After a refused insert the ids part: PostgreSQL's `ON CONFLICT DO
+    // NOTHING` spends an identity value, SQLite spends no rowid.)
+    same(
+        "join again",
+        write_both!(b, join_member(&e("R@example.org"), "site", T0)),
+    );
+    same(
+        "name",
+        write_both!(b, set_member_name("api@example.org", "Renamed")),
+    );
+    let import = ImportFields {
+        uuid: Some("0b3c5d4e-1111-4222-8333-444455556666".into()),
+        created_ms: T0 - HOUR,
+        updated_ms: T0 + 7 * HOUR,
+        featured: true,
+        canonical_url: None,
+        meta_title: Some("Imported".into()),
+        meta_description: None,
+        feature_image_alt: String::new(),
+        feature_image_caption: String::new(),
+        photographer: String::new(),
+        agency: String::new(),
+    };
+    same(
+        "import fields",
+        write_both!(b, set_import_fields(5, &import)),
+    );
+    same(
+        "import fields, same uuid elsewhere",
+        write_both!(b, set_import_fields(6, &import)),
+    );
+    same(
+        "avatar",
+        write_both!(b, set_author_avatar(a2, Some("/media/a.png"))),
+    );
+    same("tag id", write_both!(b, tag_id_by_slug("arts")));
+    same("author id", write_both!(b, author_id_by_slug("nobody")));
+
+    let (l, p) = read_both!(b, webhooks::recent_deliveries(500));
+    let log = same("deliveries", (deliveries(l), deliveries(p)));
+    let count = |event: &str| log.iter().filter(|d| d.2 == event).count();
+    // Published: 25 seeded posts, the page, the draft, the live post, the
+    // scheduled one. Updated: the rename, the newer live entry (the older
+    // one leaves `updated_at`), two imports. Unpublished: the draft again.
+    assert_eq!(
+        (
+            count("post.published"),
+            count("post.updated"),
+            count("post.unpublished"),
+            count("member.added")
+        ),
+        (29, 4, 1, 2),
+        "{log:?}"
+    );
+
+    // Delivering: claim, record, requeue.
+    let claim = |v: Vec<crate::sqlite::webhooks::Due>| {
+        v.into_iter()
+            .map(|d| (d.delivery.id, d.target_url, d.secret))
+            .collect::<Vec<_>>()
+    };
+    let (l, p) = write_both!(b, claim_due_deliveries(i64::MAX, 3));
+    let claimed = same("claim", (claim(l), claim(p)));
+    same(
+        "delivered",
+        write_both!(
+            b,
+            record_attempt(claimed[0].0, Some(200), None, Outcome::Delivered, T0)
+        ),
+    );
+    same(
+        "retry",
+        write_both!(
+            b,
+            record_attempt(
+                claimed[1].0,
+                None,
+                Some("could not connect to the receiver"),
+                Outcome::Retry(T0 + 60_000),
+                T0
+            )
+        ),
+    );
+    same(
+        "gave up",
+        write_both!(
+            b,
+            record_attempt(
+                claimed[2].0,
+                Some(500),
+                Some("the request failed: boom"),
+                Outcome::GaveUp,
+                T0
+            )
+        ),
+    );
+    same(
+        "causes",
+        write_both!(b, forget_failure_causes("unreachable")),
+    );
+    let (l, p) = write_both!(b, claim_due_deliveries(i64::MAX, 2));
+    same("claim 2", (claim(l), claim(p)));
+    same("requeue", write_both!(b, requeue_interrupted_deliveries()));
+    same("deactivate", write_both!(b, deactivate_webhook(1)));
+    write_both_err!(b, deactivate_webhook(1));
+    let (l, p) = read_both!(b, webhooks::recent_deliveries(500));
+    let full = |v: Vec<crate::sqlite::webhooks::Delivery>| {
+        v.into_iter()
+            .map(|d| {
+                (
+                    d.id,
+                    d.status,
+                    d.attempts,
+                    d.last_status,
+                    d.last_error,
+                    d.finished_ms,
+                    d.next_attempt_ms.min(T0 + 60_000) == T0 + 60_000,
+                )
+            })
+            .collect::<Vec<_>>()
+    };
+    same("delivery log", (full(l), full(p)));
+
+    // The export.
+    let (l, p) = read_both!(b, transfer::everything());
+    let strip = |mut e: crate::sqlite::transfer::Everything| {
+        for post in &mut e.posts {
+            if post.id != 5 {
+                assert_eq!(post.uuid.len(), 36);
+                post.uuid.clear();
+            }
+        }
+        (
+            e.posts,
+            e.tags,
+            e.authors,
+            e.members
+                .into_iter()
+                .map(|m| (m.id, m.email, m.name, m.status, m.created_ms))
+                .collect::<Vec<_>>(),
+        )
+    };
+    let (posts, _, _, _) = same("export", (strip(l), strip(p)));
+    assert_eq!(posts[4].uuid, "0b3c5d4e-1111-4222-8333-444455556666");
+}
