@@ -1667,3 +1667,44 @@ async fn editing_media_webhooks_and_export_agree() {
     let (posts, _, _, _) = same("export", (strip(l), strip(p)));
     assert_eq!(posts[4].uuid, "0b3c5d4e-1111-4222-8333-444455556666");
 }
+
+/// The operations' futures are `Send`, so that a server can run them on
+/// tokio's worker threads (a compile-time check; it runs nothing).
+#[allow(dead_code, clippy::too_many_arguments)]
+fn operations_are_send(
+    c: &deadpool_postgres::Object,
+    w: &super::PgWriter<'_>,
+    b: &crate::sqlite::api::Browse,
+    post: &NewPost,
+    edit: &crate::sqlite::editing::PostEdit,
+    user: &NewStaffUser,
+    import: &crate::sqlite::transfer::ImportFields,
+    new_media: &crate::sqlite::media::NewMedia,
+) {
+    fn send<T: Send>(_: T) {}
+    use crate::postgres::{api, editing, media, queries, staff, taxonomy, transfer, webhooks};
+    send(queries::feed(c, FeedScope::All, None, 1));
+    send(queries::published_post_by_slug(c, String::new()));
+    send(queries::feed_posts(c, FeedScope::All, 1));
+    send(queries::live_page(c, 1, None, 1));
+    send(queries::site_settings(c));
+    send(queries::changes_since(c, 0, 1));
+    send(api::browse_posts(c, b));
+    send(api::browse_tags(c, b));
+    send(api::browse_members(c, b));
+    send(staff::session(c, Vec::new(), 0));
+    send(staff::desk_posts(c, Default::default(), 1));
+    send(editing::editable_post(c, 1));
+    send(media::media_page(c, None, 1));
+    send(taxonomy::editable_tags(c));
+    send(transfer::everything(c));
+    send(webhooks::recent_deliveries(c, 1));
+    send(w.insert_post(post));
+    send(w.save_post(1, 1, edit, None, 0));
+    send(w.throttle(&[], 0));
+    send(w.insert_staff_user(user));
+    send(w.claim_due_deliveries(0, 1));
+    send(w.set_import_fields(1, import));
+    send(w.tag_by_slug_or_create("a", "a"));
+    send(w.insert_media(new_media));
+}

@@ -56,7 +56,7 @@ pub async fn everything(c: &impl GenericClient) -> StoreResult<Everything> {
     })?;
     let index: HashMap<i64, usize> = posts.iter().enumerate().map(|(i, p)| (p.id, i)).collect();
     let mut each = async |sql: &str,
-                          f: &mut dyn FnMut(&mut ExportPost, &Row) -> StoreResult<()>|
+                          f: &mut (dyn FnMut(&mut ExportPost, &Row) -> StoreResult<()> + Send)|
            -> StoreResult<()> {
         for row in c.query(sql, &[]).await? {
             let post: i64 = row.try_get(0)?;
