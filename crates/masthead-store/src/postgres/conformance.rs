@@ -1708,3 +1708,71 @@ fn operations_are_send(
     send(w.tag_by_slug_or_create("a", "a"));
     send(w.insert_media(new_media));
 }
+
+/// The listings are keyset scans of their partial indexes on PostgreSQL too
+/// (as `sqlite::tests::listing_queries_use_their_indexes` checks for SQLite):
+/// on a realistically spread table the planner reads each listing's index
+/// in order, with no sort step, and the scheduler reads `posts_scheduled`.
+#[tokio::test]
+async fn listings_and_the_scheduler_use_their_indexes() {
+    let db = TestDb::new("plans").await;
+    let pg = db.migrated().await;
+    // A realistic spread, so that the planner's choice means something:
+    // 5,000 posts over 20 tags and 20 bylines, a few drafts and scheduled.
+    let client = pg.client().await.expect("client");
+    client
+        .batch_execute(
+            "INSERT INTO authors (slug, name, created_at)
+               SELECT 'a' || i, 'A' || i, 0 FROM generate_series(1, 20) i;
+             INSERT INTO tags (slug, name, is_section, created_at)
+               SELECT 't' || i, 'T' || i, i <= 5, 0 FROM generate_series(1, 20) i;
+             INSERT INTO posts (kind, slug, title, status, primary_tag_id, created_at, updated_at, published_at, uuid)
+               SELECT CASE WHEN i % 10 = 0 THEN 'brief' ELSE 'article' END, 'p' || i, 'P' || i,
+                      CASE WHEN i % 50 = 0 THEN 'draft' WHEN i % 49 = 0 THEN 'scheduled' ELSE 'published' END,
+                      1 + i % 20, 1700000000000 + i, 1700000000000 + i, 1700000000000 + i, gen_random_uuid()::text
+               FROM generate_series(1, 5000) i;
+             INSERT INTO post_tags (post_id, tag_id, position, published_at)
+               SELECT id, primary_tag_id, 0, CASE WHEN status = 'published' THEN published_at END FROM posts;
+             INSERT INTO post_authors (post_id, author_id, position, published_at)
+               SELECT id, 1 + id % 20, 0, CASE WHEN status = 'published' THEN published_at END FROM posts;
+             ANALYZE;",
+        )
+        .await
+        .expect("seed");
+    let (a, t) = (3, 4);
+    let cursor = FeedCursor {
+        published_ms: T0 + 2000,
+        id: 2000,
+    };
+    for (scope, index) in [
+        (FeedScope::All, "posts_feed"),
+        (FeedScope::Section(t), "posts_section"),
+        (FeedScope::Kind(PostKind::Brief), "posts_kind"),
+        (FeedScope::Tag(t), "post_tags_feed"),
+        (FeedScope::Author(a), "post_authors_feed"),
+    ] {
+        let plan = crate::postgres::queries::feed_plan(&client, scope, cursor)
+            .await
+            .expect("plan");
+        assert!(
+            plan.contains(index),
+            "{scope:?} should read {index}:\n{plan}"
+        );
+        assert!(!plan.contains("Sort"), "{scope:?} should not sort:\n{plan}");
+    }
+    let plan: Vec<String> = client
+        .query(
+            format!("EXPLAIN {}", super::write::PUBLISH_DUE_SQL).as_str(),
+            &[&T0],
+        )
+        .await
+        .expect("explain")
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    let plan = plan.join("\n");
+    assert!(
+        plan.contains("posts_scheduled"),
+        "the scheduler reads posts_scheduled:\n{plan}"
+    );
+}
