@@ -989,3 +989,58 @@ impl PgWriter<'_> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sql(resource: Resource, nql: &str) -> StoreResult<(String, Vec<Arg>)> {
+        let f = masthead_nql::expand_post_shortcuts(masthead_nql::parse(nql).expect("parses"));
+        let mut args = Vec::new();
+        let s = compile(&f, resource, 1_000_000_000_000, &mut args)?;
+        Ok((s, args))
+    }
+
+    #[test]
+    fn filters_compile_to_numbered_parameters() {
+        let (s, a) = sql(Resource::Posts, "tag:news+featured:true").expect("ok");
+        assert_eq!(
+            s,
+            "(EXISTS (SELECT 1 FROM post_tags rt JOIN tags rx ON rx.id = rt.tag_id WHERE rt.post_id = p.id AND rx.slug = $1) AND p.featured = $2)"
+        );
+        assert_eq!(a, vec![Arg::Text("news".into()), Arg::Bool(true)]);
+        let (s, a) = sql(Resource::Posts, "title:~'50%_off'").expect("ok");
+        assert_eq!(s, "p.title ILIKE $1 ESCAPE '\\'");
+        assert_eq!(a, vec![Arg::Text("%50\\%\\_off%".into())]);
+        let (s, a) = sql(Resource::Posts, "id:[00000000000000000000000a,5,null]").expect("ok");
+        assert_eq!(s, "(p.id IN ($1, $2) OR p.id IS NULL)");
+        assert_eq!(a, vec![Arg::Int(10), Arg::Int(5)]);
+        let (s, _) = sql(Resource::Posts, "feature_image:-null").expect("ok");
+        assert_eq!(s, "NOT (p.feature_image IS NULL)");
+        let (s, a) = sql(Resource::Tags, "visibility:public").expect("ok");
+        assert_eq!(
+            (s.as_str(), a),
+            ("'public'::text = $1", vec![Arg::Text("public".into())])
+        );
+    }
+
+    #[test]
+    fn orders_put_nulls_where_sqlite_does() {
+        let b = Browse {
+            resource: Resource::Posts,
+            audience: Audience::Content,
+            filter: None,
+            order: vec![crate::sqlite::api::Order {
+                field: "title".into(),
+                desc: false,
+            }],
+            limit: Some(10),
+            page: 3,
+            now_ms: 0,
+        };
+        let p = plan(&b).expect("plan");
+        assert_eq!(p.order, "lower(p.title) ASC NULLS FIRST, p.id DESC");
+        assert_eq!(p.limit, " LIMIT 10 OFFSET 20");
+        assert_eq!(p.clause, "p.status = 'published' AND p.kind <> 'page'");
+    }
+}

@@ -1,8 +1,9 @@
 //! The PostgreSQL backend, being built (issue 9): a connection pool, the
-//! schema and its migrations. The store's operations are not ported yet, so
-//! today [`PgStore`] can connect, migrate, report its schema version and
-//! move identity sequences past explicitly inserted ids; that is what
-//! `masthead migrate --database-url` and `masthead copy` need first.
+//! schema and its migrations, and the store's operations ported from the
+//! SQLite module file for file (`queries`, `api`, `staff`, …, `PgWriter` for
+//! `Writer`). `Store` does not dispatch to them yet; the conformance suite
+//! runs them against SQLite's. Business rules that SQLite keeps in triggers
+//! (post uuids, the webhook outbox) are Rust code in the writes here.
 //!
 //! The driver is `tokio-postgres` with a `deadpool-postgres` pool, without
 //! TLS for now (docs/architecture.md, "PostgreSQL driver"). How the SQLite

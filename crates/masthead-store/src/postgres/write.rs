@@ -484,3 +484,60 @@ impl PgWriter<'_> {
         Ok(ids)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn uuids_are_random_version_4() {
+        let a = new_uuid().expect("uuid");
+        let b = new_uuid().expect("uuid");
+        assert_ne!(a, b);
+        for u in [a, b] {
+            let parts: Vec<&str> = u.split('-').collect();
+            assert_eq!(
+                parts.iter().map(|p| p.len()).collect::<Vec<_>>(),
+                [8, 4, 4, 4, 12],
+                "{u}"
+            );
+            assert!(
+                u.bytes()
+                    .all(|c| c == b'-' || c.is_ascii_digit() || (b'a'..=b'f').contains(&c)),
+                "{u}"
+            );
+            assert!(parts[2].starts_with('4'), "{u}");
+            assert!(
+                matches!(parts[3].as_bytes()[0], b'8' | b'9' | b'a' | b'b'),
+                "{u}"
+            );
+        }
+    }
+
+    #[test]
+    fn status_changes_name_the_webhook_event_as_the_sqlite_trigger_does() {
+        assert_eq!(
+            post_status_event("draft", 1, "published", 2),
+            Some("post.published")
+        );
+        assert_eq!(
+            post_status_event("scheduled", 1, "published", 1),
+            Some("post.published")
+        );
+        assert_eq!(
+            post_status_event("published", 1, "draft", 2),
+            Some("post.unpublished")
+        );
+        assert_eq!(
+            post_status_event("published", 1, "scheduled", 1),
+            Some("post.unpublished")
+        );
+        assert_eq!(
+            post_status_event("published", 1, "published", 2),
+            Some("post.updated")
+        );
+        assert_eq!(post_status_event("published", 2, "published", 2), None);
+        assert_eq!(post_status_event("draft", 1, "draft", 2), None);
+        assert_eq!(post_status_event("draft", 1, "scheduled", 2), None);
+    }
+}
