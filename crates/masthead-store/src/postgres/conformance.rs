@@ -1936,3 +1936,50 @@ mod filters {
         );
     }
 }
+
+/// A unit of work lands whole or not at all, on both backends; the relaxed
+/// variant commits like the other.
+#[tokio::test]
+async fn a_failed_unit_of_work_leaves_nothing_behind() {
+    let b = Both::new("atomic").await;
+    let first = new_post("first", PostKind::Article, PostStatus::Published, T0);
+    let dup = new_post("first", PostKind::Article, PostStatus::Draft, T0);
+    let lite = b.lite.store.write(|w| {
+        w.insert_post(&first)?;
+        w.insert_post(&dup)
+    });
+    let pg =
+        b.pg.write(async |w| {
+            w.insert_post(&first).await?;
+            w.insert_post(&dup).await
+        })
+        .await;
+    assert!(
+        matches!(lite, Err(crate::error::StoreError::Conflict(_))),
+        "{lite:?}"
+    );
+    assert!(
+        matches!(pg, Err(crate::error::StoreError::Conflict(_))),
+        "{pg:?}"
+    );
+    assert_eq!(same("nothing", read_both!(b, queries::post_count())), 0);
+    same(
+        "no change logged",
+        read_both!(b, queries::latest_change_id()),
+    );
+    let limits = [Limit::new("k", 1, 1000)];
+    let lite = b
+        .lite
+        .store
+        .write_relaxed(|w| w.throttle(&limits, T0))
+        .expect("sqlite");
+    let pg =
+        b.pg.write_relaxed(async |w| w.throttle(&limits, T0).await)
+            .await
+            .expect("pg");
+    assert_eq!((lite.is_ok(), pg.is_ok()), (true, true));
+    assert_eq!(
+        same("counted", write_both!(b, throttle(&limits, T0 + 1))),
+        Err(0)
+    );
+}
