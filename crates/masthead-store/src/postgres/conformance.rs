@@ -1280,6 +1280,51 @@ async fn racing_transactions_keep_the_rules() {
         .await
         .expect("deliveries");
     assert_eq!(deliveries.len(), 5, "one delivery per publication");
+
+    // Instances claiming deliveries at once never take the same one.
+    let mut tasks = Vec::new();
+    for _ in 0..4 {
+        tasks.push(spawn_write!(pg, claim_due_deliveries(i64::MAX, 2)));
+    }
+    let mut claimed = Vec::new();
+    for t in tasks {
+        claimed.extend(
+            t.await
+                .expect("task")
+                .expect("claim")
+                .into_iter()
+                .map(|d| d.delivery.id),
+        );
+    }
+    claimed.sort_unstable();
+    assert_eq!(claimed, [1, 2, 3, 4, 5], "each delivery claimed once");
+
+    // Two saves from the same version: one lands, the other is a conflict.
+    let editable = crate::postgres::editing::editable_post(&client, 1)
+        .await
+        .expect("read")
+        .expect("post");
+    let mut a = edit_of(&editable);
+    a.title = "Saved by A".into();
+    let mut b = edit_of(&editable);
+    b.title = "Saved by B".into();
+    let version = editable.updated_ms;
+    let (x, y) = (
+        spawn_write!(pg, save_post(1, version, &a, None, T0 + 100)),
+        spawn_write!(pg, save_post(1, version, &b, None, T0 + 100)),
+    );
+    let results = [x.await.expect("task"), y.await.expect("task")];
+    assert_eq!(
+        results.iter().filter(|r| r.is_ok()).count(),
+        1,
+        "{results:?}"
+    );
+    assert!(
+        results
+            .iter()
+            .any(|r| matches!(r, Err(crate::error::StoreError::Conflict(_)))),
+        "{results:?}"
+    );
 }
 
 fn edit_of(p: &crate::sqlite::editing::EditablePost) -> crate::sqlite::editing::PostEdit {
