@@ -1200,11 +1200,20 @@ async fn racing_transactions_keep_the_rules() {
     let db = TestDb::new("races").await;
     let pg = db.migrated().await;
     // Throttle: 12 racing attempts against a limit of 4: exactly 4 pass.
+    // (Half through `write_send`, which a spawned task can use.)
     let limits = vec![Limit::new("join-ip:198.51.100.7", 4, 60_000)];
     let mut tasks = Vec::new();
-    for _ in 0..12 {
+    for i in 0..12 {
         let limits = limits.clone();
-        tasks.push(spawn_write!(pg, throttle(&limits, T0)));
+        if i % 2 == 0 {
+            tasks.push(spawn_write!(pg, throttle(&limits, T0)));
+        } else {
+            let pg = pg.clone();
+            tasks.push(tokio::spawn(async move {
+                pg.write_send(|w| Box::pin(async move { w.throttle(&limits, T0).await }))
+                    .await
+            }));
+        }
     }
     let mut passed = 0;
     for t in tasks {

@@ -37,7 +37,7 @@ pub mod webhooks;
 mod write;
 
 #[allow(unused_imports)]
-pub use write::{PgWriter, new_uuid};
+pub use write::{PgWriter, SendFuture, new_uuid};
 
 #[cfg(test)]
 mod conformance;

@@ -18,6 +18,9 @@ use crate::error::{StoreError, StoreResult};
 use crate::model::*;
 use crate::now_ms;
 
+/// A boxed future that may move between threads, borrowing for `'a`.
+pub type SendFuture<'a, T> = std::pin::Pin<Box<dyn std::future::Future<Output = T> + Send + 'a>>;
+
 pub struct PgWriter<'a> {
     tx: &'a Transaction<'a>,
 }
@@ -30,6 +33,25 @@ impl PgStore {
         &self,
         f: impl for<'w> AsyncFnOnce(&'w PgWriter<'w>) -> StoreResult<T>,
     ) -> StoreResult<T> {
+        let mut client = self.client().await?;
+        let tx = client.transaction().await?;
+        let value = {
+            let w = PgWriter::new(&tx);
+            f(&w).await?
+        };
+        tx.commit().await?;
+        Ok(value)
+    }
+
+    /// [`PgStore::write`] for code that must be `Send` (a server's handlers,
+    /// `tokio::spawn`): the compiler cannot yet prove an async closure over a
+    /// borrowed writer `Send`, so the work is a boxed future instead:
+    /// `store.write_send(|w| Box::pin(async move { w.insert_post(&p).await }))`.
+    pub async fn write_send<T, F>(&self, f: F) -> StoreResult<T>
+    where
+        F: for<'w> FnOnce(&'w PgWriter<'w>) -> SendFuture<'w, StoreResult<T>> + Send,
+        T: Send,
+    {
         let mut client = self.client().await?;
         let tx = client.transaction().await?;
         let value = {
