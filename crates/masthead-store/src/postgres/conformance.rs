@@ -2037,3 +2037,60 @@ async fn a_failed_unit_of_work_leaves_nothing_behind() {
         Err(0)
     );
 }
+
+#[tokio::test]
+async fn bylines_and_tags_edited_from_the_desk_agree() {
+    use crate::sqlite::taxonomy::{AuthorEdit, TagEdit};
+    let b = Both::new("taxonomy").await;
+    let (a1, _a2, t1, t2) = seed(&b).await;
+    same("author", read_both!(b, taxonomy::author_by_id(a1)));
+    same("no author", read_both!(b, taxonomy::author_by_id(999)));
+    same("tag", read_both!(b, taxonomy::editable_tag(t2)));
+    same("tags", read_both!(b, taxonomy::editable_tags()));
+    let a = AuthorEdit {
+        name: "Ada L.".into(),
+        bio: "Numbers.".into(),
+        location: "London".into(),
+        avatar: Some("/media/ada.png".into()),
+    };
+    same("edit author", write_both!(b, update_author(a1, &a)));
+    write_both_err!(b, update_author(999, &a));
+    let t = TagEdit {
+        name: "Culture".into(),
+        description: "Arts and more".into(),
+        is_section: true,
+        position: -1,
+    };
+    same("edit tag", write_both!(b, update_tag(t2, &t)));
+    write_both_err!(b, update_tag(999, &t));
+    same("sections now", read_both!(b, queries::sections()));
+    same("tags now", read_both!(b, taxonomy::editable_tags()));
+    same(
+        "author now",
+        read_both!(b, queries::author_by_slug("ada".to_owned())),
+    );
+    same(
+        "tag page",
+        read_both!(b, queries::tag_by_slug("arts".to_owned())),
+    );
+    let (l, p) = read_both!(b, queries::feed(FeedScope::Section(t1), None, 3));
+    same("section cards", (l, p));
+    // The media library pages by id.
+    for i in 0..5 {
+        let m = crate::sqlite::media::NewMedia {
+            key: format!("k{i}"),
+            filename: format!("{i}.png"),
+            format: "png".into(),
+            width: 100,
+            height: 50,
+            bytes: 10,
+            widths: vec![100],
+            fallback: "png".into(),
+            uploaded_by: None,
+            now: T0 + i,
+        };
+        same("media", write_both!(b, insert_media(&m)));
+    }
+    same("first page", read_both!(b, media::media_page(None, 2)));
+    same("older", read_both!(b, media::media_page(Some(3), 2)));
+}
