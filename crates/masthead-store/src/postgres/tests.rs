@@ -17,7 +17,7 @@ use crate::error::StoreError;
 
 const URL_VAR: &str = "MASTHEAD_TEST_DATABASE_URL";
 
-fn base_config() -> Config {
+pub(super) fn base_config() -> Config {
     let url = std::env::var(URL_VAR).unwrap_or_else(|_| {
         panic!(
             "{URL_VAR} is not set: the PostgreSQL tests need a real server. \
@@ -40,13 +40,13 @@ async fn connect(config: &Config) -> Client {
 }
 
 /// A database of its own on the test server, dropped at the end.
-struct TestDb {
+pub(super) struct TestDb {
     name: String,
     config: Config,
 }
 
 impl TestDb {
-    async fn new(tag: &str) -> TestDb {
+    pub(super) async fn new(tag: &str) -> TestDb {
         static COUNTER: AtomicU32 = AtomicU32::new(0);
         let name = format!(
             "t_{tag}_{}_{}_{}",
@@ -64,13 +64,13 @@ impl TestDb {
         TestDb { name, config }
     }
 
-    async fn store(&self) -> PgStore {
+    pub(super) async fn store(&self) -> PgStore {
         PgStore::connect_config(self.config.clone())
             .await
             .expect("connect to the test database")
     }
 
-    async fn migrated(&self) -> PgStore {
+    pub(super) async fn migrated(&self) -> PgStore {
         let store = self.store().await;
         store.migrate().await.expect("migrate");
         store

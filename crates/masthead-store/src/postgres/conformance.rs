@@ -1,0 +1,2096 @@
+//! The beginning of the conformance suite: the same sequence of operations
+//! against a fresh SQLite file and a fresh PostgreSQL database, asserting
+//! identical results. Needs `MASTHEAD_TEST_DATABASE_URL` (see tests.rs):
+//! without it these tests fail, never skip.
+//!
+//! Results are compared through their `Debug` text (the model's types do not
+//! all implement `PartialEq`), after blanking what is random or wall-clock
+//! (post uuids, creation times stamped by the store).
+
+use std::fmt::Debug;
+use std::sync::atomic::{AtomicU32, Ordering};
+
+use masthead_domain::{Email, FeedCursor, PostKind, PostStatus, Visibility};
+
+use super::PgStore;
+use super::tests::TestDb;
+use crate::model::*;
+
+/// A fresh SQLite file in its own directory, removed on drop.
+struct TempDb {
+    dir: std::path::PathBuf,
+    store: crate::sqlite::SqliteStore,
+}
+
+impl TempDb {
+    fn new(name: &str) -> TempDb {
+        let dir = std::env::temp_dir().join(format!(
+            "masthead-conformance-{name}-{}-{}",
+            std::process::id(),
+            crate::now_ms()
+        ));
+        std::fs::create_dir_all(&dir).expect("temp dir");
+        let store =
+            crate::sqlite::SqliteStore::open(&dir.join("masthead.db")).expect("open SQLite");
+        TempDb { dir, store }
+    }
+}
+
+impl Drop for TempDb {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// One SQLite file and one PostgreSQL database, both fresh and migrated.
+struct Both {
+    lite: TempDb,
+    pg: PgStore,
+    _db: TestDb,
+}
+
+impl Both {
+    async fn new(tag: &str) -> Both {
+        static COUNTER: AtomicU32 = AtomicU32::new(0);
+        let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+        let db = TestDb::new(&format!("conf_{tag}")).await;
+        let pg = db.migrated().await;
+        Both {
+            lite: TempDb::new(&format!("conf-{tag}-{n}")),
+            pg,
+            _db: db,
+        }
+    }
+}
+
+/// Runs `module::function(args…)` on a read connection of each backend and
+/// returns both results.
+macro_rules! read_both {
+    ($b:expr, $m:ident :: $f:ident ( $($arg:expr),* $(,)? )) => {{
+        let lite = $b
+            .lite
+            .store
+            .read(|c| crate::sqlite::$m::$f(c $(, $arg)*))
+            .unwrap_or_else(|e| panic!("sqlite {}: {e}", stringify!($f)));
+        let client = $b.pg.client().await.expect("a PostgreSQL connection");
+        let pg = crate::postgres::$m::$f(&client $(, $arg)*)
+            .await
+            .unwrap_or_else(|e| panic!("postgres {}: {e}", stringify!($f)));
+        (lite, pg)
+    }};
+}
+
+/// Runs `writer.method(args…)` in a write transaction of each backend and
+/// returns both results.
+macro_rules! write_both {
+    ($b:expr, $f:ident ( $($arg:expr),* $(,)? )) => {{
+        let lite = $b
+            .lite
+            .store
+            .write(|w| w.$f($($arg),*))
+            .unwrap_or_else(|e| panic!("sqlite {}: {e}", stringify!($f)));
+        let pg = $b
+            .pg
+            .write(async |w| w.$f($($arg),*).await)
+            .await
+            .unwrap_or_else(|e| panic!("postgres {}: {e}", stringify!($f)));
+        (lite, pg)
+    }};
+}
+
+/// Like `write_both!`, for a call expected to fail: both error messages'
+/// kinds (the `StoreError` variant) must agree.
+macro_rules! write_both_err {
+    ($b:expr, $f:ident ( $($arg:expr),* $(,)? )) => {{
+        let lite = $b.lite.store.write(|w| w.$f($($arg),*));
+        let pg = $b.pg.write(async |w| w.$f($($arg),*).await).await;
+        let kind = |e: &crate::error::StoreError| format!("{e:?}").split('(').next().map(str::to_owned);
+        match (&lite, &pg) {
+            (Err(l), Err(p)) => assert_eq!(kind(l), kind(p), "sqlite: {l}; postgres: {p}"),
+            _ => panic!("{} should fail on both: sqlite {lite:?}, postgres {pg:?}", stringify!($f)),
+        }
+    }};
+}
+
+/// Asserts equal `Debug` text, and returns the SQLite value.
+#[track_caller]
+fn same<T: Debug>(what: &str, (lite, pg): (T, T)) -> T {
+    assert_eq!(
+        format!("{lite:#?}"),
+        format!("{pg:#?}"),
+        "{what}: SQLite (left) and PostgreSQL (right) differ"
+    );
+    lite
+}
+
+const HOUR: i64 = 3_600_000;
+const T0: i64 = 1_700_000_000_000;
+
+fn new_post(slug: &str, kind: PostKind, status: PostStatus, at: i64) -> NewPost {
+    NewPost {
+        kind,
+        slug: slug.to_owned(),
+        title: format!("Title {slug}"),
+        dek: format!("Dek of {slug}"),
+        body_source: "Body".into(),
+        body_html: "<p>Body</p>".into(),
+        word_count: 120,
+        reading_minutes: 2,
+        status,
+        visibility: Visibility::Public,
+        image: None,
+        video: None,
+        published_ms: (status != PostStatus::Draft).then_some(at),
+        updated_ms: at,
+        tag_ids: Vec::new(),
+        author_ids: Vec::new(),
+    }
+}
+
+fn without_uuid(mut p: Option<Post>) -> Option<Post> {
+    if let Some(p) = &mut p {
+        assert!(p.uuid.as_ref().is_some_and(|u| u.len() == 36), "a uuid");
+        p.uuid = None;
+    }
+    p
+}
+
+/// Authors, tags, posts; the ids both backends give.
+async fn seed(b: &Both) -> (i64, i64, i64, i64) {
+    let author = |slug: &str| NewAuthor {
+        slug: slug.into(),
+        name: format!("Name {slug}"),
+        bio: "Reports.".into(),
+        location: "Leeds".into(),
+    };
+    let tag = |slug: &str, section: bool, position: i64| NewTag {
+        slug: slug.into(),
+        name: format!("Tag {slug}"),
+        description: String::new(),
+        is_section: section,
+        position,
+    };
+    let a1 = same("author 1", write_both!(b, insert_author(&author("ada"))));
+    let a2 = same("author 2", write_both!(b, insert_author(&author("bo"))));
+    let t1 = same("tag 1", write_both!(b, insert_tag(&tag("city", true, 1))));
+    let t2 = same("tag 2", write_both!(b, insert_tag(&tag("arts", false, 0))));
+    // 25 articles an hour apart, alternating tags and bylines; every fifth a
+    // brief; one draft, one page, one scheduled.
+    for i in 0..25 {
+        let kind = if i % 5 == 0 {
+            PostKind::Brief
+        } else {
+            PostKind::Article
+        };
+        let mut p = new_post(
+            &format!("story-{i}"),
+            kind,
+            PostStatus::Published,
+            T0 + i * HOUR,
+        );
+        p.tag_ids = if i % 2 == 0 { vec![t1, t2] } else { vec![t2] };
+        p.author_ids = if i % 3 == 0 { vec![a1, a2] } else { vec![a2] };
+        if i == 7 {
+            p.image = Some(Image {
+                src: "/media/x/800.jpg".into(),
+                alt: "A tram".into(),
+                caption: "Trams".into(),
+                photographer: "Ann".into(),
+                agency: "PA".into(),
+                width: Some(800),
+                height: Some(600),
+                srcset: None,
+                webp_srcset: None,
+            });
+        }
+        same("insert post", write_both!(b, insert_post(&p)));
+    }
+    let mut draft = new_post("draft", PostKind::Article, PostStatus::Draft, T0);
+    draft.tag_ids = vec![t1];
+    same("draft", write_both!(b, insert_post(&draft)));
+    same(
+        "page",
+        write_both!(
+            b,
+            insert_post(&new_post(
+                "about",
+                PostKind::Page,
+                PostStatus::Published,
+                T0
+            ))
+        ),
+    );
+    let mut sched = new_post(
+        "later",
+        PostKind::Article,
+        PostStatus::Scheduled,
+        T0 + 100 * HOUR,
+    );
+    sched.tag_ids = vec![t1];
+    sched.author_ids = vec![a1];
+    same("scheduled", write_both!(b, insert_post(&sched)));
+    (a1, a2, t1, t2)
+}
+
+/// Walks a listing page by page by cursor on both backends.
+async fn walk(b: &Both, scope: FeedScope, page: u32) -> Vec<i64> {
+    let mut seen = Vec::new();
+    let mut after: Option<FeedCursor> = None;
+    loop {
+        let got = same(
+            &format!("{scope:?} page"),
+            read_both!(b, queries::feed(scope, after, page)),
+        );
+        seen.extend(got.cards.iter().map(|c| c.id));
+        match got.next {
+            Some(next) => after = Some(next),
+            None => return seen,
+        }
+    }
+}
+
+#[tokio::test]
+async fn public_reads_and_publishing_agree() {
+    let b = Both::new("reads").await;
+    let (a1, a2, t1, t2) = seed(&b).await;
+    for scope in [
+        FeedScope::All,
+        FeedScope::Tag(t1),
+        FeedScope::Tag(t2),
+        FeedScope::Section(t1),
+        FeedScope::Author(a1),
+        FeedScope::Author(a2),
+        FeedScope::Kind(PostKind::Brief),
+    ] {
+        let ids = walk(&b, scope, 4).await;
+        assert!(!ids.is_empty(), "{scope:?} lists something");
+        let mut sorted = ids.clone();
+        sorted.sort_unstable_by(|x, y| y.cmp(x));
+        sorted.dedup();
+        assert_eq!(ids, sorted, "{scope:?}: newest first, each once");
+    }
+    assert_eq!(
+        walk(&b, FeedScope::All, 7).await.len(),
+        25,
+        "no draft, page or scheduled post"
+    );
+    // Publishing the scheduled post: once, on both.
+    let due = same("publish_due", write_both!(b, publish_due(T0 + 101 * HOUR)));
+    assert_eq!(due.len(), 1);
+    assert!(same("again", write_both!(b, publish_due(T0 + 102 * HOUR))).is_empty());
+    assert_eq!(
+        walk(&b, FeedScope::Author(a1), 3).await.first(),
+        Some(&due[0])
+    );
+
+    let post = same(
+        "by slug",
+        (
+            without_uuid(read_both!(b, queries::published_post_by_slug("story-7".to_owned())).0),
+            without_uuid(read_both!(b, queries::published_post_by_slug("story-7".to_owned())).1),
+        ),
+    )
+    .expect("published");
+    assert_eq!(post.tags.len(), 1);
+    assert_eq!(post.image.as_ref().and_then(|i| i.width), Some(800));
+    let (l, p) = read_both!(b, queries::published_post_by_slug("draft".to_owned()));
+    assert!(l.is_none() && p.is_none(), "drafts are not public");
+    same(
+        "id by slug",
+        read_both!(
+            b,
+            queries::published_post_id_by_slug("about".to_owned(), Some(PostKind::Page))
+        ),
+    );
+    same(
+        "id by slug, other kind",
+        read_both!(
+            b,
+            queries::published_post_id_by_slug("about".to_owned(), Some(PostKind::Article))
+        ),
+    );
+    same(
+        "id by slug, any",
+        read_both!(
+            b,
+            queries::published_post_id_by_slug("story-3".to_owned(), None)
+        ),
+    );
+    same(
+        "tag page",
+        read_both!(b, queries::tag_by_slug("city".to_owned())),
+    );
+    same(
+        "author page",
+        read_both!(b, queries::author_by_slug("bo".to_owned())),
+    );
+    same(
+        "no tag",
+        read_both!(b, queries::tag_by_slug("nope".to_owned())),
+    );
+    same("sections", read_both!(b, queries::sections()));
+    same(
+        "read next",
+        read_both!(b, queries::read_next(5, Some(t1), 4)),
+    );
+    same("post refs", read_both!(b, queries::post_refs(3)));
+    same("feed posts", {
+        let (l, p) = read_both!(b, queries::feed_posts(FeedScope::Tag(t2), 5));
+        let strip = |v: Vec<Post>| {
+            v.into_iter()
+                .map(|p| without_uuid(Some(p)))
+                .collect::<Vec<_>>()
+        };
+        (strip(l), strip(p))
+    });
+    same("sitemap parts", read_both!(b, queries::sitemap_parts(4)));
+    same("sitemap posts", read_both!(b, queries::sitemap_posts(2, 4)));
+    same("sitemap pages", read_both!(b, queries::sitemap_pages(10)));
+    same("sitemap tags", read_both!(b, queries::sitemap_tags(10)));
+    same(
+        "sitemap authors",
+        read_both!(b, queries::sitemap_authors(10)),
+    );
+    same(
+        "news",
+        read_both!(b, queries::news_posts(T0 + 10 * HOUR, 50)),
+    );
+    same("post count", read_both!(b, queries::post_count()));
+    same("count in a transaction", write_both!(b, count_posts()));
+    same("post id by slug", write_both!(b, post_id_by_slug("later")));
+    let (mut l, mut p) = write_both!(b, author_slugs());
+    l.sort();
+    p.sort();
+    same("author slugs", (l, p));
+    same(
+        "notes",
+        write_both!(b, add_post_note(3, "correction", T0, "We misspelt a name.")),
+    );
+    write_both_err!(b, add_post_note(3, "gossip", T0, "No."));
+    write_both_err!(
+        b,
+        insert_post(&new_post(
+            "Bad Slug",
+            PostKind::Article,
+            PostStatus::Draft,
+            T0
+        ))
+    );
+    write_both_err!(
+        b,
+        insert_post(&new_post(
+            "story-3",
+            PostKind::Article,
+            PostStatus::Draft,
+            T0
+        ))
+    );
+    let post = read_both!(b, queries::published_post_by_slug("story-2".to_owned()));
+    assert_eq!(
+        same("with notes", (without_uuid(post.0), without_uuid(post.1)))
+            .expect("post")
+            .notes
+            .len(),
+        1
+    );
+}
+
+#[tokio::test]
+async fn live_entries_settings_members_and_campaigns_agree() {
+    let b = Both::new("live").await;
+    let live = same(
+        "live post",
+        write_both!(
+            b,
+            insert_post(&new_post("live", PostKind::Live, PostStatus::Published, T0))
+        ),
+    );
+    let article = same(
+        "article",
+        write_both!(
+            b,
+            insert_post(&new_post(
+                "plain",
+                PostKind::Article,
+                PostStatus::Published,
+                T0
+            ))
+        ),
+    );
+    for i in 0..7 {
+        let e = NewLiveEntry {
+            post_id: live,
+            title: format!("Entry {i}"),
+            body_source: "Text".into(),
+            body_html: "<p>Text</p>".into(),
+            pinned: i == 2,
+            created_ms: T0 + i64::from(i) * 60_000,
+        };
+        same("entry", write_both!(b, add_live_entry(&e)));
+    }
+    let entry = |post_id| NewLiveEntry {
+        post_id,
+        title: String::new(),
+        body_source: String::new(),
+        body_html: String::new(),
+        pinned: false,
+        created_ms: T0,
+    };
+    write_both_err!(b, add_live_entry(&entry(article)));
+    write_both_err!(b, add_live_entry(&entry(999)));
+    same("entries", read_both!(b, queries::live_entries(live)));
+    let first = same(
+        "live page",
+        read_both!(b, queries::live_page(live, None, 3)),
+    );
+    assert_eq!(
+        (first.pinned.len(), first.entries.len(), first.total),
+        (1, 3, 7)
+    );
+    same(
+        "older",
+        read_both!(b, queries::live_page(live, first.older, 3)),
+    );
+    same("one entry", read_both!(b, queries::live_entry(3)));
+    let post = read_both!(b, queries::published_post_by_slug("live".to_owned()));
+    let post = same(
+        "updated by entries",
+        (without_uuid(post.0), without_uuid(post.1)),
+    )
+    .expect("live");
+    assert_eq!(post.updated_ms, T0 + 6 * 60_000);
+
+    same("default settings", read_both!(b, queries::site_settings()));
+    for (k, v) in [
+        ("title", "The Ledger"),
+        ("logo", "/media/logo.png"),
+        ("logo_size", "200x40"),
+        ("api_max_limit", "5000"),
+        ("feed_content", "excerpt"),
+        ("title", "The Daily Ledger"),
+    ] {
+        same("set", write_both!(b, set_setting(k, v)));
+    }
+    let s = same("settings", read_both!(b, queries::site_settings()));
+    assert_eq!(
+        (s.title.as_str(), s.api_max_limit),
+        ("The Daily Ledger", API_MAX_LIMIT_CEILING)
+    );
+
+    let e = |s: &str| Email::parse(s).expect("email");
+    same(
+        "join",
+        write_both!(b, join_member(&e("Reader@Example.org"), "site", T0)),
+    );
+    same(
+        "join again",
+        write_both!(b, join_member(&e("reader@example.ORG"), "site", T0)),
+    );
+    same(
+        "insert",
+        write_both!(
+            b,
+            insert_member(&e("paid@example.org"), "paid", "import", T0)
+        ),
+    );
+    same(
+        "insert again",
+        write_both!(
+            b,
+            insert_member(&e("PAID@example.org"), "paid", "import", T0)
+        ),
+    );
+    same(
+        "members",
+        read_both!(b, queries::member_count("members".to_owned())),
+    );
+    same(
+        "paid",
+        read_both!(b, queries::member_count("paid".to_owned())),
+    );
+    let (l, p) = (
+        b.lite
+            .store
+            .read(|c| crate::sqlite::queries::member_count(c, "bogus".into())),
+        crate::postgres::queries::member_count(
+            &b.pg.client().await.expect("client"),
+            "bogus".into(),
+        )
+        .await,
+    );
+    assert!(l.is_err() && p.is_err());
+
+    same("no campaign", read_both!(b, queries::active_campaign()));
+    let campaign = |pitch: &str, goal| Campaign {
+        id: 0,
+        pitch: pitch.into(),
+        goal,
+        metric: "members".into(),
+        starts_ms: T0,
+        deadline_ms: T0 + 1000 * HOUR,
+    };
+    same(
+        "campaign",
+        write_both!(b, insert_campaign(&campaign("First", 100))),
+    );
+    same(
+        "campaign 2",
+        write_both!(b, insert_campaign(&campaign("Second", 500))),
+    );
+    write_both_err!(b, insert_campaign(&campaign("Zero", 0)));
+    same("active", read_both!(b, queries::active_campaign()));
+
+    // The change log: same topics and subjects, in the same order.
+    let (l, p) = read_both!(b, queries::changes_since(0, 1000));
+    let strip = |v: Vec<Change>| {
+        v.into_iter()
+            .map(|c| (c.id, c.topic, c.post_id, c.ref_id))
+            .collect::<Vec<_>>()
+    };
+    same("changes", (strip(l), strip(p)));
+    same("latest change", read_both!(b, queries::latest_change_id()));
+}
+
+fn browse(
+    resource: crate::sqlite::api::Resource,
+    audience: crate::sqlite::api::Audience,
+    filter: Option<&str>,
+    order: &[(&str, bool)],
+    limit: Option<u32>,
+    page: u32,
+) -> crate::sqlite::api::Browse {
+    crate::sqlite::api::Browse {
+        resource,
+        audience,
+        filter: filter.map(|f| {
+            masthead_nql::expand_post_shortcuts(masthead_nql::parse(f).expect("a filter"))
+        }),
+        order: order
+            .iter()
+            .map(|(field, desc)| crate::sqlite::api::Order {
+                field: (*field).to_owned(),
+                desc: *desc,
+            })
+            .collect(),
+        limit,
+        page,
+        now_ms: T0 + 1000 * HOUR,
+    }
+}
+
+#[tokio::test]
+async fn content_and_admin_api_browse_agree() {
+    use crate::sqlite::api::{Audience, PostExtras, Resource};
+    let b = Both::new("api").await;
+    let (a1, _a2, _t1, _t2) = seed(&b).await;
+    // Mixed-case titles (order by title ignores ASCII case), featured posts.
+    for (id, featured) in [(2, true), (9, true), (14, false)] {
+        let x = PostExtras {
+            featured: Some(featured),
+            feature_image: Some(Some("/media/y/400.png".into())),
+            feature_image_alt: Some("Alt".into()),
+            feature_image_caption: None,
+        };
+        same("extras", write_both!(b, set_post_extras(id, &x)));
+    }
+    let seo = crate::sqlite::editing::Seo {
+        meta_title: "Meta".into(),
+        meta_description: String::new(),
+        canonical_url: "https://elsewhere.example/".into(),
+    };
+    same("seo", write_both!(b, set_post_seo(4, &seo)));
+    // (resource, audience, filter, order, limit, page)
+    type Case<'a> = (
+        Resource,
+        Audience,
+        Option<&'a str>,
+        Vec<(&'a str, bool)>,
+        Option<u32>,
+        u32,
+    );
+    let cases: Vec<Case> = vec![
+        (Resource::Posts, Audience::Content, None, vec![], Some(4), 1),
+        (Resource::Posts, Audience::Content, None, vec![], Some(4), 3),
+        (
+            Resource::Posts,
+            Audience::Content,
+            Some("tag:city"),
+            vec![],
+            Some(5),
+            2,
+        ),
+        (
+            Resource::Posts,
+            Audience::Content,
+            Some("tag:-city+featured:true"),
+            vec![],
+            Some(5),
+            1,
+        ),
+        (
+            Resource::Posts,
+            Audience::Content,
+            Some("featured:true"),
+            vec![("title", false)],
+            None,
+            1,
+        ),
+        (
+            Resource::Posts,
+            Audience::Content,
+            Some("title:~'STORY-1'"),
+            vec![("published_at", false)],
+            Some(3),
+            2,
+        ),
+        (
+            Resource::Posts,
+            Audience::Content,
+            Some("title:-~^'title story-2'"),
+            vec![("reading_time", true)],
+            Some(10),
+            1,
+        ),
+        (
+            Resource::Posts,
+            Audience::Content,
+            Some("published_at:>'2023-11-15 10:00:00'+primary_author:bo"),
+            vec![],
+            Some(50),
+            1,
+        ),
+        (
+            Resource::Posts,
+            Audience::Content,
+            Some("feature_image:null"),
+            vec![("updated_at", true)],
+            Some(3),
+            1,
+        ),
+        (
+            Resource::Posts,
+            Audience::Content,
+            Some("feature_image:-null,canonical_url:-null"),
+            vec![],
+            None,
+            1,
+        ),
+        (
+            Resource::Posts,
+            Audience::Content,
+            Some("id:[000000000000000000000003,5,99]"),
+            vec![],
+            None,
+            1,
+        ),
+        (
+            Resource::Posts,
+            Audience::Content,
+            Some("authors.slug:[ada,nobody]+tags.name:'Tag arts'"),
+            vec![],
+            Some(100),
+            1,
+        ),
+        (
+            Resource::Posts,
+            Audience::Content,
+            Some("type:post+kind:brief"),
+            vec![],
+            None,
+            1,
+        ),
+        (Resource::Pages, Audience::Content, None, vec![], None, 1),
+        (Resource::Posts, Audience::Admin, None, vec![], Some(3), 1),
+        (
+            Resource::Posts,
+            Audience::Admin,
+            Some("status:[draft,scheduled]"),
+            vec![],
+            None,
+            1,
+        ),
+        (
+            Resource::Posts,
+            Audience::Admin,
+            None,
+            vec![("published_at", false)],
+            Some(3),
+            1,
+        ),
+        (
+            Resource::Posts,
+            Audience::AdminByline(Some(a1)),
+            None,
+            vec![],
+            Some(4),
+            2,
+        ),
+        (
+            Resource::Posts,
+            Audience::AdminByline(None),
+            None,
+            vec![],
+            Some(4),
+            1,
+        ),
+        (Resource::Tags, Audience::Content, None, vec![], None, 1),
+        (
+            Resource::Tags,
+            Audience::Content,
+            Some("visibility:public"),
+            vec![("count.posts", true)],
+            Some(1),
+            2,
+        ),
+        (
+            Resource::Authors,
+            Audience::Content,
+            None,
+            vec![("count.posts", false)],
+            Some(1),
+            1,
+        ),
+        (
+            Resource::Authors,
+            Audience::Content,
+            Some("slug:-ada"),
+            vec![("name", true)],
+            None,
+            1,
+        ),
+    ];
+    for (resource, audience, filter, order, limit, page) in cases {
+        let what = format!("{resource:?} {audience:?} {filter:?} {order:?} {limit:?} page {page}");
+        let q = browse(resource, audience, filter, &order, limit, page);
+        match resource {
+            Resource::Posts | Resource::Pages => {
+                let (l, p) = read_both!(b, api::browse_posts(&q));
+                let strip = |pg: crate::sqlite::api::Page<crate::sqlite::api::ApiPost>| {
+                    let items: Vec<_> = pg
+                        .items
+                        .into_iter()
+                        .map(|mut x| {
+                            assert_eq!(x.uuid.len(), 36);
+                            x.uuid.clear();
+                            x
+                        })
+                        .collect();
+                    (items, pg.total)
+                };
+                let (items, total) = same(&what, (strip(l), strip(p)));
+                if filter == Some("tag:city") {
+                    assert_eq!((items.len(), total), (5, 13), "{what}");
+                }
+            }
+            Resource::Tags => {
+                let (l, p) = read_both!(b, api::browse_tags(&q));
+                same(&what, ((l.items, l.total), (p.items, p.total)));
+            }
+            _ => {
+                let (l, p) = read_both!(b, api::browse_authors(&q));
+                same(&what, ((l.items, l.total), (p.items, p.total)));
+            }
+        }
+    }
+    // Bad filters are the same clear errors.
+    for bad in [
+        "password:x",
+        "published_at:>yesterday",
+        "featured:maybe",
+        "published_at:>null",
+    ] {
+        let q = browse(
+            Resource::Posts,
+            Audience::Content,
+            Some(bad),
+            &[],
+            Some(5),
+            1,
+        );
+        let l = b
+            .lite
+            .store
+            .read(|c| crate::sqlite::api::browse_posts(c, &q))
+            .map(|_| ());
+        let client = b.pg.client().await.expect("client");
+        let p = crate::postgres::api::browse_posts(&client, &q)
+            .await
+            .map(|_| ());
+        assert_eq!(format!("{l:?}"), format!("{p:?}"), "{bad}");
+        assert!(l.is_err(), "{bad}");
+    }
+    let q = browse(
+        Resource::Posts,
+        Audience::Content,
+        None,
+        &[("password", false)],
+        Some(5),
+        1,
+    );
+    let client = b.pg.client().await.expect("client");
+    assert!(
+        crate::postgres::api::browse_posts(&client, &q)
+            .await
+            .is_err()
+    );
+
+    // Keys.
+    same(
+        "content key",
+        write_both!(
+            b,
+            insert_api_key("content", "Site", "c0ffee", None, None, T0)
+        ),
+    );
+    same(
+        "admin key",
+        write_both!(
+            b,
+            insert_api_key("admin", "CMS", "abc", Some("secret"), None, T0)
+        ),
+    );
+    write_both_err!(
+        b,
+        insert_api_key("content", "Dup", "c0ffee", None, None, T0)
+    );
+    write_both_err!(
+        b,
+        insert_api_key("admin", "No secret", "def", None, None, T0)
+    );
+    same("touch", write_both!(b, touch_api_key(1, T0 + 1000)));
+    same("touch soon", write_both!(b, touch_api_key(1, T0 + 2000)));
+    same("revoke", write_both!(b, revoke_api_key(2, T0)));
+    write_both_err!(b, revoke_api_key(2, T0));
+    same("keys", read_both!(b, api::api_keys()));
+    same(
+        "live",
+        read_both!(b, api::live_key("content", "c0ffee".to_owned())),
+    );
+    same(
+        "revoked",
+        read_both!(b, api::live_key("admin", "abc".to_owned())),
+    );
+
+    // Members through the Admin API.
+    let e = |s: &str| Email::parse(s).expect("email");
+    same(
+        "add",
+        write_both!(b, add_member(&e("one@example.org"), "One", T0)),
+    );
+    same(
+        "add 2",
+        write_both!(b, add_member(&e("two@example.org"), "", T0 + 1)),
+    );
+    write_both_err!(b, add_member(&e("ONE@example.org"), "Again", T0));
+    same(
+        "update",
+        write_both!(
+            b,
+            update_member(2, Some(&e("Deux@example.org")), Some("Deux"))
+        ),
+    );
+    write_both_err!(b, update_member(2, Some(&e("one@example.org")), None));
+    write_both_err!(b, update_member(99, None, Some("x")));
+    same("member", read_both!(b, api::member(2)));
+    for (filter, order) in [
+        (None, vec![]),
+        (Some("email:~'example'"), vec![("name", false)]),
+        (Some("status:free+created_at:<=now"), vec![("email", true)]),
+    ] {
+        let q = browse(
+            Resource::Members,
+            Audience::Admin,
+            filter,
+            &order,
+            Some(1),
+            2,
+        );
+        let (l, p) = read_both!(b, api::browse_members(&q));
+        same("members", ((l.items, l.total), (p.items, p.total)));
+    }
+
+    // Deleting: a tag (primary tags move on) and a post.
+    same(
+        "tag or create",
+        write_both!(b, tag_by_slug_or_create("city", "City")),
+    );
+    same(
+        "tag created",
+        write_both!(b, tag_by_slug_or_create("new-tag", "New")),
+    );
+    same("delete tag", write_both!(b, delete_tag(1)));
+    write_both_err!(b, delete_tag(1));
+    same("delete post", write_both!(b, delete_post(3)));
+    write_both_err!(b, delete_post(3));
+    let q = browse(Resource::Posts, Audience::Admin, None, &[], None, 1);
+    let (l, p) = read_both!(b, api::browse_posts(&q));
+    let strip = |v: Vec<crate::sqlite::api::ApiPost>| {
+        v.into_iter()
+            .map(|x| (x.id, x.tags.iter().map(|t| t.id).collect::<Vec<_>>()))
+            .collect::<Vec<_>>()
+    };
+    same("after deletes", (strip(l.items), strip(p.items)));
+    same("refs after", read_both!(b, queries::post_refs(2)));
+}
+
+#[tokio::test]
+async fn staff_sessions_throttles_and_the_desk_agree() {
+    use crate::sqlite::staff::PostFilter;
+    use masthead_domain::Role;
+    let b = Both::new("staff").await;
+    let (_a1, a2, t1, _t2) = seed(&b).await;
+    let user = |email: &str, name: &str, role| NewStaffUser {
+        email: Email::parse(email).expect("email"),
+        name: name.into(),
+        role,
+        password_hash: format!("hash-of-{email}"),
+        author_id: None,
+    };
+    same("no owner", read_both!(b, staff::owner_exists()));
+    let owner = same(
+        "owner",
+        write_both!(
+            b,
+            insert_staff_user(&user("Boss@Example.org", "Ann Lee", Role::Owner))
+        ),
+    );
+    let editor = same(
+        "editor",
+        write_both!(
+            b,
+            insert_staff_user(&user("ed@example.org", "Ann Lee", Role::Editor))
+        ),
+    );
+    same(
+        "third",
+        write_both!(
+            b,
+            insert_staff_user(&user("ann3@example.org", "Ann Lee", Role::Author))
+        ),
+    );
+    write_both_err!(
+        b,
+        insert_staff_user(&user("boss@EXAMPLE.org", "Again", Role::Author))
+    );
+    let bylines = same("byline slugs", read_both!(b, staff::all_authors_and_tags()));
+    let slugs: Vec<&str> = bylines.0.iter().map(|a| a.1.as_str()).collect();
+    assert!(
+        slugs.contains(&"ann-lee") && slugs.contains(&"ann-lee-2") && slugs.contains(&"ann-lee-3"),
+        "{slugs:?}"
+    );
+    same(
+        "signin",
+        read_both!(b, staff::staff_for_signin("boss@example.org".to_owned())),
+    );
+    same(
+        "no such",
+        read_both!(b, staff::staff_for_signin("nobody@example.org".to_owned())),
+    );
+    same("users", read_both!(b, staff::staff_users()));
+    same("user", read_both!(b, staff::staff_user(editor)));
+    same("owner now", read_both!(b, staff::owner_exists()));
+
+    // Sessions.
+    let token = b"0123456789abcdef0123456789abcdef".to_vec();
+    same(
+        "session",
+        write_both!(b, insert_session(&token, editor, "csrf", T0, T0 + HOUR)),
+    );
+    same(
+        "found",
+        read_both!(b, staff::session(token.clone(), T0 + 1)),
+    );
+    same(
+        "expired",
+        read_both!(b, staff::session(token.clone(), T0 + HOUR)),
+    );
+    write_both_err!(b, insert_session(&token, owner, "csrf2", T0, T0 + HOUR));
+    same(
+        "deactivate",
+        write_both!(b, set_staff_active(editor, false)),
+    );
+    same(
+        "gone with the account",
+        read_both!(b, staff::session(token.clone(), T0 + 1)),
+    );
+    same("reactivate", write_both!(b, set_staff_active(editor, true)));
+    same(
+        "session 2",
+        write_both!(b, insert_session(&token, editor, "csrf", T0, T0 + HOUR)),
+    );
+    same("sign out", write_both!(b, delete_session(&token)));
+    same("everywhere", write_both!(b, delete_sessions_of(editor)));
+
+    // The last owner stays.
+    write_both_err!(b, set_staff_role(owner, Role::Editor));
+    write_both_err!(b, set_staff_active(owner, false));
+    write_both_err!(b, set_staff_role(999, Role::Editor));
+    same(
+        "second owner",
+        write_both!(b, set_staff_role(editor, Role::Owner)),
+    );
+    same(
+        "now the first may go",
+        write_both!(b, set_staff_role(owner, Role::Editor)),
+    );
+    same(
+        "password",
+        write_both!(b, set_password_hash(owner, "new-hash")),
+    );
+    same(
+        "after",
+        read_both!(b, staff::staff_for_signin("boss@example.org".to_owned())),
+    );
+
+    // Throttles: at most 3 per key within the window.
+    let limits = [
+        Limit::new("signin-ip:203.0.113.9", 3, 60_000),
+        Limit::new("signin-acct:1", 5, 60_000),
+    ];
+    let mut recorded = Vec::new();
+    for i in 0..5 {
+        let got = same("attempt", write_both!(b, throttle(&limits, T0 + i)));
+        if let Ok(ids) = got {
+            recorded.push(ids);
+        }
+    }
+    assert_eq!(recorded.len(), 3, "the fourth attempt is refused");
+    same("forget one", write_both!(b, forget_attempt(&recorded[0])));
+    assert!(same("one more", write_both!(b, throttle(&limits, T0 + 10))).is_ok());
+    assert_eq!(
+        same("full again", write_both!(b, throttle(&limits, T0 + 11))),
+        Err(0)
+    );
+    // Event ids are opaque: SQLite reuses rowids once the table has emptied
+    // (no AUTOINCREMENT), an identity never does.
+    let (l, p) = write_both!(b, throttle(&limits, T0 + 70_000));
+    assert_eq!(
+        same("window passed", (l.map(|v| v.len()), p.map(|v| v.len()))),
+        Ok(2)
+    );
+    same(
+        "clear",
+        write_both!(b, clear_throttle("signin-ip:203.0.113.9")),
+    );
+
+    // One-time tokens.
+    let ott = b"token-hash".to_vec();
+    same(
+        "ott",
+        write_both!(
+            b,
+            insert_one_time_token(&ott, "reset", Some(owner), T0, T0 + HOUR)
+        ),
+    );
+    write_both_err!(
+        b,
+        insert_one_time_token(&ott, "invite", None, T0, T0 + HOUR)
+    );
+    same(
+        "valid",
+        read_both!(b, staff::one_time_token_valid(ott.clone(), "reset", T0)),
+    );
+    same(
+        "wrong purpose",
+        read_both!(b, staff::one_time_token_valid(ott.clone(), "setup", T0)),
+    );
+    same(
+        "use",
+        write_both!(b, use_one_time_token(&ott, "reset", T0 + 1)),
+    );
+    same(
+        "used",
+        write_both!(b, use_one_time_token(&ott, "reset", T0 + 2)),
+    );
+    same(
+        "spent",
+        read_both!(b, staff::one_time_token_valid(ott.clone(), "reset", T0)),
+    );
+
+    // The desk's list.
+    for f in [
+        PostFilter::default(),
+        PostFilter {
+            status: Some(PostStatus::Draft),
+            ..PostFilter::default()
+        },
+        PostFilter {
+            kind: Some(PostKind::Brief),
+            author_id: Some(a2),
+            ..PostFilter::default()
+        },
+        PostFilter {
+            tag_id: Some(t1),
+            title: Some("STORY-1".into()),
+            ..PostFilter::default()
+        },
+        PostFilter {
+            title: Some("100%_".into()),
+            ..PostFilter::default()
+        },
+    ] {
+        same(
+            &format!("desk {f:?}"),
+            read_both!(b, staff::desk_posts(f.clone(), 7)),
+        );
+    }
+    same("ownership", read_both!(b, staff::post_kind_and_authors(1)));
+    same("no post", read_both!(b, staff::post_kind_and_authors(999)));
+
+    // Live entries edited from the console.
+    let live = same(
+        "live",
+        write_both!(
+            b,
+            insert_post(&new_post("live", PostKind::Live, PostStatus::Published, T0))
+        ),
+    );
+    let e = NewLiveEntry {
+        post_id: live,
+        title: "First".into(),
+        body_source: "a".into(),
+        body_html: "<p>a</p>".into(),
+        pinned: false,
+        created_ms: T0,
+    };
+    let entry = same("entry", write_both!(b, add_live_entry(&e)));
+    same("belongs", write_both!(b, live_entry_belongs(entry, live)));
+    same("not", write_both!(b, live_entry_belongs(entry, 1)));
+    same(
+        "edit",
+        write_both!(b, update_live_entry(entry, "Pinned", "b", "<p>b</p>", true)),
+    );
+    same(
+        "edit missing",
+        write_both!(b, update_live_entry(999, "x", "x", "x", false)),
+    );
+    let (mut l, mut p) = read_both!(b, queries::live_entries(live));
+    l[0].updated_ms = 0;
+    p[0].updated_ms = 0;
+    same("edited", (l, p));
+    same("delete", write_both!(b, delete_live_entry(entry)));
+    same("delete again", write_both!(b, delete_live_entry(entry)));
+}
+
+/// Spawns a task that runs `w.method(args…)` in a transaction of its own.
+/// (Spelled out rather than through `PgStore::write`: a future that calls an
+/// async closure over a borrowed writer cannot be proven `Send` today, and
+/// `tokio::spawn` needs that.)
+macro_rules! spawn_write {
+    ($pg:expr, $f:ident ( $($arg:expr),* $(,)? )) => {{
+        let pg = $pg.clone();
+        tokio::spawn(async move {
+            let mut client = pg.client().await?;
+            let tx = client.transaction().await?;
+            let value = {
+                let w = super::PgWriter::new(&tx);
+                w.$f($($arg),*).await?
+            };
+            tx.commit().await?;
+            Ok::<_, crate::error::StoreError>(value)
+        })
+    }};
+}
+
+/// PostgreSQL runs writers side by side: what SQLite's single writer
+/// guaranteed must still hold when transactions race.
+#[tokio::test]
+async fn racing_transactions_keep_the_rules() {
+    use masthead_domain::Role;
+    let db = TestDb::new("races").await;
+    let pg = db.migrated().await;
+    // Throttle: 12 racing attempts against a limit of 4: exactly 4 pass.
+    // (Half through `write_send`, which a spawned task can use.)
+    let limits = vec![Limit::new("join-ip:198.51.100.7", 4, 60_000)];
+    let mut tasks = Vec::new();
+    for i in 0..12 {
+        let limits = limits.clone();
+        if i % 2 == 0 {
+            tasks.push(spawn_write!(pg, throttle(&limits, T0)));
+        } else {
+            let pg = pg.clone();
+            tasks.push(tokio::spawn(async move {
+                pg.write_send(|w| Box::pin(async move { w.throttle(&limits, T0).await }))
+                    .await
+            }));
+        }
+    }
+    let mut passed = 0;
+    for t in tasks {
+        if t.await.expect("task").expect("throttle").is_ok() {
+            passed += 1;
+        }
+    }
+    assert_eq!(passed, 4);
+
+    // Two owners demoting each other at once: one of them stays owner.
+    let user = |email: &str| NewStaffUser {
+        email: Email::parse(email).expect("email"),
+        name: email.into(),
+        role: Role::Owner,
+        password_hash: String::new(),
+        author_id: None,
+    };
+    let (one, two) = pg
+        .write(async |w| {
+            Ok((
+                w.insert_staff_user(&user("one@example.org")).await?,
+                w.insert_staff_user(&user("two@example.org")).await?,
+            ))
+        })
+        .await
+        .expect("owners");
+    let (x, y) = (
+        spawn_write!(pg, set_staff_role(one, Role::Editor)),
+        spawn_write!(pg, set_staff_role(two, Role::Editor)),
+    );
+    let results = [x.await.expect("task"), y.await.expect("task")];
+    assert_eq!(
+        results.iter().filter(|r| r.is_ok()).count(),
+        1,
+        "{results:?}"
+    );
+    let client = pg.client().await.expect("client");
+    assert!(
+        crate::postgres::staff::owner_exists(&client)
+            .await
+            .expect("owner")
+    );
+
+    // Scheduled posts published by racing schedulers: each once, with one
+    // webhook delivery each.
+    pg.write(async |w| {
+        w.insert_webhook("post.published", "https://hooks.example/", "h", "s", T0)
+            .await?;
+        for i in 0..5 {
+            w.insert_post(&new_post(
+                &format!("s{i}"),
+                PostKind::Article,
+                PostStatus::Scheduled,
+                T0 + i,
+            ))
+            .await?;
+        }
+        Ok(())
+    })
+    .await
+    .expect("seed");
+    let mut tasks = Vec::new();
+    for _ in 0..6 {
+        tasks.push(spawn_write!(pg, publish_due(T0 + 10)));
+    }
+    let mut published = Vec::new();
+    for t in tasks {
+        published.extend(t.await.expect("task").expect("publish_due"));
+    }
+    published.sort_unstable();
+    assert_eq!(published, [1, 2, 3, 4, 5], "each post once");
+    let deliveries = crate::postgres::webhooks::recent_deliveries(&client, 100)
+        .await
+        .expect("deliveries");
+    assert_eq!(deliveries.len(), 5, "one delivery per publication");
+
+    // Instances claiming deliveries at once never take the same one.
+    let mut tasks = Vec::new();
+    for _ in 0..4 {
+        tasks.push(spawn_write!(pg, claim_due_deliveries(i64::MAX, 2)));
+    }
+    let mut claimed = Vec::new();
+    for t in tasks {
+        claimed.extend(
+            t.await
+                .expect("task")
+                .expect("claim")
+                .into_iter()
+                .map(|d| d.delivery.id),
+        );
+    }
+    claimed.sort_unstable();
+    assert_eq!(claimed, [1, 2, 3, 4, 5], "each delivery claimed once");
+
+    // Two saves from the same version: one lands, the other is a conflict.
+    let editable = crate::postgres::editing::editable_post(&client, 1)
+        .await
+        .expect("read")
+        .expect("post");
+    let mut a = edit_of(&editable);
+    a.title = "Saved by A".into();
+    let mut b = edit_of(&editable);
+    b.title = "Saved by B".into();
+    let version = editable.updated_ms;
+    let (x, y) = (
+        spawn_write!(pg, save_post(1, version, &a, None, T0 + 100)),
+        spawn_write!(pg, save_post(1, version, &b, None, T0 + 100)),
+    );
+    let results = [x.await.expect("task"), y.await.expect("task")];
+    assert_eq!(
+        results.iter().filter(|r| r.is_ok()).count(),
+        1,
+        "{results:?}"
+    );
+    assert!(
+        results
+            .iter()
+            .any(|r| matches!(r, Err(crate::error::StoreError::Conflict(_)))),
+        "{results:?}"
+    );
+}
+
+fn edit_of(p: &crate::sqlite::editing::EditablePost) -> crate::sqlite::editing::PostEdit {
+    crate::sqlite::editing::PostEdit {
+        title: p.title.clone(),
+        dek: p.dek.clone(),
+        slug: p.slug.clone(),
+        body_source: p.body_source.clone(),
+        body_html: format!("<p>{}</p>", p.body_source),
+        word_count: 3,
+        reading_minutes: 1,
+        status: p.status,
+        published_ms: p.published_ms,
+        tag_ids: None,
+        author_ids: None,
+        seo: None,
+        feature: None,
+        visibility: None,
+        video_embed: None,
+        autosave: false,
+    }
+}
+
+/// Deliveries as both backends should have them (times are wall-clock).
+fn deliveries(
+    v: Vec<crate::sqlite::webhooks::Delivery>,
+) -> Vec<(i64, i64, String, i64, String, u32)> {
+    v.into_iter()
+        .map(|d| {
+            (
+                d.id,
+                d.webhook_id,
+                d.event,
+                d.subject_id,
+                d.status,
+                d.attempts,
+            )
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn editing_media_webhooks_and_export_agree() {
+    use crate::sqlite::editing::{FeatureChoice, FeatureEdit, Seo};
+    use crate::sqlite::media::{MediaDetails, NewMedia};
+    use crate::sqlite::transfer::ImportFields;
+    use crate::sqlite::webhooks::Outcome;
+    use masthead_domain::Role;
+    let b = Both::new("editing").await;
+    // Webhooks first: every write below that SQLite's triggers watch must
+    // enqueue the same deliveries on PostgreSQL.
+    for event in crate::sqlite::webhooks::EVENTS {
+        same(
+            "hook",
+            write_both!(
+                b,
+                insert_webhook(event, "https://hooks.example/in", "Hook", "s3cret", T0)
+            ),
+        );
+    }
+    write_both_err!(
+        b,
+        insert_webhook("post.deleted", "https://hooks.example/in", "Hook", "s", T0)
+    );
+    same("hooks", read_both!(b, webhooks::webhooks()));
+    let (a1, a2, t1, t2) = seed(&b).await;
+    let staff = same(
+        "staff",
+        write_both!(
+            b,
+            insert_staff_user(&NewStaffUser {
+                email: Email::parse("ed@example.org").expect("email"),
+                name: "Ed Itor".into(),
+                role: Role::Editor,
+                password_hash: String::new(),
+                author_id: Some(a1),
+            })
+        ),
+    );
+
+    // Editing a draft through to publication, with a collision on the way.
+    let draft_id = 26;
+    let draft = same("editable", read_both!(b, editing::editable_post(draft_id))).expect("draft");
+    let mut edit = edit_of(&draft);
+    edit.body_source = "First words".into();
+    edit.autosave = true;
+    let v1 = same(
+        "autosave",
+        write_both!(
+            b,
+            save_post(draft_id, draft.updated_ms, &edit, Some(staff), T0 + 1000)
+        ),
+    );
+    edit.body_source = "More words".into();
+    let v2 = same(
+        "autosave 2",
+        write_both!(b, save_post(draft_id, v1, &edit, Some(staff), T0 + 2000)),
+    );
+    same(
+        "one autosave revision",
+        read_both!(b, editing::revisions(draft_id)),
+    );
+    write_both_err!(b, save_post(draft_id, v1, &edit, Some(staff), T0 + 3000));
+    write_both_err!(b, save_post(999, v1, &edit, Some(staff), T0 + 3000));
+    let mut taken = edit.clone();
+    taken.slug = "story-3".into();
+    write_both_err!(b, save_post(draft_id, v2, &taken, Some(staff), T0 + 3000));
+    let media = NewMedia {
+        key: "abc123".into(),
+        filename: "tram.jpg".into(),
+        format: "jpeg".into(),
+        width: 1600,
+        height: 1200,
+        bytes: 123_456,
+        widths: vec![400, 800, 1600],
+        fallback: "jpg".into(),
+        uploaded_by: Some(staff),
+        now: T0,
+    };
+    let (m1, fresh) = same("media", write_both!(b, insert_media(&media)));
+    assert!(fresh);
+    assert_eq!(
+        same("again", write_both!(b, insert_media(&media))),
+        (m1, false)
+    );
+    let words = MediaDetails {
+        alt: "A tram".into(),
+        caption: "Trams return".into(),
+        photographer: "Ann".into(),
+        agency: "PA".into(),
+    };
+    same(
+        "media words",
+        write_both!(b, update_media_details(m1, &words, T0 + 5)),
+    );
+    write_both_err!(b, update_media_details(999, &words, T0 + 5));
+    let mut publish = edit.clone();
+    publish.autosave = false;
+    publish.status = PostStatus::Published;
+    publish.published_ms = Some(T0 + 50 * HOUR);
+    publish.tag_ids = Some(vec![t2, t1]);
+    publish.author_ids = Some(vec![a2]);
+    publish.seo = Some(Seo {
+        meta_title: "M".into(),
+        meta_description: String::new(),
+        canonical_url: String::new(),
+    });
+    publish.feature = Some(FeatureEdit {
+        choice: FeatureChoice::Media(m1),
+        words: words.clone(),
+    });
+    publish.visibility = Some(Visibility::Members);
+    publish.video_embed = Some("https://www.youtube.com/watch?v=x".into());
+    let v3 = same(
+        "publish",
+        write_both!(b, save_post(draft_id, v2, &publish, Some(staff), T0 + 4000)),
+    );
+    let mut renamed = publish.clone();
+    renamed.slug = "renamed".into();
+    renamed.feature = Some(FeatureEdit {
+        choice: FeatureChoice::Keep,
+        words: MediaDetails::default(),
+    });
+    let v4 = same(
+        "rename",
+        write_both!(b, save_post(draft_id, v3, &renamed, Some(staff), T0 + 5000)),
+    );
+    same(
+        "redirect",
+        read_both!(b, editing::redirect_for("draft".to_owned())),
+    );
+    same(
+        "editable after",
+        read_both!(b, editing::editable_post(draft_id)),
+    );
+    let mut unpublish = renamed.clone();
+    unpublish.status = PostStatus::Draft;
+    unpublish.feature = Some(FeatureEdit {
+        choice: FeatureChoice::Remove,
+        words: MediaDetails::default(),
+    });
+    same(
+        "unpublish",
+        write_both!(b, save_post(draft_id, v4, &unpublish, None, T0 + 6000)),
+    );
+    same("revisions", read_both!(b, editing::revisions(draft_id)));
+    same("media item", read_both!(b, media::media_item(m1)));
+    same("media page", read_both!(b, media::media_page(None, 10)));
+
+    // Review.
+    same(
+        "submit",
+        write_both!(b, review(draft_id, staff, "submitted", "Please look", T0)),
+    );
+    same(
+        "comment",
+        write_both!(b, review(draft_id, staff, "comment", "Hm", T0 + 1)),
+    );
+    write_both_err!(b, review(draft_id, staff, "rejected", "", T0));
+    write_both_err!(b, review(999, staff, "comment", "", T0));
+    same("state", read_both!(b, editing::review_state(draft_id)));
+    same("notes", read_both!(b, editing::review_notes(draft_id)));
+    same("queue", read_both!(b, editing::review_queue()));
+
+    // More writes the triggers watch: a live entry, the scheduler, members,
+    // an import's fields.
+    let live = same(
+        "live",
+        write_both!(
+            b,
+            insert_post(&new_post("live", PostKind::Live, PostStatus::Published, T0))
+        ),
+    );
+    let entry = NewLiveEntry {
+        post_id: live,
+        title: "Now".into(),
+        body_source: String::new(),
+        body_html: String::new(),
+        pinned: false,
+        created_ms: T0 + HOUR,
+    };
+    same("entry", write_both!(b, add_live_entry(&entry)));
+    same(
+        "older entry: no update",
+        write_both!(
+            b,
+            add_live_entry(&NewLiveEntry {
+                created_ms: T0,
+                ..entry.clone()
+            })
+        ),
+    );
+    same("due", write_both!(b, publish_due(T0 + 200 * HOUR)));
+    let e = |s: &str| Email::parse(s).expect("email");
+    same(
+        "join",
+        write_both!(b, join_member(&e("r@example.org"), "site", T0)),
+    );
+    same(
+        "api member",
+        write_both!(b, add_member(&e("api@example.org"), "Api", T0)),
+    );
+    // (After a refused insert the ids part: PostgreSQL's `ON CONFLICT DO
+    // NOTHING` spends an identity value, SQLite spends no rowid.)
+    same(
+        "join again",
+        write_both!(b, join_member(&e("R@example.org"), "site", T0)),
+    );
+    same(
+        "name",
+        write_both!(b, set_member_name("api@example.org", "Renamed")),
+    );
+    let import = ImportFields {
+        uuid: Some("0b3c5d4e-1111-4222-8333-444455556666".into()),
+        created_ms: T0 - HOUR,
+        updated_ms: T0 + 7 * HOUR,
+        featured: true,
+        canonical_url: None,
+        meta_title: Some("Imported".into()),
+        meta_description: None,
+        feature_image_alt: String::new(),
+        feature_image_caption: String::new(),
+        photographer: String::new(),
+        agency: String::new(),
+    };
+    same(
+        "import fields",
+        write_both!(b, set_import_fields(5, &import)),
+    );
+    same(
+        "import fields, same uuid elsewhere",
+        write_both!(b, set_import_fields(6, &import)),
+    );
+    same(
+        "avatar",
+        write_both!(b, set_author_avatar(a2, Some("/media/a.png"))),
+    );
+    same("tag id", write_both!(b, tag_id_by_slug("arts")));
+    same("author id", write_both!(b, author_id_by_slug("nobody")));
+
+    let (l, p) = read_both!(b, webhooks::recent_deliveries(500));
+    let log = same("deliveries", (deliveries(l), deliveries(p)));
+    let count = |event: &str| log.iter().filter(|d| d.2 == event).count();
+    // Published: 25 seeded posts, the page, the draft, the live post, the
+    // scheduled one. Updated: the rename, the newer live entry (the older
+    // one leaves `updated_at`), two imports. Unpublished: the draft again.
+    assert_eq!(
+        (
+            count("post.published"),
+            count("post.updated"),
+            count("post.unpublished"),
+            count("member.added")
+        ),
+        (29, 4, 1, 2),
+        "{log:?}"
+    );
+
+    // Delivering: claim, record, requeue.
+    let claim = |v: Vec<crate::sqlite::webhooks::Due>| {
+        v.into_iter()
+            .map(|d| (d.delivery.id, d.target_url, d.secret))
+            .collect::<Vec<_>>()
+    };
+    let (l, p) = write_both!(b, claim_due_deliveries(i64::MAX, 3));
+    let claimed = same("claim", (claim(l), claim(p)));
+    same(
+        "delivered",
+        write_both!(
+            b,
+            record_attempt(claimed[0].0, Some(200), None, Outcome::Delivered, T0)
+        ),
+    );
+    same(
+        "retry",
+        write_both!(
+            b,
+            record_attempt(
+                claimed[1].0,
+                None,
+                Some("could not connect to the receiver"),
+                Outcome::Retry(T0 + 60_000),
+                T0
+            )
+        ),
+    );
+    same(
+        "gave up",
+        write_both!(
+            b,
+            record_attempt(
+                claimed[2].0,
+                Some(500),
+                Some("the request failed: boom"),
+                Outcome::GaveUp,
+                T0
+            )
+        ),
+    );
+    same(
+        "causes",
+        write_both!(b, forget_failure_causes("unreachable")),
+    );
+    let (l, p) = write_both!(b, claim_due_deliveries(i64::MAX, 2));
+    same("claim 2", (claim(l), claim(p)));
+    same("requeue", write_both!(b, requeue_interrupted_deliveries()));
+    same("deactivate", write_both!(b, deactivate_webhook(1)));
+    write_both_err!(b, deactivate_webhook(1));
+    let (l, p) = read_both!(b, webhooks::recent_deliveries(500));
+    let full = |v: Vec<crate::sqlite::webhooks::Delivery>| {
+        v.into_iter()
+            .map(|d| {
+                (
+                    d.id,
+                    d.status,
+                    d.attempts,
+                    d.last_status,
+                    d.last_error,
+                    d.finished_ms,
+                    d.next_attempt_ms.min(T0 + 60_000) == T0 + 60_000,
+                )
+            })
+            .collect::<Vec<_>>()
+    };
+    same("delivery log", (full(l), full(p)));
+
+    // The export.
+    let (l, p) = read_both!(b, transfer::everything());
+    let strip = |mut e: crate::sqlite::transfer::Everything| {
+        for post in &mut e.posts {
+            if post.id != 5 {
+                assert_eq!(post.uuid.len(), 36);
+                post.uuid.clear();
+            }
+        }
+        (
+            e.posts,
+            e.tags,
+            e.authors,
+            e.members
+                .into_iter()
+                .map(|m| (m.id, m.email, m.name, m.status, m.created_ms))
+                .collect::<Vec<_>>(),
+        )
+    };
+    let (posts, _, _, _) = same("export", (strip(l), strip(p)));
+    assert_eq!(posts[4].uuid, "0b3c5d4e-1111-4222-8333-444455556666");
+}
+
+/// The operations' futures are `Send`, so that a server can run them on
+/// tokio's worker threads (a compile-time check; it runs nothing).
+#[allow(dead_code, clippy::too_many_arguments)]
+fn operations_are_send(
+    c: &deadpool_postgres::Object,
+    w: &super::PgWriter<'_>,
+    b: &crate::sqlite::api::Browse,
+    post: &NewPost,
+    edit: &crate::sqlite::editing::PostEdit,
+    user: &NewStaffUser,
+    import: &crate::sqlite::transfer::ImportFields,
+    new_media: &crate::sqlite::media::NewMedia,
+) {
+    fn send<T: Send>(_: T) {}
+    use crate::postgres::{api, editing, media, queries, staff, taxonomy, transfer, webhooks};
+    send(queries::feed(c, FeedScope::All, None, 1));
+    send(queries::published_post_by_slug(c, String::new()));
+    send(queries::feed_posts(c, FeedScope::All, 1));
+    send(queries::live_page(c, 1, None, 1));
+    send(queries::site_settings(c));
+    send(queries::changes_since(c, 0, 1));
+    send(api::browse_posts(c, b));
+    send(api::browse_tags(c, b));
+    send(api::browse_members(c, b));
+    send(staff::session(c, Vec::new(), 0));
+    send(staff::desk_posts(c, Default::default(), 1));
+    send(editing::editable_post(c, 1));
+    send(media::media_page(c, None, 1));
+    send(taxonomy::editable_tags(c));
+    send(transfer::everything(c));
+    send(webhooks::recent_deliveries(c, 1));
+    send(w.insert_post(post));
+    send(w.save_post(1, 1, edit, None, 0));
+    send(w.throttle(&[], 0));
+    send(w.insert_staff_user(user));
+    send(w.claim_due_deliveries(0, 1));
+    send(w.set_import_fields(1, import));
+    send(w.tag_by_slug_or_create("a", "a"));
+    send(w.insert_media(new_media));
+}
+
+/// The listings are keyset scans of their partial indexes on PostgreSQL too
+/// (as `sqlite::tests::listing_queries_use_their_indexes` checks for SQLite):
+/// on a realistically spread table the planner reads each listing's index
+/// in order, with no sort step, and the scheduler reads `posts_scheduled`.
+#[tokio::test]
+async fn listings_and_the_scheduler_use_their_indexes() {
+    let db = TestDb::new("plans").await;
+    let pg = db.migrated().await;
+    // A realistic spread, so that the planner's choice means something:
+    // 5,000 posts over 20 tags and 20 bylines, a few drafts and scheduled.
+    let client = pg.client().await.expect("client");
+    client
+        .batch_execute(
+            "INSERT INTO authors (slug, name, created_at)
+               SELECT 'a' || i, 'A' || i, 0 FROM generate_series(1, 20) i;
+             INSERT INTO tags (slug, name, is_section, created_at)
+               SELECT 't' || i, 'T' || i, i <= 5, 0 FROM generate_series(1, 20) i;
+             INSERT INTO posts (kind, slug, title, status, primary_tag_id, created_at, updated_at, published_at, uuid)
+               SELECT CASE WHEN i % 10 = 0 THEN 'brief' ELSE 'article' END, 'p' || i, 'P' || i,
+                      CASE WHEN i % 50 = 0 THEN 'draft' WHEN i % 49 = 0 THEN 'scheduled' ELSE 'published' END,
+                      1 + i % 20, 1700000000000 + i, 1700000000000 + i, 1700000000000 + i, gen_random_uuid()::text
+               FROM generate_series(1, 5000) i;
+             INSERT INTO post_tags (post_id, tag_id, position, published_at)
+               SELECT id, primary_tag_id, 0, CASE WHEN status = 'published' THEN published_at END FROM posts;
+             INSERT INTO post_authors (post_id, author_id, position, published_at)
+               SELECT id, 1 + id % 20, 0, CASE WHEN status = 'published' THEN published_at END FROM posts;
+             ANALYZE;",
+        )
+        .await
+        .expect("seed");
+    let (a, t) = (3, 4);
+    let cursor = FeedCursor {
+        published_ms: T0 + 2000,
+        id: 2000,
+    };
+    for (scope, index) in [
+        (FeedScope::All, "posts_feed"),
+        (FeedScope::Section(t), "posts_section"),
+        (FeedScope::Kind(PostKind::Brief), "posts_kind"),
+        (FeedScope::Tag(t), "post_tags_feed"),
+        (FeedScope::Author(a), "post_authors_feed"),
+    ] {
+        let plan = crate::postgres::queries::feed_plan(&client, scope, cursor)
+            .await
+            .expect("plan");
+        assert!(
+            plan.contains(index),
+            "{scope:?} should read {index}:\n{plan}"
+        );
+        assert!(!plan.contains("Sort"), "{scope:?} should not sort:\n{plan}");
+    }
+    let plan: Vec<String> = client
+        .query(
+            format!("EXPLAIN {}", super::write::PUBLISH_DUE_SQL).as_str(),
+            &[&T0],
+        )
+        .await
+        .expect("explain")
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    let plan = plan.join("\n");
+    assert!(
+        plan.contains("posts_scheduled"),
+        "the scheduler reads posts_scheduled:\n{plan}"
+    );
+}
+
+mod filters {
+    //! Random Content/Admin API filters, orders and pages give the same
+    //! results on both backends (case-insensitive matching, LIKE escapes,
+    //! NULLs, relations, dates, ordering).
+
+    use proptest::prelude::*;
+
+    use super::*;
+    use crate::sqlite::api::{Audience, Resource};
+
+    fn condition() -> impl Strategy<Value = String> {
+        let text = prop::sample::select(vec![
+            "story-1", "STORY", "Title", "1", "%", "_", "100%", "_done", "ü", "Ü", "ünï", "\\\\",
+            "",
+        ]);
+        prop_oneof![
+            prop::sample::select(vec![
+                "featured:true",
+                "featured:false",
+                "tag:city",
+                "tag:-city",
+                "tag:nope",
+                "primary_tag:arts",
+                "authors.slug:[ada,bo]",
+                "authors.slug:-[ada]",
+                "primary_author:bo",
+                "published_at:>'2023-11-15'",
+                "published_at:<='2023-11-15 09:00:00'",
+                "published_at:<now-1000d",
+                "updated_at:>=now-10000d",
+                "reading_time:>1",
+                "reading_time:<=2",
+                "feature_image:null",
+                "feature_image:-null",
+                "canonical_url:null",
+                "slug:[story-1,story-2,about,later]",
+                "slug:-story-3",
+                "kind:brief",
+                "type:page",
+                "type:post",
+                "status:published",
+                "status:-draft",
+                "id:5",
+                "id:-[1,2,3]",
+                "visibility:public",
+                "meta_title:-null",
+            ])
+            .prop_map(str::to_owned),
+            (
+                prop::sample::select(vec!["title", "slug", "custom_excerpt"]),
+                prop::sample::select(vec!["~", "-~", "~^", "-~^", "~$", "-~$"]),
+                text
+            )
+                .prop_map(|(f, op, t)| format!("{f}:{op}'{t}'")),
+        ]
+    }
+
+    fn filter() -> impl Strategy<Value = String> {
+        prop_oneof![
+            condition(),
+            (condition(), condition()).prop_map(|(a, b)| format!("{a}+{b}")),
+            (condition(), condition()).prop_map(|(a, b)| format!("{a},{b}")),
+            (condition(), condition(), condition()).prop_map(|(a, b, c)| format!("({a},{b})+{c}")),
+        ]
+    }
+
+    fn order() -> impl Strategy<Value = Vec<(&'static str, bool)>> {
+        prop::collection::vec(
+            (
+                prop::sample::select(vec![
+                    "title",
+                    "published_at",
+                    "updated_at",
+                    "featured",
+                    "reading_time",
+                    "slug",
+                    "id",
+                ]),
+                any::<bool>(),
+            ),
+            0..3,
+        )
+    }
+
+    async fn seeded() -> Both {
+        let b = Both::new("filters").await;
+        seed(&b).await;
+        // Titles and excerpts with LIKE's special characters and non-ASCII
+        // letters in both cases; a featured post; a feature image.
+        let mut odd = new_post(
+            "odd",
+            PostKind::Article,
+            PostStatus::Published,
+            T0 + 500 * HOUR,
+        );
+        odd.title = "100% _done_ Ünïcode \\ title".into();
+        odd.dek = "ünïcode".into();
+        same("odd", write_both!(b, insert_post(&odd)));
+        let extras = crate::sqlite::api::PostExtras {
+            featured: Some(true),
+            feature_image: Some(Some("/i.png".into())),
+            feature_image_alt: None,
+            feature_image_caption: None,
+        };
+        same("featured", write_both!(b, set_post_extras(29, &extras)));
+        same("featured 2", write_both!(b, set_post_extras(4, &extras)));
+        b
+    }
+
+    #[test]
+    fn random_filters_agree() {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("runtime");
+        let b = rt.block_on(seeded());
+        // How many cases found something, and how many were refused (both
+        // must be common, or the test proves little).
+        let found = std::sync::atomic::AtomicUsize::new(0);
+        let refused = std::sync::atomic::AtomicUsize::new(0);
+        let config = ProptestConfig {
+            cases: 200,
+            failure_persistence: None,
+            ..ProptestConfig::default()
+        };
+        proptest!(config, |(
+            f in filter(),
+            order in order(),
+            limit in prop::option::of(1u32..8),
+            page in 1u32..4,
+            admin in any::<bool>(),
+        )| {
+            let audience = if admin { Audience::Admin } else { Audience::Content };
+            let q = browse(Resource::Posts, audience, Some(&f), &order, limit, page);
+            rt.block_on(async {
+                let lite = b.lite.store.read(|c| crate::sqlite::api::browse_posts(c, &q));
+                let client = b.pg.client().await.expect("client");
+                let pg = crate::postgres::api::browse_posts(&client, &q).await;
+                let ids = |r: crate::error::StoreResult<crate::sqlite::api::Page<crate::sqlite::api::ApiPost>>| {
+                    r.map(|p| (p.items.into_iter().map(|x| x.id).collect::<Vec<_>>(), p.total))
+                        .map_err(|e| e.to_string())
+                };
+                let (l, p) = (ids(lite), ids(pg));
+                assert_eq!(l, p, "filter {f:?}, order {order:?}, limit {limit:?}, page {page}");
+                match &l {
+                    Ok((items, _)) if !items.is_empty() => found.fetch_add(1, Ordering::Relaxed),
+                    Err(_) => refused.fetch_add(1, Ordering::Relaxed),
+                    _ => 0,
+                };
+            });
+        });
+        let (found, refused) = (found.into_inner(), refused.into_inner());
+        eprintln!("{found} of 200 found posts, {refused} were refused");
+        assert!(
+            found >= 80,
+            "only {found} of 200 random filters found posts"
+        );
+    }
+}
+
+/// A unit of work lands whole or not at all, on both backends; the relaxed
+/// variant commits like the other.
+#[tokio::test]
+async fn a_failed_unit_of_work_leaves_nothing_behind() {
+    let b = Both::new("atomic").await;
+    let first = new_post("first", PostKind::Article, PostStatus::Published, T0);
+    let dup = new_post("first", PostKind::Article, PostStatus::Draft, T0);
+    let lite = b.lite.store.write(|w| {
+        w.insert_post(&first)?;
+        w.insert_post(&dup)
+    });
+    let pg =
+        b.pg.write(async |w| {
+            w.insert_post(&first).await?;
+            w.insert_post(&dup).await
+        })
+        .await;
+    assert!(
+        matches!(lite, Err(crate::error::StoreError::Conflict(_))),
+        "{lite:?}"
+    );
+    assert!(
+        matches!(pg, Err(crate::error::StoreError::Conflict(_))),
+        "{pg:?}"
+    );
+    assert_eq!(same("nothing", read_both!(b, queries::post_count())), 0);
+    same(
+        "no change logged",
+        read_both!(b, queries::latest_change_id()),
+    );
+    let limits = [Limit::new("k", 1, 1000)];
+    let lite = b
+        .lite
+        .store
+        .write_relaxed(|w| w.throttle(&limits, T0))
+        .expect("sqlite");
+    let pg =
+        b.pg.write_relaxed(async |w| w.throttle(&limits, T0).await)
+            .await
+            .expect("pg");
+    assert_eq!((lite.is_ok(), pg.is_ok()), (true, true));
+    assert_eq!(
+        same("counted", write_both!(b, throttle(&limits, T0 + 1))),
+        Err(0)
+    );
+}
+
+#[tokio::test]
+async fn bylines_and_tags_edited_from_the_desk_agree() {
+    use crate::sqlite::taxonomy::{AuthorEdit, TagEdit};
+    let b = Both::new("taxonomy").await;
+    let (a1, _a2, t1, t2) = seed(&b).await;
+    same("author", read_both!(b, taxonomy::author_by_id(a1)));
+    same("no author", read_both!(b, taxonomy::author_by_id(999)));
+    same("tag", read_both!(b, taxonomy::editable_tag(t2)));
+    same("tags", read_both!(b, taxonomy::editable_tags()));
+    let a = AuthorEdit {
+        name: "Ada L.".into(),
+        bio: "Numbers.".into(),
+        location: "London".into(),
+        avatar: Some("/media/ada.png".into()),
+    };
+    same("edit author", write_both!(b, update_author(a1, &a)));
+    write_both_err!(b, update_author(999, &a));
+    let t = TagEdit {
+        name: "Culture".into(),
+        description: "Arts and more".into(),
+        is_section: true,
+        position: -1,
+    };
+    same("edit tag", write_both!(b, update_tag(t2, &t)));
+    write_both_err!(b, update_tag(999, &t));
+    same("sections now", read_both!(b, queries::sections()));
+    same("tags now", read_both!(b, taxonomy::editable_tags()));
+    same(
+        "author now",
+        read_both!(b, queries::author_by_slug("ada".to_owned())),
+    );
+    same(
+        "tag page",
+        read_both!(b, queries::tag_by_slug("arts".to_owned())),
+    );
+    let (l, p) = read_both!(b, queries::feed(FeedScope::Section(t1), None, 3));
+    same("section cards", (l, p));
+    // The media library pages by id.
+    for i in 0..5 {
+        let m = crate::sqlite::media::NewMedia {
+            key: format!("k{i}"),
+            filename: format!("{i}.png"),
+            format: "png".into(),
+            width: 100,
+            height: 50,
+            bytes: 10,
+            widths: vec![100],
+            fallback: "png".into(),
+            uploaded_by: None,
+            now: T0 + i,
+        };
+        same("media", write_both!(b, insert_media(&m)));
+    }
+    same("first page", read_both!(b, media::media_page(None, 2)));
+    same("older", read_both!(b, media::media_page(Some(3), 2)));
+}

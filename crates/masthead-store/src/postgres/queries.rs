@@ -1,0 +1,810 @@
+//! Read queries: the PostgreSQL mirror of `sqlite/queries.rs`, function for
+//! function, with the same SQL in this dialect. Every listing is a keyset
+//! scan on a partial index (the same indexes as SQLite's).
+
+use deadpool_postgres::GenericClient;
+use masthead_domain::{FeedCursor, PostKind, PostStatus, Visibility};
+use tokio_postgres::Row;
+use tokio_postgres::types::ToSql;
+
+use super::sql::{count_at, map, opt_u32_at, row_one, row_opt, rows, u32_at};
+use crate::error::{StoreError, StoreResult};
+use crate::model::*;
+
+/// Columns of a card, in the order `card_from_row` reads them; `p` is posts, `t` the primary tag.
+macro_rules! card_columns {
+    () => {
+        "p.id, p.kind, p.slug, p.title, p.dek, p.visibility, p.published_at, \
+     p.updated_at, p.reading_minutes, t.id, t.slug, t.name, p.feature_image, p.feature_image_alt, \
+     p.feature_image_caption, p.feature_image_photographer, p.feature_image_agency, \
+     p.feature_image_width, p.feature_image_height, p.feature_image_srcset, p.feature_image_webp_srcset"
+    };
+}
+
+fn bad_value(what: &str, e: impl std::fmt::Display) -> StoreError {
+    StoreError::Other(format!("{what}: {e}"))
+}
+
+fn kind_at(row: &Row, i: usize) -> StoreResult<PostKind> {
+    let s: String = row.try_get(i)?;
+    PostKind::parse(&s).map_err(|e| bad_value("kind", e))
+}
+
+fn visibility_at(row: &Row, i: usize) -> StoreResult<Visibility> {
+    let s: String = row.try_get(i)?;
+    Visibility::parse(&s).map_err(|e| bad_value("visibility", e))
+}
+
+/// The feature image whose columns start at `i`, with its two `srcset`s at `srcsets`.
+fn image_at(row: &Row, i: usize, srcsets: usize) -> StoreResult<Option<Image>> {
+    let src: Option<String> = row.try_get(i)?;
+    Ok(match src {
+        Some(src) => Some(Image {
+            src,
+            alt: row.try_get(i + 1)?,
+            caption: row.try_get(i + 2)?,
+            photographer: row.try_get(i + 3)?,
+            agency: row.try_get(i + 4)?,
+            width: opt_u32_at(row, i + 5)?,
+            height: opt_u32_at(row, i + 6)?,
+            srcset: row.try_get(srcsets)?,
+            webp_srcset: row.try_get(srcsets + 1)?,
+        }),
+        None => None,
+    })
+}
+
+fn card_from_row(row: &Row) -> StoreResult<PostCard> {
+    let tag_id: Option<i64> = row.try_get(9)?;
+    let primary_tag = match tag_id {
+        Some(id) => Some(TagRef {
+            id,
+            slug: row.try_get(10)?,
+            name: row.try_get(11)?,
+        }),
+        None => None,
+    };
+    Ok(PostCard {
+        id: row.try_get(0)?,
+        kind: kind_at(row, 1)?,
+        slug: row.try_get(2)?,
+        title: row.try_get(3)?,
+        dek: row.try_get(4)?,
+        visibility: visibility_at(row, 5)?,
+        published_ms: row.try_get(6)?,
+        updated_ms: row.try_get(7)?,
+        reading_minutes: u32_at(row, 8)?,
+        primary_tag,
+        image: image_at(row, 12, 19)?,
+    })
+}
+
+/// The scope parameter of a listing ($4), typed for its column.
+enum ScopeKey {
+    Id(i64),
+    Text(&'static str),
+}
+
+pub async fn feed(
+    c: &impl GenericClient,
+    scope: FeedScope,
+    after: Option<FeedCursor>,
+    limit: u32,
+) -> StoreResult<FeedPage> {
+    let limit = limit.clamp(1, 100);
+    // The first page is "before the end of time", so one statement serves all pages.
+    let cursor = after.unwrap_or(FeedCursor {
+        published_ms: i64::MAX,
+        id: i64::MAX,
+    });
+    let fetch = i64::from(limit) + 1;
+    let (sql, key) = feed_sql(scope);
+    let found = match &key {
+        None => rows(c, sql, &[&cursor.published_ms, &cursor.id, &fetch]).await?,
+        Some(ScopeKey::Id(id)) => {
+            rows(c, sql, &[&cursor.published_ms, &cursor.id, &fetch, id]).await?
+        }
+        Some(ScopeKey::Text(s)) => {
+            rows(c, sql, &[&cursor.published_ms, &cursor.id, &fetch, s]).await?
+        }
+    };
+    let mut cards = map(&found, card_from_row)?;
+    let next = if cards.len() > limit as usize {
+        cards.truncate(limit as usize);
+        cards.last().map(PostCard::cursor)
+    } else {
+        None
+    };
+    Ok(FeedPage { cards, next })
+}
+
+/// The statement for a listing, and its scope parameter (bound as $4).
+fn feed_sql(scope: FeedScope) -> (&'static str, Option<ScopeKey>) {
+    match scope {
+        FeedScope::All => (
+            concat!(
+                "SELECT ",
+                card_columns!(),
+                " FROM posts p LEFT JOIN tags t ON t.id = p.primary_tag_id
+                 WHERE p.status = 'published' AND p.kind <> 'page'
+                   AND (p.published_at, p.id) < ($1, $2)
+                 ORDER BY p.published_at DESC, p.id DESC LIMIT $3"
+            ),
+            None,
+        ),
+        FeedScope::Section(tag) => (
+            concat!(
+                "SELECT ",
+                card_columns!(),
+                " FROM posts p LEFT JOIN tags t ON t.id = p.primary_tag_id
+                 WHERE p.status = 'published' AND p.kind <> 'page' AND p.primary_tag_id = $4
+                   AND (p.published_at, p.id) < ($1, $2)
+                 ORDER BY p.published_at DESC, p.id DESC LIMIT $3"
+            ),
+            Some(ScopeKey::Id(tag)),
+        ),
+        FeedScope::Kind(kind) => (
+            concat!(
+                "SELECT ",
+                card_columns!(),
+                " FROM posts p LEFT JOIN tags t ON t.id = p.primary_tag_id
+                 WHERE p.status = 'published' AND p.kind = $4
+                   AND (p.published_at, p.id) < ($1, $2)
+                 ORDER BY p.published_at DESC, p.id DESC LIMIT $3"
+            ),
+            Some(ScopeKey::Text(kind.as_str())),
+        ),
+        FeedScope::Tag(tag) => (
+            concat!(
+                "SELECT ",
+                card_columns!(),
+                " FROM post_tags pt
+                   JOIN posts p ON p.id = pt.post_id
+                   LEFT JOIN tags t ON t.id = p.primary_tag_id
+                 WHERE pt.tag_id = $4 AND pt.published_at IS NOT NULL
+                   AND (pt.published_at, pt.post_id) < ($1, $2)
+                 ORDER BY pt.published_at DESC, pt.post_id DESC LIMIT $3"
+            ),
+            Some(ScopeKey::Id(tag)),
+        ),
+        FeedScope::Author(author) => (
+            concat!(
+                "SELECT ",
+                card_columns!(),
+                " FROM post_authors pa
+                   JOIN posts p ON p.id = pa.post_id
+                   LEFT JOIN tags t ON t.id = p.primary_tag_id
+                 WHERE pa.author_id = $4 AND pa.published_at IS NOT NULL
+                   AND (pa.published_at, pa.post_id) < ($1, $2)
+                 ORDER BY pa.published_at DESC, pa.post_id DESC LIMIT $3"
+            ),
+            Some(ScopeKey::Id(author)),
+        ),
+    }
+}
+
+macro_rules! post_columns {
+    () => {
+        "p.id, p.kind, p.status, p.visibility, p.slug, p.title, p.dek, p.body_html, \
+     p.word_count, p.reading_minutes, p.feature_image, p.feature_image_alt, p.feature_image_caption, \
+     p.feature_image_photographer, p.feature_image_agency, p.feature_image_width, p.feature_image_height, \
+     p.video_src, p.video_embed, p.video_duration_s, p.language, p.canonical_url, p.meta_title, \
+     p.meta_description, p.created_at, p.updated_at, p.published_at, p.feature_image_srcset, \
+     p.feature_image_webp_srcset, p.uuid"
+    };
+}
+
+fn post_from_row(row: &Row) -> StoreResult<Post> {
+    let status: String = row.try_get(2)?;
+    let video_src: Option<String> = row.try_get(17)?;
+    let video_embed: Option<String> = row.try_get(18)?;
+    let video = if video_src.is_some() || video_embed.is_some() {
+        Some(Video {
+            src: video_src,
+            embed: video_embed,
+            duration_s: opt_u32_at(row, 19)?,
+        })
+    } else {
+        None
+    };
+    Ok(Post {
+        id: row.try_get(0)?,
+        uuid: row.try_get(29)?,
+        kind: kind_at(row, 1)?,
+        status: PostStatus::parse(&status).map_err(|e| bad_value("status", e))?,
+        visibility: visibility_at(row, 3)?,
+        slug: row.try_get(4)?,
+        title: row.try_get(5)?,
+        dek: row.try_get(6)?,
+        body_html: row.try_get(7)?,
+        word_count: u32_at(row, 8)?,
+        reading_minutes: u32_at(row, 9)?,
+        image: image_at(row, 10, 27)?,
+        video,
+        language: row.try_get(20)?,
+        canonical_url: row.try_get(21)?,
+        meta_title: row.try_get(22)?,
+        meta_description: row.try_get(23)?,
+        created_ms: row.try_get(24)?,
+        updated_ms: row.try_get(25)?,
+        published_ms: row.try_get(26)?,
+        tags: Vec::new(),
+        authors: Vec::new(),
+        notes: Vec::new(),
+    })
+}
+
+pub async fn published_post_by_slug(
+    c: &impl GenericClient,
+    slug: String,
+) -> StoreResult<Option<Post>> {
+    let Some(row) = row_opt(
+        c,
+        concat!(
+            "SELECT ",
+            post_columns!(),
+            " FROM posts p WHERE p.slug = $1 AND p.status = 'published'"
+        ),
+        &[&slug],
+    )
+    .await?
+    else {
+        return Ok(None);
+    };
+    let mut post = post_from_row(&row)?;
+    add_tags_and_authors(c, &mut post).await?;
+    post.notes = super::editing::post_notes(c, post.id).await?;
+    Ok(Some(post))
+}
+
+/// Fills in a post's tags and bylines, in order.
+async fn add_tags_and_authors(c: &impl GenericClient, post: &mut Post) -> StoreResult<()> {
+    let found = rows(
+        c,
+        "SELECT t.id, t.slug, t.name FROM post_tags pt JOIN tags t ON t.id = pt.tag_id
+         WHERE pt.post_id = $1 ORDER BY pt.position",
+        &[&post.id],
+    )
+    .await?;
+    post.tags = map(&found, |r| {
+        Ok(TagRef {
+            id: r.try_get(0)?,
+            slug: r.try_get(1)?,
+            name: r.try_get(2)?,
+        })
+    })?;
+    let found = rows(
+        c,
+        "SELECT a.id, a.slug, a.name, a.bio, a.location, a.avatar
+         FROM post_authors pa JOIN authors a ON a.id = pa.author_id
+         WHERE pa.post_id = $1 ORDER BY pa.position",
+        &[&post.id],
+    )
+    .await?;
+    post.authors = map(&found, author_from_row)?;
+    Ok(())
+}
+
+/// The newest `limit` posts of a listing in full (body, tags, bylines; no
+/// notes), newest first: what RSS, Atom and JSON feeds print.
+pub async fn feed_posts(
+    c: &impl GenericClient,
+    scope: FeedScope,
+    limit: u32,
+) -> StoreResult<Vec<Post>> {
+    let page = feed(c, scope, None, limit).await?;
+    let mut posts = Vec::with_capacity(page.cards.len());
+    for card in &page.cards {
+        let found = row_opt(
+            c,
+            concat!(
+                "SELECT ",
+                post_columns!(),
+                " FROM posts p WHERE p.id = $1 AND p.status = 'published'"
+            ),
+            &[&card.id],
+        )
+        .await?;
+        if let Some(row) = found {
+            let mut post = post_from_row(&row)?;
+            add_tags_and_authors(c, &mut post).await?;
+            posts.push(post);
+        }
+    }
+    Ok(posts)
+}
+
+/// The numbers (from 1) of the posts sitemap's parts that list at least one
+/// published post (see the SQLite twin).
+pub async fn sitemap_parts(c: &impl GenericClient, size: u32) -> StoreResult<Vec<u32>> {
+    let size = i64::from(size.max(1));
+    let max_id: i64 = row_one(c, "SELECT COALESCE(MAX(id), 0) FROM posts", &[])
+        .await?
+        .try_get(0)?;
+    let mut parts = Vec::new();
+    for number in 1..=max_id.saturating_add(size - 1) / size {
+        let low = (number - 1) * size;
+        let high = low.saturating_add(size);
+        let listed: bool = row_one(
+            c,
+            "SELECT EXISTS (SELECT 1 FROM posts WHERE id > $1 AND id <= $2
+                              AND status = 'published' AND kind <> 'page')",
+            &[&low, &high],
+        )
+        .await?
+        .try_get(0)?;
+        if listed {
+            parts.push(u32::try_from(number).unwrap_or(u32::MAX));
+        }
+    }
+    Ok(parts)
+}
+
+/// Part `number` (from 1) of the posts sitemap: published posts (not pages)
+/// with ids in `((number - 1) * size, number * size]`, a primary-key range.
+pub async fn sitemap_posts(
+    c: &impl GenericClient,
+    number: u32,
+    size: u32,
+) -> StoreResult<Vec<SitemapEntry>> {
+    let size = i64::from(size.max(1));
+    // u32 × u32 can exceed i64: a part that far out is simply empty.
+    let Some(low) = (i64::from(number.max(1)) - 1).checked_mul(size) else {
+        return Ok(Vec::new());
+    };
+    let high = low.saturating_add(size);
+    let found = rows(
+        c,
+        "SELECT slug, updated_at FROM posts
+         WHERE id > $1 AND id <= $2 AND status = 'published' AND kind <> 'page'
+         ORDER BY id",
+        &[&low, &high],
+    )
+    .await?;
+    map(&found, sitemap_entry_from_row)
+}
+
+fn sitemap_entry_from_row(r: &Row) -> StoreResult<SitemapEntry> {
+    Ok(SitemapEntry {
+        slug: r.try_get(0)?,
+        updated_ms: r.try_get(1)?,
+    })
+}
+
+/// Published standalone pages (About, policies), at most `limit`.
+pub async fn sitemap_pages(c: &impl GenericClient, limit: u32) -> StoreResult<Vec<SitemapEntry>> {
+    let found = rows(
+        c,
+        "SELECT slug, updated_at FROM posts
+         WHERE status = 'published' AND kind = 'page' ORDER BY id LIMIT $1",
+        &[&i64::from(limit)],
+    )
+    .await?;
+    map(&found, sitemap_entry_from_row)
+}
+
+/// Tags with at least one published post, at most `limit`, with the
+/// publication time of their newest (read from the tag listing's index).
+pub async fn sitemap_tags(c: &impl GenericClient, limit: u32) -> StoreResult<Vec<SitemapTag>> {
+    let found = rows(
+        c,
+        "SELECT slug, is_section, last FROM (
+             SELECT t.id, t.slug, t.is_section,
+                    (SELECT MAX(pt.published_at) FROM post_tags pt
+                      WHERE pt.tag_id = t.id AND pt.published_at IS NOT NULL) AS last
+             FROM tags t) AS x
+         WHERE last IS NOT NULL ORDER BY id LIMIT $1",
+        &[&i64::from(limit)],
+    )
+    .await?;
+    map(&found, |r| {
+        Ok(SitemapTag {
+            slug: r.try_get(0)?,
+            is_section: r.try_get(1)?,
+            updated_ms: r.try_get(2)?,
+        })
+    })
+}
+
+/// Bylines with at least one published post, at most `limit`, with the
+/// publication time of their newest.
+pub async fn sitemap_authors(c: &impl GenericClient, limit: u32) -> StoreResult<Vec<SitemapEntry>> {
+    let found = rows(
+        c,
+        "SELECT slug, last FROM (
+             SELECT a.id, a.slug,
+                    (SELECT MAX(pa.published_at) FROM post_authors pa
+                      WHERE pa.author_id = a.id AND pa.published_at IS NOT NULL) AS last
+             FROM authors a) AS x
+         WHERE last IS NOT NULL ORDER BY id LIMIT $1",
+        &[&i64::from(limit)],
+    )
+    .await?;
+    map(&found, sitemap_entry_from_row)
+}
+
+/// Posts (not pages) published at or after `since_ms`, newest first, at most
+/// `limit`: the Google News sitemap. Reads the News Feed's index.
+pub async fn news_posts(
+    c: &impl GenericClient,
+    since_ms: i64,
+    limit: u32,
+) -> StoreResult<Vec<NewsEntry>> {
+    let found = rows(
+        c,
+        "SELECT slug, title, published_at FROM posts
+         WHERE status = 'published' AND kind <> 'page' AND published_at >= $1
+         ORDER BY published_at DESC, id DESC LIMIT $2",
+        &[&since_ms, &i64::from(limit)],
+    )
+    .await?;
+    map(&found, |r| {
+        Ok(NewsEntry {
+            slug: r.try_get(0)?,
+            title: r.try_get(1)?,
+            published_ms: r.try_get(2)?,
+        })
+    })
+}
+
+pub async fn published_post_id_by_slug(
+    c: &impl GenericClient,
+    slug: String,
+    kind: Option<PostKind>,
+) -> StoreResult<Option<i64>> {
+    let kind = kind.map(PostKind::as_str);
+    Ok(row_opt(
+        c,
+        "SELECT id FROM posts WHERE slug = $1 AND status = 'published' AND ($2::text IS NULL OR kind = $2)",
+        &[&slug, &kind],
+    )
+    .await?
+    .map(|r| r.try_get(0))
+    .transpose()?)
+}
+
+pub(crate) fn author_from_row(r: &Row) -> StoreResult<Author> {
+    super::taxonomy::author_at(r, 0)
+}
+
+fn tag_from_row(r: &Row) -> StoreResult<Tag> {
+    Ok(Tag {
+        id: r.try_get(0)?,
+        slug: r.try_get(1)?,
+        name: r.try_get(2)?,
+        description: r.try_get(3)?,
+        is_section: r.try_get(4)?,
+    })
+}
+
+pub async fn read_next(
+    c: &impl GenericClient,
+    post_id: i64,
+    primary_tag_id: Option<i64>,
+    limit: u32,
+) -> StoreResult<Vec<PostCard>> {
+    let limit = limit.clamp(1, 20) as usize;
+    let mut out: Vec<PostCard> = Vec::with_capacity(limit);
+    if let Some(tag) = primary_tag_id {
+        let page = feed(c, FeedScope::Tag(tag), None, limit as u32 + 1).await?;
+        out.extend(
+            page.cards
+                .into_iter()
+                .filter(|p| p.id != post_id)
+                .take(limit),
+        );
+    }
+    if out.len() < limit {
+        let page = feed(c, FeedScope::All, None, (limit * 2 + 1) as u32).await?;
+        for card in page.cards {
+            if out.len() == limit {
+                break;
+            }
+            if card.id != post_id && !out.iter().any(|o| o.id == card.id) {
+                out.push(card);
+            }
+        }
+    }
+    Ok(out)
+}
+
+fn live_entry_from_row(r: &Row) -> StoreResult<LiveEntry> {
+    Ok(LiveEntry {
+        id: r.try_get(0)?,
+        post_id: r.try_get(1)?,
+        title: r.try_get(2)?,
+        body_html: r.try_get(3)?,
+        pinned: r.try_get(4)?,
+        created_ms: r.try_get(5)?,
+        updated_ms: r.try_get(6)?,
+        body_source: r.try_get(7)?,
+    })
+}
+
+pub async fn live_entries(c: &impl GenericClient, post_id: i64) -> StoreResult<Vec<LiveEntry>> {
+    let found = rows(
+        c,
+        "SELECT id, post_id, title, body_html, pinned, created_at, updated_at, body_source FROM live_entries
+             WHERE post_id = $1 ORDER BY created_at DESC, id DESC",
+        &[&post_id],
+    )
+    .await?;
+    map(&found, live_entry_from_row)
+}
+
+/// A live page's worth of entries: every pinned one (first page only), and
+/// up to `limit` others older than `before` (keyset on time and id), plus how
+/// many entries the post has in all.
+pub async fn live_page(
+    c: &impl GenericClient,
+    post_id: i64,
+    before: Option<FeedCursor>,
+    limit: u32,
+) -> StoreResult<LivePage> {
+    let pinned = if before.is_none() {
+        let found = rows(
+            c,
+            "SELECT id, post_id, title, body_html, pinned, created_at, updated_at, body_source FROM live_entries
+                 WHERE post_id = $1 AND pinned ORDER BY created_at DESC, id DESC",
+            &[&post_id],
+        )
+        .await?;
+        map(&found, live_entry_from_row)?
+    } else {
+        Vec::new()
+    };
+    let (ms, id) = before.map_or((i64::MAX, i64::MAX), |b| (b.published_ms, b.id));
+    let found = rows(
+        c,
+        "SELECT id, post_id, title, body_html, pinned, created_at, updated_at, body_source FROM live_entries
+             WHERE post_id = $1 AND NOT pinned AND (created_at, id) < ($2, $3)
+             ORDER BY created_at DESC, id DESC LIMIT $4",
+        &[&post_id, &ms, &id, &(i64::from(limit) + 1)],
+    )
+    .await?;
+    let mut entries = map(&found, live_entry_from_row)?;
+    let older = if entries.len() > limit as usize {
+        entries.truncate(limit as usize);
+        entries.last().map(|e| FeedCursor {
+            published_ms: e.created_ms,
+            id: e.id,
+        })
+    } else {
+        None
+    };
+    let total = count_at(
+        &row_one(
+            c,
+            "SELECT COUNT(*) FROM live_entries WHERE post_id = $1",
+            &[&post_id],
+        )
+        .await?,
+        0,
+    )?;
+    Ok(LivePage {
+        pinned,
+        entries,
+        older,
+        total,
+    })
+}
+
+pub async fn live_entry(c: &impl GenericClient, entry_id: i64) -> StoreResult<Option<LiveEntry>> {
+    row_opt(
+        c,
+        "SELECT id, post_id, title, body_html, pinned, created_at, updated_at, body_source FROM live_entries
+             WHERE id = $1",
+        &[&entry_id],
+    )
+    .await?
+    .as_ref()
+    .map(live_entry_from_row)
+    .transpose()
+}
+
+pub async fn tag_by_slug(c: &impl GenericClient, slug: String) -> StoreResult<Option<Tag>> {
+    row_opt(
+        c,
+        "SELECT id, slug, name, description, is_section FROM tags WHERE slug = $1",
+        &[&slug],
+    )
+    .await?
+    .as_ref()
+    .map(tag_from_row)
+    .transpose()
+}
+
+pub async fn author_by_slug(c: &impl GenericClient, slug: String) -> StoreResult<Option<Author>> {
+    row_opt(
+        c,
+        "SELECT id, slug, name, bio, location, avatar FROM authors WHERE slug = $1",
+        &[&slug],
+    )
+    .await?
+    .as_ref()
+    .map(author_from_row)
+    .transpose()
+}
+
+pub async fn sections(c: &impl GenericClient) -> StoreResult<Vec<Tag>> {
+    let found = rows(
+        c,
+        "SELECT id, slug, name, description, is_section FROM tags WHERE is_section
+             ORDER BY position, name",
+        &[],
+    )
+    .await?;
+    map(&found, tag_from_row)
+}
+
+pub async fn site_settings(c: &impl GenericClient) -> StoreResult<SiteSettings> {
+    let mut s = SiteSettings::default();
+    for row in rows(c, "SELECT key, value FROM settings", &[]).await? {
+        let k: String = row.try_get(0)?;
+        let v: String = row.try_get(1)?;
+        match k.as_str() {
+            "title" => s.title = v,
+            "description" => s.description = v,
+            "accent" => s.accent = v,
+            "timezone" => s.timezone = v,
+            "locale" => s.locale = v,
+            "logo" => s.logo = (!v.is_empty()).then_some(v),
+            "feed_content" => s.feed_content = FeedContent::parse(&v).unwrap_or_default(),
+            "api_max_limit" => {
+                // Unreadable values keep the default; others are held to the ceiling.
+                if let Ok(n) = v.trim().parse::<u32>() {
+                    s.api_max_limit = n.clamp(1, API_MAX_LIMIT_CEILING);
+                }
+            }
+            "logo_size" => {
+                if let Some((w, h)) = v.split_once('x') {
+                    s.logo_width = w.parse().ok();
+                    s.logo_height = h.parse().ok();
+                }
+            }
+            _ => {}
+        }
+    }
+    Ok(s)
+}
+
+pub async fn active_campaign(c: &impl GenericClient) -> StoreResult<Option<Campaign>> {
+    row_opt(
+        c,
+        "SELECT id, pitch, goal, metric, starts_at, deadline FROM campaigns
+             WHERE active ORDER BY id DESC LIMIT 1",
+        &[],
+    )
+    .await?
+    .map(|r| {
+        Ok(Campaign {
+            id: r.try_get(0)?,
+            pitch: r.try_get(1)?,
+            goal: count_at(&r, 2)?,
+            metric: r.try_get(3)?,
+            starts_ms: r.try_get(4)?,
+            deadline_ms: r.try_get(5)?,
+        })
+    })
+    .transpose()
+}
+
+pub async fn member_count(c: &impl GenericClient, metric: String) -> StoreResult<u64> {
+    let sql = match metric.as_str() {
+        "paid" => "SELECT COUNT(*) FROM members WHERE status IN ('paid', 'comped')",
+        "members" => "SELECT COUNT(*) FROM members",
+        other => {
+            return Err(StoreError::Invalid(format!(
+                "unknown campaign metric {other:?}"
+            )));
+        }
+    };
+    count_at(&row_one(c, sql, &[]).await?, 0)
+}
+
+// TODO(multi-instance): a port of SQLite's change-log reader as it is. Identity
+// values commit out of order on PostgreSQL, so a reader taking `id > last` can
+// skip a row committed late by another transaction; issue 9 item 5 replaces
+// this (LISTEN/NOTIFY or a commit-ordered feed).
+pub async fn changes_since(
+    c: &impl GenericClient,
+    after_id: i64,
+    limit: u32,
+) -> StoreResult<Vec<Change>> {
+    let found = rows(
+        c,
+        "SELECT id, at, topic, post_id, ref_id FROM change_log WHERE id > $1 ORDER BY id LIMIT $2",
+        &[&after_id, &i64::from(limit)],
+    )
+    .await?;
+    map(&found, |r| {
+        let topic: String = r.try_get(2)?;
+        Ok(Change {
+            id: r.try_get(0)?,
+            at_ms: r.try_get(1)?,
+            topic: ChangeTopic::parse(&topic),
+            post_id: r.try_get(3)?,
+            ref_id: r.try_get(4)?,
+        })
+    })
+}
+
+// TODO(multi-instance): see `changes_since`.
+pub async fn latest_change_id(c: &impl GenericClient) -> StoreResult<i64> {
+    Ok(
+        row_one(c, "SELECT COALESCE(MAX(id), 0) FROM change_log", &[])
+            .await?
+            .try_get(0)?,
+    )
+}
+
+pub async fn post_count(c: &impl GenericClient) -> StoreResult<u64> {
+    count_at(&row_one(c, "SELECT COUNT(*) FROM posts", &[]).await?, 0)
+}
+
+/// `EXPLAIN` of a listing, one plan line per row. Unlike the SQLite twin
+/// (which takes the store), this takes a connection.
+pub async fn feed_plan(
+    c: &impl GenericClient,
+    scope: FeedScope,
+    cursor: FeedCursor,
+) -> StoreResult<String> {
+    let (sql, key) = feed_sql(scope);
+    let explain = format!("EXPLAIN {sql}");
+    let limit: i64 = 21;
+    let mut params: Vec<&(dyn ToSql + Sync)> = vec![&cursor.published_ms, &cursor.id, &limit];
+    let (id, text);
+    match &key {
+        None => {}
+        Some(ScopeKey::Id(v)) => {
+            id = *v;
+            params.push(&id);
+        }
+        Some(ScopeKey::Text(v)) => {
+            text = *v;
+            params.push(&text);
+        }
+    }
+    let found = c.query(explain.as_str(), &params).await?;
+    let lines = map(&found, |r| Ok(r.try_get::<_, String>(0)?))?;
+    Ok(lines.join("\n"))
+}
+
+/// Which listings show a post (for precise cache invalidation).
+pub async fn post_refs(c: &impl GenericClient, post_id: i64) -> StoreResult<Option<PostRefs>> {
+    let Some(row) = row_opt(
+        c,
+        "SELECT kind, primary_tag_id FROM posts WHERE id = $1",
+        &[&post_id],
+    )
+    .await?
+    else {
+        return Ok(None);
+    };
+    let kind = kind_at(&row, 0)?;
+    let primary_tag_id: Option<i64> = row.try_get(1)?;
+    let tag_ids = map(
+        &rows(
+            c,
+            "SELECT tag_id FROM post_tags WHERE post_id = $1 ORDER BY tag_id",
+            &[&post_id],
+        )
+        .await?,
+        |r| Ok(r.try_get(0)?),
+    )?;
+    let author_ids = map(
+        &rows(
+            c,
+            "SELECT author_id FROM post_authors WHERE post_id = $1 ORDER BY author_id",
+            &[&post_id],
+        )
+        .await?,
+        |r| Ok(r.try_get(0)?),
+    )?;
+    Ok(Some(PostRefs {
+        kind,
+        primary_tag_id,
+        tag_ids,
+        author_ids,
+    }))
+}
