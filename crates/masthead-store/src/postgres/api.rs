@@ -15,11 +15,12 @@ use super::PgWriter;
 use super::sql::{count_at, exec, map, row_one, row_opt, rows};
 use crate::error::{StoreError, StoreResult};
 use crate::model::ChangeTopic;
+use masthead_model::ApiKeyKind;
 use crate::sqlite::api::{
     ApiAuthor, ApiKey, ApiMember, ApiPost, ApiTag, Audience, Browse, Page, PostExtras, Resource,
 };
 #[allow(unused_imports)]
-pub use crate::sqlite::api::{format_id, parse_id};
+pub(crate) use crate::sqlite::api::{format_id, parse_id};
 
 // ---------------------------------------------------------------- keys --
 
@@ -32,9 +33,12 @@ pub async fn api_keys(c: &impl GenericClient) -> StoreResult<Vec<ApiKey>> {
     )
     .await?;
     map(&found, |r| {
+        let kind: String = r.try_get(1)?;
         Ok(ApiKey {
             id: r.try_get(0)?,
-            kind: r.try_get(1)?,
+            kind: ApiKeyKind::parse(&kind).ok_or_else(|| {
+                StoreError::Other(format!("unknown API key kind {kind:?}"))
+            })?,
             name: r.try_get(2)?,
             key_id: r.try_get(3)?,
             secret: r.try_get(4)?,
@@ -48,13 +52,13 @@ pub async fn api_keys(c: &impl GenericClient) -> StoreResult<Vec<ApiKey>> {
 /// A live key of `kind` with this public part: its row id and secret.
 pub async fn live_key(
     c: &impl GenericClient,
-    kind: &'static str,
+    kind: ApiKeyKind,
     key_id: String,
 ) -> StoreResult<Option<(i64, Option<String>)>> {
     row_opt(
         c,
         "SELECT id, secret FROM api_keys WHERE key_id = $1 AND kind = $2 AND revoked_at IS NULL",
-        &[&key_id, &kind],
+        &[&key_id, &kind.as_str()],
     )
     .await?
     .map(|r| Ok((r.try_get(0)?, r.try_get(1)?)))
@@ -64,7 +68,7 @@ pub async fn live_key(
 impl PgWriter<'_> {
     pub async fn insert_api_key(
         &self,
-        kind: &str,
+        kind: ApiKeyKind,
         name: &str,
         key_id: &str,
         secret: Option<&str>,
@@ -75,7 +79,7 @@ impl PgWriter<'_> {
             self.tx(),
             "INSERT INTO api_keys (kind, name, key_id, secret, created_by, created_at)
              VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
-            &[&kind, &name, &key_id, &secret, &created_by, &now],
+            &[&kind.as_str(), &name, &key_id, &secret, &created_by, &now],
         )
         .await?
         .try_get(0)?)

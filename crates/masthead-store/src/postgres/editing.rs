@@ -9,8 +9,9 @@ use super::PgWriter;
 use super::sql::{exec, map, row_one, row_opt, rows};
 use crate::error::{StoreError, StoreResult};
 use crate::model::ChangeTopic;
+use masthead_model::ReviewItem;
 #[allow(unused_imports)]
-pub use crate::sqlite::editing::AUTOSAVE_REVISION_MS;
+pub(crate) use crate::sqlite::editing::AUTOSAVE_REVISION_MS;
 use crate::sqlite::editing::{EditablePost, FeatureChoice, PostEdit, ReviewNote, Revision};
 
 pub async fn editable_post(c: &impl GenericClient, id: i64) -> StoreResult<Option<EditablePost>> {
@@ -375,7 +376,7 @@ pub async fn review_notes(c: &impl GenericClient, post_id: i64) -> StoreResult<V
 
 /// Drafts waiting for an editor, oldest first: `(id, title, by, submitted)`.
 /// Bylines in byline order (see `staff::desk_posts`).
-pub async fn review_queue(c: &impl GenericClient) -> StoreResult<Vec<(i64, String, String, i64)>> {
+pub async fn review_queue(c: &impl GenericClient) -> StoreResult<Vec<ReviewItem>> {
     let found = rows(
         c,
         "SELECT p.id, p.title,
@@ -387,7 +388,12 @@ pub async fn review_queue(c: &impl GenericClient) -> StoreResult<Vec<(i64, Strin
     )
     .await?;
     map(&found, |r| {
-        Ok((r.try_get(0)?, r.try_get(1)?, r.try_get(2)?, r.try_get(3)?))
+        Ok(ReviewItem {
+            post_id: r.try_get(0)?,
+            title: r.try_get(1)?,
+            by: r.try_get(2)?,
+            submitted_ms: r.try_get(3)?,
+        })
     })
 }
 

@@ -9,7 +9,7 @@ use super::PgWriter;
 use super::sql::{exec, map, opt_u16_at, row_one, rows, u32_at};
 use crate::error::{StoreError, StoreResult};
 #[allow(unused_imports)]
-pub use crate::sqlite::webhooks::EVENTS;
+pub(crate) use masthead_model::WEBHOOK_EVENTS as EVENTS;
 use crate::sqlite::webhooks::{Delivery, Due, Outcome, Webhook};
 
 pub async fn webhooks(c: &impl GenericClient) -> StoreResult<Vec<Webhook>> {

@@ -385,19 +385,17 @@ impl<'a> PgWriter<'a> {
         Ok(id)
     }
 
-    /// Inserts a member unless one with the same address (any case) exists.
-    /// Does not log a change: callers log once per batch.
+    /// Inserts a member unless one with the same address (any case) exists;
+    /// returns the new member's id. Does not log a change: callers log once
+    /// per batch.
     pub async fn insert_member(
         &self,
         email: &Email,
         status: &str,
         source: &str,
         created_ms: i64,
-    ) -> StoreResult<bool> {
-        Ok(self
-            .insert_member_id(email, status, source, created_ms)
-            .await?
-            .is_some())
+    ) -> StoreResult<Option<i64>> {
+        self.insert_member_id(email, status, source, created_ms).await
     }
 
     pub async fn join_member(
