@@ -15,12 +15,12 @@ use super::PgWriter;
 use super::sql::{count_at, exec, map, row_one, row_opt, rows};
 use crate::error::{StoreError, StoreResult};
 use crate::model::ChangeTopic;
-use masthead_model::ApiKeyKind;
 use crate::sqlite::api::{
     ApiAuthor, ApiKey, ApiMember, ApiPost, ApiTag, Audience, Browse, Page, PostExtras, Resource,
 };
 #[allow(unused_imports)]
 pub(crate) use crate::sqlite::api::{format_id, parse_id};
+use masthead_model::ApiKeyKind;
 
 // ---------------------------------------------------------------- keys --
 
@@ -36,9 +36,8 @@ pub async fn api_keys(c: &impl GenericClient) -> StoreResult<Vec<ApiKey>> {
         let kind: String = r.try_get(1)?;
         Ok(ApiKey {
             id: r.try_get(0)?,
-            kind: ApiKeyKind::parse(&kind).ok_or_else(|| {
-                StoreError::Other(format!("unknown API key kind {kind:?}"))
-            })?,
+            kind: ApiKeyKind::parse(&kind)
+                .ok_or_else(|| StoreError::Other(format!("unknown API key kind {kind:?}")))?,
             name: r.try_get(2)?,
             key_id: r.try_get(3)?,
             secret: r.try_get(4)?,

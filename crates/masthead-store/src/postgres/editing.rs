@@ -9,10 +9,10 @@ use super::PgWriter;
 use super::sql::{exec, map, row_one, row_opt, rows};
 use crate::error::{StoreError, StoreResult};
 use crate::model::ChangeTopic;
-use masthead_model::ReviewItem;
 #[allow(unused_imports)]
 pub(crate) use crate::sqlite::editing::AUTOSAVE_REVISION_MS;
 use crate::sqlite::editing::{EditablePost, FeatureChoice, PostEdit, ReviewNote, Revision};
+use masthead_model::ReviewItem;
 
 pub async fn editable_post(c: &impl GenericClient, id: i64) -> StoreResult<Option<EditablePost>> {
     let Some(r) = row_opt(

@@ -8,9 +8,9 @@ use tokio_postgres::Row;
 use super::PgWriter;
 use super::sql::{exec, map, opt_u16_at, row_one, rows, u32_at};
 use crate::error::{StoreError, StoreResult};
+use crate::sqlite::webhooks::{Delivery, Due, Outcome, Webhook};
 #[allow(unused_imports)]
 pub(crate) use masthead_model::WEBHOOK_EVENTS as EVENTS;
-use crate::sqlite::webhooks::{Delivery, Due, Outcome, Webhook};
 
 pub async fn webhooks(c: &impl GenericClient) -> StoreResult<Vec<Webhook>> {
     let found = rows(

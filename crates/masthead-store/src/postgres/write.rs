@@ -395,7 +395,8 @@ impl<'a> PgWriter<'a> {
         source: &str,
         created_ms: i64,
     ) -> StoreResult<Option<i64>> {
-        self.insert_member_id(email, status, source, created_ms).await
+        self.insert_member_id(email, status, source, created_ms)
+            .await
     }
 
     pub async fn join_member(
