@@ -15,6 +15,7 @@ use anyhow::{Context, Result, bail};
 use clap::{Args, Parser, Subcommand};
 use masthead_render::{Theme, render_markdown};
 use masthead_store::{NewLiveEntry, Store};
+use masthead_web::media_store::{MediaStore, S3Credentials};
 use masthead_web::{AppState, PublicUrl, WebConfig};
 
 #[derive(Parser)]
@@ -32,6 +33,11 @@ struct Cli {
         default_value = "./data"
     )]
     data_dir: PathBuf,
+    /// Where uploaded images go: `file:///path`, or an S3-compatible bucket,
+    /// `s3://bucket[/prefix]?endpoint=https://host&region=name`, with keys from
+    /// AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (default: DATA_DIR/media).
+    #[arg(long, global = true, env = "MASTHEAD_MEDIA_URL", value_name = "URL")]
+    media_url: Option<String>,
     #[command(subcommand)]
     command: Command,
 }
@@ -230,7 +236,7 @@ fn open_store(data_dir: &Path) -> Result<Store> {
 
 async fn run(cli: Cli) -> Result<()> {
     match cli.command {
-        Command::Serve(args) => serve(&cli.data_dir, args).await,
+        Command::Serve(args) => serve(&cli.data_dir, cli.media_url.as_deref(), args).await,
         Command::Migrate => {
             open_store(&cli.data_dir)?;
             println!("Database in {} is up to date.", cli.data_dir.display());
@@ -434,7 +440,7 @@ fn seed_demo(store: &Store, data_dir: &Path) -> Result<()> {
     Ok(())
 }
 
-async fn serve(data_dir: &Path, args: ServeArgs) -> Result<()> {
+async fn serve(data_dir: &Path, media_url: Option<&str>, args: ServeArgs) -> Result<()> {
     // Settle the public address before anything is created: links must
     // never come from a request's Host header.
     let public_url = match args.public_url.as_deref() {
@@ -449,6 +455,7 @@ async fn serve(data_dir: &Path, args: ServeArgs) -> Result<()> {
             args.addr
         ),
     };
+    let media = open_media(media_url, data_dir).await?;
     let store = open_store(data_dir)?;
     let fresh = store.site_settings_raw("initialised_at").await?.is_none()
         && store.post_count().await? == 0;
@@ -462,8 +469,6 @@ async fn serve(data_dir: &Path, args: ServeArgs) -> Result<()> {
     let theme = Theme::load(args.theme_dir.as_deref()).context("loading the theme")?;
     let content_dir = data_dir.join("content");
     std::fs::create_dir_all(&content_dir)?;
-    let media_dir = data_dir.join("media");
-    std::fs::create_dir_all(&media_dir)?;
     let listener = tokio::net::TcpListener::bind(args.addr)
         .await
         .with_context(|| {
@@ -481,7 +486,7 @@ async fn serve(data_dir: &Path, args: ServeArgs) -> Result<()> {
         WebConfig {
             page_size: 20,
             content_dir,
-            media_dir,
+            media,
             page_cache: !args.no_page_cache,
             mailer: match &args.smtp_url {
                 Some(url) => Some(
@@ -507,6 +512,9 @@ async fn serve(data_dir: &Path, args: ServeArgs) -> Result<()> {
         "Masthead is serving {title} at http://{addr}/  (data: {})",
         data_dir.display()
     ));
+    if state.config.media.local_dir().is_none() {
+        say(&format!("Media go to {}", state.config.media.describe()));
+    }
     if state.public_url() != format!("http://{addr}") {
         say(&format!("Links point to {}/", state.public_url()));
     }
@@ -519,6 +527,19 @@ async fn serve(data_dir: &Path, args: ServeArgs) -> Result<()> {
     masthead_web::serve(listener, state, shutdown).await?;
     say("Masthead stopped.");
     Ok(())
+}
+
+/// The media store `--media-url` names (default: `DATA_DIR/media`), checked
+/// to be usable before anything is served.
+async fn open_media(url: Option<&str>, data_dir: &Path) -> Result<MediaStore> {
+    let media = MediaStore::open(url, data_dir.join("media"), S3Credentials::from_env)?;
+    media.check().await.with_context(|| {
+        format!(
+            "the media store (--media-url, MASTHEAD_MEDIA_URL) is not usable: {}",
+            media.describe()
+        )
+    })?;
+    Ok(media)
 }
 
 /// Prints a line for the operator; a closed stdout (a supervisor that stopped
