@@ -21,6 +21,8 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 /// What readers' caches may do with a served width; kept on the object too,
 /// so a CDN in front of the bucket would behave the same.
 const IMMUTABLE: &str = "public, max-age=31536000, immutable";
+/// Objects of one folder written at once.
+const PARALLEL_PUTS: usize = 6;
 const EMPTY_SHA256: &str = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
 
 /// Access keys from the usual AWS environment variables. The secret never prints.
@@ -269,8 +271,18 @@ impl S3Bucket {
         }
     }
 
+    /// Lists one object: proves the endpoint answers, the bucket exists and
+    /// the key may list it (the permission a backup needs; HEAD bucket asks
+    /// for the same one on AWS but not on every S3-compatible server).
     pub(super) async fn check(&self) -> MediaResult<()> {
-        let a = self.send(Method::HEAD, None, &[], None).await?;
+        let a = self
+            .send(
+                Method::GET,
+                None,
+                &[("list-type", "2"), ("max-keys", "1")],
+                None,
+            )
+            .await?;
         match a.status {
             s if s.is_success() => Ok(()),
             StatusCode::NOT_FOUND => Err(MediaStoreError::Failed(format!(
@@ -278,9 +290,14 @@ impl S3Bucket {
                 self.0.bucket, self.0.endpoint
             ))),
             StatusCode::FORBIDDEN | StatusCode::UNAUTHORIZED => {
+                let code = xml_values(&String::from_utf8_lossy(&a.body), "Code")
+                    .into_iter()
+                    .next()
+                    .unwrap_or_default();
                 Err(MediaStoreError::Failed(format!(
-                    "the key {} may not use the bucket {} (HTTP {}); check AWS_ACCESS_KEY_ID, \
-                     AWS_SECRET_ACCESS_KEY, the region and the bucket's policy",
+                    "the key {} may not use the bucket {} (HTTP {} {code}); check \
+                     AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, the region, and that the key's \
+                     policy allows s3:ListBucket, s3:GetObject and s3:PutObject on it",
                     self.0.credentials.access_key_id,
                     self.0.bucket,
                     a.status.as_u16()
@@ -294,15 +311,23 @@ impl S3Bucket {
         }
     }
 
-    /// Every file but the last at once, then the last (the completion marker).
+    /// Every file but the last, a few at once, then the last (the
+    /// completion marker) once all the others are stored.
     pub(super) async fn put_folder(&self, key: &str, mut files: Vec<MediaFile>) -> MediaResult<()> {
+        use futures_util::stream::{self, StreamExt, TryStreamExt};
         let Some(marker) = files.pop() else {
             return Ok(());
         };
-        let puts = files.iter().map(|f| self.put(key, f));
-        for result in futures_util::future::join_all(puts).await {
-            result?;
-        }
+        // Owned futures: borrowed ones trip up axum's `Send` check.
+        let puts = files.into_iter().map(|file| {
+            let bucket = self.clone();
+            let key = key.to_owned();
+            async move { bucket.put(&key, &file).await }
+        });
+        stream::iter(puts)
+            .buffer_unordered(PARALLEL_PUTS)
+            .try_collect::<Vec<()>>()
+            .await?;
         self.put(key, &marker).await
     }
 
