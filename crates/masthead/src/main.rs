@@ -336,9 +336,10 @@ async fn run(cli: Cli) -> Result<()> {
                     cli.data_dir.display()
                 );
             }
+            let media = open_media(cli.media_url.as_deref(), &cli.data_dir).await?;
             let store = open_store(&cli.data_dir)?;
             let started = std::time::Instant::now();
-            let r = backup::backup(&store, &cli.data_dir, &output).await?;
+            let r = backup::backup(&store, &media, &cli.data_dir, &output).await?;
             eprintln!(
                 "Wrote {} ({}) in {:.1} s: the database ({}; {} posts, {} members) and {} files ({}).",
                 output.display(),
@@ -350,10 +351,18 @@ async fn run(cli: Cli) -> Result<()> {
                 r.files,
                 backup::megabytes(r.file_bytes)
             );
+            eprintln!("The media in the archive came from {}.", media.describe());
             Ok(())
         }
         Command::Restore { file, force } => {
-            let r = backup::restore(&file, &cli.data_dir, force)?;
+            // Not checked here: a local directory must not be created
+            // before the restore (it needs an empty data directory).
+            let media = MediaStore::open(
+                cli.media_url.as_deref(),
+                cli.data_dir.join("media"),
+                S3Credentials::from_env,
+            )?;
+            let r = backup::restore(&file, &cli.data_dir, &media, force).await?;
             if let Some(old) = &r.replaced {
                 eprintln!("The previous data directory is now {}.", old.display());
             }
@@ -369,6 +378,9 @@ async fn run(cli: Cli) -> Result<()> {
                 backup::megabytes(r.bytes),
                 r.schema_version
             );
+            if media.local_dir() != Some(cli.data_dir.join("media").as_path()) {
+                eprintln!("The media are in {}.", media.describe());
+            }
             Ok(())
         }
         Command::Key(KeyCommand::Create { kind, name }) => {

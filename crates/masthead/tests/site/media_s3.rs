@@ -636,3 +636,98 @@ async fn both_media_stores_behave_alike() {
         Err(MediaStoreError::Unavailable(_))
     ));
 }
+
+fn cli_with(data: &Path, args: &[&str], env: &[(&'static str, String)]) -> std::process::Output {
+    Command::new(BIN)
+        .arg("--data-dir")
+        .arg(data)
+        .args(args)
+        .env("MASTHEAD_LOG", "warn")
+        .env_remove("MASTHEAD_MEDIA_URL")
+        .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
+        .output()
+        .expect("run cli")
+}
+
+/// `masthead backup` takes the media from the bucket into the archive;
+/// `masthead restore` puts them back into a bucket (or onto the disk).
+#[tokio::test]
+async fn backups_carry_bucket_media_both_ways() {
+    let mut moto = Moto::start().await;
+    let dir = TempDir::new("media-s3-backup");
+    let s = start_with(&dir.0, &moto.env());
+    let d = sign_in(&s).await;
+    let (_, key) = upload_ferry(&d).await;
+    let in_bucket = moto.bucket().list().await.expect("list");
+    assert!(in_bucket.len() >= 8, "{in_bucket:?}");
+
+    // Taken while the site serves.
+    let archive = dir.0.join("site.tar.gz");
+    let out = cli_with(
+        &dir.0,
+        &["backup", "--output", archive.to_str().expect("path")],
+        &moto.env(),
+    );
+    let said = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(out.status.success(), "{said}");
+    assert!(
+        said.contains("came from the S3 bucket courier-media"),
+        "{said}"
+    );
+    assert!(!said.contains(&moto.secret), "{said}");
+
+    // Restored without a bucket: every object is on disk, byte for byte.
+    let plain = TempDir::new("media-s3-restored-plain");
+    let site = plain.0.join("site");
+    let out = cli_with(&site, &["restore", archive.to_str().expect("path")], &[]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    for object in &in_bucket {
+        let on_disk = std::fs::read(site.join("media").join(&object.path)).expect("restored");
+        let stored = moto.bucket().get(&object.path).await.expect("object");
+        assert_eq!(on_disk, stored.as_ref(), "{}", object.path);
+    }
+
+    // Restored with a new, empty bucket: the objects go there, not to disk,
+    // and a server on the restored site serves them.
+    let mut other = Moto::start().await;
+    let into = TempDir::new("media-s3-restored-bucket");
+    let site = into.0.join("site");
+    let out = cli_with(
+        &site,
+        &["restore", archive.to_str().expect("path")],
+        &other.env(),
+    );
+    let said = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(out.status.success(), "{said}");
+    assert!(said.contains("The media are in the S3 bucket"), "{said}");
+    assert_eq!(other.bucket().list().await.expect("list"), in_bucket);
+    assert!(!site.join("media").exists(), "no local copy kept");
+    let restored = start_with(&site, &other.env());
+    let path = format!("/media/{key}/640.webp");
+    let (st, _, bytes) = fetch(&restored, &path).await;
+    assert_eq!(st, 200);
+    assert_eq!(bytes, fetch(&s, &path).await.2);
+    drop(restored);
+    other.stop();
+
+    // The bucket unreachable: the backup fails, saying why, and leaves nothing.
+    moto.stop();
+    let failed = dir.0.join("failed.tar");
+    let out = cli_with(
+        &dir.0,
+        &["backup", "--output", failed.to_str().expect("path")],
+        &moto.env(),
+    );
+    let said = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(!out.status.success());
+    assert!(
+        said.contains("media store") && said.contains("did not answer"),
+        "{said}"
+    );
+    assert!(!said.contains("panicked"), "{said}");
+    assert!(!failed.exists());
+}
