@@ -425,6 +425,8 @@ async fn uploads_go_to_the_bucket_and_are_served_as_from_disk() {
     let (st, h, body) = fetch(&s, &format!("/media/{key}/640.webp")).await;
     assert_eq!(st, 503);
     assert_eq!(h[header::CONTENT_TYPE], "text/html; charset=utf-8");
+    assert_eq!(h[header::RETRY_AFTER], "30");
+    assert_eq!(h[header::CACHE_CONTROL], "no-store");
     assert!(
         String::from_utf8_lossy(&body).contains("try again"),
         "{}",
