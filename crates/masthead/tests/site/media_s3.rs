@@ -293,6 +293,16 @@ async fn uploads_go_to_the_bucket_and_are_served_as_from_disk() {
     drop(ld);
     drop(local);
 
+    // A second instance on the same site and bucket, running beside the
+    // first, serves the upload too (it has no file of it on any disk).
+    let other = start_with(&dir.0, &moto.env());
+    let path = format!("/media/{key}/1024.webp");
+    let (st, h, bytes) = fetch(&other, &path).await;
+    assert_eq!(st, 200);
+    assert_eq!(h[header::CONTENT_TYPE], "image/webp");
+    assert_eq!(bytes, fetch(&s, &path).await.2);
+    drop(other);
+
     // Staff download the original from the bucket.
     let res =
         d.c.get(s.url(&format!("/admin/media/{media_id}/original")))
@@ -385,13 +395,13 @@ async fn uploads_go_to_the_bucket_and_are_served_as_from_disk() {
         .nth(1)
         .and_then(|x| x.split('"').next())
         .expect("url");
-    let name = url.rsplit('/').next().expect("file");
-    let head = moto
-        .bucket()
-        .head(&format!("{key}/{name}"))
-        .await
-        .expect("head");
-    assert_eq!(Some(length), head, "{enclosure}");
+    let path = url
+        .split_once("/media/")
+        .map(|(_, p)| p)
+        .expect("a media url");
+    let (st, _, bytes) = fetch(&s, &format!("/media/{path}")).await;
+    assert_eq!(st, 200);
+    assert_eq!(length, bytes.len() as u64, "{enclosure}");
 
     // Missing objects are 404s, whatever the store.
     for path in [
