@@ -743,3 +743,20 @@ async fn backups_carry_bucket_media_both_ways() {
     assert!(!said.contains("panicked"), "{said}");
     assert!(!failed.exists());
 }
+
+/// `--media-url file:///…` puts the library in another directory.
+#[tokio::test]
+async fn a_file_media_url_moves_the_library_to_another_directory() {
+    let dir = TempDir::new("media-file-url");
+    let elsewhere = TempDir::new("media-file-url-store");
+    let url = format!("file://{}", elsewhere.0.join("library").display());
+    let s = start_with(&dir.0, &[("MASTHEAD_MEDIA_URL", url)]);
+    let d = sign_in(&s).await;
+    let (_, key) = upload_ferry(&d).await;
+    let file = elsewhere.0.join("library").join(&key).join("640.webp");
+    let on_disk = std::fs::read(&file).expect("the width is in the configured directory");
+    let (st, _, served) = fetch(&s, &format!("/media/{key}/640.webp")).await;
+    assert_eq!(st, 200);
+    assert_eq!(served.as_ref(), on_disk.as_slice());
+    assert!(!dir.0.join("media").join(&key).exists());
+}
