@@ -1,9 +1,9 @@
 //! The media library: upload (checked and re-encoded by `masthead-media`),
 //! browse, and edit the words that go with an image.
 //!
-//! Files are written before the row that points at them, into a temporary
-//! folder renamed into place, so the library never lists an image whose files
-//! are missing. Readers are served only the re-encoded widths
+//! Files are written to the media store ([`crate::media_store`]: a directory
+//! or an S3 bucket) as one folder, complete before the row that points at it
+//! is, so the library never lists an image whose files are missing. Readers are served only the re-encoded widths
 //! ([`crate::site::media`]); the original is kept for staff.
 
 use axum::extract::multipart::{Multipart, MultipartRejection};
