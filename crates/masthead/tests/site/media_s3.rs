@@ -592,6 +592,21 @@ async fn both_media_stores_behave_alike() {
             ],
             "{what}"
         );
+        // A folder a crash left half-written is not listed (nor backed up).
+        if let Some(root) = store.local_dir() {
+            let tmp = root.join(format!(".tmp-{key}-1"));
+            std::fs::create_dir_all(&tmp).expect("tmp");
+            std::fs::write(tmp.join("320.webp"), b"half").expect("write");
+            assert_eq!(store.list().await.expect("list").len(), 3, "{what}");
+            assert!(
+                !root.read_dir().expect("dir").any(|e| e
+                    .expect("entry")
+                    .file_name()
+                    .to_string_lossy()
+                    .starts_with(&format!(".tmp-{key}-{}", std::process::id()))),
+                "no temporary folder of this process left behind"
+            );
+        }
         // Names that are not plain relative paths reach neither store.
         for bad in ["../masthead.db", "/etc/passwd", "a//b", ".tmp-x/info"] {
             assert!(
