@@ -5,7 +5,8 @@
 # deployment checks (deploy/check.sh: systemd units, container file, nginx).
 # Installs what the tests need first, idempotently: Debian chromium and a Java
 # runtime (for the Nu Html Checker), wrk and nginx (benchmark smoke run),
-# Python's aiosmtpd (a real SMTP server for mail tests), feedparser and extruct
+# Python's aiosmtpd (a real SMTP server for mail tests), moto (a real S3 API
+# server for the media-store tests), feedparser and extruct
 # (feed and JSON-LD readers for the feed tests), and the pinned npm packages.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -31,12 +32,13 @@ if [ ${#need[@]} -gt 0 ]; then
 fi
 
 # --- Python tools in a venv: a real SMTP server for the mail tests (aiosmtpd),
-# the feed and JSON-LD readers for the feed tests (feedparser, extruct) -------
+# the feed and JSON-LD readers for the feed tests (feedparser, extruct), an S3
+# API server for the media-store tests (moto) -------------------------------
 venv="$HOME/.cache/masthead/venv"
-if ! "$venv/bin/python" -c "import aiosmtpd, feedparser, extruct" >/dev/null 2>&1; then
-  step "installing aiosmtpd, feedparser and extruct for the mail and feed tests"
+if ! "$venv/bin/python" -c "import aiosmtpd, feedparser, extruct, moto.server" >/dev/null 2>&1; then
+  step "installing aiosmtpd, feedparser, extruct and moto for the mail, feed and S3 tests"
   python3 -m venv "$venv"
-  "$venv/bin/pip" install -q "aiosmtpd==1.4.6" "feedparser==6.0.14" "extruct==0.18.0"
+  "$venv/bin/pip" install -q "aiosmtpd==1.4.6" "feedparser==6.0.14" "extruct==0.18.0" "moto[server]==5.2.5"
 fi
 export MASTHEAD_TEST_PYTHON="$venv/bin/python"
 

@@ -133,6 +133,10 @@ pub async fn themed_errors(State(state): State<AppState>, req: Request, next: Ne
                 header::CACHE_CONTROL,
                 header::HeaderValue::from_static("no-store"),
             );
+            // A handler's hint for when to come back (a media store down).
+            if let Some(v) = res.headers().get(header::RETRY_AFTER) {
+                out.headers_mut().insert(header::RETRY_AFTER, v.clone());
+            }
             out
         }
         Err(e) => {

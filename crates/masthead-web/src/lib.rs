@@ -10,6 +10,7 @@ pub(crate) mod changes;
 mod error;
 mod jobs;
 pub mod mail;
+pub mod media_store;
 mod router;
 mod security;
 mod site;

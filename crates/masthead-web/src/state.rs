@@ -17,8 +17,9 @@ pub struct WebConfig {
     pub page_size: u32,
     /// Uploaded and generated media, served under `/content/`.
     pub content_dir: PathBuf,
-    /// The media library's files (`<key>/original.<ext>` and the widths).
-    pub media_dir: PathBuf,
+    /// The media library's files (`<key>/original.<ext>`, the widths and
+    /// `info`): a local directory or an S3 bucket.
+    pub media: crate::media_store::MediaStore,
     /// Keep rendered public pages (off only to measure rendering itself).
     pub page_cache: bool,
     /// Outgoing mail (password resets); `None` when no SMTP server is set.

@@ -13,6 +13,14 @@
 //! Restore unpacks into a sibling `DIR.partial`, checks the database and that
 //! every media row has its files, syncs, and only then renames it into place:
 //! a failed or interrupted restore never leaves a half-restored site.
+//!
+//! Media come from, and go back to, whichever media store is configured
+//! (`--media-url`): the archive always holds them under `media/`. From an S3
+//! bucket they are listed after the snapshot and downloaded into the archive,
+//! the same ordering argument holding (a folder's `info` object is written
+//! last, before its row). A restore with a bucket configured uploads every
+//! folder the bucket lacks, `info` last, before the data directory is renamed
+//! into place, and keeps no local copy.
 
 use std::fs::File;
 use std::io::{BufReader, BufWriter, Read, Write};
@@ -21,6 +29,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
 use masthead_store::Store;
+use masthead_web::media_store::{MediaFile, MediaStore};
 
 /// First entry of every archive: says what it is and what it holds.
 const MANIFEST: &str = "masthead-backup.txt";
@@ -41,15 +50,21 @@ pub struct BackupReport {
     pub members: u64,
 }
 
-/// Writes the site in `data_dir` (served by `store`) to the archive `output`.
-pub async fn backup(store: &Store, data_dir: &Path, output: &Path) -> Result<BackupReport> {
+/// Writes the site in `data_dir` (served by `store`, its media in `media`)
+/// to the archive `output`.
+pub async fn backup(
+    store: &Store,
+    media: &MediaStore,
+    data_dir: &Path,
+    output: &Path,
+) -> Result<BackupReport> {
     let started = Instant::now();
     let partial = with_suffix(output, ".partial");
     let snapshot = with_suffix(output, ".db.partial");
     // Leftovers of an earlier, interrupted run carry our names: replace them.
     remove_if_present(&partial)?;
     remove_if_present(&snapshot)?;
-    let result = write_archive(store, data_dir, output, &partial, &snapshot, started).await;
+    let result = write_archive(store, media, data_dir, output, &partial, &snapshot, started).await;
     let _ = std::fs::remove_file(&snapshot);
     if result.is_err() {
         let _ = std::fs::remove_file(&partial);
@@ -59,6 +74,7 @@ pub async fn backup(store: &Store, data_dir: &Path, output: &Path) -> Result<Bac
 
 async fn write_archive(
     store: &Store,
+    media: &MediaStore,
     data_dir: &Path,
     output: &Path,
     partial: &Path,
@@ -82,16 +98,27 @@ async fn write_archive(
     );
     // Listed only now, after the snapshot: see the module docs.
     let mut files = Vec::new();
-    for tree in TREES {
-        list_files(&data_dir.join(tree), Path::new(tree), &mut files)?;
+    match media.local_dir() {
+        Some(dir) => list_files(dir, Path::new("media"), &mut files)?,
+        None => {
+            eprintln!("Listing media in {}...", media.describe());
+            for object in media.list().await.context("listing the media store")? {
+                files.push(Listed {
+                    name: Path::new("media").join(&object.path),
+                    len: object.len,
+                    from: Source::Store(object.path),
+                });
+            }
+        }
     }
+    list_files(&data_dir.join("content"), Path::new("content"), &mut files)?;
     let listed: std::collections::HashSet<&Path> = files.iter().map(|f| f.name.as_path()).collect();
     for key in &info.media_keys {
         let marker = Path::new("media").join(key).join("info");
         if !listed.contains(marker.as_path()) {
             bail!(
-                "media item {key} has no files in {}; the data directory is damaged",
-                data_dir.join("media").join(key).display()
+                "media item {key} has no files in {}; the media store is damaged",
+                media.describe()
             );
         }
     }
@@ -130,8 +157,19 @@ async fn write_archive(
         .context("archiving the database")?;
     let mut progress = Progress::new("Archived", files.len(), file_bytes);
     for f in &files {
-        tar.append_path_with_name(data_dir.join(&f.name), &f.name)
-            .with_context(|| format!("archiving {}", f.name.display()))?;
+        match &f.from {
+            Source::Disk(path) => tar
+                .append_path_with_name(path, &f.name)
+                .with_context(|| format!("archiving {}", f.name.display()))?,
+            Source::Store(path) => {
+                let bytes = media
+                    .get(path)
+                    .await
+                    .with_context(|| format!("downloading {path} from {}", media.describe()))?;
+                append_bytes(&mut tar, &f.name.to_string_lossy(), &bytes)
+                    .with_context(|| format!("archiving {}", f.name.display()))?;
+            }
+        }
         progress.add(f.len);
     }
     let out = tar
@@ -173,7 +211,13 @@ pub struct RestoreReport {
 
 /// Unpacks `archive` into `data_dir`, which must be missing or empty unless
 /// `force` is given (then the old directory is moved aside, not deleted).
-pub fn restore(archive: &Path, data_dir: &Path, force: bool) -> Result<RestoreReport> {
+/// Media go to `media` when it is not the data directory's own folder.
+pub async fn restore(
+    archive: &Path,
+    data_dir: &Path,
+    media: &MediaStore,
+    force: bool,
+) -> Result<RestoreReport> {
     let occupied = match std::fs::read_dir(data_dir) {
         Ok(mut entries) => entries.next().is_some(),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => false,
@@ -190,7 +234,13 @@ pub fn restore(archive: &Path, data_dir: &Path, force: bool) -> Result<RestoreRe
     remove_dir_if_present(&staging)?;
     std::fs::create_dir_all(&staging)
         .with_context(|| format!("cannot create {}", staging.display()))?;
-    let result = unpack_and_check(archive, &staging);
+    let mut result = unpack_and_check(archive, &staging);
+    if let Ok((_, _, info)) = &result
+        && media.local_dir() != Some(data_dir.join("media").as_path())
+        && let Err(e) = upload_media(&staging.join("media"), media, &info.media_keys).await
+    {
+        result = Err(e);
+    }
     let (files, bytes, info) = match result {
         Ok(r) => r,
         Err(e) => {
@@ -371,9 +421,104 @@ fn allowed(name: &Path) -> bool {
 }
 
 struct Listed {
-    /// Path inside the archive, also relative to the data directory.
+    /// Path inside the archive.
     name: PathBuf,
     len: u64,
+    from: Source,
+}
+
+/// Where a listed file's bytes are.
+enum Source {
+    Disk(PathBuf),
+    /// A path in a media store that is not a local directory.
+    Store(String),
+}
+
+/// Puts the restored media folders into `media` (a bucket, or a directory
+/// other than the data directory's), each folder's `info` last, then removes
+/// the unpacked copy. Folders `media` already holds completely are skipped.
+async fn upload_media(unpacked: &Path, media: &MediaStore, keys: &[String]) -> Result<()> {
+    eprintln!("Putting the media into {}...", media.describe());
+    media
+        .check()
+        .await
+        .with_context(|| format!("the media store {} is not usable", media.describe()))?;
+    let mut folders: Vec<String> = match std::fs::read_dir(unpacked) {
+        Ok(entries) => entries
+            .filter_map(|e| e.ok())
+            .filter(|e| e.file_type().is_ok_and(|t| t.is_dir()))
+            .filter_map(|e| e.file_name().to_str().map(str::to_owned))
+            .collect(),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Vec::new(),
+        Err(e) => return Err(e).with_context(|| format!("cannot list {}", unpacked.display())),
+    };
+    folders.sort();
+    let mut progress = Progress::new("Uploaded", folders.len(), 0);
+    for key in &folders {
+        let marker = format!("{key}/info");
+        if media
+            .head(&marker)
+            .await
+            .with_context(|| format!("looking up {marker}"))?
+            .is_some()
+        {
+            progress.add(0);
+            continue;
+        }
+        let dir = unpacked.join(key);
+        let mut names: Vec<String> = std::fs::read_dir(&dir)
+            .with_context(|| format!("cannot list {}", dir.display()))?
+            .filter_map(|e| e.ok())
+            .filter_map(|e| e.file_name().to_str().map(str::to_owned))
+            .filter(|n| n != "info")
+            .collect();
+        names.sort();
+        if !dir.join("info").is_file() {
+            // An unfinished folder from the source: no row points at it.
+            continue;
+        }
+        names.push("info".to_owned());
+        let mut files = Vec::with_capacity(names.len());
+        let mut size = 0;
+        for name in names {
+            let bytes = std::fs::read(dir.join(&name))
+                .with_context(|| format!("reading {}", dir.join(&name).display()))?;
+            size += bytes.len() as u64;
+            files.push(MediaFile {
+                content_type: content_type(&name),
+                bytes: bytes.into(),
+                name,
+            });
+        }
+        media
+            .put_folder(key, files)
+            .await
+            .with_context(|| format!("writing media folder {key} to {}", media.describe()))?;
+        progress.add(size);
+    }
+    for key in keys {
+        if media.head(&format!("{key}/info")).await?.is_none() {
+            bail!(
+                "media item {key} is not complete in {} after the restore",
+                media.describe()
+            );
+        }
+    }
+    std::fs::remove_dir_all(unpacked)
+        .with_context(|| format!("cannot remove {}", unpacked.display()))?;
+    Ok(())
+}
+
+/// The media type stored with a restored media file.
+fn content_type(name: &str) -> &'static str {
+    match name.rsplit_once('.').map(|(_, ext)| ext) {
+        Some("webp") => "image/webp",
+        Some("jpg") => "image/jpeg",
+        Some("png") => "image/png",
+        Some("gif") => "image/gif",
+        _ if name == "info" => "text/plain; charset=utf-8",
+        _ => "application/octet-stream",
+    }
 }
 
 /// Regular files under `dir`, sorted; upload folders still being written
@@ -399,6 +544,7 @@ fn list_files(dir: &Path, name: &Path, out: &mut Vec<Listed>) -> Result<()> {
             out.push(Listed {
                 name: child,
                 len: e.metadata()?.len(),
+                from: Source::Disk(e.path()),
             });
         }
     }

@@ -15,6 +15,7 @@ use anyhow::{Context, Result, bail};
 use clap::{Args, Parser, Subcommand};
 use masthead_render::{Theme, render_markdown};
 use masthead_store::{NewLiveEntry, Store};
+use masthead_web::media_store::{MediaStore, S3Credentials};
 use masthead_web::{AppState, PublicUrl, WebConfig};
 
 #[derive(Parser)]
@@ -32,6 +33,11 @@ struct Cli {
         default_value = "./data"
     )]
     data_dir: PathBuf,
+    /// Where uploaded images go: `file:///path`, or an S3-compatible bucket,
+    /// `s3://bucket[/prefix]?endpoint=https://host&region=name`, with keys from
+    /// AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (default: DATA_DIR/media).
+    #[arg(long, global = true, env = "MASTHEAD_MEDIA_URL", value_name = "URL")]
+    media_url: Option<String>,
     #[command(subcommand)]
     command: Command,
 }
@@ -234,7 +240,7 @@ fn open_store(data_dir: &Path) -> Result<Store> {
 
 async fn run(cli: Cli) -> Result<()> {
     match cli.command {
-        Command::Serve(args) => serve(&cli.data_dir, args).await,
+        Command::Serve(args) => serve(&cli.data_dir, cli.media_url.as_deref(), args).await,
         Command::Migrate => {
             open_store(&cli.data_dir)?;
             println!("Database in {} is up to date.", cli.data_dir.display());
@@ -335,9 +341,10 @@ async fn run(cli: Cli) -> Result<()> {
                     cli.data_dir.display()
                 );
             }
+            let media = open_media(cli.media_url.as_deref(), &cli.data_dir).await?;
             let store = open_store(&cli.data_dir)?;
             let started = std::time::Instant::now();
-            let r = backup::backup(&store, &cli.data_dir, &output).await?;
+            let r = backup::backup(&store, &media, &cli.data_dir, &output).await?;
             eprintln!(
                 "Wrote {} ({}) in {:.1} s: the database ({}; {} posts, {} members) and {} files ({}).",
                 output.display(),
@@ -349,10 +356,18 @@ async fn run(cli: Cli) -> Result<()> {
                 r.files,
                 backup::megabytes(r.file_bytes)
             );
+            eprintln!("The media in the archive came from {}.", media.describe());
             Ok(())
         }
         Command::Restore { file, force } => {
-            let r = backup::restore(&file, &cli.data_dir, force)?;
+            // Not checked here: a local directory must not be created
+            // before the restore (it needs an empty data directory).
+            let media = MediaStore::open(
+                cli.media_url.as_deref(),
+                cli.data_dir.join("media"),
+                S3Credentials::from_env,
+            )?;
+            let r = backup::restore(&file, &cli.data_dir, &media, force).await?;
             if let Some(old) = &r.replaced {
                 eprintln!("The previous data directory is now {}.", old.display());
             }
@@ -368,6 +383,9 @@ async fn run(cli: Cli) -> Result<()> {
                 backup::megabytes(r.bytes),
                 r.schema_version
             );
+            if media.local_dir() != Some(cli.data_dir.join("media").as_path()) {
+                eprintln!("The media are in {}.", media.describe());
+            }
             Ok(())
         }
         Command::Key(KeyCommand::Create { kind, name }) => {
@@ -439,7 +457,7 @@ async fn seed_demo(store: &Store, data_dir: &Path) -> Result<()> {
     Ok(())
 }
 
-async fn serve(data_dir: &Path, args: ServeArgs) -> Result<()> {
+async fn serve(data_dir: &Path, media_url: Option<&str>, args: ServeArgs) -> Result<()> {
     // Settle the public address before anything is created: links must
     // never come from a request's Host header.
     let public_url = match args.public_url.as_deref() {
@@ -454,6 +472,7 @@ async fn serve(data_dir: &Path, args: ServeArgs) -> Result<()> {
             args.addr
         ),
     };
+    let media = open_media(media_url, data_dir).await?;
     let store = open_store(data_dir)?;
     let fresh = store.site_settings_raw("initialised_at").await?.is_none()
         && store.post_count().await? == 0;
@@ -467,8 +486,6 @@ async fn serve(data_dir: &Path, args: ServeArgs) -> Result<()> {
     let theme = Theme::load(args.theme_dir.as_deref()).context("loading the theme")?;
     let content_dir = data_dir.join("content");
     std::fs::create_dir_all(&content_dir)?;
-    let media_dir = data_dir.join("media");
-    std::fs::create_dir_all(&media_dir)?;
     let listener = tokio::net::TcpListener::bind(args.addr)
         .await
         .with_context(|| {
@@ -486,7 +503,7 @@ async fn serve(data_dir: &Path, args: ServeArgs) -> Result<()> {
         WebConfig {
             page_size: 20,
             content_dir,
-            media_dir,
+            media,
             page_cache: !args.no_page_cache,
             mailer: match &args.smtp_url {
                 Some(url) => Some(
@@ -512,6 +529,9 @@ async fn serve(data_dir: &Path, args: ServeArgs) -> Result<()> {
         "Masthead is serving {title} at http://{addr}/  (data: {})",
         data_dir.display()
     ));
+    if state.config.media.local_dir().is_none() {
+        say(&format!("Media go to {}", state.config.media.describe()));
+    }
     if state.public_url() != format!("http://{addr}") {
         say(&format!("Links point to {}/", state.public_url()));
     }
@@ -534,6 +554,19 @@ async fn serve(data_dir: &Path, args: ServeArgs) -> Result<()> {
     masthead_web::serve(listener, state, shutdown).await?;
     say("Masthead stopped.");
     Ok(())
+}
+
+/// The media store `--media-url` names (default: `DATA_DIR/media`), checked
+/// to be usable before anything is served.
+async fn open_media(url: Option<&str>, data_dir: &Path) -> Result<MediaStore> {
+    let media = MediaStore::open(url, data_dir.join("media"), S3Credentials::from_env)?;
+    media.check().await.with_context(|| {
+        format!(
+            "the media store (--media-url, MASTHEAD_MEDIA_URL) is not usable: {}",
+            media.describe()
+        )
+    })?;
+    Ok(media)
 }
 
 /// Prints a line for the operator; a closed stdout (a supervisor that stopped

@@ -19,6 +19,8 @@ mod feeds;
 mod limits;
 #[path = "site/media.rs"]
 mod media;
+#[path = "site/media_s3.rs"]
+mod media_s3;
 #[path = "site/overflow.rs"]
 mod overflow;
 #[path = "site/permissions.rs"]

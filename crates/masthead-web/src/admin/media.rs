@@ -1,12 +1,10 @@
 //! The media library: upload (checked and re-encoded by `masthead-media`),
 //! browse, and edit the words that go with an image.
 //!
-//! Files are written before the row that points at them, into a temporary
-//! folder renamed into place, so the library never lists an image whose files
-//! are missing. Readers are served only the re-encoded widths
+//! Files are written to the media store ([`crate::media_store`]: a directory
+//! or an S3 bucket) as one folder, complete before the row that points at it
+//! is, so the library never lists an image whose files are missing. Readers are served only the re-encoded widths
 //! ([`crate::site::media`]); the original is kept for staff.
-
-use std::path::{Path as FsPath, PathBuf};
 
 use axum::extract::multipart::{Multipart, MultipartRejection};
 use axum::extract::{Path, Query, State};
@@ -19,6 +17,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use super::{DeskForm, Staff, StaffView, message, page, unavailable};
+use crate::media_store::{MediaFile, MediaStoreError};
 use crate::state::AppState;
 
 /// Items per library page.
@@ -283,12 +282,8 @@ pub async fn original(
     let Some(format) = masthead_media::Format::parse(&m.format) else {
         return not_found();
     };
-    let path = state
-        .config
-        .media_dir
-        .join(&m.key)
-        .join(format!("original.{}", format.extension()));
-    match tokio::fs::read(&path).await {
+    let path = format!("{}/original.{}", m.key, format.extension());
+    match state.config.media.get(&path).await {
         Ok(bytes) => {
             let name: String = m
                 .filename
@@ -311,12 +306,21 @@ pub async fn original(
             h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
             res
         }
-        Err(e) => {
-            tracing::error!(error = %e, path = %path.display(), "original missing");
+        Err(MediaStoreError::NotFound) => {
+            tracing::error!(%path, store = %state.config.media.describe(), "original missing");
             message(
                 StatusCode::NOT_FOUND,
                 "The original is missing",
-                "The file uploaded for this image is no longer on disk. The sizes readers see still work.",
+                "The file uploaded for this image is no longer in the media store. The sizes readers see still work.",
+                None,
+            )
+        }
+        Err(e) => {
+            tracing::error!(error = %e, %path, "original unreadable");
+            message(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "Temporarily unavailable",
+                "The media store could not be reached. Please try again in a minute.",
                 None,
             )
         }
@@ -549,7 +553,6 @@ pub(crate) async fn store_upload(
             .map(|b| format!("{b:02x}"))
             .collect::<String>()
     };
-    let dir = state.config.media_dir.join(&key);
     let _slot = state
         .media_slots
         .acquire()
@@ -564,22 +567,28 @@ pub(crate) async fn store_upload(
     .map_err(|e| UploadError::Failed(e.to_string()))?;
     let processed = processed.map_err(UploadError::Refused)?;
     let size = bytes.len();
-    if !tokio::fs::try_exists(&dir).await.unwrap_or(false) {
-        let media_dir = state.config.media_dir.clone();
-        let key2 = key.clone();
-        let fallback = processed.format;
-        tokio::task::spawn_blocking(move || {
-            write_files(&media_dir, &key2, fallback, &bytes, &processed)
-        })
+    let media = &state.config.media;
+    let marker = format!("{key}/info");
+    let present = media
+        .head(&marker)
         .await
         .map_err(|e| UploadError::Failed(e.to_string()))?
-        .map_err(|e| UploadError::Failed(e.to_string()))?;
+        .is_some();
+    if !present {
+        media
+            .put_folder(&key, folder_files(processed.format, bytes, processed))
+            .await
+            .map_err(|e| UploadError::Failed(e.to_string()))?;
     }
     // Read back what was written (or was already there) for the row.
-    let Some(meta) = read_dimensions(&dir) else {
+    let info = media
+        .get(&marker)
+        .await
+        .map_err(|e| UploadError::Failed(format!("reading {marker}: {e}")))?;
+    let Some(meta) = parse_info(&String::from_utf8_lossy(&info)) else {
         return Err(UploadError::Failed(format!(
-            "{} holds no generated widths",
-            dir.display()
+            "{marker} in {} names no generated widths",
+            media.describe()
         )));
     };
     let new = NewMedia {
@@ -614,8 +623,7 @@ struct FolderInfo {
     widths: Vec<u32>,
 }
 
-fn read_dimensions(dir: &FsPath) -> Option<FolderInfo> {
-    let text = std::fs::read_to_string(dir.join("info")).ok()?;
+fn parse_info(text: &str) -> Option<FolderInfo> {
     let mut parts = text.trim().split(' ');
     let format = masthead_media::Format::parse(parts.next()?)?;
     let width = parts.next()?.parse().ok()?;
@@ -634,52 +642,36 @@ fn read_dimensions(dir: &FsPath) -> Option<FolderInfo> {
     })
 }
 
-/// Writes the original, every width and an `info` file into a temporary
-/// folder, syncs them, then renames the folder into place: a crash leaves
-/// either nothing or a complete folder.
-fn write_files(
-    media_dir: &FsPath,
-    key: &str,
+/// A media folder: the original, every width, and last the `info` file
+/// that marks it complete (see [`crate::media_store`]).
+fn folder_files(
     format: masthead_media::Format,
-    original: &[u8],
-    p: &Processed,
-) -> std::io::Result<()> {
-    use std::io::Write;
-    let tmp: PathBuf = media_dir.join(format!(".tmp-{key}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&tmp);
-    std::fs::create_dir_all(&tmp)?;
-    let write = |name: &str, bytes: &[u8]| -> std::io::Result<()> {
-        let mut f = std::fs::File::create(tmp.join(name))?;
-        f.write_all(bytes)?;
-        f.sync_all()
-    };
-    write(&format!("original.{}", format.extension()), original)?;
-    for v in &p.variants {
-        write(&v.file_name(), &v.bytes)?;
-    }
+    original: bytes::Bytes,
+    p: Processed,
+) -> Vec<MediaFile> {
     let widths = p
         .widths
         .iter()
         .map(u32::to_string)
         .collect::<Vec<_>>()
         .join(",");
-    write(
-        "info",
-        format!("{} {} {} {widths}\n", format.as_str(), p.width, p.height).as_bytes(),
-    )?;
-    let dest = media_dir.join(key);
-    match std::fs::rename(&tmp, &dest) {
-        Ok(()) => {}
-        // Another upload of the same file finished first: theirs is as good.
-        Err(_) if dest.join("info").exists() => {
-            let _ = std::fs::remove_dir_all(&tmp);
-        }
-        Err(e) => return Err(e),
-    }
-    if let Ok(d) = std::fs::File::open(media_dir) {
-        let _ = d.sync_all();
-    }
-    Ok(())
+    let info = format!("{} {} {} {widths}\n", format.as_str(), p.width, p.height);
+    let mut files = vec![MediaFile {
+        name: format!("original.{}", format.extension()),
+        bytes: original,
+        content_type: format.mime(),
+    }];
+    files.extend(p.variants.into_iter().map(|v| MediaFile {
+        name: v.file_name(),
+        content_type: v.format.mime(),
+        bytes: bytes::Bytes::from(v.bytes),
+    }));
+    files.push(MediaFile {
+        name: "info".to_owned(),
+        bytes: bytes::Bytes::from(info),
+        content_type: "text/plain; charset=utf-8",
+    });
+    files
 }
 
 crate::admin::has_csrf!(DetailsForm);

@@ -337,25 +337,25 @@ impl<'a> Item<'a> {
     }
 }
 
-/// Feed item sizes come from the files themselves, read in one blocking task.
+/// Feed item sizes come from the files themselves: demo files on disk (read
+/// in one blocking task), library media from the media store (asked at once).
 async fn add_file_sizes(state: &AppState, items: &mut [Item<'_>]) {
     let content = state.config.content_dir.clone();
-    let media = state.config.media_dir.clone();
-    let wanted: Vec<Option<PathBuf>> = items
+    let media = &state.config.media;
+    let wanted: Vec<Option<&PathBuf>> = items
         .iter()
         .flat_map(|i| [i.image.as_ref(), i.video.as_ref()])
-        .map(|m| {
-            m.and_then(|m| m.local.as_ref()).map(|rel| {
-                if let Ok(rest) = rel.strip_prefix("media") {
-                    media.join(rest)
-                } else {
-                    content.join(rel.strip_prefix("content").unwrap_or(rel))
-                }
-            })
+        .map(|m| m.and_then(|m| m.local.as_ref()))
+        .collect();
+    let on_disk: Vec<Option<PathBuf>> = wanted
+        .iter()
+        .map(|rel| {
+            rel.filter(|rel| !rel.starts_with("media"))
+                .map(|rel| content.join(rel.strip_prefix("content").unwrap_or(rel)))
         })
         .collect();
-    let sizes = tokio::task::spawn_blocking(move || {
-        wanted
+    let disk_sizes = tokio::task::spawn_blocking(move || {
+        on_disk
             .into_iter()
             .map(|p| {
                 p.and_then(|p| std::fs::metadata(p).ok())
@@ -363,10 +363,25 @@ async fn add_file_sizes(state: &AppState, items: &mut [Item<'_>]) {
                     .map_or(0, |m| m.len())
             })
             .collect::<Vec<u64>>()
-    })
-    .await
-    .unwrap_or_default();
-    let mut sizes = sizes.into_iter();
+    });
+    let stored = wanted.iter().map(|rel| async move {
+        let path = rel
+            .and_then(|rel| rel.strip_prefix("media").ok())
+            .and_then(|rest| rest.to_str())?;
+        match media.head(path).await {
+            Ok(size) => size,
+            Err(e) => {
+                tracing::warn!(error = %e, path, "media size unknown for a feed");
+                None
+            }
+        }
+    });
+    let stored_sizes = futures_util::future::join_all(stored).await;
+    let disk_sizes = disk_sizes.await.unwrap_or_default();
+    let mut sizes = stored_sizes
+        .into_iter()
+        .zip(disk_sizes.into_iter().chain(std::iter::repeat(0)))
+        .map(|(stored, disk)| stored.unwrap_or(disk));
     for item in items.iter_mut() {
         for m in [item.image.as_mut(), item.video.as_mut()] {
             let size = sizes.next().unwrap_or(0);

@@ -3,12 +3,15 @@
 //! The key is part of the SHA-256 of the upload, so a name always means the
 //! same bytes: files are cached for a year and marked immutable. Only the
 //! generated files are reachable; the original and the `info` file are not.
+//! The bytes come from the media store (a directory or an S3 bucket): readers
+//! see the same addresses and headers either way.
 
 use axum::extract::{Path, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 
 use crate::error::SiteError;
+use crate::media_store::MediaStoreError;
 use crate::state::AppState;
 
 /// The content type of a servable file name (`{width}.{webp|jpg|png}`).
@@ -37,8 +40,8 @@ pub async fn file(
     let Some(content_type) = servable(&name).filter(|_| valid_key(&key)) else {
         return SiteError::NotFound.into_response();
     };
-    let path = state.config.media_dir.join(&key).join(&name);
-    match tokio::fs::read(&path).await {
+    let path = format!("{key}/{name}");
+    match state.config.media.get(&path).await {
         Ok(bytes) => {
             let mut res = (StatusCode::OK, bytes).into_response();
             let h = res.headers_mut();
@@ -56,7 +59,16 @@ pub async fn file(
             }
             res
         }
-        Err(_) => SiteError::NotFound.into_response(),
+        Err(MediaStoreError::NotFound) => SiteError::NotFound.into_response(),
+        Err(e) => {
+            // A store that is down is not a missing file: say "try again"
+            // (and keep caches from remembering a 404 for a year).
+            tracing::error!(error = %e, %path, "media store unavailable");
+            let mut res = SiteError::Unavailable.into_response();
+            res.headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from_static("30"));
+            res
+        }
     }
 }
 

@@ -8,7 +8,7 @@ use reqwest::multipart::{Form, Part};
 
 use super::*;
 
-fn photo(w: u32, h: u32, format: ImageFormat) -> Vec<u8> {
+pub(super) fn photo(w: u32, h: u32, format: ImageFormat) -> Vec<u8> {
     let img = RgbImage::from_fn(w, h, |x, y| {
         Rgb([
             (x * 255 / w) as u8,
@@ -23,15 +23,15 @@ fn photo(w: u32, h: u32, format: ImageFormat) -> Vec<u8> {
     out.into_inner()
 }
 
-struct Desk<'a> {
-    s: &'a Server,
-    c: reqwest::Client,
-    cookie: String,
-    csrf: String,
+pub(super) struct Desk<'a> {
+    pub(super) s: &'a Server,
+    pub(super) c: reqwest::Client,
+    pub(super) cookie: String,
+    pub(super) csrf: String,
 }
 
 impl Desk<'_> {
-    async fn upload(&self, name: &str, bytes: Vec<u8>, json: bool) -> reqwest::Response {
+    pub(super) async fn upload(&self, name: &str, bytes: Vec<u8>, json: bool) -> reqwest::Response {
         self.upload_with(name, bytes, json, &self.csrf).await
     }
 
@@ -56,7 +56,7 @@ impl Desk<'_> {
         req.send().await.expect("upload")
     }
 
-    async fn page(&self, path: &str) -> (u16, String) {
+    pub(super) async fn page(&self, path: &str) -> (u16, String) {
         let res = self
             .c
             .get(self.s.url(path))
@@ -67,7 +67,7 @@ impl Desk<'_> {
         (res.status().as_u16(), res.text().await.expect("text"))
     }
 
-    async fn post(&self, path: &str, form: &[(&str, &str)]) -> reqwest::Response {
+    pub(super) async fn post(&self, path: &str, form: &[(&str, &str)]) -> reqwest::Response {
         let mut all = vec![("csrf", self.csrf.as_str())];
         all.extend_from_slice(form);
         self.c
@@ -92,7 +92,7 @@ fn media_folders(s: &Server) -> Vec<String> {
     v
 }
 
-async fn json(res: reqwest::Response) -> (u16, serde_json::Value) {
+pub(super) async fn json(res: reqwest::Response) -> (u16, serde_json::Value) {
     let status = res.status().as_u16();
     (status, res.json().await.expect("json body"))
 }
@@ -351,7 +351,7 @@ fn crc32(bytes: &[u8]) -> u32 {
 const FERRY_BODY: &str = "The night ferry sails again from Monday.\n\nTickets go on sale at the quay.\n\nMembers get the timetable first.\n\nA fourth paragraph for members only.";
 
 /// Publishes the ferry story with a library feature image.
-async fn publish(
+pub(super) async fn publish(
     d: &Desk<'_>,
     post_url: &str,
     byline: &str,
