@@ -9,12 +9,14 @@ pub mod diff;
 pub mod digest;
 pub mod editorial;
 pub mod email;
+pub mod html;
 pub mod error;
 pub mod jwt;
 pub mod network;
 pub mod permission;
 pub mod post;
 pub mod reading_time;
+pub mod search;
 pub mod relative_time;
 pub mod slug;
 

@@ -358,9 +358,6 @@ pub struct PostView {
     pub meta_description: String,
 }
 
-/// Top-level blocks of a members-only story shown before the gate.
-const TEASER_BLOCKS: usize = 2;
-
 impl PostView {
     pub fn new(p: &Post, clock: &Clock) -> PostView {
         let published_ms = p.published_ms.unwrap_or(p.created_ms);
@@ -392,7 +389,7 @@ impl PostView {
             dek: p.dek.clone(),
             body_html: match p.visibility {
                 Visibility::Public => p.body_html.clone(),
-                _ => crate::markdown::teaser(&p.body_html, TEASER_BLOCKS)
+                _ => crate::markdown::teaser(&p.body_html, masthead_domain::html::TEASER_BLOCKS)
                     .0
                     .to_owned(),
             },
