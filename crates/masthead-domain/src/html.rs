@@ -73,5 +73,4 @@ mod tests {
         assert_eq!(teaser(html, 9), (html, false));
         assert_eq!(teaser("", 2), ("", false));
     }
-
 }

@@ -237,7 +237,11 @@ impl SearchCursor {
         let (Some(score), Some(ms), Some(id)) = (parts.next(), parts.next(), parts.next()) else {
             return Err(DomainError::BadCursor("expected <score>.<time>.<id>"));
         };
-        if score.len() != 16 || !score.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')) {
+        if score.len() != 16
+            || !score
+                .bytes()
+                .all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
+        {
             return Err(DomainError::BadCursor("the score part is malformed"));
         }
         let bits = u64::from_str_radix(score, 16)
@@ -246,11 +250,14 @@ impl SearchCursor {
         if !score.is_finite() {
             return Err(DomainError::BadCursor("the score part is not a number"));
         }
-        let published_ms = crate::cursor::parse_signed_decimal(ms)
-            .ok_or(DomainError::BadCursor("the time part is not a whole number"))?;
+        let published_ms = crate::cursor::parse_signed_decimal(ms).ok_or(
+            DomainError::BadCursor("the time part is not a whole number"),
+        )?;
         let id = crate::cursor::parse_decimal(id)
             .filter(|id| *id > 0)
-            .ok_or(DomainError::BadCursor("the id part is not a positive whole number"))?;
+            .ok_or(DomainError::BadCursor(
+                "the id part is not a positive whole number",
+            ))?;
         Ok(SearchCursor {
             score,
             published_ms,
@@ -428,7 +435,9 @@ mod tests {
 
     #[test]
     fn nothing_to_search_for() {
-        for q in ["", "   ", "*", "-", "- -", "\"\"", "\"", "-ferry", "()", "\0\0"] {
+        for q in [
+            "", "   ", "*", "-", "- -", "\"\"", "\"", "-ferry", "()", "\0\0",
+        ] {
             let parsed = parse(q).unwrap();
             assert!(!parsed.is_searchable(), "{q:?}");
             assert_eq!(parsed.to_fts5(), None, "{q:?}");

@@ -147,6 +147,7 @@ impl<'t> Writer<'t> {
                 stmt.execute(params![id, author, pos as i64, listed_at])?;
             }
         }
+        self.reindex_post(id)?;
         self.log_change(ChangeTopic::Post, Some(id), None)?;
         Ok(id)
     }
@@ -295,6 +296,7 @@ impl Writer<'_> {
                     [id],
                 )?;
             }
+            self.reindex_post(*id)?;
             self.log_change(ChangeTopic::Post, Some(*id), None)?;
         }
         Ok(ids)
