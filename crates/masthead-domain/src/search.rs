@@ -398,7 +398,7 @@ mod tests {
 
     #[test]
     fn words_phrases_prefixes_and_exclusions() {
-        let q = parse(r#"ferry "city  council" counc* -parking"#).unwrap();
+        let q = parse(r#"ferry "city  council" counc* -parking"#).expect("test");
         assert_eq!(
             q.terms,
             vec![
@@ -418,7 +418,7 @@ mod tests {
             ]
         );
         assert_eq!(
-            q.to_fts5().unwrap(),
+            q.to_fts5().expect("test"),
             r#"("ferry" AND "city council" AND "counc"*) NOT "parking""#
         );
         assert_eq!(q.to_text(), r#"ferry "city council" counc* -parking"#);
@@ -426,9 +426,9 @@ mod tests {
 
     #[test]
     fn operators_and_columns_are_just_words() {
-        let q = parse(r#"title:x AND (NEAR OR "a"" b") * ^col"#).unwrap();
+        let q = parse(r#"title:x AND (NEAR OR "a"" b") * ^col"#).expect("test");
         assert_eq!(
-            q.to_fts5().unwrap(),
+            q.to_fts5().expect("test"),
             r#"("title:x" AND "AND" AND "(NEAR" AND "OR" AND "a" AND "b" AND "^col")"#
         );
     }
@@ -438,7 +438,7 @@ mod tests {
         for q in [
             "", "   ", "*", "-", "- -", "\"\"", "\"", "-ferry", "()", "\0\0",
         ] {
-            let parsed = parse(q).unwrap();
+            let parsed = parse(q).expect("test");
             assert!(!parsed.is_searchable(), "{q:?}");
             assert_eq!(parsed.to_fts5(), None, "{q:?}");
         }
@@ -446,13 +446,13 @@ mod tests {
 
     #[test]
     fn short_prefixes_are_words_and_unclosed_phrases_run_to_the_end() {
-        assert_eq!(parse("a*").unwrap().terms, vec![word("a")]);
+        assert_eq!(parse("a*").expect("test").terms, vec![word("a")]);
         assert_eq!(
-            parse("\"city council").unwrap().terms[0].kind,
+            parse("\"city council").expect("test").terms[0].kind,
             TermKind::Phrase(vec!["city".into(), "council".into()])
         );
-        assert_eq!(parse("\"one\"").unwrap().terms, vec![word("one")]);
-        assert_eq!(parse("x x x").unwrap().terms, vec![word("x")]);
+        assert_eq!(parse("\"one\"").expect("test").terms, vec![word("one")]);
+        assert_eq!(parse("x x x").expect("test").terms, vec![word("x")]);
     }
 
     #[test]
