@@ -207,35 +207,46 @@ fn fts5_term(kind: &TermKind) -> String {
     }
 }
 
-/// Where a result page ends: the last result's relevance score (as the
-/// database computed it, compared exactly), publication time and id. The
-/// next page is everything ranked strictly after it.
+/// Where a result page ends. Results are ranked in windows: the newest
+/// matches up to a bound (a backend's choice, a thousand or so), best first,
+/// then the next-older window, and so on; a query with fewer matches than
+/// that is one window, ranked as a whole. A cursor names its window (a range
+/// of index keys, which order posts by publication time) and the last result
+/// shown in it by relevance score (as the database computed it, compared
+/// exactly) and key; the next page is everything ranked after it.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct SearchCursor {
+    /// The window: keys in `window_start..window_end`.
+    pub window_start: i64,
+    pub window_end: i64,
     /// Lower is better (FTS5's bm25 is negative; PostgreSQL's rank is negated).
     pub score: f64,
-    pub published_ms: i64,
-    pub id: i64,
+    /// The last result's index key.
+    pub key: i64,
 }
 
 impl SearchCursor {
-    /// `{score bits in hex}.{time}.{id}`: opaque to readers, exact for us.
+    /// `{score bits in hex}.{window start}.{window end}.{key}`: opaque to
+    /// readers, exact for us.
     pub fn encode(&self) -> String {
         format!(
-            "{:016x}.{}.{}",
+            "{:016x}.{}.{}.{}",
             self.score.to_bits(),
-            self.published_ms,
-            self.id
+            self.window_start,
+            self.window_end,
+            self.key
         )
     }
 
     pub fn decode(text: &str) -> Result<SearchCursor, DomainError> {
-        if text.len() > 60 {
+        if text.len() > 90 {
             return Err(DomainError::BadCursor("it is too long"));
         }
-        let mut parts = text.splitn(3, '.');
-        let (Some(score), Some(ms), Some(id)) = (parts.next(), parts.next(), parts.next()) else {
-            return Err(DomainError::BadCursor("expected <score>.<time>.<id>"));
+        let parts: Vec<&str> = text.split('.').collect();
+        let [score, start, end, key] = parts[..] else {
+            return Err(DomainError::BadCursor(
+                "expected <score>.<start>.<end>.<key>",
+            ));
         };
         if score.len() != 16
             || !score
@@ -250,18 +261,20 @@ impl SearchCursor {
         if !score.is_finite() {
             return Err(DomainError::BadCursor("the score part is not a number"));
         }
-        let published_ms = crate::cursor::parse_signed_decimal(ms).ok_or(
-            DomainError::BadCursor("the time part is not a whole number"),
-        )?;
-        let id = crate::cursor::parse_decimal(id)
-            .filter(|id| *id > 0)
-            .ok_or(DomainError::BadCursor(
-                "the id part is not a positive whole number",
-            ))?;
+        let number = |s: &str| {
+            crate::cursor::parse_signed_decimal(s).ok_or(DomainError::BadCursor(
+                "a position part is not a whole number",
+            ))
+        };
+        let (window_start, window_end, key) = (number(start)?, number(end)?, number(key)?);
+        if !(window_start <= key && key < window_end) {
+            return Err(DomainError::BadCursor("the position is outside its window"));
+        }
         Ok(SearchCursor {
+            window_start,
+            window_end,
             score,
-            published_ms,
-            id,
+            key,
         })
     }
 }
@@ -466,21 +479,25 @@ mod tests {
     #[test]
     fn cursors_round_trip_and_refuse_junk() {
         let c = SearchCursor {
+            window_start: -5,
+            window_end: i64::MAX,
             score: -3.25e-7,
-            published_ms: -5,
-            id: 9,
+            key: 9,
         };
         assert_eq!(SearchCursor::decode(&c.encode()), Ok(c));
         for bad in [
             "",
             "x",
-            "7ff0000000000000.1.1",
-            "7ff8000000000000.1.1",
-            "0000000000000000.1.0",
-            "000000000000000.1.1",
-            "0000000000000000.01.1",
-            "0000000000000000.1.1.1",
-            "000000000000000G.1.1",
+            "0000000000000000.1.5",
+            "7ff0000000000000.1.5.2",
+            "7ff8000000000000.1.5.2",
+            "0000000000000000.1.5.5",
+            "0000000000000000.1.5.0",
+            "000000000000000.1.5.2",
+            "0000000000000000.01.5.2",
+            "0000000000000000.1.5.2.1",
+            "000000000000000G.1.5.2",
+            "0000000000000000.-0.5.2",
         ] {
             assert!(SearchCursor::decode(bad).is_err(), "{bad:?}");
         }
@@ -534,8 +551,11 @@ mod tests {
         }
 
         #[test]
-        fn cursors_round_trip(score in proptest::num::f64::NORMAL | proptest::num::f64::ZERO, ms in any::<i64>(), id in 1i64..) {
-            let c = SearchCursor { score, published_ms: ms, id };
+        fn cursors_round_trip(score in proptest::num::f64::NORMAL | proptest::num::f64::ZERO, a in any::<i64>(), b in any::<i64>(), k in any::<i64>()) {
+            let mut v = [a, b, k];
+            v.sort_unstable();
+            prop_assume!(v[1] < v[2]);
+            let c = SearchCursor { window_start: v[0], key: v[1], window_end: v[2], score };
             prop_assert_eq!(SearchCursor::decode(&c.encode()), Ok(c));
         }
     }

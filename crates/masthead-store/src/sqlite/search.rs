@@ -13,8 +13,7 @@
 use masthead_domain::html::{TEASER_BLOCKS, teaser};
 use masthead_domain::search::{Highlighted, SearchCursor, SearchQuery, clean_text, index_text};
 use masthead_domain::{PostKind, Visibility};
-use rusqlite::types::Value;
-use rusqlite::{Connection, OptionalExtension, Transaction, params, params_from_iter};
+use rusqlite::{Connection, OptionalExtension, Transaction, params};
 
 use super::Writer;
 use super::queries::{card_columns, card_from_row};
@@ -24,12 +23,54 @@ use crate::model::PostCard;
 /// The migration that creates the index (and after which it is filled).
 pub(super) const INDEX_MIGRATION: i64 = 10;
 
-/// Relevance weights of the columns (title, standfirst, body, tags, bylines):
-/// a word in the headline counts ten body words, in the standfirst five, in a
-/// tag or byline four.
-const RANK: &str = "bm25(post_search, 10.0, 5.0, 1.0, 4.0, 4.0)";
+/// Relevance weights of the columns (title, standfirst, body, tags, bylines,
+/// facets): a word in the headline counts ten body words, in the standfirst
+/// five, in a tag or byline four. Facets only ever match filters: weight 0.
+const RANK: &str = "bm25(post_search, 10.0, 5.0, 1.0, 4.0, 4.0, 0.0)";
+/// The columns a reader's words may match.
+const TEXT_COLUMNS: &str = "{title dek body tags bylines}";
+/// How many matches are ranked together: the newest this many, then the
+/// next-older this many, and so on. Ranking costs per match (bm25 reads each
+/// one's column sizes and positions), so a word found in half of a large
+/// archive must not rank every match before the first page; a query with
+/// fewer matches than this (most of them) is ranked as a whole.
+const RANK_WINDOW: i64 = 1_000;
 /// Tokens in a snippet (FTS5 allows at most 64).
 const SNIPPET_TOKENS: i64 = 32;
+/// Low bits of a search key taken by the post's id (see [`search_key`]).
+const ID_BITS: u32 = 20;
+/// Publication times are clamped to ±2^42 ms (about 139 years either side of
+/// 1970), so that a key fits in an i64.
+const MS_LIMIT: i64 = 1 << 42;
+
+/// A post's key in the index: its publication time, then (the low bits of)
+/// its id, so that key order is publication order.
+fn search_key(published_ms: i64, id: i64) -> i64 {
+    key_at(published_ms) | (id & ((1 << ID_BITS) - 1))
+}
+
+/// The smallest key of a post published at `ms`: bounds of a date filter.
+fn key_at(ms: i64) -> i64 {
+    ms.clamp(-MS_LIMIT, MS_LIMIT - 1) << ID_BITS
+}
+
+/// The facet token of a kind: letters ending in a digit, so that no
+/// stemming rule changes it and no word a reader types can be it.
+fn kind_facet(kind: PostKind) -> String {
+    format!("k{}0", kind.as_str())
+}
+
+/// The facet token of a tag: its slug in hex (slugs hold `-`, which the
+/// tokenizer would split on), ending in a digit like [`kind_facet`].
+fn tag_facet(slug: &str) -> String {
+    let mut out = String::with_capacity(slug.len() * 2 + 2);
+    out.push('t');
+    for b in slug.bytes() {
+        out.push_str(&format!("{b:02x}"));
+    }
+    out.push('0');
+    out
+}
 
 /// What a search may be narrowed to.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -60,8 +101,40 @@ pub struct SearchPage {
     pub next: Option<SearchCursor>,
 }
 
-/// A page of results for `query`, best first (ties: newest first), strictly
-/// after `after`. A query with nothing to search for finds nothing.
+/// The whole `MATCH` expression: the reader's (already rendered with every
+/// term quoted) confined to the text columns, and the filters' facets.
+fn match_expression(reader: &str, filters: &SearchFilters) -> String {
+    let mut fts = format!("{TEXT_COLUMNS} : ({reader})");
+    if let Some(kind) = filters.kind {
+        fts.push_str(&format!(" AND facets : \"{}\"", kind_facet(kind)));
+    }
+    if let Some(tag) = &filters.tag {
+        fts.push_str(&format!(" AND facets : \"{}\"", tag_facet(tag)));
+    }
+    fts
+}
+
+/// The next window below `end`: the keys of the newest [`RANK_WINDOW`]
+/// matches in `lower..end`, as `(oldest key, end)`; `None` when there are none.
+fn window_below(
+    c: &Connection,
+    fts: &str,
+    lower: i64,
+    end: i64,
+) -> StoreResult<Option<(i64, i64)>> {
+    let keys: Vec<i64> = c
+        .prepare_cached(
+            "SELECT rowid FROM post_search WHERE post_search MATCH ?1 AND rowid >= ?2 AND rowid < ?3
+             ORDER BY rowid DESC LIMIT ?4",
+        )?
+        .query_map(params![fts, lower, end, RANK_WINDOW], |r| r.get(0))?
+        .collect::<Result<_, _>>()?;
+    Ok(keys.last().map(|oldest| (*oldest, end)))
+}
+
+/// A page of results for `query`: best first (ties: newest first) within
+/// windows of the newest matches, strictly after `after`. A query with
+/// nothing to search for finds nothing.
 pub fn search(
     c: &Connection,
     query: SearchQuery,
@@ -69,75 +142,79 @@ pub fn search(
     after: Option<SearchCursor>,
     limit: u32,
 ) -> StoreResult<SearchPage> {
-    let Some(fts) = query.to_fts5() else {
+    let Some(expr) = query.to_fts5() else {
         return Ok(SearchPage::default());
     };
-    let limit = limit.clamp(1, 100);
-    let tag_id = match &filters.tag {
-        None => None,
-        Some(slug) => {
-            let id: Option<i64> = c
-                .prepare_cached("SELECT id FROM tags WHERE slug = ?1")?
-                .query_row([slug], |r| r.get(0))
-                .optional()?;
-            match id {
-                Some(id) => Some(id),
-                None => return Ok(SearchPage::default()),
-            }
-        }
+    let limit = limit.clamp(1, 100) as usize;
+    let fts = match_expression(&expr, &filters);
+    let lower = filters.from_ms.map_or(i64::MIN, key_at);
+    let upper = filters.to_ms.map_or(i64::MAX, key_at);
+    let (mut window, mut resume) = match after {
+        Some(a) => ((a.window_start, a.window_end), Some((a.score, a.key))),
+        None => match window_below(c, &fts, lower, upper)? {
+            Some(w) => (w, None),
+            None => return Ok(SearchPage::default()),
+        },
     };
-    // One statement for every combination of filters: an absent filter is a
-    // NULL parameter. The FTS5 match drives the scan; each match is ranked
-    // and checked against the post, and only the best `limit + 1` are kept.
     let sql = format!(
-        "SELECT s.rowid, {RANK} AS score, p.published_at
-         FROM post_search s JOIN posts p ON p.id = s.rowid
-         WHERE post_search MATCH ?1
-           AND p.status = 'published' AND p.kind <> 'page'
-           AND (?2 IS NULL OR p.kind = ?2)
-           AND (?3 IS NULL OR EXISTS (SELECT 1 FROM post_tags pt WHERE pt.post_id = p.id AND pt.tag_id = ?3))
-           AND (?4 IS NULL OR p.published_at >= ?4)
-           AND (?5 IS NULL OR p.published_at < ?5)
-           AND (?6 IS NULL OR score > ?6
-                OR (score = ?6 AND (p.published_at < ?7 OR (p.published_at = ?7 AND p.id < ?8))))
-         ORDER BY score, p.published_at DESC, p.id DESC
-         LIMIT ?9"
+        "SELECT rowid, {RANK} AS score FROM post_search
+         WHERE post_search MATCH ?1 AND rowid >= ?2 AND rowid < ?3
+           AND (?4 IS NULL OR score > ?4 OR (score = ?4 AND rowid < ?5))
+         ORDER BY score, rowid DESC LIMIT ?6"
     );
-    let args = [
-        Value::Text(fts.clone()),
-        filters
-            .kind
-            .map_or(Value::Null, |k| Value::Text(k.as_str().to_owned())),
-        tag_id.map_or(Value::Null, Value::Integer),
-        filters.from_ms.map_or(Value::Null, Value::Integer),
-        filters.to_ms.map_or(Value::Null, Value::Integer),
-        after.map_or(Value::Null, |a| Value::Real(a.score)),
-        after.map_or(Value::Null, |a| Value::Integer(a.published_ms)),
-        after.map_or(Value::Null, |a| Value::Integer(a.id)),
-        Value::Integer(i64::from(limit) + 1),
-    ];
-    let mut ranked: Vec<SearchCursor> = c
-        .prepare_cached(&sql)?
-        .query_map(params_from_iter(args), |r| {
-            Ok(SearchCursor {
-                id: r.get(0)?,
-                score: r.get(1)?,
-                published_ms: r.get(2)?,
-            })
-        })?
-        .collect::<Result<_, _>>()?;
-    let next = if ranked.len() > limit as usize {
-        ranked.truncate(limit as usize);
+    let mut rank = c.prepare_cached(&sql)?;
+    let mut ranked: Vec<SearchCursor> = Vec::with_capacity(limit + 1);
+    loop {
+        let (start, end) = window;
+        let need = (limit + 1 - ranked.len()) as i64;
+        let rows = rank.query_map(
+            params![
+                fts,
+                start.max(lower),
+                end.min(upper),
+                resume.map(|r| r.0),
+                resume.map(|r| r.1),
+                need
+            ],
+            |r| {
+                Ok(SearchCursor {
+                    window_start: start,
+                    window_end: end,
+                    key: r.get(0)?,
+                    score: r.get(1)?,
+                })
+            },
+        )?;
+        for row in rows {
+            ranked.push(row?);
+        }
+        if ranked.len() > limit {
+            break;
+        }
+        // This window is done: on to the next-older one.
+        match window_below(c, &fts, lower, start.max(lower))? {
+            Some(w) => {
+                window = w;
+                resume = None;
+            }
+            None => break,
+        }
+    }
+    let next = if ranked.len() > limit {
+        ranked.truncate(limit);
         ranked.last().copied()
     } else {
         None
     };
     // Cards and snippets for this page only: snippets cost, so never for
     // matches that are not shown.
+    let mut post_stmt =
+        c.prepare_cached("SELECT post_id FROM post_search_keys WHERE search_key = ?1")?;
     let mut card_stmt = c.prepare_cached(concat!(
         "SELECT ",
         card_columns!(),
-        " FROM posts p LEFT JOIN tags t ON t.id = p.primary_tag_id WHERE p.id = ?1"
+        " FROM posts p LEFT JOIN tags t ON t.id = p.primary_tag_id
+          WHERE p.id = ?1 AND p.status = 'published'"
     ))?;
     let mut snip_stmt = c.prepare_cached(&format!(
         "SELECT highlight(post_search, 0, char(2), char(3)),
@@ -147,11 +224,17 @@ pub fn search(
     ))?;
     let mut hits = Vec::with_capacity(ranked.len());
     for r in &ranked {
-        let Some(card) = card_stmt.query_row([r.id], card_from_row).optional()? else {
+        let Some(post_id) = post_stmt
+            .query_row([r.key], |row| row.get::<_, i64>(0))
+            .optional()?
+        else {
+            continue;
+        };
+        let Some(card) = card_stmt.query_row([post_id], card_from_row).optional()? else {
             continue;
         };
         let (title, body, dek): (String, String, String) = snip_stmt
-            .query_row(params![fts, r.id], |row| {
+            .query_row(params![fts, r.key], |row| {
                 Ok((row.get(0)?, row.get(1)?, row.get(2)?))
             })
             .optional()?
@@ -171,28 +254,31 @@ pub fn search(
     Ok(SearchPage { hits, next })
 }
 
-/// The text of a post's row in the index, or `None` if the post must not be
+/// A post's row in the index.
+struct Document {
+    key: i64,
+    columns: [String; 6],
+}
+
+/// The row post `id` should have in the index, or `None` if it must not be
 /// in it (missing, not published, or a page).
-fn document(tx: &Transaction<'_>, id: i64) -> StoreResult<Option<[String; 5]>> {
-    let row: Option<(String, String, String, String, String, String)> = tx
+fn document(tx: &Transaction<'_>, id: i64) -> StoreResult<Option<Document>> {
+    type Row = (String, String, String, Option<i64>, String, String, String);
+    let row: Option<Row> = tx
         .prepare_cached(
-            "SELECT kind, status, visibility, title, dek, body_html FROM posts WHERE id = ?1",
+            "SELECT kind, status, visibility, published_at, title, dek, body_html FROM posts WHERE id = ?1",
         )?
         .query_row([id], |r| {
-            Ok((
-                r.get(0)?,
-                r.get(1)?,
-                r.get(2)?,
-                r.get(3)?,
-                r.get(4)?,
-                r.get(5)?,
-            ))
+            Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?, r.get(6)?))
         })
         .optional()?;
-    let Some((kind, status, visibility, title, dek, body_html)) = row else {
+    let Some((kind, status, visibility, published, title, dek, body_html)) = row else {
         return Ok(None);
     };
-    if status != "published" || kind == PostKind::Page.as_str() {
+    let (Ok(kind), Some(published)) = (PostKind::parse(&kind), published) else {
+        return Ok(None);
+    };
+    if status != "published" || kind == PostKind::Page {
         return Ok(None);
     }
     // Members-only stories are found by what everyone may read, nothing more.
@@ -201,48 +287,74 @@ fn document(tx: &Transaction<'_>, id: i64) -> StoreResult<Option<[String; 5]>> {
     } else {
         index_text(teaser(&body_html, TEASER_BLOCKS).0)
     };
-    let names = |sql: &str| -> StoreResult<String> {
-        let names: Vec<String> = tx
-            .prepare_cached(sql)?
-            .query_map([id], |r| r.get(0))?
-            .collect::<Result<_, _>>()?;
-        Ok(clean_text(&names.join(" · ")))
-    };
-    let tags = names(
-        "SELECT t.name FROM post_tags pt JOIN tags t ON t.id = pt.tag_id
-         WHERE pt.post_id = ?1 ORDER BY pt.position",
-    )?;
-    let bylines = names(
-        "SELECT a.name FROM post_authors pa JOIN authors a ON a.id = pa.author_id
-         WHERE pa.post_id = ?1 ORDER BY pa.position",
-    )?;
-    Ok(Some([
-        clean_text(&title),
-        clean_text(&dek),
-        body,
-        tags,
-        bylines,
-    ]))
+    let tags: Vec<(String, String)> = tx
+        .prepare_cached(
+            "SELECT t.name, t.slug FROM post_tags pt JOIN tags t ON t.id = pt.tag_id
+             WHERE pt.post_id = ?1 ORDER BY pt.position",
+        )?
+        .query_map([id], |r| Ok((r.get(0)?, r.get(1)?)))?
+        .collect::<Result<_, _>>()?;
+    let bylines: Vec<String> = tx
+        .prepare_cached(
+            "SELECT a.name FROM post_authors pa JOIN authors a ON a.id = pa.author_id
+             WHERE pa.post_id = ?1 ORDER BY pa.position",
+        )?
+        .query_map([id], |r| r.get(0))?
+        .collect::<Result<_, _>>()?;
+    let names: Vec<&str> = tags.iter().map(|(name, _)| name.as_str()).collect();
+    let mut facets = vec![kind_facet(kind)];
+    facets.extend(tags.iter().map(|(_, slug)| tag_facet(slug)));
+    Ok(Some(Document {
+        key: search_key(published, id),
+        columns: [
+            clean_text(&title),
+            clean_text(&dek),
+            body,
+            clean_text(&names.join(" · ")),
+            clean_text(&bylines.join(" · ")),
+            facets.join(" "),
+        ],
+    }))
 }
 
 /// Makes post `id`'s row in the index what the post now is: rewritten if it
 /// is a published post, gone otherwise.
 fn reindex(tx: &Transaction<'_>, id: i64) -> StoreResult<()> {
-    tx.prepare_cached("DELETE FROM post_search WHERE rowid = ?1")?
-        .execute([id])?;
-    if let Some([title, dek, body, tags, bylines]) = document(tx, id)? {
-        tx.prepare_cached(
-            "INSERT INTO post_search (rowid, title, dek, body, tags, bylines)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-        )?
-        .execute(params![id, title, dek, body, tags, bylines])?;
+    let old: Option<i64> = tx
+        .prepare_cached("DELETE FROM post_search_keys WHERE post_id = ?1 RETURNING search_key")?
+        .query_row([id], |r| r.get(0))
+        .optional()?;
+    if let Some(key) = old {
+        tx.prepare_cached("DELETE FROM post_search WHERE rowid = ?1")?
+            .execute([key])?;
     }
+    let Some(doc) = document(tx, id)? else {
+        return Ok(());
+    };
+    // Two posts published in the same millisecond whose ids agree in their
+    // low bits would share a key: the later one takes the next free key.
+    let mut key = doc.key;
+    let mut taken = tx.prepare_cached("SELECT 1 FROM post_search_keys WHERE search_key = ?1")?;
+    while taken.exists([key])? {
+        key = key
+            .checked_add(1)
+            .ok_or_else(|| crate::error::StoreError::Other("no free search key".into()))?;
+    }
+    tx.prepare_cached("INSERT INTO post_search_keys (post_id, search_key) VALUES (?1, ?2)")?
+        .execute([id, key])?;
+    let [title, dek, body, tags, bylines, facets] = &doc.columns;
+    tx.prepare_cached(
+        "INSERT INTO post_search (rowid, title, dek, body, tags, bylines, facets)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+    )?
+    .execute(params![key, title, dek, body, tags, bylines, facets])?;
     Ok(())
 }
 
 /// Fills the index from scratch (when the migration creates it).
 pub(super) fn rebuild_index(tx: &Transaction<'_>) -> StoreResult<()> {
     tx.execute("DELETE FROM post_search", [])?;
+    tx.execute("DELETE FROM post_search_keys", [])?;
     let ids: Vec<i64> = tx
         .prepare("SELECT id FROM posts WHERE status = 'published' AND kind <> 'page'")?
         .query_map([], |r| r.get(0))?
@@ -585,7 +697,9 @@ mod tests {
             tag: Some("harbour".into()),
             ..SearchFilters::default()
         };
-        assert!(f.find("council", tagged).is_empty());
+        assert!(f.find("council", tagged.clone()).is_empty());
+        f.edit(apart, |e| e.tag_ids = Some(vec![f.tag]));
+        assert_eq!(f.find("council", tagged), vec![apart]);
         let unknown = SearchFilters {
             tag: Some("nope".into()),
             ..SearchFilters::default()
@@ -632,6 +746,78 @@ mod tests {
     }
 
     #[test]
+    fn many_matches_rank_window_by_window_and_page_without_gaps() {
+        let f = fixture("search-windows");
+        let n = RANK_WINDOW as usize * 2 + 150;
+        let ids: Vec<i64> =
+            f.db.store
+                .write(move |w| {
+                    (0..n)
+                        .map(|i| {
+                            // Every seventh story says it twice: more relevant.
+                            let body = if i % 7 == 0 {
+                                "tidal tidal gate"
+                            } else {
+                                "tidal gate"
+                            };
+                            w.insert_post(&new_post(
+                                &format!("t{i}"),
+                                &format!("Story {i}"),
+                                body,
+                                PostStatus::Published,
+                                1_000_000 + i as i64 * 1_000,
+                            ))
+                        })
+                        .collect()
+                })
+                .expect("insert");
+        let (mut seen, mut after, mut pages) = (Vec::new(), None, 0);
+        loop {
+            let q = parse("tidal").expect("query");
+            let page =
+                f.db.store
+                    .read(move |c| search(c, q, SearchFilters::default(), after, 100))
+                    .expect("page");
+            if pages == 0 {
+                // The first page: the more relevant stories among the newest window, newest first.
+                let newest: Vec<i64> = ids
+                    .iter()
+                    .rev()
+                    .take(RANK_WINDOW as usize)
+                    .copied()
+                    .collect();
+                let first: Vec<i64> = page.hits.iter().map(|h| h.card.id).collect();
+                let best: Vec<i64> = newest
+                    .iter()
+                    .filter(|id| (*id - ids[0]) % 7 == 0)
+                    .copied()
+                    .collect();
+                assert_eq!(first[..best.len().min(100)], best[..best.len().min(100)]);
+            }
+            pages += 1;
+            seen.extend(page.hits.iter().map(|h| h.card.id));
+            match page.next {
+                Some(c) => after = Some(c),
+                None => break,
+            }
+        }
+        assert_eq!(seen.len(), n, "nothing twice");
+        let mut sorted = seen.clone();
+        sorted.sort_unstable();
+        assert_eq!(sorted, ids, "nothing missed");
+        assert_eq!(pages, n.div_ceil(100));
+        // A date filter is a range of keys: only the stories of that span.
+        let span = SearchFilters {
+            from_ms: Some(1_000_000 + 10 * 1_000),
+            to_ms: Some(1_000_000 + 20 * 1_000),
+            ..SearchFilters::default()
+        };
+        let mut found = f.find("tidal", span);
+        found.sort_unstable();
+        assert_eq!(found, ids[10..20].to_vec());
+    }
+
+    #[test]
     fn snippets_mark_matches_and_come_from_the_text() {
         let f = fixture("search-snippets");
         let id = f.insert(new_post(
@@ -673,6 +859,7 @@ mod tests {
         f.db.store
             .write(|w| {
                 w.tx().execute("DELETE FROM post_search", [])?;
+                w.tx().execute("DELETE FROM post_search_keys", [])?;
                 rebuild_index(w.tx())
             })
             .expect("rebuild");
@@ -685,8 +872,8 @@ mod tests {
         c.execute_batch(include_str!("../../migrations/sqlite/0010_search.sql"))
             .expect("table");
         c.execute(
-            "INSERT INTO post_search (rowid, title, dek, body, tags, bylines)
-             VALUES (1, 'City council', 'Near the river', 'AND OR NOT NEAR title x', 'tag', 'A. Writer')",
+            "INSERT INTO post_search (rowid, title, dek, body, tags, bylines, facets)
+             VALUES (1, 'City council', 'Near the river', 'AND OR NOT NEAR title x', 'tag', 'A. Writer', 'karticle0')",
             [],
         )
         .expect("row");
@@ -697,12 +884,15 @@ mod tests {
         #![proptest_config(ProptestConfig::with_cases(2000))]
         #[test]
         fn any_input_renders_to_a_valid_fts5_query(
-            input in "\\PC{0,60}|[\"*()\\-:^+a-zA-Z0-9 \\x00\u{301}é]{0,60}|(NEAR|AND|OR|NOT|title:|\\(|\\)|\"|\\*|-| ){0,20}"
+            input in "\\PC{0,60}|[\"*()\\-:^+a-zA-Z0-9 \\x00\u{301}é{}]{0,60}|(NEAR|AND|OR|NOT|title:|facets|\\{|\\}|\\(|\\)|\"|\\*|-| ){0,20}",
+            kind in proptest::option::of(proptest::sample::select(PostKind::ALL.to_vec())),
+            tag in proptest::option::of("[a-z0-9-]{1,20}"),
         ) {
             thread_local!(static DB: Connection = fts_table());
             if let Ok(q) = parse(&input)
-                && let Some(fts) = q.to_fts5()
+                && let Some(expr) = q.to_fts5()
             {
+                let fts = match_expression(&expr, &SearchFilters { kind, tag, from_ms: None, to_ms: None });
                 let sql = format!(
                     "SELECT rowid, {RANK}, snippet(post_search, 2, char(2), char(3), '…', 8)
                      FROM post_search WHERE post_search MATCH ?1"
@@ -712,6 +902,13 @@ mod tests {
                 });
                 prop_assert!(outcome.is_ok(), "{input:?} -> {fts} -> {outcome:?}");
             }
+        }
+
+        #[test]
+        fn keys_follow_publication_order(a in -MS_LIMIT..MS_LIMIT, b in -MS_LIMIT..MS_LIMIT, i in 1i64..1 << 19, j in 1i64..1 << 19) {
+            prop_assume!((a, i) != (b, j));
+            prop_assert_eq!(search_key(a, i).cmp(&search_key(b, j)), (a, i).cmp(&(b, j)));
+            prop_assert!(key_at(a) <= search_key(a, i) && search_key(a, i) < key_at(a + 1));
         }
     }
 }
