@@ -17,7 +17,7 @@ use axum::extract::{Query, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
 use masthead_domain::search::{
-    MAX_QUERY_CHARS, QueryError, SearchCursor, SearchQuery, parse as parse_query,
+    MAX_QUERY_CHARS, QueryError, SearchCursor, SearchQuery, clean_text, parse as parse_query,
 };
 use masthead_domain::{PostKind, Slug};
 use masthead_render::views::{CampaignView, CardView, Clock, PageMeta, SiteView};
@@ -74,7 +74,8 @@ impl SearchRequest {
         clock: &Clock,
     ) -> Result<SearchRequest, String> {
         let Query(p) = params.map_err(|e| format!("The address has a malformed query: {e}"))?;
-        let text = p.q.unwrap_or_default();
+        // Control characters (NUL included) separate words and are never shown back.
+        let text = clean_text(&p.q.unwrap_or_default());
         let query = parse_query(&text).map_err(|e| match e {
             QueryError::TooLong => {
                 format!("That search is too long. Please use at most {MAX_QUERY_CHARS} characters.")
