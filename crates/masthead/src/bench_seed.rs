@@ -268,6 +268,11 @@ pub fn seed(store: &Store, content_dir: &Path, n: usize, now_ms: i64) -> Result<
             "  {MEMBERS} members ({:.1} s)",
             started.elapsed().as_secs_f64()
         );
+        w.optimize_search_index()?;
+        eprintln!(
+            "  search index merged ({:.1} s)",
+            started.elapsed().as_secs_f64()
+        );
         Ok(())
     })?;
     store.sqlite().checkpoint()?;

@@ -333,6 +333,7 @@ pub fn seed(store: &Store, content_dir: &Path, now_ms: i64, timezone: &str) -> R
             }
         }
         w.log_change(masthead_store::ChangeTopic::Member, None, None)?;
+        w.optimize_search_index()?;
         w.set_setting("initialised_at", &now_ms.to_string())?;
         s.authors = site.authors.len();
         s.tags = site.tags.len();

@@ -704,6 +704,7 @@ pub async fn import(store: &Store, path: &Path) -> anyhow::Result<Report> {
                 w.set_setting(key, value)?;
                 report.settings.push((*key).to_owned());
             }
+            w.optimize_search_index()?;
             w.log_change(masthead_store::ChangeTopic::Site, None, None)?;
             Ok(report)
         })
