@@ -65,9 +65,16 @@ fn has_token_char(s: &str) -> bool {
     s.chars().any(char::is_alphanumeric)
 }
 
-/// Whitespace, and control characters (NUL included), separate terms.
+/// Whitespace, control characters (NUL included) and private-use characters
+/// (which mean nothing outside the program that uses them, and which an
+/// index may use for tokens of its own) separate terms.
 fn is_separator(c: char) -> bool {
-    c.is_whitespace() || c.is_control()
+    c.is_whitespace() || c.is_control() || is_private_use(c)
+}
+
+/// Unicode's private-use areas.
+pub fn is_private_use(c: char) -> bool {
+    matches!(c, '\u{E000}'..='\u{F8FF}' | '\u{F0000}'..='\u{FFFFD}' | '\u{100000}'..='\u{10FFFD}')
 }
 
 /// Parses what a reader typed. Never fails on content, only on size.
@@ -281,7 +288,8 @@ impl SearchCursor {
 
 /// The text of sanitised HTML, as it is indexed: tags dropped (block ends
 /// become spaces), the common entities decoded, control characters (and so
-/// the snippet markers) removed, whitespace collapsed.
+/// the snippet markers) and private-use characters removed, whitespace
+/// collapsed.
 pub fn index_text(html: &str) -> String {
     let mut out = String::with_capacity(html.len());
     let mut rest = html;
@@ -310,7 +318,8 @@ pub fn index_text(html: &str) -> String {
     collapsed.join(" ")
 }
 
-/// Plain text with control characters (never meaningful in a story) made spaces.
+/// Plain text with control and private-use characters (never meaningful in
+/// a story, and reserved for markers and the index's own tokens) made spaces.
 pub fn clean_text(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     push_text(&mut out, text);
@@ -318,7 +327,13 @@ pub fn clean_text(text: &str) -> String {
 }
 
 fn push_text(out: &mut String, text: &str) {
-    out.extend(text.chars().map(|c| if c.is_control() { ' ' } else { c }));
+    out.extend(text.chars().map(|c| {
+        if c.is_control() || is_private_use(c) {
+            ' '
+        } else {
+            c
+        }
+    }));
 }
 
 /// The entity at the start of `s` (which starts with `&`) and how many bytes
@@ -466,6 +481,11 @@ mod tests {
         );
         assert_eq!(parse("\"one\"").expect("test").terms, vec![word("one")]);
         assert_eq!(parse("x x x").expect("test").terms, vec![word("x")]);
+        assert_eq!(
+            parse("\u{E000}karticle0").expect("test").terms,
+            vec![word("karticle0")],
+            "private-use characters separate words"
+        );
     }
 
     #[test]
@@ -510,6 +530,7 @@ mod tests {
             "Fish & chips! x<y &bogus;"
         );
         assert_eq!(index_text("<p>a<br>b</p><"), "a b");
+        assert_eq!(index_text("x\u{E000}karticle0 &#xE000;y"), "x karticle0 y");
     }
 
     #[test]

@@ -4,8 +4,9 @@
 -- search: headline, standfirst, body as plain text (only the public teaser of
 -- a members-only story, so neither matches nor snippets reveal the rest), tag
 -- names and bylines; plus `facets`, tokens for the kind and tag filters
--- (never matched by a reader's words, which are confined to the first five
--- columns). That text is derived in Rust from the post's HTML, tags and
+-- (each starts with a private-use character, which the tokenizer keeps but
+-- neither a reader's query nor indexed text ever contains, so no reader's
+-- word matches one). That text is derived in Rust from the post's HTML, tags and
 -- authors, so it exists in no other table: an external-content table would
 -- need a second copy of it to point at, and a contentless one cannot produce
 -- the snippets shown under results. The table therefore keeps its own copy,

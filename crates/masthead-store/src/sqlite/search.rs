@@ -27,8 +27,11 @@ pub(super) const INDEX_MIGRATION: i64 = 10;
 /// facets): a word in the headline counts ten body words, in the standfirst
 /// five, in a tag or byline four. Facets only ever match filters: weight 0.
 const RANK: &str = "bm25(post_search, 10.0, 5.0, 1.0, 4.0, 4.0, 0.0)";
-/// The columns a reader's words may match.
-const TEXT_COLUMNS: &str = "{title dek body tags bylines}";
+/// Starts every facet token: a private-use character, which the tokenizer
+/// keeps in a token (unicode61 indexes letters, digits and private use) but
+/// which the reader's query language treats as a separator and indexed text
+/// never contains, so no word a reader types or a story holds can be a facet.
+const FACET: char = '\u{E000}';
 /// How many matches are ranked together: the newest this many, then the
 /// next-older this many, and so on. Ranking costs per match (bm25 reads each
 /// one's column sizes and positions), so a word found in half of a large
@@ -54,16 +57,17 @@ fn key_at(ms: i64) -> i64 {
     ms.clamp(-MS_LIMIT, MS_LIMIT - 1) << ID_BITS
 }
 
-/// The facet token of a kind: letters ending in a digit, so that no
-/// stemming rule changes it and no word a reader types can be it.
+/// The facet token of a kind: [`FACET`], then letters ending in a digit, so
+/// that no stemming rule changes it.
 fn kind_facet(kind: PostKind) -> String {
-    format!("k{}0", kind.as_str())
+    format!("{FACET}k{}0", kind.as_str())
 }
 
 /// The facet token of a tag: its slug in hex (slugs hold `-`, which the
 /// tokenizer would split on), ending in a digit like [`kind_facet`].
 fn tag_facet(slug: &str) -> String {
-    let mut out = String::with_capacity(slug.len() * 2 + 2);
+    let mut out = String::with_capacity(slug.len() * 2 + 5);
+    out.push(FACET);
     out.push('t');
     for b in slug.bytes() {
         out.push_str(&format!("{b:02x}"));
@@ -102,14 +106,17 @@ pub struct SearchPage {
 }
 
 /// The whole `MATCH` expression: the reader's (already rendered with every
-/// term quoted) confined to the text columns, and the filters' facets.
+/// term quoted) and the filters' facets. No column filter: with one, FTS5
+/// must read every match's positions to see where it is, which doubled the
+/// cost of ranking (bm25 counts each term's matches over the whole table);
+/// facet tokens cannot be matched by a reader's words anyway (see [`FACET`]).
 fn match_expression(reader: &str, filters: &SearchFilters) -> String {
-    let mut fts = format!("{TEXT_COLUMNS} : ({reader})");
+    let mut fts = format!("({reader})");
     if let Some(kind) = filters.kind {
-        fts.push_str(&format!(" AND facets : \"{}\"", kind_facet(kind)));
+        fts.push_str(&format!(" AND \"{}\"", kind_facet(kind)));
     }
     if let Some(tag) = &filters.tag {
-        fts.push_str(&format!(" AND facets : \"{}\"", tag_facet(tag)));
+        fts.push_str(&format!(" AND \"{}\"", tag_facet(tag)));
     }
     fts
 }
@@ -720,6 +727,10 @@ mod tests {
             tag: Some("harbour".into()),
             ..SearchFilters::default()
         };
+        // Facet tokens are out of readers' reach, whatever they type.
+        for q in ["karticle0", "\u{E000}karticle0", "kvideo0"] {
+            assert!(f.ids(q).is_empty(), "{q:?}");
+        }
         assert!(f.find("council", tagged.clone()).is_empty());
         f.edit(apart, |e| e.tag_ids = Some(vec![f.tag]));
         assert_eq!(f.find("council", tagged), vec![apart]);
@@ -907,7 +918,7 @@ mod tests {
         #![proptest_config(ProptestConfig::with_cases(2000))]
         #[test]
         fn any_input_renders_to_a_valid_fts5_query(
-            input in "\\PC{0,60}|[\"*()\\-:^+a-zA-Z0-9 \\x00\u{301}é{}]{0,60}|(NEAR|AND|OR|NOT|title:|facets|\\{|\\}|\\(|\\)|\"|\\*|-| ){0,20}",
+            input in "\\PC{0,60}|[\"*()\\-:^+a-zA-Z0-9 \\x00\u{301}\u{E000}é{}]{0,60}|(NEAR|AND|OR|NOT|title:|facets|\\{|\\}|\\(|\\)|\"|\\*|-| ){0,20}",
             kind in proptest::option::of(proptest::sample::select(PostKind::ALL.to_vec())),
             tag in proptest::option::of("[a-z0-9-]{1,20}"),
         ) {
