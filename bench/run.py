@@ -517,11 +517,11 @@ def report(r, smoke):
         f"({w['joins_sent']:,} sent) joins; "
         f"counter afterwards {w['counter_after']:,}.",
     ]
-    lines += search_lines(r)
     if r["uncached"].get("show_more_first") and r["uncached"].get("show_more_deep"):
         a, b = r["uncached"]["show_more_first"]["p99_ms"], r["uncached"]["show_more_deep"]["p99_ms"]
         lines.append(f"- Show More near the end vs the first page (no page cache): p99 {b} ms vs {a} ms "
                      f"({(b / a if a else 0):.2f}x).")
+    lines += search_lines(r)
     text = "\n".join(lines) + "\n"
     print("\n" + text)
     if smoke:
