@@ -8,6 +8,12 @@ side by side. Writes bench/results/<stamp>.{md,json} and bench/results/latest.md
 
   bench/run.py                      # 100,000 posts, 10 s per endpoint
   bench/run.py --smoke              # CI: 2,000 posts, 2 s per endpoint, fails on errors only
+  bench/run.py --search-only        # seed, then only the search latencies (a few minutes)
+
+Search is measured on its own: one reader at a time over a kept-alive
+connection, each query class (one word, two words, a phrase) cycling through
+words that occur in the archive, and reported as p50/p95/max of the
+`/search/?q=` page (results pages are never in the page cache).
 """
 
 import argparse
@@ -24,6 +30,8 @@ import subprocess
 import sys
 import tempfile
 import time
+import http.client
+import urllib.parse
 import urllib.request
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -75,6 +83,56 @@ def wrk(url, duration, connections=64, script=None):
         cmd += ["-s", script]
     out = subprocess.run(cmd + [url], capture_output=True, text=True, check=True).stdout
     return parse_wrk_text(out)
+
+
+# Words of the seeded archive's headlines (bench_seed.rs) and of the demo
+# bodies they carry: common ones (found in a tenth to all of the posts) and
+# rarer ones, as readers type them.
+SEARCH_QUERIES = {
+    "one_word": ["harbour", "council", "ferry", "hospital", "budget", "strike", "funding", "inquiry",
+                 "flooding", "residents", "school", "library", "tallow", "festival", "housing", "station"],
+    "two_words": ["harbour plans", "council budget", "ferry strike", "hospital funding", "school closure",
+                  "library repairs", "river inquiry", "market expansion", "station delay", "pier reopening",
+                  "stadium vote", "university review", "council housing", "flood defences", "bus routes",
+                  "port aldren"],
+    "phrase": ['"what we know"', '"under pressure"', '"backed by residents"', '"city council"',
+               '"port aldren"', '"river tallow"', '"in doubt"', '"planning committee"'],
+}
+# Target from the project's issue 9: p95 under 20 ms for each class.
+SEARCH_P95_MS = 20.0
+
+
+def search_latency(base, rounds):
+    """p50/p95/max (ms) of `/search/?q=` per query class, one request at a time."""
+    host, port = base.replace("http://", "").split(":")
+    conn = http.client.HTTPConnection(host, int(port), timeout=30)
+    out = {}
+    for cls, queries in SEARCH_QUERIES.items():
+        times, errors, results = [], 0, 0
+        paths = [f"/search/?q={urllib.parse.quote(q)}" for q in queries]
+        for path in paths:  # warm: first use of each statement and page
+            conn.request("GET", path)
+            conn.getresponse().read()
+        for i in range(rounds * len(paths)):
+            path = paths[i % len(paths)]
+            t0 = time.perf_counter()
+            conn.request("GET", path)
+            res = conn.getresponse()
+            body = res.read()
+            times.append((time.perf_counter() - t0) * 1000)
+            if res.status != 200:
+                errors += 1
+            elif i < len(paths):
+                results += body.count(b'data-post-id="')
+        times.sort()
+        pick = lambda q: round(times[min(len(times) - 1, int(q * len(times)))], 2)
+        out[cls] = {"requests": len(times), "p50_ms": pick(0.50), "p95_ms": pick(0.95),
+                    "max_ms": round(times[-1], 2), "errors": errors,
+                    "results_first_page": results, "queries": len(paths)}
+        print(f"search   {cls:16} p50 {out[cls]['p50_ms']} ms  p95 {out[cls]['p95_ms']} ms  "
+              f"max {out[cls]['max_ms']} ms  ({len(times)} requests)", flush=True)
+    conn.close()
+    return out
 
 
 class Server:
@@ -214,6 +272,7 @@ def main():
     ap.add_argument("--duration", type=int, default=10, help="seconds per endpoint")
     ap.add_argument("--binary", default=None)
     ap.add_argument("--smoke", action="store_true", help="small and short; fail only on errors")
+    ap.add_argument("--search-only", action="store_true", help="seed, then measure search only")
     args = ap.parse_args()
     if args.smoke:
         args.posts, args.duration = 2_000, 2
@@ -249,6 +308,19 @@ def main():
                    "posts": args.posts, "duration_s": args.duration, "seed_s": seed_s,
                    "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
                    "cached": {}, "uncached": {}, "nginx": {}, "writes": {}}
+
+        # 0. Search latency, on a quiet server.
+        srv = Server(binary, data)
+        results["search"] = search_latency(srv.base, 5 if args.smoke else 25)
+        srv.stop()
+        if args.search_only:
+            report_search(results, args.smoke)
+            failed = [c for c, m in results["search"].items()
+                      if m["errors"] or (not args.smoke and m["p95_ms"] >= SEARCH_P95_MS)]
+            if failed:
+                print(f"FAILED: search {', '.join(failed)}")
+                sys.exit(1)
+            return
 
         # 1. Cached (the default). 127.0.0.1 is named as a proxy so that the
         # join scripts below can stand for many readers' addresses.
@@ -332,6 +404,11 @@ def main():
         report(results, args.smoke)
         errors = sum(r["errors"] for mode in ("cached", "uncached") for r in results[mode].values())
         errors += results["writes"]["reads_during"]["errors"] + results["writes"]["join"]["errors"]
+        errors += sum(m["errors"] for m in results["search"].values())
+        slow = [c for c, m in results["search"].items() if m["p95_ms"] >= SEARCH_P95_MS]
+        if slow and not args.smoke:
+            print(f"FAILED: search p95 at or over {SEARCH_P95_MS} ms for {', '.join(slow)}")
+            sys.exit(1)
         w = results["writes"]
         added = w["members_after"] - w["members_before"]
         # Every acknowledged join is stored (none lost); nothing beyond what was
@@ -348,6 +425,32 @@ def main():
         print("benchmark: 0 errors, no lost or duplicated members")
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
+
+
+def search_lines(r):
+    if not r.get("search"):
+        return []
+    lines = ["", f"Search (`/search/?q=`, one reader at a time, results ranked and highlighted; target p95 < {SEARCH_P95_MS:g} ms):", "",
+             "| Query | queries | requests | p50 ms | p95 ms | max ms | errors |", "|---|---:|---:|---:|---:|---:|---:|"]
+    for cls, m in r["search"].items():
+        lines.append(f"| {cls.replace('_', ' ')} | {m['queries']} | {m['requests']} | {m['p50_ms']} | **{m['p95_ms']}** | {m['max_ms']} | {m['errors']} |")
+    return lines
+
+
+def report_search(r, smoke):
+    """The report of a --search-only run (not written over latest.md)."""
+    text = "\n".join([f"### Search benchmark: {r['posts']:,} posts ({r['date']})", "",
+                      f"Machine: {r['machine']['cpus']} CPUs ({r['machine']['cpu']}), {r['machine']['platform']}; "
+                      f"seeding took {r['seed_s']} s."] + search_lines(r)) + "\n"
+    print("\n" + text)
+    if smoke:
+        return
+    os.makedirs(RESULTS, exist_ok=True)
+    stamp = datetime.datetime.now(datetime.timezone.utc).strftime("%Y%m%d-%H%M")
+    with open(os.path.join(RESULTS, f"search-{stamp}.json"), "w") as f:
+        json.dump(r, f, indent=2)
+    with open(os.path.join(RESULTS, f"search-{stamp}.md"), "w") as f:
+        f.write(text)
 
 
 def parse_wrk_text(out):
@@ -418,6 +521,7 @@ def report(r, smoke):
         a, b = r["uncached"]["show_more_first"]["p99_ms"], r["uncached"]["show_more_deep"]["p99_ms"]
         lines.append(f"- Show More near the end vs the first page (no page cache): p99 {b} ms vs {a} ms "
                      f"({(b / a if a else 0):.2f}x).")
+    lines += search_lines(r)
     text = "\n".join(lines) + "\n"
     print("\n" + text)
     if smoke:

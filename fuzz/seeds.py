@@ -45,6 +45,20 @@ def cursor():
         write("cursor", f"seed-{i}", c)
 
 
+def search():
+    # First byte: 0 = a query, 1 = a result cursor, 2 = a highlighted snippet.
+    queries = ['ferry', '"city council" counc* -parking', 'title:x AND (NEAR OR "a"" b") * ^col',
+               '--a* -"-b" "c*"', 'NEAR(a b, 3)', '{title dek}: x', 'é́ ﬁ 👍 \u202eharbour', '"unclosed phrase',
+               ' '.join(f'w{i}' for i in range(17)), 'x' * 201, 'a\0b\x01c']
+    for i, q in enumerate(queries):
+        write("search", f"query-{i}", b"\0" + q.encode())
+    for i, c in enumerate(["bebd2c927d1759ae.1882607878128271365.9223372036854775807.1883068412707471388",
+                           "0000000000000000.-5.9.0", "7ff0000000000000.1.5.2", "0000000000000000.1.5.5"]):
+        write("search", f"cursor-{i}", b"\1" + c.encode())
+    for i, h in enumerate(["<b>\x02x&y\x03</b> \x03\x02\"", "\x02\x02open", "plain 'text' & more"]):
+        write("search", f"snippet-{i}", b"\2" + h.encode())
+
+
 def nql():
     src = (ROOT / "crates/masthead-nql/src/tests.rs").read_text()
     seen = set()
@@ -191,7 +205,7 @@ def upload():
 
 
 if __name__ == "__main__":
-    for target in (cursor, nql, ghost_body, markdown, jwt, upload):
+    for target in (cursor, search, nql, ghost_body, markdown, jwt, upload):
         target()
     for d in sorted(OUT.iterdir()):
         print(d.name, len(list(d.iterdir())))

@@ -26,13 +26,14 @@ export CARGO_TERM_COLOR="${CARGO_TERM_COLOR:-never}"
 target_dir="${MASTHEAD_FUZZ_TARGET_DIR:-$HOME/.cache/masthead/target-fuzz}"
 triple="$(rustc -vV | sed -n 's/^host: //p')"
 
-all_targets=(cursor nql markdown ghost_body upload jwt)
+all_targets=(cursor nql markdown ghost_body upload jwt search)
 
 # Longest input each target is given: around each parser's own limit (so the
 # limit itself is exercised), smaller where big inputs only slow the search.
 max_len() {
   case "$1" in
     cursor) echo 64 ;;
+    search) echo 512 ;;
     jwt) echo 4200 ;;
     nql) echo 8300 ;;
     markdown | ghost_body) echo 16384 ;;

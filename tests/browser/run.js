@@ -47,6 +47,8 @@ const TAG = '/tag/housing/';
 const AUTHOR = '/author/helen-marsh/';
 const SECTION = '/section/city/';
 const JOIN = '/join/';
+// A word many demo stories use: more than one page of results.
+const SEARCH = '/search/?q=council';
 const SEED_MEMBERS = 1184;
 
 // ---------------------------------------------------------------- harness --
@@ -608,8 +610,16 @@ test('Raw HTML of every page type (and the CSS) passes the Nu Html Checker', asy
     ['author', AUTHOR, 200],
     ['section', SECTION, 200],
     ['join', JOIN, 200],
+    ['search', SEARCH, 200],
+    ['search-empty', '/search/', 200],
+    ['search-filtered', '/search/?q=%22city+council%22+-budget&kind=article&tag=council&from=2020-01-01&to=2030-12-31', 200],
+    ['search-too-long', `/search/?q=${'x'.repeat(300)}`, 400],
     ['not-found', '/no-such-page/', 404],
   ];
+  const searched = await get(SEARCH);
+  const more = searched.text.match(/href="([^"]*after=[^"]*)" rel="next"/);
+  assert(more, 'the search for council has no "More results" link');
+  pages.push(['search-page-2', decodeEntities(more[1]), 200]);
   const files = [];
   for (const [name, p, status] of pages) {
     const r = await get(p);
@@ -648,7 +658,7 @@ test('axe-core finds no serious or critical violations at 1280 and 390 px', asyn
   let audits = 0;
   try {
     const page = await openPage(ctx, 'axe');
-    const targets = ['/', ARTICLE, LIVE, await videoPath(), TAG, AUTHOR, JOIN];
+    const targets = ['/', ARTICLE, LIVE, await videoPath(), TAG, AUTHOR, JOIN, SEARCH, '/search/'];
     for (const viewport of [DESKTOP, MOBILE]) {
       await page.setViewportSize(viewport);
       for (const p of targets) {
@@ -710,7 +720,7 @@ test('No horizontal scrolling at 390 px; screenshots', async () => {
   const page = await openPage(mainCtx, 'responsive', MOBILE);
   const problems = [];
   try {
-    for (const p of ['/', ARTICLE, LIVE, await videoPath(), JOIN]) {
+    for (const p of ['/', ARTICLE, LIVE, await videoPath(), JOIN, SEARCH]) {
       await goto(page, p);
       const w = await page.evaluate(() => ({
         doc: document.documentElement.scrollWidth,
@@ -749,6 +759,33 @@ test('No horizontal scrolling at 390 px; screenshots', async () => {
     await closeQuietly(page);
   }
   assert(problems.length === 0, 'pages scroll sideways at 390 px', problems);
+});
+
+test('Search works without JavaScript: the header box, filters and "More results"', async () => {
+  const ctx = await browser.newContext({ javaScriptEnabled: false, viewport: DESKTOP });
+  try {
+    const page = await openPage(ctx, 'search-no-js');
+    await goto(page, ARTICLE);
+    await page.fill('#masthead-search', 'council');
+    await Promise.all([page.waitForURL(/\/search\/\?q=council/), page.press('#masthead-search', 'Enter')]);
+    const first = await page.$$eval('.search__results [data-post-id]', (els) => els.map((e) => e.dataset.postId));
+    assertEq(first.length, 20, 'results on the first page');
+    const marks = await page.$$eval('.search__results mark', (els) => els.map((e) => e.textContent.toLowerCase()));
+    assert(marks.length > 0 && marks.every((m) => m.startsWith('council')), 'matches are marked', marks.slice(0, 5));
+    await Promise.all([page.waitForURL(/after=/), page.click('a[rel="next"]')]);
+    const second = await page.$$eval('.search__results [data-post-id]', (els) => els.map((e) => e.dataset.postId));
+    assert(second.length > 0, 'the second page is empty');
+    assert(second.every((id) => !first.includes(id)), 'a result repeats on the second page', second);
+    // Filters: only videos.
+    await goto(page, '/search/?q=harbour');
+    await page.click('.search__filters summary');
+    await page.selectOption('#search-kind', 'video');
+    await Promise.all([page.waitForURL(/kind=video/), page.click('.search__form button[type=submit]')]);
+    const labels = await page.$$eval('.search__results .card__label', (els) => els.map((e) => e.textContent.trim()));
+    assert(labels.length > 0 && labels.every((l) => /video/i.test(l)), 'only videos with kind=video', labels);
+  } finally {
+    await closeQuietly(ctx);
+  }
 });
 
 // The editorial desk (/admin): sign-in, the editor, the live console. Same server,

@@ -44,7 +44,7 @@ impl FeedCursor {
 }
 
 /// Strict, canonical decimal: digits only (no sign, spaces or leading zeros), fits in i64.
-fn parse_decimal(s: &str) -> Option<i64> {
+pub(crate) fn parse_decimal(s: &str) -> Option<i64> {
     if s.is_empty() || s.len() > 19 || !s.bytes().all(|b| b.is_ascii_digit()) {
         return None;
     }
@@ -56,7 +56,7 @@ fn parse_decimal(s: &str) -> Option<i64> {
 
 /// [`parse_decimal`] with an optional `-` (never `-0`). The sign is parsed
 /// with the digits, so `i64::MIN`, which has no positive counterpart, fits.
-fn parse_signed_decimal(s: &str) -> Option<i64> {
+pub(crate) fn parse_signed_decimal(s: &str) -> Option<i64> {
     let Some(magnitude) = s.strip_prefix('-') else {
         return parse_decimal(s);
     };

@@ -10,12 +10,14 @@ pub mod digest;
 pub mod editorial;
 pub mod email;
 pub mod error;
+pub mod html;
 pub mod jwt;
 pub mod network;
 pub mod permission;
 pub mod post;
 pub mod reading_time;
 pub mod relative_time;
+pub mod search;
 pub mod slug;
 
 pub use campaign::CampaignProgress;

@@ -52,76 +52,12 @@ pub fn render_markdown(source: &str, has_feature_image: bool) -> RenderedBody {
     RenderedBody { html, reading }
 }
 
-/// Elements without an end tag.
-const VOID: &[&str] = &[
-    "area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "source", "track",
-    "wbr",
-];
-
-/// The first `blocks` top-level elements of sanitised HTML (the teaser of a
-/// members-only story), and whether anything was left out. The cut is always
-/// between whole top-level elements, so the result is balanced.
-pub fn teaser(html: &str, blocks: usize) -> (&str, bool) {
-    let bytes = html.as_bytes();
-    let (mut depth, mut done, mut i) = (0usize, 0usize, 0usize);
-    while i < bytes.len() {
-        if bytes[i] != b'<' {
-            i += 1;
-            continue;
-        }
-        let Some(end) = html[i..].find('>').map(|e| i + e) else {
-            break;
-        };
-        let tag = &html[i + 1..end];
-        let closing = tag.starts_with('/');
-        let name: String = tag
-            .trim_start_matches('/')
-            .chars()
-            .take_while(|c| c.is_ascii_alphanumeric())
-            .collect::<String>()
-            .to_ascii_lowercase();
-        i = end + 1;
-        if name.is_empty() {
-            continue;
-        }
-        let void = VOID.contains(&name.as_str()) || tag.ends_with('/');
-        if closing {
-            depth = depth.saturating_sub(1);
-        } else if !void {
-            depth += 1;
-        }
-        if depth == 0 && (closing || void) {
-            done += 1;
-            if done == blocks {
-                let rest = html[i..].trim();
-                return (&html[..i], !rest.is_empty());
-            }
-        }
-    }
-    (html, false)
-}
+pub use masthead_domain::html::teaser;
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use proptest::prelude::*;
-
-    #[test]
-    fn teasers_cut_between_whole_blocks() {
-        let html = "<p>One <em>a</em></p>\n<blockquote>\n<p>Two</p>\n</blockquote>\n<p>Three<br>x</p>\n<hr>\n<p>Four</p>";
-        assert_eq!(teaser(html, 1), ("<p>One <em>a</em></p>", true));
-        assert_eq!(
-            teaser(html, 2),
-            (
-                "<p>One <em>a</em></p>\n<blockquote>\n<p>Two</p>\n</blockquote>",
-                true
-            )
-        );
-        assert!(teaser(html, 4).0.ends_with("<hr>"));
-        assert_eq!(teaser(html, 5), (html, false));
-        assert_eq!(teaser(html, 9), (html, false));
-        assert_eq!(teaser("", 2), ("", false));
-    }
 
     proptest! {
         #[test]

@@ -44,6 +44,32 @@ impl Clock {
         self.now_ms
     }
 
+    /// When the day `date` (`YYYY-MM-DD`, as a date input sends it) begins
+    /// in the site's time zone, and when the next one does: the bounds of a
+    /// "published on or after / on or before" filter. `None` for anything
+    /// that is not such a date.
+    pub fn day_bounds_ms(&self, date: &str) -> Option<(i64, i64)> {
+        let b = date.as_bytes();
+        let shaped = b.len() == 10
+            && b[4] == b'-'
+            && b[7] == b'-'
+            && b.iter()
+                .enumerate()
+                .all(|(i, c)| i == 4 || i == 7 || c.is_ascii_digit());
+        if !shaped {
+            return None;
+        }
+        let day: jiff::civil::Date = date.parse().ok()?;
+        let start = day.to_zoned_datetime(self.tz.clone()).ok()?.timestamp();
+        let end = day
+            .tomorrow()
+            .ok()?
+            .to_zoned_datetime(self.tz.clone())
+            .ok()?
+            .timestamp();
+        Some((start.as_millisecond(), end.as_millisecond()))
+    }
+
     pub fn time(&self, ms: i64) -> TimeView {
         let ts = Timestamp::from_millisecond(ms).unwrap_or(Timestamp::UNIX_EPOCH);
         let zoned = ts.to_zoned_datetime(self.tz.clone());
@@ -358,9 +384,6 @@ pub struct PostView {
     pub meta_description: String,
 }
 
-/// Top-level blocks of a members-only story shown before the gate.
-const TEASER_BLOCKS: usize = 2;
-
 impl PostView {
     pub fn new(p: &Post, clock: &Clock) -> PostView {
         let published_ms = p.published_ms.unwrap_or(p.created_ms);
@@ -392,7 +415,7 @@ impl PostView {
             dek: p.dek.clone(),
             body_html: match p.visibility {
                 Visibility::Public => p.body_html.clone(),
-                _ => crate::markdown::teaser(&p.body_html, TEASER_BLOCKS)
+                _ => crate::markdown::teaser(&p.body_html, masthead_domain::html::TEASER_BLOCKS)
                     .0
                     .to_owned(),
             },
@@ -534,6 +557,26 @@ pub struct PageMeta {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn days_begin_at_midnight_in_the_site_zone() {
+        let clock = Clock::new("Europe/London", 0);
+        // 1 Jul 2026 (BST) begins at 23:00 UTC the day before.
+        assert_eq!(
+            clock.day_bounds_ms("2026-07-01"),
+            Some((1_782_860_400_000, 1_782_946_800_000))
+        );
+        for bad in [
+            "",
+            "2026-7-01",
+            "2026-02-30",
+            "20260701",
+            "2026-07-01T00",
+            "+2026-07-1",
+        ] {
+            assert_eq!(clock.day_bounds_ms(bad), None, "{bad:?}");
+        }
+    }
 
     #[test]
     fn formats_times_in_the_site_zone() {

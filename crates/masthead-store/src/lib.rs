@@ -22,6 +22,7 @@ pub use error::{StoreError, StoreResult};
 pub use masthead_model::*;
 pub use postgres::PgStore;
 pub use sqlite::backup::check_snapshot;
+pub use sqlite::search::{SearchFilters, SearchHit, SearchPage};
 
 use sqlite::{SqliteStore, Writer};
 
@@ -299,6 +300,19 @@ impl Store {
             .await
     }
     read_op!(post_count() -> u64);
+
+    /// A page of search results over published posts, best first (ties:
+    /// newest first), strictly after `after`.
+    pub async fn search(
+        &self,
+        query: masthead_domain::search::SearchQuery,
+        filters: SearchFilters,
+        after: Option<masthead_domain::search::SearchCursor>,
+        limit: u32,
+    ) -> StoreResult<SearchPage> {
+        self.read(move |c| sqlite::search::search(c, query, filters, after, limit))
+            .await
+    }
     read_op!(published_post_id_by_slug(slug: String, kind: Option<PostKind>) -> Option<i64>);
 
     /// Adds a free member; the same address in any case is one member.

@@ -12,7 +12,7 @@ use tracing::Level;
 
 use crate::admin;
 use crate::error::themed_errors;
-use crate::site::{assets, feed, join, live, media, post};
+use crate::site::{assets, feed, join, live, media, post, search};
 use crate::state::AppState;
 
 /// Largest request body the reader's site accepts (forms are tiny).
@@ -190,6 +190,8 @@ fn site(state: AppState) -> Router {
         .route("/section/{slug}/", get(feed::section))
         .route("/author/{slug}/", get(feed::author))
         .route("/video/", get(feed::video))
+        .route("/search/", get(search::page))
+        .route("/search.json", get(search::json))
         .route("/join/", get(join::form).post(join::submit))
         .route("/api/campaign", get(join::campaign_json))
         .route("/_live/{post_id}/events", get(live::events))

@@ -27,6 +27,8 @@ mod overflow;
 mod permissions;
 #[path = "site/public_url.rs"]
 mod public_url;
+#[path = "site/search.rs"]
+mod search;
 #[path = "site/transfer.rs"]
 mod transfer;
 #[path = "site/webhooks.rs"]

@@ -40,6 +40,7 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
     migration!(7, "webhooks", "0007_webhooks.sql"),
     migration!(8, "scheduled", "0008_scheduled.sql"),
     migration!(9, "no_triggers", "0009_no_triggers.sql"),
+    migration!(10, "search", "0010_search.sql"),
 ];
 
 /// The advisory lock's key: "masthead" in ASCII, so it is recognisable in

@@ -1197,6 +1197,6 @@ async fn the_schema_goes_where_search_path_says() {
             .get::<_, i64>(0)
         }
     };
-    assert_eq!(count("site").await, 23, "22 tables and schema_migrations");
+    assert_eq!(count("site").await, 24, "23 tables and schema_migrations");
     assert_eq!(count("public").await, 0);
 }

@@ -869,10 +869,11 @@ impl Writer<'_> {
         if n == 0 {
             return Err(StoreError::NotFound);
         }
-        Ok(())
+        self.reindex_post(id)
     }
 
     pub fn delete_tag(&self, id: i64) -> StoreResult<()> {
+        let tagged = self.posts_tagged(id)?;
         let n = self.tx().execute("DELETE FROM tags WHERE id = ?1", [id])?;
         if n == 0 {
             return Err(StoreError::NotFound);
@@ -884,6 +885,7 @@ impl Writer<'_> {
              WHERE primary_tag_id IS NULL",
             [],
         )?;
+        self.reindex_posts(&tagged)?;
         self.log_change(ChangeTopic::Site, None, None)
     }
 

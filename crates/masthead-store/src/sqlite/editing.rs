@@ -322,6 +322,7 @@ impl Writer<'_> {
                     .execute(params![id, staff_id, now, edit.title, edit.dek, edit.slug, edit.body_source, edit.status.as_str(), edit.autosave])?;
             }
         }
+        self.reindex_post(id)?;
         self.log_change(ChangeTopic::Post, Some(id), None)?;
         Ok(new_updated)
     }

@@ -9,6 +9,7 @@ pub mod backup;
 pub mod editing;
 pub mod media;
 pub mod queries;
+pub mod search;
 pub mod staff;
 pub mod taxonomy;
 pub mod transfer;
@@ -71,6 +72,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "no_triggers",
         include_str!("../../migrations/sqlite/0009_no_triggers.sql"),
     ),
+    (
+        10,
+        "search",
+        include_str!("../../migrations/sqlite/0010_search.sql"),
+    ),
 ];
 
 /// Most idle reader connections kept open.
@@ -132,6 +138,10 @@ impl SqliteStore {
             }
             let tx = conn.transaction()?;
             tx.execute_batch(sql)?;
+            if *version == search::INDEX_MIGRATION {
+                // The index's text is derived in Rust: fill it for the posts there are.
+                search::rebuild_index(&tx)?;
+            }
             tx.execute(
                 "INSERT INTO schema_migrations (version, name, applied_at) VALUES (?1, ?2, ?3)",
                 rusqlite::params![version, name, crate::now_ms()],

@@ -17,6 +17,7 @@ macro_rules! card_columns {
      p.feature_image_width, p.feature_image_height, p.feature_image_srcset, p.feature_image_webp_srcset"
     };
 }
+pub(super) use card_columns;
 
 fn bad_value(what: &str, e: impl std::fmt::Display) -> rusqlite::Error {
     rusqlite::Error::FromSqlConversionFailure(
@@ -55,7 +56,7 @@ fn image_at(row: &Row<'_>, i: usize, srcsets: usize) -> rusqlite::Result<Option<
     })
 }
 
-fn card_from_row(row: &Row<'_>) -> rusqlite::Result<PostCard> {
+pub(super) fn card_from_row(row: &Row<'_>) -> rusqlite::Result<PostCard> {
     let tag_id: Option<i64> = row.get(9)?;
     let primary_tag = match tag_id {
         Some(id) => Some(TagRef {

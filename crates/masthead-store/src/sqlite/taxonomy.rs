@@ -75,6 +75,7 @@ impl Writer<'_> {
         if n == 0 {
             return Err(StoreError::NotFound);
         }
+        self.reindex_posts_by(id)?;
         self.log_change(ChangeTopic::Site, None, None)
     }
 
@@ -89,6 +90,7 @@ impl Writer<'_> {
         if n == 0 {
             return Err(StoreError::NotFound);
         }
+        self.reindex_posts(&self.posts_tagged(id)?)?;
         self.log_change(ChangeTopic::Site, None, None)
     }
 }

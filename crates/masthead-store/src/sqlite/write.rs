@@ -195,6 +195,7 @@ impl<'t> Writer<'t> {
                 stmt.execute(params![id, author, pos as i64, listed_at])?;
             }
         }
+        self.reindex_post(id)?;
         self.log_change(ChangeTopic::Post, Some(id), None)?;
         Ok(id)
     }
@@ -346,6 +347,7 @@ impl Writer<'_> {
             }
             // Every one was scheduled, and is published now.
             self.enqueue_webhooks("post.published", *id)?;
+            self.reindex_post(*id)?;
             self.log_change(ChangeTopic::Post, Some(*id), None)?;
         }
         Ok(ids)

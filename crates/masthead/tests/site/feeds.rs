@@ -455,7 +455,7 @@ async fn feeds_carry_the_latest_posts_in_three_formats() {
 
 /// Creates and publishes a post through the desk; returns its id and the
 /// editor page the publication answered with.
-async fn publish_post(
+pub(crate) async fn publish_post(
     s: &Server,
     cookie: &str,
     csrf: &str,
