@@ -31,6 +31,7 @@ pub mod staff;
 pub mod taxonomy;
 #[allow(dead_code)]
 pub mod transfer;
+pub mod units;
 #[allow(dead_code)]
 pub mod webhooks;
 #[allow(dead_code)]
@@ -171,6 +172,22 @@ impl PgStore {
 fn parse_url(url: &str) -> StoreResult<tokio_postgres::Config> {
     url.parse::<tokio_postgres::Config>()
         .map_err(|e| StoreError::Invalid(format!("the database URL is not valid: {e}")))
+}
+
+/// Where a connection URL points, for messages: `user@host:port/database`,
+/// never the password. `None` when the URL does not parse.
+pub fn describe_url(url: &str) -> Option<String> {
+    use tokio_postgres::config::Host;
+    let config = url.parse::<tokio_postgres::Config>().ok()?;
+    let host = match config.get_hosts().first() {
+        Some(Host::Tcp(h)) => h.clone(),
+        Some(Host::Unix(p)) => p.display().to_string(),
+        None => "localhost".to_owned(),
+    };
+    let port = config.get_ports().first().copied().unwrap_or(5432);
+    let user = config.get_user().unwrap_or("(default user)");
+    let db = config.get_dbname().unwrap_or("(default database)");
+    Some(format!("{user}@{host}:{port}/{db}"))
 }
 
 /// `name` as an SQL identifier, quoted.
