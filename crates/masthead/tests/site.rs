@@ -131,18 +131,21 @@ mod pg {
         format!("{head}/{name}{query}")
     }
 
-    fn psql(sql: &str) {
+    fn psql(sql: &str) -> Result<(), String> {
         let out = Command::new("psql")
             .args(["-X", "-q", "-v", "ON_ERROR_STOP=1", "-d"])
             .arg(admin_url())
             .args(["-c", sql])
             .output()
             .expect("run psql");
-        assert!(
-            out.status.success(),
-            "psql {sql}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        if out.status.success() {
+            Ok(())
+        } else {
+            Err(format!(
+                "psql {sql}: {}",
+                String::from_utf8_lossy(&out.stderr)
+            ))
+        }
     }
 
     /// The URL of DATA's database, created on first use; `None` on SQLite.
@@ -159,7 +162,7 @@ mod pg {
             .map(|d| d.as_nanos())
             .unwrap_or(0);
         let name = format!("t_{}_{}_{nanos}", std::process::id(), dbs.len());
-        psql(&format!("CREATE DATABASE {name}"));
+        psql(&format!("CREATE DATABASE {name}")).unwrap_or_else(|e| panic!("{e}"));
         dbs.push((data.to_owned(), name.clone()));
         Some(url_of(&admin_url(), &name))
     }
@@ -171,7 +174,24 @@ mod pg {
             if !data.starts_with(root) {
                 return true;
             }
-            psql(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"));
+            // A server just killed may still have sessions open for a moment:
+            // end them (they are our role's) and try again. Never panic here,
+            // in a destructor.
+            let mut last = Ok(());
+            for _ in 0..20 {
+                let _ = psql(&format!(
+                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
+                     WHERE datname = '{name}' AND pid <> pg_backend_pid()"
+                ));
+                last = psql(&format!("DROP DATABASE IF EXISTS {name}"));
+                if last.is_ok() {
+                    break;
+                }
+                std::thread::sleep(std::time::Duration::from_millis(100));
+            }
+            if let Err(e) = last {
+                eprintln!("warning: test database left behind: {e}");
+            }
             false
         });
     }
