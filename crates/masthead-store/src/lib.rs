@@ -54,7 +54,7 @@ pub struct Store {
 /// arms side by side (see docs/architecture.md, "Dispatch").
 enum Backend {
     Sqlite(Arc<SqliteStore>),
-    Postgres(PgStore),
+    Postgres(Box<PgStore>),
 }
 
 /// Which database a [`Store`] runs on, for messages.
@@ -128,7 +128,7 @@ impl Store {
     pub async fn open_postgres(url: &str) -> StoreResult<Store> {
         let db = PgStore::connect(url).await?;
         db.migrate().await?;
-        Ok(Store::with_backend(Backend::Postgres(db)))
+        Ok(Store::with_backend(Backend::Postgres(Box::new(db))))
     }
 
     fn with_backend(backend: Backend) -> Store {

@@ -1,8 +1,8 @@
-//! The PostgreSQL backend, being built (issue 9): a connection pool, the
-//! schema and its migrations, and the store's operations ported from the
-//! SQLite module file for file (`queries`, `api`, `staff`, …, `PgWriter` for
-//! `Writer`). `Store` does not dispatch to them yet; the conformance suite
-//! runs them against SQLite's. Business rules that SQLite keeps in triggers
+//! The PostgreSQL backend (issue 9): a connection pool, the schema and its
+//! migrations, and the store's operations ported from the SQLite module file
+//! for file (`queries`, `api`, `staff`, …, `PgWriter` for `Writer`, `units`).
+//! `Store` dispatches to them when opened with a `postgres://` URL; the
+//! conformance suite runs them against SQLite's. Business rules that SQLite keeps in triggers
 //! (post uuids, the webhook outbox) are Rust code in the writes here.
 //!
 //! The driver is `tokio-postgres` with a `deadpool-postgres` pool, without
@@ -11,8 +11,8 @@
 //! `migrations/postgres/0001_init.sql` and in docs/architecture.md.
 
 // The store's operations, ported from `sqlite/` file for file (same names,
-// same types, async). Nothing outside this module calls them until `Store`
-// dispatches to PgStore; until then only the conformance tests do.
+// same types, async). A few helpers exist for the conformance tests only,
+// hence the `dead_code` allowances.
 #[allow(dead_code)]
 pub mod api;
 #[allow(dead_code)]

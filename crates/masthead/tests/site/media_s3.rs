@@ -162,7 +162,7 @@ fn start_with(data: &Path, env: &[(&'static str, String)]) -> Server {
 
 /// Runs `masthead serve` expecting it to refuse to start; returns its stderr.
 fn serve_refuses(data: &Path, env: &[(&str, &str)]) -> String {
-    let mut child = masthead(&data)
+    let mut child = masthead(data)
         .args(["serve", "--addr", "127.0.0.1:0"])
         .env("MASTHEAD_LOG", "warn")
         .env_remove("AWS_ACCESS_KEY_ID")
@@ -663,7 +663,7 @@ async fn both_media_stores_behave_alike() {
 }
 
 fn cli_with(data: &Path, args: &[&str], env: &[(&'static str, String)]) -> std::process::Output {
-    masthead(&data)
+    masthead(data)
         .args(args)
         .env("MASTHEAD_LOG", "warn")
         .env_remove("MASTHEAD_MEDIA_URL")

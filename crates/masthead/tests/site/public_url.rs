@@ -71,7 +71,7 @@ fn serve_capturing(
     args: &[&str],
     envs: &[(&str, &str)],
 ) -> (Server, Arc<Mutex<Vec<u8>>>) {
-    let mut child = masthead(&data)
+    let mut child = masthead(data)
         .args(["serve", "--addr", "127.0.0.1:0"])
         .args(args)
         .env_remove("MASTHEAD_PUBLIC_URL")
