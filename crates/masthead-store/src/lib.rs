@@ -131,6 +131,12 @@ impl Store {
         Ok(Store::with_backend(Backend::Postgres(Box::new(db))))
     }
 
+    /// A store on a PostgreSQL handle already open (and migrated), for tests.
+    #[cfg(test)]
+    pub(crate) fn with_postgres(db: PgStore) -> Store {
+        Store::with_backend(Backend::Postgres(Box::new(db)))
+    }
+
     fn with_backend(backend: Backend) -> Store {
         Store {
             backend: Arc::new(backend),
