@@ -329,6 +329,45 @@ where
     f(server).await;
 }
 
+/// `masthead migrate` says which database it brought up to date, and to
+/// which schema version; running it again changes nothing.
+#[test]
+fn migrate_names_the_backend_and_the_schema_version() {
+    let dir = TempDir::new("migrate");
+    let (backend, place) = if pg::enabled() {
+        ("(PostgreSQL)", "PostgreSQL database ")
+    } else {
+        ("(SQLite)", "SQLite database ")
+    };
+    let mut versions = Vec::new();
+    for _ in 0..2 {
+        let out = masthead(&dir.0)
+            .arg("migrate")
+            .env("MASTHEAD_LOG", "warn")
+            .output()
+            .expect("run migrate");
+        let text = String::from_utf8_lossy(&out.stdout).into_owned();
+        assert!(
+            out.status.success(),
+            "{text}{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(text.starts_with(place) && text.contains(backend), "{text}");
+        let version: i64 = text
+            .trim_end()
+            .rsplit("schema version ")
+            .next()
+            .and_then(|v| v.trim_end_matches('.').parse().ok())
+            .unwrap_or_else(|| panic!("no schema version in {text:?}"));
+        assert!(version >= 9, "{text}");
+        if let Some(password) = pg::password() {
+            assert!(!text.contains(&password), "never the password: {text}");
+        }
+        versions.push(version);
+    }
+    assert_eq!(versions[0], versions[1]);
+}
+
 /// A database URL that is malformed, or names a server that is not there,
 /// stops every command with a message saying what to fix, never the password.
 #[test]
