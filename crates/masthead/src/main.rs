@@ -299,8 +299,13 @@ async fn run(cli: Cli) -> Result<()> {
             let store = open_store(db_url, &cli.data_dir).await?;
             if store.post_count().await? > 0 {
                 bail!(
-                    "{} already has posts; seeding only fills an empty site (use a new --data-dir)",
-                    cli.data_dir.display()
+                    "{} already has posts; seeding only fills an empty site (use a new {})",
+                    database_place(db_url, &cli.data_dir),
+                    if db_url.is_some() {
+                        "database"
+                    } else {
+                        "--data-dir"
+                    }
                 );
             }
             match bench {
