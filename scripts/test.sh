@@ -62,6 +62,13 @@ if [ -z "${MASTHEAD_TEST_DATABASE_URL:-}" ]; then
   trap pg_stop EXIT
 fi
 export MASTHEAD_TEST_DATABASE_URL
+# The site suite on PostgreSQL makes and drops its databases with psql.
+if ! command -v psql >/dev/null 2>&1; then
+  step "installing psql (postgresql-client)"
+  sudo=""
+  [ "$(id -u)" -eq 0 ] || sudo="sudo"
+  $sudo apt-get install -y -qq -o DPkg::Lock::Timeout=600 postgresql-client >/dev/null
+fi
 
 # --- Rust -------------------------------------------------------------------
 mkdir -p "$CARGO_TARGET_DIR"
