@@ -62,6 +62,13 @@ if [ -z "${MASTHEAD_TEST_DATABASE_URL:-}" ]; then
   trap pg_stop EXIT
 fi
 export MASTHEAD_TEST_DATABASE_URL
+# The site suite on PostgreSQL makes and drops its databases with psql.
+if ! command -v psql >/dev/null 2>&1; then
+  step "installing psql (postgresql-client)"
+  sudo=""
+  [ "$(id -u)" -eq 0 ] || sudo="sudo"
+  $sudo apt-get install -y -qq -o DPkg::Lock::Timeout=600 postgresql-client >/dev/null
+fi
 
 # --- Rust -------------------------------------------------------------------
 mkdir -p "$CARGO_TARGET_DIR"
@@ -80,6 +87,22 @@ else
     awk '{p+=$4; f+=$6} END {printf "%d passed, %d failed", p, f}')
 fi
 
+# --- the site suite again, every server on PostgreSQL ------------------------
+# Each test's data directory gets its own fresh database in the cluster above
+# (crates/masthead/tests/site.rs, `mod pg`), dropped when the test ends.
+step "cargo: the integration (site) suite on PostgreSQL"
+pg_site_status=0
+if cargo nextest --version >/dev/null 2>&1; then
+  MASTHEAD_TEST_BACKEND=postgres cargo nextest run -p masthead --test site --no-fail-fast 2>&1 |
+    tee "$CARGO_TARGET_DIR/site-pg-tests.log" || pg_site_status=1
+  pg_site_summary=$(grep -E '^ +Summary' "$CARGO_TARGET_DIR/site-pg-tests.log" | tail -1 | sed 's/^ *//')
+else
+  MASTHEAD_TEST_BACKEND=postgres cargo test -p masthead --test site --no-fail-fast 2>&1 |
+    tee "$CARGO_TARGET_DIR/site-pg-tests.log" || pg_site_status=1
+  pg_site_summary=$(grep -E '^test result' "$CARGO_TARGET_DIR/site-pg-tests.log" |
+    awk '{p+=$4; f+=$6} END {printf "%d passed, %d failed", p, f}')
+fi
+
 # --- browser ----------------------------------------------------------------
 step "browser: Show More, join, live updates, Nu Html Checker, axe-core"
 mkdir -p "$CARGO_TARGET_DIR"
@@ -88,6 +111,23 @@ browser_status=0
 MASTHEAD_BIN="$CARGO_TARGET_DIR/debug/masthead" node tests/browser/run.js 2>&1 |
   tee "$CARGO_TARGET_DIR/browser-tests.log" || browser_status=$?
 browser_summary=$(grep -E '^browser tests:' "$CARGO_TARGET_DIR/browser-tests.log" | tail -1 || true)
+
+# The same browser suite with its server on a fresh PostgreSQL database (the
+# binary reads MASTHEAD_DATABASE_URL; run.js passes its environment on).
+step "browser, on PostgreSQL"
+browser_pg_status=0
+browser_pg_db="browser_$$"
+browser_pg_url="${MASTHEAD_TEST_DATABASE_URL%/*}/$browser_pg_db"
+if psql -X -q -v ON_ERROR_STOP=1 -d "$MASTHEAD_TEST_DATABASE_URL" -c "CREATE DATABASE $browser_pg_db"; then
+  MASTHEAD_DATABASE_URL="$browser_pg_url" MASTHEAD_BIN="$CARGO_TARGET_DIR/debug/masthead" \
+    node tests/browser/run.js 2>&1 | tee "$CARGO_TARGET_DIR/browser-pg-tests.log" || browser_pg_status=$?
+  sleep 1
+  psql -X -q -d "$MASTHEAD_TEST_DATABASE_URL" -c "DROP DATABASE IF EXISTS $browser_pg_db" ||
+    echo "test.sh: could not drop $browser_pg_db (the cluster is thrown away anyway)"
+else
+  browser_pg_status=1
+fi
+browser_pg_summary=$(grep -E '^browser tests:' "$CARGO_TARGET_DIR/browser-pg-tests.log" 2>/dev/null | tail -1 || true)
 
 # --- benchmark smoke ------------------------------------------------------------
 step "benchmark smoke: every page under load, zero errors, no lost joins (speed is not judged)"
@@ -120,12 +160,15 @@ deploy_summary=$(grep -E '^deploy: [0-9]+ passed' "$CARGO_TARGET_DIR/deploy-chec
 
 step "summary"
 echo "rust: ${rust_summary:-no summary (build failed?)}"
+echo "site suite on PostgreSQL: ${pg_site_summary:-no summary (build failed?)}"
 echo "${browser_summary:-browser tests: no summary (the suite did not finish)}"
+echo "on PostgreSQL, ${browser_pg_summary:-browser tests: no summary (the suite did not finish)}"
 echo "${bench_summary:-benchmark: no summary (the smoke run did not finish)}"
 echo "crash: ${crash_summary:-no summary (the crash run did not finish)}"
 echo "$fuzz_summary"
 echo "${deploy_summary:-deploy: no summary (the check did not finish)}"
-if [ "$rust_status" -ne 0 ] || [ "$browser_status" -ne 0 ] || [ "$bench_status" -ne 0 ] ||
+if [ "$rust_status" -ne 0 ] || [ "$pg_site_status" -ne 0 ] || [ "$browser_status" -ne 0 ] ||
+   [ "$browser_pg_status" -ne 0 ] || [ "$bench_status" -ne 0 ] ||
    [ "$crash_status" -ne 0 ] || [ "$fuzz_status" -ne 0 ] || [ "$deploy_status" -ne 0 ]; then
   echo "FAILED"
   exit 1

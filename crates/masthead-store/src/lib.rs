@@ -1,12 +1,12 @@
 //! Masthead's storage. Everything that touches SQL lives here, behind the
 //! async [`Store`] facade; handlers and renderers see typed rows only.
 //!
-//! Today there is one backend, embedded SQLite (the private `sqlite`
-//! module). PostgreSQL will be a sibling module with the same operations; the
-//! facade ([`Store`], its `Backend` and the dispatch in `read`/`write`) is
-//! where the choice is made, so nothing above it changes. Its foundation (pool,
-//! schema, migrations) is in place: [`open_postgres`]. Row types come from
-//! `masthead-model` and are re-exported here.
+//! Two backends, each a private module with the same operations under the
+//! same names: embedded SQLite (`sqlite`, the default) and PostgreSQL
+//! (`postgres`). [`Store::open_sqlite`] or [`Store::open_postgres`] picks one;
+//! every operation then dispatches with one `match` on the `Backend`, both
+//! arms side by side, so adding an operation means writing both. Row types
+//! come from `masthead-model` and are re-exported here.
 
 pub mod error;
 mod ops;
@@ -20,19 +20,13 @@ use std::sync::Arc;
 
 pub use error::{StoreError, StoreResult};
 pub use masthead_model::*;
-pub use postgres::PgStore;
+pub use postgres::{PgStore, describe_url as describe_postgres_url};
 pub use sqlite::backup::check_snapshot;
 pub use sqlite::search::{SearchFilters, SearchHit, SearchPage};
 
 use sqlite::{SqliteStore, Writer};
 
 use masthead_domain::{Email, FeedCursor, PostKind};
-
-/// Connects to a PostgreSQL database (`postgres://…`). Only the schema is
-/// ported so far: the handle can `migrate()` and report `schema_version()`.
-pub async fn open_postgres(url: &str) -> StoreResult<PgStore> {
-    PgStore::connect(url).await
-}
 
 /// Current time in Unix milliseconds.
 pub fn now_ms() -> i64 {
@@ -42,13 +36,14 @@ pub fn now_ms() -> i64 {
         .unwrap_or(0)
 }
 
-/// Cheap to clone; every call runs on the blocking pool so async tasks never
-/// wait on disk.
+/// Cheap to clone. On SQLite every call runs on the blocking pool so async
+/// tasks never wait on disk; on PostgreSQL calls are async on a pooled
+/// connection.
 #[derive(Clone)]
 pub struct Store {
     backend: Arc<Backend>,
     /// Bounds concurrent reads (and so open connections and their caches):
-    /// more than a few per core only queue inside SQLite anyway.
+    /// more than a few per core only queue inside the database anyway.
     read_slots: Arc<tokio::sync::Semaphore>,
     /// Bulk reads (API browses) take one of these before a read slot, so they
     /// can never hold every read slot and stall pages.
@@ -56,9 +51,27 @@ pub struct Store {
 }
 
 /// The database behind a [`Store`]: each dialect is a private module, and
-/// this is the one place an operation chooses it.
+/// every operation chooses between them with one `match` on this, its two
+/// arms side by side (see docs/architecture.md, "Dispatch").
 enum Backend {
-    Sqlite(SqliteStore),
+    Sqlite(Arc<SqliteStore>),
+    Postgres(Box<PgStore>),
+}
+
+/// Which database a [`Store`] runs on, for messages.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum BackendKind {
+    Sqlite,
+    Postgres,
+}
+
+impl BackendKind {
+    pub fn name(self) -> &'static str {
+        match self {
+            BackendKind::Sqlite => "SQLite",
+            BackendKind::Postgres => "PostgreSQL",
+        }
+    }
 }
 
 /// Concurrent reads allowed.
@@ -70,85 +83,165 @@ fn bulk_slots() -> usize {
     (cores / 2).clamp(1, 3)
 }
 
+/// A pooled PostgreSQL connection held with a read slot.
+struct PgRead {
+    client: deadpool_postgres::Object,
+    _slot: tokio::sync::OwnedSemaphorePermit,
+    _bulk: Option<tokio::sync::OwnedSemaphorePermit>,
+}
+
+impl std::ops::Deref for PgRead {
+    type Target = deadpool_postgres::Object;
+    fn deref(&self) -> &Self::Target {
+        &self.client
+    }
+}
+
+/// A reader-facing query: the same name in `sqlite::queries` and
+/// `postgres::queries`, the same arguments.
 macro_rules! read_op {
     ($(#[$m:meta])* $name:ident ( $($arg:ident : $ty:ty),* ) -> $ret:ty) => {
         $(#[$m])*
         pub async fn $name(&self, $($arg: $ty),*) -> StoreResult<$ret> {
-            self.read(move |c| sqlite::queries::$name(c, $($arg),*)).await
+            match &*self.backend {
+                Backend::Sqlite(db) => {
+                    self.lite_read(db, move |c| sqlite::queries::$name(c, $($arg),*)).await
+                }
+                Backend::Postgres(db) => {
+                    postgres::queries::$name(&*self.pg_read(db).await?, $($arg),*).await
+                }
+            }
         }
     };
 }
 
 impl Store {
+    /// The embedded SQLite file at `path`, created and migrated if needed.
     pub fn open_sqlite(path: &Path) -> StoreResult<Store> {
-        Ok(Store {
-            backend: Arc::new(Backend::Sqlite(SqliteStore::open(path)?)),
-            read_slots: Arc::new(tokio::sync::Semaphore::new(READ_SLOTS)),
-            bulk_slots: Arc::new(tokio::sync::Semaphore::new(bulk_slots())),
-        })
+        Ok(Store::with_backend(Backend::Sqlite(Arc::new(
+            SqliteStore::open(path)?,
+        ))))
     }
 
-    /// Runs `f` on the blocking pool with the backend.
-    async fn on_backend<T: Send + 'static>(
-        &self,
-        f: impl FnOnce(&Backend) -> StoreResult<T> + Send + 'static,
+    /// The PostgreSQL database at `url` (`postgres://user:password@host/db`),
+    /// migrated to this build's schema under the migration lock. Error
+    /// messages never repeat the URL (it may hold a password).
+    pub async fn open_postgres(url: &str) -> StoreResult<Store> {
+        let db = PgStore::connect(url).await?;
+        db.migrate().await?;
+        Ok(Store::with_backend(Backend::Postgres(Box::new(db))))
+    }
+
+    /// A store on a PostgreSQL handle already open (and migrated), for tests.
+    #[cfg(test)]
+    pub(crate) fn with_postgres(db: PgStore) -> Store {
+        Store::with_backend(Backend::Postgres(Box::new(db)))
+    }
+
+    fn with_backend(backend: Backend) -> Store {
+        Store {
+            backend: Arc::new(backend),
+            read_slots: Arc::new(tokio::sync::Semaphore::new(READ_SLOTS)),
+            bulk_slots: Arc::new(tokio::sync::Semaphore::new(bulk_slots())),
+        }
+    }
+
+    pub fn backend_kind(&self) -> BackendKind {
+        match &*self.backend {
+            Backend::Sqlite(_) => BackendKind::Sqlite,
+            Backend::Postgres(_) => BackendKind::Postgres,
+        }
+    }
+
+    /// The newest migration applied to the database.
+    pub async fn schema_version(&self) -> StoreResult<i64> {
+        match &*self.backend {
+            Backend::Sqlite(db) => self.lite_read(db, sqlite::queries::schema_version).await,
+            Backend::Postgres(db) => db.schema_version().await,
+        }
+    }
+
+    /// Runs `f` on the blocking pool with the SQLite store.
+    async fn on_lite<T: Send + 'static>(
+        db: &Arc<SqliteStore>,
+        f: impl FnOnce(&SqliteStore) -> StoreResult<T> + Send + 'static,
     ) -> StoreResult<T> {
-        let backend = self.backend.clone();
-        tokio::task::spawn_blocking(move || f(&backend))
+        let db = db.clone();
+        tokio::task::spawn_blocking(move || f(&db))
             .await
             .map_err(|e| StoreError::Other(format!("database task failed: {e}")))?
     }
 
-    pub(crate) async fn read<T: Send + 'static>(
+    async fn read_slot(&self) -> StoreResult<tokio::sync::OwnedSemaphorePermit> {
+        self.read_slots
+            .clone()
+            .acquire_owned()
+            .await
+            .map_err(|e| StoreError::Unavailable(format!("store closed: {e}")))
+    }
+
+    async fn bulk_slot(&self) -> StoreResult<tokio::sync::OwnedSemaphorePermit> {
+        self.bulk_slots
+            .clone()
+            .acquire_owned()
+            .await
+            .map_err(|e| StoreError::Unavailable(format!("store closed: {e}")))
+    }
+
+    /// A read on SQLite, under a read slot.
+    async fn lite_read<T: Send + 'static>(
         &self,
+        db: &Arc<SqliteStore>,
         f: impl FnOnce(&rusqlite::Connection) -> StoreResult<T> + Send + 'static,
     ) -> StoreResult<T> {
-        let _slot = self
-            .read_slots
-            .acquire()
-            .await
-            .map_err(|e| StoreError::Unavailable(format!("store closed: {e}")))?;
-        self.on_backend(move |b| match b {
-            Backend::Sqlite(db) => db.read(f),
-        })
-        .await
+        let _slot = self.read_slot().await?;
+        Store::on_lite(db, move |db| db.read(f)).await
     }
 
     /// A read that may be large (an API browse): it waits for one of a few
     /// bulk slots first, so pages always find a read slot free.
-    pub(crate) async fn read_bulk<T: Send + 'static>(
+    async fn lite_read_bulk<T: Send + 'static>(
         &self,
+        db: &Arc<SqliteStore>,
         f: impl FnOnce(&rusqlite::Connection) -> StoreResult<T> + Send + 'static,
     ) -> StoreResult<T> {
-        let _bulk = self
-            .bulk_slots
-            .acquire()
-            .await
-            .map_err(|e| StoreError::Unavailable(format!("store closed: {e}")))?;
-        self.read(f).await
+        let _bulk = self.bulk_slot().await?;
+        self.lite_read(db, f).await
     }
 
-    /// One write transaction on the blocking pool.
-    pub(crate) async fn write<T: Send + 'static>(
-        &self,
+    /// One write transaction on SQLite, on the blocking pool.
+    async fn lite_write<T: Send + 'static>(
+        db: &Arc<SqliteStore>,
         f: impl FnOnce(&Writer<'_>) -> StoreResult<T> + Send + 'static,
     ) -> StoreResult<T> {
-        self.on_backend(move |b| match b {
-            Backend::Sqlite(db) => db.write(f),
-        })
-        .await
+        Store::on_lite(db, move |db| db.write(f)).await
     }
 
-    /// Like [`Store::write`], without waiting for the disk (see
+    /// Like [`Store::lite_write`], without waiting for the disk (see
     /// `SqliteStore::write_relaxed`).
-    pub(crate) async fn write_relaxed<T: Send + 'static>(
-        &self,
+    async fn lite_write_relaxed<T: Send + 'static>(
+        db: &Arc<SqliteStore>,
         f: impl FnOnce(&Writer<'_>) -> StoreResult<T> + Send + 'static,
     ) -> StoreResult<T> {
-        self.on_backend(move |b| match b {
-            Backend::Sqlite(db) => db.write_relaxed(f),
+        Store::on_lite(db, move |db| db.write_relaxed(f)).await
+    }
+
+    /// A pooled PostgreSQL connection under a read slot.
+    async fn pg_read(&self, db: &PgStore) -> StoreResult<PgRead> {
+        let slot = self.read_slot().await?;
+        Ok(PgRead {
+            client: db.client().await?,
+            _slot: slot,
+            _bulk: None,
         })
-        .await
+    }
+
+    /// [`Store::pg_read`] for a large read: a bulk slot first.
+    async fn pg_read_bulk(&self, db: &PgStore) -> StoreResult<PgRead> {
+        let bulk = self.bulk_slot().await?;
+        let mut read = self.pg_read(db).await?;
+        read._bulk = Some(bulk);
+        Ok(read)
     }
 
     read_op!(
@@ -194,8 +287,15 @@ impl Store {
         &self,
         email_key: String,
     ) -> StoreResult<Option<(StaffUser, String)>> {
-        self.read(move |c| sqlite::staff::staff_for_signin(c, email_key))
-            .await
+        match &*self.backend {
+            Backend::Sqlite(db) => {
+                self.lite_read(db, move |c| sqlite::staff::staff_for_signin(c, email_key))
+                    .await
+            }
+            Backend::Postgres(db) => {
+                postgres::staff::staff_for_signin(&*self.pg_read(db).await?, email_key).await
+            }
+        }
     }
     /// A live session by the SHA-256 of its token.
     pub async fn session(
@@ -203,86 +303,232 @@ impl Store {
         token_hash: Vec<u8>,
         now: i64,
     ) -> StoreResult<Option<StaffSession>> {
-        self.read(move |c| sqlite::staff::session(c, token_hash, now))
-            .await
+        match &*self.backend {
+            Backend::Sqlite(db) => {
+                self.lite_read(db, move |c| sqlite::staff::session(c, token_hash, now))
+                    .await
+            }
+            Backend::Postgres(db) => {
+                postgres::staff::session(&*self.pg_read(db).await?, token_hash, now).await
+            }
+        }
     }
     pub async fn desk_posts(&self, filter: PostFilter, limit: u32) -> StoreResult<Vec<DeskPost>> {
-        self.read(move |c| sqlite::staff::desk_posts(c, filter, limit))
-            .await
+        match &*self.backend {
+            Backend::Sqlite(db) => {
+                self.lite_read(db, move |c| sqlite::staff::desk_posts(c, filter, limit))
+                    .await
+            }
+            Backend::Postgres(db) => {
+                postgres::staff::desk_posts(&*self.pg_read(db).await?, filter, limit).await
+            }
+        }
     }
     pub async fn all_authors_and_tags(&self) -> StoreResult<(Vec<NamedRef>, Vec<NamedRef>)> {
-        self.read(sqlite::staff::all_authors_and_tags).await
+        match &*self.backend {
+            Backend::Sqlite(db) => {
+                self.lite_read(db, sqlite::staff::all_authors_and_tags)
+                    .await
+            }
+            Backend::Postgres(db) => {
+                postgres::staff::all_authors_and_tags(&*self.pg_read(db).await?).await
+            }
+        }
     }
     pub async fn post_kind_and_authors(&self, post_id: i64) -> StoreResult<Option<PostOwnership>> {
-        self.read(move |c| sqlite::staff::post_kind_and_authors(c, post_id))
-            .await
+        match &*self.backend {
+            Backend::Sqlite(db) => {
+                self.lite_read(db, move |c| {
+                    sqlite::staff::post_kind_and_authors(c, post_id)
+                })
+                .await
+            }
+            Backend::Postgres(db) => {
+                postgres::staff::post_kind_and_authors(&*self.pg_read(db).await?, post_id).await
+            }
+        }
     }
     pub async fn editable_post(&self, id: i64) -> StoreResult<Option<EditablePost>> {
-        self.read(move |c| sqlite::editing::editable_post(c, id))
-            .await
+        match &*self.backend {
+            Backend::Sqlite(db) => {
+                self.lite_read(db, move |c| sqlite::editing::editable_post(c, id))
+                    .await
+            }
+            Backend::Postgres(db) => {
+                postgres::editing::editable_post(&*self.pg_read(db).await?, id).await
+            }
+        }
     }
     pub async fn staff_user(&self, id: i64) -> StoreResult<Option<StaffUser>> {
-        self.read(move |c| sqlite::staff::staff_user(c, id)).await
+        match &*self.backend {
+            Backend::Sqlite(db) => {
+                self.lite_read(db, move |c| sqlite::staff::staff_user(c, id))
+                    .await
+            }
+            Backend::Postgres(db) => {
+                postgres::staff::staff_user(&*self.pg_read(db).await?, id).await
+            }
+        }
     }
     pub async fn author_by_id(&self, id: i64) -> StoreResult<Option<Author>> {
-        self.read(move |c| sqlite::taxonomy::author_by_id(c, id))
-            .await
+        match &*self.backend {
+            Backend::Sqlite(db) => {
+                self.lite_read(db, move |c| sqlite::taxonomy::author_by_id(c, id))
+                    .await
+            }
+            Backend::Postgres(db) => {
+                postgres::taxonomy::author_by_id(&*self.pg_read(db).await?, id).await
+            }
+        }
     }
     pub async fn editable_tag(&self, id: i64) -> StoreResult<Option<EditableTag>> {
-        self.read(move |c| sqlite::taxonomy::editable_tag(c, id))
-            .await
+        match &*self.backend {
+            Backend::Sqlite(db) => {
+                self.lite_read(db, move |c| sqlite::taxonomy::editable_tag(c, id))
+                    .await
+            }
+            Backend::Postgres(db) => {
+                postgres::taxonomy::editable_tag(&*self.pg_read(db).await?, id).await
+            }
+        }
     }
     pub async fn editable_tags(&self) -> StoreResult<Vec<EditableTag>> {
-        self.read(sqlite::taxonomy::editable_tags).await
+        match &*self.backend {
+            Backend::Sqlite(db) => self.lite_read(db, sqlite::taxonomy::editable_tags).await,
+            Backend::Postgres(db) => {
+                postgres::taxonomy::editable_tags(&*self.pg_read(db).await?).await
+            }
+        }
     }
     pub async fn media_item(&self, id: i64) -> StoreResult<Option<MediaItem>> {
-        self.read(move |c| sqlite::media::media_item(c, id)).await
+        match &*self.backend {
+            Backend::Sqlite(db) => {
+                self.lite_read(db, move |c| sqlite::media::media_item(c, id))
+                    .await
+            }
+            Backend::Postgres(db) => {
+                postgres::media::media_item(&*self.pg_read(db).await?, id).await
+            }
+        }
     }
     /// The media library, newest first, older than item `before`.
     pub async fn media_page(&self, before: Option<i64>, limit: u32) -> StoreResult<Vec<MediaItem>> {
-        self.read(move |c| sqlite::media::media_page(c, before, limit))
-            .await
+        match &*self.backend {
+            Backend::Sqlite(db) => {
+                self.lite_read(db, move |c| sqlite::media::media_page(c, before, limit))
+                    .await
+            }
+            Backend::Postgres(db) => {
+                postgres::media::media_page(&*self.pg_read(db).await?, before, limit).await
+            }
+        }
     }
     pub async fn revisions(&self, post_id: i64) -> StoreResult<Vec<Revision>> {
-        self.read(move |c| sqlite::editing::revisions(c, post_id))
-            .await
+        match &*self.backend {
+            Backend::Sqlite(db) => {
+                self.lite_read(db, move |c| sqlite::editing::revisions(c, post_id))
+                    .await
+            }
+            Backend::Postgres(db) => {
+                postgres::editing::revisions(&*self.pg_read(db).await?, post_id).await
+            }
+        }
     }
     pub async fn review_state(&self, post_id: i64) -> StoreResult<Option<String>> {
-        self.read(move |c| sqlite::editing::review_state(c, post_id))
-            .await
+        match &*self.backend {
+            Backend::Sqlite(db) => {
+                self.lite_read(db, move |c| sqlite::editing::review_state(c, post_id))
+                    .await
+            }
+            Backend::Postgres(db) => {
+                postgres::editing::review_state(&*self.pg_read(db).await?, post_id).await
+            }
+        }
     }
     pub async fn review_notes(&self, post_id: i64) -> StoreResult<Vec<ReviewNote>> {
-        self.read(move |c| sqlite::editing::review_notes(c, post_id))
-            .await
+        match &*self.backend {
+            Backend::Sqlite(db) => {
+                self.lite_read(db, move |c| sqlite::editing::review_notes(c, post_id))
+                    .await
+            }
+            Backend::Postgres(db) => {
+                postgres::editing::review_notes(&*self.pg_read(db).await?, post_id).await
+            }
+        }
     }
     pub async fn review_queue(&self) -> StoreResult<Vec<ReviewItem>> {
-        self.read(sqlite::editing::review_queue).await
+        match &*self.backend {
+            Backend::Sqlite(db) => self.lite_read(db, sqlite::editing::review_queue).await,
+            Backend::Postgres(db) => {
+                postgres::editing::review_queue(&*self.pg_read(db).await?).await
+            }
+        }
     }
     pub async fn post_notes(&self, post_id: i64) -> StoreResult<Vec<PostNote>> {
-        self.read(move |c| sqlite::editing::post_notes(c, post_id))
-            .await
+        match &*self.backend {
+            Backend::Sqlite(db) => {
+                self.lite_read(db, move |c| sqlite::editing::post_notes(c, post_id))
+                    .await
+            }
+            Backend::Postgres(db) => {
+                postgres::editing::post_notes(&*self.pg_read(db).await?, post_id).await
+            }
+        }
     }
     /// Where a retired slug now lives.
     pub async fn redirect_for(&self, old_slug: String) -> StoreResult<Option<String>> {
-        self.read(move |c| sqlite::editing::redirect_for(c, old_slug))
-            .await
+        match &*self.backend {
+            Backend::Sqlite(db) => {
+                self.lite_read(db, move |c| sqlite::editing::redirect_for(c, old_slug))
+                    .await
+            }
+            Backend::Postgres(db) => {
+                postgres::editing::redirect_for(&*self.pg_read(db).await?, old_slug).await
+            }
+        }
     }
     pub async fn owner_exists(&self) -> StoreResult<bool> {
-        self.read(sqlite::staff::owner_exists).await
+        match &*self.backend {
+            Backend::Sqlite(db) => self.lite_read(db, sqlite::staff::owner_exists).await,
+            Backend::Postgres(db) => postgres::staff::owner_exists(&*self.pg_read(db).await?).await,
+        }
     }
     pub async fn staff_users(&self) -> StoreResult<Vec<StaffUser>> {
-        self.read(sqlite::staff::staff_users).await
+        match &*self.backend {
+            Backend::Sqlite(db) => self.lite_read(db, sqlite::staff::staff_users).await,
+            Backend::Postgres(db) => postgres::staff::staff_users(&*self.pg_read(db).await?).await,
+        }
     }
     /// Counts one attempt against `limits`, atomically (see `Writer::throttle`),
     /// without a disk flush (see `SqliteStore::write_relaxed`).
     pub async fn throttle(&self, limits: Vec<Limit>) -> StoreResult<Result<Vec<i64>, usize>> {
         let now = now_ms();
-        self.write_relaxed(move |w| w.throttle(&limits, now)).await
+        match &*self.backend {
+            Backend::Sqlite(db) => {
+                Store::lite_write_relaxed(db, move |w| w.throttle(&limits, now)).await
+            }
+            Backend::Postgres(db) => {
+                db.write_relaxed_send(move |w| {
+                    Box::pin(async move { w.throttle(&limits, now).await })
+                })
+                .await
+            }
+        }
     }
     /// Takes back attempts counted by [`Store::throttle`] (work refused
     /// before it was tried), without a disk flush.
     pub async fn forget_attempt(&self, ids: Vec<i64>) -> StoreResult<()> {
-        self.write_relaxed(move |w| w.forget_attempt(&ids)).await
+        match &*self.backend {
+            Backend::Sqlite(db) => {
+                Store::lite_write_relaxed(db, move |w| w.forget_attempt(&ids)).await
+            }
+            Backend::Postgres(db) => {
+                db.write_relaxed_send(move |w| {
+                    Box::pin(async move { w.forget_attempt(&ids).await })
+                })
+                .await
+            }
+        }
     }
     /// Whether a one-time token would be accepted now (not yet spent).
     pub async fn one_time_token_valid(
@@ -291,13 +537,35 @@ impl Store {
         purpose: &'static str,
         now: i64,
     ) -> StoreResult<bool> {
-        self.read(move |c| sqlite::staff::one_time_token_valid(c, token_hash, purpose, now))
-            .await
+        match &*self.backend {
+            Backend::Sqlite(db) => {
+                self.lite_read(db, move |c| {
+                    sqlite::staff::one_time_token_valid(c, token_hash, purpose, now)
+                })
+                .await
+            }
+            Backend::Postgres(db) => {
+                postgres::staff::one_time_token_valid(
+                    &*self.pg_read(db).await?,
+                    token_hash,
+                    purpose,
+                    now,
+                )
+                .await
+            }
+        }
     }
     /// Whether `post_id` is a published live post.
     pub async fn is_published_live(&self, post_id: i64) -> StoreResult<bool> {
-        self.read(move |c| sqlite::queries::is_published_live(c, post_id))
-            .await
+        match &*self.backend {
+            Backend::Sqlite(db) => {
+                self.lite_read(db, move |c| sqlite::queries::is_published_live(c, post_id))
+                    .await
+            }
+            Backend::Postgres(db) => {
+                postgres::queries::is_published_live(&*self.pg_read(db).await?, post_id).await
+            }
+        }
     }
     read_op!(post_count() -> u64);
 
@@ -321,8 +589,17 @@ impl Store {
         email: Email,
         source: &'static str,
     ) -> StoreResult<JoinOutcome> {
-        self.write(move |w| w.join_member(&email, source, now_ms()))
-            .await
+        match &*self.backend {
+            Backend::Sqlite(db) => {
+                Store::lite_write(db, move |w| w.join_member(&email, source, now_ms())).await
+            }
+            Backend::Postgres(db) => {
+                db.write_send(move |w| {
+                    Box::pin(async move { w.join_member(&email, source, now_ms()).await })
+                })
+                .await
+            }
+        }
     }
 
     /// Adds a free member if `limits` allow one more join; the check, its
@@ -333,47 +610,92 @@ impl Store {
         source: &'static str,
         limits: Vec<Limit>,
     ) -> StoreResult<Result<JoinOutcome, usize>> {
-        self.write(move |w| {
-            let now = now_ms();
-            if let Err(i) = w.throttle(&limits, now)? {
-                return Ok(Err(i));
+        match &*self.backend {
+            Backend::Sqlite(db) => {
+                Store::lite_write(db, move |w| {
+                    let now = now_ms();
+                    if let Err(i) = w.throttle(&limits, now)? {
+                        return Ok(Err(i));
+                    }
+                    w.join_member(&email, source, now).map(Ok)
+                })
+                .await
             }
-            w.join_member(&email, source, now).map(Ok)
-        })
-        .await
+            Backend::Postgres(db) => {
+                db.write_send(move |w| {
+                    Box::pin(async move {
+                        let now = now_ms();
+                        if let Err(i) = w.throttle(&limits, now).await? {
+                            return Ok(Err(i));
+                        }
+                        w.join_member(&email, source, now).await.map(Ok)
+                    })
+                })
+                .await
+            }
+        }
     }
 
     pub async fn add_live_entry(&self, entry: NewLiveEntry) -> StoreResult<i64> {
-        self.write(move |w| w.add_live_entry(&entry)).await
+        match &*self.backend {
+            Backend::Sqlite(db) => Store::lite_write(db, move |w| w.add_live_entry(&entry)).await,
+            Backend::Postgres(db) => {
+                db.write_send(move |w| Box::pin(async move { w.add_live_entry(&entry).await }))
+                    .await
+            }
+        }
     }
 
     /// One raw settings value.
     pub async fn site_settings_raw(&self, key: &'static str) -> StoreResult<Option<String>> {
-        self.read(move |c| sqlite::queries::setting(c, key)).await
+        match &*self.backend {
+            Backend::Sqlite(db) => {
+                self.lite_read(db, move |c| sqlite::queries::setting(c, key))
+                    .await
+            }
+            Backend::Postgres(db) => {
+                postgres::queries::setting(&*self.pg_read(db).await?, key).await
+            }
+        }
     }
 
     pub async fn set_setting(&self, key: &'static str, value: &str) -> StoreResult<()> {
         let value = value.to_owned();
-        self.write(move |w| w.set_setting(key, &value)).await
+        match &*self.backend {
+            Backend::Sqlite(db) => Store::lite_write(db, move |w| w.set_setting(key, &value)).await,
+            Backend::Postgres(db) => {
+                db.write_send(move |w| Box::pin(async move { w.set_setting(key, &value).await }))
+                    .await
+            }
+        }
     }
 
     /// Writes a consistent snapshot of the database to `dest` (a new file)
-    /// while the site keeps serving and writing; see the `sqlite::backup` module.
+    /// while the site keeps serving and writing; see the `sqlite::backup`
+    /// module. SQLite only: a PostgreSQL database is backed up with its own
+    /// tools (docs/operations.md).
     pub async fn backup_to(&self, dest: &Path) -> StoreResult<()> {
-        let dest = dest.to_owned();
-        self.on_backend(move |b| match b {
-            Backend::Sqlite(db) => db.backup_to(&dest),
-        })
-        .await
+        match &*self.backend {
+            Backend::Sqlite(db) => {
+                let dest = dest.to_owned();
+                Store::on_lite(db, move |db| db.backup_to(&dest)).await
+            }
+            Backend::Postgres(_) => Err(StoreError::Invalid(PG_BACKUP.into())),
+        }
     }
 
     /// Cheap liveness check for `/healthz`. It takes no read slot, so it
     /// answers while every slot is busy (a health check must tell "slow"
     /// from "down").
     pub async fn ping(&self) -> StoreResult<()> {
-        self.on_backend(|b| match b {
-            Backend::Sqlite(db) => db.read(sqlite::queries::ping),
-        })
-        .await
+        match &*self.backend {
+            Backend::Sqlite(db) => Store::on_lite(db, |db| db.read(sqlite::queries::ping)).await,
+            Backend::Postgres(db) => db.ping().await,
+        }
     }
 }
+
+/// What `masthead backup` says on PostgreSQL.
+pub const PG_BACKUP: &str = "masthead backup snapshots the embedded SQLite database; \
+     on PostgreSQL, back up the database with pg_dump (and the media directory or bucket \
+     with your usual tools): see docs/operations.md, \"Running on PostgreSQL\"";

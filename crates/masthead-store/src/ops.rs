@@ -4,25 +4,43 @@
 
 use masthead_domain::{Email, Role, Slug};
 
-use crate::sqlite;
 use crate::*;
+use crate::{postgres, sqlite};
 
 impl Store {
     // ------------------------------------------------------------ posts --
 
     /// Creates a post with the first free address made from its base slug.
     pub async fn create_post(&self, post: CreatePost) -> StoreResult<i64> {
-        self.write(move |w| w.create_post(&post)).await
+        match &*self.backend {
+            Backend::Sqlite(db) => Store::lite_write(db, move |w| w.create_post(&post)).await,
+            Backend::Postgres(db) => {
+                db.write_send(move |w| Box::pin(async move { w.create_post(&post).await }))
+                    .await
+            }
+        }
     }
 
     /// Saves an edit; returns the post's new version. A version other than
     /// the current one is a [`StoreError::Conflict`].
     pub async fn save_post(&self, save: SavePost) -> StoreResult<i64> {
-        self.write(move |w| w.save_post_unit(&save)).await
+        match &*self.backend {
+            Backend::Sqlite(db) => Store::lite_write(db, move |w| w.save_post_unit(&save)).await,
+            Backend::Postgres(db) => {
+                db.write_send(move |w| Box::pin(async move { w.save_post_unit(&save).await }))
+                    .await
+            }
+        }
     }
 
     pub async fn delete_post(&self, id: i64) -> StoreResult<()> {
-        self.write(move |w| w.delete_post(id)).await
+        match &*self.backend {
+            Backend::Sqlite(db) => Store::lite_write(db, move |w| w.delete_post(id)).await,
+            Backend::Postgres(db) => {
+                db.write_send(move |w| Box::pin(async move { w.delete_post(id).await }))
+                    .await
+            }
+        }
     }
 
     /// Moves a post through review and records the note.
@@ -34,8 +52,22 @@ impl Store {
         body: String,
         now: i64,
     ) -> StoreResult<()> {
-        self.write(move |w| w.review(post_id, staff_id, &decision, &body, now))
-            .await
+        match &*self.backend {
+            Backend::Sqlite(db) => {
+                Store::lite_write(db, move |w| {
+                    w.review(post_id, staff_id, &decision, &body, now)
+                })
+                .await
+            }
+            Backend::Postgres(db) => {
+                db.write_send(move |w| {
+                    Box::pin(
+                        async move { w.review(post_id, staff_id, &decision, &body, now).await },
+                    )
+                })
+                .await
+            }
+        }
     }
 
     /// A correction or update printed on the story.
@@ -46,13 +78,31 @@ impl Store {
         noted_ms: i64,
         note: String,
     ) -> StoreResult<i64> {
-        self.write(move |w| w.add_post_note(post_id, &kind, noted_ms, &note))
-            .await
+        match &*self.backend {
+            Backend::Sqlite(db) => {
+                Store::lite_write(db, move |w| {
+                    w.add_post_note(post_id, &kind, noted_ms, &note)
+                })
+                .await
+            }
+            Backend::Postgres(db) => {
+                db.write_send(move |w| {
+                    Box::pin(async move { w.add_post_note(post_id, &kind, noted_ms, &note).await })
+                })
+                .await
+            }
+        }
     }
 
     /// Publishes every scheduled post whose time has come; returns their ids.
     pub async fn publish_due(&self, now: i64) -> StoreResult<Vec<i64>> {
-        self.write(move |w| w.publish_due(now)).await
+        match &*self.backend {
+            Backend::Sqlite(db) => Store::lite_write(db, move |w| w.publish_due(now)).await,
+            Backend::Postgres(db) => {
+                db.write_send(move |w| Box::pin(async move { w.publish_due(now).await }))
+                    .await
+            }
+        }
     }
 
     /// Changes or deletes an entry of a live post; `false` when the entry
@@ -63,22 +113,47 @@ impl Store {
         entry_id: i64,
         change: LiveEntryChange,
     ) -> StoreResult<bool> {
-        self.write(move |w| w.change_live_entry(post_id, entry_id, &change))
-            .await
+        match &*self.backend {
+            Backend::Sqlite(db) => {
+                Store::lite_write(db, move |w| w.change_live_entry(post_id, entry_id, &change))
+                    .await
+            }
+            Backend::Postgres(db) => {
+                db.write_send(move |w| {
+                    Box::pin(async move { w.change_live_entry(post_id, entry_id, &change).await })
+                })
+                .await
+            }
+        }
     }
 
     // ---------------------------------------------------- API browsing --
 
     /// One page of posts or pages for the APIs.
     pub async fn browse_posts(&self, b: Browse) -> StoreResult<Page<ApiPost>> {
-        self.read(move |c| sqlite::api::browse_posts(c, &b)).await
+        match &*self.backend {
+            Backend::Sqlite(db) => {
+                self.lite_read(db, move |c| sqlite::api::browse_posts(c, &b))
+                    .await
+            }
+            Backend::Postgres(db) => {
+                postgres::api::browse_posts(&*self.pg_read(db).await?, &b).await
+            }
+        }
     }
 
     /// Like [`Store::browse_posts`], for a page that may be large: it waits
     /// for a bulk slot, so it can never hold every read slot.
     pub async fn browse_posts_bulk(&self, b: Browse) -> StoreResult<Page<ApiPost>> {
-        self.read_bulk(move |c| sqlite::api::browse_posts(c, &b))
-            .await
+        match &*self.backend {
+            Backend::Sqlite(db) => {
+                self.lite_read_bulk(db, move |c| sqlite::api::browse_posts(c, &b))
+                    .await
+            }
+            Backend::Postgres(db) => {
+                postgres::api::browse_posts(&*self.pg_read_bulk(db).await?, &b).await
+            }
+        }
     }
 
     /// A bulk browse whose rows are turned into something else (JSON bytes)
@@ -90,36 +165,90 @@ impl Store {
         b: Browse,
         then: impl FnOnce(Page<ApiPost>) -> T + Send + 'static,
     ) -> StoreResult<T> {
-        self.read_bulk(move |c| sqlite::api::browse_posts(c, &b).map(then))
-            .await
+        match &*self.backend {
+            Backend::Sqlite(db) => {
+                self.lite_read_bulk(db, move |c| sqlite::api::browse_posts(c, &b).map(then))
+                    .await
+            }
+            Backend::Postgres(db) => {
+                postgres::api::browse_posts(&*self.pg_read_bulk(db).await?, &b)
+                    .await
+                    .map(then)
+            }
+        }
     }
 
     pub async fn browse_tags(&self, b: Browse) -> StoreResult<Page<ApiTag>> {
-        self.read(move |c| sqlite::api::browse_tags(c, &b)).await
+        match &*self.backend {
+            Backend::Sqlite(db) => {
+                self.lite_read(db, move |c| sqlite::api::browse_tags(c, &b))
+                    .await
+            }
+            Backend::Postgres(db) => {
+                postgres::api::browse_tags(&*self.pg_read(db).await?, &b).await
+            }
+        }
     }
 
     pub async fn browse_tags_bulk(&self, b: Browse) -> StoreResult<Page<ApiTag>> {
-        self.read_bulk(move |c| sqlite::api::browse_tags(c, &b))
-            .await
+        match &*self.backend {
+            Backend::Sqlite(db) => {
+                self.lite_read_bulk(db, move |c| sqlite::api::browse_tags(c, &b))
+                    .await
+            }
+            Backend::Postgres(db) => {
+                postgres::api::browse_tags(&*self.pg_read_bulk(db).await?, &b).await
+            }
+        }
     }
 
     pub async fn browse_authors_bulk(&self, b: Browse) -> StoreResult<Page<ApiAuthor>> {
-        self.read_bulk(move |c| sqlite::api::browse_authors(c, &b))
-            .await
+        match &*self.backend {
+            Backend::Sqlite(db) => {
+                self.lite_read_bulk(db, move |c| sqlite::api::browse_authors(c, &b))
+                    .await
+            }
+            Backend::Postgres(db) => {
+                postgres::api::browse_authors(&*self.pg_read_bulk(db).await?, &b).await
+            }
+        }
     }
 
     pub async fn browse_members_bulk(&self, b: Browse) -> StoreResult<Page<ApiMember>> {
-        self.read_bulk(move |c| sqlite::api::browse_members(c, &b))
-            .await
+        match &*self.backend {
+            Backend::Sqlite(db) => {
+                self.lite_read_bulk(db, move |c| sqlite::api::browse_members(c, &b))
+                    .await
+            }
+            Backend::Postgres(db) => {
+                postgres::api::browse_members(&*self.pg_read_bulk(db).await?, &b).await
+            }
+        }
     }
 
     pub async fn member(&self, id: i64) -> StoreResult<Option<ApiMember>> {
-        self.read(move |c| sqlite::api::member(c, id)).await
+        match &*self.backend {
+            Backend::Sqlite(db) => {
+                self.lite_read(db, move |c| sqlite::api::member(c, id))
+                    .await
+            }
+            Backend::Postgres(db) => postgres::api::member(&*self.pg_read(db).await?, id).await,
+        }
     }
 
     /// Adds a member through the Admin API; the address must be new.
     pub async fn add_member(&self, email: Email, name: String, now: i64) -> StoreResult<i64> {
-        self.write(move |w| w.add_member(&email, &name, now)).await
+        match &*self.backend {
+            Backend::Sqlite(db) => {
+                Store::lite_write(db, move |w| w.add_member(&email, &name, now)).await
+            }
+            Backend::Postgres(db) => {
+                db.write_send(move |w| {
+                    Box::pin(async move { w.add_member(&email, &name, now).await })
+                })
+                .await
+            }
+        }
     }
 
     pub async fn update_member(
@@ -128,14 +257,31 @@ impl Store {
         email: Option<Email>,
         name: Option<String>,
     ) -> StoreResult<()> {
-        self.write(move |w| w.update_member(id, email.as_ref(), name.as_deref()))
-            .await
+        match &*self.backend {
+            Backend::Sqlite(db) => {
+                Store::lite_write(db, move |w| {
+                    w.update_member(id, email.as_ref(), name.as_deref())
+                })
+                .await
+            }
+            Backend::Postgres(db) => {
+                db.write_send(move |w| {
+                    Box::pin(
+                        async move { w.update_member(id, email.as_ref(), name.as_deref()).await },
+                    )
+                })
+                .await
+            }
+        }
     }
 
     // ------------------------------------------------------------- keys --
 
     pub async fn api_keys(&self) -> StoreResult<Vec<ApiKey>> {
-        self.read(sqlite::api::api_keys).await
+        match &*self.backend {
+            Backend::Sqlite(db) => self.lite_read(db, sqlite::api::api_keys).await,
+            Backend::Postgres(db) => postgres::api::api_keys(&*self.pg_read(db).await?).await,
+        }
     }
 
     /// A live key of `kind` with this public part: its row id and secret.
@@ -144,8 +290,15 @@ impl Store {
         kind: ApiKeyKind,
         key_id: String,
     ) -> StoreResult<Option<(i64, Option<String>)>> {
-        self.read(move |c| sqlite::api::live_key(c, kind, key_id))
-            .await
+        match &*self.backend {
+            Backend::Sqlite(db) => {
+                self.lite_read(db, move |c| sqlite::api::live_key(c, kind, key_id))
+                    .await
+            }
+            Backend::Postgres(db) => {
+                postgres::api::live_key(&*self.pg_read(db).await?, kind, key_id).await
+            }
+        }
     }
 
     pub async fn insert_api_key(
@@ -157,30 +310,65 @@ impl Store {
         created_by: Option<i64>,
         now: i64,
     ) -> StoreResult<i64> {
-        self.write(move |w| {
-            w.insert_api_key(kind, &name, &key_id, secret.as_deref(), created_by, now)
-        })
-        .await
+        match &*self.backend {
+            Backend::Sqlite(db) => {
+                Store::lite_write(db, move |w| {
+                    w.insert_api_key(kind, &name, &key_id, secret.as_deref(), created_by, now)
+                })
+                .await
+            }
+            Backend::Postgres(db) => {
+                db.write_send(move |w| {
+                    Box::pin(async move {
+                        w.insert_api_key(kind, &name, &key_id, secret.as_deref(), created_by, now)
+                            .await
+                    })
+                })
+                .await
+            }
+        }
     }
 
     pub async fn revoke_api_key(&self, id: i64, now: i64) -> StoreResult<()> {
-        self.write(move |w| w.revoke_api_key(id, now)).await
+        match &*self.backend {
+            Backend::Sqlite(db) => Store::lite_write(db, move |w| w.revoke_api_key(id, now)).await,
+            Backend::Postgres(db) => {
+                db.write_send(move |w| Box::pin(async move { w.revoke_api_key(id, now).await }))
+                    .await
+            }
+        }
     }
 
     /// Records a key's use (at most once a minute is written).
     pub async fn touch_api_key(&self, id: i64, now: i64) -> StoreResult<()> {
-        self.write(move |w| w.touch_api_key(id, now)).await
+        match &*self.backend {
+            Backend::Sqlite(db) => Store::lite_write(db, move |w| w.touch_api_key(id, now)).await,
+            Backend::Postgres(db) => {
+                db.write_send(move |w| Box::pin(async move { w.touch_api_key(id, now).await }))
+                    .await
+            }
+        }
     }
 
     // --------------------------------------------------------- webhooks --
 
     pub async fn webhooks(&self) -> StoreResult<Vec<Webhook>> {
-        self.read(sqlite::webhooks::webhooks).await
+        match &*self.backend {
+            Backend::Sqlite(db) => self.lite_read(db, sqlite::webhooks::webhooks).await,
+            Backend::Postgres(db) => postgres::webhooks::webhooks(&*self.pg_read(db).await?).await,
+        }
     }
 
     pub async fn recent_deliveries(&self, limit: u32) -> StoreResult<Vec<Delivery>> {
-        self.read(move |c| sqlite::webhooks::recent_deliveries(c, limit))
-            .await
+        match &*self.backend {
+            Backend::Sqlite(db) => {
+                self.lite_read(db, move |c| sqlite::webhooks::recent_deliveries(c, limit))
+                    .await
+            }
+            Backend::Postgres(db) => {
+                postgres::webhooks::recent_deliveries(&*self.pg_read(db).await?, limit).await
+            }
+        }
     }
 
     pub async fn insert_webhook(
@@ -191,24 +379,64 @@ impl Store {
         secret: String,
         now: i64,
     ) -> StoreResult<i64> {
-        self.write(move |w| w.insert_webhook(&event, &target_url, &name, &secret, now))
-            .await
+        match &*self.backend {
+            Backend::Sqlite(db) => {
+                Store::lite_write(db, move |w| {
+                    w.insert_webhook(&event, &target_url, &name, &secret, now)
+                })
+                .await
+            }
+            Backend::Postgres(db) => {
+                db.write_send(move |w| {
+                    Box::pin(async move {
+                        w.insert_webhook(&event, &target_url, &name, &secret, now)
+                            .await
+                    })
+                })
+                .await
+            }
+        }
     }
 
     pub async fn deactivate_webhook(&self, id: i64) -> StoreResult<()> {
-        self.write(move |w| w.deactivate_webhook(id)).await
+        match &*self.backend {
+            Backend::Sqlite(db) => Store::lite_write(db, move |w| w.deactivate_webhook(id)).await,
+            Backend::Postgres(db) => {
+                db.write_send(move |w| Box::pin(async move { w.deactivate_webhook(id).await }))
+                    .await
+            }
+        }
     }
 
     /// At start-up: deliveries a stopped process had claimed go back in the
     /// queue, and failure causes recorded as `unreachable` are forgotten.
     pub async fn requeue_deliveries(&self, unreachable: &'static str) -> StoreResult<usize> {
-        self.write(move |w| w.requeue_deliveries(unreachable)).await
+        match &*self.backend {
+            Backend::Sqlite(db) => {
+                Store::lite_write(db, move |w| w.requeue_deliveries(unreachable)).await
+            }
+            Backend::Postgres(db) => {
+                db.write_send(move |w| {
+                    Box::pin(async move { w.requeue_deliveries(unreachable).await })
+                })
+                .await
+            }
+        }
     }
 
     /// Claims up to `limit` deliveries that are due.
     pub async fn claim_due_deliveries(&self, now: i64, limit: u32) -> StoreResult<Vec<Due>> {
-        self.write(move |w| w.claim_due_deliveries(now, limit))
-            .await
+        match &*self.backend {
+            Backend::Sqlite(db) => {
+                Store::lite_write(db, move |w| w.claim_due_deliveries(now, limit)).await
+            }
+            Backend::Postgres(db) => {
+                db.write_send(move |w| {
+                    Box::pin(async move { w.claim_due_deliveries(now, limit).await })
+                })
+                .await
+            }
+        }
     }
 
     pub async fn record_attempt(
@@ -219,24 +447,61 @@ impl Store {
         outcome: Outcome,
         now: i64,
     ) -> StoreResult<()> {
-        self.write(move |w| w.record_attempt(id, status_code, error.as_deref(), outcome, now))
-            .await
+        match &*self.backend {
+            Backend::Sqlite(db) => {
+                Store::lite_write(db, move |w| {
+                    w.record_attempt(id, status_code, error.as_deref(), outcome, now)
+                })
+                .await
+            }
+            Backend::Postgres(db) => {
+                db.write_send(move |w| {
+                    Box::pin(async move {
+                        w.record_attempt(id, status_code, error.as_deref(), outcome, now)
+                            .await
+                    })
+                })
+                .await
+            }
+        }
     }
 
     // ------------------------------------------------------------ staff --
 
     /// Opens a session for a sign-in that passed its checks.
     pub async fn sign_in(&self, s: SignIn) -> StoreResult<()> {
-        self.write(move |w| w.sign_in(&s)).await
+        match &*self.backend {
+            Backend::Sqlite(db) => Store::lite_write(db, move |w| w.sign_in(&s)).await,
+            Backend::Postgres(db) => {
+                db.write_send(move |w| Box::pin(async move { w.sign_in(&s).await }))
+                    .await
+            }
+        }
     }
 
     pub async fn delete_session(&self, token_hash: Vec<u8>) -> StoreResult<()> {
-        self.write(move |w| w.delete_session(&token_hash)).await
+        match &*self.backend {
+            Backend::Sqlite(db) => {
+                Store::lite_write(db, move |w| w.delete_session(&token_hash)).await
+            }
+            Backend::Postgres(db) => {
+                db.write_send(move |w| Box::pin(async move { w.delete_session(&token_hash).await }))
+                    .await
+            }
+        }
     }
 
     /// Ends every session of an account; returns how many there were.
     pub async fn delete_sessions_of(&self, user_id: i64) -> StoreResult<usize> {
-        self.write(move |w| w.delete_sessions_of(user_id)).await
+        match &*self.backend {
+            Backend::Sqlite(db) => {
+                Store::lite_write(db, move |w| w.delete_sessions_of(user_id)).await
+            }
+            Backend::Postgres(db) => {
+                db.write_send(move |w| Box::pin(async move { w.delete_sessions_of(user_id).await }))
+                    .await
+            }
+        }
     }
 
     pub async fn insert_one_time_token(
@@ -247,8 +512,23 @@ impl Store {
         now: i64,
         expires: i64,
     ) -> StoreResult<()> {
-        self.write(move |w| w.insert_one_time_token(&token_hash, purpose, user_id, now, expires))
-            .await
+        match &*self.backend {
+            Backend::Sqlite(db) => {
+                Store::lite_write(db, move |w| {
+                    w.insert_one_time_token(&token_hash, purpose, user_id, now, expires)
+                })
+                .await
+            }
+            Backend::Postgres(db) => {
+                db.write_send(move |w| {
+                    Box::pin(async move {
+                        w.insert_one_time_token(&token_hash, purpose, user_id, now, expires)
+                            .await
+                    })
+                })
+                .await
+            }
+        }
     }
 
     /// Spends a set-up token and creates the owner, in one transaction;
@@ -259,8 +539,17 @@ impl Store {
         owner: NewStaffUser,
         now: i64,
     ) -> StoreResult<Option<i64>> {
-        self.write(move |w| w.create_owner(&token_hash, &owner, now))
-            .await
+        match &*self.backend {
+            Backend::Sqlite(db) => {
+                Store::lite_write(db, move |w| w.create_owner(&token_hash, &owner, now)).await
+            }
+            Backend::Postgres(db) => {
+                db.write_send(move |w| {
+                    Box::pin(async move { w.create_owner(&token_hash, &owner, now).await })
+                })
+                .await
+            }
+        }
     }
 
     /// Spends a reset token, sets the password and signs the account out
@@ -271,55 +560,140 @@ impl Store {
         password_hash: String,
         now: i64,
     ) -> StoreResult<bool> {
-        self.write(move |w| w.reset_password(&token_hash, &password_hash, now))
-            .await
+        match &*self.backend {
+            Backend::Sqlite(db) => {
+                Store::lite_write(db, move |w| {
+                    w.reset_password(&token_hash, &password_hash, now)
+                })
+                .await
+            }
+            Backend::Postgres(db) => {
+                db.write_send(move |w| {
+                    Box::pin(
+                        async move { w.reset_password(&token_hash, &password_hash, now).await },
+                    )
+                })
+                .await
+            }
+        }
     }
 
     pub async fn create_staff_user(&self, user: NewStaffUser) -> StoreResult<i64> {
-        self.write(move |w| w.insert_staff_user(&user)).await
+        match &*self.backend {
+            Backend::Sqlite(db) => Store::lite_write(db, move |w| w.insert_staff_user(&user)).await,
+            Backend::Postgres(db) => {
+                db.write_send(move |w| Box::pin(async move { w.insert_staff_user(&user).await }))
+                    .await
+            }
+        }
     }
 
     /// A new account and its one-time link, together.
     pub async fn invite_staff(&self, invite: Invite) -> StoreResult<i64> {
-        self.write(move |w| w.invite_staff(&invite)).await
+        match &*self.backend {
+            Backend::Sqlite(db) => Store::lite_write(db, move |w| w.invite_staff(&invite)).await,
+            Backend::Postgres(db) => {
+                db.write_send(move |w| Box::pin(async move { w.invite_staff(&invite).await }))
+                    .await
+            }
+        }
     }
 
     pub async fn set_staff_role(&self, user_id: i64, role: Role) -> StoreResult<()> {
-        self.write(move |w| w.set_staff_role(user_id, role)).await
+        match &*self.backend {
+            Backend::Sqlite(db) => {
+                Store::lite_write(db, move |w| w.set_staff_role(user_id, role)).await
+            }
+            Backend::Postgres(db) => {
+                db.write_send(move |w| {
+                    Box::pin(async move { w.set_staff_role(user_id, role).await })
+                })
+                .await
+            }
+        }
     }
 
     pub async fn set_staff_active(&self, user_id: i64, active: bool) -> StoreResult<()> {
-        self.write(move |w| w.set_staff_active(user_id, active))
-            .await
+        match &*self.backend {
+            Backend::Sqlite(db) => {
+                Store::lite_write(db, move |w| w.set_staff_active(user_id, active)).await
+            }
+            Backend::Postgres(db) => {
+                db.write_send(move |w| {
+                    Box::pin(async move { w.set_staff_active(user_id, active).await })
+                })
+                .await
+            }
+        }
     }
 
     // ---------------------------------------------- taxonomy and media --
 
     /// A byline with the first free slug made from `base`.
     pub async fn create_author(&self, base: Slug, author: NewAuthor) -> StoreResult<i64> {
-        self.write(move |w| w.create_author(&base, &author)).await
+        match &*self.backend {
+            Backend::Sqlite(db) => {
+                Store::lite_write(db, move |w| w.create_author(&base, &author)).await
+            }
+            Backend::Postgres(db) => {
+                db.write_send(move |w| {
+                    Box::pin(async move { w.create_author(&base, &author).await })
+                })
+                .await
+            }
+        }
     }
 
     pub async fn update_author(&self, id: i64, edit: AuthorEdit) -> StoreResult<()> {
-        self.write(move |w| w.update_author(id, &edit)).await
+        match &*self.backend {
+            Backend::Sqlite(db) => Store::lite_write(db, move |w| w.update_author(id, &edit)).await,
+            Backend::Postgres(db) => {
+                db.write_send(move |w| Box::pin(async move { w.update_author(id, &edit).await }))
+                    .await
+            }
+        }
     }
 
     pub async fn create_tag(&self, tag: NewTag) -> StoreResult<i64> {
-        self.write(move |w| w.create_tag(&tag)).await
+        match &*self.backend {
+            Backend::Sqlite(db) => Store::lite_write(db, move |w| w.create_tag(&tag)).await,
+            Backend::Postgres(db) => {
+                db.write_send(move |w| Box::pin(async move { w.create_tag(&tag).await }))
+                    .await
+            }
+        }
     }
 
     pub async fn update_tag(&self, id: i64, edit: TagEdit) -> StoreResult<()> {
-        self.write(move |w| w.update_tag(id, &edit)).await
+        match &*self.backend {
+            Backend::Sqlite(db) => Store::lite_write(db, move |w| w.update_tag(id, &edit)).await,
+            Backend::Postgres(db) => {
+                db.write_send(move |w| Box::pin(async move { w.update_tag(id, &edit).await }))
+                    .await
+            }
+        }
     }
 
     pub async fn delete_tag(&self, id: i64) -> StoreResult<()> {
-        self.write(move |w| w.delete_tag(id)).await
+        match &*self.backend {
+            Backend::Sqlite(db) => Store::lite_write(db, move |w| w.delete_tag(id)).await,
+            Backend::Postgres(db) => {
+                db.write_send(move |w| Box::pin(async move { w.delete_tag(id).await }))
+                    .await
+            }
+        }
     }
 
     /// Records an upload; `(id, true)` when it is new, `(id, false)` when
     /// the same file was in the library already.
     pub async fn insert_media(&self, media: NewMedia) -> StoreResult<(i64, bool)> {
-        self.write(move |w| w.insert_media(&media)).await
+        match &*self.backend {
+            Backend::Sqlite(db) => Store::lite_write(db, move |w| w.insert_media(&media)).await,
+            Backend::Postgres(db) => {
+                db.write_send(move |w| Box::pin(async move { w.insert_media(&media).await }))
+                    .await
+            }
+        }
     }
 
     pub async fn update_media_details(
@@ -328,38 +702,71 @@ impl Store {
         details: MediaDetails,
         now: i64,
     ) -> StoreResult<()> {
-        self.write(move |w| w.update_media_details(id, &details, now))
-            .await
+        match &*self.backend {
+            Backend::Sqlite(db) => {
+                Store::lite_write(db, move |w| w.update_media_details(id, &details, now)).await
+            }
+            Backend::Postgres(db) => {
+                db.write_send(move |w| {
+                    Box::pin(async move { w.update_media_details(id, &details, now).await })
+                })
+                .await
+            }
+        }
     }
 
     // ------------------------------------------------------------- site --
 
     /// Site settings saved together, with a new campaign when it changed.
     pub async fn update_settings(&self, update: SettingsUpdate) -> StoreResult<()> {
-        self.write(move |w| w.update_settings(&update)).await
+        match &*self.backend {
+            Backend::Sqlite(db) => Store::lite_write(db, move |w| w.update_settings(&update)).await,
+            Backend::Postgres(db) => {
+                db.write_send(move |w| Box::pin(async move { w.update_settings(&update).await }))
+                    .await
+            }
+        }
     }
 
     /// Fills an empty site (demo content, benchmark archives) in one
     /// transaction: a failure leaves the database untouched.
     pub async fn seed_site(&self, seed: SiteSeed) -> StoreResult<SeedCounts> {
-        self.write(move |w| w.seed_site(seed)).await
+        match &*self.backend {
+            Backend::Sqlite(db) => Store::lite_write(db, move |w| w.seed_site(seed)).await,
+            Backend::Postgres(db) => {
+                db.write_send(move |w| Box::pin(async move { w.seed_site(seed).await }))
+                    .await
+            }
+        }
     }
 
     /// Writes an imported site in one transaction: all of it, or nothing.
     pub async fn import_site(&self, import: SiteImport) -> StoreResult<ImportOutcome> {
-        self.write(move |w| w.import_site(import)).await
+        match &*self.backend {
+            Backend::Sqlite(db) => Store::lite_write(db, move |w| w.import_site(import)).await,
+            Backend::Postgres(db) => {
+                db.write_send(move |w| Box::pin(async move { w.import_site(import).await }))
+                    .await
+            }
+        }
     }
 
     /// Everything an export holds.
     pub async fn everything(&self) -> StoreResult<Everything> {
-        self.read(sqlite::transfer::everything).await
+        match &*self.backend {
+            Backend::Sqlite(db) => self.lite_read(db, sqlite::transfer::everything).await,
+            Backend::Postgres(db) => {
+                postgres::transfer::everything(&*self.pg_read(db).await?).await
+            }
+        }
     }
 
     /// Folds the write-ahead log into the database file (after bulk loads).
     pub async fn checkpoint(&self) -> StoreResult<()> {
-        self.on_backend(|b| match b {
-            Backend::Sqlite(db) => db.checkpoint(),
-        })
-        .await
+        match &*self.backend {
+            Backend::Sqlite(db) => Store::on_lite(db, |db| db.checkpoint()).await,
+            // PostgreSQL checkpoints on its own schedule; nothing to fold.
+            Backend::Postgres(_) => Ok(()),
+        }
     }
 }

@@ -73,6 +73,10 @@ pub struct Inner {
     pub theme: Theme,
     pub config: WebConfig,
     pub site: RwLock<Arc<SiteSnapshot>>,
+    /// Reloads of `site` one at a time, so a reload that read the database
+    /// before a write can never replace one that read it after (on
+    /// PostgreSQL the poller's reload and a handler's run side by side).
+    site_reload: tokio::sync::Mutex<()>,
     pub member_count: AtomicU64,
     pub cache: crate::cache::PageCache,
     pub live: broadcast::Sender<LiveEvent>,
@@ -125,6 +129,7 @@ impl AppState {
             theme,
             config,
             site: RwLock::new(Arc::new(site)),
+            site_reload: tokio::sync::Mutex::new(()),
             member_count: AtomicU64::new(count),
             live,
             wrote: Notify::new(),
@@ -138,8 +143,11 @@ impl AppState {
     }
 
     pub async fn reload_site(&self) -> StoreResult<()> {
-        let snapshot = load_snapshot(&self.store).await?;
-        *self.site.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(snapshot);
+        {
+            let _one_at_a_time = self.site_reload.lock().await;
+            let snapshot = load_snapshot(&self.store).await?;
+            *self.site.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(snapshot);
+        }
         self.refresh_member_count().await
     }
 

@@ -38,6 +38,18 @@ struct Cli {
     /// AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (default: DATA_DIR/media).
     #[arg(long, global = true, env = "MASTHEAD_MEDIA_URL", value_name = "URL")]
     media_url: Option<String>,
+    /// A PostgreSQL database to keep the site in instead of the SQLite file
+    /// in --data-dir: `postgres://user:password@host:port/database`. It is
+    /// migrated on open. Media and content files stay in --data-dir (or
+    /// --media-url).
+    #[arg(
+        long,
+        global = true,
+        env = "MASTHEAD_DATABASE_URL",
+        value_name = "URL",
+        hide_env_values = true
+    )]
+    database_url: Option<String>,
     #[command(subcommand)]
     command: Command,
 }
@@ -231,27 +243,69 @@ fn main() -> Result<()> {
     runtime.block_on(run(cli))
 }
 
-fn open_store(data_dir: &Path) -> Result<Store> {
+/// The site's database: PostgreSQL when `--database-url` is given,
+/// otherwise the SQLite file in the data directory; migrated either way.
+async fn open_store(database_url: Option<&str>, data_dir: &Path) -> Result<Store> {
     std::fs::create_dir_all(data_dir)
         .with_context(|| format!("cannot create the data directory {}", data_dir.display()))?;
-    let db = data_dir.join("masthead.db");
-    Store::open_sqlite(&db).with_context(|| format!("cannot open the database {}", db.display()))
+    match database_url {
+        Some(url) => {
+            let Some(place) = masthead_store::describe_postgres_url(url) else {
+                bail!(
+                    "--database-url (MASTHEAD_DATABASE_URL) is not a PostgreSQL connection URL; \
+                     write it as postgres://user:password@host:port/database"
+                );
+            };
+            Store::open_postgres(url).await.with_context(|| {
+                format!(
+                    "cannot open the PostgreSQL database {place} (--database-url, \
+                     MASTHEAD_DATABASE_URL): check that the server is running and reachable \
+                     and that the user, password and database name are right"
+                )
+            })
+        }
+        None => {
+            let db = data_dir.join("masthead.db");
+            Store::open_sqlite(&db)
+                .with_context(|| format!("cannot open the database {}", db.display()))
+        }
+    }
+}
+
+/// Where the database is, for messages (never a password).
+fn database_place(database_url: Option<&str>, data_dir: &Path) -> String {
+    match database_url.and_then(masthead_store::describe_postgres_url) {
+        Some(place) => format!("PostgreSQL database {place}"),
+        None => format!("SQLite database {}", data_dir.join("masthead.db").display()),
+    }
 }
 
 async fn run(cli: Cli) -> Result<()> {
+    let database_url = cli.database_url.clone();
+    let db_url = database_url.as_deref();
     match cli.command {
-        Command::Serve(args) => serve(&cli.data_dir, cli.media_url.as_deref(), args).await,
+        Command::Serve(args) => serve(&cli.data_dir, cli.media_url.as_deref(), db_url, args).await,
         Command::Migrate => {
-            open_store(&cli.data_dir)?;
-            println!("Database in {} is up to date.", cli.data_dir.display());
+            let store = open_store(db_url, &cli.data_dir).await?;
+            let version = store.schema_version().await?;
+            println!(
+                "{} ({}) is up to date: schema version {version}.",
+                database_place(db_url, &cli.data_dir),
+                store.backend_kind().name()
+            );
             Ok(())
         }
         Command::Seed { bench } => {
-            let store = open_store(&cli.data_dir)?;
+            let store = open_store(db_url, &cli.data_dir).await?;
             if store.post_count().await? > 0 {
                 bail!(
-                    "{} already has posts; seeding only fills an empty site (use a new --data-dir)",
-                    cli.data_dir.display()
+                    "{} already has posts; seeding only fills an empty site (use a new {})",
+                    database_place(db_url, &cli.data_dir),
+                    if db_url.is_some() {
+                        "database"
+                    } else {
+                        "--data-dir"
+                    }
                 );
             }
             match bench {
@@ -276,7 +330,7 @@ async fn run(cli: Cli) -> Result<()> {
             role,
             password_stdin: _,
         }) => {
-            let store = open_store(&cli.data_dir)?;
+            let store = open_store(db_url, &cli.data_dir).await?;
             let email = masthead_domain::Email::parse(&email)
                 .map_err(|e| anyhow::anyhow!("--email: {e}"))?;
             let role = masthead_domain::Role::parse(&role).map_err(|_| {
@@ -310,13 +364,13 @@ async fn run(cli: Cli) -> Result<()> {
             Ok(())
         }
         Command::Import(ImportCommand::Ghost { file }) => {
-            let store = open_store(&cli.data_dir)?;
+            let store = open_store(db_url, &cli.data_dir).await?;
             let report = ghost::import(&store, &file).await?;
             report.print(&file.display().to_string());
             Ok(())
         }
         Command::Export { output } => {
-            let store = open_store(&cli.data_dir)?;
+            let store = open_store(db_url, &cli.data_dir).await?;
             eprintln!("Exporting...");
             let doc = ghost::export(&store).await?;
             let text = serde_json::to_string_pretty(&doc)?;
@@ -335,6 +389,9 @@ async fn run(cli: Cli) -> Result<()> {
             Ok(())
         }
         Command::Backup { output } => {
+            if db_url.is_some() {
+                bail!("{}", masthead_store::PG_BACKUP);
+            }
             if !cli.data_dir.join("masthead.db").is_file() {
                 bail!(
                     "{} holds no Masthead site to back up",
@@ -342,7 +399,7 @@ async fn run(cli: Cli) -> Result<()> {
                 );
             }
             let media = open_media(cli.media_url.as_deref(), &cli.data_dir).await?;
-            let store = open_store(&cli.data_dir)?;
+            let store = open_store(db_url, &cli.data_dir).await?;
             let started = std::time::Instant::now();
             let r = backup::backup(&store, &media, &cli.data_dir, &output).await?;
             eprintln!(
@@ -360,6 +417,13 @@ async fn run(cli: Cli) -> Result<()> {
             Ok(())
         }
         Command::Restore { file, force } => {
+            if db_url.is_some() {
+                bail!(
+                    "masthead restore brings back an archive of the embedded SQLite database; \
+                     on PostgreSQL, restore the database with pg_restore or psql: see \
+                     docs/operations.md, \"Running on PostgreSQL\""
+                );
+            }
             // Not checked here: a local directory must not be created
             // before the restore (it needs an empty data directory).
             let media = MediaStore::open(
@@ -397,7 +461,7 @@ async fn run(cli: Cli) -> Result<()> {
             if name.is_empty() || name.len() > 120 {
                 bail!("--name must be 1 to 120 characters");
             }
-            let store = open_store(&cli.data_dir)?;
+            let store = open_store(db_url, &cli.data_dir).await?;
             let key = masthead_web::api::keys::create(&store, kind, name, None).await?;
             println!("{key}");
             Ok(())
@@ -408,7 +472,7 @@ async fn run(cli: Cli) -> Result<()> {
             body,
             pinned,
         }) => {
-            let store = open_store(&cli.data_dir)?;
+            let store = open_store(db_url, &cli.data_dir).await?;
             let body = if body == "-" {
                 let mut s = String::new();
                 std::io::stdin()
@@ -457,7 +521,12 @@ async fn seed_demo(store: &Store, data_dir: &Path) -> Result<()> {
     Ok(())
 }
 
-async fn serve(data_dir: &Path, media_url: Option<&str>, args: ServeArgs) -> Result<()> {
+async fn serve(
+    data_dir: &Path,
+    media_url: Option<&str>,
+    db_url: Option<&str>,
+    args: ServeArgs,
+) -> Result<()> {
     // Settle the public address before anything is created: links must
     // never come from a request's Host header.
     let public_url = match args.public_url.as_deref() {
@@ -473,7 +542,7 @@ async fn serve(data_dir: &Path, media_url: Option<&str>, args: ServeArgs) -> Res
         ),
     };
     let media = open_media(media_url, data_dir).await?;
-    let store = open_store(data_dir)?;
+    let store = open_store(db_url, data_dir).await?;
     let fresh = store.site_settings_raw("initialised_at").await?.is_none()
         && store.post_count().await? == 0;
     if fresh && !args.no_demo {
@@ -529,6 +598,9 @@ async fn serve(data_dir: &Path, media_url: Option<&str>, args: ServeArgs) -> Res
         "Masthead is serving {title} at http://{addr}/  (data: {})",
         data_dir.display()
     ));
+    if db_url.is_some() {
+        say(&format!("Database: {}", database_place(db_url, data_dir)));
+    }
     if state.config.media.local_dir().is_none() {
         say(&format!("Media go to {}", state.config.media.describe()));
     }

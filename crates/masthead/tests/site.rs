@@ -53,7 +53,149 @@ impl TempDir {
 
 impl Drop for TempDir {
     fn drop(&mut self) {
+        pg::drop_databases_under(&self.0);
         let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// `masthead --data-dir DATA`, and on PostgreSQL (see [`pg`]) also
+/// `--database-url` of the database that belongs to DATA.
+fn masthead(data: &Path) -> Command {
+    let mut c = Command::new(BIN);
+    c.arg("--data-dir").arg(data);
+    if let Some(url) = pg::database_for(data) {
+        c.arg("--database-url").arg(url);
+    }
+    c
+}
+
+/// The store of the site in DATA, opened as its server would open it.
+async fn open_store(data: &Path) -> masthead_store::Store {
+    match pg::database_for(data) {
+        Some(url) => masthead_store::Store::open_postgres(&url)
+            .await
+            .expect("open the PostgreSQL store"),
+        None => masthead_store::Store::open_sqlite(&data.join("masthead.db"))
+            .expect("open the SQLite store"),
+    }
+}
+
+/// Tests that exercise SQLite itself (its backup API, its file on disk):
+/// on PostgreSQL they say why they do not apply, and `true` tells them to
+/// return.
+fn sqlite_only(reason: &str) -> bool {
+    if pg::enabled() {
+        eprintln!("SQLite-only test, not run on PostgreSQL: {reason}");
+        return true;
+    }
+    false
+}
+
+/// The backend under test: SQLite in each data directory (the default), or
+/// with `MASTHEAD_TEST_BACKEND=postgres` a fresh PostgreSQL database per data
+/// directory, created through `MASTHEAD_TEST_DATABASE_URL` (a role that may
+/// create databases) and dropped with the directory.
+mod pg {
+    use std::path::{Path, PathBuf};
+    use std::process::Command;
+    use std::sync::Mutex;
+
+    static DATABASES: Mutex<Vec<(PathBuf, String)>> = Mutex::new(Vec::new());
+
+    pub fn enabled() -> bool {
+        match std::env::var("MASTHEAD_TEST_BACKEND").as_deref() {
+            Ok("postgres") => true,
+            Ok("sqlite") | Ok("") | Err(_) => false,
+            Ok(other) => panic!("MASTHEAD_TEST_BACKEND must be sqlite or postgres, not {other:?}"),
+        }
+    }
+
+    fn admin_url() -> String {
+        std::env::var("MASTHEAD_TEST_DATABASE_URL").expect(
+            "MASTHEAD_TEST_BACKEND=postgres needs MASTHEAD_TEST_DATABASE_URL \
+             (scripts/pg.sh start prints one)",
+        )
+    }
+
+    /// The password in the server's URL, to check no message shows it.
+    pub fn password() -> Option<String> {
+        let url = admin_url();
+        let userinfo = url.split_once("://")?.1.split_once('@')?.0.to_owned();
+        Some(userinfo.split_once(':')?.1.to_owned()).filter(|p| !p.is_empty())
+    }
+
+    /// `url` with its database name replaced by `name`.
+    fn url_of(url: &str, name: &str) -> String {
+        let (head, tail) = url.rsplit_once('/').expect("a postgres://…/database URL");
+        let query = tail
+            .split_once('?')
+            .map_or(String::new(), |(_, q)| format!("?{q}"));
+        format!("{head}/{name}{query}")
+    }
+
+    fn psql(sql: &str) -> Result<(), String> {
+        let out = Command::new("psql")
+            .args(["-X", "-q", "-v", "ON_ERROR_STOP=1", "-d"])
+            .arg(admin_url())
+            .args(["-c", sql])
+            .output()
+            .expect("run psql");
+        if out.status.success() {
+            Ok(())
+        } else {
+            Err(format!(
+                "psql {sql}: {}",
+                String::from_utf8_lossy(&out.stderr)
+            ))
+        }
+    }
+
+    /// The URL of DATA's database, created on first use; `None` on SQLite.
+    pub fn database_for(data: &Path) -> Option<String> {
+        if !enabled() {
+            return None;
+        }
+        let mut dbs = DATABASES.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some((_, name)) = dbs.iter().find(|(d, _)| d == data) {
+            return Some(url_of(&admin_url(), name));
+        }
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos())
+            .unwrap_or(0);
+        let name = format!("t_{}_{}_{nanos}", std::process::id(), dbs.len());
+        psql(&format!("CREATE DATABASE {name}")).unwrap_or_else(|e| panic!("{e}"));
+        dbs.push((data.to_owned(), name.clone()));
+        Some(url_of(&admin_url(), &name))
+    }
+
+    /// Drops the databases of data directories inside `root`.
+    pub fn drop_databases_under(root: &Path) {
+        let mut dbs = DATABASES.lock().unwrap_or_else(|p| p.into_inner());
+        dbs.retain(|(data, name)| {
+            if !data.starts_with(root) {
+                return true;
+            }
+            // A server just killed may still have sessions open for a moment:
+            // end them (they are our role's) and try again. Never panic here,
+            // in a destructor.
+            let mut last = Ok(());
+            for _ in 0..20 {
+                let _ = psql(&format!(
+                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
+                     WHERE datname = '{name}' AND pid <> pg_backend_pid()"
+                ));
+                last = psql(&format!("DROP DATABASE IF EXISTS {name}"));
+                if last.is_ok() {
+                    break;
+                }
+                std::thread::sleep(std::time::Duration::from_millis(100));
+            }
+            if let Err(e) = last {
+                eprintln!("warning: test database left behind: {e}");
+            }
+            false
+        });
     }
 }
 
@@ -69,9 +211,7 @@ impl Server {
     }
 
     fn start_with_env(data: &Path, envs: &[(&str, &str)]) -> Server {
-        let mut child = Command::new(BIN)
-            .args(["--data-dir"])
-            .arg(data)
+        let mut child = masthead(data)
             .args(["serve", "--addr", "127.0.0.1:0"])
             .env("MASTHEAD_LOG", "warn")
             .envs(envs.iter().copied())
@@ -122,9 +262,7 @@ impl Server {
     }
 
     fn cli(&self, args: &[&str]) -> std::process::Output {
-        Command::new(BIN)
-            .arg("--data-dir")
-            .arg(&self.data)
+        masthead(&self.data)
             .args(args)
             .env("MASTHEAD_LOG", "warn")
             .output()
@@ -193,13 +331,95 @@ where
     f(server).await;
 }
 
+/// `masthead migrate` says which database it brought up to date, and to
+/// which schema version; running it again changes nothing.
+#[test]
+fn migrate_names_the_backend_and_the_schema_version() {
+    let dir = TempDir::new("migrate");
+    let (backend, place) = if pg::enabled() {
+        ("(PostgreSQL)", "PostgreSQL database ")
+    } else {
+        ("(SQLite)", "SQLite database ")
+    };
+    let mut versions = Vec::new();
+    for _ in 0..2 {
+        let out = masthead(&dir.0)
+            .arg("migrate")
+            .env("MASTHEAD_LOG", "warn")
+            .output()
+            .expect("run migrate");
+        let text = String::from_utf8_lossy(&out.stdout).into_owned();
+        assert!(
+            out.status.success(),
+            "{text}{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(text.starts_with(place) && text.contains(backend), "{text}");
+        let version: i64 = text
+            .trim_end()
+            .rsplit("schema version ")
+            .next()
+            .and_then(|v| v.trim_end_matches('.').parse().ok())
+            .unwrap_or_else(|| panic!("no schema version in {text:?}"));
+        assert!(version >= 9, "{text}");
+        if let Some(password) = pg::password() {
+            assert!(!text.contains(&password), "never the password: {text}");
+        }
+        versions.push(version);
+    }
+    assert_eq!(versions[0], versions[1]);
+}
+
+/// A database URL that is malformed, or names a server that is not there,
+/// stops every command with a message saying what to fix, never the password.
+#[test]
+fn a_bad_database_url_is_refused_clearly_without_its_password() {
+    let dir = TempDir::new("bad-db-url");
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free port")
+        .port();
+    let unreachable = format!("postgres://editor:s3cret-Pw@127.0.0.1:{port}/news");
+    for (url, says) in [
+        (
+            "mysql://editor:s3cret-Pw@db/news",
+            "postgres://user:password@host:port/database",
+        ),
+        (unreachable.as_str(), "editor@127.0.0.1"),
+    ] {
+        for command in [&["migrate"][..], &["serve", "--addr", "127.0.0.1:0"]] {
+            let out = Command::new(BIN)
+                .arg("--data-dir")
+                .arg(&dir.0)
+                .args(["--database-url", url])
+                .args(command)
+                .env("MASTHEAD_LOG", "warn")
+                .env_remove("RUST_BACKTRACE")
+                .output()
+                .expect("run masthead");
+            assert!(!out.status.success(), "{command:?} with {url} must fail");
+            let text = String::from_utf8_lossy(&out.stderr);
+            assert!(text.contains("--database-url"), "names the flag: {text}");
+            assert!(text.contains(says), "{text}");
+            assert!(!text.contains("s3cret"), "never the password: {text}");
+        }
+    }
+}
+
 #[tokio::test]
 async fn first_run_creates_migrates_seeds_and_second_run_reuses() {
     let dir = TempDir::new("firstrun");
     let data = dir.0.join("nested").join("data");
     let mut s = Server::start(&data);
-    assert!(data.join("masthead.db").is_file(), "database file created");
-    assert!(data.join("masthead.db-wal").exists(), "WAL mode");
+    if pg::enabled() {
+        assert!(
+            !data.join("masthead.db").exists(),
+            "no SQLite file beside a PostgreSQL site"
+        );
+    } else {
+        assert!(data.join("masthead.db").is_file(), "database file created");
+        assert!(data.join("masthead.db-wal").exists(), "WAL mode");
+    }
     let (status, _, home) = get(&s.url("/")).await;
     assert_eq!(status, 200);
     assert_eq!(post_ids(&home).len(), 20);
@@ -689,9 +909,7 @@ async fn theme_dir_overrides_templates() {
     )
     .expect("write");
     let data = dir.0.join("data");
-    let mut child = Command::new(BIN)
-        .arg("--data-dir")
-        .arg(&data)
+    let mut child = masthead(&data)
         .args(["serve", "--addr", "127.0.0.1:0", "--theme-dir"])
         .arg(&theme)
         .env("MASTHEAD_LOG", "warn")
@@ -809,9 +1027,7 @@ fn session_cookie(res: &reqwest::Response) -> Option<String> {
 
 fn add_user(s: &Server, email: &str, role: &str, password: &str) -> std::process::Output {
     use std::io::Write;
-    let mut child = Command::new(BIN)
-        .arg("--data-dir")
-        .arg(&s.data)
+    let mut child = masthead(&s.data)
         .args([
             "user",
             "add",
@@ -975,9 +1191,7 @@ async fn staff_sign_in_is_safe() {
 #[tokio::test]
 async fn serve_prints_a_one_time_owner_setup_link() {
     let dir = TempDir::new("setup");
-    let mut child = Command::new(BIN)
-        .arg("--data-dir")
-        .arg(&dir.0)
+    let mut child = masthead(&dir.0)
         .args(["serve", "--addr", "127.0.0.1:0"])
         .env("MASTHEAD_LOG", "warn")
         .stdout(Stdio::piped())
@@ -1237,7 +1451,7 @@ async fn a_post_due_while_the_server_was_down_is_published_at_start_up() {
     let dir = TempDir::new("sched");
     let mut s = Server::start(&dir.0);
     assert!(s.terminate().success());
-    let store = masthead_store::Store::open_sqlite(&dir.0.join("masthead.db")).expect("store");
+    let store = open_store(&dir.0).await;
     let now = masthead_store::now_ms();
     let post = |slug: &str, at: i64| masthead_store::NewPost {
         kind: masthead_domain::PostKind::Brief,
@@ -1928,9 +2142,7 @@ impl Drop for SmtpSink {
 async fn password_reset_by_an_emailed_one_time_link() {
     let smtp = SmtpSink::start();
     let dir = TempDir::new("reset");
-    let mut child = Command::new(BIN)
-        .arg("--data-dir")
-        .arg(&dir.0)
+    let mut child = masthead(&dir.0)
         .args(["serve", "--addr", "127.0.0.1:0", "--smtp-url"])
         .arg(format!("smtp://127.0.0.1:{}", smtp.port))
         .args(["--mail-from", "The Aldren Courier <desk@courier.example>"])

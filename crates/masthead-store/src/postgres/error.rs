@@ -38,11 +38,26 @@ impl From<tokio_postgres::Error> for StoreError {
                 StoreError::Other(message)
             }
         } else if e.is_closed() || is_io(&e) {
-            StoreError::Unavailable(e.to_string())
+            StoreError::Unavailable(with_causes(&e))
         } else {
-            StoreError::Other(e.to_string())
+            StoreError::Other(with_causes(&e))
         }
     }
+}
+
+/// The error and what caused it ("error connecting to server: Connection
+/// refused"), which tokio-postgres's own message leaves out.
+fn with_causes(e: &tokio_postgres::Error) -> String {
+    let mut text = e.to_string();
+    let mut source = std::error::Error::source(e);
+    while let Some(s) = source {
+        let more = s.to_string();
+        if !text.contains(&more) {
+            text = format!("{text}: {more}");
+        }
+        source = s.source();
+    }
+    text
 }
 
 /// Whether the error came from the network (a refused or broken connection).

@@ -1,8 +1,8 @@
-//! The PostgreSQL backend, being built (issue 9): a connection pool, the
-//! schema and its migrations, and the store's operations ported from the
-//! SQLite module file for file (`queries`, `api`, `staff`, …, `PgWriter` for
-//! `Writer`). `Store` does not dispatch to them yet; the conformance suite
-//! runs them against SQLite's. Business rules that SQLite keeps in triggers
+//! The PostgreSQL backend (issue 9): a connection pool, the schema and its
+//! migrations, and the store's operations ported from the SQLite module file
+//! for file (`queries`, `api`, `staff`, …, `PgWriter` for `Writer`, `units`).
+//! `Store` dispatches to them when opened with a `postgres://` URL; the
+//! conformance suite runs them against SQLite's. Business rules that SQLite keeps in triggers
 //! (post uuids, the webhook outbox) are Rust code in the writes here.
 //!
 //! The driver is `tokio-postgres` with a `deadpool-postgres` pool, without
@@ -11,8 +11,8 @@
 //! `migrations/postgres/0001_init.sql` and in docs/architecture.md.
 
 // The store's operations, ported from `sqlite/` file for file (same names,
-// same types, async). Nothing outside this module calls them until `Store`
-// dispatches to PgStore; until then only the conformance tests do.
+// same types, async). A few helpers exist for the conformance tests only,
+// hence the `dead_code` allowances.
 #[allow(dead_code)]
 pub mod api;
 #[allow(dead_code)]
@@ -31,6 +31,7 @@ pub mod staff;
 pub mod taxonomy;
 #[allow(dead_code)]
 pub mod transfer;
+pub mod units;
 #[allow(dead_code)]
 pub mod webhooks;
 #[allow(dead_code)]
@@ -171,6 +172,22 @@ impl PgStore {
 fn parse_url(url: &str) -> StoreResult<tokio_postgres::Config> {
     url.parse::<tokio_postgres::Config>()
         .map_err(|e| StoreError::Invalid(format!("the database URL is not valid: {e}")))
+}
+
+/// Where a connection URL points, for messages: `user@host:port/database`,
+/// never the password. `None` when the URL does not parse.
+pub fn describe_url(url: &str) -> Option<String> {
+    use tokio_postgres::config::Host;
+    let config = url.parse::<tokio_postgres::Config>().ok()?;
+    let host = match config.get_hosts().first() {
+        Some(Host::Tcp(h)) => h.clone(),
+        Some(Host::Unix(p)) => p.display().to_string(),
+        None => "localhost".to_owned(),
+    };
+    let port = config.get_ports().first().copied().unwrap_or(5432);
+    let user = config.get_user().unwrap_or("(default user)");
+    let db = config.get_dbname().unwrap_or("(default database)");
+    Some(format!("{user}@{host}:{port}/{db}"))
 }
 
 /// `name` as an SQL identifier, quoted.

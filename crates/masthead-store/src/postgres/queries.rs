@@ -808,3 +808,23 @@ pub async fn post_refs(c: &impl GenericClient, post_id: i64) -> StoreResult<Opti
         author_ids,
     }))
 }
+
+/// Whether `post_id` is a published live post.
+pub async fn is_published_live(c: &impl GenericClient, post_id: i64) -> StoreResult<bool> {
+    Ok(row_one(
+        c,
+        "SELECT EXISTS (SELECT 1 FROM posts WHERE id = $1 AND kind = 'live' AND status = 'published')",
+        &[&post_id],
+    )
+    .await?
+    .try_get(0)?)
+}
+
+/// One raw settings value.
+pub async fn setting(c: &impl GenericClient, key: &str) -> StoreResult<Option<String>> {
+    row_opt(c, "SELECT value FROM settings WHERE key = $1", &[&key])
+        .await?
+        .map(|r| r.try_get(0))
+        .transpose()
+        .map_err(Into::into)
+}

@@ -1161,7 +1161,7 @@ async fn connection_problems_are_clear_and_keep_the_password_out() {
 
     // The URL as given works, through the public entry point.
     let url = std::env::var(URL_VAR).expect("checked by base_config");
-    let store = crate::open_postgres(&url).await.expect("connect");
+    let store = crate::PgStore::connect(&url).await.expect("connect");
     store.ping().await.expect("ping");
 }
 

@@ -83,6 +83,27 @@ impl PgStore {
     }
 }
 
+impl PgStore {
+    /// [`PgStore::write_relaxed`] for code that must be `Send` (see
+    /// [`PgStore::write_send`]).
+    pub async fn write_relaxed_send<T, F>(&self, f: F) -> StoreResult<T>
+    where
+        F: for<'w> FnOnce(&'w PgWriter<'w>) -> SendFuture<'w, StoreResult<T>> + Send,
+        T: Send,
+    {
+        let mut client = self.client().await?;
+        let tx = client.transaction().await?;
+        tx.batch_execute("SET LOCAL synchronous_commit = off")
+            .await?;
+        let value = {
+            let w = PgWriter::new(&tx);
+            f(&w).await?
+        };
+        tx.commit().await?;
+        Ok(value)
+    }
+}
+
 /// A random (version 4) UUID, lowercase and hyphenated, as SQLite's
 /// `randomblob` expression makes them.
 pub fn new_uuid() -> StoreResult<String> {

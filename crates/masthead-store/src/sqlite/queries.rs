@@ -694,6 +694,15 @@ pub fn setting(c: &Connection, key: &str) -> StoreResult<Option<String>> {
 }
 
 /// The cheapest query that proves the database answers.
+/// The newest migration applied to the file.
+pub fn schema_version(c: &Connection) -> StoreResult<i64> {
+    Ok(c.query_row(
+        "SELECT COALESCE(MAX(version), 0) FROM schema_migrations",
+        [],
+        |r| r.get(0),
+    )?)
+}
+
 pub fn ping(c: &Connection) -> StoreResult<()> {
     c.query_row("SELECT 1", [], |_| Ok(()))?;
     Ok(())

@@ -23,6 +23,29 @@ fn restore(data: &Path, file: &Path) -> std::process::Output {
     run(data, &["restore", file.to_str().expect("path")])
 }
 
+/// On PostgreSQL, `masthead backup` and `restore` (which copy the SQLite
+/// file) refuse, and say what to use instead.
+pub(crate) fn refused_on_postgres() {
+    let dir = TempDir::new("backup-pg");
+    let file = dir.0.join("site.tar.gz");
+    for args in [
+        vec!["backup", "--output", file.to_str().expect("path")],
+        vec!["restore", file.to_str().expect("path")],
+    ] {
+        let out = run(&dir.0, &args);
+        assert!(!out.status.success(), "{args:?} must refuse on PostgreSQL");
+        let text = said(&out);
+        assert!(
+            text.contains("docs/operations.md") && text.contains("pg_"),
+            "{args:?} says what to use instead: {text}"
+        );
+        if let Some(password) = pg::password() {
+            assert!(!text.contains(&password), "never the password: {text}");
+        }
+    }
+    assert!(!file.exists(), "no archive written");
+}
+
 /// The site as `masthead export` writes it, without the export's own time.
 fn export_of(data: &Path) -> serde_json::Value {
     let out = run(data, &["export"]);
@@ -222,6 +245,10 @@ fn media_complete(data: &Path, source: &Path) -> usize {
 
 #[tokio::test]
 async fn a_backup_taken_under_write_load_restores_a_consistent_site() {
+    if sqlite_only("masthead backup snapshots the SQLite file with SQLite's backup API") {
+        refused_on_postgres();
+        return;
+    }
     let dir = TempDir::new("backup-src");
     let mut s = Server::start_with_env(&dir.0, &[("MASTHEAD_TRUSTED_PROXIES", "127.0.0.1")]);
     let (cookie, csrf) = signed_in(&s, "owner@courier.example", "owner").await;
@@ -367,6 +394,10 @@ async fn a_backup_taken_under_write_load_restores_a_consistent_site() {
 
 #[tokio::test]
 async fn backup_restore_serve_round_trip_and_refusals() {
+    if sqlite_only("masthead backup/restore carry the SQLite file; PostgreSQL uses pg_dump") {
+        refused_on_postgres();
+        return;
+    }
     let dir = TempDir::new("backup-trip");
     let mut s = Server::start(&dir.0);
     let (_, _, home) = get(&s.url("/")).await;

@@ -536,9 +536,7 @@ fn content_key(s: &Server) -> String {
 async fn api_pages_hold_at_most_100_and_floods_leave_pages_and_healthz_alone() {
     let dir = TempDir::new("limits-api");
     let posts = 8_000u64;
-    let seeded = Command::new(BIN)
-        .arg("--data-dir")
-        .arg(&dir.0)
+    let seeded = masthead(&dir.0)
         .args(["seed", "--bench", &posts.to_string()])
         .env("MASTHEAD_LOG", "warn")
         .output()
@@ -669,7 +667,7 @@ async fn api_pages_hold_at_most_100_and_floods_leave_pages_and_healthz_alone() {
 
     // A site may raise the cap (settings key api_max_limit), read at start-up.
     drop(s);
-    let store = masthead_store::Store::open_sqlite(&dir.0.join("masthead.db")).expect("open");
+    let store = open_store(&dir.0).await;
     store
         .set_setting("api_max_limit", "250")
         .await

@@ -162,9 +162,7 @@ fn start_with(data: &Path, env: &[(&'static str, String)]) -> Server {
 
 /// Runs `masthead serve` expecting it to refuse to start; returns its stderr.
 fn serve_refuses(data: &Path, env: &[(&str, &str)]) -> String {
-    let mut child = Command::new(BIN)
-        .arg("--data-dir")
-        .arg(data)
+    let mut child = masthead(data)
         .args(["serve", "--addr", "127.0.0.1:0"])
         .env("MASTHEAD_LOG", "warn")
         .env_remove("AWS_ACCESS_KEY_ID")
@@ -665,9 +663,7 @@ async fn both_media_stores_behave_alike() {
 }
 
 fn cli_with(data: &Path, args: &[&str], env: &[(&'static str, String)]) -> std::process::Output {
-    Command::new(BIN)
-        .arg("--data-dir")
-        .arg(data)
+    masthead(data)
         .args(args)
         .env("MASTHEAD_LOG", "warn")
         .env_remove("MASTHEAD_MEDIA_URL")
@@ -680,6 +676,10 @@ fn cli_with(data: &Path, args: &[&str], env: &[(&'static str, String)]) -> std::
 /// `masthead restore` puts them back into a bucket (or onto the disk).
 #[tokio::test]
 async fn backups_carry_bucket_media_both_ways() {
+    if sqlite_only("masthead backup/restore carry the SQLite file; PostgreSQL uses pg_dump") {
+        super::backup::refused_on_postgres();
+        return;
+    }
     let mut moto = Moto::start().await;
     let dir = TempDir::new("media-s3-backup");
     let s = start_with(&dir.0, &moto.env());

@@ -1010,9 +1010,7 @@ async fn the_cli_keeps_the_desks_limits() {
         let (_, _, page) = get(&s.url("/storm-eamon-live/")).await;
         assert!(!page.contains(&long_title));
         // A staff name longer than the desk allows.
-        let out = Command::new(BIN)
-            .arg("--data-dir")
-            .arg(&s.data)
+        let out = masthead(&s.data)
             .args(["user", "add", "--email", "long@courier.example", "--name"])
             .arg("n".repeat(121))
             .args(["--role", "author", "--password-stdin"])

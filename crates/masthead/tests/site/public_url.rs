@@ -71,9 +71,7 @@ fn serve_capturing(
     args: &[&str],
     envs: &[(&str, &str)],
 ) -> (Server, Arc<Mutex<Vec<u8>>>) {
-    let mut child = Command::new(BIN)
-        .arg("--data-dir")
-        .arg(data)
+    let mut child = masthead(data)
         .args(["serve", "--addr", "127.0.0.1:0"])
         .args(args)
         .env_remove("MASTHEAD_PUBLIC_URL")
@@ -220,9 +218,7 @@ async fn a_reset_asked_for_with_a_forged_host_mails_a_link_on_the_public_address
 fn listening_on_a_public_address_needs_a_public_url() {
     let dir = TempDir::new("no-public-url");
     let run = |args: &[&str]| {
-        let mut child = Command::new(BIN)
-            .arg("--data-dir")
-            .arg(&dir.0)
+        let mut child = masthead(&dir.0)
             .arg("serve")
             .args(args)
             .env_remove("MASTHEAD_PUBLIC_URL")

@@ -8,9 +8,7 @@ fn fixture() -> PathBuf {
 
 /// Runs the CLI on `data` (also used by the backup tests).
 pub(super) fn cli(data: &Path, args: &[&str]) -> std::process::Output {
-    Command::new(BIN)
-        .arg("--data-dir")
-        .arg(data)
+    masthead(data)
         .args(args)
         .env("MASTHEAD_LOG", "warn")
         .output()

@@ -1,0 +1,365 @@
+//! The named units of work on PostgreSQL: `sqlite/units.rs` step for step,
+//! composed from the ported [`PgWriter`] methods, each one transaction.
+//! Where SQLite's single writer made a read-then-write safe for free, a
+//! transaction-scoped advisory lock does it here (new slugs).
+
+use std::collections::HashMap;
+
+use masthead_domain::slug::unique_slug;
+use masthead_domain::{PostKind, Slug};
+
+use super::PgWriter;
+use super::staff::xact_lock;
+use crate::error::StoreResult;
+use crate::model::{ChangeTopic, NewAuthor, NewLiveEntry, NewStaffUser, NewTag};
+use crate::units::*;
+
+impl PgWriter<'_> {
+    /// The first free post address made from `base`. Callers hold the
+    /// "post slugs" lock, so two transactions cannot pick the same one.
+    async fn unique_post_slug(&self, base: &Slug) -> StoreResult<String> {
+        let mut taken: Vec<String> = Vec::new();
+        loop {
+            let candidate = unique_slug(base, |s| taken.iter().any(|t| t == s)).into_string();
+            if self.post_id_by_slug(&candidate).await?.is_none() {
+                return Ok(candidate);
+            }
+            taken.push(candidate);
+        }
+    }
+
+    /// Tags by `(slug, name)`, created when missing, without repeats.
+    async fn tags_by_slug(&self, tags: &[(String, String)], ids: &mut Vec<i64>) -> StoreResult<()> {
+        for (slug, name) in tags {
+            let id = self.tag_by_slug_or_create(slug, name).await?;
+            if !ids.contains(&id) {
+                ids.push(id);
+            }
+        }
+        Ok(())
+    }
+
+    pub async fn create_post(&self, c: &CreatePost) -> StoreResult<i64> {
+        let mut post = c.post.clone();
+        self.tags_by_slug(&c.tags_by_slug, &mut post.tag_ids)
+            .await?;
+        xact_lock(self, "post slugs").await?;
+        post.slug = self.unique_post_slug(&c.base_slug).await?;
+        let id = self.insert_post(&post).await?;
+        if let Some(extras) = &c.extras {
+            self.set_post_extras(id, extras).await?;
+        }
+        if let Some(seo) = &c.seo {
+            self.set_post_seo(id, seo).await?;
+        }
+        Ok(id)
+    }
+
+    /// Returns the post's new version.
+    pub async fn save_post_unit(&self, s: &SavePost) -> StoreResult<i64> {
+        let version = match &s.tags_by_slug {
+            Some(tags) => {
+                let mut edit = s.edit.clone();
+                let mut ids = Vec::new();
+                self.tags_by_slug(tags, &mut ids).await?;
+                edit.tag_ids = Some(ids);
+                self.save_post(s.id, s.version, &edit, s.staff_id, s.now)
+                    .await?
+            }
+            None => {
+                self.save_post(s.id, s.version, &s.edit, s.staff_id, s.now)
+                    .await?
+            }
+        };
+        if let Some(extras) = &s.extras {
+            self.set_post_extras(s.id, extras).await?;
+        }
+        Ok(version)
+    }
+
+    pub async fn sign_in(&self, s: &SignIn) -> StoreResult<()> {
+        // A sign-in that succeeded counts against nothing, and forgives this
+        // address's earlier failures at the account.
+        self.forget_attempt(&s.attempts).await?;
+        self.clear_throttle(&s.forgiven).await?;
+        self.insert_session(&s.token_hash, s.user_id, &s.csrf, s.now, s.expires)
+            .await
+    }
+
+    /// Spends a set-up token and creates the owner; `None` when the token is
+    /// spent or unknown, or an owner exists already.
+    pub async fn create_owner(
+        &self,
+        token_hash: &[u8],
+        owner: &NewStaffUser,
+        now: i64,
+    ) -> StoreResult<Option<i64>> {
+        // Two set-up forms posted at once: the second waits, then sees the owner.
+        xact_lock(self, "owner").await?;
+        if self
+            .use_one_time_token(token_hash, "setup", now)
+            .await?
+            .is_none()
+            || self.owner_exists().await?
+        {
+            return Ok(None);
+        }
+        self.insert_staff_user(owner).await.map(Some)
+    }
+
+    /// Spends a reset token, sets the password and ends every session of
+    /// its account; `false` when the token is spent or unknown.
+    pub async fn reset_password(
+        &self,
+        token_hash: &[u8],
+        password_hash: &str,
+        now: i64,
+    ) -> StoreResult<bool> {
+        let Some(Some(user_id)) = self.use_one_time_token(token_hash, "reset", now).await? else {
+            return Ok(false);
+        };
+        self.set_password_hash(user_id, password_hash).await?;
+        self.delete_sessions_of(user_id).await?;
+        Ok(true)
+    }
+
+    pub async fn invite_staff(&self, i: &Invite) -> StoreResult<i64> {
+        let id = self.insert_staff_user(&i.user).await?;
+        self.insert_one_time_token(&i.token_hash, "reset", Some(id), i.now, i.expires)
+            .await?;
+        Ok(id)
+    }
+
+    /// Changes an entry of `post_id`; `false` when it is not one of its entries.
+    pub async fn change_live_entry(
+        &self,
+        post_id: i64,
+        entry_id: i64,
+        change: &LiveEntryChange,
+    ) -> StoreResult<bool> {
+        if !self.live_entry_belongs(entry_id, post_id).await? {
+            return Ok(false);
+        }
+        match change {
+            LiveEntryChange::Delete => self.delete_live_entry(entry_id).await,
+            LiveEntryChange::Update {
+                title,
+                body_source,
+                body_html,
+                pinned,
+            } => {
+                self.update_live_entry(entry_id, title, body_source, body_html, *pinned)
+                    .await
+            }
+        }
+    }
+
+    pub async fn update_settings(&self, u: &SettingsUpdate) -> StoreResult<()> {
+        for (key, value) in &u.values {
+            self.set_setting(key, value).await?;
+        }
+        if let Some(c) = &u.campaign {
+            self.insert_campaign(c).await?;
+        }
+        Ok(())
+    }
+
+    /// A byline with the first free slug made from `base`.
+    pub async fn create_author(&self, base: &Slug, author: &NewAuthor) -> StoreResult<i64> {
+        xact_lock(self, "author slugs").await?;
+        let authors = self.author_slugs().await?;
+        let slug = unique_slug(base, |s| authors.iter().any(|a| a == s));
+        self.insert_author(&NewAuthor {
+            slug: slug.into_string(),
+            ..author.clone()
+        })
+        .await
+    }
+
+    /// A tag; every page's navigation may list it, so the site changes.
+    pub async fn create_tag(&self, tag: &NewTag) -> StoreResult<i64> {
+        let id = self.insert_tag(tag).await?;
+        self.log_change(ChangeTopic::Site, None, None).await?;
+        Ok(id)
+    }
+
+    /// Deliveries a stopped process left claimed go back in the queue.
+    pub async fn requeue_deliveries(&self, unreachable: &str) -> StoreResult<usize> {
+        self.forget_failure_causes(unreachable).await?;
+        self.requeue_interrupted_deliveries().await
+    }
+
+    pub async fn seed_site(&self, seed: SiteSeed) -> StoreResult<SeedCounts> {
+        let mut counts = SeedCounts::default();
+        for (key, value) in &seed.settings {
+            self.set_setting(key, value).await?;
+        }
+        let mut author_ids = Vec::with_capacity(seed.authors.len());
+        for a in &seed.authors {
+            author_ids.push(self.insert_author(a).await?);
+        }
+        let mut tag_ids = Vec::with_capacity(seed.tags.len());
+        for t in &seed.tags {
+            tag_ids.push(self.insert_tag(t).await?);
+        }
+        let pick = |ids: &[i64], at: &[usize], what: &str, slug: &str| {
+            at.iter()
+                .map(|&i| {
+                    ids.get(i).copied().ok_or_else(|| {
+                        crate::StoreError::Invalid(format!("{slug}: unknown {what} {i}"))
+                    })
+                })
+                .collect::<StoreResult<Vec<i64>>>()
+        };
+        for mut p in seed.posts {
+            p.post.tag_ids = pick(&tag_ids, &p.tags, "tag", &p.post.slug)?;
+            p.post.author_ids = pick(&author_ids, &p.authors, "author", &p.post.slug)?;
+            let id = self.insert_post(&p.post).await?;
+            for (kind, at, note) in &p.notes {
+                self.add_post_note(id, kind, *at, note).await?;
+            }
+            for e in &p.entries {
+                self.add_live_entry(&entry_of(id, e)).await?;
+                counts.live_entries += 1;
+            }
+            counts.posts += 1;
+        }
+        if let Some(c) = &seed.campaign {
+            self.insert_campaign(c).await?;
+        }
+        for (email, at) in &seed.members {
+            if self
+                .insert_member(email, "free", &seed.member_source, *at)
+                .await?
+                .is_some()
+            {
+                counts.members += 1;
+            }
+        }
+        self.log_change(ChangeTopic::Member, None, None).await?;
+        for (key, value) in &seed.closing_settings {
+            self.set_setting(key, value).await?;
+        }
+        Ok(counts)
+    }
+
+    /// Writes an import: tags and bylines match by slug, posts by slug
+    /// (present ones are skipped), members by address.
+    pub async fn import_site(&self, import: SiteImport) -> StoreResult<ImportOutcome> {
+        xact_lock(self, "post slugs").await?;
+        xact_lock(self, "author slugs").await?;
+        let mut report = ImportOutcome::default();
+        let mut tag_map: HashMap<String, i64> = HashMap::new();
+        for t in &import.tags {
+            let tid = match self.tag_id_by_slug(&t.tag.slug).await? {
+                Some(tid) => {
+                    report.tags_present += 1;
+                    tid
+                }
+                None => {
+                    report.tags_added += 1;
+                    self.insert_tag(&t.tag).await?
+                }
+            };
+            tag_map.insert(t.key.clone(), tid);
+        }
+        let mut author_map: HashMap<String, i64> = HashMap::new();
+        for u in &import.authors {
+            let aid = match self.author_id_by_slug(&u.author.slug).await? {
+                Some(a) => {
+                    report.bylines_present += 1;
+                    a
+                }
+                None => {
+                    report.bylines_added += 1;
+                    let a = self.insert_author(&u.author).await?;
+                    if let Some(img) = &u.avatar {
+                        self.set_author_avatar(a, Some(img)).await?;
+                    }
+                    a
+                }
+            };
+            author_map.insert(u.key.clone(), aid);
+        }
+        let total = import.posts.len();
+        for (i, mut p) in import.posts.into_iter().enumerate() {
+            if self.post_id_by_slug(&p.post.slug).await?.is_some() {
+                report.skipped.push((
+                    p.what,
+                    "already present (a post with this slug exists)".into(),
+                ));
+                continue;
+            }
+            p.post.tag_ids = p
+                .tag_refs
+                .iter()
+                .filter_map(|t| tag_map.get(t).copied())
+                .collect();
+            p.post.tag_ids.dedup();
+            p.post.author_ids = p
+                .author_refs
+                .iter()
+                .filter_map(|a| author_map.get(a).copied())
+                .collect();
+            p.post.author_ids.dedup();
+            if p.post.author_ids.is_empty() {
+                report.skipped.push((
+                    p.what.clone(),
+                    "imported without a byline (its authors are not in the file)".into(),
+                ));
+            }
+            let base = Slug::parse(&p.post.slug)?;
+            p.post.slug = self.unique_post_slug(&base).await?;
+            let page = p.post.kind == PostKind::Page;
+            let id = self.insert_post(&p.post).await?;
+            for e in &p.entries {
+                self.add_live_entry(&entry_of(id, e)).await?;
+            }
+            for (kind, at, note) in &p.notes {
+                self.add_post_note(id, kind, *at, note).await?;
+            }
+            self.set_import_fields(id, &p.fields).await?;
+            if page {
+                report.pages_added += 1;
+            } else {
+                report.posts_added += 1;
+            }
+            if (i + 1) % 1_000 == 0
+                && let Some(progress) = import.progress
+            {
+                progress(i + 1, total);
+            }
+        }
+        for m in &import.members {
+            if self
+                .insert_member(&m.email, m.status, "import", m.created_ms)
+                .await?
+                .is_some()
+            {
+                report.members_added += 1;
+                if !m.name.is_empty() {
+                    self.set_member_name(m.email.key(), &m.name).await?;
+                }
+            } else {
+                report.members_present += 1;
+            }
+        }
+        for (key, value) in &import.settings {
+            self.set_setting(key, value).await?;
+            report.settings.push((*key).to_owned());
+        }
+        self.log_change(ChangeTopic::Site, None, None).await?;
+        Ok(report)
+    }
+}
+
+fn entry_of(post_id: i64, e: &EntryDraft) -> NewLiveEntry {
+    NewLiveEntry {
+        post_id,
+        title: e.title.clone(),
+        body_source: e.body_source.clone(),
+        body_html: e.body_html.clone(),
+        pinned: e.pinned,
+        created_ms: e.created_ms,
+    }
+}
