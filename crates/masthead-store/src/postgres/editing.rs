@@ -7,6 +7,7 @@ use masthead_domain::{PostKind, PostStatus, Visibility};
 
 use super::PgWriter;
 use super::sql::{exec, map, row_one, row_opt, rows};
+use super::write::PostLinks;
 use crate::error::{StoreError, StoreResult};
 use crate::model::ChangeTopic;
 #[allow(unused_imports)]
@@ -236,14 +237,7 @@ impl PgWriter<'_> {
                 &[&id],
             )
             .await?;
-            for (pos, tag) in tags.iter().enumerate() {
-                exec(
-                    self.tx(),
-                    "INSERT INTO post_tags (post_id, tag_id, position, published_at) VALUES ($1, $2, $3, $4)",
-                    &[&id, tag, &(pos as i64), &listed],
-                )
-                .await?;
-            }
+            self.link_post(PostLinks::Tags, id, tags, listed).await?;
             exec(
                 self.tx(),
                 "UPDATE posts SET primary_tag_id = $2 WHERE id = $1",
@@ -258,14 +252,8 @@ impl PgWriter<'_> {
                 &[&id],
             )
             .await?;
-            for (pos, author) in authors.iter().enumerate() {
-                exec(
-                    self.tx(),
-                    "INSERT INTO post_authors (post_id, author_id, position, published_at) VALUES ($1, $2, $3, $4)",
-                    &[&id, author, &(pos as i64), &listed],
-                )
+            self.link_post(PostLinks::Authors, id, authors, listed)
                 .await?;
-            }
         }
         for table in ["post_tags", "post_authors"] {
             exec(

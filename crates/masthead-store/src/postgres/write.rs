@@ -18,6 +18,13 @@ use crate::error::{StoreError, StoreResult};
 use crate::model::*;
 use crate::now_ms;
 
+/// Which of a post's ordered relations [`PgWriter::link_post`] writes.
+#[derive(Clone, Copy)]
+pub(crate) enum PostLinks {
+    Tags,
+    Authors,
+}
+
 /// A boxed future that may move between threads, borrowing for `'a`.
 pub type SendFuture<'a, T> = std::pin::Pin<Box<dyn std::future::Future<Output = T> + Send + 'a>>;
 
@@ -142,6 +149,29 @@ pub(crate) fn post_status_event(
 impl<'a> PgWriter<'a> {
     pub(crate) fn new(tx: &'a Transaction<'a>) -> PgWriter<'a> {
         PgWriter { tx }
+    }
+
+    /// Adds a post's ordered tags or bylines (position 0 is the primary
+    /// one), each row carrying `listed_at` for the listing indexes.
+    pub(crate) async fn link_post(
+        &self,
+        links: PostLinks,
+        post_id: i64,
+        ids: &[i64],
+        listed_at: Option<i64>,
+    ) -> StoreResult<()> {
+        let sql = match links {
+            PostLinks::Tags => {
+                "INSERT INTO post_tags (post_id, tag_id, position, published_at) VALUES ($1, $2, $3, $4)"
+            }
+            PostLinks::Authors => {
+                "INSERT INTO post_authors (post_id, author_id, position, published_at) VALUES ($1, $2, $3, $4)"
+            }
+        };
+        for (pos, other) in ids.iter().enumerate() {
+            exec(self.tx, sql, &[&post_id, other, &(pos as i64), &listed_at]).await?;
+        }
+        Ok(())
     }
 
     pub(crate) fn tx(&self) -> &'a Transaction<'a> {
@@ -292,22 +322,10 @@ impl<'a> PgWriter<'a> {
         let listed_at = (p.status == PostStatus::Published && p.kind != PostKind::Page)
             .then_some(p.published_ms)
             .flatten();
-        for (pos, tag) in p.tag_ids.iter().enumerate() {
-            exec(
-                self.tx,
-                "INSERT INTO post_tags (post_id, tag_id, position, published_at) VALUES ($1, $2, $3, $4)",
-                &[&id, tag, &(pos as i64), &listed_at],
-            )
+        self.link_post(PostLinks::Tags, id, &p.tag_ids, listed_at)
             .await?;
-        }
-        for (pos, author) in p.author_ids.iter().enumerate() {
-            exec(
-                self.tx,
-                "INSERT INTO post_authors (post_id, author_id, position, published_at) VALUES ($1, $2, $3, $4)",
-                &[&id, author, &(pos as i64), &listed_at],
-            )
+        self.link_post(PostLinks::Authors, id, &p.author_ids, listed_at)
             .await?;
-        }
         // SQLite's webhooks_post_published_insert trigger.
         if p.status == PostStatus::Published {
             self.enqueue_webhooks("post.published", id).await?;
