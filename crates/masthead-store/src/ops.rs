@@ -734,8 +734,11 @@ impl Store {
         match &*self.backend {
             Backend::Sqlite(db) => Store::lite_write(db, move |w| w.seed_site(seed)).await,
             Backend::Postgres(db) => {
-                db.write_send(move |w| Box::pin(async move { w.seed_site(seed).await }))
-                    .await
+                let counts = db
+                    .write_send(move |w| Box::pin(async move { w.seed_site(seed).await }))
+                    .await?;
+                db.analyze().await?;
+                Ok(counts)
             }
         }
     }
@@ -745,8 +748,11 @@ impl Store {
         match &*self.backend {
             Backend::Sqlite(db) => Store::lite_write(db, move |w| w.import_site(import)).await,
             Backend::Postgres(db) => {
-                db.write_send(move |w| Box::pin(async move { w.import_site(import).await }))
-                    .await
+                let outcome = db
+                    .write_send(move |w| Box::pin(async move { w.import_site(import).await }))
+                    .await?;
+                db.analyze().await?;
+                Ok(outcome)
             }
         }
     }

@@ -162,6 +162,30 @@ impl PgStore {
     }
 
     /// A pooled connection.
+    /// Refreshes the planner's statistics of the site's tables, after a
+    /// bulk write (a seed, an import, a copy). Without them a freshly filled
+    /// archive is planned as if empty until autovacuum comes round: the
+    /// home page's feed took a bitmap scan and a sort of every post (12 ms
+    /// at 2,000 posts) instead of walking `posts_feed` (0.4 ms).
+    pub(crate) async fn analyze(&self) -> StoreResult<()> {
+        let client = self.client().await?;
+        let tables: Vec<String> = client
+            .query(
+                "SELECT quote_ident(tablename) FROM pg_tables WHERE schemaname = current_schema()",
+                &[],
+            )
+            .await?
+            .iter()
+            .map(|r| r.get(0))
+            .collect();
+        if !tables.is_empty() {
+            client
+                .batch_execute(&format!("ANALYZE {}", tables.join(", ")))
+                .await?;
+        }
+        Ok(())
+    }
+
     pub(crate) async fn client(&self) -> StoreResult<deadpool_postgres::Object> {
         Ok(self.pool.get().await?)
     }

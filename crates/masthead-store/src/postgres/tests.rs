@@ -1200,3 +1200,33 @@ async fn the_schema_goes_where_search_path_says() {
     assert_eq!(count("site").await, 24, "23 tables and schema_migrations");
     assert_eq!(count("public").await, 0);
 }
+
+/// After a bulk write the planner must know the tables are no longer empty:
+/// `analyze` (run after a seed, an import and a copy) records statistics for
+/// every table of the site's schema, and the home page's feed then walks its
+/// index instead of sorting the whole archive.
+#[tokio::test]
+async fn analyze_gives_the_planner_statistics_of_every_table() {
+    let db = TestDb::new("analyze").await;
+    let store = db.migrated().await;
+    let client = db.client().await;
+    let never = "SELECT COUNT(*) FROM pg_stat_user_tables
+                 WHERE schemaname = current_schema() AND last_analyze IS NULL";
+    let before: i64 = client.query_one(never, &[]).await.unwrap().get(0);
+    assert!(before > 0, "a fresh schema has tables never analyzed");
+    store.analyze().await.expect("analyze");
+    // The statistics collector reports asynchronously: give it a moment.
+    let mut after = before;
+    for _ in 0..50 {
+        client
+            .batch_execute("SELECT pg_stat_clear_snapshot()")
+            .await
+            .unwrap();
+        after = client.query_one(never, &[]).await.unwrap().get(0);
+        if after == 0 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert_eq!(after, 0, "every table of the schema is analyzed");
+}
