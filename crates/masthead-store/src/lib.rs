@@ -8,11 +8,12 @@
 //! arms side by side, so adding an operation means writing both. Row types
 //! come from `masthead-model` and are re-exported here.
 
+mod copy;
 pub mod error;
 mod ops;
 mod postgres;
 mod sqlite;
-#[cfg(feature = "test-support")]
+#[cfg(any(test, feature = "test-support"))]
 pub mod testing;
 
 use std::path::Path;
@@ -703,6 +704,110 @@ impl Store {
         match &*self.backend {
             Backend::Sqlite(db) => Store::on_lite(db, |db| db.read(sqlite::queries::ping)).await,
             Backend::Postgres(db) => db.ping().await,
+        }
+    }
+}
+
+impl Store {
+    /// Copies the whole site from this store into `target` (`masthead
+    /// copy`): every table `copy::TABLES` marks for copying, ids kept, in
+    /// one transaction on the target, read from one consistent snapshot of
+    /// this store (which may keep serving meanwhile). The target's search
+    /// index is rebuilt and its id sequences moved past the copied ids. A
+    /// target that already holds a site is refused (`Ok(Err(..))`, nothing
+    /// written) unless `replace`, which empties it in the same transaction.
+    /// On any error the target is left as it was. `progress` hears how far
+    /// the copy has got, from the writer's thread.
+    pub async fn copy_to(
+        &self,
+        target: &Store,
+        replace: bool,
+        progress: impl Fn(CopyProgress) + Send + Sync + 'static,
+    ) -> StoreResult<Result<CopyReport, TargetNotEmpty>> {
+        let from = self.schema_version().await?;
+        let to = target.schema_version().await?;
+        if from != to {
+            return Err(StoreError::Invalid(format!(
+                "the source is at schema version {from} and the target at {to}; open both \
+                 with this build of Masthead (it migrates them) and copy again"
+            )));
+        }
+        let source_tables = self
+            .copy_catalog()
+            .await
+            .map_err(|e| copy::in_context("reading the source's tables", e))?;
+        let target_tables = target
+            .copy_catalog()
+            .await
+            .map_err(|e| copy::in_context("reading the target's tables", e))?;
+        let plan = Arc::new(copy::plan(&source_tables, &target_tables)?);
+        let (send, receive) = tokio::sync::mpsc::channel(copy::CHANNEL_BATCHES);
+        let progress: Arc<copy::ProgressFn> = Arc::new(progress);
+        let (read, written) = tokio::join!(
+            self.copy_out(plan.clone(), send),
+            target.copy_in(plan, receive, replace, progress)
+        );
+        // A reader that fails closes the channel, so the writer stops and
+        // rolls back; the reader's error is the cause. A writer that fails
+        // drops the channel, and the reader stops without an error of its own.
+        read.map_err(|e| copy::in_context("reading the source database", e))?;
+        written.map_err(|e| copy::in_context("writing the target database", e))
+    }
+
+    /// The tables and columns of this database, for a copy's plan.
+    async fn copy_catalog(&self) -> StoreResult<Vec<copy::CatalogTable>> {
+        match &*self.backend {
+            Backend::Sqlite(db) => self.lite_read(db, sqlite::copy::catalog).await,
+            Backend::Postgres(db) => postgres::copy::catalog(&*self.pg_read(db).await?).await,
+        }
+    }
+
+    /// A copy's reader: every planned table from one snapshot, into `out`.
+    async fn copy_out(
+        &self,
+        plan: Arc<copy::CopyPlan>,
+        out: tokio::sync::mpsc::Sender<copy::Chunk>,
+    ) -> StoreResult<()> {
+        match &*self.backend {
+            Backend::Sqlite(db) => {
+                self.lite_read(db, move |c| sqlite::copy::read_site(c, &plan, &out))
+                    .await
+            }
+            Backend::Postgres(db) => {
+                let _slot = self.read_slot().await?;
+                let mut client = db.client().await?;
+                postgres::copy::read_site(&mut client, &plan, &out).await
+            }
+        }
+    }
+
+    /// A copy's writer: one transaction taking every row from `rows`.
+    async fn copy_in(
+        &self,
+        plan: Arc<copy::CopyPlan>,
+        mut rows: tokio::sync::mpsc::Receiver<copy::Chunk>,
+        replace: bool,
+        progress: Arc<copy::ProgressFn>,
+    ) -> StoreResult<Result<CopyReport, TargetNotEmpty>> {
+        match &*self.backend {
+            Backend::Sqlite(db) => {
+                let outcome = Store::lite_write(db, move |w| {
+                    w.copy_site_in(&plan, &mut rows, replace, &*progress)
+                })
+                .await?;
+                if outcome.is_ok() {
+                    // A bulk load: fold the write-ahead log into the file.
+                    Store::on_lite(db, |db| db.checkpoint()).await?;
+                }
+                Ok(outcome)
+            }
+            Backend::Postgres(db) => {
+                db.write(async move |w| {
+                    let mut rows = rows;
+                    w.copy_site_in(&plan, &mut rows, replace, &*progress).await
+                })
+                .await
+            }
         }
     }
 }

@@ -4,6 +4,7 @@
 mod artwork;
 mod backup;
 mod bench_seed;
+mod copy;
 mod demo;
 mod ghost;
 
@@ -93,6 +94,29 @@ enum Command {
         /// the old directory is kept beside it, renamed).
         #[arg(long)]
         force: bool,
+    },
+    /// Copy the whole site into another database, in one transaction: from
+    /// the SQLite file to PostgreSQL, back, or between two of a kind. The
+    /// source is the site's database (--database-url, or the SQLite file in
+    /// --data-dir). Media and content files are not copied: they stay in
+    /// --data-dir or --media-url.
+    Copy {
+        /// Where to copy the site: a PostgreSQL URL
+        /// (postgres://user:password@host:port/database, or libpq's
+        /// key=value form), or a SQLite database file (a directory means its
+        /// masthead.db). It is created (a SQLite file) and migrated if
+        /// needed, and must not hold a site already.
+        #[arg(
+            long,
+            env = "MASTHEAD_COPY_TO",
+            value_name = "URL|PATH",
+            hide_env_values = true
+        )]
+        to: String,
+        /// Replace a site the target already holds: it is emptied in the same
+        /// transaction as the copy, so an error leaves it as it was.
+        #[arg(long, alias = "force")]
+        replace: bool,
     },
     /// Write the whole site as a Ghost-compatible JSON export.
     Export {
@@ -219,7 +243,7 @@ enum LiveCommand {
 /// The demo newsroom's home time zone.
 const DEMO_TIMEZONE: &str = "Europe/London";
 
-fn main() -> Result<()> {
+fn main() -> Result<std::process::ExitCode> {
     let cli = Cli::parse();
     tracing_subscriber::fmt()
         .with_env_filter(
@@ -240,7 +264,17 @@ fn main() -> Result<()> {
         .enable_all()
         .build()
         .context("starting the async runtime")?;
-    runtime.block_on(run(cli))
+    match runtime.block_on(run(cli)) {
+        Ok(()) => Ok(std::process::ExitCode::SUCCESS),
+        // A refusal that changed nothing has its own status, for scripts.
+        Err(e) => match e.downcast_ref::<copy::Refused>() {
+            Some(refused) => {
+                eprintln!("{refused}");
+                Ok(std::process::ExitCode::from(copy::REFUSED_STATUS))
+            }
+            None => Err(e),
+        },
+    }
 }
 
 /// The site's database: PostgreSQL when `--database-url` is given,
@@ -369,6 +403,7 @@ async fn run(cli: Cli) -> Result<()> {
             report.print(&file.display().to_string());
             Ok(())
         }
+        Command::Copy { to, replace } => copy::run(db_url, &cli.data_dir, &to, replace).await,
         Command::Export { output } => {
             let store = open_store(db_url, &cli.data_dir).await?;
             eprintln!("Exporting...");

@@ -13,6 +13,8 @@ use reqwest::redirect::Policy;
 mod api;
 #[path = "site/backup.rs"]
 mod backup;
+#[path = "site/copy.rs"]
+mod copy;
 #[path = "site/feeds.rs"]
 mod feeds;
 #[path = "site/limits.rs"]
@@ -167,6 +169,25 @@ mod pg {
         psql(&format!("CREATE DATABASE {name}")).unwrap_or_else(|e| panic!("{e}"));
         dbs.push((data.to_owned(), name.clone()));
         Some(url_of(&admin_url(), &name))
+    }
+
+    /// A new, empty database that belongs to `owner` (dropped with the
+    /// temporary directory holding it), whichever backend the suite runs
+    /// on: for tests that always need PostgreSQL, such as `masthead copy`.
+    pub fn scratch_database(owner: &Path) -> String {
+        let admin = std::env::var("MASTHEAD_TEST_DATABASE_URL").expect(
+            "this test needs PostgreSQL: set MASTHEAD_TEST_DATABASE_URL \
+             (scripts/pg.sh start prints one; scripts/test.sh starts one)",
+        );
+        let mut dbs = DATABASES.lock().unwrap_or_else(|p| p.into_inner());
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos())
+            .unwrap_or(0);
+        let name = format!("s_{}_{}_{nanos}", std::process::id(), dbs.len());
+        psql(&format!("CREATE DATABASE {name}")).unwrap_or_else(|e| panic!("{e}"));
+        dbs.push((owner.join(&name), name.clone()));
+        url_of(&admin, &name)
     }
 
     /// Drops the databases of data directories inside `root`.
@@ -880,7 +901,7 @@ fn help_lists_the_commands() {
     let out = Command::new(BIN).arg("--help").output().expect("help");
     assert!(out.status.success());
     let text = String::from_utf8_lossy(&out.stdout);
-    for cmd in ["serve", "migrate", "seed", "live", "--data-dir"] {
+    for cmd in ["serve", "migrate", "seed", "live", "copy", "--data-dir"] {
         assert!(text.contains(cmd), "--help lacks {cmd}:\n{text}");
     }
     let out = Command::new(BIN)

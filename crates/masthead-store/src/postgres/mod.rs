@@ -15,6 +15,7 @@
 // hence the `dead_code` allowances.
 #[allow(dead_code)]
 pub mod api;
+pub mod copy;
 #[allow(dead_code)]
 pub mod editing;
 mod error;
@@ -42,6 +43,8 @@ pub use write::{PgWriter, SendFuture, new_uuid};
 
 #[cfg(test)]
 mod conformance;
+#[cfg(test)]
+mod copy_tests;
 #[cfg(test)]
 mod tests;
 
@@ -135,30 +138,7 @@ impl PgStore {
     /// not advance the sequence as SQLite's rowids do; without this the next
     /// insert without an id would collide with them.
     pub async fn resync_id_sequences(&self) -> StoreResult<()> {
-        let client = self.client().await?;
-        let columns = client
-            .query(
-                "SELECT c.relname::text, a.attname::text
-                   FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid
-                  WHERE c.relnamespace = current_schema()::regnamespace
-                    AND c.relkind = 'r' AND a.attidentity <> '' AND NOT a.attisdropped",
-                &[],
-            )
-            .await?;
-        for row in columns {
-            let table: String = row.try_get(0)?;
-            let column: String = row.try_get(1)?;
-            let sql = format!(
-                "SELECT setval(pg_get_serial_sequence($1, $2),
-                               COALESCE((SELECT MAX({c}) FROM {t}), 0) + 1, false)",
-                t = quote_ident(&table),
-                c = quote_ident(&column),
-            );
-            client
-                .execute(&sql, &[&quote_ident(&table), &column])
-                .await?;
-        }
-        Ok(())
+        resync_sequences(&self.client().await?).await
     }
 
     /// A pooled connection.
@@ -189,6 +169,81 @@ impl PgStore {
     pub(crate) async fn client(&self) -> StoreResult<deadpool_postgres::Object> {
         Ok(self.pool.get().await?)
     }
+}
+
+/// [`PgStore::resync_id_sequences`] on `client`, which may be a transaction
+/// (a copy moves the sequences in the transaction that wrote the ids).
+pub(crate) async fn resync_sequences(
+    client: &impl deadpool_postgres::GenericClient,
+) -> StoreResult<()> {
+    let columns = client
+        .query(
+            "SELECT c.relname::text, a.attname::text
+               FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid
+              WHERE c.relnamespace = current_schema()::regnamespace
+                AND c.relkind = 'r' AND a.attidentity <> '' AND NOT a.attisdropped",
+            &[],
+        )
+        .await?;
+    for row in columns {
+        let table: String = row.try_get(0)?;
+        let column: String = row.try_get(1)?;
+        let sql = format!(
+            "SELECT setval(pg_get_serial_sequence($1, $2),
+                           COALESCE((SELECT MAX({c}) FROM {t}), 0) + 1, false)",
+            t = quote_ident(&table),
+            c = quote_ident(&column),
+        );
+        client
+            .execute(&sql, &[&quote_ident(&table), &column])
+            .await?;
+    }
+    Ok(())
+}
+
+/// See `crate::testing::dump_tables`.
+#[cfg(any(test, feature = "test-support"))]
+pub(crate) async fn dump_tables(
+    client: &impl deadpool_postgres::GenericClient,
+    tables: &[String],
+) -> StoreResult<std::collections::BTreeMap<String, Vec<String>>> {
+    use crate::testing::{bytes_text, row_text};
+    use tokio_postgres::types::Type;
+    let mut dump = std::collections::BTreeMap::new();
+    for table in tables {
+        let stmt = client
+            .prepare(&format!("SELECT * FROM {}", quote_ident(table)))
+            .await?;
+        let mut texts = Vec::new();
+        for row in client.query(&stmt, &[]).await? {
+            let mut pairs = Vec::with_capacity(row.len());
+            for (i, column) in row.columns().iter().enumerate() {
+                let ty = column.type_();
+                let value = if *ty == Type::INT8 {
+                    row.try_get::<_, Option<i64>>(i)?.map(|n| n.to_string())
+                } else if *ty == Type::BOOL {
+                    row.try_get::<_, Option<bool>>(i)?
+                        .map(|b| i64::from(b).to_string())
+                } else if *ty == Type::TEXT {
+                    row.try_get::<_, Option<String>>(i)?
+                        .map(|t| format!("{t:?}"))
+                } else if *ty == Type::BYTEA {
+                    row.try_get::<_, Option<Vec<u8>>>(i)?
+                        .map(|b| bytes_text(&b))
+                } else {
+                    Some(format!("unexpected type {ty}"))
+                };
+                pairs.push((
+                    column.name().to_owned(),
+                    value.unwrap_or_else(|| "NULL".to_owned()),
+                ));
+            }
+            texts.push(row_text(pairs, table));
+        }
+        texts.sort();
+        dump.insert(table.clone(), texts);
+    }
+    Ok(dump)
 }
 
 /// Parses a connection URL; the message never repeats the URL (it may hold a

@@ -76,7 +76,7 @@ impl TestDb {
         store
     }
 
-    async fn client(&self) -> Client {
+    pub(super) async fn client(&self) -> Client {
         connect(&self.config).await
     }
 }

@@ -6,6 +6,7 @@
 
 pub mod api;
 pub mod backup;
+pub mod copy;
 pub mod editing;
 pub mod media;
 pub mod queries;
@@ -209,7 +210,7 @@ impl SqliteStore {
 }
 
 /// The ids of `table`, ascending, read from the file (for tests).
-#[cfg(feature = "test-support")]
+#[cfg(any(test, feature = "test-support"))]
 pub(crate) fn file_row_ids(path: &Path, table: &str) -> StoreResult<Vec<i64>> {
     if !table.bytes().all(|b| b.is_ascii_lowercase() || b == b'_') {
         return Err(StoreError::Invalid(format!("not a table name: {table:?}")));
@@ -222,13 +223,50 @@ pub(crate) fn file_row_ids(path: &Path, table: &str) -> StoreResult<Vec<i64>> {
 }
 
 /// Every media key in the file (for tests).
-#[cfg(feature = "test-support")]
+#[cfg(any(test, feature = "test-support"))]
 pub(crate) fn file_media_keys(path: &Path) -> StoreResult<Vec<String>> {
     let conn = open_connection(path, true)?;
     let mut stmt = conn.prepare("SELECT key FROM media")?;
     Ok(stmt
         .query_map([], |r| r.get(0))?
         .collect::<Result<_, _>>()?)
+}
+
+/// See `crate::testing::dump_tables`.
+#[cfg(any(test, feature = "test-support"))]
+pub(crate) fn dump_tables(
+    c: &Connection,
+    tables: &[String],
+) -> StoreResult<std::collections::BTreeMap<String, Vec<String>>> {
+    use crate::testing::{bytes_text, row_text};
+    use rusqlite::types::ValueRef;
+    let mut dump = std::collections::BTreeMap::new();
+    for table in tables {
+        let mut stmt = c.prepare(&format!(
+            "SELECT * FROM {}",
+            crate::copy::quote_ident(table)
+        ))?;
+        let names: Vec<String> = stmt.column_names().map(str::to_owned).collect();
+        let mut rows = stmt.query([])?;
+        let mut texts = Vec::new();
+        while let Some(row) = rows.next()? {
+            let mut pairs = Vec::with_capacity(names.len());
+            for (i, name) in names.iter().enumerate() {
+                let value = match row.get_ref(i)? {
+                    ValueRef::Null => "NULL".to_owned(),
+                    ValueRef::Integer(n) => n.to_string(),
+                    ValueRef::Real(f) => format!("real {f}"),
+                    ValueRef::Text(t) => format!("{:?}", String::from_utf8_lossy(t)),
+                    ValueRef::Blob(b) => bytes_text(b),
+                };
+                pairs.push((name.clone(), value));
+            }
+            texts.push(row_text(pairs, table));
+        }
+        texts.sort();
+        dump.insert(table.clone(), texts);
+    }
+    Ok(dump)
 }
 
 fn open_connection(path: &Path, read_only: bool) -> StoreResult<Connection> {

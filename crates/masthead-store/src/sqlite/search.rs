@@ -390,7 +390,6 @@ impl Writer<'_> {
     /// Rebuilds the whole index from the posts (for bulk loads that write
     /// posts other than through [`Writer::insert_post`], such as a copy of a
     /// site between databases).
-    #[allow(dead_code)] // for `masthead copy` (issue 9, item 4), not written yet
     pub fn rebuild_search_index(&self) -> StoreResult<()> {
         rebuild_index(self.tx())
     }
