@@ -802,11 +802,17 @@ impl Store {
                 Ok(outcome)
             }
             Backend::Postgres(db) => {
-                db.write(async move |w| {
-                    let mut rows = rows;
-                    w.copy_site_in(&plan, &mut rows, replace, &*progress).await
-                })
-                .await
+                let outcome = db
+                    .write(async move |w| {
+                        let mut rows = rows;
+                        w.copy_site_in(&plan, &mut rows, replace, &*progress).await
+                    })
+                    .await?;
+                if outcome.is_ok() {
+                    // A bulk load: the planner must learn the tables' sizes.
+                    db.analyze().await?;
+                }
+                Ok(outcome)
             }
         }
     }
