@@ -15,6 +15,7 @@
 // hence the `dead_code` allowances.
 #[allow(dead_code)]
 pub mod api;
+pub mod changes;
 #[allow(dead_code)]
 pub mod editing;
 mod error;
@@ -159,6 +160,15 @@ impl PgStore {
                 .await?;
         }
         Ok(())
+    }
+
+    /// Keeps a session listening for changes other sessions commit, waking
+    /// `notify` (see [`changes::listen`]); runs until aborted.
+    pub(crate) fn listen_for_changes(
+        &self,
+        notify: std::sync::Arc<tokio::sync::Notify>,
+    ) -> tokio::task::JoinHandle<()> {
+        changes::listen(self.config.clone(), notify)
     }
 
     /// A pooled connection.

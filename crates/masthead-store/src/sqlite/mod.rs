@@ -82,6 +82,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "placeholder",
         include_str!("../../migrations/sqlite/0011_placeholder.sql"),
     ),
+    (
+        12,
+        "instances",
+        include_str!("../../migrations/sqlite/0012_instances.sql"),
+    ),
 ];
 
 /// Most idle reader connections kept open.
