@@ -462,7 +462,12 @@ async fn three_instances_share_one_database() {
         serde_json::json!({ "title": headline, "status": "published" }),
     )
     .await;
-    shows_everywhere(&[&b, &c], "/", headline, Instant::now()).await;
+    let published = Instant::now();
+    shows_everywhere(&[&b, &c], "/", headline, published).await;
+    eprintln!(
+        "published through A: on B's and C's home pages after {:?}",
+        published.elapsed()
+    );
 
     // --- A live entry added on B reaches a reader streaming from C.
     let (status, _, live) = page(&c, "/storm-eamon-live/").await;
@@ -504,6 +509,7 @@ async fn three_instances_share_one_database() {
             .expect("chunk");
         received.push_str(&String::from_utf8_lossy(&chunk));
     }
+    eprintln!("added on B: on C's stream after {:?}", added.elapsed());
     assert!(received.contains("event: entry"), "{received}");
     drop(stream);
 
@@ -663,6 +669,13 @@ async fn three_instances_share_one_database() {
         now_ms() < lease_until,
         "the holder was killed while its lease ran (the send timeout is a quarter of it)"
     );
+    // Until the lease ends, the desk's log names the dead holder.
+    let alive = instances
+        .iter()
+        .find(|i| i.name != killed)
+        .expect("a survivor");
+    let log = desk.get(alive, "/admin/integrations").await;
+    assert!(log.contains(&format!("sending (by {owner})")), "{log}");
 
     let both = hanging
         .wait_for(2, Duration::from_millis(LEASE_MS as u64 + 5_000))
