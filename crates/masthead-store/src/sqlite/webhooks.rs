@@ -207,6 +207,79 @@ mod tests {
     use super::*;
     use crate::sqlite::tests::TempDb;
 
+    /// Two handles on one file, as two processes would have: the file's
+    /// write lock orders their claims, a held delivery is nobody else's
+    /// until its lease ends, and then the first holder's outcome is refused.
+    #[test]
+    fn processes_sharing_a_file_respect_each_others_leases() {
+        let db = TempDb::new("webhook-leases");
+        let other = crate::sqlite::SqliteStore::open(db.store.path()).expect("second handle");
+        db.store
+            .write(|w| {
+                let hook = w.insert_webhook("member.added", "https://h.example/", "h", "s", 1)?;
+                w.tx().execute(
+                    "INSERT INTO webhook_deliveries (webhook_id, event, subject_id, next_attempt_at, created_at)
+                     VALUES (?1, 'member.added', 7, 1, 1)",
+                    [hook],
+                )?;
+                Ok(())
+            })
+            .expect("queue");
+        let first = db
+            .store
+            .write(|w| w.claim_due_deliveries(10, 8, 200))
+            .expect("claim");
+        assert_eq!(first.len(), 1);
+        assert_eq!(first[0].delivery.attempts, 1, "counted when claimed");
+        let none = other
+            .write(|w| w.claim_due_deliveries(10, 8, 60_000))
+            .expect("claim");
+        assert!(none.is_empty(), "held by the first: {none:?}");
+        std::thread::sleep(std::time::Duration::from_millis(300));
+        let taken = other
+            .write(|w| w.claim_due_deliveries(10, 8, 60_000))
+            .expect("claim");
+        assert_eq!(taken.len(), 1, "taken over once the lease ended");
+        assert_eq!(taken[0].delivery.attempts, 2);
+        let (old, new) = (&first[0].lease_token, &taken[0].lease_token);
+        let late = db
+            .store
+            .write(|w| {
+                w.record_attempt(
+                    taken[0].delivery.id,
+                    old,
+                    Some(200),
+                    None,
+                    Outcome::Delivered,
+                    20,
+                )
+            })
+            .expect("record");
+        assert!(!late, "the first holder lost its lease");
+        let done = other
+            .write(|w| {
+                w.record_attempt(
+                    taken[0].delivery.id,
+                    new,
+                    Some(200),
+                    None,
+                    Outcome::Delivered,
+                    20,
+                )
+            })
+            .expect("record");
+        assert!(done);
+        let log = db.store.read(|c| recent_deliveries(c, 1)).expect("log");
+        assert_eq!(
+            (
+                log[0].status.as_str(),
+                log[0].attempts,
+                log[0].lease_owner.as_deref()
+            ),
+            ("delivered", 2, None)
+        );
+    }
+
     #[test]
     fn old_failure_causes_are_forgotten_and_answers_kept() {
         let db = TempDb::new("webhook-causes");
