@@ -77,6 +77,8 @@ step "cargo fmt --check and clippy"
 cargo fmt --all -- --check || { echo "cargo fmt: run 'cargo fmt --all'"; rust_status=1; }
 cargo clippy --quiet --all-targets -- -D warnings || rust_status=1
 
+# The workspace run includes crates/masthead/tests/instances.rs: three servers
+# on one PostgreSQL database (MASTHEAD_TEST_DATABASE_URL, set above).
 step "cargo: unit, property and integration tests"
 if cargo nextest --version >/dev/null 2>&1; then
   cargo nextest run --workspace --no-fail-fast 2>&1 | tee "$CARGO_TARGET_DIR/rust-tests.log" || rust_status=1

@@ -34,14 +34,22 @@ pub struct Delivery {
     pub last_error: Option<String>,
     pub created_ms: i64,
     pub finished_ms: Option<i64>,
+    /// While it is being sent: which process holds it (`host:pid`), and
+    /// until when (the database's clock); after that another may take it over.
+    pub lease_owner: Option<String>,
+    pub lease_until_ms: Option<i64>,
 }
 
-/// A delivery to make now, with where and how to sign it.
+/// A delivery to make now, with where and how to sign it. `delivery.attempts`
+/// counts this attempt already (attempts are counted when claimed, so one
+/// whose sender keeps dying is still given up after the last).
 #[derive(Debug, Clone)]
 pub struct Due {
     pub delivery: Delivery,
     pub target_url: String,
     pub secret: String,
+    /// The claim's lease: only its holder records the outcome.
+    pub lease_token: String,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

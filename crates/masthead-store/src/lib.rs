@@ -10,6 +10,7 @@
 
 mod copy;
 pub mod error;
+mod lease;
 mod ops;
 mod postgres;
 mod sqlite;
@@ -266,8 +267,6 @@ impl Store {
     read_op!(
         /// Members counting towards `metric` ("members" = everyone, "paid" = paying).
         member_count(metric: String) -> u64);
-    read_op!(changes_since(after_id: i64, limit: u32) -> Vec<Change>);
-    read_op!(latest_change_id() -> i64);
     read_op!(
         /// The newest `limit` posts of a listing in full, for RSS, Atom and JSON Feed.
         feed_posts(scope: FeedScope, limit: u32) -> Vec<Post>);
@@ -815,6 +814,106 @@ impl Store {
                 Ok(outcome)
             }
         }
+    }
+}
+
+/// Where a reader of the change log stands: every change before it has
+/// been read. [`Store::change_cursor`] makes one past everything committed
+/// so far; [`Store::changes_after`] reads on from it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChangeCursor(CursorAt);
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum CursorAt {
+    /// SQLite commits one writer at a time, in id order (also across
+    /// processes: the file's write lock): the last id read.
+    Sqlite(i64),
+    /// PostgreSQL commits in any order: see `postgres/changes.rs`.
+    Postgres(postgres::changes::Horizon),
+}
+
+/// Wakes a change-log reader when another process may have committed a
+/// change: PostgreSQL's `LISTEN`/`NOTIFY` on a session of its own, which
+/// reconnects when lost. On SQLite it never fires (readers poll). Dropping
+/// it stops the listener.
+pub struct ChangeNotices {
+    notify: Arc<tokio::sync::Notify>,
+    listener: Option<tokio::task::JoinHandle<()>>,
+}
+
+impl ChangeNotices {
+    /// Resolves at the next notice (one that arrived since the last call
+    /// counts too, so none is lost while the reader was busy).
+    pub async fn notified(&self) {
+        match self.listener {
+            Some(_) => self.notify.notified().await,
+            None => std::future::pending().await,
+        }
+    }
+}
+
+impl Drop for ChangeNotices {
+    fn drop(&mut self) {
+        if let Some(task) = &self.listener {
+            task.abort();
+        }
+    }
+}
+
+impl Store {
+    /// A cursor past every change committed so far.
+    pub async fn change_cursor(&self) -> StoreResult<ChangeCursor> {
+        match &*self.backend {
+            Backend::Sqlite(db) => {
+                let last = self
+                    .lite_read(db, sqlite::queries::latest_change_id)
+                    .await?;
+                Ok(ChangeCursor(CursorAt::Sqlite(last)))
+            }
+            Backend::Postgres(db) => {
+                let horizon = postgres::changes::start(&*self.pg_read(db).await?).await?;
+                Ok(ChangeCursor(CursorAt::Postgres(horizon)))
+            }
+        }
+    }
+
+    /// The changes committed after `cursor`, in commit order, about `limit`
+    /// at a time, and the cursor after them. Complete on both backends: no
+    /// change is skipped, whatever order concurrent writers commit in, and
+    /// none is read twice.
+    pub async fn changes_after(
+        &self,
+        cursor: ChangeCursor,
+        limit: u32,
+    ) -> StoreResult<(Vec<Change>, ChangeCursor)> {
+        match (&*self.backend, cursor.0) {
+            (Backend::Sqlite(db), CursorAt::Sqlite(last)) => {
+                let changes = self
+                    .lite_read(db, move |c| sqlite::queries::changes_since(c, last, limit))
+                    .await?;
+                let next = changes.last().map_or(last, |c| c.id);
+                Ok((changes, ChangeCursor(CursorAt::Sqlite(next))))
+            }
+            (Backend::Postgres(db), CursorAt::Postgres(horizon)) => {
+                let (changes, next) =
+                    postgres::changes::read(&*self.pg_read(db).await?, &horizon, limit).await?;
+                Ok((changes, ChangeCursor(CursorAt::Postgres(next))))
+            }
+            _ => Err(StoreError::Invalid(
+                "a change cursor of one database was used with another".into(),
+            )),
+        }
+    }
+
+    /// Notices of changes committed by other processes (see
+    /// [`ChangeNotices`]). Must be called inside the tokio runtime.
+    pub fn change_notices(&self) -> ChangeNotices {
+        let notify = Arc::new(tokio::sync::Notify::new());
+        let listener = match &*self.backend {
+            Backend::Sqlite(_) => None,
+            Backend::Postgres(db) => Some(db.listen_for_changes(notify.clone())),
+        };
+        ChangeNotices { notify, listener }
     }
 }
 

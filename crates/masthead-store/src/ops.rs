@@ -408,60 +408,85 @@ impl Store {
         }
     }
 
-    /// At start-up: deliveries a stopped process had claimed go back in the
-    /// queue, and failure causes recorded as `unreachable` are forgotten.
-    pub async fn requeue_deliveries(&self, unreachable: &'static str) -> StoreResult<usize> {
+    /// At start-up: failure causes recorded as `unreachable` by older
+    /// versions are forgotten (deliveries a stopped process held need
+    /// nothing: their leases end and any instance takes them over).
+    pub async fn forget_failure_causes(&self, unreachable: &'static str) -> StoreResult<usize> {
         match &*self.backend {
             Backend::Sqlite(db) => {
-                Store::lite_write(db, move |w| w.requeue_deliveries(unreachable)).await
+                Store::lite_write(db, move |w| w.forget_failure_causes(unreachable)).await
             }
             Backend::Postgres(db) => {
                 db.write_send(move |w| {
-                    Box::pin(async move { w.requeue_deliveries(unreachable).await })
+                    Box::pin(async move { w.forget_failure_causes(unreachable).await })
                 })
                 .await
             }
         }
     }
 
-    /// Claims up to `limit` deliveries that are due.
-    pub async fn claim_due_deliveries(&self, now: i64, limit: u32) -> StoreResult<Vec<Due>> {
+    /// Claims up to `limit` deliveries that are due, or whose sender's lease
+    /// has ended, under a lease of `lease_ms` (see `lease.rs`).
+    pub async fn claim_due_deliveries(
+        &self,
+        now: i64,
+        limit: u32,
+        lease_ms: i64,
+    ) -> StoreResult<Vec<Due>> {
         match &*self.backend {
             Backend::Sqlite(db) => {
-                Store::lite_write(db, move |w| w.claim_due_deliveries(now, limit)).await
+                Store::lite_write(db, move |w| w.claim_due_deliveries(now, limit, lease_ms)).await
             }
             Backend::Postgres(db) => {
                 db.write_send(move |w| {
-                    Box::pin(async move { w.claim_due_deliveries(now, limit).await })
+                    Box::pin(async move { w.claim_due_deliveries(now, limit, lease_ms).await })
                 })
                 .await
             }
         }
     }
 
+    /// Records an attempt made under the lease `token`; `false` when the
+    /// lease was lost (another instance took the delivery over), and
+    /// nothing was written.
     pub async fn record_attempt(
         &self,
         id: i64,
+        token: String,
         status_code: Option<u16>,
         error: Option<String>,
         outcome: Outcome,
         now: i64,
-    ) -> StoreResult<()> {
+    ) -> StoreResult<bool> {
         match &*self.backend {
             Backend::Sqlite(db) => {
                 Store::lite_write(db, move |w| {
-                    w.record_attempt(id, status_code, error.as_deref(), outcome, now)
+                    w.record_attempt(id, &token, status_code, error.as_deref(), outcome, now)
                 })
                 .await
             }
             Backend::Postgres(db) => {
                 db.write_send(move |w| {
                     Box::pin(async move {
-                        w.record_attempt(id, status_code, error.as_deref(), outcome, now)
+                        w.record_attempt(id, &token, status_code, error.as_deref(), outcome, now)
                             .await
                     })
                 })
                 .await
+            }
+        }
+    }
+
+    /// Hands back the deliveries claimed under `token` that are still being
+    /// sent, for any instance to take at once (a server stopping).
+    pub async fn release_deliveries(&self, token: String) -> StoreResult<usize> {
+        match &*self.backend {
+            Backend::Sqlite(db) => {
+                Store::lite_write(db, move |w| w.release_deliveries(&token)).await
+            }
+            Backend::Postgres(db) => {
+                db.write_send(move |w| Box::pin(async move { w.release_deliveries(&token).await }))
+                    .await
             }
         }
     }

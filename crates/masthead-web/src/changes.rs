@@ -1,6 +1,14 @@
 //! Tails the store's change log. Every write — from this server, the CLI or
 //! another instance — appends a row in its own transaction; the poller turns
-//! rows into live-page pushes, counter refreshes and settings reloads.
+//! rows into page-cache invalidations, live-page pushes, counter refreshes
+//! and settings reloads.
+//!
+//! The store's cursor makes the reading complete and in commit order on
+//! both backends (`Store::changes_after`), so the poller only decides when
+//! to read: at once after this process writes, at once when another
+//! process's commit is announced (PostgreSQL's `NOTIFY`, see
+//! `Store::change_notices`), and every 200 ms whatever happens, so a lost
+//! notice or listening session costs at most that delay, never a change.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -12,10 +20,12 @@ use tokio::task::JoinHandle;
 
 use crate::state::{AppState, LiveEvent};
 
-/// How often the log is read when nothing in this process has written.
+/// How often the log is read when nothing announced a change.
 const POLL_EVERY: Duration = Duration::from_millis(200);
 /// Joins can arrive by the thousand per second; the count is recounted at most this often.
 const RECOUNT_EVERY: Duration = Duration::from_secs(1);
+/// Changes read at a time.
+const BATCH: u32 = 500;
 
 #[derive(Serialize)]
 struct EntryContext {
@@ -24,19 +34,32 @@ struct EntryContext {
 
 pub fn spawn_poller(state: AppState) -> JoinHandle<()> {
     tokio::spawn(async move {
+        let notices = state.store.change_notices();
         let mut recount_due: Option<tokio::time::Instant> = None;
         let mut last_recount = tokio::time::Instant::now();
-        let mut last = match state.store.latest_change_id().await {
-            Ok(id) => id,
-            Err(e) => {
-                tracing::error!(error = %e, "cannot read the change log; live updates are off");
-                return;
-            }
+        // From where the site snapshot was loaded (so no change between the
+        // two is missed), or from now.
+        let start = state.take_change_start();
+        let mut cursor = match start {
+            Some(c) => c,
+            None => loop {
+                match state.store.change_cursor().await {
+                    Ok(c) => break c,
+                    Err(e) => {
+                        tracing::warn!(error = %e, "cannot read the change log yet; retrying");
+                        tokio::time::sleep(POLL_EVERY * 5).await;
+                    }
+                }
+            },
         };
+        let mut more = false;
         loop {
-            tokio::select! {
-                _ = tokio::time::sleep(POLL_EVERY) => {}
-                _ = state.wrote.notified() => {}
+            if !more {
+                tokio::select! {
+                    _ = tokio::time::sleep(POLL_EVERY) => {}
+                    _ = state.wrote.notified() => {}
+                    _ = notices.notified() => {}
+                }
             }
             if recount_due.is_some_and(|t| t <= tokio::time::Instant::now()) {
                 recount_due = None;
@@ -45,17 +68,20 @@ pub fn spawn_poller(state: AppState) -> JoinHandle<()> {
                     tracing::warn!(error = %e, "refreshing the member count failed");
                 }
             }
-            let changes = match state.store.changes_since(last, 500).await {
-                Ok(c) => c,
+            let (changes, next) = match state.store.changes_after(cursor.clone(), BATCH).await {
+                Ok(read) => read,
                 Err(e) => {
                     tracing::warn!(error = %e, "reading the change log failed; retrying");
+                    more = false;
                     continue;
                 }
             };
+            cursor = next;
+            // A full batch: read on at once rather than a tick later.
+            more = changes.len() >= BATCH as usize;
             if changes.is_empty() {
                 continue;
             }
-            last = changes.last().map_or(last, |c| c.id);
             if apply(&state, &changes).await && recount_due.is_none() {
                 recount_due = Some((last_recount + RECOUNT_EVERY).max(tokio::time::Instant::now()));
             }

@@ -46,8 +46,19 @@ pub async fn serve(
             stopping.begin_shutdown();
         })
         .await;
+    let stopping = state;
     poller.abort();
     scheduler.abort();
-    deliverer.abort();
+    // (Again, in case the server stopped on an error.) The deliverer cancels
+    // its sends and hands their deliveries back to the queue (see
+    // `webhooks.rs`): a moment, which the process waits for.
+    stopping.begin_shutdown();
+    let handing_back = deliverer.abort_handle();
+    if tokio::time::timeout(std::time::Duration::from_secs(5), deliverer)
+        .await
+        .is_err()
+    {
+        handing_back.abort();
+    }
     result
 }

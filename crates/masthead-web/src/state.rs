@@ -7,7 +7,7 @@ use std::sync::{Arc, RwLock};
 use axum::http::Uri;
 use masthead_render::Theme;
 use masthead_render::views::{CampaignView, Clock, SiteView};
-use masthead_store::{Campaign, SiteSettings, Store, StoreResult, Tag};
+use masthead_store::{Campaign, ChangeCursor, SiteSettings, Store, StoreResult, Tag};
 use tokio::sync::{Notify, broadcast, watch};
 
 /// Settings of the web layer, from the CLI/environment.
@@ -82,6 +82,9 @@ pub struct Inner {
     pub live: broadcast::Sender<LiveEvent>,
     /// Wakes the change poller at once after a write made by this process.
     pub wrote: Notify,
+    /// Where the change poller starts: taken before the site snapshot was
+    /// loaded, so a change committed in between is applied, not missed.
+    change_start: std::sync::Mutex<Option<ChangeCursor>>,
     /// Image uploads decoded at once: each may take a few hundred MB.
     pub media_slots: tokio::sync::Semaphore,
     /// Argon2 runs (sign-in, set-up, reset) at once, with a bounded queue.
@@ -105,6 +108,7 @@ impl std::ops::Deref for AppState {
 
 impl AppState {
     pub async fn new(store: Store, theme: Theme, config: WebConfig) -> StoreResult<AppState> {
+        let change_start = store.change_cursor().await?;
         let site = load_snapshot(&store).await?;
         let metric = site
             .campaign
@@ -133,9 +137,18 @@ impl AppState {
             member_count: AtomicU64::new(count),
             live,
             wrote: Notify::new(),
+            change_start: std::sync::Mutex::new(Some(change_start)),
             media_slots: tokio::sync::Semaphore::new(1),
             shutdown,
         })))
+    }
+
+    /// The change poller's starting point, once.
+    pub(crate) fn take_change_start(&self) -> Option<ChangeCursor> {
+        self.change_start
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .take()
     }
 
     pub fn site(&self) -> Arc<SiteSnapshot> {

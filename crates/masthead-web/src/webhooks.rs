@@ -1,10 +1,20 @@
-//! Webhook delivery. Triggers in the database queue a delivery in the same
-//! transaction as the change (see migration 0007); this task sends what is
-//! due, signed like Ghost's (`X-Ghost-Signature: sha256=<hmac>, t=<ms>`, the
+//! Webhook delivery. The store's writes queue a delivery in the same
+//! transaction as the change (an outbox); this task sends what is due,
+//! signed like Ghost's (`X-Ghost-Signature: sha256=<hmac>, t=<ms>`, the
 //! HMAC-SHA256 of body and timestamp with the webhook's secret), and retries
 //! failures with growing delays. Receivers are called from here only, never
 //! from the request that published, so a slow or broken receiver cannot slow
 //! publishing down.
+//!
+//! Any number of instances may run this on one database. Each claims
+//! deliveries under a lease (the store's `lease.rs`): a claimed delivery is
+//! sent by its claimer only, its outcome recorded only while the claimer
+//! still holds the lease, and one whose claimer died (the lease ran out) is
+//! taken over by the next claim anywhere. The lease (60 s) is six times the
+//! receiver's timeout (10 s), and never less than four times, so a live
+//! sender is never doubled. A server that
+//! stops on purpose cancels its sends in flight and hands their deliveries
+//! back at once.
 //!
 //! Receivers must be public: an administrator's webhook must not become a
 //! way to reach the server's own ports, its private network or a cloud
@@ -34,8 +44,12 @@ use crate::state::AppState;
 const EVERY: Duration = Duration::from_secs(1);
 /// Deliveries sent at once.
 const BATCH: u32 = 8;
-/// A receiver gets this long to answer.
+/// A receiver gets this long to answer (at most; see [`send_timeout`]).
 const TIMEOUT: Duration = Duration::from_secs(10);
+/// How long a claimed delivery is held before another instance may take it
+/// over. `MASTHEAD_WEBHOOK_LEASE_MS` changes it (tests, to watch a takeover
+/// without waiting a minute).
+const LEASE_MS: i64 = 60_000;
 /// Attempts before a delivery is given up.
 pub const MAX_ATTEMPTS: u32 = 6;
 
@@ -47,6 +61,22 @@ fn retry_base_ms() -> i64 {
         .and_then(|v| v.parse().ok())
         .filter(|v: &i64| *v > 0)
         .unwrap_or(10_000)
+}
+
+fn lease_ms() -> i64 {
+    std::env::var("MASTHEAD_WEBHOOK_LEASE_MS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .filter(|v: &i64| *v >= 300)
+        .unwrap_or(LEASE_MS)
+}
+
+/// A receiver's time to answer: [`TIMEOUT`], or a quarter of a shorter
+/// lease, so a send always ends (and is recorded) well before its lease does.
+pub fn send_timeout(lease_ms: i64) -> Duration {
+    TIMEOUT.min(Duration::from_millis(
+        u64::try_from(lease_ms / 4).unwrap_or(0),
+    ))
 }
 
 pub fn retry_delay_ms(base: i64, attempts_so_far: u32) -> i64 {
@@ -166,7 +196,7 @@ fn may_send(url: &str, allow_private: bool) -> bool {
         && (allow_private || ip_literal(&parsed).is_none_or(is_public))
 }
 
-fn client(allow_private: bool) -> Option<reqwest::Client> {
+fn client(allow_private: bool, timeout: Duration) -> Option<reqwest::Client> {
     let mut roots = rustls::RootCertStore::empty();
     roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
     let tls = rustls::ClientConfig::builder_with_provider(Arc::new(
@@ -178,7 +208,7 @@ fn client(allow_private: bool) -> Option<reqwest::Client> {
     .with_no_client_auth();
     let builder = reqwest::Client::builder()
         .tls_backend_preconfigured(tls)
-        .timeout(TIMEOUT)
+        .timeout(timeout)
         // A redirect could lead anywhere, and a proxy would connect on our
         // behalf to addresses this process never sees.
         .redirect(reqwest::redirect::Policy::none())
@@ -199,21 +229,54 @@ fn client(allow_private: bool) -> Option<reqwest::Client> {
         .ok()
 }
 
+/// The leases this process holds on deliveries being sent: each claim's
+/// token, with how many of its deliveries are still in flight.
+#[derive(Default)]
+struct Held(std::sync::Mutex<std::collections::HashMap<String, usize>>);
+
+impl Held {
+    fn lock(&self) -> std::sync::MutexGuard<'_, std::collections::HashMap<String, usize>> {
+        self.0.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn add(&self, token: &str, n: usize) {
+        *self.lock().entry(token.to_owned()).or_insert(0) += n;
+    }
+
+    fn done(&self, token: &str) {
+        let mut held = self.lock();
+        if let Some(n) = held.get_mut(token) {
+            *n = n.saturating_sub(1);
+            if *n == 0 {
+                held.remove(token);
+            }
+        }
+    }
+
+    fn tokens(&self) -> Vec<String> {
+        self.lock().keys().cloned().collect()
+    }
+}
+
 pub fn spawn_deliverer(state: AppState) -> JoinHandle<()> {
     tokio::spawn(async move {
         let allow_private = state.config.allow_private_webhooks;
-        let Some(http) = client(allow_private) else {
+        let lease = lease_ms();
+        let Some(http) = client(allow_private, send_timeout(lease)) else {
             return;
         };
         let base = retry_base_ms();
-        if let Err(e) = state.store.requeue_deliveries(DELIVERY_FAILED).await {
-            tracing::warn!(error = %e, "could not requeue interrupted webhook deliveries");
+        if let Err(e) = state.store.forget_failure_causes(DELIVERY_FAILED).await {
+            tracing::warn!(error = %e, "could not tidy the webhook delivery log");
         }
         let mut shutdown = state.shutdown_signal();
         // Each delivery runs on its own task, at most BATCH at once, so one
         // slow receiver holds up nobody else.
         let slots = Arc::new(tokio::sync::Semaphore::new(BATCH as usize));
+        let mut sending = tokio::task::JoinSet::new();
+        let held = Arc::new(Held::default());
         loop {
+            while sending.try_join_next().is_some() {}
             let free = slots.available_permits() as u32;
             if free == 0 {
                 // Every slot is busy: claim more soon after one comes free,
@@ -227,23 +290,28 @@ pub fn spawn_deliverer(state: AppState) -> JoinHandle<()> {
                             tokio::time::sleep(EVERY / 50).await;
                             continue;
                         }
-                        Err(_) => return,
+                        Err(_) => break,
                     },
-                    _ = shutdown.changed() => return,
+                    _ = shutdown.changed() => break,
                 }
             }
             {
                 let now = now_ms();
-                match state.store.claim_due_deliveries(now, free).await {
+                match state.store.claim_due_deliveries(now, free, lease).await {
                     Ok(due) => {
                         let full = due.len() as u32 == free;
+                        if let Some(d) = due.first() {
+                            held.add(&d.lease_token, due.len());
+                        }
                         for d in due {
                             let Ok(permit) = slots.clone().acquire_owned().await else {
-                                return;
+                                break;
                             };
-                            let (state, http) = (state.clone(), http.clone());
-                            tokio::spawn(async move {
+                            let (state, http, held) = (state.clone(), http.clone(), held.clone());
+                            sending.spawn(async move {
+                                let token = d.lease_token.clone();
                                 deliver(&state, &http, d, base, allow_private).await;
+                                held.done(&token);
                                 drop(permit);
                             });
                         }
@@ -257,7 +325,23 @@ pub fn spawn_deliverer(state: AppState) -> JoinHandle<()> {
             }
             tokio::select! {
                 _ = tokio::time::sleep(EVERY) => {}
-                _ = shutdown.changed() => return,
+                _ = shutdown.changed() => break,
+            }
+        }
+        // Stopping: cancel the sends in flight and hand their deliveries
+        // back, so another instance (or this one, restarted) sends them at
+        // once instead of after the lease. Receivers may see such a
+        // delivery twice; `X-Masthead-Delivery` tells them it is the same.
+        sending.abort_all();
+        while sending.join_next().await.is_some() {}
+        for token in held.tokens() {
+            match state.store.release_deliveries(token).await {
+                Ok(0) => {}
+                Ok(n) => tracing::info!(count = n, "handed back webhook deliveries in flight"),
+                Err(e) => tracing::warn!(
+                    error = %e,
+                    "could not hand back webhook deliveries; they are sent again when their lease ends"
+                ),
             }
         }
     })
@@ -271,7 +355,23 @@ async fn deliver(
     allow_private: bool,
 ) {
     let id = due.delivery.id;
-    let attempts = due.delivery.attempts + 1;
+    let token = due.lease_token.as_str();
+    // Counted when claimed: this attempt included.
+    let attempts = due.delivery.attempts;
+    if attempts > MAX_ATTEMPTS {
+        // Taken over after its last attempt's sender stopped mid-send.
+        let stopped = "the server sending it stopped";
+        record(
+            state,
+            id,
+            token,
+            None,
+            Some(stopped.into()),
+            Outcome::GaveUp,
+        )
+        .await;
+        return;
+    }
     let body = match crate::api::admin::webhook_payload(
         state,
         &due.delivery.event,
@@ -284,6 +384,7 @@ async fn deliver(
             record(
                 state,
                 id,
+                token,
                 None,
                 Some("what it was about no longer exists".into()),
                 Outcome::GaveUp,
@@ -298,7 +399,7 @@ async fn deliver(
         // Logged for the operator; the delivery log shows what an
         // unreachable receiver shows.
         let refused = "refused: not a public address";
-        fail(state, id, attempts, ts, base, None, refused).await;
+        fail(state, (id, token), attempts, ts, base, None, refused).await;
         return;
     }
     let result = http
@@ -315,6 +416,7 @@ async fn deliver(
             record(
                 state,
                 id,
+                token,
                 Some(res.status().as_u16()),
                 None,
                 Outcome::Delivered,
@@ -326,7 +428,7 @@ async fn deliver(
             let answer = format!("the receiver answered {status}");
             fail(
                 state,
-                id,
+                (id, token),
                 attempts,
                 ts,
                 base,
@@ -339,7 +441,7 @@ async fn deliver(
             let cause = std::error::Error::source(&e).map_or_else(String::new, |s| s.to_string());
             fail(
                 state,
-                id,
+                (id, token),
                 attempts,
                 ts,
                 base,
@@ -358,7 +460,7 @@ async fn deliver(
 /// the log does not show how long a connection took to fail either.
 async fn fail(
     state: &AppState,
-    id: i64,
+    (id, token): (i64, &str),
     attempts: u32,
     started: i64,
     base: i64,
@@ -375,23 +477,33 @@ async fn fail(
         Some(_) => cause.to_owned(),
         None => DELIVERY_FAILED.to_owned(),
     };
-    record(state, id, code, Some(logged), outcome).await;
+    record(state, id, token, code, Some(logged), outcome).await;
 }
 
+/// Records the attempt's outcome, if this process still holds the lease.
 async fn record(
     state: &AppState,
     id: i64,
+    token: &str,
     code: Option<u16>,
     error: Option<String>,
     outcome: Outcome,
 ) {
     let now = now_ms();
-    if let Err(e) = state
+    match state
         .store
-        .record_attempt(id, code, error, outcome, now)
+        .record_attempt(id, token.to_owned(), code, error, outcome, now)
         .await
     {
-        tracing::error!(error = %e, delivery = id, "could not record a webhook attempt");
+        Ok(true) => {}
+        // Only if this send outlived its lease (a stalled process).
+        Ok(false) => tracing::warn!(
+            delivery = id,
+            "a webhook delivery was taken over by another instance; this attempt's outcome is not recorded"
+        ),
+        Err(e) => {
+            tracing::error!(error = %e, delivery = id, "could not record a webhook attempt");
+        }
     }
 }
 
@@ -491,6 +603,15 @@ mod tests {
             let parsed = name.parse::<reqwest::dns::Name>().expect("a name");
             let got = PublicOnly.resolve(parsed).await;
             assert!(got.is_err(), "{name} resolved to something");
+        }
+    }
+
+    #[test]
+    fn a_send_always_ends_well_within_its_lease() {
+        assert_eq!(send_timeout(LEASE_MS), TIMEOUT);
+        assert_eq!(send_timeout(8_000), Duration::from_secs(2));
+        for lease in [300, 8_000, 60_000, 600_000] {
+            assert!(send_timeout(lease).as_millis() * 4 <= lease as u128);
         }
     }
 

@@ -540,14 +540,28 @@ async fn live_entries_settings_members_and_campaigns_agree() {
     same("active", read_both!(b, queries::active_campaign()));
 
     // The change log: same topics and subjects, in the same order.
-    let (l, p) = read_both!(b, queries::changes_since(0, 1000));
+    let (l, p) = all_changes(&b).await;
     let strip = |v: Vec<Change>| {
         v.into_iter()
             .map(|c| (c.id, c.topic, c.post_id, c.ref_id))
             .collect::<Vec<_>>()
     };
     same("changes", (strip(l), strip(p)));
-    same("latest change", read_both!(b, queries::latest_change_id()));
+}
+
+/// Every change each backend logged, read from the beginning by its own
+/// reader (SQLite's by id, PostgreSQL's by commit).
+async fn all_changes(b: &Both) -> (Vec<Change>, Vec<Change>) {
+    let lite = b
+        .lite
+        .store
+        .read(|c| crate::sqlite::queries::changes_since(c, 0, 10_000))
+        .expect("sqlite changes");
+    let client = b.pg.client().await.expect("a PostgreSQL connection");
+    let (pg, _) = super::changes::read(&client, &super::changes::Horizon::beginning(), 10_000)
+        .await
+        .expect("postgres changes");
+    (lite, pg)
 }
 
 fn browse(
@@ -1292,7 +1306,7 @@ async fn racing_transactions_keep_the_rules() {
     // Instances claiming deliveries at once never take the same one.
     let mut tasks = Vec::new();
     for _ in 0..4 {
-        tasks.push(spawn_write!(pg, claim_due_deliveries(i64::MAX, 2)));
+        tasks.push(spawn_write!(pg, claim_due_deliveries(i64::MAX, 2, 60_000)));
     }
     let mut claimed = Vec::new();
     for t in tasks {
@@ -1630,54 +1644,154 @@ async fn editing_media_webhooks_and_export_agree() {
         "{log:?}"
     );
 
-    // Delivering: claim, record, requeue.
-    let claim = |v: Vec<crate::sqlite::webhooks::Due>| {
-        v.into_iter()
-            .map(|d| (d.delivery.id, d.target_url, d.secret))
+    // Delivering: claimed under a lease (counting the attempt), recorded
+    // while it is held, handed back, taken over once it ends.
+    let claim = |v: &[crate::sqlite::webhooks::Due]| {
+        v.iter()
+            .map(|d| {
+                let owner = d.delivery.lease_owner.as_deref().unwrap_or("");
+                (
+                    d.delivery.id,
+                    d.delivery.status.clone(),
+                    d.delivery.attempts,
+                    owner == crate::lease::owner() && d.delivery.lease_until_ms.is_some(),
+                    d.lease_token.len(),
+                    d.target_url.clone(),
+                    d.secret.clone(),
+                )
+            })
             .collect::<Vec<_>>()
     };
-    let (l, p) = write_both!(b, claim_due_deliveries(i64::MAX, 3));
-    let claimed = same("claim", (claim(l), claim(p)));
-    same(
-        "delivered",
-        write_both!(
-            b,
-            record_attempt(claimed[0].0, Some(200), None, Outcome::Delivered, T0)
-        ),
+    // `record_attempt` under each backend's own lease token.
+    macro_rules! record_both {
+        ($l:expr, $p:expr, $id:expr, $code:expr, $err:expr, $outcome:expr) => {{
+            let lite = b
+                .lite
+                .store
+                .write(|w| w.record_attempt($id, &$l, $code, $err, $outcome, T0))
+                .expect("sqlite record_attempt");
+            let pg =
+                b.pg.write(async |w| w.record_attempt($id, &$p, $code, $err, $outcome, T0).await)
+                    .await
+                    .expect("postgres record_attempt");
+            (lite, pg)
+        }};
+    }
+    let (l, p) = write_both!(b, claim_due_deliveries(i64::MAX, 3, 60_000));
+    let claimed = same("claim", (claim(&l), claim(&p)));
+    assert!(
+        claimed.iter().all(|c| c.1 == "sending" && c.2 == 1 && c.3),
+        "{claimed:?}"
     );
-    same(
-        "retry",
-        write_both!(
-            b,
-            record_attempt(
-                claimed[1].0,
+    let (lt, pt) = (l[0].lease_token.clone(), p[0].lease_token.clone());
+    assert!(l.iter().all(|d| d.lease_token == lt), "one lease per claim");
+    let stranger = "0".repeat(32);
+    assert!(
+        !same(
+            "another's token",
+            record_both!(
+                stranger,
+                stranger,
+                claimed[0].0,
+                Some(200),
                 None,
-                Some("could not connect to the receiver"),
-                Outcome::Retry(T0 + 60_000),
-                T0
+                Outcome::Delivered
             )
         ),
+        "only the holder records"
     );
-    same(
+    assert!(same(
+        "delivered",
+        record_both!(lt, pt, claimed[0].0, Some(200), None, Outcome::Delivered)
+    ));
+    assert!(same(
+        "retry",
+        record_both!(
+            lt,
+            pt,
+            claimed[1].0,
+            None,
+            Some("could not connect to the receiver"),
+            Outcome::Retry(T0 + 60_000)
+        )
+    ));
+    assert!(same(
         "gave up",
-        write_both!(
-            b,
-            record_attempt(
-                claimed[2].0,
-                Some(500),
-                Some("the request failed: boom"),
-                Outcome::GaveUp,
-                T0
-            )
+        record_both!(
+            lt,
+            pt,
+            claimed[2].0,
+            Some(500),
+            Some("the request failed: boom"),
+            Outcome::GaveUp
+        )
+    ));
+    assert!(
+        !same(
+            "recorded twice",
+            record_both!(lt, pt, claimed[2].0, None, None, Outcome::Delivered)
         ),
+        "a lease ends with its outcome"
     );
     same(
         "causes",
         write_both!(b, forget_failure_causes("unreachable")),
     );
-    let (l, p) = write_both!(b, claim_due_deliveries(i64::MAX, 2));
-    same("claim 2", (claim(l), claim(p)));
-    same("requeue", write_both!(b, requeue_interrupted_deliveries()));
+    let (l, p) = write_both!(b, claim_due_deliveries(i64::MAX, 2, 60_000));
+    let claimed_2 = same("claim 2", (claim(&l), claim(&p)));
+    let (lt, pt) = (l[0].lease_token.clone(), p[0].lease_token.clone());
+    // Held: a claim now finds other deliveries, never these.
+    let (l2, p2) = write_both!(b, claim_due_deliveries(i64::MAX, 500, 60_000));
+    let others = same("claim the rest", (claim(&l2), claim(&p2)));
+    assert!(others.iter().all(|o| claimed_2.iter().all(|c| c.0 != o.0)));
+    assert_eq!(
+        same(
+            "hand back",
+            (
+                b.lite
+                    .store
+                    .write(|w| w.release_deliveries(&lt))
+                    .expect("sqlite"),
+                b.pg.write(async |w| w.release_deliveries(&pt).await)
+                    .await
+                    .expect("postgres"),
+            )
+        ),
+        2
+    );
+    // Handed back, they are the next claim's at once.
+    let (l, p) = write_both!(b, claim_due_deliveries(i64::MAX, 2, 1));
+    assert_eq!(
+        same("claim again", (claim(&l), claim(&p)))[0].0,
+        claimed_2[0].0
+    );
+    let (old_l, old_p) = (l[0].lease_token.clone(), p[0].lease_token.clone());
+    // A lease of 1 ms ends at once: the next claim takes both over, and the
+    // old holder's outcome is refused.
+    tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    let (l, p) = write_both!(b, claim_due_deliveries(i64::MAX, 2, 60_000));
+    let taken_over = same("take over", (claim(&l), claim(&p)));
+    assert_eq!(
+        taken_over.iter().map(|t| (t.0, t.2)).collect::<Vec<_>>(),
+        claimed_2.iter().map(|c| (c.0, c.2 + 2)).collect::<Vec<_>>(),
+        "the same deliveries, each claim counting an attempt"
+    );
+    assert!(!same(
+        "the old holder",
+        record_both!(
+            old_l,
+            old_p,
+            taken_over[0].0,
+            Some(200),
+            None,
+            Outcome::Delivered
+        )
+    ));
+    let (nl, np) = (l[0].lease_token.clone(), p[0].lease_token.clone());
+    assert!(same(
+        "the new holder",
+        record_both!(nl, np, taken_over[0].0, Some(200), None, Outcome::Delivered)
+    ));
     same("deactivate", write_both!(b, deactivate_webhook(1)));
     write_both_err!(b, deactivate_webhook(1));
     let (l, p) = read_both!(b, webhooks::recent_deliveries(500));
@@ -1741,7 +1855,11 @@ fn operations_are_send(
     send(queries::feed_posts(c, FeedScope::All, 1));
     send(queries::live_page(c, 1, None, 1));
     send(queries::site_settings(c));
-    send(queries::changes_since(c, 0, 1));
+    send(super::changes::read(
+        c,
+        &super::changes::Horizon::beginning(),
+        1,
+    ));
     send(api::browse_posts(c, b));
     send(api::browse_tags(c, b));
     send(api::browse_members(c, b));
@@ -1756,7 +1874,7 @@ fn operations_are_send(
     send(w.save_post(1, 1, edit, None, 0));
     send(w.throttle(&[], 0));
     send(w.insert_staff_user(user));
-    send(w.claim_due_deliveries(0, 1));
+    send(w.claim_due_deliveries(0, 1, 1));
     send(w.set_import_fields(1, import));
     send(w.tag_by_slug_or_create("a", "a"));
     send(w.insert_media(new_media));
@@ -2016,10 +2134,8 @@ async fn a_failed_unit_of_work_leaves_nothing_behind() {
         "{pg:?}"
     );
     assert_eq!(same("nothing", read_both!(b, queries::post_count())), 0);
-    same(
-        "no change logged",
-        read_both!(b, queries::latest_change_id()),
-    );
+    let (l, p) = all_changes(&b).await;
+    assert_eq!((l.len(), p.len()), (0, 0), "no change logged");
     let limits = [Limit::new("k", 1, 1000)];
     let lite = b
         .lite

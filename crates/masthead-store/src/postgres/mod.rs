@@ -15,6 +15,7 @@
 // hence the `dead_code` allowances.
 #[allow(dead_code)]
 pub mod api;
+pub mod changes;
 pub mod copy;
 #[allow(dead_code)]
 pub mod editing;
@@ -166,6 +167,16 @@ impl PgStore {
         Ok(())
     }
 
+    /// Keeps a session listening for changes other sessions commit, waking
+    /// `notify` (see [`changes::listen`]); runs until aborted.
+    pub(crate) fn listen_for_changes(
+        &self,
+        notify: std::sync::Arc<tokio::sync::Notify>,
+    ) -> tokio::task::JoinHandle<()> {
+        changes::listen(self.config.clone(), notify)
+    }
+
+    /// A pooled connection.
     pub(crate) async fn client(&self) -> StoreResult<deadpool_postgres::Object> {
         Ok(self.pool.get().await?)
     }

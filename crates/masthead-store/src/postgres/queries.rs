@@ -702,42 +702,6 @@ pub async fn member_count(c: &impl GenericClient, metric: String) -> StoreResult
     count_at(&row_one(c, sql, &[]).await?, 0)
 }
 
-// TODO(multi-instance): a port of SQLite's change-log reader as it is. Identity
-// values commit out of order on PostgreSQL, so a reader taking `id > last` can
-// skip a row committed late by another transaction; issue 9 item 5 replaces
-// this (LISTEN/NOTIFY or a commit-ordered feed).
-pub async fn changes_since(
-    c: &impl GenericClient,
-    after_id: i64,
-    limit: u32,
-) -> StoreResult<Vec<Change>> {
-    let found = rows(
-        c,
-        "SELECT id, at, topic, post_id, ref_id FROM change_log WHERE id > $1 ORDER BY id LIMIT $2",
-        &[&after_id, &i64::from(limit)],
-    )
-    .await?;
-    map(&found, |r| {
-        let topic: String = r.try_get(2)?;
-        Ok(Change {
-            id: r.try_get(0)?,
-            at_ms: r.try_get(1)?,
-            topic: ChangeTopic::parse(&topic),
-            post_id: r.try_get(3)?,
-            ref_id: r.try_get(4)?,
-        })
-    })
-}
-
-// TODO(multi-instance): see `changes_since`.
-pub async fn latest_change_id(c: &impl GenericClient) -> StoreResult<i64> {
-    Ok(
-        row_one(c, "SELECT COALESCE(MAX(id), 0) FROM change_log", &[])
-            .await?
-            .try_get(0)?,
-    )
-}
-
 pub async fn post_count(c: &impl GenericClient) -> StoreResult<u64> {
     count_at(&row_one(c, "SELECT COUNT(*) FROM posts", &[]).await?, 0)
 }

@@ -183,12 +183,6 @@ impl PgWriter<'_> {
         Ok(id)
     }
 
-    /// Deliveries a stopped process left claimed go back in the queue.
-    pub async fn requeue_deliveries(&self, unreachable: &str) -> StoreResult<usize> {
-        self.forget_failure_causes(unreachable).await?;
-        self.requeue_interrupted_deliveries().await
-    }
-
     pub async fn seed_site(&self, seed: SiteSeed) -> StoreResult<SeedCounts> {
         let mut counts = SeedCounts::default();
         for (key, value) in &seed.settings {

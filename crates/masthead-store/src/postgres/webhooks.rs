@@ -8,6 +8,7 @@ use tokio_postgres::Row;
 use super::PgWriter;
 use super::sql::{exec, map, opt_u16_at, row_one, rows, u32_at};
 use crate::error::{StoreError, StoreResult};
+use crate::lease::{self, Dialect, LeasedQueue};
 use crate::sqlite::webhooks::{Delivery, Due, Outcome, Webhook};
 #[allow(unused_imports)]
 pub(crate) use masthead_model::WEBHOOK_EVENTS as EVENTS;
@@ -34,7 +35,16 @@ pub async fn webhooks(c: &impl GenericClient) -> StoreResult<Vec<Webhook>> {
 }
 
 const DELIVERY_COLUMNS: &str = "d.id, d.webhook_id, d.event, d.subject_id, d.status, d.attempts, \
-     d.next_attempt_at, d.last_status, d.last_error, d.created_at, d.finished_at";
+     d.next_attempt_at, d.last_status, d.last_error, d.created_at, d.finished_at, \
+     d.lease_owner, d.lease_until";
+
+/// Deliveries are a leased queue (see `lease.rs`): 'sending' while held.
+const DELIVERIES: LeasedQueue = LeasedQueue {
+    table: "webhook_deliveries",
+    running: "sending",
+    due: "next_attempt_at",
+    dialect: Dialect::Postgres,
+};
 
 fn delivery_from_row(r: &Row) -> StoreResult<Delivery> {
     Ok(Delivery {
@@ -49,6 +59,8 @@ fn delivery_from_row(r: &Row) -> StoreResult<Delivery> {
         last_error: r.try_get(8)?,
         created_ms: r.try_get(9)?,
         finished_ms: r.try_get(10)?,
+        lease_owner: r.try_get(11)?,
+        lease_until_ms: r.try_get(12)?,
     })
 }
 
@@ -106,65 +118,105 @@ impl PgWriter<'_> {
         Ok(())
     }
 
-    /// Takes up to `limit` deliveries that are due, marking them as being
-    /// sent. `FOR UPDATE … SKIP LOCKED`: instances claiming at once take
-    /// different deliveries, never the same one twice.
-    // TODO(multi-instance): a claimed delivery has no lease yet; one left
-    // "sending" by an instance that died waits for
-    // `requeue_interrupted_deliveries` (issue 9 item 5: claim with a lease).
-    pub async fn claim_due_deliveries(&self, now: i64, limit: u32) -> StoreResult<Vec<Due>> {
+    /// Takes up to `limit` deliveries that are due (or whose sender's lease
+    /// has ended), each under a new lease of `lease_ms`, and counts the
+    /// attempt. `FOR UPDATE … SKIP LOCKED`: instances claiming at once take
+    /// different deliveries; a row another claim changed meanwhile is
+    /// re-checked against the condition on its new version, so a delivery
+    /// just claimed elsewhere (a fresh lease) is not taken.
+    pub async fn claim_due_deliveries(
+        &self,
+        now: i64,
+        limit: u32,
+        lease_ms: i64,
+    ) -> StoreResult<Vec<Due>> {
+        let token = lease::new_token()?;
         let found = rows(
             self.tx(),
             &format!(
-                "SELECT {DELIVERY_COLUMNS}, w.target_url, w.secret FROM webhook_deliveries d
-                 JOIN webhooks w ON w.id = d.webhook_id
-                 WHERE d.status = 'pending' AND d.next_attempt_at <= $1
+                "SELECT d.id FROM webhook_deliveries d
+                 WHERE {claimable}
                  ORDER BY d.next_attempt_at, d.id LIMIT $2
-                 FOR UPDATE OF d SKIP LOCKED"
+                 FOR UPDATE OF d SKIP LOCKED",
+                claimable = DELIVERIES.claimable("d", "$1"),
             ),
             &[&now, &i64::from(limit)],
         )
         .await?;
-        let due = map(&found, |r| {
+        let ids = map(&found, |r| Ok(r.try_get::<_, i64>(0)?))?;
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let taken = rows(
+            self.tx(),
+            &format!(
+                "UPDATE webhook_deliveries d SET attempts = d.attempts + 1, {take}
+                 FROM webhooks w
+                 WHERE w.id = d.webhook_id AND d.id = ANY($4)
+                 RETURNING {DELIVERY_COLUMNS}, w.target_url, w.secret",
+                take = DELIVERIES.take("$1", "$2", "$3"),
+            ),
+            &[&lease::owner(), &token, &lease_ms, &ids],
+        )
+        .await?;
+        let mut due = map(&taken, |r| {
             Ok(Due {
                 delivery: delivery_from_row(r)?,
-                target_url: r.try_get(11)?,
-                secret: r.try_get(12)?,
+                target_url: r.try_get(13)?,
+                secret: r.try_get(14)?,
+                lease_token: token.clone(),
             })
         })?;
-        for d in &due {
-            exec(
-                self.tx(),
-                "UPDATE webhook_deliveries SET status = 'sending' WHERE id = $1",
-                &[&d.delivery.id],
-            )
-            .await?;
-        }
+        // RETURNING has no order; claims are worked oldest first.
+        due.sort_by_key(|d| (d.delivery.next_attempt_ms, d.delivery.id));
         Ok(due)
     }
 
-    /// Records an attempt: delivered, to be retried at `retry_at`, or given up.
+    /// Records an attempt made under the lease `token`: delivered, to be
+    /// retried at `retry_at`, or given up. `false` (nothing written) when
+    /// the lease was lost: another instance took the delivery over.
     pub async fn record_attempt(
         &self,
         id: i64,
+        token: &str,
         status_code: Option<u16>,
         error: Option<&str>,
         outcome: Outcome,
         now: i64,
-    ) -> StoreResult<()> {
+    ) -> StoreResult<bool> {
         let (status, next, finished) = match outcome {
             Outcome::Delivered => ("delivered", now, Some(now)),
             Outcome::Retry(at) => ("pending", at, None),
             Outcome::GaveUp => ("failed", now, Some(now)),
         };
-        exec(
+        let n = exec(
             self.tx(),
-            "UPDATE webhook_deliveries SET status = $2, attempts = attempts + 1, next_attempt_at = $3,
-                last_status = $4, last_error = $5, finished_at = $6 WHERE id = $1",
-            &[&id, &status, &next, &status_code.map(i64::from), &error, &finished],
+            &format!(
+                "UPDATE webhook_deliveries SET status = $2, next_attempt_at = $3,
+                    last_status = $4, last_error = $5, finished_at = $6, {cleared}
+                 WHERE id = $1 AND {held}",
+                cleared = DELIVERIES.cleared(),
+                held = DELIVERIES.held("$7"),
+            ),
+            &[
+                &id,
+                &status,
+                &next,
+                &status_code.map(i64::from),
+                &error,
+                &finished,
+                &token,
+            ],
         )
         .await?;
-        Ok(())
+        Ok(n == 1)
+    }
+
+    /// Hands back the deliveries claimed under `token` that are still being
+    /// sent (a server stopping), as on SQLite.
+    pub async fn release_deliveries(&self, token: &str) -> StoreResult<usize> {
+        let n = exec(self.tx(), &DELIVERIES.release_sql("$1"), &[&token]).await?;
+        Ok(usize::try_from(n).unwrap_or(usize::MAX))
     }
 
     /// Older versions logged why a receiver could not be reached; those rows
@@ -178,19 +230,6 @@ impl PgWriter<'_> {
                                    'the receiver did not answer within 10 s')
                     OR last_error ILIKE 'the request failed:%')",
             &[&unreachable],
-        )
-        .await?;
-        Ok(usize::try_from(n).unwrap_or(usize::MAX))
-    }
-
-    /// Deliveries left "sending" by a crash are sent again.
-    // TODO(multi-instance): with several instances this also requeues
-    // deliveries another live instance is sending right now; it needs leases.
-    pub async fn requeue_interrupted_deliveries(&self) -> StoreResult<usize> {
-        let n = exec(
-            self.tx(),
-            "UPDATE webhook_deliveries SET status = 'pending' WHERE status = 'sending'",
-            &[],
         )
         .await?;
         Ok(usize::try_from(n).unwrap_or(usize::MAX))

@@ -178,9 +178,13 @@ impl<'a> PgWriter<'a> {
         self.tx
     }
 
-    /// Records that something readers can see has changed.
-    // TODO(multi-instance): the log is read with `id > last`, which can miss
-    // rows whose ids commit out of order (see queries::changes_since).
+    /// Records that something readers can see has changed. The row carries
+    /// this transaction's id (the column's default), which readers use to
+    /// take rows in commit order (`postgres/changes.rs`), and the commit
+    /// wakes every instance's reader through `NOTIFY`, sent once per
+    /// transaction however many changes it logs. Member joins do not
+    /// notify: they come in bursts, notifying commits take one global lock
+    /// in turn, and nothing waits on a join (counters poll).
     pub async fn log_change(
         &self,
         topic: ChangeTopic,
@@ -193,6 +197,14 @@ impl<'a> PgWriter<'a> {
             &[&now_ms(), &topic.as_str(), &post_id, &ref_id],
         )
         .await?;
+        if topic != ChangeTopic::Member {
+            exec(
+                self.tx,
+                "SELECT pg_notify($1, '')",
+                &[&super::changes::CHANNEL],
+            )
+            .await?;
+        }
         Ok(())
     }
 

@@ -152,12 +152,6 @@ impl Writer<'_> {
         Ok(id)
     }
 
-    /// Deliveries a stopped process left claimed go back in the queue.
-    pub fn requeue_deliveries(&self, unreachable: &str) -> StoreResult<usize> {
-        self.forget_failure_causes(unreachable)?;
-        self.requeue_interrupted_deliveries()
-    }
-
     pub fn seed_site(&self, seed: SiteSeed) -> StoreResult<SeedCounts> {
         let mut counts = SeedCounts::default();
         for (key, value) in &seed.settings {

@@ -5,6 +5,7 @@ use rusqlite::{Connection, params};
 
 use super::Writer;
 use crate::error::{StoreError, StoreResult};
+use crate::lease::{self, Dialect, LeasedQueue};
 pub(crate) use masthead_model::webhooks::*;
 
 pub fn webhooks(c: &Connection) -> StoreResult<Vec<Webhook>> {
@@ -27,7 +28,16 @@ pub fn webhooks(c: &Connection) -> StoreResult<Vec<Webhook>> {
 }
 
 const DELIVERY_COLUMNS: &str = "d.id, d.webhook_id, d.event, d.subject_id, d.status, d.attempts, \
-     d.next_attempt_at, d.last_status, d.last_error, d.created_at, d.finished_at";
+     d.next_attempt_at, d.last_status, d.last_error, d.created_at, d.finished_at, \
+     d.lease_owner, d.lease_until";
+
+/// Deliveries are a leased queue (see `lease.rs`): 'sending' while held.
+const DELIVERIES: LeasedQueue = LeasedQueue {
+    table: "webhook_deliveries",
+    running: "sending",
+    due: "next_attempt_at",
+    dialect: Dialect::Sqlite,
+};
 
 fn delivery_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Delivery> {
     Ok(Delivery {
@@ -42,6 +52,8 @@ fn delivery_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Delivery> {
         last_error: r.get(8)?,
         created_ms: r.get(9)?,
         finished_ms: r.get(10)?,
+        lease_owner: r.get(11)?,
+        lease_until_ms: r.get(12)?,
     })
 }
 
@@ -90,53 +102,88 @@ impl Writer<'_> {
         Ok(())
     }
 
-    /// Takes up to `limit` deliveries that are due, marking them as being sent.
-    pub fn claim_due_deliveries(&self, now: i64, limit: u32) -> StoreResult<Vec<Due>> {
-        let due: Vec<Due> = self
+    /// Takes up to `limit` deliveries that are due (or whose sender's lease
+    /// has ended), each under a new lease of `lease_ms`, and counts the
+    /// attempt. The writer lock makes claims from several processes take
+    /// turns, so none takes a delivery another holds.
+    pub fn claim_due_deliveries(
+        &self,
+        now: i64,
+        limit: u32,
+        lease_ms: i64,
+    ) -> StoreResult<Vec<Due>> {
+        let token = lease::new_token()?;
+        let mut due: Vec<Due> = self
             .tx()
             .prepare_cached(&format!(
                 "SELECT {DELIVERY_COLUMNS}, w.target_url, w.secret FROM webhook_deliveries d
                  JOIN webhooks w ON w.id = d.webhook_id
-                 WHERE d.status = 'pending' AND d.next_attempt_at <= ?1
-                 ORDER BY d.next_attempt_at, d.id LIMIT ?2"
+                 WHERE {claimable}
+                 ORDER BY d.next_attempt_at, d.id LIMIT ?2",
+                claimable = DELIVERIES.claimable("d", "?1"),
             ))?
             .query_map(params![now, limit], |r| {
                 Ok(Due {
                     delivery: delivery_from_row(r)?,
-                    target_url: r.get(11)?,
-                    secret: r.get(12)?,
+                    target_url: r.get(13)?,
+                    secret: r.get(14)?,
+                    lease_token: token.clone(),
                 })
             })?
             .collect::<Result<_, _>>()?;
-        for d in &due {
-            self.tx().execute(
-                "UPDATE webhook_deliveries SET status = 'sending' WHERE id = ?1",
-                [d.delivery.id],
+        let mut take = self.tx().prepare_cached(&format!(
+            "UPDATE webhook_deliveries SET attempts = attempts + 1, {take} WHERE id = ?4
+             RETURNING status, attempts, lease_owner, lease_until",
+            take = DELIVERIES.take("?1", "?2", "?3"),
+        ))?;
+        for d in &mut due {
+            let (status, attempts, owner, until) = take.query_row(
+                params![lease::owner(), token, lease_ms, d.delivery.id],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
             )?;
+            d.delivery.status = status;
+            d.delivery.attempts = attempts;
+            d.delivery.lease_owner = owner;
+            d.delivery.lease_until_ms = until;
         }
         Ok(due)
     }
 
-    /// Records an attempt: delivered, to be retried at `retry_at`, or given up.
+    /// Records an attempt made under the lease `token`: delivered, to be
+    /// retried at `retry_at`, or given up. `false` (nothing written) when
+    /// the lease was lost: another instance took the delivery over.
     pub fn record_attempt(
         &self,
         id: i64,
+        token: &str,
         status_code: Option<u16>,
         error: Option<&str>,
         outcome: Outcome,
         now: i64,
-    ) -> StoreResult<()> {
+    ) -> StoreResult<bool> {
         let (status, next, finished) = match outcome {
             Outcome::Delivered => ("delivered", now, Some(now)),
             Outcome::Retry(at) => ("pending", at, None),
             Outcome::GaveUp => ("failed", now, Some(now)),
         };
-        self.tx().execute(
-            "UPDATE webhook_deliveries SET status = ?2, attempts = attempts + 1, next_attempt_at = ?3,
-                last_status = ?4, last_error = ?5, finished_at = ?6 WHERE id = ?1",
-            params![id, status, next, status_code, error, finished],
+        let n = self.tx().execute(
+            &format!(
+                "UPDATE webhook_deliveries SET status = ?2, next_attempt_at = ?3,
+                    last_status = ?4, last_error = ?5, finished_at = ?6, {cleared}
+                 WHERE id = ?1 AND {held}",
+                cleared = DELIVERIES.cleared(),
+                held = DELIVERIES.held("?7"),
+            ),
+            params![id, status, next, status_code, error, finished, token],
         )?;
-        Ok(())
+        Ok(n == 1)
+    }
+
+    /// Hands back the deliveries claimed under `token` that are still being
+    /// sent (a server stopping): pending again, due as they were, so the
+    /// next claim anywhere takes them without waiting out the lease.
+    pub fn release_deliveries(&self, token: &str) -> StoreResult<usize> {
+        Ok(self.tx().execute(&DELIVERIES.release_sql("?1"), [token])?)
     }
 
     /// Older versions logged why a receiver could not be reached ("could not
@@ -153,20 +200,85 @@ impl Writer<'_> {
             [unreachable],
         )?)
     }
-
-    /// Deliveries left "sending" by a crash are sent again.
-    pub fn requeue_interrupted_deliveries(&self) -> StoreResult<usize> {
-        Ok(self.tx().execute(
-            "UPDATE webhook_deliveries SET status = 'pending' WHERE status = 'sending'",
-            [],
-        )?)
-    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::sqlite::tests::TempDb;
+
+    /// Two handles on one file, as two processes would have: the file's
+    /// write lock orders their claims, a held delivery is nobody else's
+    /// until its lease ends, and then the first holder's outcome is refused.
+    #[test]
+    fn processes_sharing_a_file_respect_each_others_leases() {
+        let db = TempDb::new("webhook-leases");
+        let other = crate::sqlite::SqliteStore::open(db.store.path()).expect("second handle");
+        db.store
+            .write(|w| {
+                let hook = w.insert_webhook("member.added", "https://h.example/", "h", "s", 1)?;
+                w.tx().execute(
+                    "INSERT INTO webhook_deliveries (webhook_id, event, subject_id, next_attempt_at, created_at)
+                     VALUES (?1, 'member.added', 7, 1, 1)",
+                    [hook],
+                )?;
+                Ok(())
+            })
+            .expect("queue");
+        let first = db
+            .store
+            .write(|w| w.claim_due_deliveries(10, 8, 200))
+            .expect("claim");
+        assert_eq!(first.len(), 1);
+        assert_eq!(first[0].delivery.attempts, 1, "counted when claimed");
+        let none = other
+            .write(|w| w.claim_due_deliveries(10, 8, 60_000))
+            .expect("claim");
+        assert!(none.is_empty(), "held by the first: {none:?}");
+        std::thread::sleep(std::time::Duration::from_millis(300));
+        let taken = other
+            .write(|w| w.claim_due_deliveries(10, 8, 60_000))
+            .expect("claim");
+        assert_eq!(taken.len(), 1, "taken over once the lease ended");
+        assert_eq!(taken[0].delivery.attempts, 2);
+        let (old, new) = (&first[0].lease_token, &taken[0].lease_token);
+        let late = db
+            .store
+            .write(|w| {
+                w.record_attempt(
+                    taken[0].delivery.id,
+                    old,
+                    Some(200),
+                    None,
+                    Outcome::Delivered,
+                    20,
+                )
+            })
+            .expect("record");
+        assert!(!late, "the first holder lost its lease");
+        let done = other
+            .write(|w| {
+                w.record_attempt(
+                    taken[0].delivery.id,
+                    new,
+                    Some(200),
+                    None,
+                    Outcome::Delivered,
+                    20,
+                )
+            })
+            .expect("record");
+        assert!(done);
+        let log = db.store.read(|c| recent_deliveries(c, 1)).expect("log");
+        assert_eq!(
+            (
+                log[0].status.as_str(),
+                log[0].attempts,
+                log[0].lease_owner.as_deref()
+            ),
+            ("delivered", 2, None)
+        );
+    }
 
     #[test]
     fn old_failure_causes_are_forgotten_and_answers_kept() {

@@ -54,6 +54,8 @@ async fn render(
                 "error": d.last_error,
                 "when": clock.time(d.created_ms).display,
                 "next": (d.status == "pending").then(|| clock.time(d.next_attempt_ms).display),
+                // Which server is sending it (`host:pid`), with several.
+                "held_by": (d.status == "sending").then(|| d.lease_owner.clone()).flatten(),
             })
         })
         .collect();
