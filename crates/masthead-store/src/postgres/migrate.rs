@@ -41,6 +41,8 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
     migration!(8, "scheduled", "0008_scheduled.sql"),
     migration!(9, "no_triggers", "0009_no_triggers.sql"),
     migration!(10, "search", "0010_search.sql"),
+    migration!(11, "placeholder", "0011_placeholder.sql"),
+    migration!(12, "placeholder", "0012_placeholder.sql"),
 ];
 
 /// The advisory lock's key: "masthead" in ASCII, so it is recognisable in

@@ -77,6 +77,16 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "search",
         include_str!("../../migrations/sqlite/0010_search.sql"),
     ),
+    (
+        11,
+        "placeholder",
+        include_str!("../../migrations/sqlite/0011_placeholder.sql"),
+    ),
+    (
+        12,
+        "placeholder",
+        include_str!("../../migrations/sqlite/0012_placeholder.sql"),
+    ),
 ];
 
 /// Most idle reader connections kept open.

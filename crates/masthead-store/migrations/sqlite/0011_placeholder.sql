@@ -1,0 +1,1 @@
+-- PLACEHOLDER: version 11 belongs to another branch; this empty file only keeps versions contiguous until that branch is merged.
