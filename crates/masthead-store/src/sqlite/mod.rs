@@ -8,6 +8,7 @@ pub mod api;
 pub mod backup;
 pub mod editing;
 pub mod media;
+pub mod members;
 pub mod queries;
 pub mod search;
 pub mod staff;
@@ -86,6 +87,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         12,
         "placeholder",
         include_str!("../../migrations/sqlite/0012_placeholder.sql"),
+    ),
+    (
+        13,
+        "members",
+        include_str!("../../migrations/sqlite/0013_members.sql"),
     ),
 ];
 

@@ -7,7 +7,7 @@ use std::net::SocketAddr;
 use axum::extract::rejection::FormRejection;
 use axum::extract::{ConnectInfo, Form, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
-use axum::response::{IntoResponse, Redirect, Response};
+use axum::response::{IntoResponse, Response};
 use masthead_domain::{CampaignProgress, Email};
 use masthead_render::views::{CampaignView, PageMeta, SiteView};
 use serde::{Deserialize, Serialize};
@@ -21,11 +21,8 @@ use crate::state::AppState;
 pub struct JoinForm {
     #[serde(default)]
     email: String,
-}
-
-#[derive(Debug, Deserialize)]
-pub struct JoinedQuery {
-    joined: Option<String>,
+    #[serde(default)]
+    name: String,
 }
 
 #[derive(Serialize)]
@@ -33,66 +30,43 @@ struct JoinContext {
     site: SiteView,
     campaign: Option<CampaignView>,
     page: PageMeta,
-    joined: bool,
     email: String,
     error: Option<String>,
 }
 
-fn render(
-    state: &AppState,
-    joined: bool,
-    email: String,
-    error: Option<String>,
-) -> Result<String, SiteError> {
+fn render(state: &AppState, email: String, error: Option<String>) -> Result<String, SiteError> {
     let clock = state.clock();
     let ctx = JoinContext {
         site: state.site_view(),
         campaign: state.campaign_view(&clock),
         page: PageMeta {
-            title: if joined {
-                "Thank you".into()
-            } else {
-                "Join".into()
-            },
+            title: "Join".into(),
             description: "Become a member and keep our reporting free for everyone.".into(),
             path: "/join/".into(),
             section: None,
-            noindex: joined,
+            noindex: false,
         },
-        joined,
         email,
         error,
     };
     Ok(state.theme.render("join.html", &ctx)?)
 }
 
-pub async fn form(
-    State(state): State<AppState>,
-    q: Result<axum::extract::Query<JoinedQuery>, axum::extract::rejection::QueryRejection>,
-) -> Result<Response, SiteError> {
-    let joined = q.ok().and_then(|q| q.0.joined);
-    match joined {
-        // The address is echoed back only after the visitor's own submission.
-        Some(email) => {
-            let mut res = html_page(render(&state, true, email, None)?, CacheTags::default());
-            // Personal: never cached, by us or anyone.
-            res.extensions_mut().remove::<CacheTags>();
-            res.headers_mut()
-                .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-            Ok(res)
-        }
-        None => Ok(html_page(
-            render(&state, false, String::new(), None)?,
-            CacheTags::new(["site".to_owned()]),
-        )),
-    }
+pub async fn form(State(state): State<AppState>) -> Result<Response, SiteError> {
+    Ok(html_page(
+        render(&state, String::new(), None)?,
+        CacheTags::new(["site".to_owned()]),
+    ))
 }
 
-/// Adds the member and redirects (POST/redirect/GET), so a reload does not resubmit.
-/// Joining twice is harmless and says the same thing, so the form does not
-/// reveal who is already a member. Each address may join a few dozen times
-/// in ten minutes (counted with the join, in one transaction), and only so
-/// many joins are written at once (see `throttle.rs`).
+/// Records a pending sign-up and mails its confirmation (see
+/// `members.rs`), then shows the "check your inbox" page (POST/redirect/GET,
+/// so a reload does not resubmit). The member is added, and counted, when the
+/// address is confirmed. The answer is the same for an address that is
+/// already a member's (which is mailed a sign-in link instead), and no
+/// address is ever put in a URL. Requests are throttled per connection, per
+/// address and in total (see `members.rs`), and only so many are written at
+/// once (see `throttle.rs`).
 pub async fn submit(
     State(state): State<AppState>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
@@ -107,7 +81,7 @@ pub async fn submit(
             let message = format!("That address does not look right: {e}.")
                 .replace("invalid e-mail address: ", "");
             let shown: String = form.email.chars().take(254).collect();
-            let html = render(&state, false, shown, Some(message))?;
+            let html = render(&state, shown, Some(message))?;
             let mut res =
                 (StatusCode::UNPROCESSABLE_ENTITY, axum::response::Html(html)).into_response();
             res.headers_mut()
@@ -121,37 +95,12 @@ pub async fn submit(
             &state,
             StatusCode::SERVICE_UNAVAILABLE,
             address,
-            "So many people are joining right now that we could not add you. Please try again in a moment.",
+            "So many people are joining right now that we could not record your request. Please try again in a moment.",
             2,
         ));
     };
-    let ip = crate::security::client_ip(peer.ip(), &headers, &state.config.trusted_proxies);
-    let limits = crate::throttle::join_limits(&crate::throttle::address_key(ip));
-    let outcome = match state
-        .store
-        .join_member_throttled(email, "site", limits)
-        .await?
-    {
-        Ok(outcome) => outcome,
-        Err(_) => {
-            tracing::info!("join refused: too many from one address");
-            return Ok(refused(
-                &state,
-                StatusCode::TOO_MANY_REQUESTS,
-                address,
-                "Too many sign-ups have come from your address in the last few minutes. Please try again later.",
-                crate::throttle::retry_after_s(crate::throttle::JOIN_WINDOW_MS),
-            ));
-        }
-    };
-    tracing::info!(?outcome, "join form");
-    if outcome == masthead_store::JoinOutcome::Joined {
-        // Open pages see it on their next poll; the change log brings joins
-        // made elsewhere (recounted at most once a second, see changes.rs).
-        state.member_count.fetch_add(1, Ordering::Relaxed);
-    }
-    let target = format!("/join/?joined={}", urlencode(&address));
-    Ok(Redirect::to(&target).into_response())
+    let name: String = form.name.trim().chars().take(191).collect();
+    Ok(super::members::join(&state, peer, &headers, email, name).await)
 }
 
 /// The join form again, with why the address was not added and when to retry.
@@ -162,25 +111,13 @@ fn refused(
     message: &str,
     retry_after_s: u32,
 ) -> Response {
-    let mut res = match render(state, false, email, Some(message.to_owned())) {
+    let mut res = match render(state, email, Some(message.to_owned())) {
         Ok(html) => (status, axum::response::Html(html)).into_response(),
         Err(e) => e.into_response(),
     };
     res.headers_mut()
         .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     crate::throttle::with_retry_after(res, retry_after_s)
-}
-
-fn urlencode(s: &str) -> String {
-    let mut out = String::with_capacity(s.len() * 3);
-    for b in s.bytes() {
-        if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) {
-            out.push(b as char);
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
 }
 
 #[derive(Serialize)]
