@@ -150,5 +150,8 @@ pub enum RedeemBy {
     /// The SHA-256 of the link's token.
     Link(Vec<u8>),
     /// The SHA-256 of the asking page's reference, and of reference + code.
-    Code { ref_hash: Vec<u8>, code_hash: Vec<u8> },
+    Code {
+        ref_hash: Vec<u8>,
+        code_hash: Vec<u8>,
+    },
 }

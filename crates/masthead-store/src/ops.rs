@@ -857,9 +857,9 @@ impl Store {
             }
             Backend::Postgres(db) => {
                 db.write_send(move |w| {
-                    Box::pin(async move {
-                        w.redeem_member_request(&by, &session, max_attempts).await
-                    })
+                    Box::pin(
+                        async move { w.redeem_member_request(&by, &session, max_attempts).await },
+                    )
                 })
                 .await
             }
@@ -913,8 +913,7 @@ impl Store {
         let now = now_ms();
         match &*self.backend {
             Backend::Sqlite(db) => {
-                Store::lite_write(db, move |w| w.set_member_newsletters(member_id, &ids, now))
-                    .await
+                Store::lite_write(db, move |w| w.set_member_newsletters(member_id, &ids, now)).await
             }
             Backend::Postgres(db) => {
                 db.write_send(move |w| {

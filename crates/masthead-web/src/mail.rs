@@ -10,8 +10,8 @@
 
 use std::path::PathBuf;
 
-use lettre::message::{MultiPart, SinglePart};
 use lettre::message::header::ContentType;
+use lettre::message::{MultiPart, SinglePart};
 use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 
 #[derive(Clone)]

@@ -204,7 +204,10 @@ fn site(state: AppState) -> Router {
             "/members/api/send-magic-link/",
             post(members::send_magic_link),
         )
-        .route("/members/api/send-magic-link", post(members::send_magic_link))
+        .route(
+            "/members/api/send-magic-link",
+            post(members::send_magic_link),
+        )
         .route("/account/", get(members::account))
         .route("/account/name", post(members::set_name))
         .route("/account/email", post(members::change_email))

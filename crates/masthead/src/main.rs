@@ -589,8 +589,10 @@ async fn serve(
             page_cache: !args.no_page_cache,
             postbox: match &mailer {
                 Some(m) => masthead_web::mail::Postbox::Smtp(m.clone()),
-                None => masthead_web::mail::Postbox::outbox(data_dir.join("outbox"), &args.mail_from)
-                    .map_err(|e| anyhow::anyhow!("{e}"))?,
+                None => {
+                    masthead_web::mail::Postbox::outbox(data_dir.join("outbox"), &args.mail_from)
+                        .map_err(|e| anyhow::anyhow!("{e}"))?
+                }
             },
             mailer,
             public_url,

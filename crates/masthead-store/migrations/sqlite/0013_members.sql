@@ -78,8 +78,8 @@ CREATE TABLE member_newsletters (
 CREATE INDEX member_newsletters_newsletter ON member_newsletters (newsletter_id, member_id);
 
 -- Webhooks may now subscribe to `member.deleted`. SQLite cannot change a
--- CHECK in place: the table is rebuilt, and its pending deliveries (which a
--- DROP cascades away) are put back.
+-- CHECK in place: the table is rebuilt. Its deliveries are set aside first
+-- (the DROP would cascade to them) and put back under the rebuilt table.
 CREATE TABLE webhooks_rebuilt (
     id         INTEGER PRIMARY KEY,
     event      TEXT NOT NULL CHECK (event IN ('post.published', 'post.updated', 'post.unpublished', 'member.added', 'member.deleted')),
@@ -93,8 +93,8 @@ CREATE TABLE webhooks_rebuilt (
 INSERT INTO webhooks_rebuilt (id, event, target_url, name, secret, active, created_at)
 SELECT id, event, target_url, name, secret, active, created_at FROM webhooks;
 CREATE TEMP TABLE webhook_deliveries_kept AS SELECT * FROM webhook_deliveries;
-DROP TABLE webhooks;
 DELETE FROM webhook_deliveries;
+DROP TABLE webhooks;
 ALTER TABLE webhooks_rebuilt RENAME TO webhooks;
 INSERT INTO webhook_deliveries SELECT * FROM webhook_deliveries_kept;
 DROP TABLE webhook_deliveries_kept;

@@ -9,8 +9,8 @@ use super::sql::{exec, map, row_one, row_opt, rows};
 use super::write::PgWriter;
 use crate::error::{StoreError, StoreResult};
 use crate::model::ChangeTopic;
-use masthead_model::members::*;
 use crate::sqlite::members::{decode_ids, encode_ids};
+use masthead_model::members::*;
 
 const MEMBER_COLUMNS: &str = "m.id, m.email, m.name, m.status, m.created_at";
 const NEWSLETTER_COLUMNS: &str = "n.id, n.uuid, n.name, n.slug, n.description, n.sender_name, \
@@ -144,12 +144,16 @@ impl PgWriter<'_> {
         .map(|r| r.try_get(0))
         .transpose()?;
         let (purpose, member_id, recorded) = match (req.purpose, existing) {
-            (MemberRequestPurpose::Signup, None) => {
-                (MemberRequestPurpose::Signup, None, MemberRequestRecorded::Signup)
-            }
-            (MemberRequestPurpose::Signup | MemberRequestPurpose::Signin, Some(id)) => {
-                (MemberRequestPurpose::Signin, Some(id), MemberRequestRecorded::Signin)
-            }
+            (MemberRequestPurpose::Signup, None) => (
+                MemberRequestPurpose::Signup,
+                None,
+                MemberRequestRecorded::Signup,
+            ),
+            (MemberRequestPurpose::Signup | MemberRequestPurpose::Signin, Some(id)) => (
+                MemberRequestPurpose::Signin,
+                Some(id),
+                MemberRequestRecorded::Signin,
+            ),
             (MemberRequestPurpose::Signin, None) => return Ok(MemberRequestRecorded::Nothing),
             (MemberRequestPurpose::EmailChange, Some(_)) => {
                 return Ok(MemberRequestRecorded::Nothing);

@@ -166,12 +166,16 @@ impl Writer<'_> {
             .query_row([req.email.key()], |r| r.get(0))
             .optional()?;
         let (purpose, member_id, recorded) = match (req.purpose, existing) {
-            (MemberRequestPurpose::Signup, None) => {
-                (MemberRequestPurpose::Signup, None, MemberRequestRecorded::Signup)
-            }
-            (MemberRequestPurpose::Signup | MemberRequestPurpose::Signin, Some(id)) => {
-                (MemberRequestPurpose::Signin, Some(id), MemberRequestRecorded::Signin)
-            }
+            (MemberRequestPurpose::Signup, None) => (
+                MemberRequestPurpose::Signup,
+                None,
+                MemberRequestRecorded::Signup,
+            ),
+            (MemberRequestPurpose::Signup | MemberRequestPurpose::Signin, Some(id)) => (
+                MemberRequestPurpose::Signin,
+                Some(id),
+                MemberRequestRecorded::Signin,
+            ),
             (MemberRequestPurpose::Signin, None) => return Ok(MemberRequestRecorded::Nothing),
             (MemberRequestPurpose::EmailChange, Some(_)) => {
                 return Ok(MemberRequestRecorded::Nothing);
@@ -345,11 +349,7 @@ impl Writer<'_> {
         Ok(())
     }
 
-    pub fn open_member_session(
-        &self,
-        member_id: i64,
-        s: &NewMemberSession,
-    ) -> StoreResult<()> {
+    pub fn open_member_session(&self, member_id: i64, s: &NewMemberSession) -> StoreResult<()> {
         self.tx()
             .prepare_cached(
                 "INSERT INTO member_sessions (token_hash, member_id, csrf_token, created_at, last_seen_at, expires_at)
@@ -390,12 +390,7 @@ impl Writer<'_> {
     }
 
     /// Replaces a member's newsletters with the active ones among `ids`.
-    pub fn set_member_newsletters(
-        &self,
-        member_id: i64,
-        ids: &[i64],
-        now: i64,
-    ) -> StoreResult<()> {
+    pub fn set_member_newsletters(&self, member_id: i64, ids: &[i64], now: i64) -> StoreResult<()> {
         self.tx()
             .prepare_cached("DELETE FROM member_newsletters WHERE member_id = ?1")?
             .execute([member_id])?;

@@ -767,7 +767,10 @@ pub async fn send_magic_link(
     body: Result<axum::Json<MagicLinkBody>, JsonRejection>,
 ) -> Response {
     let Ok(axum::Json(body)) = body else {
-        return ghost_error(StatusCode::BAD_REQUEST, "The request body must be JSON with an email.");
+        return ghost_error(
+            StatusCode::BAD_REQUEST,
+            "The request body must be JSON with an email.",
+        );
     };
     let purpose = match body.email_type.as_deref().unwrap_or("subscribe") {
         "signin" => MemberRequestPurpose::Signin,
@@ -780,7 +783,10 @@ pub async fn send_magic_link(
         }
     };
     let Ok(email) = Email::parse(&body.email) else {
-        return ghost_error(StatusCode::BAD_REQUEST, "Please enter a valid email address.");
+        return ghost_error(
+            StatusCode::BAD_REQUEST,
+            "Please enter a valid email address.",
+        );
     };
     let newsletters = match body.newsletters {
         None => None,
@@ -807,12 +813,21 @@ pub async fn send_magic_link(
             Some(ids)
         }
     };
-    let name: String = body.name.unwrap_or_default().trim().chars().take(191).collect();
+    let name: String = body
+        .name
+        .unwrap_or_default()
+        .trim()
+        .chars()
+        .take(191)
+        .collect();
     let ip = client_ip(&state, peer, &headers);
     match request_mail(&state, &ip, purpose, email, name, newsletters, None, "api").await {
         Ok(_) => no_store((StatusCode::CREATED, axum::Json(serde_json::json!({}))).into_response()),
         Err(RequestRefused::Throttled) => crate::throttle::with_retry_after(
-            ghost_error(StatusCode::TOO_MANY_REQUESTS, "Too many attempts. Try again later."),
+            ghost_error(
+                StatusCode::TOO_MANY_REQUESTS,
+                "Too many attempts. Try again later.",
+            ),
             crate::throttle::retry_after_s(10 * MINUTE_MS),
         ),
         Err(RequestRefused::Unavailable) => {
@@ -1180,11 +1195,12 @@ pub async fn delete(
             if deleted {
                 tracing::info!("a member deleted their account");
                 // The exact count comes with the change log's recount.
-                let _ = state.member_count.fetch_update(
-                    Ordering::Relaxed,
-                    Ordering::Relaxed,
-                    |n| Some(n.saturating_sub(1)),
-                );
+                let _ =
+                    state
+                        .member_count
+                        .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| {
+                            Some(n.saturating_sub(1))
+                        });
             }
             let mut res = message(
                 &state,

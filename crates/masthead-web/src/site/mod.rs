@@ -30,7 +30,9 @@ pub fn html_page(html: String, tags: CacheTags) -> Response {
         HeaderValue::from_static(PAGE_CACHE_CONTROL),
     );
     // Pages may differ by audience (a members-only story read in full).
-    res.headers_mut()
-        .insert(header::VARY, HeaderValue::from_static("Accept-Encoding, Cookie"));
+    res.headers_mut().insert(
+        header::VARY,
+        HeaderValue::from_static("Accept-Encoding, Cookie"),
+    );
     res
 }
