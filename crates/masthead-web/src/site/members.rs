@@ -50,9 +50,10 @@ pub const SIGNIN_MS: i64 = 3_600_000;
 pub const MAX_CODE_ATTEMPTS: u32 = 5;
 
 const MINUTE_MS: i64 = 60_000;
-/// Mail requests per address (IP) in ten minutes, per e-mail address in an
-/// hour, and from everyone together in a minute.
-const REQUESTS_PER_IP: u32 = 20;
+/// Mail requests per address (IP) as joins were counted before (30 in ten
+/// minutes: a family or an office can join together), per e-mail address
+/// in an hour, and from everyone together in a minute.
+const REQUESTS_PER_IP: u32 = crate::throttle::JOIN_PER_ADDRESS;
 const REQUESTS_PER_EMAIL: u32 = 5;
 const REQUESTS_TOTAL: u32 = 600;
 /// Code attempts from one IP address in fifteen minutes (all requests).
@@ -253,7 +254,11 @@ pub enum RequestRefused {
 
 fn request_limits(ip: &str, email: &Email) -> Vec<Limit> {
     vec![
-        Limit::new(format!("member-ip:{ip}"), REQUESTS_PER_IP, 10 * MINUTE_MS),
+        Limit::new(
+            format!("member-ip:{ip}"),
+            REQUESTS_PER_IP,
+            crate::throttle::JOIN_WINDOW_MS,
+        ),
         Limit::new(
             format!("member-email:{}", email.key()),
             REQUESTS_PER_EMAIL,
@@ -407,7 +412,7 @@ fn throttled(state: &AppState) -> Response {
             state,
             StatusCode::TOO_MANY_REQUESTS,
             "Please wait a little",
-            "Too many requests have come for this address or from your connection. Please try again later.",
+            "Too many requests have come from your address, or for this e-mail address, in the last few minutes. Please try again later.",
         ),
         crate::throttle::retry_after_s(10 * MINUTE_MS),
     )
