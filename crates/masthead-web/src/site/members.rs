@@ -55,7 +55,7 @@ const MINUTE_MS: i64 = 60_000;
 /// in an hour, and from everyone together in a minute.
 const REQUESTS_PER_IP: u32 = crate::throttle::JOIN_PER_ADDRESS;
 const REQUESTS_PER_EMAIL: u32 = 5;
-const REQUESTS_TOTAL: u32 = 600;
+const REQUESTS_TOTAL: u32 = 6_000;
 /// Code attempts from one IP address in fifteen minutes (all requests).
 const CODES_PER_IP: u32 = 30;
 
