@@ -1033,7 +1033,7 @@ async fn pages_are_cached_compressed_and_invalidated_precisely() {
                 .await
                 .expect("enc");
             assert_eq!(res.headers()[header::CONTENT_ENCODING], encoding);
-            assert_eq!(res.headers()[header::VARY], "Accept-Encoding");
+            assert_eq!(res.headers()[header::VARY], "Accept-Encoding, Cookie");
             assert_ne!(res.headers()[header::ETAG], etag);
             let len = res.bytes().await.expect("bytes").len();
             assert!(
