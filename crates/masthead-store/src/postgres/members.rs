@@ -239,19 +239,19 @@ impl PgWriter<'_> {
         let source: String = r.try_get(7)?;
         let stored_code: Vec<u8> = r.try_get(8)?;
         let attempts: i64 = r.try_get(9)?;
-        if let RedeemBy::Code { code_hash, .. } = by {
-            if *code_hash != stored_code {
-                exec(
-                    self.tx(),
-                    "UPDATE member_requests SET attempts = attempts + 1 WHERE id = $1",
-                    &[&id],
-                )
-                .await?;
-                let left = (max - attempts - 1).max(0);
-                return Ok(Err(RedeemRefused::WrongCode {
-                    left: u32::try_from(left).unwrap_or(0),
-                }));
-            }
+        if let RedeemBy::Code { code_hash, .. } = by
+            && *code_hash != stored_code
+        {
+            exec(
+                self.tx(),
+                "UPDATE member_requests SET attempts = attempts + 1 WHERE id = $1",
+                &[&id],
+            )
+            .await?;
+            let left = (max - attempts - 1).max(0);
+            return Ok(Err(RedeemRefused::WrongCode {
+                left: u32::try_from(left).unwrap_or(0),
+            }));
         }
         let (member_id, joined) = match purpose {
             MemberRequestPurpose::Signup => {

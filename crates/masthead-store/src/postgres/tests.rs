@@ -1212,7 +1212,7 @@ async fn analyze_gives_the_planner_statistics_of_every_table() {
     let client = db.client().await;
     let never = "SELECT COUNT(*) FROM pg_stat_user_tables
                  WHERE schemaname = current_schema() AND last_analyze IS NULL";
-    let before: i64 = client.query_one(never, &[]).await.unwrap().get(0);
+    let before: i64 = client.query_one(never, &[]).await.expect("stats").get(0);
     assert!(before > 0, "a fresh schema has tables never analyzed");
     store.analyze().await.expect("analyze");
     // The statistics collector reports asynchronously: give it a moment.
@@ -1221,8 +1221,8 @@ async fn analyze_gives_the_planner_statistics_of_every_table() {
         client
             .batch_execute("SELECT pg_stat_clear_snapshot()")
             .await
-            .unwrap();
-        after = client.query_one(never, &[]).await.unwrap().get(0);
+            .expect("clear the stats snapshot");
+        after = client.query_one(never, &[]).await.expect("stats").get(0);
         if after == 0 {
             break;
         }

@@ -254,17 +254,15 @@ impl Writer<'_> {
         };
         req.purpose = MemberRequestPurpose::parse(&purpose)
             .ok_or_else(|| StoreError::Other(format!("unknown request purpose {purpose:?}")))?;
-        if let RedeemBy::Code { code_hash, .. } = by {
-            if *code_hash != req.code_hash {
-                self.tx()
-                    .prepare_cached(
-                        "UPDATE member_requests SET attempts = attempts + 1 WHERE id = ?1",
-                    )?
-                    .execute([req.id])?;
-                return Ok(Err(RedeemRefused::WrongCode {
-                    left: max_attempts.saturating_sub(req.attempts + 1),
-                }));
-            }
+        if let RedeemBy::Code { code_hash, .. } = by
+            && *code_hash != req.code_hash
+        {
+            self.tx()
+                .prepare_cached("UPDATE member_requests SET attempts = attempts + 1 WHERE id = ?1")?
+                .execute([req.id])?;
+            return Ok(Err(RedeemRefused::WrongCode {
+                left: max_attempts.saturating_sub(req.attempts + 1),
+            }));
         }
         let (member_id, joined) = match req.purpose {
             MemberRequestPurpose::Signup => {

@@ -852,16 +852,16 @@ async fn member_of(state: &AppState, headers: &HeaderMap) -> Result<Arc<MemberSe
     }
 }
 
-fn check_csrf(state: &AppState, session: &MemberSession, sent: &str) -> Result<(), Response> {
+fn check_csrf(state: &AppState, session: &MemberSession, sent: &str) -> Result<(), Box<Response>> {
     if auth::constant_time_eq(sent.as_bytes(), session.csrf_token.as_bytes()) {
         Ok(())
     } else {
-        Err(message(
+        Err(Box::new(message(
             state,
             StatusCode::FORBIDDEN,
             "This form has expired",
             "For your security the form could not be accepted. Reload the account page and try again.",
-        ))
+        )))
     }
 }
 
@@ -966,7 +966,7 @@ async fn account_form<T: serde::de::DeserializeOwned>(
             "Please go back and try again.",
         ));
     };
-    check_csrf(state, &s, csrf(&form))?;
+    check_csrf(state, &s, csrf(&form)).map_err(|r| *r)?;
     Ok((s, form))
 }
 
@@ -1091,7 +1091,7 @@ pub async fn set_newsletters(
         }
     }
     if let Err(r) = check_csrf(&state, &s, &csrf) {
-        return r;
+        return *r;
     }
     match state.store.set_member_newsletters(s.member.id, ids).await {
         Ok(()) => saved(),
@@ -1123,15 +1123,14 @@ pub async fn signout(
     if let Err(r) = account_form(&state, &headers, form, |f: &CsrfForm| &f.csrf).await {
         return r;
     }
-    if let Some(token) = member_token(&headers) {
-        if state
+    if let Some(token) = member_token(&headers)
+        && state
             .store
             .end_member_session(auth::token_hash(token))
             .await
             .is_err()
-        {
-            return unavailable(&state);
-        }
+    {
+        return unavailable(&state);
     }
     signed_out(&state)
 }
