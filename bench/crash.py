@@ -740,7 +740,8 @@ def main():
         n_acked = sum(len(v) for v in acked.values())
         summary = [
             f"crash test, seed {seed}: {args.kills} SIGKILLs in {time.monotonic() - started:.0f} s",
-            f"  acknowledged writes verified: {n_acked} (joins {len(acked['joins'])}, API posts "
+            f"  acknowledged writes verified: {n_acked} (joins {len(acked['joins'])}, of them confirmed "
+            f"{len(acked['confirmed'])}, API posts "
             f"{len(acked['api_posts'])}, desk drafts {len(acked['desk_drafts'])}, desk publishes "
             f"{len(acked['desk_posts'])}, live entries {len(acked['entries'])}, scheduled "
             f"{len(acked['scheduled'])}) of {ledger.sent} requests sent; {ledger.refused} refused (429/503)",
@@ -748,7 +749,7 @@ def main():
             f"  half-written records: {half_total}",
             f"  integrity_check: {'ok after every kill' if not any('integrity' in f for f in failures) else 'FAILED'}",
             f"  scheduled posts due while down, published after restart: {scheduled_ok} of "
-            f"{len(acked['scheduled'])} (the slowest {slowest_publish:.2f} s after it answered); webhooks of every acknowledged post and join delivered: "
+            f"{len(acked['scheduled'])} (the slowest {slowest_publish:.2f} s after it answered); webhooks of every acknowledged post and confirmed join delivered: "
             f"{'yes' if not any('webhooks never' in f for f in failures) else 'NO'}",
             f"  webhook deliveries received: {receiver.count} (the backlog took {drain_s:.0f} s to drain "
             f"after the writers stopped)",
