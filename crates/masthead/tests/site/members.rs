@@ -278,6 +278,60 @@ async fn joining_confirms_by_mail_then_members_read_in_full_and_manage_their_acc
     assert_eq!(data["member"]["name"], "R. One");
     assert_eq!(data["newsletters"], serde_json::json!([]));
 
+    // A new address applies only once confirmed there.
+    let res = c
+        .post(s.url("/account/email"))
+        .header(header::COOKIE, &member)
+        .form(&[("csrf", account_csrf.as_str()), ("email", "not an address")])
+        .send()
+        .await
+        .expect("bad new address");
+    assert_eq!(res.status().as_u16(), 422);
+    let res = c
+        .post(s.url("/account/email"))
+        .header(header::COOKIE, &member)
+        .form(&[
+            ("csrf", account_csrf.as_str()),
+            ("email", "reader.two@example.com"),
+        ])
+        .send()
+        .await
+        .expect("new address");
+    assert_eq!(res.status().as_u16(), 303);
+    let m = mail(&smtp, 2);
+    assert!(m.starts_with("RCPT-TO: reader.two@example.com"), "{m}");
+    let (_, _, account) = as_member(s.url("/account/")).await;
+    assert!(
+        account.contains("Reader.One@Example.com"),
+        "unchanged before confirmation"
+    );
+    let (change, _) = link_and_code(&m);
+    let res = c.get(&change).send().await.expect("confirm change");
+    assert_eq!(res.status().as_u16(), 303);
+    assert_eq!(res.headers()[header::LOCATION], "/account/?changed=1");
+    let (_, _, account) = as_member(s.url("/account/")).await;
+    assert!(
+        account.contains("reader.two@example.com"),
+        "changed once confirmed"
+    );
+    // Back to the first address, the same way, for what follows.
+    let res = c
+        .post(s.url("/account/email"))
+        .header(header::COOKIE, &member)
+        .form(&[
+            ("csrf", account_csrf.as_str()),
+            ("email", "Reader.One@Example.com"),
+        ])
+        .send()
+        .await
+        .expect("old address");
+    assert_eq!(res.status().as_u16(), 303);
+    let (back, _) = link_and_code(&mail(&smtp, 3));
+    assert_eq!(
+        c.get(&back).send().await.expect("back").status().as_u16(),
+        303
+    );
+
     // Sign out: the teaser again, and the old cookie is dead.
     let res = c
         .post(s.url("/account/signout"))
@@ -304,7 +358,7 @@ async fn joining_confirms_by_mail_then_members_read_in_full_and_manage_their_acc
         .expect("location")
         .to_owned();
     let reference = check.split("ref=").nth(1).expect("ref").to_owned();
-    let m = mail(&smtp, 2);
+    let m = mail(&smtp, 4);
     assert!(m.contains("Sign in to"), "{m}");
     let (_, code) = link_and_code(&m);
     // Another page's reference with this code does not work.
@@ -344,7 +398,7 @@ async fn joining_confirms_by_mail_then_members_read_in_full_and_manage_their_acc
         .await
         .expect("join again");
     assert_eq!(res.status().as_u16(), 303);
-    assert!(mail(&smtp, 3).contains("Sign in to"));
+    assert!(mail(&smtp, 5).contains("Sign in to"));
     // Signing in with an unknown address: same answer, no mail.
     let res = c
         .post(s.url("/signin/"))
@@ -390,7 +444,7 @@ async fn joining_confirms_by_mail_then_members_read_in_full_and_manage_their_acc
     assert!(!res.text().await.expect("body").contains(secret));
     tokio::time::sleep(Duration::from_millis(1200)).await;
     assert_eq!(campaign_count(&s).await, before);
-    assert_eq!(smtp.count(), 3, "no mail for the unknown address");
+    assert_eq!(smtp.count(), 5, "no mail for the unknown address");
 }
 
 #[tokio::test]
@@ -451,6 +505,17 @@ async fn ghost_send_magic_link_takes_ghost_json_and_refuses_bad_input() {
         .await
         .expect("signin");
     assert_eq!(res.status().as_u16(), 201);
+    // One address is mailed at most five times an hour, whatever the sender.
+    for i in 0..6 {
+        let res = send(serde_json::json!({ "email": "Often@example.org", "emailType": "signup" }))
+            .await
+            .expect("often");
+        let want = if i < 5 { 201 } else { 429 };
+        assert_eq!(res.status().as_u16(), want, "request {i}");
+        if want == 429 {
+            assert!(res.headers().contains_key(header::RETRY_AFTER));
+        }
+    }
     // Bad links are refused with a message, changing nothing.
     for bad in [
         "/members/?token=zz",
@@ -462,7 +527,7 @@ async fn ghost_send_magic_link_takes_ghost_json_and_refuses_bad_input() {
         assert!(res.text().await.expect("body").contains("no longer works"));
     }
     tokio::time::sleep(Duration::from_millis(300)).await;
-    assert_eq!(smtp.count(), 1);
+    assert_eq!(smtp.count(), 6, "the confirmed sign-up, and five to Often@");
 }
 
 #[tokio::test]
