@@ -1420,7 +1420,7 @@ pub(crate) async fn webhook_payload(state: &AppState, event: &str, id: i64) -> O
     let tz = site_tz(state);
     if event == "member.deleted" {
         // The member's data is erased at once: only their id is left to say.
-        return Some(json!({ "member": { "current": {}, "previous": { "id": id.to_string() } } }));
+        return Some(json!({ "member": { "current": {}, "previous": { "id": format_id(id) } } }));
     }
     if event == "member.added" {
         let m = state.store.member(id).await.ok()??;
