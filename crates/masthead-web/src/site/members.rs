@@ -20,7 +20,6 @@
 
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
 
 use axum::extract::rejection::{FormRejection, JsonRejection, QueryRejection};
 use axum::extract::{ConnectInfo, Form, Query, State};
@@ -512,11 +511,20 @@ fn new_session() -> (String, NewMemberSession) {
     )
 }
 
+/// Counts the campaign's members again at once (one `COUNT`, only when a
+/// sign-up is confirmed or a member leaves), so this reader's next page and
+/// open pages' next poll show it; the change log brings it to other
+/// instances.
+async fn recount(state: &AppState) {
+    if let Err(e) = state.refresh_member_count().await {
+        tracing::warn!(error = %e, "recounting the members failed");
+    }
+}
+
 /// Signed in: the cookie, and on to the account page or the front page.
-fn signed_in(state: &AppState, token: &str, redeemed: MemberRedeemed) -> Response {
+async fn signed_in(state: &AppState, token: &str, redeemed: MemberRedeemed) -> Response {
     if redeemed.joined {
-        // Open pages see the new member on their next poll.
-        state.member_count.fetch_add(1, Ordering::Relaxed);
+        recount(state).await;
     }
     let target = match redeemed.purpose {
         MemberRequestPurpose::Signup => "/account/?welcome=1",
@@ -617,7 +625,7 @@ pub async fn check_code(
         .redeem_member_request(by, session, MAX_CODE_ATTEMPTS)
         .await
     {
-        Ok(Ok(r)) => signed_in(&state, &token, r),
+        Ok(Ok(r)) => signed_in(&state, &token, r).await,
         Ok(Err(why)) => refused(&state, why, Some(reference)),
         Err(e) => {
             tracing::error!(error = %e, "redeeming a code failed");
@@ -650,7 +658,7 @@ pub async fn follow_link(
         )
         .await
     {
-        Ok(Ok(r)) => signed_in(&state, &token, r),
+        Ok(Ok(r)) => signed_in(&state, &token, r).await,
         Ok(Err(why)) => refused(&state, why, None),
         Err(e) => {
             tracing::error!(error = %e, "redeeming a link failed");
@@ -1198,13 +1206,7 @@ pub async fn delete(
         Ok(deleted) => {
             if deleted {
                 tracing::info!("a member deleted their account");
-                // The exact count comes with the change log's recount.
-                let _ =
-                    state
-                        .member_count
-                        .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| {
-                            Some(n.saturating_sub(1))
-                        });
+                recount(&state).await;
             }
             let mut res = message(
                 &state,
