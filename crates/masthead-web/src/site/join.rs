@@ -4,25 +4,58 @@ use std::sync::atomic::Ordering;
 
 use std::net::SocketAddr;
 
-use axum::extract::rejection::FormRejection;
-use axum::extract::{ConnectInfo, Form, State};
+use axum::extract::rejection::RawFormRejection;
+use axum::extract::{ConnectInfo, RawForm, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use masthead_domain::{CampaignProgress, Email};
 use masthead_render::views::{CampaignView, PageMeta, SiteView};
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 
 use super::html_page;
 use crate::cache::CacheTags;
 use crate::error::SiteError;
 use crate::state::AppState;
 
-#[derive(Debug, Deserialize)]
+/// The join form: `email`, an optional `name`, and, when the form listed
+/// newsletters (`newsletters_shown`), one `newsletter` field per box ticked.
+#[derive(Debug, Default, PartialEq)]
 pub struct JoinForm {
-    #[serde(default)]
     email: String,
-    #[serde(default)]
     name: String,
+    /// `None`: the form showed no choice, so new members get the defaults.
+    newsletters: Option<Vec<i64>>,
+}
+
+impl JoinForm {
+    /// Parses the form's body; repeated fields are why this is not serde's.
+    pub fn parse(body: &[u8]) -> Result<JoinForm, String> {
+        let mut f = JoinForm::default();
+        let mut shown = false;
+        let mut chosen = Vec::new();
+        for (k, v) in form_urlencoded::parse(body) {
+            match &*k {
+                "email" => f.email = v.into_owned(),
+                "name" => f.name = v.into_owned(),
+                "newsletters_shown" => shown = true,
+                "newsletter" => chosen.push(
+                    v.parse::<i64>()
+                        .map_err(|_| format!("{v:?} is not a newsletter"))?,
+                ),
+                _ => {}
+            }
+        }
+        f.newsletters = (shown || !chosen.is_empty()).then_some(chosen);
+        Ok(f)
+    }
+}
+
+#[derive(Serialize)]
+struct NewsletterOption {
+    id: i64,
+    name: String,
+    description: String,
+    checked: bool,
 }
 
 #[derive(Serialize)]
@@ -32,9 +65,32 @@ struct JoinContext {
     page: PageMeta,
     email: String,
     error: Option<String>,
+    newsletters: Vec<NewsletterOption>,
 }
 
-fn render(state: &AppState, email: String, error: Option<String>) -> Result<String, SiteError> {
+/// The active newsletters a new member may choose, ticked if new members get them.
+async fn newsletter_options(state: &AppState) -> Result<Vec<NewsletterOption>, SiteError> {
+    Ok(state
+        .store
+        .newsletters()
+        .await?
+        .into_iter()
+        .filter(|n| n.status == "active")
+        .map(|n| NewsletterOption {
+            checked: n.subscribe_on_signup,
+            id: n.id,
+            name: n.name,
+            description: n.description,
+        })
+        .collect())
+}
+
+fn render(
+    state: &AppState,
+    email: String,
+    error: Option<String>,
+    newsletters: Vec<NewsletterOption>,
+) -> Result<String, SiteError> {
     let clock = state.clock();
     let ctx = JoinContext {
         site: state.site_view(),
@@ -48,13 +104,19 @@ fn render(state: &AppState, email: String, error: Option<String>) -> Result<Stri
         },
         email,
         error,
+        newsletters,
     };
     Ok(state.theme.render("join.html", &ctx)?)
 }
 
 pub async fn form(State(state): State<AppState>) -> Result<Response, SiteError> {
     Ok(html_page(
-        render(&state, String::new(), None)?,
+        render(
+            &state,
+            String::new(),
+            None,
+            newsletter_options(&state).await?,
+        )?,
         CacheTags::new(["site".to_owned()]),
     ))
 }
@@ -71,17 +133,24 @@ pub async fn submit(
     State(state): State<AppState>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
-    form: Result<Form<JoinForm>, FormRejection>,
+    form: Result<RawForm, RawFormRejection>,
 ) -> Result<Response, SiteError> {
-    let Form(form) =
+    let RawForm(body) =
         form.map_err(|e| SiteError::BadRequest(format!("The form could not be read: {e}")))?;
+    let form = JoinForm::parse(&body)
+        .map_err(|e| SiteError::BadRequest(format!("The form could not be read: {e}")))?;
     let email = match Email::parse(&form.email) {
         Ok(e) => e,
         Err(e) => {
             let message = format!("That address does not look right: {e}.")
                 .replace("invalid e-mail address: ", "");
             let shown: String = form.email.chars().take(254).collect();
-            let html = render(&state, shown, Some(message))?;
+            let html = render(
+                &state,
+                shown,
+                Some(message),
+                newsletter_options(&state).await?,
+            )?;
             let mut res =
                 (StatusCode::UNPROCESSABLE_ENTITY, axum::response::Html(html)).into_response();
             res.headers_mut()
@@ -100,7 +169,7 @@ pub async fn submit(
         ));
     };
     let name: String = form.name.trim().chars().take(191).collect();
-    Ok(super::members::join(&state, peer, &headers, email, name).await)
+    Ok(super::members::join(&state, peer, &headers, email, name, form.newsletters).await)
 }
 
 /// The join form again, with why the address was not added and when to retry.
@@ -111,7 +180,8 @@ fn refused(
     message: &str,
     retry_after_s: u32,
 ) -> Response {
-    let mut res = match render(state, email, Some(message.to_owned())) {
+    // Refusals show the form without the choice (new members get the defaults).
+    let mut res = match render(state, email, Some(message.to_owned()), Vec::new()) {
         Ok(html) => (status, axum::response::Html(html)).into_response(),
         Err(e) => e.into_response(),
     };
@@ -166,4 +236,32 @@ pub async fn campaign_json(
         h.insert(header::ETAG, v);
     }
     Ok(res)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::JoinForm;
+    use proptest::prelude::*;
+
+    #[test]
+    fn the_join_form_reads_repeated_newsletters() {
+        let f = JoinForm::parse(
+            b"email=a%40b.org&name=Ann&newsletters_shown=1&newsletter=2&newsletter=5",
+        )
+        .expect("form");
+        assert_eq!((f.email.as_str(), f.name.as_str()), ("a@b.org", "Ann"));
+        assert_eq!(f.newsletters, Some(vec![2, 5]));
+        let none_ticked = JoinForm::parse(b"email=a%40b.org&newsletters_shown=1").expect("form");
+        assert_eq!(none_ticked.newsletters, Some(vec![]));
+        let no_choice = JoinForm::parse(b"email=a%40b.org").expect("form");
+        assert_eq!(no_choice.newsletters, None, "the defaults");
+        assert!(JoinForm::parse(b"email=a%40b.org&newsletter=x").is_err());
+    }
+
+    proptest! {
+        #[test]
+        fn the_join_form_parser_never_panics(body in proptest::collection::vec(any::<u8>(), 0..200)) {
+            let _ = JoinForm::parse(&body);
+        }
+    }
 }

@@ -433,6 +433,7 @@ pub async fn join(
     headers: &HeaderMap,
     email: Email,
     name: String,
+    newsletters: Option<Vec<i64>>,
 ) -> Response {
     let ip = client_ip(state, peer, headers);
     match request_mail(
@@ -441,7 +442,7 @@ pub async fn join(
         MemberRequestPurpose::Signup,
         email,
         name,
-        None,
+        newsletters,
         None,
         "site",
     )

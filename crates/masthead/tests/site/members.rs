@@ -563,4 +563,35 @@ async fn without_an_smtp_server_member_mail_goes_to_the_outbox() {
     };
     assert!(message.contains("To: outbox@example.org"), "{message}");
     assert!(message.contains("Confirm your membership"));
+
+    // The join form offers the newsletters; unticking them all is a choice.
+    let (_, _, form) = get(&s.url("/join/")).await;
+    assert!(form.contains("name=\"newsletter\"") && form.contains("The briefing"));
+    let c = client();
+    let res = c
+        .post(s.url("/join/"))
+        .form(&[
+            ("email", "no-letters@example.org"),
+            ("newsletters_shown", "1"),
+        ])
+        .send()
+        .await
+        .expect("join without newsletters");
+    assert_eq!(res.status().as_u16(), 303);
+    let res = c
+        .get(outbox_link(&s.data, "no-letters@example.org"))
+        .send()
+        .await
+        .expect("confirm");
+    let member = member_cookie(&res);
+    let data: serde_json::Value = c
+        .get(s.url("/account/data.json"))
+        .header(header::COOKIE, &member)
+        .send()
+        .await
+        .expect("data")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(data["newsletters"], serde_json::json!([]), "{data}");
 }
