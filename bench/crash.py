@@ -10,7 +10,9 @@ nothing is half-written.
 While the server runs, writer threads talk to it over plain HTTP, as clients do:
 
   joins         POST /join/, each from its own X-Forwarded-For address (the
-                server is started with --trusted-proxy 127.0.0.1);
+                server is started with --trusted-proxy 127.0.0.1): a pending
+                sign-up, then confirmed by following the link of the e-mail
+                the server wrote to its outbox (no --smtp-url);
   API posts     Admin API publishes with an admin key, each with two tags;
   desk posts    the editor: create a draft, then publish it;
   live entries  the desk's live console, on the demo's live roundup.
@@ -26,8 +28,11 @@ sqlite3: PRAGMA integrity_check and foreign_key_check, every acknowledged
 write present and whole (a post with its tags, bylines and listing times, a
 desk publish with its revision), and the invariants in INVARIANTS. After each
 restart, scheduled posts that fell due while it was down must be published and
-their webhook delivered; at the end every acknowledged post and join must have
-reached the receiver. Prints a summary; exits 1 on any failure.
+their webhook delivered; at the end every acknowledged post and confirmation
+must have reached the receiver (member.added comes with the confirmation).
+An acknowledged join must be stored as a pending sign-up (or a member); its
+e-mail is written after the commit, so a kill in between may lose the mail
+(the request then expires unconfirmed), which is counted, not failed. Prints a summary; exits 1 on any failure.
 
 Standard library only (Python 3.11).
 """
@@ -41,6 +46,7 @@ import http.server
 import json
 import os
 import random
+import re
 import shutil
 import signal
 import socket
@@ -295,7 +301,8 @@ class Ledger:
 
     def __init__(self):
         self.lock = threading.Lock()
-        self.joins = []          # e-mail addresses (lowercase)
+        self.joins = []          # e-mail addresses (lowercase): pending sign-ups
+        self.confirmed = []      # e-mail addresses whose link was followed
         self.api_posts = []      # (slug, [tag slugs])
         self.desk_drafts = []    # post ids
         self.desk_posts = []     # (post id, title, slug)
@@ -312,7 +319,8 @@ class Ledger:
     def snapshot(self):
         with self.lock:
             return {k: list(getattr(self, k)) for k in
-                    ("joins", "api_posts", "desk_drafts", "desk_posts", "entries", "scheduled")}
+                    ("joins", "confirmed", "api_posts", "desk_drafts", "desk_posts", "entries",
+                     "scheduled")}
 
     def note(self, status, what):
         with self.lock:
@@ -322,8 +330,43 @@ class Ledger:
                 self.unexpected.append(f"{what}: HTTP {status}")
 
 
+class Outbox:
+    """The server's outbox directory, indexed incrementally: the sign-in
+    link of the newest message to each address."""
+
+    def __init__(self, path):
+        self.path = path
+        self.lock = threading.Lock()
+        self.seen = set()
+        self.links = {}
+
+    def link_for(self, email, wait_s=3.0):
+        deadline = time.monotonic() + wait_s
+        while True:
+            with self.lock:
+                try:
+                    names = os.listdir(self.path)
+                except FileNotFoundError:
+                    names = []
+                for name in names:
+                    if not name.endswith(".eml") or name in self.seen:
+                        continue
+                    self.seen.add(name)
+                    with open(os.path.join(self.path, name), encoding="utf-8", errors="replace") as f:
+                        text = f.read().replace("=\r\n", "").replace("=\n", "").replace("=3D", "=")
+                    to = re.search(r"^To: (\S+)", text, re.M)
+                    link = re.search(r"(https?://\S+/members/\?token=[0-9a-f]{64}&action=\w+)", text)
+                    if to and link:
+                        self.links[to.group(1).lower()] = link.group(1)
+                found = self.links.get(email)
+            if found or time.monotonic() > deadline:
+                return found
+            time.sleep(0.05)
+
+
 class Writers:
-    def __init__(self, port, key, cookie, csrf, live_id, ledger, run_tag, rng):
+    def __init__(self, port, key, cookie, csrf, live_id, ledger, run_tag, rng, outbox):
+        self.outbox = outbox
         self.port, self.key, self.cookie, self.csrf = port, key, cookie, csrf
         self.live_id, self.ledger, self.tag, self.rng = live_id, ledger, run_tag, rng
         self.stop = threading.Event()
@@ -364,10 +407,18 @@ class Writers:
         email = f"crash-{self.tag}-{n}@example.org"
         xff = f"10.{(n >> 16) & 255}.{(n >> 8) & 255}.{n & 255}"
         status, _, _ = h.form("/join/", {"email": email}, extra={"X-Forwarded-For": xff})
-        if status == 303:
-            self.ledger.add("joins", email)
-        else:
+        if status != 303:
             self.ledger.note(status, "join")
+            return
+        self.ledger.add("joins", email)
+        link = self.outbox.link_for(email)
+        if link is None:
+            return  # killed before the mail was written: the request just expires
+        status, _, _ = h.request("GET", urllib.parse.urlsplit(link)._replace(scheme="", netloc="").geturl())
+        if status == 303:
+            self.ledger.add("confirmed", email)
+        elif status != 410:  # 410: confirmed already, by a retry before a kill
+            self.ledger.note(status, "confirm")
 
     def api(self, h, doc):
         return h.request("POST", "/ghost/api/admin/posts/?source=html", json.dumps(doc),
@@ -484,7 +535,10 @@ def check_acknowledged(con, acked):
 
     out = {}
     out["joins"] = absent(acked["joins"],
-                          "SELECT v FROM want WHERE v NOT IN (SELECT email_key FROM members)")
+                          "SELECT v FROM want WHERE v NOT IN (SELECT email_key FROM member_requests "
+                          "WHERE purpose = 'signup' UNION SELECT email_key FROM members)")
+    out["confirmations"] = absent(acked["confirmed"],
+                                  "SELECT v FROM want WHERE v NOT IN (SELECT email_key FROM members)")
     # An API post: published, with exactly its tags (in order) and a byline.
     tags_of = {}
     slugs = [s for s, _ in acked["api_posts"]]
@@ -596,7 +650,8 @@ def main():
         server.start()
 
         ledger = Ledger()
-        writers = Writers(port, key, cookie, csrf, live[0], ledger, f"{seed:x}", rng)
+        writers = Writers(port, key, cookie, csrf, live[0], ledger, f"{seed:x}", rng,
+                          Outbox(os.path.join(data, "outbox")))
         writers.up.set()
         writers.start()
         pending = []  # scheduled posts that fell due while the server was down
@@ -660,7 +715,7 @@ def main():
         while True:
             post_slugs = ([s for s, _ in acked["api_posts"]] + [s for _, _, s in acked["desk_posts"]]
                           + acked["scheduled"])
-            missing_posts, missing_members = receiver.missing(post_slugs, acked["joins"])
+            missing_posts, missing_members = receiver.missing(post_slugs, acked["confirmed"])
             if not missing_posts and not missing_members:
                 break
             left = len(missing_posts) + len(missing_members)
@@ -685,7 +740,8 @@ def main():
         n_acked = sum(len(v) for v in acked.values())
         summary = [
             f"crash test, seed {seed}: {args.kills} SIGKILLs in {time.monotonic() - started:.0f} s",
-            f"  acknowledged writes verified: {n_acked} (joins {len(acked['joins'])}, API posts "
+            f"  acknowledged writes verified: {n_acked} (joins {len(acked['joins'])}, of them confirmed "
+            f"{len(acked['confirmed'])}, API posts "
             f"{len(acked['api_posts'])}, desk drafts {len(acked['desk_drafts'])}, desk publishes "
             f"{len(acked['desk_posts'])}, live entries {len(acked['entries'])}, scheduled "
             f"{len(acked['scheduled'])}) of {ledger.sent} requests sent; {ledger.refused} refused (429/503)",
@@ -693,7 +749,7 @@ def main():
             f"  half-written records: {half_total}",
             f"  integrity_check: {'ok after every kill' if not any('integrity' in f for f in failures) else 'FAILED'}",
             f"  scheduled posts due while down, published after restart: {scheduled_ok} of "
-            f"{len(acked['scheduled'])} (the slowest {slowest_publish:.2f} s after it answered); webhooks of every acknowledged post and join delivered: "
+            f"{len(acked['scheduled'])} (the slowest {slowest_publish:.2f} s after it answered); webhooks of every acknowledged post and confirmed join delivered: "
             f"{'yes' if not any('webhooks never' in f for f in failures) else 'NO'}",
             f"  webhook deliveries received: {receiver.count} (the backlog took {drain_s:.0f} s to drain "
             f"after the writers stopped)",

@@ -218,9 +218,9 @@ check "/healthz is no-store and is not kept by nginx" \
 curl -s -o /dev/null -H 'Accept-Encoding: br' "http://127.0.0.1:$mport/"
 ngx -o "$tmp/home.br" -D "$tmp/h1" -H 'Accept-Encoding: gzip, deflate, br' "$https/"
 ngx -o "$tmp/home.br" -D "$tmp/h2" -H 'Accept-Encoding: br, gzip' "$https/"
-check "home page: 200, brotli from Masthead, Vary: Accept-Encoding" \
+check "home page: 200, brotli from Masthead, Vary: Accept-Encoding, Cookie" \
   test "$(awk 'NR == 1 { print $1, $2 }' "$tmp/h2")" = "HTTP/2 200" -a \
-  "$(header "$tmp/h2" content-encoding)" = br -a "$(header "$tmp/h2" vary)" = Accept-Encoding
+  "$(header "$tmp/h2" content-encoding)" = br -a "$(header "$tmp/h2" vary)" = "Accept-Encoding, Cookie"
 check "home page: Cache-Control as Masthead sends it" \
   test "$(header "$tmp/h2" cache-control)" = "public, max-age=0, s-maxage=30, must-revalidate"
 check "home page: Surrogate-Key names the feed and the site (got: $(header "$tmp/h2" surrogate-key))" \

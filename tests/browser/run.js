@@ -133,6 +133,65 @@ function childEnv() {
 
 const server = { child: null, dataDir: null, port: 0, base: '', output: '', exit: null };
 
+// A real SMTP server (Python aiosmtpd, tests/smtp/sink.py) that the server's
+// member e-mails go to; each message lands as <n>.eml in its directory.
+const smtp = { child: null, dir: null, port: 0, read: new Set() };
+const PYTHON = process.env.MASTHEAD_TEST_PYTHON || 'python3';
+
+async function startSmtp() {
+  smtp.dir = tempDir('masthead-smtp-');
+  smtp.port = await freePort();
+  const child = spawn(PYTHON, [path.join(HERE, '..', 'smtp', 'sink.py'), String(smtp.port), smtp.dir],
+    { stdio: ['ignore', 'pipe', 'pipe'] });
+  smtp.child = child;
+  let out = '';
+  child.stdout.on('data', (c) => { out += c.toString(); });
+  child.stderr.on('data', (c) => { out += c.toString(); });
+  const deadline = Date.now() + 15_000;
+  while (!out.includes('ready')) {
+    if (child.exitCode !== null || Date.now() > deadline) {
+      throw new Error(`the SMTP sink did not start (is aiosmtpd installed for ${PYTHON}?): ${out}`);
+    }
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+// The next unread message to `address` (waits up to 10 s), as a mail client
+// shows it: quoted-printable soft breaks undone.
+async function nextMail(address) {
+  const deadline = Date.now() + 10_000;
+  for (;;) {
+    const names = fs.readdirSync(smtp.dir).filter((n) => n.endsWith('.eml') && !smtp.read.has(n))
+      .sort((a, b) => parseInt(a, 10) - parseInt(b, 10));
+    for (const name of names) {
+      const text = fs.readFileSync(path.join(smtp.dir, name), 'utf8');
+      if (text.split('\n')[0].toLowerCase().includes(address.toLowerCase())) {
+        smtp.read.add(name);
+        return text.replace(/=\r?\n/g, '').replace(/=3D/g, '=');
+      }
+    }
+    if (Date.now() > deadline) throw new Failure(`no e-mail to ${address} arrived within 10 s`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+function linkAndCode(mail) {
+  const link = (mail.match(/https?:\/\/\S+\/members\/\?token=[0-9a-f]{64}&action=\w+/) || [])[0];
+  const code = (mail.match(/asked for it: (\d{6})/) || [])[1];
+  assert(link && code, 'the e-mail has a link and a 6-digit code', [mail.slice(0, 2000)]);
+  return { link, code };
+}
+
+// An Admin API token (Ghost's JWT) for a key `id:secret` made with the CLI.
+function adminToken(key) {
+  const [id, secret] = key.trim().split(':');
+  const b64 = (o) => Buffer.from(JSON.stringify(o)).toString('base64url');
+  const now = Math.floor(Date.now() / 1000);
+  const head = `${b64({ alg: 'HS256', typ: 'JWT', kid: id })}.${b64({ iat: now, exp: now + 300, aud: '/admin/' })}`;
+  const sig = require('crypto').createHmac('sha256', Buffer.from(secret, 'hex')).update(head).digest('base64url');
+  return `${head}.${sig}`;
+}
+
 async function startServer() {
   if (!fs.existsSync(BIN)) {
     throw new Error(`server binary ${BIN} not found (build it with \`cargo build\` or set MASTHEAD_BIN)`);
@@ -140,7 +199,9 @@ async function startServer() {
   server.dataDir = tempDir('masthead-browser-data-');
   server.port = await freePort();
   server.base = `http://127.0.0.1:${server.port}`;
-  const args = ['--data-dir', server.dataDir, 'serve', '--addr', `127.0.0.1:${server.port}`];
+  await startSmtp();
+  const args = ['--data-dir', server.dataDir, 'serve', '--addr', `127.0.0.1:${server.port}`,
+    '--smtp-url', `smtp://127.0.0.1:${smtp.port}`, '--mail-from', 'The Aldren Courier <members@courier.example>'];
   if (process.env.MASTHEAD_TEST_THEME_DIR) args.push('--theme-dir', process.env.MASTHEAD_TEST_THEME_DIR);
   const child = spawn(BIN, args, {
     env: childEnv(), stdio: ['ignore', 'pipe', 'pipe'],
@@ -405,7 +466,7 @@ test('Show More without JavaScript is a link to the next page', async () => {
   }
 });
 
-test('Joining raises the member counter everywhere, once per address', async () => {
+test('Joining by a confirmed e-mail raises the member counter everywhere, once per address', async () => {
   const pageA = await openPage(mainCtx, 'join-A');
   const pageB = await openPage(mainCtx, 'join-B');
   try {
@@ -423,16 +484,23 @@ test('Joining raises the member counter everywhere, once per address', async () 
     await goto(pageB, JOIN);
     await pageB.fill('#join-email', email);
     await Promise.all([
-      pageB.waitForURL(/\/join\/\?joined=/),
+      pageB.waitForURL(/\/members\/check\/\?ref=[0-9a-f]{64}$/),
       pageB.click('form[action="/join/"] [type=submit]'),
     ]);
-    const submittedAt = Date.now();
     const heading = (await pageB.textContent('main h1')).trim();
-    assert(heading.includes('Thank you for joining'), `thank-you heading missing, got "${heading}"`);
+    assert(heading.includes('Check your inbox'), `check-your-inbox heading missing, got "${heading}"`);
+    assert(!pageB.url().toLowerCase().includes('example.com'), 'no address in the URL');
+    assertEq((await campaign()).count, SEED_MEMBERS, '/api/campaign count before the address is confirmed');
+    // The confirmation, from the real SMTP server: the link makes the member.
+    const { link } = linkAndCode(await nextMail(email));
+    await Promise.all([pageB.waitForURL(/\/account\/\?welcome=1$/), pageB.goto(link)]);
+    const submittedAt = Date.now();
+    const welcome = (await pageB.textContent('main')).trim();
+    assert(welcome.includes('Your membership is confirmed'), `welcome missing, got "${welcome.slice(0, 200)}"`);
     const countsB = await pageB.$$eval('[data-drive-count]', (els) => els.map((e) => e.textContent.trim()));
-    assert(countsB.length > 0 && countsB.every((c) => c === want),
+    assert(countsB.every((c) => c === want),
       `page B counters should all read ${want}, got ${JSON.stringify(countsB)}`);
-    assertEq((await campaign()).count, SEED_MEMBERS + 1, '/api/campaign count after joining');
+    assertEq((await campaign()).count, SEED_MEMBERS + 1, '/api/campaign count after confirming');
 
     // Page A was opened before the join and must catch up without a reload; a
     // reader without JavaScript loading / afterwards must see the new count soon
@@ -470,16 +538,15 @@ test('Joining raises the member counter everywhere, once per address', async () 
     assertEq(afterA.navs, 1, 'page A navigation entries (it must not reload)');
     assertEq(afterA.bar, SEED_MEMBERS + 1, 'page A progress value');
 
-    // Same address, different case: still one member.
+    // Same address, different case: still one member (the e-mail signs in).
     await goto(pageB, JOIN);
     await pageB.fill('#join-email', email.toUpperCase());
     await Promise.all([
-      pageB.waitForURL(/\/join\/\?joined=/),
+      pageB.waitForURL(/\/members\/check\/\?ref=/),
       pageB.click('form[action="/join/"] [type=submit]'),
     ]);
+    assert((await nextMail(email)).includes('Sign in to'), 'a member joining again gets a sign-in e-mail');
     assertEq((await campaign()).count, SEED_MEMBERS + 1, '/api/campaign count after re-joining in upper case');
-    const countsB2 = await pageB.$$eval('[data-drive-count]', (els) => els.map((e) => e.textContent.trim()));
-    assert(countsB2.every((c) => c === want), `counters after re-join should read ${want}, got ${JSON.stringify(countsB2)}`);
 
     // An invalid address is refused with an error the reader is told about.
     await goto(pageB, JOIN);
@@ -498,6 +565,55 @@ test('Joining raises the member counter everywhere, once per address', async () 
     assertEq((await campaign()).count, SEED_MEMBERS + 1, '/api/campaign count after an invalid address');
   } finally {
     await closeQuietly(pageA, pageB);
+  }
+});
+
+test('Members read members-only stories in full, sign out to the teaser, sign in again with the code', async () => {
+  const key = await runCli(['key', 'create', 'admin', '--name', 'browser-members']);
+  const secret = 'the harbour board voted seven to two';
+  const created = await get('/ghost/api/admin/posts/?source=html', {
+    method: 'POST',
+    headers: { authorization: `Ghost ${adminToken(key)}`, 'content-type': 'application/json' },
+    body: JSON.stringify({ posts: [{
+      title: 'Harbour vote', slug: 'harbour-vote-members', status: 'published', visibility: 'members',
+      html: `<p>The ferry timetable changes in spring.</p><p>The board met on Tuesday.</p><p>Only members read that ${secret}.</p>`,
+    }] }),
+  });
+  assertEq(created.status, 201, 'status of the members-only post from the Admin API');
+  const story = '/harbour-vote-members/';
+  // The join test above left a member signed in: start anonymous.
+  await mainCtx.clearCookies();
+  const page = await openPage(mainCtx, 'members');
+  try {
+    await goto(page, story);
+    assert(!(await page.textContent('main')).includes(secret), 'anonymous readers see the teaser');
+    await page.waitForSelector('#gate-h', { state: 'visible' });
+    const email = `member.${unique()}@example.com`;
+    await goto(page, JOIN);
+    await page.fill('#join-email', email);
+    await Promise.all([page.waitForURL(/\/members\/check\//), page.click('form[action="/join/"] [type=submit]')]);
+    const { link } = linkAndCode(await nextMail(email));
+    await Promise.all([page.waitForURL(/\/account\//), page.goto(link)]);
+    await goto(page, story);
+    assert((await page.textContent('main')).includes(secret), 'a member reads the story in full');
+    assertEq(await page.$('#gate-h'), null, 'no sign-up box for a member');
+    // Sign out: the teaser again.
+    await goto(page, '/account/');
+    await Promise.all([page.waitForURL(`${server.base}/`), page.click('form[action="/account/signout"] [type=submit]')]);
+    await goto(page, story);
+    assert(!(await page.textContent('main')).includes(secret), 'signed out: the teaser');
+    // Sign in again with the code typed on the page that asked for it.
+    await goto(page, '/signin/');
+    await page.fill('#member-email', email);
+    await Promise.all([page.waitForURL(/\/members\/check\//), page.click('form[action="/signin/"] [type=submit]')]);
+    const { code } = linkAndCode(await nextMail(email));
+    await page.fill('#member-code', code);
+    await Promise.all([page.waitForURL(`${server.base}/`), page.click('form[action="/members/check/"] [type=submit]')]);
+    await goto(page, story);
+    assert((await page.textContent('main')).includes(secret), 'signed in by code: the story in full');
+  } finally {
+    await closeQuietly(page);
+    await mainCtx.clearCookies();
   }
 });
 
@@ -642,10 +758,12 @@ test('Raw HTML of every page type (and the CSS) passes the Nu Html Checker', asy
   assert(/role="alert"/.test(bad.text), 'the 422 join page has no role="alert" error');
   fs.writeFileSync(path.join(dir, 'join-error.html'), bad.text);
   files.push(path.join(dir, 'join-error.html'));
-  const joined = await get('/join/?joined=reader%40example.com');
-  assertEq(joined.status, 200, 'status of the thank-you page');
-  fs.writeFileSync(path.join(dir, 'join-thanks.html'), joined.text);
-  files.push(path.join(dir, 'join-thanks.html'));
+  for (const [name, p] of [['signin', '/signin/'], ['check', `/members/check/?ref=${'ab'.repeat(32)}`]]) {
+    const r = await get(p);
+    assertEq(r.status, 200, `status of ${p}`);
+    fs.writeFileSync(path.join(dir, `${name}.html`), r.text);
+    files.push(path.join(dir, `${name}.html`));
+  }
 
   const cssHref = decodeEntities(home.text.match(/<link rel="stylesheet" href="([^"]+)"/)[1]);
   const css = await get(cssHref);
@@ -826,11 +944,13 @@ async function cleanup() {
   cleanedUp = true;
   await closeQuietly(mainCtx);
   const exit = await stopServer();
+  if (smtp.child) { smtp.child.kill('SIGTERM'); smtp.child = null; }
   removeTempDirs();
   return exit;
 }
 function emergencyCleanup() {
   if (server.child) { try { server.child.kill('SIGKILL'); } catch (_) { /* gone */ } }
+  if (smtp.child) { try { smtp.child.kill('SIGKILL'); } catch (_) { /* gone */ } smtp.child = null; }
   removeTempDirs();
 }
 process.on('exit', emergencyCleanup);

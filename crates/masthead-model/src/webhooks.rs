@@ -3,11 +3,12 @@
 use serde::Serialize;
 
 /// The events a webhook may subscribe to.
-pub const WEBHOOK_EVENTS: [&str; 4] = [
+pub const WEBHOOK_EVENTS: [&str; 5] = [
     "post.published",
     "post.updated",
     "post.unpublished",
     "member.added",
+    "member.deleted",
 ];
 
 #[derive(Debug, Clone, Serialize)]

@@ -20,6 +20,10 @@ use crate::error::{StoreError, StoreResult};
 pub(crate) enum Treatment {
     /// Copied row for row, ids kept.
     Copied,
+    /// Copied row for row, ids kept, replacing the default rows the
+    /// migrations put there (a new site's first newsletter): those do not
+    /// make a target "hold a site".
+    Defaulted,
     /// Not copied; emptied on the target when a copy replaces a site there.
     Dropped(&'static str),
     /// Not copied; the target keeps its own.
@@ -50,6 +54,8 @@ pub(crate) const TABLES: &[(&str, Treatment)] = &[
     ("slug_redirects", Copied),
     ("review_comments", Copied),
     ("members", Copied),
+    ("newsletters", Defaulted),
+    ("member_newsletters", Copied),
     ("campaigns", Copied),
     ("api_keys", Copied),
     ("webhooks", Copied),
@@ -63,6 +69,14 @@ pub(crate) const TABLES: &[(&str, Treatment)] = &[
         Dropped("unused set-up and password-reset links: ask for a new one"),
     ),
     ("signin_failures", Dropped("sign-in throttling counts")),
+    (
+        "member_sessions",
+        Dropped("signed-in members' sessions: members sign in again on the new database"),
+    ),
+    (
+        "member_requests",
+        Dropped("pending sign-ups and unused sign-in links: ask for a new one"),
+    ),
     (
         "change_log",
         Kept(
@@ -88,7 +102,7 @@ pub(crate) fn not_copied() -> Vec<NotCopied> {
                 table,
                 why: "the search index is rebuilt from the copied posts",
             }),
-            Copied => None,
+            Copied | Defaulted => None,
         })
         .collect()
 }
@@ -126,6 +140,9 @@ pub(crate) struct CopyTable {
     pub name: &'static str,
     pub columns: Vec<String>,
     pub order_by: Vec<String>,
+    /// Migrations fill this table with defaults, which the copy replaces:
+    /// rows in it alone do not make the target non-empty.
+    pub defaulted: bool,
 }
 
 impl CopyTable {
@@ -193,7 +210,7 @@ pub(crate) fn plan(source: &[CatalogTable], target: &[CatalogTable]) -> StoreRes
     }
     let mut tables = Vec::new();
     for &(name, t) in TABLES {
-        if t != Copied {
+        if !matches!(t, Copied | Defaulted) {
             continue;
         }
         let find = |catalog: &[CatalogTable], side: &str| {
@@ -234,6 +251,7 @@ pub(crate) fn plan(source: &[CatalogTable], target: &[CatalogTable]) -> StoreRes
             name,
             columns,
             order_by: from.primary_key,
+            defaulted: t == Defaulted,
         });
     }
     let on_target = |wanted: fn(Treatment) -> bool| -> Vec<&'static str> {
@@ -243,7 +261,7 @@ pub(crate) fn plan(source: &[CatalogTable], target: &[CatalogTable]) -> StoreRes
             .map(|&(name, _)| name)
             .collect()
     };
-    let mut emptied = on_target(|t| matches!(t, Copied | Dropped(_)));
+    let mut emptied = on_target(|t| matches!(t, Copied | Defaulted | Dropped(_)));
     emptied.reverse();
     Ok(CopyPlan {
         tables,
@@ -382,7 +400,7 @@ mod tests {
         let plan = plan(&source, &target).expect("plan");
         let copied: Vec<&str> = TABLES
             .iter()
-            .filter(|(_, t)| *t == Copied)
+            .filter(|(_, t)| matches!(t, Copied | Defaulted))
             .map(|(n, _)| *n)
             .collect();
         let names: Vec<&str> = plan.tables.iter().map(|t| t.name).collect();

@@ -28,7 +28,7 @@ pub use sqlite::search::{SearchFilters, SearchHit, SearchPage};
 
 use sqlite::{SqliteStore, Writer};
 
-use masthead_domain::{Email, FeedCursor, PostKind};
+use masthead_domain::{FeedCursor, PostKind};
 
 /// Current time in Unix milliseconds.
 pub fn now_ms() -> i64 {
@@ -594,59 +594,6 @@ impl Store {
         }
     }
     read_op!(published_post_id_by_slug(slug: String, kind: Option<PostKind>) -> Option<i64>);
-
-    /// Adds a free member; the same address in any case is one member.
-    pub async fn join_member(
-        &self,
-        email: Email,
-        source: &'static str,
-    ) -> StoreResult<JoinOutcome> {
-        match &*self.backend {
-            Backend::Sqlite(db) => {
-                Store::lite_write(db, move |w| w.join_member(&email, source, now_ms())).await
-            }
-            Backend::Postgres(db) => {
-                db.write_send(move |w| {
-                    Box::pin(async move { w.join_member(&email, source, now_ms()).await })
-                })
-                .await
-            }
-        }
-    }
-
-    /// Adds a free member if `limits` allow one more join; the check, its
-    /// record and the member are one transaction. `Err(i)`: limit `i` refused.
-    pub async fn join_member_throttled(
-        &self,
-        email: Email,
-        source: &'static str,
-        limits: Vec<Limit>,
-    ) -> StoreResult<Result<JoinOutcome, usize>> {
-        match &*self.backend {
-            Backend::Sqlite(db) => {
-                Store::lite_write(db, move |w| {
-                    let now = now_ms();
-                    if let Err(i) = w.throttle(&limits, now)? {
-                        return Ok(Err(i));
-                    }
-                    w.join_member(&email, source, now).map(Ok)
-                })
-                .await
-            }
-            Backend::Postgres(db) => {
-                db.write_send(move |w| {
-                    Box::pin(async move {
-                        let now = now_ms();
-                        if let Err(i) = w.throttle(&limits, now).await? {
-                            return Ok(Err(i));
-                        }
-                        w.join_member(&email, source, now).await.map(Ok)
-                    })
-                })
-                .await
-            }
-        }
-    }
 
     pub async fn add_live_entry(&self, entry: NewLiveEntry) -> StoreResult<i64> {
         match &*self.backend {

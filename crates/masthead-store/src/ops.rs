@@ -801,3 +801,179 @@ impl Store {
         }
     }
 }
+
+// ------------------------------------------------------------ members --
+// Members' own side (issue 10): see `sqlite/members.rs` and its twin.
+
+/// Runs a writer method on either backend: `write_op!(self, method(args…))`,
+/// the arguments moved into the transaction.
+macro_rules! member_write {
+    ($store:expr, $f:ident ( $($arg:ident),* )) => {
+        match &*$store.backend {
+            Backend::Sqlite(db) => Store::lite_write(db, move |w| w.$f($(&$arg),*)).await,
+            Backend::Postgres(db) => {
+                db.write_send(move |w| Box::pin(async move { w.$f($(&$arg),*).await }))
+                    .await
+            }
+        }
+    };
+}
+
+/// Runs a read in `members` on either backend.
+macro_rules! member_read {
+    ($store:expr, $f:ident ( $($arg:expr),* )) => {
+        match &*$store.backend {
+            Backend::Sqlite(db) => {
+                $store.lite_read(db, move |c| sqlite::members::$f(c $(, $arg)*)).await
+            }
+            Backend::Postgres(db) => {
+                postgres::members::$f(&*$store.pg_read(db).await?, $($arg),*).await
+            }
+        }
+    };
+}
+
+impl Store {
+    /// Records a sign-up, sign-in or e-mail change request if `limits`
+    /// allow one more; the check, its record and the request are one
+    /// transaction. `Err(i)`: limit `i` refused.
+    pub async fn request_member_mail(
+        &self,
+        req: NewMemberRequest,
+        limits: Vec<Limit>,
+    ) -> StoreResult<Result<MemberRequestRecorded, usize>> {
+        match &*self.backend {
+            Backend::Sqlite(db) => {
+                Store::lite_write(db, move |w| {
+                    if let Err(i) = w.throttle(&limits, req.now_ms)? {
+                        return Ok(Err(i));
+                    }
+                    w.record_member_request(&req).map(Ok)
+                })
+                .await
+            }
+            Backend::Postgres(db) => {
+                db.write_send(move |w| {
+                    Box::pin(async move {
+                        if let Err(i) = w.throttle(&limits, req.now_ms).await? {
+                            return Ok(Err(i));
+                        }
+                        w.record_member_request(&req).await.map(Ok)
+                    })
+                })
+                .await
+            }
+        }
+    }
+
+    /// Redeems a request by link or code and opens `session` (one unit).
+    pub async fn redeem_member_request(
+        &self,
+        by: RedeemBy,
+        session: NewMemberSession,
+        max_attempts: u32,
+    ) -> StoreResult<Result<MemberRedeemed, RedeemRefused>> {
+        match &*self.backend {
+            Backend::Sqlite(db) => {
+                Store::lite_write(db, move |w| {
+                    w.redeem_member_request(&by, &session, max_attempts)
+                })
+                .await
+            }
+            Backend::Postgres(db) => {
+                db.write_send(move |w| {
+                    Box::pin(
+                        async move { w.redeem_member_request(&by, &session, max_attempts).await },
+                    )
+                })
+                .await
+            }
+        }
+    }
+
+    /// The member signed in with this session token hash, if it is live.
+    pub async fn member_session(
+        &self,
+        token_hash: Vec<u8>,
+        now: i64,
+    ) -> StoreResult<Option<MemberSession>> {
+        member_read!(self, member_session(token_hash, now))
+    }
+
+    pub async fn end_member_session(&self, token_hash: Vec<u8>) -> StoreResult<()> {
+        member_write!(self, end_member_session(token_hash))
+    }
+
+    /// Signs a member out everywhere; how many sessions ended.
+    pub async fn end_member_sessions(&self, member_id: i64) -> StoreResult<usize> {
+        match &*self.backend {
+            Backend::Sqlite(db) => {
+                Store::lite_write(db, move |w| w.end_member_sessions(member_id)).await
+            }
+            Backend::Postgres(db) => {
+                db.write_send(move |w| {
+                    Box::pin(async move { w.end_member_sessions(member_id).await })
+                })
+                .await
+            }
+        }
+    }
+
+    pub async fn set_member_display_name(&self, member_id: i64, name: String) -> StoreResult<()> {
+        match &*self.backend {
+            Backend::Sqlite(db) => {
+                Store::lite_write(db, move |w| w.set_member_display_name(member_id, &name)).await
+            }
+            Backend::Postgres(db) => {
+                db.write_send(move |w| {
+                    Box::pin(async move { w.set_member_display_name(member_id, &name).await })
+                })
+                .await
+            }
+        }
+    }
+
+    /// Replaces a member's newsletters with the active ones among `ids`.
+    pub async fn set_member_newsletters(&self, member_id: i64, ids: Vec<i64>) -> StoreResult<()> {
+        let now = now_ms();
+        match &*self.backend {
+            Backend::Sqlite(db) => {
+                Store::lite_write(db, move |w| w.set_member_newsletters(member_id, &ids, now)).await
+            }
+            Backend::Postgres(db) => {
+                db.write_send(move |w| {
+                    Box::pin(async move { w.set_member_newsletters(member_id, &ids, now).await })
+                })
+                .await
+            }
+        }
+    }
+
+    /// Erases a member at once and queues `member.deleted`.
+    pub async fn delete_member_account(&self, member_id: i64) -> StoreResult<bool> {
+        match &*self.backend {
+            Backend::Sqlite(db) => {
+                Store::lite_write(db, move |w| w.delete_member_account(member_id)).await
+            }
+            Backend::Postgres(db) => {
+                db.write_send(move |w| {
+                    Box::pin(async move { w.delete_member_account(member_id).await })
+                })
+                .await
+            }
+        }
+    }
+
+    pub async fn newsletters(&self) -> StoreResult<Vec<Newsletter>> {
+        member_read!(self, newsletters())
+    }
+
+    pub async fn member_newsletters(&self, member_id: i64) -> StoreResult<Vec<Newsletter>> {
+        member_read!(self, member_newsletters(member_id))
+    }
+
+    /// Everything stored about a member ("download my data").
+    pub async fn member_export(&self, member_id: i64) -> StoreResult<Option<MemberExport>> {
+        member_read!(self, member_export(member_id))
+    }
+}

@@ -23,7 +23,12 @@ pub fn file_media_keys(path: &Path) -> StoreResult<Vec<String>> {
 pub fn copied_tables() -> Vec<&'static str> {
     crate::copy::TABLES
         .iter()
-        .filter(|(_, t)| *t == crate::copy::Treatment::Copied)
+        .filter(|(_, t)| {
+            matches!(
+                t,
+                crate::copy::Treatment::Copied | crate::copy::Treatment::Defaulted
+            )
+        })
         .map(|(name, _)| *name)
         .collect()
 }

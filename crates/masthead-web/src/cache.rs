@@ -1,6 +1,16 @@
-//! The public page cache: rendered pages kept per path (and, later, per
-//! audience) with a precomputed ETag and gzip and brotli bodies, so a hit is a
-//! hash lookup and a few reference-count bumps.
+//! The public page cache: rendered pages kept per path and per audience
+//! (anonymous, member, paid) with a precomputed ETag and gzip and brotli
+//! bodies, so a hit is a hash lookup and a few reference-count bumps.
+//!
+//! The audience comes from the member cookie, looked up (one indexed read)
+//! only when a request carries one: an anonymous request does no more work
+//! than before. Anonymous pages are keyed by path alone; a member's by
+//! `member:` or `paid:` and the path, so a page rendered for a member is
+//! never served to anyone outside that audience. Pages carry no personal
+//! data (the account page is never cached), which is what makes one copy
+//! per audience safe. Every cacheable page says `Vary: Accept-Encoding,
+//! Cookie`, and a member's copy is `Cache-Control: private` so no shared
+//! cache downstream keeps it.
 //!
 //! An entry's key is the path plus only the query parameters a cached route
 //! reads (`after`, `before`, `fragment`): `/?x=1` is `/`. The cache holds at
@@ -38,6 +48,7 @@ use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
 use masthead_domain::digest::fnv1a64;
 
+use crate::site::members::{Audience, Viewer, member_token};
 use crate::state::AppState;
 
 /// Surrogate keys of a page: what it shows, so a write can find it.
@@ -54,7 +65,9 @@ impl CacheTags {
 /// key (a route must read no other, or its pages would mix).
 const KEY_PARAMS: [&str; 3] = ["after", "before", "fragment"];
 /// Query parameters that make a page personal: such requests bypass the cache.
-const PRIVATE_PARAMS: [&str; 1] = ["joined"];
+const PRIVATE_PARAMS: [&str; 2] = ["ref", "token"];
+/// What a member's copy of a page says to caches downstream.
+const PRIVATE_CACHE_CONTROL: &str = "private, no-cache";
 /// Pages print relative times; re-render after this for readers without JS.
 const MAX_AGE: Duration = Duration::from_secs(60);
 /// While members join, a page's printed count may lag by this much.
@@ -410,7 +423,13 @@ fn quoted(tag: &str) -> HeaderValue {
         .unwrap_or_else(|_| HeaderValue::from_static("\"0\""))
 }
 
-fn page_headers(mut headers: HeaderMap, tags: &CacheTags) -> HeaderMap {
+fn page_headers(mut headers: HeaderMap, tags: &CacheTags, audience: Audience) -> HeaderMap {
+    if audience != Audience::Anonymous {
+        headers.insert(
+            header::CACHE_CONTROL,
+            HeaderValue::from_static(PRIVATE_CACHE_CONTROL),
+        );
+    }
     headers.remove(header::CONTENT_LENGTH);
     headers.remove(header::CONTENT_ENCODING);
     headers.remove(header::ETAG);
@@ -420,7 +439,10 @@ fn page_headers(mut headers: HeaderMap, tags: &CacheTags) -> HeaderMap {
     headers
         .entry(header::CACHE_CONTROL)
         .or_insert_with(|| HeaderValue::from_static(crate::site::PAGE_CACHE_CONTROL));
-    headers.insert(header::VARY, HeaderValue::from_static("Accept-Encoding"));
+    headers.insert(
+        header::VARY,
+        HeaderValue::from_static("Accept-Encoding, Cookie"),
+    );
     if let Ok(v) = HeaderValue::from_str(&tags.0.join(" ")) {
         headers.insert("surrogate-key", v);
     }
@@ -467,10 +489,28 @@ fn cache_key(pq: &str) -> Option<Cow<'_, str>> {
 
 /// Middleware: serves cacheable GETs from the cache, and fills it. It sits
 /// outside the site's other layers, so a hit does no more than this.
-pub async fn page_cache(State(state): State<AppState>, req: Request, next: Next) -> Response {
+pub async fn page_cache(State(state): State<AppState>, mut req: Request, next: Next) -> Response {
     let cache = &state.cache;
-    if !cache.enabled() || (req.method() != Method::GET && req.method() != Method::HEAD) {
+    if req.method() != Method::GET && req.method() != Method::HEAD {
         return next.run(req).await;
+    }
+    // The reader, for handlers and for the key: a lookup only with the cookie.
+    let viewer = if member_token(req.headers()).is_some() {
+        crate::site::members::viewer(&state, req.headers()).await
+    } else {
+        Viewer::default()
+    };
+    let audience = viewer.audience();
+    req.extensions_mut().insert(viewer);
+    if !cache.enabled() {
+        let mut res = next.run(req).await;
+        if audience != Audience::Anonymous && res.extensions().get::<CacheTags>().is_some() {
+            res.headers_mut().insert(
+                header::CACHE_CONTROL,
+                HeaderValue::from_static(PRIVATE_CACHE_CONTROL),
+            );
+        }
+        return res;
     }
     let Some(path) = req
         .uri()
@@ -478,6 +518,11 @@ pub async fn page_cache(State(state): State<AppState>, req: Request, next: Next)
         .and_then(|pq| cache_key(pq.as_str()))
     else {
         return next.run(req).await;
+    };
+    let path = match audience {
+        Audience::Anonymous => path,
+        Audience::Member => Cow::Owned(format!("member:{path}")),
+        Audience::Paid => Cow::Owned(format!("paid:{path}")),
     };
     // axum empties a HEAD response's body inside the router, before this
     // layer sees it: HEAD may be answered from the cache but never fills it.
@@ -522,7 +567,11 @@ pub async fn page_cache(State(state): State<AppState>, req: Request, next: Next)
         }
     };
     if !keep {
-        return first_render(page_headers(parts.headers, &tags), identity, &req_headers);
+        return first_render(
+            page_headers(parts.headers, &tags, audience),
+            identity,
+            &req_headers,
+        );
     }
     let (gzip, brotli) = compress(&identity);
     let hash = format!("{:016x}", fnv1a64(&identity));
@@ -531,7 +580,7 @@ pub async fn page_cache(State(state): State<AppState>, req: Request, next: Next)
         quoted(&format!("{hash}-gz")),
         quoted(&format!("{hash}-br")),
     );
-    let headers = page_headers(parts.headers, &tags);
+    let headers = page_headers(parts.headers, &tags, audience);
     let page = CachedPage {
         hit_headers: hit_headers(&headers, [&etag, &etag_gzip, &etag_brotli]),
         etag,
@@ -655,7 +704,8 @@ mod tests {
             Some("/?after=1&fragment=1".into())
         );
         // Personal, or a name a route might decode to one it reads: not cached.
-        assert_eq!(k("/join/?joined=a%40b.c"), None);
+        assert_eq!(k("/members/check/?ref=abc"), None);
+        assert_eq!(k("/members/?token=abc&action=signin"), None);
         assert_eq!(k("/?aft%65r=1"), None);
     }
 

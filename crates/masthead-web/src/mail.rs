@@ -1,9 +1,17 @@
 //! Outgoing e-mail over SMTP (lettre). Configured by a URL:
 //! `smtp://host:25` (plain, for a local relay), `smtp://user:pass@host:587?tls=required`
 //! (STARTTLS), or `smtps://user:pass@host:465` (TLS).
+//!
+//! Members' mail (confirmations, sign-in links) goes through a [`Postbox`]:
+//! the SMTP server when one is configured, otherwise an outbox directory
+//! under the data dir where each message is written as an `.eml` file (the
+//! demo's way to read its own mail). Nothing here logs a message's body:
+//! it holds links and codes.
 
-use lettre::message::SinglePart;
+use std::path::PathBuf;
+
 use lettre::message::header::ContentType;
+use lettre::message::{MultiPart, SinglePart};
 use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 
 #[derive(Clone)]
@@ -49,5 +57,88 @@ impl Mailer {
             .await
             .map(|_| ())
             .map_err(|e| format!("the SMTP server refused or failed: {e}"))
+    }
+}
+
+impl Mailer {
+    /// The sender's address, for messages built elsewhere.
+    pub fn from(&self) -> &lettre::message::Mailbox {
+        &self.from
+    }
+
+    async fn send(&self, message: Message) -> Result<(), String> {
+        self.transport
+            .send(message)
+            .await
+            .map(|_| ())
+            .map_err(|e| format!("the SMTP server refused or failed: {e}"))
+    }
+}
+
+/// A message with a plain-text and an HTML part.
+#[derive(Debug, Clone)]
+pub struct Letter {
+    pub to: String,
+    pub subject: String,
+    pub text: String,
+    pub html: String,
+}
+
+impl Letter {
+    fn build(&self, from: lettre::message::Mailbox) -> Result<Message, String> {
+        let to = self.to.parse().map_err(|e| format!("bad recipient: {e}"))?;
+        Message::builder()
+            .from(from)
+            .to(to)
+            .subject(self.subject.clone())
+            .multipart(MultiPart::alternative_plain_html(
+                self.text.clone(),
+                self.html.clone(),
+            ))
+            .map_err(|e| format!("could not build the message: {e}"))
+    }
+}
+
+/// Where members' mail goes: an SMTP server, or files in a directory.
+#[derive(Debug, Clone)]
+pub enum Postbox {
+    Smtp(Mailer),
+    /// Without `--smtp-url`: `<data dir>/outbox/<time>-<random>.eml`.
+    Outbox {
+        dir: PathBuf,
+        from: lettre::message::Mailbox,
+    },
+}
+
+impl Postbox {
+    /// An outbox directory, created if needed.
+    pub fn outbox(dir: PathBuf, from: &str) -> Result<Postbox, String> {
+        std::fs::create_dir_all(&dir)
+            .map_err(|e| format!("cannot create the outbox {}: {e}", dir.display()))?;
+        let from = from
+            .parse()
+            .map_err(|e| format!("the sender address {from:?} is not valid: {e}"))?;
+        Ok(Postbox::Outbox { dir, from })
+    }
+
+    pub async fn send(&self, letter: &Letter) -> Result<(), String> {
+        match self {
+            Postbox::Smtp(m) => m.send(letter.build(m.from().clone())?).await,
+            Postbox::Outbox { dir, from } => {
+                let bytes = letter.build(from.clone())?.formatted();
+                let name = format!(
+                    "{}-{}",
+                    masthead_store::now_ms(),
+                    &crate::auth::new_token()[..12]
+                );
+                let tmp = dir.join(format!(".{name}.tmp"));
+                let path = dir.join(format!("{name}.eml"));
+                // Written whole, then renamed: a reader never sees half a message.
+                tokio::fs::write(&tmp, &bytes)
+                    .await
+                    .and(tokio::fs::rename(&tmp, &path).await)
+                    .map_err(|e| format!("cannot write to the outbox {}: {e}", dir.display()))
+            }
+        }
     }
 }

@@ -12,7 +12,7 @@ use tracing::Level;
 
 use crate::admin;
 use crate::error::themed_errors;
-use crate::site::{assets, feed, join, live, media, post, search};
+use crate::site::{assets, feed, join, live, media, members, post, search};
 use crate::state::AppState;
 
 /// Largest request body the reader's site accepts (forms are tiny).
@@ -194,6 +194,31 @@ fn site(state: AppState) -> Router {
         .route("/search.json", get(search::json))
         .route("/join/", get(join::form).post(join::submit))
         .route("/api/campaign", get(join::campaign_json))
+        .route("/signin/", get(members::signin_form).post(members::signin))
+        .route("/members/", get(members::follow_link))
+        .route(
+            "/members/check/",
+            get(members::check_form).post(members::check_code),
+        )
+        .route(
+            "/members/api/send-magic-link/",
+            post(members::send_magic_link),
+        )
+        .route(
+            "/members/api/send-magic-link",
+            post(members::send_magic_link),
+        )
+        .route("/account/", get(members::account))
+        .route("/account/name", post(members::set_name))
+        .route("/account/email", post(members::change_email))
+        .route("/account/newsletters", post(members::set_newsletters))
+        .route("/account/signout", post(members::signout))
+        .route(
+            "/account/signout-everywhere",
+            post(members::signout_everywhere),
+        )
+        .route("/account/data.json", get(members::export))
+        .route("/account/delete", post(members::delete))
         .route("/_live/{post_id}/events", get(live::events))
         .route("/assets/{name}", get(assets::asset))
         .route("/media/{key}/{name}", get(media::file))

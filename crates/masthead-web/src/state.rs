@@ -24,6 +24,8 @@ pub struct WebConfig {
     pub page_cache: bool,
     /// Outgoing mail (password resets); `None` when no SMTP server is set.
     pub mailer: Option<crate::mail::Mailer>,
+    /// Members' mail: the SMTP server, or the outbox directory without one.
+    pub postbox: crate::mail::Postbox,
     /// The site's public address (`https://news.example`): the only source
     /// of absolute links in pages, feeds, e-mail, API and webhook bodies.
     pub public_url: PublicUrl,

@@ -601,6 +601,19 @@ async fn serve(
     let addr = listener.local_addr()?;
     // The bound address, not the asked-for one: port 0 picks a free port.
     let public_url = public_url.unwrap_or_else(|| PublicUrl::for_listener(addr));
+    let mailer = match &args.smtp_url {
+        Some(url) => Some(
+            masthead_web::mail::Mailer::new(url, &args.mail_from)
+                .map_err(|e| anyhow::anyhow!("--smtp-url/--mail-from: {e}"))?,
+        ),
+        None => None,
+    };
+    if mailer.is_none() {
+        say(&format!(
+            "No --smtp-url: members' e-mails (confirmations, sign-in links) are written to {} instead of being sent",
+            data_dir.join("outbox").display()
+        ));
+    }
     let state = AppState::new(
         store,
         theme,
@@ -609,13 +622,14 @@ async fn serve(
             content_dir,
             media,
             page_cache: !args.no_page_cache,
-            mailer: match &args.smtp_url {
-                Some(url) => Some(
-                    masthead_web::mail::Mailer::new(url, &args.mail_from)
-                        .map_err(|e| anyhow::anyhow!("--smtp-url/--mail-from: {e}"))?,
-                ),
-                None => None,
+            postbox: match &mailer {
+                Some(m) => masthead_web::mail::Postbox::Smtp(m.clone()),
+                None => {
+                    masthead_web::mail::Postbox::outbox(data_dir.join("outbox"), &args.mail_from)
+                        .map_err(|e| anyhow::anyhow!("{e}"))?
+                }
             },
+            mailer,
             public_url,
             trusted_proxies: args.trusted_proxy.clone(),
             allow_private_webhooks: args.allow_private_webhooks,

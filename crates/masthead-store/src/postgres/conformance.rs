@@ -16,6 +16,7 @@ use super::PgStore;
 use super::tests::TestDb;
 use crate::model::*;
 use masthead_model::ApiKeyKind;
+use masthead_model::members::*;
 
 /// A fresh SQLite file in its own directory, removed on drop.
 struct TempDb {
@@ -2361,4 +2362,443 @@ async fn concurrent_drafts_get_distinct_addresses_on_postgres() {
         .collect();
     want.sort();
     assert_eq!(slugs, want);
+}
+
+/// Applies `f` to both results.
+fn each<T, U>((lite, pg): (T, T), f: impl Fn(T) -> U) -> (U, U) {
+    (f(lite), f(pg))
+}
+
+/// Newsletters with their uuids (random per database) checked and blanked.
+fn no_uuids(v: Vec<Newsletter>) -> Vec<Newsletter> {
+    v.into_iter()
+        .map(|n| {
+            assert_eq!(n.uuid.len(), 36, "a uuid: {}", n.uuid);
+            Newsletter {
+                uuid: String::new(),
+                ..n
+            }
+        })
+        .collect()
+}
+
+fn export_without_uuids(e: Option<MemberExport>) -> Option<MemberExport> {
+    e.map(|e| MemberExport {
+        newsletters: no_uuids(e.newsletters),
+        ..e
+    })
+}
+
+/// A member request with fixed secrets: `link`, `reference` and `code`
+/// stand for what the web layer hashes.
+fn member_request(
+    purpose: MemberRequestPurpose,
+    email: &str,
+    member_id: Option<i64>,
+    secret: u8,
+    expires_ms: i64,
+) -> NewMemberRequest {
+    NewMemberRequest {
+        purpose,
+        email: Email::parse(email).expect("email"),
+        member_id,
+        name: "Ada".into(),
+        newsletters: None,
+        source: "site".into(),
+        link_hash: vec![1, secret],
+        ref_hash: vec![2, secret],
+        code_hash: vec![3, secret],
+        now_ms: T0,
+        expires_ms,
+    }
+}
+
+fn member_session_at(secret: u8, at: i64) -> NewMemberSession {
+    NewMemberSession {
+        token_hash: vec![9, secret],
+        csrf_token: format!("csrf-{secret}"),
+        now_ms: at,
+        expires_ms: at + 86_400_000,
+    }
+}
+
+#[tokio::test]
+async fn member_sign_up_sign_in_account_and_deletion_agree() {
+    let b = Both::new("members").await;
+    let later = T0 + 3_600_000;
+    let hook = same(
+        "hook",
+        write_both!(
+            b,
+            insert_webhook("member.deleted", "https://hooks.example/", "h", "s", T0)
+        ),
+    );
+    let added = same(
+        "hook",
+        write_both!(
+            b,
+            insert_webhook("member.added", "https://hooks.example/", "h", "s", T0)
+        ),
+    );
+    assert!(hook != added);
+    // Each database seeds its default newsletter with a uuid of its own.
+    let defaults = same(
+        "newsletters",
+        each(read_both!(b, members::newsletters()), no_uuids),
+    );
+    assert_eq!(defaults.len(), 1, "one default newsletter is seeded");
+    assert!(defaults[0].subscribe_on_signup && defaults[0].status == "active");
+
+    // A sign-up is recorded, not a member; a sign-in for nobody records nothing.
+    let signup = member_request(
+        MemberRequestPurpose::Signup,
+        "Ada@Example.org",
+        None,
+        1,
+        later,
+    );
+    assert_eq!(
+        same("signup", write_both!(b, record_member_request(&signup))),
+        MemberRequestRecorded::Signup
+    );
+    let nobody = member_request(
+        MemberRequestPurpose::Signin,
+        "nobody@example.org",
+        None,
+        2,
+        later,
+    );
+    assert_eq!(
+        same(
+            "signin nobody",
+            write_both!(b, record_member_request(&nobody))
+        ),
+        MemberRequestRecorded::Nothing
+    );
+    assert_eq!(
+        same(
+            "no member yet",
+            read_both!(b, queries::member_count("members".to_owned()))
+        ),
+        0
+    );
+
+    // A wrong code counts; the link then confirms and signs in.
+    let wrong = RedeemBy::Code {
+        ref_hash: vec![2, 1],
+        code_hash: vec![0],
+    };
+    assert_eq!(
+        same(
+            "wrong code",
+            write_both!(
+                b,
+                redeem_member_request(&wrong, &member_session_at(1, T0), 5)
+            )
+        ),
+        Err(RedeemRefused::WrongCode { left: 4 })
+    );
+    let link = RedeemBy::Link(vec![1, 1]);
+    let joined = same(
+        "confirm",
+        write_both!(
+            b,
+            redeem_member_request(&link, &member_session_at(1, T0), 5)
+        ),
+    )
+    .expect("confirmed");
+    assert!(joined.joined && joined.purpose == MemberRequestPurpose::Signup);
+    let ada = joined.member_id;
+    assert_eq!(
+        same(
+            "member now",
+            read_both!(b, queries::member_count("members".to_owned()))
+        ),
+        1
+    );
+    assert_eq!(
+        same(
+            "link reused",
+            write_both!(
+                b,
+                redeem_member_request(&link, &member_session_at(2, T0), 5)
+            )
+        ),
+        Err(RedeemRefused::Invalid)
+    );
+    let s = same(
+        "session",
+        read_both!(b, members::member_session(vec![9, 1], T0)),
+    )
+    .expect("signed in");
+    assert_eq!(
+        (s.member.email.as_str(), s.member.name.as_str()),
+        ("Ada@Example.org", "Ada")
+    );
+    assert!(
+        same(
+            "unknown session",
+            read_both!(b, members::member_session(vec![9, 7], T0))
+        )
+        .is_none()
+    );
+    assert!(
+        same(
+            "expired session",
+            read_both!(b, members::member_session(vec![9, 1], T0 + 86_400_001))
+        )
+        .is_none()
+    );
+    let mine = same(
+        "subscribed",
+        each(read_both!(b, members::member_newsletters(ada)), no_uuids),
+    );
+    assert_eq!(mine.len(), 1, "sign-up subscribes to the defaults");
+
+    // Joining again with the member's address means a sign-in, by code here.
+    let again = member_request(
+        MemberRequestPurpose::Signup,
+        "ada@example.ORG",
+        None,
+        3,
+        later,
+    );
+    assert_eq!(
+        same("join again", write_both!(b, record_member_request(&again))),
+        MemberRequestRecorded::Signin
+    );
+    let code = RedeemBy::Code {
+        ref_hash: vec![2, 3],
+        code_hash: vec![3, 3],
+    };
+    let r = same(
+        "sign in by code",
+        write_both!(
+            b,
+            redeem_member_request(&code, &member_session_at(3, T0), 5)
+        ),
+    )
+    .expect("signed in");
+    assert!(!r.joined && r.member_id == ada && r.purpose == MemberRequestPurpose::Signin);
+
+    // Five wrong codes kill a request: the right one no longer works.
+    let signin = member_request(
+        MemberRequestPurpose::Signin,
+        "ada@example.org",
+        None,
+        4,
+        later,
+    );
+    same("signin", write_both!(b, record_member_request(&signin)));
+    let wrong = RedeemBy::Code {
+        ref_hash: vec![2, 4],
+        code_hash: vec![0],
+    };
+    for left in (0..5).rev() {
+        assert_eq!(
+            same(
+                "wrong",
+                write_both!(
+                    b,
+                    redeem_member_request(&wrong, &member_session_at(4, T0), 5)
+                )
+            ),
+            Err(RedeemRefused::WrongCode { left })
+        );
+    }
+    let right = RedeemBy::Code {
+        ref_hash: vec![2, 4],
+        code_hash: vec![3, 4],
+    };
+    assert_eq!(
+        same(
+            "dead",
+            write_both!(
+                b,
+                redeem_member_request(&right, &member_session_at(4, T0), 5)
+            )
+        ),
+        Err(RedeemRefused::Invalid)
+    );
+    // Expired requests do not work, and go with the next request.
+    let stale = member_request(
+        MemberRequestPurpose::Signin,
+        "ada@example.org",
+        None,
+        5,
+        T0 + 1,
+    );
+    same("stale", write_both!(b, record_member_request(&stale)));
+    assert_eq!(
+        same(
+            "expired",
+            write_both!(
+                b,
+                redeem_member_request(
+                    &RedeemBy::Link(vec![1, 5]),
+                    &member_session_at(5, T0 + 2),
+                    5
+                )
+            )
+        ),
+        Err(RedeemRefused::Invalid)
+    );
+
+    // A change of address applies once confirmed, and never onto another member's.
+    let bo = member_request(
+        MemberRequestPurpose::Signup,
+        "bo@example.org",
+        None,
+        6,
+        later,
+    );
+    same("bo", write_both!(b, record_member_request(&bo)));
+    let bo_id = same(
+        "bo joins",
+        write_both!(
+            b,
+            redeem_member_request(&RedeemBy::Link(vec![1, 6]), &member_session_at(6, T0), 5)
+        ),
+    )
+    .expect("bo")
+    .member_id;
+    let taken = member_request(
+        MemberRequestPurpose::EmailChange,
+        "BO@example.org",
+        Some(ada),
+        7,
+        later,
+    );
+    assert_eq!(
+        same("taken", write_both!(b, record_member_request(&taken))),
+        MemberRequestRecorded::Nothing
+    );
+    let change = member_request(
+        MemberRequestPurpose::EmailChange,
+        "ada@new.example",
+        Some(ada),
+        8,
+        later,
+    );
+    assert_eq!(
+        same("change", write_both!(b, record_member_request(&change))),
+        MemberRequestRecorded::EmailChange
+    );
+    let before = same(
+        "before",
+        each(
+            read_both!(b, members::member_export(ada)),
+            export_without_uuids,
+        ),
+    )
+    .expect("ada");
+    assert_eq!(
+        before.member.email, "Ada@Example.org",
+        "not changed before confirmation"
+    );
+    same(
+        "confirm change",
+        write_both!(
+            b,
+            redeem_member_request(&RedeemBy::Link(vec![1, 8]), &member_session_at(8, T0), 5)
+        ),
+    )
+    .expect("changed");
+    // Newsletters: only existing, active ones are kept.
+    same(
+        "choose",
+        write_both!(b, set_member_newsletters(ada, &[999], T0)),
+    );
+    assert!(
+        same(
+            "none",
+            each(read_both!(b, members::member_newsletters(ada)), no_uuids)
+        )
+        .is_empty()
+    );
+    same(
+        "choose",
+        write_both!(b, set_member_newsletters(ada, &[defaults[0].id, 999], T0)),
+    );
+    same(
+        "name",
+        write_both!(b, set_member_display_name(ada, "Ada L.")),
+    );
+    let export = same(
+        "export",
+        each(
+            read_both!(b, members::member_export(ada)),
+            export_without_uuids,
+        ),
+    )
+    .expect("ada");
+    assert_eq!(
+        (
+            export.member.email.as_str(),
+            export.member.name.as_str(),
+            export.newsletters.len()
+        ),
+        ("ada@new.example", "Ada L.", 1)
+    );
+    assert_eq!(export.sessions_created_ms.len(), 3);
+
+    // Sign out everywhere, then delete: everything about the member goes.
+    assert_eq!(
+        same("signout all", write_both!(b, end_member_sessions(ada))),
+        3
+    );
+    assert!(
+        same(
+            "gone",
+            read_both!(b, members::member_session(vec![9, 1], T0))
+        )
+        .is_none()
+    );
+    same("signout one", write_both!(b, end_member_session(&[9, 6])));
+    assert!(
+        same(
+            "bo out",
+            read_both!(b, members::member_session(vec![9, 6], T0))
+        )
+        .is_none()
+    );
+    assert!(same("delete", write_both!(b, delete_member_account(ada))));
+    assert!(!same(
+        "delete again",
+        write_both!(b, delete_member_account(ada))
+    ));
+    assert!(
+        same(
+            "erased",
+            each(
+                read_both!(b, members::member_export(ada)),
+                export_without_uuids
+            )
+        )
+        .is_none()
+    );
+    assert_eq!(
+        same(
+            "count",
+            read_both!(b, queries::member_count("members".to_owned()))
+        ),
+        1
+    );
+    // Deliveries are stamped with the wall clock: compare what they are about.
+    let events = same(
+        "deliveries",
+        each(read_both!(b, webhooks::recent_deliveries(10)), |ds| {
+            ds.into_iter()
+                .map(|d| (d.event, d.subject_id))
+                .collect::<Vec<_>>()
+        }),
+    );
+    let events: Vec<(&str, i64)> = events.iter().map(|(e, s)| (e.as_str(), *s)).collect();
+    assert!(events.contains(&("member.deleted", ada)), "{events:?}");
+    assert_eq!(
+        events.iter().filter(|e| e.0 == "member.added").count(),
+        2,
+        "member.added once per confirmed sign-up: {events:?}"
+    );
+    let _ = bo_id;
 }

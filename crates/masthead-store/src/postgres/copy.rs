@@ -221,7 +221,7 @@ impl PgWriter<'_> {
         for table in &plan.tables {
             let sql = format!("SELECT COUNT(*) FROM {}", quote_ident(table.name));
             let n: i64 = tx.query_one(sql.as_str(), &[]).await?.try_get(0)?;
-            if n > 0 {
+            if n > 0 && !table.defaulted {
                 held.push((table.name, n as u64));
             }
         }

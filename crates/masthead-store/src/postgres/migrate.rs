@@ -43,6 +43,7 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
     migration!(10, "search", "0010_search.sql"),
     migration!(11, "placeholder", "0011_placeholder.sql"),
     migration!(12, "instances", "0012_instances.sql"),
+    migration!(13, "members", "0013_members.sql"),
 ];
 
 /// The advisory lock's key: "masthead" in ASCII, so it is recognisable in

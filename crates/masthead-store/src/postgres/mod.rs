@@ -22,6 +22,7 @@ pub mod editing;
 mod error;
 #[allow(dead_code)]
 pub mod media;
+pub mod members;
 mod migrate;
 #[allow(dead_code)]
 pub mod queries;

@@ -1200,7 +1200,7 @@ async fn the_schema_goes_where_search_path_says() {
             .get::<_, i64>(0)
         }
     };
-    assert_eq!(count("site").await, 24, "23 tables and schema_migrations");
+    assert_eq!(count("site").await, 28, "27 tables and schema_migrations");
     assert_eq!(count("public").await, 0);
 }
 
@@ -1215,7 +1215,7 @@ async fn analyze_gives_the_planner_statistics_of_every_table() {
     let client = db.client().await;
     let never = "SELECT COUNT(*) FROM pg_stat_user_tables
                  WHERE schemaname = current_schema() AND last_analyze IS NULL";
-    let before: i64 = client.query_one(never, &[]).await.unwrap().get(0);
+    let before: i64 = client.query_one(never, &[]).await.expect("stats").get(0);
     assert!(before > 0, "a fresh schema has tables never analyzed");
     store.analyze().await.expect("analyze");
     // The statistics collector reports asynchronously: give it a moment.
@@ -1224,8 +1224,8 @@ async fn analyze_gives_the_planner_statistics_of_every_table() {
         client
             .batch_execute("SELECT pg_stat_clear_snapshot()")
             .await
-            .unwrap();
-        after = client.query_one(never, &[]).await.unwrap().get(0);
+            .expect("clear the stats snapshot");
+        after = client.query_one(never, &[]).await.expect("stats").get(0);
         if after == 0 {
             break;
         }

@@ -450,6 +450,8 @@ impl<'a> PgWriter<'a> {
             .await
     }
 
+    /// The twin of the SQLite writer's test-only `join_member`.
+    #[cfg(test)]
     pub async fn join_member(
         &self,
         email: &Email,

@@ -141,7 +141,7 @@ impl Writer<'_> {
                 [],
                 |r| r.get(0),
             )?;
-            if n > 0 {
+            if n > 0 && !table.defaulted {
                 held.push((table.name, n as u64));
             }
         }

@@ -9,6 +9,7 @@ pub mod backup;
 pub mod copy;
 pub mod editing;
 pub mod media;
+pub mod members;
 pub mod queries;
 pub mod search;
 pub mod staff;
@@ -87,6 +88,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         12,
         "instances",
         include_str!("../../migrations/sqlite/0012_instances.sql"),
+    ),
+    (
+        13,
+        "members",
+        include_str!("../../migrations/sqlite/0013_members.sql"),
     ),
 ];
 

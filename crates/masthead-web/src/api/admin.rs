@@ -1418,6 +1418,10 @@ async fn upload_image(
 pub(crate) async fn webhook_payload(state: &AppState, event: &str, id: i64) -> Option<Value> {
     let base = state.public_url();
     let tz = site_tz(state);
+    if event == "member.deleted" {
+        // The member's data is erased at once: only their id is left to say.
+        return Some(json!({ "member": { "current": {}, "previous": { "id": format_id(id) } } }));
+    }
     if event == "member.added" {
         let m = state.store.member(id).await.ok()??;
         return Some(json!({ "member": { "current": member_json(&m, &tz), "previous": {} } }));

@@ -4,28 +4,58 @@ use std::sync::atomic::Ordering;
 
 use std::net::SocketAddr;
 
-use axum::extract::rejection::FormRejection;
-use axum::extract::{ConnectInfo, Form, State};
+use axum::extract::rejection::RawFormRejection;
+use axum::extract::{ConnectInfo, RawForm, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
-use axum::response::{IntoResponse, Redirect, Response};
+use axum::response::{IntoResponse, Response};
 use masthead_domain::{CampaignProgress, Email};
 use masthead_render::views::{CampaignView, PageMeta, SiteView};
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 
 use super::html_page;
 use crate::cache::CacheTags;
 use crate::error::SiteError;
 use crate::state::AppState;
 
-#[derive(Debug, Deserialize)]
+/// The join form: `email`, an optional `name`, and, when the form listed
+/// newsletters (`newsletters_shown`), one `newsletter` field per box ticked.
+#[derive(Debug, Default, PartialEq)]
 pub struct JoinForm {
-    #[serde(default)]
     email: String,
+    name: String,
+    /// `None`: the form showed no choice, so new members get the defaults.
+    newsletters: Option<Vec<i64>>,
 }
 
-#[derive(Debug, Deserialize)]
-pub struct JoinedQuery {
-    joined: Option<String>,
+impl JoinForm {
+    /// Parses the form's body; repeated fields are why this is not serde's.
+    pub fn parse(body: &[u8]) -> Result<JoinForm, String> {
+        let mut f = JoinForm::default();
+        let mut shown = false;
+        let mut chosen = Vec::new();
+        for (k, v) in form_urlencoded::parse(body) {
+            match &*k {
+                "email" => f.email = v.into_owned(),
+                "name" => f.name = v.into_owned(),
+                "newsletters_shown" => shown = true,
+                "newsletter" => chosen.push(
+                    v.parse::<i64>()
+                        .map_err(|_| format!("{v:?} is not a newsletter"))?,
+                ),
+                _ => {}
+            }
+        }
+        f.newsletters = (shown || !chosen.is_empty()).then_some(chosen);
+        Ok(f)
+    }
+}
+
+#[derive(Serialize)]
+struct NewsletterOption {
+    id: i64,
+    name: String,
+    description: String,
+    checked: bool,
 }
 
 #[derive(Serialize)]
@@ -33,81 +63,94 @@ struct JoinContext {
     site: SiteView,
     campaign: Option<CampaignView>,
     page: PageMeta,
-    joined: bool,
     email: String,
     error: Option<String>,
+    newsletters: Vec<NewsletterOption>,
+}
+
+/// The active newsletters a new member may choose, ticked if new members get them.
+async fn newsletter_options(state: &AppState) -> Result<Vec<NewsletterOption>, SiteError> {
+    Ok(state
+        .store
+        .newsletters()
+        .await?
+        .into_iter()
+        .filter(|n| n.status == "active")
+        .map(|n| NewsletterOption {
+            checked: n.subscribe_on_signup,
+            id: n.id,
+            name: n.name,
+            description: n.description,
+        })
+        .collect())
 }
 
 fn render(
     state: &AppState,
-    joined: bool,
     email: String,
     error: Option<String>,
+    newsletters: Vec<NewsletterOption>,
 ) -> Result<String, SiteError> {
     let clock = state.clock();
     let ctx = JoinContext {
         site: state.site_view(),
         campaign: state.campaign_view(&clock),
         page: PageMeta {
-            title: if joined {
-                "Thank you".into()
-            } else {
-                "Join".into()
-            },
+            title: "Join".into(),
             description: "Become a member and keep our reporting free for everyone.".into(),
             path: "/join/".into(),
             section: None,
-            noindex: joined,
+            noindex: false,
         },
-        joined,
         email,
         error,
+        newsletters,
     };
     Ok(state.theme.render("join.html", &ctx)?)
 }
 
-pub async fn form(
-    State(state): State<AppState>,
-    q: Result<axum::extract::Query<JoinedQuery>, axum::extract::rejection::QueryRejection>,
-) -> Result<Response, SiteError> {
-    let joined = q.ok().and_then(|q| q.0.joined);
-    match joined {
-        // The address is echoed back only after the visitor's own submission.
-        Some(email) => {
-            let mut res = html_page(render(&state, true, email, None)?, CacheTags::default());
-            // Personal: never cached, by us or anyone.
-            res.extensions_mut().remove::<CacheTags>();
-            res.headers_mut()
-                .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-            Ok(res)
-        }
-        None => Ok(html_page(
-            render(&state, false, String::new(), None)?,
-            CacheTags::new(["site".to_owned()]),
-        )),
-    }
+pub async fn form(State(state): State<AppState>) -> Result<Response, SiteError> {
+    Ok(html_page(
+        render(
+            &state,
+            String::new(),
+            None,
+            newsletter_options(&state).await?,
+        )?,
+        CacheTags::new(["site".to_owned()]),
+    ))
 }
 
-/// Adds the member and redirects (POST/redirect/GET), so a reload does not resubmit.
-/// Joining twice is harmless and says the same thing, so the form does not
-/// reveal who is already a member. Each address may join a few dozen times
-/// in ten minutes (counted with the join, in one transaction), and only so
-/// many joins are written at once (see `throttle.rs`).
+/// Records a pending sign-up and mails its confirmation (see
+/// `members.rs`), then shows the "check your inbox" page (POST/redirect/GET,
+/// so a reload does not resubmit). The member is added, and counted, when the
+/// address is confirmed. The answer is the same for an address that is
+/// already a member's (which is mailed a sign-in link instead), and no
+/// address is ever put in a URL. Requests are throttled per connection, per
+/// address and in total (see `members.rs`), and only so many are written at
+/// once (see `throttle.rs`).
 pub async fn submit(
     State(state): State<AppState>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
-    form: Result<Form<JoinForm>, FormRejection>,
+    form: Result<RawForm, RawFormRejection>,
 ) -> Result<Response, SiteError> {
-    let Form(form) =
+    let RawForm(body) =
         form.map_err(|e| SiteError::BadRequest(format!("The form could not be read: {e}")))?;
+    let form = JoinForm::parse(&body)
+        .map_err(|e| SiteError::BadRequest(format!("The form could not be read: {e}")))?;
     let email = match Email::parse(&form.email) {
         Ok(e) => e,
         Err(e) => {
             let message = format!("That address does not look right: {e}.")
                 .replace("invalid e-mail address: ", "");
             let shown: String = form.email.chars().take(254).collect();
-            let html = render(&state, false, shown, Some(message))?;
+            let html = render(
+                &state,
+                shown,
+                Some(message),
+                newsletter_options(&state).await?,
+            )?;
             let mut res =
                 (StatusCode::UNPROCESSABLE_ENTITY, axum::response::Html(html)).into_response();
             res.headers_mut()
@@ -121,37 +164,12 @@ pub async fn submit(
             &state,
             StatusCode::SERVICE_UNAVAILABLE,
             address,
-            "So many people are joining right now that we could not add you. Please try again in a moment.",
+            "So many people are joining right now that we could not record your request. Please try again in a moment.",
             2,
         ));
     };
-    let ip = crate::security::client_ip(peer.ip(), &headers, &state.config.trusted_proxies);
-    let limits = crate::throttle::join_limits(&crate::throttle::address_key(ip));
-    let outcome = match state
-        .store
-        .join_member_throttled(email, "site", limits)
-        .await?
-    {
-        Ok(outcome) => outcome,
-        Err(_) => {
-            tracing::info!("join refused: too many from one address");
-            return Ok(refused(
-                &state,
-                StatusCode::TOO_MANY_REQUESTS,
-                address,
-                "Too many sign-ups have come from your address in the last few minutes. Please try again later.",
-                crate::throttle::retry_after_s(crate::throttle::JOIN_WINDOW_MS),
-            ));
-        }
-    };
-    tracing::info!(?outcome, "join form");
-    if outcome == masthead_store::JoinOutcome::Joined {
-        // Open pages see it on their next poll; the change log brings joins
-        // made elsewhere (recounted at most once a second, see changes.rs).
-        state.member_count.fetch_add(1, Ordering::Relaxed);
-    }
-    let target = format!("/join/?joined={}", urlencode(&address));
-    Ok(Redirect::to(&target).into_response())
+    let name: String = form.name.trim().chars().take(191).collect();
+    Ok(super::members::join(&state, peer, &headers, email, name, form.newsletters).await)
 }
 
 /// The join form again, with why the address was not added and when to retry.
@@ -162,25 +180,14 @@ fn refused(
     message: &str,
     retry_after_s: u32,
 ) -> Response {
-    let mut res = match render(state, false, email, Some(message.to_owned())) {
+    // Refusals show the form without the choice (new members get the defaults).
+    let mut res = match render(state, email, Some(message.to_owned()), Vec::new()) {
         Ok(html) => (status, axum::response::Html(html)).into_response(),
         Err(e) => e.into_response(),
     };
     res.headers_mut()
         .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     crate::throttle::with_retry_after(res, retry_after_s)
-}
-
-fn urlencode(s: &str) -> String {
-    let mut out = String::with_capacity(s.len() * 3);
-    for b in s.bytes() {
-        if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) {
-            out.push(b as char);
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
 }
 
 #[derive(Serialize)]
@@ -229,4 +236,32 @@ pub async fn campaign_json(
         h.insert(header::ETAG, v);
     }
     Ok(res)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::JoinForm;
+    use proptest::prelude::*;
+
+    #[test]
+    fn the_join_form_reads_repeated_newsletters() {
+        let f = JoinForm::parse(
+            b"email=a%40b.org&name=Ann&newsletters_shown=1&newsletter=2&newsletter=5",
+        )
+        .expect("form");
+        assert_eq!((f.email.as_str(), f.name.as_str()), ("a@b.org", "Ann"));
+        assert_eq!(f.newsletters, Some(vec![2, 5]));
+        let none_ticked = JoinForm::parse(b"email=a%40b.org&newsletters_shown=1").expect("form");
+        assert_eq!(none_ticked.newsletters, Some(vec![]));
+        let no_choice = JoinForm::parse(b"email=a%40b.org").expect("form");
+        assert_eq!(no_choice.newsletters, None, "the defaults");
+        assert!(JoinForm::parse(b"email=a%40b.org&newsletter=x").is_err());
+    }
+
+    proptest! {
+        #[test]
+        fn the_join_form_parser_never_panics(body in proptest::collection::vec(any::<u8>(), 0..200)) {
+            let _ = JoinForm::parse(&body);
+        }
+    }
 }

@@ -6,6 +6,7 @@ pub mod feeds;
 pub mod join;
 pub mod live;
 pub mod media;
+pub mod members;
 pub mod post;
 pub mod search;
 pub mod seo;
@@ -27,6 +28,11 @@ pub fn html_page(html: String, tags: CacheTags) -> Response {
     res.headers_mut().insert(
         header::CACHE_CONTROL,
         HeaderValue::from_static(PAGE_CACHE_CONTROL),
+    );
+    // Pages may differ by audience (a members-only story read in full).
+    res.headers_mut().insert(
+        header::VARY,
+        HeaderValue::from_static("Accept-Encoding, Cookie"),
     );
     res
 }

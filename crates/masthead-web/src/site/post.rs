@@ -49,6 +49,7 @@ struct PostContext {
 
 pub async fn show(
     State(state): State<AppState>,
+    viewer: Option<axum::Extension<super::members::Viewer>>,
     Path(slug): Path<String>,
     query: Result<Query<StoryQuery>, QueryRejection>,
 ) -> Result<Response, SiteError> {
@@ -121,7 +122,13 @@ pub async fn show(
         PostKind::Page => "page.html",
         _ => "post.html",
     };
-    let view = PostView::new(&post, &clock);
+    let mut view = PostView::new(&post, &clock);
+    // A member reads a members-only story in full (the page cache keeps
+    // this copy for their audience only; see cache.rs).
+    if viewer.is_some_and(|v| v.0.may_read(post.visibility)) && view.gate.is_some() {
+        view.body_html = post.body_html.clone();
+        view.gate = None;
+    }
     let site = state.site_view();
     let title = post
         .meta_title

@@ -120,6 +120,7 @@ fn start_writers(
     let mut tasks = Vec::new();
     {
         let (base, acked, stop, n) = (s.base.clone(), acked.clone(), stop.clone(), n.clone());
+        let data = s.data.clone();
         tasks.push(tokio::spawn(async move {
             let c = client();
             while !stop.load(Ordering::SeqCst) {
@@ -138,6 +139,15 @@ fn start_writers(
                     continue;
                 }
                 assert_eq!(res.status().as_u16(), 303, "join {i}");
+                // A member once the address is confirmed (from the outbox).
+                let link = {
+                    let (data, email) = (data.clone(), email.clone());
+                    tokio::task::spawn_blocking(move || outbox_link(&data, &email))
+                        .await
+                        .expect("outbox")
+                };
+                let res = c.get(link).send().await.expect("confirm");
+                assert_eq!(res.status().as_u16(), 303, "confirm {i}");
                 acked.lock().expect("lock").members.push(email);
             }
         }));

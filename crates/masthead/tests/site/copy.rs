@@ -148,9 +148,10 @@ async fn seed(data: &Path, db: Option<&str>) {
         .await
         .expect("webhook");
     store
-        .join_member(
+        .add_member(
             masthead_domain::Email::parse("late.reader@example.org").expect("email"),
-            "site",
+            String::new(),
+            masthead_store::now_ms(),
         )
         .await
         .expect("member with a delivery");
@@ -325,9 +326,10 @@ async fn copy_refuses_a_site_in_the_way_and_replaces_it_when_asked() {
     // The site moves on; copying again is refused, with exit status 3.
     let store = open(&site, site_db.as_deref()).await;
     store
-        .join_member(
+        .add_member(
             masthead_domain::Email::parse("after@example.org").expect("email"),
-            "site",
+            String::new(),
+            masthead_store::now_ms(),
         )
         .await
         .expect("join");

@@ -172,6 +172,7 @@ async fn webhooks_are_signed_retried_and_never_block_publishing() {
         ("post.published", &slow.url, "slow"),
         ("post.updated", &good.url, "good-updates"),
         ("member.added", &good.url, "good-members"),
+        ("member.deleted", &good.url, "good-deleted"),
     ] {
         let res = desk(
             "/admin/integrations/webhooks",
@@ -379,14 +380,8 @@ async fn webhooks_are_signed_retried_and_never_block_publishing() {
     })
     .await;
 
-    // Joining is member.added.
-    let res = client()
-        .post(s.url("/join/"))
-        .form(&[("email", "hooked.reader@example.com")])
-        .send()
-        .await
-        .expect("join");
-    assert_eq!(res.status().as_u16(), 303);
+    // A confirmed sign-up is member.added (a pending one is nothing yet).
+    let member = join_and_confirm(&s, "hooked.reader@example.com").await;
     let r = good
         .wait_for("member.added", |r| {
             r.header("x-masthead-event") == Some("member.added")
@@ -396,6 +391,44 @@ async fn webhooks_are_signed_retried_and_never_block_publishing() {
     assert_eq!(
         r.json()["member"]["current"]["email"],
         "hooked.reader@example.com"
+    );
+    let id = r.json()["member"]["current"]["id"].clone();
+
+    // A member deleting their account is member.deleted, with the id only.
+    let account = client()
+        .get(s.url("/account/"))
+        .header(header::COOKIE, &member)
+        .send()
+        .await
+        .expect("account")
+        .text()
+        .await
+        .expect("html");
+    let csrf = account
+        .split("name=\"csrf\" value=\"")
+        .nth(1)
+        .and_then(|x| x.split('"').next())
+        .expect("csrf")
+        .to_owned();
+    let res = client()
+        .post(s.url("/account/delete"))
+        .header(header::COOKIE, &member)
+        .form(&[("csrf", csrf.as_str()), ("confirm", "yes")])
+        .send()
+        .await
+        .expect("delete");
+    assert_eq!(res.status().as_u16(), 200);
+    let r = good
+        .wait_for("member.deleted", |r| {
+            r.header("x-masthead-event") == Some("member.deleted")
+        })
+        .await;
+    verify(&secret_of("good-deleted"), &r);
+    assert_eq!(r.json()["member"]["previous"]["id"], id, "{}", r.body);
+    assert!(
+        !r.body.contains("hooked.reader"),
+        "no personal data: {}",
+        r.body
     );
 }
 
@@ -500,13 +533,7 @@ async fn webhooks_never_reach_private_addresses_and_the_log_does_not_tell_why() 
         );
     }
     // Existing ones are never delivered.
-    let res = client()
-        .post(s.url("/join/"))
-        .form(&[("email", "curious.reader@example.com")])
-        .send()
-        .await
-        .expect("join");
-    assert_eq!(res.status().as_u16(), 303);
+    join_and_confirm(&s, "curious.reader@example.com").await;
     let deadline = Instant::now() + Duration::from_secs(15);
     let log = loop {
         let log = delivery_log(&s, &cookie).await;

@@ -1,0 +1,157 @@
+//! Members as they sign up, sign in and manage their account (issue 10):
+//! pending requests (a sign-up, a sign-in, an e-mail change), member
+//! sessions, newsletters. Secrets arrive here already hashed.
+
+use masthead_domain::Email;
+use serde::Serialize;
+
+/// What a member request is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub enum MemberRequestPurpose {
+    /// Joining: the member row is written when the address is confirmed.
+    Signup,
+    Signin,
+    /// A signed-in member's new address, confirmed there before it applies.
+    EmailChange,
+}
+
+impl MemberRequestPurpose {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            MemberRequestPurpose::Signup => "signup",
+            MemberRequestPurpose::Signin => "signin",
+            MemberRequestPurpose::EmailChange => "email_change",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<MemberRequestPurpose> {
+        match s {
+            "signup" => Some(MemberRequestPurpose::Signup),
+            "signin" => Some(MemberRequestPurpose::Signin),
+            "email_change" => Some(MemberRequestPurpose::EmailChange),
+            _ => None,
+        }
+    }
+}
+
+/// A request to record, and the mail it will send. The hashes are SHA-256:
+/// of the link's token, of the asking page's reference, and of the
+/// reference with the 6-digit code.
+#[derive(Debug, Clone)]
+pub struct NewMemberRequest {
+    pub purpose: MemberRequestPurpose,
+    pub email: Email,
+    /// The member changing address (`EmailChange` only).
+    pub member_id: Option<i64>,
+    pub name: String,
+    /// Newsletter ids chosen at sign-up; `None`: the sign-up defaults.
+    pub newsletters: Option<Vec<i64>>,
+    pub source: String,
+    pub link_hash: Vec<u8>,
+    pub ref_hash: Vec<u8>,
+    pub code_hash: Vec<u8>,
+    pub now_ms: i64,
+    pub expires_ms: i64,
+}
+
+/// What was recorded for a request, so the caller knows which mail to send
+/// (and the visitor is told the same thing whichever it is).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MemberRequestRecorded {
+    /// A pending sign-up: send the confirmation.
+    Signup,
+    /// The address is already a member's (asked to join or to sign in):
+    /// send a sign-in link instead.
+    Signin,
+    /// An e-mail change: send the confirmation to the new address.
+    EmailChange,
+    /// Nothing recorded, no mail: a sign-in for an address with no member,
+    /// or an e-mail change to an address another member has.
+    Nothing,
+}
+
+/// A session to open when a request is redeemed.
+#[derive(Debug, Clone)]
+pub struct NewMemberSession {
+    pub token_hash: Vec<u8>,
+    pub csrf_token: String,
+    pub now_ms: i64,
+    pub expires_ms: i64,
+}
+
+/// A redeemed request: the member now signed in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MemberRedeemed {
+    pub member_id: i64,
+    pub purpose: MemberRequestPurpose,
+    /// A sign-up confirmed just now (the member row is new).
+    pub joined: bool,
+}
+
+/// Why a link or code was not accepted. Nothing changed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RedeemRefused {
+    /// Unknown, already used, expired, or dead from too many wrong codes.
+    Invalid,
+    /// A wrong code; this many tries are left on the request.
+    WrongCode { left: u32 },
+    /// The new address became another member's meanwhile.
+    AddressTaken,
+}
+
+/// A member as the site and the member themselves see it.
+#[derive(Debug, Clone, Serialize)]
+pub struct Member {
+    pub id: i64,
+    pub email: String,
+    pub name: String,
+    /// free | paid | comped
+    pub status: String,
+    pub created_ms: i64,
+}
+
+/// A signed-in member and their session's CSRF token.
+#[derive(Debug, Clone)]
+pub struct MemberSession {
+    pub member: Member,
+    pub csrf_token: String,
+}
+
+/// Ghost's newsletter fields.
+#[derive(Debug, Clone, Serialize)]
+pub struct Newsletter {
+    pub id: i64,
+    pub uuid: String,
+    pub name: String,
+    pub slug: String,
+    pub description: String,
+    pub sender_name: Option<String>,
+    pub sender_reply_to: String,
+    /// active | archived
+    pub status: String,
+    pub subscribe_on_signup: bool,
+    pub sort_order: i64,
+    /// members | paid
+    pub visibility: String,
+}
+
+/// Everything stored about one member, for "download my data".
+#[derive(Debug, Clone, Serialize)]
+pub struct MemberExport {
+    pub member: Member,
+    pub newsletters: Vec<Newsletter>,
+    /// Open sessions (signed-in browsers), by when they were opened.
+    pub sessions_created_ms: Vec<i64>,
+}
+
+/// How a request is looked up when redeemed.
+#[derive(Debug, Clone)]
+pub enum RedeemBy {
+    /// The SHA-256 of the link's token.
+    Link(Vec<u8>),
+    /// The SHA-256 of the asking page's reference, and of reference + code.
+    Code {
+        ref_hash: Vec<u8>,
+        code_hash: Vec<u8>,
+    },
+}
