@@ -119,6 +119,43 @@ fn masthead(data: &Path, db: &Database) -> Command {
     c
 }
 
+/// The confirmation link in the newest mail to `to` in the outbox of the
+/// data directory `data` (members' mail without an SMTP server).
+fn outbox_link(data: &Path, to: &str) -> String {
+    let outbox = data.join("outbox");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let mut found: Vec<(PathBuf, String)> = std::fs::read_dir(&outbox)
+            .map(|d| {
+                d.filter_map(Result::ok)
+                    .map(|e| e.path())
+                    .filter(|p| p.extension().is_some_and(|x| x == "eml"))
+                    .filter_map(|p| Some((p.clone(), std::fs::read_to_string(&p).ok()?)))
+                    .filter(|(_, m)| m.contains(&format!("To: {to}")))
+                    .collect()
+            })
+            .unwrap_or_default();
+        found.sort();
+        if let Some((_, m)) = found.pop() {
+            let m = m
+                .replace("=\r\n", "")
+                .replace("=\n", "")
+                .replace("=3D", "=");
+            return m
+                .split_whitespace()
+                .find(|w| w.contains("/members/?token="))
+                .expect("a link in the mail")
+                .to_owned();
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no mail to {to} in {}",
+            outbox.display()
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
 struct Instance {
     name: &'static str,
     child: Child,
@@ -641,6 +678,19 @@ async fn three_instances_share_one_database() {
         .await
         .expect("join");
     assert_eq!(res.status().as_u16(), 303);
+    // A member once the address is confirmed: the link from C's mail,
+    // followed on B (the instances share their data directory's outbox).
+    let outbox = data.0.clone();
+    let link = tokio::task::spawn_blocking(move || outbox_link(&outbox, "reader@estuary.example"))
+        .await
+        .expect("outbox");
+    let path = &link[link.find("/members/").expect("a site link")..];
+    let res = client().get(b.url(path)).send().await.expect("confirm");
+    assert!(
+        res.status().is_success() || res.status().is_redirection(),
+        "confirming: {}",
+        res.status()
+    );
     let first = hanging.wait_for(1, Duration::from_secs(10)).await[0].clone();
     let held = deliveries(&store, "member.added").await;
     assert_eq!(held.len(), 1, "{held:?}");
