@@ -11,6 +11,7 @@
 pub mod error;
 mod ops;
 mod postgres;
+mod search;
 mod sqlite;
 #[cfg(feature = "test-support")]
 pub mod testing;
@@ -21,8 +22,8 @@ use std::sync::Arc;
 pub use error::{StoreError, StoreResult};
 pub use masthead_model::*;
 pub use postgres::{PgStore, describe_url as describe_postgres_url};
+pub use search::{SearchFilters, SearchHit, SearchPage};
 pub use sqlite::backup::check_snapshot;
-pub use sqlite::search::{SearchFilters, SearchHit, SearchPage};
 
 use sqlite::{SqliteStore, Writer};
 
@@ -585,12 +586,10 @@ impl Store {
                 })
                 .await
             }
-            // The tsvector index is issue 9's next step; until then the
-            // search page says so instead of pretending to find nothing.
-            Backend::Postgres(_) => Err(StoreError::Unavailable(
-                "search is not available on PostgreSQL yet; it works on the embedded SQLite database"
-                    .into(),
-            )),
+            Backend::Postgres(db) => {
+                postgres::search::search(&*self.pg_read(db).await?, query, filters, after, limit)
+                    .await
+            }
         }
     }
     read_op!(published_post_id_by_slug(slug: String, kind: Option<PostKind>) -> Option<i64>);

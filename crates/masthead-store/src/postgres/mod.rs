@@ -23,6 +23,7 @@ pub mod media;
 mod migrate;
 #[allow(dead_code)]
 pub mod queries;
+pub mod search;
 #[allow(dead_code)]
 mod sql;
 #[allow(dead_code)]
@@ -43,7 +44,7 @@ pub use write::{PgWriter, SendFuture, new_uuid};
 #[cfg(test)]
 mod conformance;
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;
 
 use std::time::Duration;
 

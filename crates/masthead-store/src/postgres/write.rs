@@ -330,6 +330,7 @@ impl<'a> PgWriter<'a> {
         if p.status == PostStatus::Published {
             self.enqueue_webhooks("post.published", id).await?;
         }
+        self.reindex_post(id).await?;
         self.log_change(ChangeTopic::Post, Some(id), None).await?;
         Ok(id)
     }
@@ -539,6 +540,7 @@ impl PgWriter<'_> {
             }
             // scheduled -> published (SQLite's webhooks_post_status trigger).
             self.enqueue_webhooks("post.published", *id).await?;
+            self.reindex_post(*id).await?;
             self.log_change(ChangeTopic::Post, Some(*id), None).await?;
         }
         Ok(ids)

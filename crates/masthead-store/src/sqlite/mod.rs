@@ -77,6 +77,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "search",
         include_str!("../../migrations/sqlite/0010_search.sql"),
     ),
+    (
+        11,
+        "search_index",
+        include_str!("../../migrations/sqlite/0011_search_index.sql"),
+    ),
 ];
 
 /// Most idle reader connections kept open.
@@ -264,4 +269,4 @@ fn open_connection(path: &Path, read_only: bool) -> StoreResult<Connection> {
 }
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;
