@@ -277,7 +277,8 @@ fn tsquery_term(kind: &TermKind) -> String {
 }
 
 /// Where a result page ends. Results are ranked in windows: the newest
-/// matches up to a bound (a backend's choice, a thousand or so), best first,
+/// matches up to a bound (a backend's choice: a thousand on SQLite, two
+/// hundred on PostgreSQL), best first,
 /// then the next-older window, and so on; a query with fewer matches than
 /// that is one window, ranked as a whole. A cursor names its window (a range
 /// of index keys, which order posts by publication time) and the last result

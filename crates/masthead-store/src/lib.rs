@@ -587,8 +587,8 @@ impl Store {
                 .await
             }
             Backend::Postgres(db) => {
-                postgres::search::search(&*self.pg_read(db).await?, query, filters, after, limit)
-                    .await
+                let mut read = self.pg_read(db).await?;
+                postgres::search::search(&mut read.client, query, filters, after, limit).await
             }
         }
     }

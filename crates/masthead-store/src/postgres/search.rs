@@ -9,21 +9,23 @@
 //!
 //! Results are ranked in windows of the newest matches, as on SQLite. What
 //! finds a window is the part that must be fast at 100,000 posts, whatever
-//! the words: a word in half the archive has its newest few hundred matches
-//! among the newest thousand posts, so the window is found by walking the
-//! newest posts in key order and testing each ([`walk`]); a rarer word would
-//! make that walk long, so after a few thousand posts the rest of the window
-//! comes from the GIN index, within a key range the walk's hit rate says
-//! should hold it ([`window_below`]). Either way a search reads a few
-//! thousand rows at most, and ranks only a window's matches.
+//! the words. A word in half the archive has its newest few hundred matches
+//! among the newest thousand posts, where its GIN entry lists fifty thousand:
+//! such a window is found by walking the newest posts in key order and
+//! testing each ([`walk`]). A rarer word would make that walk long, so after
+//! [`TUNING`]`.walk_rows` posts the rest of the window comes from the GIN
+//! index, within a key range the walk's hit rate says should hold it
+//! ([`matches_in`]). Either way a search reads a few thousand rows at most,
+//! and ranks only a window's matches; headlines are made for the page's
+//! results only, each from the stretch of its text around the first match.
 
 use std::collections::{HashMap, HashSet};
 
 use masthead_domain::search::{
-    Highlighted, MARK_END, MARK_START, SearchCursor, SearchQuery, TsQueryText,
+    Highlighted, MARK_END, MARK_START, SearchCursor, SearchQuery, TsQueryText, clean_text,
 };
 use tokio_postgres::types::{ToSql, Type};
-use tokio_postgres::{Client, GenericClient, Row};
+use tokio_postgres::{Client, GenericClient, IsolationLevel, Row};
 
 use super::PgWriter;
 use super::queries::{card_columns, card_from_row};
@@ -46,12 +48,13 @@ pub(crate) struct Tuning {
 }
 
 /// Ranking windows smaller than SQLite's: here every ranked match is a row
-/// read from the table, where FTS5 reads its own index. A walk of 4,000
-/// posts is cheapest for words found in one post of eight or more (it fills
-/// a window before it ends), the index for rarer ones.
+/// read from the table, and a phrase is checked in each candidate's row,
+/// where FTS5 reads positions from its own index. A walk of 1,600 posts
+/// fills a window for words found in one post of eight or more; rarer ones
+/// are looked up in the GIN index.
 pub(crate) const TUNING: Tuning = Tuning {
-    rank_window: 500,
-    walk_rows: 4_000,
+    rank_window: 200,
+    walk_rows: 1_600,
 };
 /// The most bytes of a body indexed. PostgreSQL refuses a tsvector over a
 /// megabyte, and stops counting word positions at 16,383 anyway (phrases
@@ -372,7 +375,7 @@ struct Match {
 /// The reader's query, normalised by PostgreSQL (stemmed, with exclusions
 /// applied); `None` when none of the words that must match is one it
 /// indexes (so that "-x" alone never means "everything but x").
-async fn normalise(c: &Client, ts: &TsQueryText) -> StoreResult<Option<String>> {
+async fn normalise(c: &impl GenericClient, ts: &TsQueryText) -> StoreResult<Option<String>> {
     let row = match &ts.excluded {
         None => {
             c.query_typed(
@@ -397,24 +400,20 @@ async fn normalise(c: &Client, ts: &TsQueryText) -> StoreResult<Option<String>> 
     Ok((nodes > 0).then(|| row.try_get(0)).transpose()?)
 }
 
-/// A window: the keys `start..end`, and its matches with their scores.
-struct Window {
-    start: i64,
-    end: i64,
-    matches: Vec<(i64, f64)>,
-}
+/// Matches with their scores, newest first.
+type Scored = Vec<(i64, f64)>;
 
-/// Walks the newest `walk_rows` posts in `lower..hi`, newest first, and
-/// returns the first `rank_window` matches among them with their scores,
-/// the key of the first post walked and, when the walk went all `walk_rows`
-/// posts, the key of the last.
+/// Walks the newest `walk_rows` posts in `from..to`, newest first, testing
+/// each: the first `limit` matches (all, when `None`) with their scores,
+/// the key of the first post walked and, when the walk went all
+/// `walk_rows` posts without finding `limit` matches, the key of the last.
 async fn walk(
-    c: &Client,
+    c: &impl GenericClient,
     t: &Tuning,
     m: &Match,
-    lower: i64,
-    hi: i64,
-) -> StoreResult<(Vec<(i64, f64)>, Option<i64>, Option<i64>)> {
+    (from, to): (i64, i64),
+    limit: Option<i64>,
+) -> StoreResult<(Scored, Option<i64>, Option<i64>)> {
     let rows = c
         .query_typed(
             concat!(
@@ -432,15 +431,15 @@ async fn walk(
             &[
                 (&m.filter, Type::TEXT),
                 (&m.rank, Type::TEXT),
-                (&lower, Type::INT8),
-                (&hi, Type::INT8),
+                (&from, Type::INT8),
+                (&to, Type::INT8),
                 (&t.walk_rows, Type::INT8),
                 // The first and the last post walked may be no match.
-                (&(t.rank_window + 2), Type::INT8),
+                (&limit.map(|l| l + 2), Type::INT8),
             ],
         )
         .await?;
-    let (mut matches, mut first, mut last) = (Vec::new(), None, None);
+    let (mut found, mut first, mut last) = (Vec::new(), None, None);
     for r in &rows {
         let key: i64 = r.try_get(0)?;
         let n: i64 = r.try_get(3)?;
@@ -451,25 +450,41 @@ async fn walk(
             last = Some(key);
         }
         if r.try_get(1)? {
-            matches.push((key, r.try_get(2)?));
+            found.push((key, r.try_get(2)?));
         }
     }
-    matches.truncate(t.rank_window as usize);
-    Ok((matches, first, last))
+    if let Some(limit) = limit
+        && found.len() as i64 >= limit
+    {
+        found.truncate(limit as usize);
+        last = None;
+    }
+    Ok((found, first, last))
 }
 
-/// The newest matches in `from..to` (at most `limit` of them, or all when
-/// `None`), newest first, with their scores. How PostgreSQL finds them is
-/// its choice: the range is narrow enough for either the GIN index or a walk.
-async fn matches_in(
-    c: &Client,
+/// The newest matches in `from..to` (at most `limit`, or all), newest first,
+/// found with the GIN index. The planner is told not to walk the key index
+/// instead: it guesses a phrase as common as its words together (it cannot
+/// see positions), and would walk a long range for a rare phrase of common
+/// words, testing every post.
+async fn look_up(
+    c: &impl GenericClient,
     m: &Match,
-    from: i64,
-    to: i64,
+    (from, to): (i64, i64),
     limit: Option<i64>,
-) -> StoreResult<Vec<(i64, f64)>> {
-    let rows = c
-        .query_typed(
+) -> StoreResult<Scored> {
+    let params: [(&(dyn ToSql + Sync), Type); 5] = [
+        (&m.filter, Type::TEXT),
+        (&m.rank, Type::TEXT),
+        (&from, Type::INT8),
+        (&to, Type::INT8),
+        (&limit, Type::INT8),
+    ];
+    // Sent together, run in order (tokio-postgres pipelines requests polled
+    // at once): one round trip instead of three.
+    let (off, rows, back) = tokio::join!(
+        c.batch_execute("SET LOCAL enable_indexscan = off"),
+        c.query_typed(
             concat!(
                 "SELECT search_key, ",
                 score!("document", "$2::tsquery"),
@@ -478,53 +493,82 @@ async fn matches_in(
                         ORDER BY search_key DESC LIMIT $5) m
                  ORDER BY search_key DESC"
             ),
-            &[
-                (&m.filter, Type::TEXT),
-                (&m.rank, Type::TEXT),
-                (&from, Type::INT8),
-                (&to, Type::INT8),
-                (&limit, Type::INT8),
-            ],
-        )
-        .await?;
+            &params,
+        ),
+        c.batch_execute("SET LOCAL enable_indexscan TO DEFAULT"),
+    );
+    off?;
+    let rows = rows?;
+    back?;
     rows.iter()
         .map(|r| Ok((r.try_get(0)?, r.try_get(1)?)))
         .collect()
 }
 
+/// The newest matches in `from..to` (at most `limit`, or all), newest
+/// first, with their scores: walked while they are dense among the newest
+/// posts; once they are not, looked up in the index, range by range below
+/// the walk: the first range twice as long as the walk's hit rate says
+/// should hold the rest, each next one (seldom needed) four times longer.
+/// A lookup reads every candidate in its range, so the ranges stay close to
+/// what is needed; and each reads the words' whole entries in the index,
+/// so there are few of them.
+async fn matches_in(
+    c: &impl GenericClient,
+    t: &Tuning,
+    m: &Match,
+    (from, to): (i64, i64),
+    limit: Option<i64>,
+) -> StoreResult<Scored> {
+    if from >= to {
+        return Ok(Vec::new());
+    }
+    let (mut found, first, last) = walk(c, t, m, (from, to), limit).await?;
+    let (Some(first), Some(last)) = (first, last) else {
+        // The walk found enough, or walked the whole range.
+        return Ok(found);
+    };
+    let mut below = last;
+    if let Some(limit) = limit
+        && !found.is_empty()
+    {
+        let need = i128::from(limit) - found.len() as i128;
+        let walked = (i128::from(first) - i128::from(last)).max(1);
+        let mut span = (walked * need * 2 / found.len() as i128).max(1);
+        while (found.len() as i64) < limit && below > from {
+            let start = i128::from(below).saturating_sub(span).max(i128::from(from));
+            let start = i64::try_from(start).unwrap_or(from);
+            let need = limit - found.len() as i64;
+            found.extend(look_up(c, m, (start, below), Some(need)).await?);
+            below = start;
+            span = span.saturating_mul(4);
+        }
+        return Ok(found);
+    }
+    // No hit rate to go by (or no limit: a window's matches, all of them):
+    // one lookup for the rest.
+    let need = limit.map(|l| l - found.len() as i64);
+    found.extend(look_up(c, m, (from, below), need).await?);
+    Ok(found)
+}
+
+/// A window: the keys `start..end`, and its matches with their scores.
+struct Window {
+    start: i64,
+    end: i64,
+    matches: Scored,
+}
+
 /// The next window below `hi`: the newest `rank_window` matches in
 /// `lower..hi`, as `(oldest key, hi)`; `None` when there are none.
 async fn window_below(
-    c: &Client,
+    c: &impl GenericClient,
     t: &Tuning,
     m: &Match,
     lower: i64,
     hi: i64,
 ) -> StoreResult<Option<Window>> {
-    if lower >= hi {
-        return Ok(None);
-    }
-    let (mut matches, first, last) = walk(c, t, m, lower, hi).await?;
-    let window = t.rank_window;
-    if let (true, Some(first), Some(last)) = ((matches.len() as i64) < window, first, last) {
-        // Matches are sparse among the newest posts: find the rest of the
-        // window with the index, first in the range the walk's hit rate
-        // says should hold it (twice over), then in all that is left.
-        let mut below = last;
-        if !matches.is_empty() {
-            let need = window - matches.len() as i64;
-            let span = i128::from(first) - i128::from(last);
-            let guess = span * i128::from(need) * 2 / matches.len() as i128;
-            let from = (i128::from(last) - guess).max(i128::from(lower));
-            let from = i64::try_from(from).unwrap_or(lower);
-            matches.extend(matches_in(c, m, from, last, Some(need)).await?);
-            below = from;
-        }
-        let need = window - matches.len() as i64;
-        if need > 0 && below > lower {
-            matches.extend(matches_in(c, m, lower, below, Some(need)).await?);
-        }
-    }
+    let matches = matches_in(c, t, m, (lower, hi), Some(t.rank_window)).await?;
     Ok(matches
         .last()
         .map(|(oldest, _)| *oldest)
@@ -539,7 +583,7 @@ async fn window_below(
 /// windows of the newest matches, strictly after `after`. A query with
 /// nothing to search for finds nothing.
 pub async fn search(
-    c: &Client,
+    c: &mut Client,
     query: SearchQuery,
     filters: SearchFilters,
     after: Option<SearchCursor>,
@@ -550,7 +594,7 @@ pub async fn search(
 
 /// [`search`], reading the index as `t` says.
 pub(crate) async fn search_tuned(
-    c: &Client,
+    c: &mut Client,
     t: &Tuning,
     query: SearchQuery,
     filters: SearchFilters,
@@ -560,7 +604,15 @@ pub(crate) async fn search_tuned(
     let Some(ts) = query.to_tsquery() else {
         return Ok(SearchPage::default());
     };
-    let Some(rank) = normalise(c, &ts).await? else {
+    // One snapshot for the whole search, so that its windows and results
+    // agree; read-only, and a rollback at the end (dropping it).
+    let tx = c
+        .build_transaction()
+        .isolation_level(IsolationLevel::RepeatableRead)
+        .read_only(true)
+        .start()
+        .await?;
+    let Some(rank) = normalise(&tx, &ts).await? else {
         return Ok(SearchPage::default());
     };
     let mut filter = format!("({rank})");
@@ -575,20 +627,15 @@ pub(crate) async fn search_tuned(
     let (lower, upper) = filters.key_range();
     let (mut window, mut resume) = match after {
         Some(a) => {
-            let (from, to) = (a.window_start.max(lower), a.window_end.min(upper));
-            let matches = if from < to {
-                matches_in(c, &m, from, to, None).await?
-            } else {
-                Vec::new()
-            };
+            let range = (a.window_start.max(lower), a.window_end.min(upper));
             let window = Window {
                 start: a.window_start,
                 end: a.window_end,
-                matches,
+                matches: matches_in(&tx, t, &m, range, None).await?,
             };
             (window, Some((a.score, a.key)))
         }
-        None => match window_below(c, t, &m, lower, upper).await? {
+        None => match window_below(&tx, t, &m, lower, upper).await? {
             Some(w) => (w, None),
             None => return Ok(SearchPage::default()),
         },
@@ -615,7 +662,7 @@ pub(crate) async fn search_tuned(
             break;
         }
         // This window is done: on to the next-older one.
-        match window_below(c, t, &m, lower, window.start.max(lower)).await? {
+        match window_below(&tx, t, &m, lower, window.start.max(lower)).await? {
             Some(w) => {
                 window = w;
                 resume = None;
@@ -629,13 +676,117 @@ pub(crate) async fn search_tuned(
     } else {
         None
     };
-    let hits = hits(c, &m, &ranked).await?;
+    let hits = hits(&tx, &m, &ranked).await?;
     Ok(SearchPage { hits, next })
+}
+
+/// The lexemes a match must have, read from PostgreSQL's text of a
+/// `tsquery` (those under a `!` left out).
+fn required_lexemes(tsquery: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    // Whether each open bracket is negated, and whether the next operand is.
+    let (mut negated, mut not_next) = (vec![false], false);
+    let mut chars = tsquery.chars();
+    while let Some(c) = chars.next() {
+        let inside_not = negated.last().copied().unwrap_or(false);
+        match c {
+            '!' => not_next = true,
+            '(' => {
+                negated.push(inside_not || not_next);
+                not_next = false;
+            }
+            ')' => {
+                negated.pop();
+            }
+            '\'' => {
+                let mut lexeme = String::new();
+                loop {
+                    match chars.next() {
+                        None => break,
+                        Some('\\') => lexeme.extend(chars.next()),
+                        Some('\'') if chars.clone().next() == Some('\'') => {
+                            chars.next();
+                            lexeme.push('\'');
+                        }
+                        Some('\'') => break,
+                        Some(c) => lexeme.push(c),
+                    }
+                }
+                if !(inside_not || not_next || lexeme.is_empty()) {
+                    out.push(lexeme);
+                }
+                not_next = false;
+            }
+            _ => {}
+        }
+    }
+    out
+}
+
+/// Bytes of a body given to `ts_headline`, around the first match: it
+/// parses and stems all it is given, and most of a long body is nowhere
+/// near the snippet.
+const HEADLINE_BEFORE: usize = 300;
+const HEADLINE_AFTER: usize = 900;
+
+/// The stretch of `text` a snippet is made from: around the first word that
+/// starts like one of `lexemes` (a stem, less its last letter, which the
+/// stemmer may have changed: "citi" from "city"), or the start.
+fn snippet_source<'a>(text: &'a str, lexemes: &[String]) -> &'a str {
+    if text.len() <= HEADLINE_BEFORE + HEADLINE_AFTER {
+        return text;
+    }
+    let needles: Vec<Vec<char>> = lexemes
+        .iter()
+        .map(|l| {
+            let mut chars: Vec<char> = l.chars().collect();
+            if chars.len() > 3 {
+                chars.pop();
+            }
+            chars
+        })
+        .collect();
+    let starts_like = |word: &str| {
+        needles.iter().any(|needle| {
+            let mut lower = word.chars().flat_map(char::to_lowercase);
+            needle.iter().all(|n| lower.next() == Some(*n))
+        })
+    };
+    let mut at = 0;
+    let mut previous = ' ';
+    for (i, c) in text.char_indices() {
+        if c.is_alphanumeric() && !previous.is_alphanumeric() && starts_like(&text[i..]) {
+            at = i;
+            break;
+        }
+        previous = c;
+    }
+    // From a space before `at - HEADLINE_BEFORE` to one after `at + HEADLINE_AFTER`.
+    let floor = |mut i: usize| {
+        while !text.is_char_boundary(i) {
+            i -= 1;
+        }
+        i
+    };
+    let start = floor(at.saturating_sub(HEADLINE_BEFORE));
+    let start = text[start..at]
+        .find(char::is_whitespace)
+        .map_or(start, |s| start + s + 1)
+        .min(at);
+    let end = floor((at + HEADLINE_AFTER).min(text.len()));
+    let end = text[end..]
+        .find(char::is_whitespace)
+        .map_or(text.len(), |e| end + e);
+    &text[start..end]
 }
 
 /// Cards and highlights for this page's results only: headlines cost, so
 /// never for matches that are not shown.
-async fn hits(c: &Client, m: &Match, ranked: &[SearchCursor]) -> StoreResult<Vec<SearchHit>> {
+async fn hits(
+    c: &impl GenericClient,
+    m: &Match,
+    ranked: &[SearchCursor],
+) -> StoreResult<Vec<SearchHit>> {
     if ranked.is_empty() {
         return Ok(Vec::new());
     }
@@ -667,15 +818,19 @@ async fn hits(c: &Client, m: &Match, ranked: &[SearchCursor]) -> StoreResult<Vec
     // The page's posts in rank order (a post deleted since is left out).
     let shown: Vec<&(crate::model::PostCard, String)> =
         keys.iter().filter_map(|k| found.get(k)).collect();
+    let lexemes = required_lexemes(&m.rank);
     let titles: Vec<String> = shown
         .iter()
-        .map(|(card, _)| pg_text(&masthead_domain::search::clean_text(&card.title)))
+        .map(|(card, _)| pg_text(&clean_text(&card.title)))
         .collect();
     let deks: Vec<String> = shown
         .iter()
-        .map(|(card, _)| pg_text(&masthead_domain::search::clean_text(&card.dek)))
+        .map(|(card, _)| pg_text(&clean_text(&card.dek)))
         .collect();
-    let bodies: Vec<String> = shown.iter().map(|(_, body)| body.clone()).collect();
+    let bodies: Vec<&str> = shown
+        .iter()
+        .map(|(_, body)| snippet_source(body, &lexemes))
+        .collect();
     let marked = c
         .query_typed(
             "SELECT ts_headline('masthead_english', u.title, q, $5),
@@ -749,6 +904,45 @@ mod tests {
     use crate::search::on_both::{Backend, Fixture, new_post};
 
     #[test]
+    fn required_lexemes_leave_out_exclusions() {
+        assert_eq!(
+            required_lexemes("( 'citi' <-> 'council' ) & 'counc':* & !'park' & !( 'a' | 'b' )"),
+            vec!["citi", "council", "counc"]
+        );
+        assert_eq!(
+            required_lexemes(r"'o''brien' & 'a\\b'"),
+            vec!["o'brien", r"a\b"]
+        );
+        assert!(required_lexemes("!'x'").is_empty());
+    }
+
+    #[test]
+    fn snippets_are_made_from_the_text_around_the_first_match() {
+        let text = format!(
+            "{} The City council met. {}",
+            "word ".repeat(200),
+            "tail ".repeat(300)
+        );
+        let source = snippet_source(&text, &["citi".into(), "council".into()]);
+        let at = source.find("City council").expect("the match");
+        assert!(at <= HEADLINE_BEFORE && source.len() <= HEADLINE_BEFORE + HEADLINE_AFTER + 8);
+        assert!(
+            source.starts_with("word") && source.ends_with("tail"),
+            "whole words: {source:?}"
+        );
+        assert!(text.contains(source));
+        // No match found (a stem the text does not start any word with): the start.
+        assert!(snippet_source(&text, &["zzz".into()]).starts_with("word word"));
+        // Short texts go whole; multibyte text is cut at character boundaries.
+        assert_eq!(
+            snippet_source("é council", &["council".into()]),
+            "é council"
+        );
+        let wide = format!("{}council{}", "é".repeat(400), " é".repeat(700));
+        assert!(snippet_source(&wide, &["council".into()]).contains("council"));
+    }
+
+    #[test]
     fn any_input_is_a_valid_query_on_postgres() {
         let rt = tokio::runtime::Builder::new_current_thread()
             .enable_all()
@@ -813,7 +1007,7 @@ mod tests {
     async fn expected(f: &Fixture, q: &str, window: usize) -> Vec<i64> {
         let client = f.pg().client().await.expect("client");
         let ts = parse(q).expect("query").to_tsquery().expect("searchable");
-        let rank = normalise(&client, &ts)
+        let rank = normalise(&**client, &ts)
             .await
             .expect("normalise")
             .expect("words");

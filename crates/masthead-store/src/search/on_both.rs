@@ -23,10 +23,7 @@ pub(crate) enum Backend {
 
 enum Db {
     Lite(TempDb),
-    Pg {
-        store: Box<PgStore>,
-        _db: TestDb,
-    },
+    Pg { store: Box<PgStore>, _db: TestDb },
 }
 
 pub(crate) struct Fixture {
@@ -143,8 +140,8 @@ impl Fixture {
                 .store
                 .read(|c| crate::sqlite::search::search(c, q, filters, after, limit)),
             Db::Pg { store, .. } => {
-                let client = store.client().await.expect("client");
-                crate::postgres::search::search(&client, q, filters, after, limit).await
+                let mut client = store.client().await.expect("client");
+                crate::postgres::search::search(&mut client, q, filters, after, limit).await
             }
         }
         .expect("search")
@@ -164,8 +161,8 @@ impl Fixture {
         q: masthead_domain::search::SearchQuery,
         filters: SearchFilters,
     ) -> crate::StoreResult<SearchPage> {
-        let client = self.pg().client().await?;
-        crate::postgres::search::search(&client, q, filters, None, 20).await
+        let mut client = self.pg().client().await?;
+        crate::postgres::search::search(&mut client, q, filters, None, 20).await
     }
 
     /// A PostgreSQL search, reading the index as `t` says.
@@ -176,9 +173,16 @@ impl Fixture {
         after: Option<SearchCursor>,
         limit: u32,
     ) -> crate::StoreResult<SearchPage> {
-        let client = self.pg().client().await?;
-        crate::postgres::search::search_tuned(&client, t, q, SearchFilters::default(), after, limit)
-            .await
+        let mut client = self.pg().client().await?;
+        crate::postgres::search::search_tuned(
+            &mut client,
+            t,
+            q,
+            SearchFilters::default(),
+            after,
+            limit,
+        )
+        .await
     }
 
     async fn find(&self, q: &str, filters: SearchFilters) -> Vec<i64> {
@@ -693,3 +697,57 @@ async fn the_migration_indexes_existing_posts(backend: Backend) {
     assert_eq!(f.indexed_rows().await, 3);
 }
 on_both!(the_migration_indexes_existing_posts);
+
+async fn a_seeded_site_is_searchable(backend: Backend) {
+    use crate::units::{SeedPost, SiteSeed};
+    let f = Fixture::new(backend, "search-seed").await;
+    let post = |slug: &str, title: &str, status| SeedPost {
+        post: new_post(slug, title, "Seeded body text.", status, 7_000),
+        tags: vec![0],
+        authors: vec![0],
+        notes: vec![],
+        entries: vec![],
+    };
+    let seed = SiteSeed {
+        settings: vec![],
+        authors: vec![NewAuthor {
+            slug: "ida".into(),
+            name: "Ida Marsh".into(),
+            bio: String::new(),
+            location: String::new(),
+        }],
+        tags: vec![NewTag {
+            slug: "weather".into(),
+            name: "Weather".into(),
+            description: String::new(),
+            is_section: false,
+            position: 1,
+        }],
+        posts: Box::new(
+            vec![
+                post("gale", "Gale warning issued", PostStatus::Published),
+                post("gale-draft", "Gale draft", PostStatus::Draft),
+            ]
+            .into_iter(),
+        ),
+        campaign: None,
+        members: vec![],
+        member_source: "test".into(),
+        closing_settings: vec![],
+    };
+    let counts = match &f.db {
+        Db::Lite(db) => db.store.write(|w| w.seed_site(seed)),
+        Db::Pg { store, .. } => store.write(async |w| w.seed_site(seed).await).await,
+    }
+    .expect("seed");
+    assert_eq!(counts.posts, 2);
+    let found = f.ids("gale").await;
+    assert_eq!(found.len(), 1, "the published post, not the draft");
+    assert_eq!(f.ids("marsh").await, found, "its byline");
+    let weather = SearchFilters {
+        tag: Some("weather".into()),
+        ..SearchFilters::default()
+    };
+    assert_eq!(f.find("seeded", weather).await, found, "its tag");
+}
+on_both!(a_seeded_site_is_searchable);
