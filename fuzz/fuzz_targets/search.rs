@@ -1,7 +1,8 @@
 //! The reader's search language (`/search/?q=`) and what surrounds it:
 //! first byte 0 = the rest is a query: parsing never panics, refuses only
-//! what is too long or has too many terms, its FTS5 rendering has nothing
-//! outside quoted strings but our own operators, and its canonical text
+//! what is too long or has too many terms, its FTS5 and `tsquery`
+//! renderings have nothing outside quoted operands but our own operators
+//! (and every quote is closed), and its canonical text
 //! parses back to the same query (when within the length limit); 1 = a result cursor (`after=`): decoding
 //! never panics and an accepted cursor encodes back to the same text; 2 = a
 //! highlighted snippet: its HTML has no markup but `<mark>`.
@@ -40,6 +41,23 @@ fuzz_target!(|data: &[u8]| {
                 } else {
                     assert!(!q.is_searchable());
                 }
+                match q.to_tsquery() {
+                    Some(ts) => {
+                        assert!(!ts.required.is_empty());
+                        for rendered in std::iter::once(&ts.required).chain(&ts.excluded) {
+                            let outside = tsquery_outside_quotes(rendered)
+                                .unwrap_or_else(|| panic!("an open quote in {rendered:?}"));
+                            assert!(
+                                outside
+                                    .replace("<->", "")
+                                    .chars()
+                                    .all(|c| matches!(c, '&' | '|' | '(' | ')' | ' ' | ':' | '*')),
+                                "{text:?} rendered {rendered:?}"
+                            );
+                        }
+                    }
+                    None => assert!(!q.is_searchable()),
+                }
                 // The canonical text may be a little longer than what was
                 // typed (it quotes words that start with `-`): round trip
                 // whenever it is within the limit.
@@ -65,3 +83,28 @@ fuzz_target!(|data: &[u8]| {
         }
     }
 });
+
+/// What lies outside the quoted operands of `tsquery` text (inside one, `''`
+/// is a quote and a backslash escapes the next character); `None` when a
+/// quote is left open.
+fn tsquery_outside_quotes(text: &str) -> Option<String> {
+    let mut outside = String::new();
+    let mut chars = text.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c != '\'' {
+            outside.push(c);
+            continue;
+        }
+        loop {
+            match chars.next()? {
+                '\\' => {
+                    chars.next()?;
+                }
+                '\'' if chars.next_if_eq(&'\'').is_some() => {}
+                '\'' => break,
+                _ => {}
+            }
+        }
+    }
+    Some(outside)
+}

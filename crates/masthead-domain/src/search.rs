@@ -7,9 +7,9 @@
 //! and exclusions (`-parking`); every term must match. Anything else is text:
 //! `AND`, `OR`, `NEAR`, parentheses and `title:` are words like any other, so
 //! no input is a syntax error. The parser produces a typed [`SearchQuery`];
-//! each backend renders it into its own dialect (FTS5 here, `tsquery` for
-//! PostgreSQL), quoting every term, so what a reader types is never query
-//! syntax in the database.
+//! each backend renders it into its own dialect ([`SearchQuery::to_fts5`]
+//! for SQLite, [`SearchQuery::to_tsquery`] for PostgreSQL), quoting every
+//! term, so what a reader types is never query syntax in the database.
 
 use crate::DomainError;
 
@@ -170,6 +170,31 @@ impl SearchQuery {
         Some(out)
     }
 
+    /// The query for PostgreSQL's `to_tsquery`: every term a quoted operand
+    /// (so no input is `tsquery` syntax), phrases joined by `<->`, prefixes
+    /// marked `:*`. The terms that must match and those that must not come
+    /// apart, so that the database can tell when the words that must match
+    /// all vanish (a term of punctuation its parser drops), which would
+    /// otherwise leave "everything except X". `None` when there is nothing
+    /// to search for.
+    pub fn to_tsquery(&self) -> Option<TsQueryText> {
+        if !self.is_searchable() {
+            return None;
+        }
+        let rendered = |negated: bool| -> Vec<String> {
+            self.terms
+                .iter()
+                .filter(|t| t.negated == negated)
+                .map(|t| tsquery_term(&t.kind))
+                .collect()
+        };
+        let excluded = rendered(true);
+        Some(TsQueryText {
+            required: rendered(false).join(" & "),
+            excluded: (!excluded.is_empty()).then(|| excluded.join(" | ")),
+        })
+    }
+
     /// The query as a reader would type it again (for the search box).
     pub fn to_text(&self) -> String {
         let parts: Vec<String> = self
@@ -214,8 +239,46 @@ fn fts5_term(kind: &TermKind) -> String {
     }
 }
 
+/// A [`SearchQuery`] rendered for PostgreSQL's `to_tsquery`: a match has
+/// every `required` term and none of the `excluded` ones.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TsQueryText {
+    /// The terms joined by `&`.
+    pub required: String,
+    /// The exclusions joined by `|` (any one of them rules a post out).
+    pub excluded: Option<String>,
+}
+
+/// A `tsquery` operand: single quotes, inner quotes doubled, backslashes
+/// escaped (both are special inside a quoted operand).
+fn tsquery_string(text: &str) -> String {
+    let mut out = String::with_capacity(text.len() + 2);
+    out.push('\'');
+    for c in text.chars() {
+        match c {
+            '\'' => out.push_str("''"),
+            '\\' => out.push_str("\\\\"),
+            c => out.push(c),
+        }
+    }
+    out.push('\'');
+    out
+}
+
+fn tsquery_term(kind: &TermKind) -> String {
+    match kind {
+        TermKind::Word(w) => tsquery_string(w),
+        TermKind::Prefix(p) => format!("{}:*", tsquery_string(p)),
+        TermKind::Phrase(ws) => {
+            let words: Vec<String> = ws.iter().map(|w| tsquery_string(w)).collect();
+            format!("({})", words.join(" <-> "))
+        }
+    }
+}
+
 /// Where a result page ends. Results are ranked in windows: the newest
-/// matches up to a bound (a backend's choice, a thousand or so), best first,
+/// matches up to a bound (a backend's choice: a thousand on SQLite, two
+/// hundred on PostgreSQL), best first,
 /// then the next-older window, and so on; a query with fewer matches than
 /// that is one window, ranked as a whole. A cursor names its window (a range
 /// of index keys, which order posts by publication time) and the last result
@@ -450,6 +513,31 @@ mod tests {
             r#"("ferry" AND "city council" AND "counc"*) NOT "parking""#
         );
         assert_eq!(q.to_text(), r#"ferry "city council" counc* -parking"#);
+        assert_eq!(
+            q.to_tsquery(),
+            Some(TsQueryText {
+                required: "'ferry' & ('city' <-> 'council') & 'counc':*".into(),
+                excluded: Some("'parking'".into()),
+            })
+        );
+    }
+
+    #[test]
+    fn tsquery_operands_escape_quotes_and_backslashes() {
+        let q = parse(r#"o'brien a\b "x'y z" -it's"#).expect("test");
+        assert_eq!(
+            q.to_tsquery(),
+            Some(TsQueryText {
+                required: r"'o''brien' & 'a\\b' & ('x''y' <-> 'z')".into(),
+                excluded: Some("'it''s'".into()),
+            })
+        );
+        let q = parse("title:x & | ! <-> :* (a) b:* ab:*").expect("test");
+        assert_eq!(
+            q.to_tsquery().map(|t| t.required),
+            Some("'title:x' & '(a)' & 'b:' & 'ab:':*".into()),
+            "operators and weights are only ever text inside quotes"
+        );
     }
 
     #[test]
@@ -469,6 +557,7 @@ mod tests {
             let parsed = parse(q).expect("test");
             assert!(!parsed.is_searchable(), "{q:?}");
             assert_eq!(parsed.to_fts5(), None, "{q:?}");
+            assert_eq!(parsed.to_tsquery(), None, "{q:?}");
         }
     }
 
@@ -553,6 +642,30 @@ mod tests {
         assert_eq!(h.plain(), "<b>x&y</b> \"");
     }
 
+    /// What lies outside the quoted operands of rendered `tsquery` text, or
+    /// `None` when a quote is left open.
+    fn tsquery_outside_quotes(text: &str) -> Option<String> {
+        let mut outside = String::new();
+        let mut chars = text.chars().peekable();
+        while let Some(c) = chars.next() {
+            if c != '\'' {
+                outside.push(c);
+                continue;
+            }
+            loop {
+                match chars.next()? {
+                    '\\' => {
+                        chars.next()?;
+                    }
+                    '\'' if chars.next_if_eq(&'\'').is_some() => {}
+                    '\'' => break,
+                    _ => {}
+                }
+            }
+        }
+        Some(outside)
+    }
+
     proptest! {
         #[test]
         fn parsing_never_panics_and_renders_only_quoted_terms(input in "\\PC{0,80}|[\"*()\\- a-zA-Z:^+\\x00]{0,80}") {
@@ -568,6 +681,21 @@ mod tests {
                     prop_assert!(!quoted);
                     let rest = outside.replace("AND", "").replace("NOT", "");
                     prop_assert!(rest.chars().all(|c| matches!(c, '(' | ')' | ' ' | '*')), "{fts}");
+                }
+                match q.to_tsquery() {
+                    Some(ts) => {
+                        for text in std::iter::once(&ts.required).chain(&ts.excluded) {
+                            let outside = tsquery_outside_quotes(text);
+                            prop_assert!(outside.is_some(), "unbalanced quotes in {text}");
+                            let outside = outside.unwrap_or_default().replace("<->", "");
+                            prop_assert!(
+                                outside.chars().all(|c| matches!(c, '&' | '|' | '(' | ')' | ' ' | ':' | '*')),
+                                "{input:?} -> {text}"
+                            );
+                        }
+                        prop_assert!(!ts.required.is_empty());
+                    }
+                    None => prop_assert!(!q.is_searchable()),
                 }
                 // Re-parsing the canonical text gives the same query (it
                 // may be longer than the input, so within the limit).

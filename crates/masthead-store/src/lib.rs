@@ -13,6 +13,7 @@ pub mod error;
 mod lease;
 mod ops;
 mod postgres;
+mod search;
 mod sqlite;
 #[cfg(any(test, feature = "test-support"))]
 pub mod testing;
@@ -23,8 +24,8 @@ use std::sync::Arc;
 pub use error::{StoreError, StoreResult};
 pub use masthead_model::*;
 pub use postgres::{PgStore, describe_url as describe_postgres_url};
+pub use search::{SearchFilters, SearchHit, SearchPage};
 pub use sqlite::backup::check_snapshot;
-pub use sqlite::search::{SearchFilters, SearchHit, SearchPage};
 
 use sqlite::{SqliteStore, Writer};
 
@@ -585,12 +586,10 @@ impl Store {
                 })
                 .await
             }
-            // The tsvector index is issue 9's next step; until then the
-            // search page says so instead of pretending to find nothing.
-            Backend::Postgres(_) => Err(StoreError::Unavailable(
-                "search is not available on PostgreSQL yet; it works on the embedded SQLite database"
-                    .into(),
-            )),
+            Backend::Postgres(db) => {
+                let mut read = self.pg_read(db).await?;
+                postgres::search::search(&mut read.client, query, filters, after, limit).await
+            }
         }
     }
     read_op!(published_post_id_by_slug(slug: String, kind: Option<PostKind>) -> Option<i64>);

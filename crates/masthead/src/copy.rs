@@ -200,8 +200,6 @@ pub async fn run(db_url: Option<&str>, data_dir: &Path, to: &str, replace: bool)
     }
     if report.search_rebuilt {
         eprintln!("The search index was rebuilt from the copied posts.");
-    } else {
-        eprintln!("Search on PostgreSQL is not built yet; the search page says so.");
     }
     eprintln!(
         "Media and content files were not copied: they stay in {} (or --media-url), and a \

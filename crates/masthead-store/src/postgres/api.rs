@@ -942,10 +942,11 @@ impl PgWriter<'_> {
         if n == 0 {
             return Err(StoreError::NotFound);
         }
-        Ok(())
+        self.reindex_post(id).await
     }
 
     pub async fn delete_tag(&self, id: i64) -> StoreResult<()> {
+        let tagged = self.posts_tagged(id).await?;
         let n = exec(self.tx(), "DELETE FROM tags WHERE id = $1", &[&id]).await?;
         if n == 0 {
             return Err(StoreError::NotFound);
@@ -959,6 +960,7 @@ impl PgWriter<'_> {
             &[],
         )
         .await?;
+        self.reindex_posts(&tagged).await?;
         self.log_change(ChangeTopic::Site, None, None).await
     }
 

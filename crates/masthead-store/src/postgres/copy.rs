@@ -255,8 +255,9 @@ impl PgWriter<'_> {
 
         // Rows came with their ids; the next id handed out must follow them.
         super::resync_sequences(tx).await?;
-        // COPY-PG-SEARCH: call PgWriter::rebuild_search_index here
-        let search_rebuilt = false;
+        // The search index is derived: built from the copied posts.
+        self.rebuild_search_index().await?;
+        let search_rebuilt = true;
         // Servers following this database's change log drop every cached page.
         self.log_change(ChangeTopic::Site, None, None).await?;
         progress(CopyProgress::Committing);

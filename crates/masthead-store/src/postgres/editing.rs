@@ -332,6 +332,7 @@ impl PgWriter<'_> {
                 .await?;
             }
         }
+        self.reindex_post(id).await?;
         self.log_change(ChangeTopic::Post, Some(id), None).await?;
         Ok(new_updated)
     }

@@ -41,7 +41,7 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
     migration!(8, "scheduled", "0008_scheduled.sql"),
     migration!(9, "no_triggers", "0009_no_triggers.sql"),
     migration!(10, "search", "0010_search.sql"),
-    migration!(11, "placeholder", "0011_placeholder.sql"),
+    migration!(11, "search_index", "0011_search_index.sql"),
     migration!(12, "instances", "0012_instances.sql"),
     migration!(13, "members", "0013_members.sql"),
 ];
@@ -89,6 +89,12 @@ async fn run_locked(client: &mut Client, migrations: &[Migration]) -> StoreResul
         tx.batch_execute(m.sql)
             .await
             .map_err(|e| in_migration(m, e.into()))?;
+        if m.version == super::search::INDEX_MIGRATION {
+            // The index's text is derived in Rust: fill it for the posts there are.
+            super::search::rebuild_index(&tx)
+                .await
+                .map_err(|e| in_migration(m, e))?;
+        }
         tx.execute(
             "INSERT INTO schema_migrations (version, name, applied_at) VALUES ($1, $2, $3)",
             &[&m.version, &m.name, &crate::now_ms()],

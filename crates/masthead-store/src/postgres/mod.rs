@@ -26,6 +26,7 @@ pub mod members;
 mod migrate;
 #[allow(dead_code)]
 pub mod queries;
+pub mod search;
 #[allow(dead_code)]
 mod sql;
 #[allow(dead_code)]
@@ -48,7 +49,7 @@ mod conformance;
 #[cfg(test)]
 mod copy_tests;
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;
 
 use std::time::Duration;
 

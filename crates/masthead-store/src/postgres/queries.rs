@@ -20,6 +20,7 @@ macro_rules! card_columns {
      p.feature_image_width, p.feature_image_height, p.feature_image_srcset, p.feature_image_webp_srcset"
     };
 }
+pub(super) use card_columns;
 
 fn bad_value(what: &str, e: impl std::fmt::Display) -> StoreError {
     StoreError::Other(format!("{what}: {e}"))
@@ -54,7 +55,7 @@ fn image_at(row: &Row, i: usize, srcsets: usize) -> StoreResult<Option<Image>> {
     })
 }
 
-fn card_from_row(row: &Row) -> StoreResult<PostCard> {
+pub(super) fn card_from_row(row: &Row) -> StoreResult<PostCard> {
     let tag_id: Option<i64> = row.try_get(9)?;
     let primary_tag = match tag_id {
         Some(id) => Some(TagRef {

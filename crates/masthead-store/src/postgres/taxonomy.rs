@@ -80,6 +80,7 @@ impl PgWriter<'_> {
         if n == 0 {
             return Err(StoreError::NotFound);
         }
+        self.reindex_posts_by(id).await?;
         self.log_change(ChangeTopic::Site, None, None).await
     }
 
@@ -94,6 +95,7 @@ impl PgWriter<'_> {
         if n == 0 {
             return Err(StoreError::NotFound);
         }
+        self.reindex_posts(&self.posts_tagged(id).await?).await?;
         self.log_change(ChangeTopic::Site, None, None).await
     }
 }

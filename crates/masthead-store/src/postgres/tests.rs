@@ -17,7 +17,7 @@ use crate::error::StoreError;
 
 const URL_VAR: &str = "MASTHEAD_TEST_DATABASE_URL";
 
-pub(super) fn base_config() -> Config {
+pub(crate) fn base_config() -> Config {
     let url = std::env::var(URL_VAR).unwrap_or_else(|_| {
         panic!(
             "{URL_VAR} is not set: the PostgreSQL tests need a real server. \
@@ -40,13 +40,13 @@ async fn connect(config: &Config) -> Client {
 }
 
 /// A database of its own on the test server, dropped at the end.
-pub(super) struct TestDb {
+pub(crate) struct TestDb {
     name: String,
     config: Config,
 }
 
 impl TestDb {
-    pub(super) async fn new(tag: &str) -> TestDb {
+    pub(crate) async fn new(tag: &str) -> TestDb {
         static COUNTER: AtomicU32 = AtomicU32::new(0);
         let name = format!(
             "t_{tag}_{}_{}_{}",
@@ -64,13 +64,13 @@ impl TestDb {
         TestDb { name, config }
     }
 
-    pub(super) async fn store(&self) -> PgStore {
+    pub(crate) async fn store(&self) -> PgStore {
         PgStore::connect_config(self.config.clone())
             .await
             .expect("connect to the test database")
     }
 
-    pub(super) async fn migrated(&self) -> PgStore {
+    pub(crate) async fn migrated(&self) -> PgStore {
         let store = self.store().await;
         store.migrate().await.expect("migrate");
         store
@@ -375,9 +375,14 @@ async fn a_failed_migration_leaves_the_version_before_it() {
 /// `(table, name)`.
 /// The change log's writing transaction: SQLite commits one writer at a
 /// time in id order, so its reader needs no such column (see
-/// `postgres/changes.rs`).
-const POSTGRES_ONLY_COLUMNS: &[(&str, &str)] = &[("change_log", "txid")];
-const POSTGRES_ONLY_INDEXES: &[(&str, &str)] = &[("change_log", "change_log_txid")];
+/// `postgres/changes.rs`); and the search index's `tsvector` (SQLite's
+/// index is the FTS5 table).
+const POSTGRES_ONLY_COLUMNS: &[(&str, &str)] =
+    &[("change_log", "txid"), ("post_search_keys", "document")];
+const POSTGRES_ONLY_INDEXES: &[(&str, &str)] = &[
+    ("change_log", "change_log_txid"),
+    ("post_search_keys", "post_search_keys_document"),
+];
 
 const SQLITE_ONLY_TRIGGERS: &[&str] = &[
     "posts_uuid_default",

@@ -208,7 +208,7 @@ impl PgWriter<'_> {
         for mut p in seed.posts {
             p.post.tag_ids = pick(&tag_ids, &p.tags, "tag", &p.post.slug)?;
             p.post.author_ids = pick(&author_ids, &p.authors, "author", &p.post.slug)?;
-            let id = self.insert_post(&p.post).await?;
+            let id = self.insert_seed_post(&p.post).await?;
             for (kind, at, note) in &p.notes {
                 self.add_post_note(id, kind, *at, note).await?;
             }
@@ -231,6 +231,9 @@ impl PgWriter<'_> {
             }
         }
         self.log_change(ChangeTopic::Member, None, None).await?;
+        // The seeded posts' search rows, in batches (SQLite merges its index
+        // segments here instead).
+        self.rebuild_search_index().await?;
         for (key, value) in &seed.closing_settings {
             self.set_setting(key, value).await?;
         }

@@ -278,6 +278,15 @@ impl<'a> PgWriter<'a> {
     }
 
     pub async fn insert_post(&self, p: &NewPost) -> StoreResult<i64> {
+        let id = self.insert_post_unindexed(p).await?;
+        self.reindex_post(id).await?;
+        self.log_change(ChangeTopic::Post, Some(id), None).await?;
+        Ok(id)
+    }
+
+    /// [`PgWriter::insert_post`] without the search index row or the change
+    /// log entry, for bulk loads that rebuild the index once at the end.
+    async fn insert_post_unindexed(&self, p: &NewPost) -> StoreResult<i64> {
         masthead_domain::Slug::parse(&p.slug)?;
         if p.status == PostStatus::Published && p.published_ms.is_none() {
             return Err(StoreError::Invalid(
@@ -342,6 +351,13 @@ impl<'a> PgWriter<'a> {
         if p.status == PostStatus::Published {
             self.enqueue_webhooks("post.published", id).await?;
         }
+        Ok(id)
+    }
+
+    /// Inserts a seed's post; its search row comes with the index's rebuild
+    /// at the end of the seed (one batch of rows at a time, not one by one).
+    pub(crate) async fn insert_seed_post(&self, p: &NewPost) -> StoreResult<i64> {
+        let id = self.insert_post_unindexed(p).await?;
         self.log_change(ChangeTopic::Post, Some(id), None).await?;
         Ok(id)
     }
@@ -553,6 +569,7 @@ impl PgWriter<'_> {
             }
             // scheduled -> published (SQLite's webhooks_post_status trigger).
             self.enqueue_webhooks("post.published", *id).await?;
+            self.reindex_post(*id).await?;
             self.log_change(ChangeTopic::Post, Some(*id), None).await?;
         }
         Ok(ids)

@@ -81,8 +81,8 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
     ),
     (
         11,
-        "placeholder",
-        include_str!("../../migrations/sqlite/0011_placeholder.sql"),
+        "search_index",
+        include_str!("../../migrations/sqlite/0011_search_index.sql"),
     ),
     (
         12,
@@ -318,4 +318,4 @@ fn open_connection(path: &Path, read_only: bool) -> StoreResult<Connection> {
 }
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;

@@ -18,7 +18,7 @@ impl<'t> Writer<'t> {
         Writer { tx }
     }
 
-    pub(super) fn tx(&self) -> &Transaction<'t> {
+    pub(crate) fn tx(&self) -> &Transaction<'t> {
         self.tx
     }
 

@@ -9,8 +9,8 @@
 //!
 //! Result pages are not kept in the page cache: they are one per query, and
 //! the cache keys pages by path and paging parameters only. They are cheap
-//! instead (one indexed FTS5 query; snippets only for the page shown) and a
-//! CDN may keep them briefly.
+//! instead (an indexed search, FTS5 or a tsvector; snippets only for the page
+//! shown) and a CDN may keep them briefly.
 
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Query, State};

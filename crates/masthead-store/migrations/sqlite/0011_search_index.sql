@@ -1,0 +1,3 @@
+-- Version 11 builds PostgreSQL's search index (a tsvector column on
+-- `post_search_keys` with a GIN index). SQLite's index, the FTS5 table
+-- `post_search`, came with version 10: nothing changes here.
