@@ -44,7 +44,10 @@ fuzz_target!(|data: &[u8]| {
                 match q.to_tsquery() {
                     Some(ts) => {
                         assert!(!ts.required.is_empty());
-                        for rendered in std::iter::once(&ts.required).chain(&ts.excluded) {
+                        let renderings = std::iter::once(&ts.required)
+                            .chain(&ts.required_any_order)
+                            .chain(&ts.excluded);
+                        for rendered in renderings {
                             let outside = tsquery_outside_quotes(rendered)
                                 .unwrap_or_else(|| panic!("an open quote in {rendered:?}"));
                             assert!(

@@ -181,16 +181,22 @@ impl SearchQuery {
         if !self.is_searchable() {
             return None;
         }
-        let rendered = |negated: bool| -> Vec<String> {
+        let rendered = |negated: bool, render: fn(&TermKind) -> String| -> Vec<String> {
             self.terms
                 .iter()
                 .filter(|t| t.negated == negated)
-                .map(|t| tsquery_term(&t.kind))
+                .map(|t| render(&t.kind))
                 .collect()
         };
-        let excluded = rendered(true);
+        let excluded = rendered(true, tsquery_term);
+        let has_phrase = self
+            .terms
+            .iter()
+            .any(|t| !t.negated && matches!(t.kind, TermKind::Phrase(_)));
         Some(TsQueryText {
-            required: rendered(false).join(" & "),
+            required: rendered(false, tsquery_term).join(" & "),
+            required_any_order: has_phrase
+                .then(|| rendered(false, tsquery_term_any_order).join(" & ")),
             excluded: (!excluded.is_empty()).then(|| excluded.join(" | ")),
         })
     }
@@ -245,6 +251,10 @@ fn fts5_term(kind: &TermKind) -> String {
 pub struct TsQueryText {
     /// The terms joined by `&`.
     pub required: String,
+    /// When a required term is a phrase: the required terms with each
+    /// phrase's words in any order (`'city' & 'council'`), what an index
+    /// without word positions can tell apart. Every match has them.
+    pub required_any_order: Option<String>,
     /// The exclusions joined by `|` (any one of them rules a post out).
     pub excluded: Option<String>,
 }
@@ -273,6 +283,16 @@ fn tsquery_term(kind: &TermKind) -> String {
             let words: Vec<String> = ws.iter().map(|w| tsquery_string(w)).collect();
             format!("({})", words.join(" <-> "))
         }
+    }
+}
+
+fn tsquery_term_any_order(kind: &TermKind) -> String {
+    match kind {
+        TermKind::Phrase(ws) => {
+            let words: Vec<String> = ws.iter().map(|w| tsquery_string(w)).collect();
+            format!("({})", words.join(" & "))
+        }
+        other => tsquery_term(other),
     }
 }
 
@@ -517,6 +537,7 @@ mod tests {
             q.to_tsquery(),
             Some(TsQueryText {
                 required: "'ferry' & ('city' <-> 'council') & 'counc':*".into(),
+                required_any_order: Some("'ferry' & ('city' & 'council') & 'counc':*".into()),
                 excluded: Some("'parking'".into()),
             })
         );
@@ -529,6 +550,7 @@ mod tests {
             q.to_tsquery(),
             Some(TsQueryText {
                 required: r"'o''brien' & 'a\\b' & ('x''y' <-> 'z')".into(),
+                required_any_order: Some(r"'o''brien' & 'a\\b' & ('x''y' & 'z')".into()),
                 excluded: Some("'it''s'".into()),
             })
         );
@@ -684,7 +706,10 @@ mod tests {
                 }
                 match q.to_tsquery() {
                     Some(ts) => {
-                        for text in std::iter::once(&ts.required).chain(&ts.excluded) {
+                        let texts = std::iter::once(&ts.required)
+                            .chain(&ts.required_any_order)
+                            .chain(&ts.excluded);
+                        for text in texts {
                             let outside = tsquery_outside_quotes(text);
                             prop_assert!(outside.is_some(), "unbalanced quotes in {text}");
                             let outside = outside.unwrap_or_default().replace("<->", "");

@@ -7,28 +7,33 @@
 //! a byline). The reader's query reaches PostgreSQL only as the rendering of
 //! a parsed [`SearchQuery`] (`to_tsquery`, every term a quoted operand).
 //!
-//! Results are ranked in windows of the newest matches, as on SQLite. What
-//! finds a window is the part that must be fast at 100,000 posts, whatever
-//! the words. A word in half the archive has its newest few hundred matches
-//! among the newest thousand posts, where its GIN entry lists fifty thousand:
-//! such a window is found by walking the newest posts in key order and
-//! testing each ([`walk`]). A rarer word would make that walk long, so after
+//! Results are ranked in windows of the newest matches, as on SQLite;
+//! here a window is counted in candidates (posts with every word, a
+//! phrase's in any order: see [`Match`]). What finds a window is the part
+//! that must be fast at 100,000 posts, whatever the words. A word in half
+//! the archive has its newest few hundred candidates among the newest
+//! thousand posts, where its GIN entry lists fifty thousand: such a window
+//! is found by walking the newest posts in key order and testing each
+//! ([`walk`]). A rarer word would make that walk long, so after
 //! [`TUNING`]`.walk_rows` posts the rest of the window comes from the GIN
 //! index, within a key range the walk's hit rate says should hold it
-//! ([`matches_in`]). Either way a search reads a few thousand rows at most,
-//! and ranks only a window's matches; headlines are made for the page's
-//! results only, each from the stretch of its text around the first match.
+//! ([`matches_in`]). Either way a search reads a few thousand rows at most
+//! per window, ranks only a window's matches, and reads a bounded number of
+//! windows per page; headlines are made for the page's results only, each
+//! from the stretch of its text around the first match.
 
 use std::collections::{HashMap, HashSet};
 
+use deadpool_postgres::Transaction;
 use masthead_domain::search::{
     Highlighted, MARK_END, MARK_START, SearchCursor, SearchQuery, TsQueryText, clean_text,
 };
 use tokio_postgres::types::{ToSql, Type};
-use tokio_postgres::{Client, GenericClient, IsolationLevel, Row};
+use tokio_postgres::{GenericClient, IsolationLevel, Row};
 
 use super::PgWriter;
 use super::queries::{card_columns, card_from_row};
+use super::sql::rows;
 use crate::error::{StoreError, StoreResult};
 use crate::search::{IndexedPost, PostRow, SearchFilters, SearchHit, SearchPage, searchable_body};
 
@@ -45,6 +50,9 @@ pub(crate) struct Tuning {
     /// The newest posts a search walks, testing each, before it asks the GIN
     /// index instead.
     pub walk_rows: i64,
+    /// The most windows one page reads: a bound on its work when few
+    /// candidates match (a phrase of common words, seldom side by side).
+    pub max_windows: usize,
 }
 
 /// Ranking windows smaller than SQLite's: here every ranked match is a row
@@ -55,6 +63,7 @@ pub(crate) struct Tuning {
 pub(crate) const TUNING: Tuning = Tuning {
     rank_window: 200,
     walk_rows: 1_600,
+    max_windows: 25,
 };
 /// The most bytes of a body indexed. PostgreSQL refuses a tsvector over a
 /// megabyte, and stops counting word positions at 16,383 anyway (phrases
@@ -364,81 +373,87 @@ impl PgWriter<'_> {
 
 // --- the search -----------------------------------------------------------------
 
-/// A query as PostgreSQL's `tsquery` text: what a match must satisfy (the
-/// reader's query and the filters' facets) and what ranks it (the reader's
-/// query alone).
+/// A query as PostgreSQL's `tsquery` text. Windows are counted in
+/// candidates: posts that have every word (a phrase's in any order, which
+/// the GIN index can tell without reading a row) and the filters' facets.
+/// Results are the candidates that match (phrases in order); they are
+/// ranked by the reader's query alone.
 struct Match {
+    candidate: String,
     filter: String,
     rank: String,
 }
 
 /// The reader's query, normalised by PostgreSQL (stemmed, with exclusions
-/// applied); `None` when none of the words that must match is one it
-/// indexes (so that "-x" alone never means "everything but x").
-async fn normalise(c: &impl GenericClient, ts: &TsQueryText) -> StoreResult<Option<String>> {
-    let row = match &ts.excluded {
-        None => {
-            c.query_typed(
-                "SELECT q::text, numnode(q) FROM to_tsquery('masthead_english', $1) q",
-                &[(&ts.required, Type::TEXT)],
-            )
-            .await?
-        }
-        Some(excluded) => {
-            c.query_typed(
-                "SELECT (CASE WHEN numnode(n) = 0 THEN r ELSE r && !!n END)::text, numnode(r)
-                 FROM to_tsquery('masthead_english', $1) r, to_tsquery('masthead_english', $2) n",
-                &[(&ts.required, Type::TEXT), (excluded, Type::TEXT)],
-            )
-            .await?
-        }
-    };
-    let Some(row) = row.first() else {
+/// applied), as it must match and with its phrases' words in any order;
+/// `None` when none of the words that must match is one it indexes (so
+/// that "-x" alone never means "everything but x").
+async fn normalise(c: &Transaction<'_>, ts: &TsQueryText) -> StoreResult<Option<(String, String)>> {
+    let any_order = ts.required_any_order.as_deref().unwrap_or(&ts.required);
+    let excluded = ts.excluded.as_deref().unwrap_or("");
+    let rows = rows(
+        c,
+        "SELECT coalesce(r && e, r)::text, coalesce(a && e, a)::text, numnode(r)
+           FROM to_tsquery('masthead_english', $1::text) r,
+                to_tsquery('masthead_english', $2::text) a,
+                (SELECT CASE WHEN $3::text <> ''
+                        THEN !!to_tsquery('masthead_english', $3::text) END AS e) x",
+        &[&ts.required, &any_order, &excluded],
+    )
+    .await?;
+    let Some(row) = rows.first() else {
         return Ok(None);
     };
-    let nodes: i32 = row.try_get(1)?;
-    Ok((nodes > 0).then(|| row.try_get(0)).transpose()?)
+    let nodes: i32 = row.try_get(2)?;
+    if nodes == 0 {
+        return Ok(None);
+    }
+    Ok(Some((row.try_get(0)?, row.try_get(1)?)))
 }
 
-/// Matches with their scores, newest first.
-type Scored = Vec<(i64, f64)>;
+/// Candidates, newest first, with the score of those that match.
+type Scored = Vec<(i64, Option<f64>)>;
 
-/// Walks the newest `walk_rows` posts in `from..to`, newest first, testing
-/// each: the first `limit` matches (all, when `None`) with their scores,
-/// the key of the first post walked and, when the walk went all
-/// `walk_rows` posts without finding `limit` matches, the key of the last.
+/// Walks the newest `posts` posts in `from..to`, newest first, testing
+/// each: the first `limit` candidates (all, when `None`) with the scores of
+/// those that match, the key of the first post walked and, when the walk
+/// went all `posts` posts without finding `limit` candidates, the key of
+/// the last.
 async fn walk(
-    c: &impl GenericClient,
-    t: &Tuning,
+    c: &Transaction<'_>,
+    posts: i64,
     m: &Match,
     (from, to): (i64, i64),
     limit: Option<i64>,
 ) -> StoreResult<(Scored, Option<i64>, Option<i64>)> {
-    let rows = c
-        .query_typed(
-            concat!(
-                "SELECT search_key, hit, CASE WHEN hit THEN ",
-                score!("document", "$2::tsquery"),
-                " END, n
-                 FROM (SELECT search_key, document, document @@ $1::tsquery AS hit,
-                              row_number() OVER (ORDER BY search_key DESC) AS n
-                         FROM (SELECT search_key, document FROM post_search_keys
-                                WHERE search_key >= $3 AND search_key < $4
-                                ORDER BY search_key DESC LIMIT $5) newest) w
-                WHERE hit OR n = 1 OR n = $5
-                LIMIT $6"
-            ),
-            &[
-                (&m.filter, Type::TEXT),
-                (&m.rank, Type::TEXT),
-                (&from, Type::INT8),
-                (&to, Type::INT8),
-                (&t.walk_rows, Type::INT8),
-                // The first and the last post walked may be no match.
-                (&limit.map(|l| l + 2), Type::INT8),
-            ],
-        )
-        .await?;
+    // Prepared once per connection: its plan (walk the key index backwards)
+    // is the same whatever the words.
+    let rows = rows(
+        c,
+        concat!(
+            "SELECT search_key, hit, CASE WHEN hit AND document @@ $7::text::tsquery THEN ",
+            score!("document", "$2::text::tsquery"),
+            " END, n
+             FROM (SELECT search_key, document, document @@ $1::text::tsquery AS hit,
+                          row_number() OVER (ORDER BY search_key DESC) AS n
+                     FROM (SELECT search_key, document FROM post_search_keys
+                            WHERE search_key >= $3 AND search_key < $4
+                            ORDER BY search_key DESC LIMIT $5) newest) w
+            WHERE hit OR n = 1 OR n = $5
+            LIMIT $6"
+        ),
+        &[
+            &m.candidate,
+            &m.rank,
+            &from,
+            &to,
+            &posts,
+            // The first and the last post walked may be no candidate.
+            &limit.map(|l| l + 2),
+            &m.filter,
+        ],
+    )
+    .await?;
     let (mut found, mut first, mut last) = (Vec::new(), None, None);
     for r in &rows {
         let key: i64 = r.try_get(0)?;
@@ -446,7 +461,7 @@ async fn walk(
         if n == 1 {
             first = Some(key);
         }
-        if n == t.walk_rows {
+        if n == posts {
             last = Some(key);
         }
         if r.try_get(1)? {
@@ -462,23 +477,24 @@ async fn walk(
     Ok((found, first, last))
 }
 
-/// The newest matches in `from..to` (at most `limit`, or all), newest first,
-/// found with the GIN index. The planner is told not to walk the key index
+/// The newest candidates in `from..to` (at most `limit`, or all), newest
+/// first, with the scores of those that match, found with the GIN index. The planner is told not to walk the key index
 /// instead: it guesses a phrase as common as its words together (it cannot
 /// see positions), and would walk a long range for a rare phrase of common
 /// words, testing every post.
 async fn look_up(
-    c: &impl GenericClient,
+    c: &Transaction<'_>,
     m: &Match,
     (from, to): (i64, i64),
     limit: Option<i64>,
 ) -> StoreResult<Scored> {
-    let params: [(&(dyn ToSql + Sync), Type); 5] = [
-        (&m.filter, Type::TEXT),
+    let params: [(&(dyn ToSql + Sync), Type); 6] = [
+        (&m.candidate, Type::TEXT),
         (&m.rank, Type::TEXT),
         (&from, Type::INT8),
         (&to, Type::INT8),
         (&limit, Type::INT8),
+        (&m.filter, Type::TEXT),
     ];
     // Sent together, run in order (tokio-postgres pipelines requests polled
     // at once): one round trip instead of three.
@@ -486,9 +502,9 @@ async fn look_up(
         c.batch_execute("SET LOCAL enable_indexscan = off"),
         c.query_typed(
             concat!(
-                "SELECT search_key, ",
+                "SELECT search_key, CASE WHEN document @@ $6::tsquery THEN ",
                 score!("document", "$2::tsquery"),
-                " FROM (SELECT search_key, document FROM post_search_keys
+                " END FROM (SELECT search_key, document FROM post_search_keys
                         WHERE document @@ $1::tsquery AND search_key >= $3 AND search_key < $4
                         ORDER BY search_key DESC LIMIT $5) m
                  ORDER BY search_key DESC"
@@ -505,16 +521,19 @@ async fn look_up(
         .collect()
 }
 
-/// The newest matches in `from..to` (at most `limit`, or all), newest
-/// first, with their scores: walked while they are dense among the newest
-/// posts; once they are not, looked up in the index, range by range below
-/// the walk: the first range twice as long as the walk's hit rate says
-/// should hold the rest, each next one (seldom needed) four times longer.
-/// A lookup reads every candidate in its range, so the ranges stay close to
-/// what is needed; and each reads the words' whole entries in the index,
-/// so there are few of them.
+/// The newest candidates in `from..to` (at most `limit`, or all), newest
+/// first, with the scores of those that match. Walked while they are dense
+/// among the newest posts. When the walk falls short, its hit rate says how
+/// many more posts should hold the rest (twice over): if that is a quarter
+/// of the walk or less (what a lookup costs, about), the walk goes on that
+/// far; else, and if that still falls short, they are looked up in the
+/// index, range by range below the walk, the first range that long, each
+/// next one (seldom needed) four times longer. A lookup reads every
+/// candidate in its range, so the ranges stay close to what is needed, and
+/// each reads the words' whole entries in the index, so there are few
+/// lookups.
 async fn matches_in(
-    c: &impl GenericClient,
+    c: &Transaction<'_>,
     t: &Tuning,
     m: &Match,
     (from, to): (i64, i64),
@@ -523,32 +542,41 @@ async fn matches_in(
     if from >= to {
         return Ok(Vec::new());
     }
-    let (mut found, first, last) = walk(c, t, m, (from, to), limit).await?;
-    let (Some(first), Some(last)) = (first, last) else {
+    let (mut found, first, last) = walk(c, t.walk_rows, m, (from, to), limit).await?;
+    let (Some(first), Some(mut below)) = (first, last) else {
         // The walk found enough, or walked the whole range.
         return Ok(found);
     };
-    let mut below = last;
-    if let Some(limit) = limit
-        && !found.is_empty()
-    {
-        let need = i128::from(limit) - found.len() as i128;
-        let walked = (i128::from(first) - i128::from(last)).max(1);
-        let mut span = (walked * need * 2 / found.len() as i128).max(1);
-        while (found.len() as i64) < limit && below > from {
-            let start = i128::from(below).saturating_sub(span).max(i128::from(from));
-            let start = i64::try_from(start).unwrap_or(from);
-            let need = limit - found.len() as i64;
-            found.extend(look_up(c, m, (start, below), Some(need)).await?);
-            below = start;
-            span = span.saturating_mul(4);
-        }
+    let Some(limit) = limit.filter(|_| !found.is_empty()) else {
+        // No hit rate to go by, or no limit (a window's matches, all of
+        // them): one lookup for the rest.
+        let need = limit.map(|l| l - found.len() as i64);
+        found.extend(look_up(c, m, (from, below), need).await?);
         return Ok(found);
+    };
+    // Keys per post walked, and posts per match found.
+    let walked = t.walk_rows as f64;
+    let keys_per_post = ((i128::from(first) - i128::from(below)) as f64 / walked).max(1.0);
+    let posts_per_match = walked / found.len() as f64;
+    let need = limit - found.len() as i64;
+    let more = (2.0 * need as f64 * posts_per_match).ceil() as i64;
+    if more <= t.walk_rows / 4 {
+        let (rest, _, last) = walk(c, more, m, (from, below), Some(need)).await?;
+        found.extend(rest);
+        match last {
+            Some(last) => below = last,
+            None => return Ok(found),
+        }
     }
-    // No hit rate to go by (or no limit: a window's matches, all of them):
-    // one lookup for the rest.
-    let need = limit.map(|l| l - found.len() as i64);
-    found.extend(look_up(c, m, (from, below), need).await?);
+    let mut span = 2.0 * (limit - found.len() as i64) as f64 * posts_per_match * keys_per_post;
+    while (found.len() as i64) < limit && below > from {
+        let start = (below as f64 - span).max(from as f64) as i64;
+        let start = start.clamp(from, below - 1);
+        let need = limit - found.len() as i64;
+        found.extend(look_up(c, m, (start, below), Some(need)).await?);
+        below = start;
+        span *= 4.0;
+    }
     Ok(found)
 }
 
@@ -556,34 +584,42 @@ async fn matches_in(
 struct Window {
     start: i64,
     end: i64,
-    matches: Scored,
+    matches: Vec<(i64, f64)>,
 }
 
-/// The next window below `hi`: the newest `rank_window` matches in
+/// The matches among `candidates`.
+fn matching(candidates: Scored) -> Vec<(i64, f64)> {
+    candidates
+        .into_iter()
+        .filter_map(|(key, score)| Some((key, score?)))
+        .collect()
+}
+
+/// The next window below `hi`: the newest `rank_window` candidates in
 /// `lower..hi`, as `(oldest key, hi)`; `None` when there are none.
 async fn window_below(
-    c: &impl GenericClient,
+    c: &Transaction<'_>,
     t: &Tuning,
     m: &Match,
     lower: i64,
     hi: i64,
 ) -> StoreResult<Option<Window>> {
-    let matches = matches_in(c, t, m, (lower, hi), Some(t.rank_window)).await?;
-    Ok(matches
-        .last()
-        .map(|(oldest, _)| *oldest)
-        .map(|start| Window {
-            start,
-            end: hi,
-            matches,
-        }))
+    let candidates = matches_in(c, t, m, (lower, hi), Some(t.rank_window)).await?;
+    let Some(&(start, _)) = candidates.last() else {
+        return Ok(None);
+    };
+    Ok(Some(Window {
+        start,
+        end: hi,
+        matches: matching(candidates),
+    }))
 }
 
 /// A page of results for `query`: best first (ties: newest first) within
 /// windows of the newest matches, strictly after `after`. A query with
 /// nothing to search for finds nothing.
 pub async fn search(
-    c: &mut Client,
+    c: &mut deadpool_postgres::Client,
     query: SearchQuery,
     filters: SearchFilters,
     after: Option<SearchCursor>,
@@ -594,7 +630,7 @@ pub async fn search(
 
 /// [`search`], reading the index as `t` says.
 pub(crate) async fn search_tuned(
-    c: &mut Client,
+    c: &mut deadpool_postgres::Client,
     t: &Tuning,
     query: SearchQuery,
     filters: SearchFilters,
@@ -612,17 +648,21 @@ pub(crate) async fn search_tuned(
         .read_only(true)
         .start()
         .await?;
-    let Some(rank) = normalise(&tx, &ts).await? else {
+    let Some((rank, any_order)) = normalise(&tx, &ts).await? else {
         return Ok(SearchPage::default());
     };
-    let mut filter = format!("({rank})");
+    let mut facets = String::new();
     if let Some(kind) = filters.kind {
-        filter.push_str(&format!(" & {}", tsquery_lexeme(&kind_facet(kind))));
+        facets.push_str(&format!(" & {}", tsquery_lexeme(&kind_facet(kind))));
     }
     if let Some(tag) = &filters.tag {
-        filter.push_str(&format!(" & {}", tsquery_lexeme(&tag_facet(tag))));
+        facets.push_str(&format!(" & {}", tsquery_lexeme(&tag_facet(tag))));
     }
-    let m = Match { filter, rank };
+    let m = Match {
+        candidate: format!("({any_order}){facets}"),
+        filter: format!("({rank}){facets}"),
+        rank,
+    };
     let limit = limit.clamp(1, 100) as usize;
     let (lower, upper) = filters.key_range();
     let (mut window, mut resume) = match after {
@@ -631,7 +671,7 @@ pub(crate) async fn search_tuned(
             let window = Window {
                 start: a.window_start,
                 end: a.window_end,
-                matches: matches_in(&tx, t, &m, range, None).await?,
+                matches: matching(matches_in(&tx, t, &m, range, None).await?),
             };
             (window, Some((a.score, a.key)))
         }
@@ -641,6 +681,11 @@ pub(crate) async fn search_tuned(
         },
     };
     let mut ranked: Vec<SearchCursor> = Vec::with_capacity(limit + 1);
+    // Windows read whole by this page (a cursor's own window is not: the
+    // page must get past it, or it would end where it began).
+    let mut windows = usize::from(after.is_none());
+    // Set when the page stops at its budget of windows: resume after this one.
+    let mut cut = None;
     loop {
         // Best first, ties newest first: the order SQLite's query sorts in.
         window
@@ -661,6 +706,19 @@ pub(crate) async fn search_tuned(
         if ranked.len() > limit {
             break;
         }
+        if windows >= t.max_windows {
+            // A phrase of common words seldom next to each other can leave
+            // window after window without a result: the page ends here,
+            // and the next one starts after this window.
+            cut = Some(SearchCursor {
+                window_start: window.start,
+                window_end: window.end,
+                score: f64::MAX,
+                key: window.start,
+            });
+            break;
+        }
+        windows += 1;
         // This window is done: on to the next-older one.
         match window_below(&tx, t, &m, lower, window.start.max(lower)).await? {
             Some(w) => {
@@ -674,7 +732,7 @@ pub(crate) async fn search_tuned(
         ranked.truncate(limit);
         ranked.last().copied()
     } else {
-        None
+        cut.filter(|c| c.window_start > lower)
     };
     let hits = hits(&tx, &m, &ranked).await?;
     Ok(SearchPage { hits, next })
@@ -726,8 +784,8 @@ fn required_lexemes(tsquery: &str) -> Vec<String> {
 /// Bytes of a body given to `ts_headline`, around the first match: it
 /// parses and stems all it is given, and most of a long body is nowhere
 /// near the snippet.
-const HEADLINE_BEFORE: usize = 300;
-const HEADLINE_AFTER: usize = 900;
+const HEADLINE_BEFORE: usize = 150;
+const HEADLINE_AFTER: usize = 450;
 
 /// The stretch of `text` a snippet is made from: around the first word that
 /// starts like one of `lexemes` (a stem, less its last letter, which the
@@ -783,7 +841,7 @@ fn snippet_source<'a>(text: &'a str, lexemes: &[String]) -> &'a str {
 /// Cards and highlights for this page's results only: headlines cost, so
 /// never for matches that are not shown.
 async fn hits(
-    c: &impl GenericClient,
+    c: &Transaction<'_>,
     m: &Match,
     ranked: &[SearchCursor],
 ) -> StoreResult<Vec<SearchHit>> {
@@ -791,21 +849,21 @@ async fn hits(
         return Ok(Vec::new());
     }
     let keys: Vec<i64> = ranked.iter().map(|r| r.key).collect();
-    let rows = c
-        .query_typed(
-            concat!(
-                "SELECT ",
-                card_columns!(),
-                ", k.search_key, p.body_html
-                 FROM post_search_keys k JOIN posts p ON p.id = k.post_id
-                 LEFT JOIN tags t ON t.id = p.primary_tag_id
-                 WHERE k.search_key = ANY($1) AND p.status = 'published'"
-            ),
-            &[(&keys, Type::INT8_ARRAY)],
-        )
-        .await?;
-    let mut found = HashMap::with_capacity(rows.len());
-    for r in &rows {
+    let found_rows = rows(
+        c,
+        concat!(
+            "SELECT ",
+            card_columns!(),
+            ", k.search_key, p.body_html
+             FROM post_search_keys k JOIN posts p ON p.id = k.post_id
+             LEFT JOIN tags t ON t.id = p.primary_tag_id
+             WHERE k.search_key = ANY($1) AND p.status = 'published'"
+        ),
+        &[&keys],
+    )
+    .await?;
+    let mut found = HashMap::with_capacity(found_rows.len());
+    for r in &found_rows {
         let card = card_from_row(r)?;
         let key: i64 = r.try_get(21)?;
         let body_html: String = r.try_get(22)?;
@@ -831,24 +889,17 @@ async fn hits(
         .iter()
         .map(|(_, body)| snippet_source(body, &lexemes))
         .collect();
-    let marked = c
-        .query_typed(
-            "SELECT ts_headline('masthead_english', u.title, q, $5),
-                    ts_headline('masthead_english', u.body, q, $6),
-                    ts_headline('masthead_english', u.dek, q, $5)
-               FROM unnest($2::text[], $3::text[], $4::text[]) WITH ORDINALITY AS u(title, body, dek, i),
-                    (SELECT $1::tsquery AS q) query
-              ORDER BY u.i",
-            &[
-                (&m.rank, Type::TEXT),
-                (&titles, Type::TEXT_ARRAY),
-                (&bodies, Type::TEXT_ARRAY),
-                (&deks, Type::TEXT_ARRAY),
-                (&WHOLE_TEXT, Type::TEXT),
-                (&SNIPPET, Type::TEXT),
-            ],
-        )
-        .await?;
+    let marked = rows(
+        c,
+        "SELECT ts_headline('masthead_english', u.title, q, $5::text),
+                ts_headline('masthead_english', u.body, q, $6::text),
+                ts_headline('masthead_english', u.dek, q, $5::text)
+           FROM unnest($2::text[], $3::text[], $4::text[]) WITH ORDINALITY AS u(title, body, dek, i),
+                (SELECT $1::text::tsquery AS q) query
+          ORDER BY u.i",
+        &[&m.rank, &titles, &bodies, &deks, &WHOLE_TEXT, &SNIPPET],
+    )
+    .await?;
     let mut hits = Vec::with_capacity(shown.len());
     for ((card, body), r) in shown.into_iter().zip(&marked) {
         let title: String = r.try_get(0)?;
@@ -1002,35 +1053,41 @@ mod tests {
     }
 
     /// What search should return for `q` in windows of `window`, worked out
-    /// from every match's score: the matches newest first, in runs of
-    /// `window`, each run best first (ties newest first).
+    /// from every candidate: the candidates newest first, in runs of
+    /// `window`, each run's matches best first (ties newest first).
     async fn expected(f: &Fixture, q: &str, window: usize) -> Vec<i64> {
-        let client = f.pg().client().await.expect("client");
+        let mut client = f.pg().client().await.expect("client");
         let ts = parse(q).expect("query").to_tsquery().expect("searchable");
-        let rank = normalise(&**client, &ts)
+        let tx = client.transaction().await.expect("transaction");
+        let (rank, any_order) = normalise(&tx, &ts)
             .await
             .expect("normalise")
             .expect("words");
+        drop(tx);
         let rows = client
             .query(
                 concat!(
-                    "SELECT post_id, search_key, ",
+                    "SELECT post_id, search_key, CASE WHEN document @@ $1::text::tsquery THEN ",
                     score!("document", "$1::text::tsquery"),
-                    " FROM post_search_keys WHERE document @@ $1::text::tsquery
+                    " END FROM post_search_keys WHERE document @@ $2::text::tsquery
                      ORDER BY search_key DESC"
                 ),
-                &[&rank],
+                &[&rank, &any_order],
             )
             .await
-            .expect("matches");
-        let mut all: Vec<(i64, i64, f64)> = rows
+            .expect("candidates");
+        let all: Vec<(i64, i64, Option<f64>)> = rows
             .iter()
             .map(|r| (r.get(0), r.get(1), r.get(2)))
             .collect();
         let mut out = Vec::new();
-        for run in all.chunks_mut(window) {
-            run.sort_by(|a, b| a.2.total_cmp(&b.2).then(b.1.cmp(&a.1)));
-            out.extend(run.iter().map(|(id, _, _)| *id));
+        for run in all.chunks(window) {
+            let mut matches: Vec<(i64, i64, f64)> = run
+                .iter()
+                .filter_map(|(id, key, score)| Some((*id, *key, (*score)?)))
+                .collect();
+            matches.sort_by(|a, b| a.2.total_cmp(&b.2).then(b.1.cmp(&a.1)));
+            out.extend(matches.iter().map(|(id, _, _)| *id));
         }
         out
     }
@@ -1039,6 +1096,7 @@ mod tests {
     async fn windows_are_the_newest_matches_whether_walked_or_looked_up() {
         let f = Fixture::new(Backend::Postgres, "search-paths").await;
         // Post i (oldest first) says "every", "third" when i % 3 == 0,
+        // "often" when i % 8 < 3,
         // "rare" when i % 13 == 0, "fading" in every third of the newest 30
         // and every 41st before, and the phrase "red kite" when i % 5 == 0
         // (while "red" and "kite" appear apart in every other post); every
@@ -1049,6 +1107,9 @@ mod tests {
                 let mut words = vec!["every"];
                 if i % 3 == 0 {
                     words.push("third");
+                }
+                if i % 8 < 3 {
+                    words.push("often");
                 }
                 if i % 13 == 0 {
                     words.push("rare");
@@ -1076,16 +1137,19 @@ mod tests {
             .collect();
         f.insert_all(posts).await;
         // Windows of 20 after a walk of 50 posts: "every" fills its windows
-        // walking, "third", "rare" and "red kite" need a range of the index
-        // after the walk (the phrase a check of positions too), "fading"
-        // also the rest of the index below that range.
+        // walking, "often" walking a little further, "third", "rare" and the
+        // phrase "red kite" (candidates: "red" and "kite" anywhere) need a
+        // range of the index after the walk, "fading" also longer ranges
+        // below that one.
         let t = Tuning {
             rank_window: 20,
             walk_rows: 50,
+            max_windows: 25,
         };
         for (q, matches) in [
             ("every", n),
             ("third", 107),
+            ("often", 120),
             ("rare", 25),
             ("fading", 18),
             ("\"red kite\"", 64),
@@ -1097,6 +1161,23 @@ mod tests {
                 assert_eq!(all_pages(&f, &t, q, limit).await, want, "{q} by {limit}");
             }
         }
+        // A page that may read one window only ends short when its window
+        // holds too few matches, and the next page goes on after it.
+        let one = Tuning {
+            max_windows: 1,
+            ..t
+        };
+        let want = expected(&f, "\"red kite\"", 20).await;
+        assert_eq!(all_pages(&f, &one, "\"red kite\"", 20).await, want);
+        let first = f
+            .tuned_page(&one, parse("\"red kite\"").expect("query"), None, 20)
+            .await
+            .expect("search");
+        assert!(
+            first.hits.len() < 20 && first.next.is_some(),
+            "{:?}",
+            first.next
+        );
     }
 
     #[tokio::test]
