@@ -14,10 +14,10 @@
 //! the archive has its newest few hundred candidates among the newest
 //! thousand posts, where its GIN entry lists fifty thousand: such a window
 //! is found by walking the newest posts in key order and testing each
-//! ([`walk`]). A rarer word would make that walk long, so after
-//! [`TUNING`]`.walk_rows` posts the rest of the window comes from the GIN
-//! index, within a key range the walk's hit rate says should hold it
-//! ([`matches_in`]). Either way a search reads a few thousand rows at most
+//! ([`walk`]). A rarer word would make that walk long, so a first, short
+//! walk measures the hit rate, and unless it says a longer walk fills the
+//! window, the rest comes from the GIN index, within a key range the hit
+//! rate says should hold it ([`matches_in`]). Either way a search reads a few thousand rows at most
 //! per window, ranks only a window's matches, and reads a bounded number of
 //! windows per page; headlines are made for the page's results only, each
 //! from the stretch of its text around the first match.
@@ -47,9 +47,12 @@ pub(crate) struct Tuning {
     /// How many matches are ranked together (SQLite's `RANK_WINDOW`): the
     /// newest this many, then the next-older this many, and so on.
     pub rank_window: i64,
-    /// The newest posts a search walks, testing each, before it asks the GIN
-    /// index instead.
-    pub walk_rows: i64,
+    /// The newest posts a search walks first, testing each.
+    pub first_walk: i64,
+    /// How many more it walks when the first walk's hit rate says that is
+    /// enough to fill the window; else (and when it was not) it asks the
+    /// GIN index instead.
+    pub walk_on: i64,
     /// The most windows one page reads: a bound on its work when few
     /// candidates match (a phrase of common words, seldom side by side).
     pub max_windows: usize,
@@ -57,12 +60,13 @@ pub(crate) struct Tuning {
 
 /// Ranking windows smaller than SQLite's: here every ranked match is a row
 /// read from the table, and a phrase is checked in each candidate's row,
-/// where FTS5 reads positions from its own index. A walk of 1,600 posts
-/// fills a window for words found in one post of eight or more; rarer ones
-/// are looked up in the GIN index.
+/// where FTS5 reads positions from its own index. Walks of 400 and 1,200
+/// posts fill a window for words found in one post of eight or more; a
+/// rarer word's are looked up in the GIN index after the first 400.
 pub(crate) const TUNING: Tuning = Tuning {
     rank_window: 200,
-    walk_rows: 1_600,
+    first_walk: 400,
+    walk_on: 1_200,
     max_windows: 25,
 };
 /// The most bytes of a body indexed. PostgreSQL refuses a tsvector over a
@@ -478,8 +482,8 @@ async fn walk(
 }
 
 /// The newest candidates in `from..to` (at most `limit`, or all), newest
-/// first, with the scores of those that match, found with the GIN index. The planner is told not to walk the key index
-/// instead: it guesses a phrase as common as its words together (it cannot
+/// first, with the scores of those that match, found with the GIN index.
+/// The planner is told not to walk the key index instead: it guesses a phrase as common as its words together (it cannot
 /// see positions), and would walk a long range for a rare phrase of common
 /// words, testing every post.
 async fn look_up(
@@ -522,12 +526,11 @@ async fn look_up(
 }
 
 /// The newest candidates in `from..to` (at most `limit`, or all), newest
-/// first, with the scores of those that match. Walked while they are dense
-/// among the newest posts. When the walk falls short, its hit rate says how
-/// many more posts should hold the rest (twice over): if that is a quarter
-/// of the walk or less (what a lookup costs, about), the walk goes on that
-/// far; else, and if that still falls short, they are looked up in the
-/// index, range by range below the walk, the first range that long, each
+/// first, with the scores of those that match. A first walk of the newest
+/// posts measures their hit rate; if it says a second, longer walk holds
+/// the rest, the walk goes on (it stops at what it needs). Else, and if
+/// that falls short, the rest is looked up in the index, range by range
+/// below the walk: the first range twice as long as the hit rate says, each
 /// next one (seldom needed) four times longer. A lookup reads every
 /// candidate in its range, so the ranges stay close to what is needed, and
 /// each reads the words' whole entries in the index, so there are few
@@ -542,33 +545,34 @@ async fn matches_in(
     if from >= to {
         return Ok(Vec::new());
     }
-    let (mut found, first, last) = walk(c, t.walk_rows, m, (from, to), limit).await?;
+    let (mut found, first, last) = walk(c, t.first_walk, m, (from, to), limit).await?;
     let (Some(first), Some(mut below)) = (first, last) else {
         // The walk found enough, or walked the whole range.
         return Ok(found);
     };
     let Some(limit) = limit.filter(|_| !found.is_empty()) else {
-        // No hit rate to go by, or no limit (a window's matches, all of
+        // No hit rate to go by, or no limit (a window's candidates, all of
         // them): one lookup for the rest.
         let need = limit.map(|l| l - found.len() as i64);
         found.extend(look_up(c, m, (from, below), need).await?);
         return Ok(found);
     };
-    // Keys per post walked, and posts per match found.
-    let walked = t.walk_rows as f64;
-    let keys_per_post = ((i128::from(first) - i128::from(below)) as f64 / walked).max(1.0);
-    let posts_per_match = walked / found.len() as f64;
+    let mut walked = t.first_walk;
     let need = limit - found.len() as i64;
-    let more = (2.0 * need as f64 * posts_per_match).ceil() as i64;
-    if more <= t.walk_rows / 4 {
-        let (rest, _, last) = walk(c, more, m, (from, below), Some(need)).await?;
+    if need as f64 * walked as f64 / found.len() as f64 <= t.walk_on as f64 {
+        // Dense enough to walk on: the walk stops at what it needs.
+        let (rest, _, last) = walk(c, t.walk_on, m, (from, below), Some(need)).await?;
         found.extend(rest);
         match last {
             Some(last) => below = last,
             None => return Ok(found),
         }
+        walked += t.walk_on;
     }
-    let mut span = 2.0 * (limit - found.len() as i64) as f64 * posts_per_match * keys_per_post;
+    // Keys per post walked, and posts per candidate found.
+    let keys_per_post = ((i128::from(first) - i128::from(below)) as f64 / walked as f64).max(1.0);
+    let posts_per_candidate = walked as f64 / found.len().max(1) as f64;
+    let mut span = 2.0 * (limit - found.len() as i64) as f64 * posts_per_candidate * keys_per_post;
     while (found.len() as i64) < limit && below > from {
         let start = (below as f64 - span).max(from as f64) as i64;
         let start = start.clamp(from, below - 1);
@@ -1136,14 +1140,15 @@ mod tests {
             })
             .collect();
         f.insert_all(posts).await;
-        // Windows of 20 after a walk of 50 posts: "every" fills its windows
-        // walking, "often" walking a little further, "third", "rare" and the
-        // phrase "red kite" (candidates: "red" and "kite" anywhere) need a
-        // range of the index after the walk, "fading" also longer ranges
-        // below that one.
+        // Windows of 20, walks of 50 then 150 posts: "every" fills its
+        // windows in the first walk, "often" and "third" in the second,
+        // "rare" needs a range of the index after the first, "fading" also
+        // longer ranges below that one; the phrase "red kite" has
+        // candidates ("red" and "kite" anywhere) that do not match.
         let t = Tuning {
             rank_window: 20,
-            walk_rows: 50,
+            first_walk: 50,
+            walk_on: 150,
             max_windows: 25,
         };
         for (q, matches) in [
