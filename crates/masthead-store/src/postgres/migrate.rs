@@ -44,6 +44,7 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
     migration!(11, "search_index", "0011_search_index.sql"),
     migration!(12, "instances", "0012_instances.sql"),
     migration!(13, "members", "0013_members.sql"),
+    migration!(14, "bouncing", "0014_bouncing.sql"),
 ];
 
 /// The advisory lock's key: "masthead" in ASCII, so it is recognisable in

@@ -94,6 +94,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "members",
         include_str!("../../migrations/sqlite/0013_members.sql"),
     ),
+    (
+        14,
+        "bouncing",
+        include_str!("../../migrations/sqlite/0014_bouncing.sql"),
+    ),
 ];
 
 /// Most idle reader connections kept open.
