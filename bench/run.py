@@ -298,7 +298,12 @@ def main():
     ap.add_argument("--search-only", action="store_true", help="seed, then measure search only")
     ap.add_argument("--backend", choices=("sqlite", "postgres", "both"), default="sqlite",
                     help="the database to measure (postgres: MASTHEAD_BENCH_DATABASE_URL)")
+    ap.add_argument("--instance-cpu", type=float, default=0.5,
+                    help="two-instance scaling: cap each instance at this share of a CPU "
+                         "(cgroup v1, root), 0 for uncapped")
     args = ap.parse_args()
+    if args.backend == "both":
+        check_cpu_caps(args.instance_cpu)
     if args.smoke:
         args.posts, args.duration = 2_000, 2
     binary = args.binary or os.path.join(os.environ.get("CARGO_TARGET_DIR", os.path.join(ROOT, "target")), "release", "masthead")
@@ -333,25 +338,79 @@ def reset_postgres(url):
                    check=True, capture_output=True)
 
 
-def scaling(binary, data, pg_url, endpoints, duration):
+CPU_CGROUP = "/sys/fs/cgroup/cpu"
+
+
+class CpuCap:
+    """Caps a process at a share of one CPU (a cgroup v1 `cpu` group with a
+    CFS quota), so that on a small machine an instance is a fixed amount of
+    compute, and a second instance adds its own instead of taking the
+    spare cores PostgreSQL and wrk were using."""
+
+    def __init__(self, pid, share):
+        self.path = os.path.join(CPU_CGROUP, f"masthead-bench-{pid}")
+        os.mkdir(self.path)
+        period = 100_000
+        with open(os.path.join(self.path, "cpu.cfs_period_us"), "w") as f:
+            f.write(str(period))
+        with open(os.path.join(self.path, "cpu.cfs_quota_us"), "w") as f:
+            f.write(str(int(period * share)))
+        # cgroup v1: writing the process id moves all of its threads.
+        with open(os.path.join(self.path, "cgroup.procs"), "w") as f:
+            f.write(str(pid))
+
+    def throttled_ms(self):
+        with open(os.path.join(self.path, "cpu.stat")) as f:
+            stat = dict(line.split() for line in f if line.strip())
+        return int(stat.get("throttled_time", 0)) // 1_000_000
+
+    def remove(self):
+        try:
+            os.rmdir(self.path)
+        except OSError:
+            pass
+
+
+def check_cpu_caps(share):
+    if share <= 0:
+        return
+    if not (os.path.isdir(CPU_CGROUP) and os.access(CPU_CGROUP, os.W_OK)):
+        raise SystemExit(f"--instance-cpu {share} needs a writable cgroup v1 cpu controller at {CPU_CGROUP} "
+                         "(run as root), or --instance-cpu 0 to measure uncapped instances")
+
+
+def capped_server(binary, data, pg_url, share):
+    server = Server(binary, data, ["--no-page-cache"], pg_url)
+    server.cap = CpuCap(server.proc.pid, share) if share > 0 else None
+    return server
+
+
+def stop_capped(server):
+    server.stop()
+    if server.cap:
+        server.cap.remove()
+
+
+def scaling(binary, data, pg_url, endpoints, duration, share):
     """Uncached req/s of one instance, then of two on one PostgreSQL database
-    read at once (two wrk, 32 connections each, same total as one)."""
+    read at once (two wrk, 32 connections each, same total as one). With a
+    share, each instance is capped at that share of a CPU."""
     out = {}
     for name, path in endpoints:
-        one = Server(binary, data, ["--no-page-cache"], pg_url)
+        one = capped_server(binary, data, pg_url, share)
         get(one.base + path)
         single = wrk(one.base + path, duration)
-        one.stop()
-        a = Server(binary, data, ["--no-page-cache"], pg_url)
-        b = Server(binary, data, ["--no-page-cache"], pg_url)
+        stop_capped(one)
+        a = capped_server(binary, data, pg_url, share)
+        b = capped_server(binary, data, pg_url, share)
         get(a.base + path)
         get(b.base + path)
         cmd = lambda base: ["wrk", "-t1", "-c32", f"-d{duration}s", "--latency", "--timeout", "30s", base + path]
         pa = subprocess.Popen(cmd(a.base), stdout=subprocess.PIPE, text=True)
         pb = subprocess.Popen(cmd(b.base), stdout=subprocess.PIPE, text=True)
         ra, rb = parse_wrk_text(pa.communicate()[0]), parse_wrk_text(pb.communicate()[0])
-        a.stop()
-        b.stop()
+        stop_capped(a)
+        stop_capped(b)
         both = {"rps": ra["rps"] + rb["rps"], "errors": ra["errors"] + rb["errors"],
                 "p99_ms": max(ra["p99_ms"] or 0, rb["p99_ms"] or 0)}
         out[name] = {"one": single, "two": both}
@@ -486,7 +545,8 @@ def run_backend(backend, args, binary, pg_url):
         # 6. Two instances against one (PostgreSQL: the database is shared).
         if pg_url and args.backend == "both":
             pick = [(n, p) for n, p in endpoints if n in ("home", "article", "tag")]
-            results["scaling"] = scaling(binary, data, pg_url, pick, args.duration)
+            results["scaling"] = scaling(binary, data, pg_url, pick, args.duration, args.instance_cpu)
+            results["instance_cpu"] = args.instance_cpu
 
         report(results, args.smoke)
         errors = sum(r["errors"] for mode in ("cached", "uncached") for r in results[mode].values())
@@ -574,8 +634,15 @@ def report_comparison(runs, smoke):
     for cls in sq.get("search", {}):
         lines.append(f"| {cls.replace('_', ' ')} | {sq['search'][cls]['p95_ms']} | {pg['search'][cls]['p95_ms']} |")
     if pg.get("scaling"):
+        share = pg.get("instance_cpu", 0)
+        capped = (f" Each instance is capped at {share:g} of a CPU (a cgroup CFS quota), so that "
+                  "on this small machine an instance is a fixed amount of compute and the second one "
+                  "adds its own rather than taking the CPU PostgreSQL and wrk need; what is measured is "
+                  "whether instances share a bottleneck (locks, the database, the change feed)."
+                  if share else " Instances are not capped: on a machine with few CPUs they compete with "
+                  "PostgreSQL and wrk for the same cores.")
         lines += ["", "Two instances on two ports against one PostgreSQL database, page cache off "
-                  "(two wrk of 32 connections against one wrk of 64):", "",
+                  "(two wrk of 32 connections against one wrk of 64)." + capped, "",
                   "| Page | one instance req/s | two instances req/s | ratio |", "|---|---:|---:|---:|"]
         for name, m in pg["scaling"].items():
             ratio = m["two"]["rps"] / m["one"]["rps"] if m["one"]["rps"] else 0
