@@ -99,6 +99,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "bouncing",
         include_str!("../../migrations/sqlite/0014_bouncing.sql"),
     ),
+    (
+        15,
+        "newsletter_sends",
+        include_str!("../../migrations/sqlite/0015_newsletter_sends.sql"),
+    ),
 ];
 
 /// Most idle reader connections kept open.
