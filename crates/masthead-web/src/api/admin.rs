@@ -1422,7 +1422,7 @@ pub(crate) async fn webhook_payload(state: &AppState, event: &str, id: i64) -> O
         // The member's data is erased at once: only their id is left to say.
         return Some(json!({ "member": { "current": {}, "previous": { "id": format_id(id) } } }));
     }
-    if event == "member.added" {
+    if event == "member.added" || event == "member.edited" {
         let m = state.store.member(id).await.ok()??;
         return Some(json!({ "member": { "current": member_json(&m, &tz), "previous": {} } }));
     }
