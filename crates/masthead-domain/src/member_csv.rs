@@ -120,11 +120,13 @@ pub fn read_records(text: &str) -> Vec<CsvRecord> {
 }
 
 /// One field written for CSV: quoted when it holds a comma, quote or line
-/// break (or starts with a space). Cells that a spreadsheet would run as a
-/// formula (`=`, `+`, `-`, `@`) are kept as they are: the export is data
-/// for Ghost, which reads them back verbatim.
+/// break, starts or ends with a space, or starts with a byte-order mark.
+/// Cells that a spreadsheet would run as a formula (`=`, `+`, `-`, `@`) are
+/// kept as they are: the export is data for Ghost, which reads them back
+/// verbatim.
 pub fn field(s: &str) -> String {
-    if s.contains([',', '"', '\n', '\r']) || s.starts_with(' ') || s.ends_with(' ') {
+    // A leading byte-order mark would be taken for the file's own.
+    if s.contains([',', '"', '\n', '\r']) || s.starts_with([' ', '\u{feff}']) || s.ends_with(' ') {
         format!("\"{}\"", s.replace('"', "\"\""))
     } else {
         s.to_owned()

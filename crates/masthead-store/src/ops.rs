@@ -1028,6 +1028,12 @@ impl Store {
         roster_read!(self, desk_member(id))
     }
 
+    /// The members with these ids, in no particular order (absent ids are
+    /// left out).
+    pub async fn desk_members_by_id(&self, ids: Vec<i64>) -> StoreResult<Vec<DeskMember>> {
+        roster_read!(self, desk_members_by_id(ids))
+    }
+
     /// Every member label, by name.
     pub async fn labels(&self) -> StoreResult<Vec<Label>> {
         roster_read!(self, labels())

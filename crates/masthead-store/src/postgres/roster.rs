@@ -164,6 +164,24 @@ pub async fn desk_member(c: &impl GenericClient, id: i64) -> StoreResult<Option<
     Ok(Some(m))
 }
 
+pub async fn desk_members_by_id(
+    c: &impl GenericClient,
+    ids: Vec<i64>,
+) -> StoreResult<Vec<DeskMember>> {
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let rs = rows(
+        c,
+        &format!("SELECT {LIST_COLUMNS} FROM members m WHERE m.id = ANY($1)"),
+        &[&ids],
+    )
+    .await?;
+    let mut members = map(&rs, desk_member_from_row)?;
+    fill(c, &mut members).await?;
+    Ok(members)
+}
+
 pub async fn labels(c: &impl GenericClient) -> StoreResult<Vec<Label>> {
     let rs = rows(
         c,

@@ -519,3 +519,252 @@ async fn only_administrators_and_the_owner_see_members() {
     let (status, _, _) = get(&s.url("/admin/members")).await;
     assert_eq!(status, 303);
 }
+
+async fn api(
+    s: &Server,
+    cookie: &str,
+    method: reqwest::Method,
+    path: &str,
+    body: Option<serde_json::Value>,
+) -> (u16, serde_json::Value) {
+    let mut req = client()
+        .request(method, s.url(&format!("/ghost/api/admin{path}")))
+        .header(header::COOKIE, cookie);
+    if let Some(b) = body {
+        req = req.json(&b);
+    }
+    let res = req.send().await.expect("api");
+    let status = res.status().as_u16();
+    (status, res.json().await.expect("json"))
+}
+
+/// The Admin API's members carry labels, newsletters, note, status and the
+/// bouncing flag, filter on them, and newsletters are a resource of their own.
+#[tokio::test]
+async fn the_admin_api_members_have_labels_and_newsletters() {
+    use reqwest::Method;
+    use serde_json::json;
+    let dir = TempDir::new("members-api");
+    let s = start(&dir);
+    let (cookie, _) = signed_in(&s, "owner@courier.example", "owner").await;
+
+    let (status, body) = api(&s, &cookie, Method::GET, "/newsletters/", None).await;
+    assert_eq!(status, 200, "{body}");
+    let default = body["newsletters"][0].clone();
+    assert_eq!(default["slug"], "default-newsletter");
+    assert_eq!(default["subscribe_on_signup"], true);
+    let default_id = default["id"].as_str().expect("id").to_owned();
+    assert_eq!(default_id.len(), 24);
+
+    let (status, body) = api(
+        &s,
+        &cookie,
+        Method::POST,
+        "/members/",
+        Some(json!({ "members": [{
+            "email": "ada@example.org", "name": "Ada", "note": "From the fair",
+            "labels": ["VIP", { "name": "Press" }],
+            "newsletters": [{ "id": default_id }],
+        }] })),
+    )
+    .await;
+    assert_eq!(status, 201, "{body}");
+    let ada = &body["members"][0];
+    let slugs: Vec<&str> = ada["labels"]
+        .as_array()
+        .expect("labels")
+        .iter()
+        .filter_map(|l| l["slug"].as_str())
+        .collect();
+    assert_eq!(slugs, vec!["press", "vip"]);
+    assert_eq!(ada["labels"][0]["id"].as_str().map(str::len), Some(24));
+    assert_eq!(ada["newsletters"][0]["slug"], "default-newsletter");
+    assert_eq!(
+        (ada["note"].as_str(), ada["status"].as_str()),
+        (Some("From the fair"), Some("free"))
+    );
+    assert_eq!(
+        (ada["email_disabled"].as_bool(), ada["subscribed"].as_bool()),
+        (Some(false), Some(true))
+    );
+    let ada_id = ada["id"].as_str().expect("id").to_owned();
+
+    let (status, body) = api(
+        &s,
+        &cookie,
+        Method::POST,
+        "/members/",
+        Some(json!({ "members": [{ "email": "bo@example.org", "subscribed": false, "comped": true, "labels": [{ "slug": "vip" }] }] })),
+    )
+    .await;
+    assert_eq!(status, 201, "{body}");
+    assert_eq!(body["members"][0]["newsletters"], json!([]));
+    assert_eq!(body["members"][0]["status"], "comped");
+    assert_eq!(body["members"][0]["labels"][0]["name"], "VIP");
+    // Without a choice, the newsletters new members get.
+    let (_, body) = api(
+        &s,
+        &cookie,
+        Method::POST,
+        "/members/",
+        Some(json!({ "members": [{ "email": "cy@example.org" }] })),
+    )
+    .await;
+    assert_eq!(
+        body["members"][0]["newsletters"][0]["slug"],
+        "default-newsletter"
+    );
+
+    let count = |filter: &'static str| {
+        let (s, cookie) = (&s, &cookie);
+        async move {
+            let (status, body) = api(
+                s,
+                cookie,
+                Method::GET,
+                &format!("/members/?filter={filter}"),
+                None,
+            )
+            .await;
+            assert_eq!(status, 200, "{filter}: {body}");
+            body["members"].as_array().expect("members").len()
+        }
+    };
+    assert_eq!(count("label:vip").await, 2);
+    assert_eq!(count("labels.slug:press").await, 1);
+    assert_eq!(count("status:free").await, 2);
+    assert_eq!(count("status:comped%2Blabel:vip").await, 1);
+    assert_eq!(count("newsletters.slug:default-newsletter").await, 2);
+    assert_eq!(count("email_disabled:false").await, 3);
+    let (status, _) = api(&s, &cookie, Method::GET, "/members/?filter=label:", None).await;
+    assert_eq!(status, 400);
+
+    // Edits: labels replaced (a new one created), the note cleared, no newsletters.
+    let (status, body) = api(
+        &s,
+        &cookie,
+        Method::PUT,
+        &format!("/members/{ada_id}/"),
+        Some(json!({ "members": [{ "labels": ["Early readers"], "note": null, "newsletters": [] }] })),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    let ada = &body["members"][0];
+    assert_eq!(ada["labels"][0]["slug"], "early-readers");
+    assert_eq!(ada["labels"].as_array().map(Vec::len), Some(1));
+    assert_eq!(
+        (ada["note"].clone(), ada["newsletters"].clone()),
+        (json!(null), json!([]))
+    );
+    for bad in [
+        json!({ "members": [{ "newsletters": [{ "id": "ffffffffffffffffffffff99" }] }] }),
+        json!({ "members": [{ "labels": "VIP" }] }),
+        json!({ "members": [{ "labels": [{ "slug": "nobody-has-this" }] }] }),
+        json!({ "members": [{ "note": 5 }] }),
+        json!({ "members": [{ "email": "bo@example.org" }] }),
+    ] {
+        let (status, body) = api(
+            &s,
+            &cookie,
+            Method::PUT,
+            &format!("/members/{ada_id}/"),
+            Some(bad.clone()),
+        )
+        .await;
+        assert_eq!(status, 422, "{bad}: {body}");
+        assert_eq!(body["errors"][0]["type"], "ValidationError", "{body}");
+    }
+
+    // Newsletters: add, read, edit, archive; bad input is a 422.
+    let (status, body) = api(
+        &s,
+        &cookie,
+        Method::POST,
+        "/newsletters/",
+        Some(json!({ "newsletters": [{ "name": "Weekend reads", "description": "Saturdays", "subscribe_on_signup": false }] })),
+    )
+    .await;
+    assert_eq!(status, 201, "{body}");
+    let weekend = body["newsletters"][0].clone();
+    assert_eq!(
+        (weekend["slug"].as_str(), weekend["status"].as_str()),
+        (Some("weekend-reads"), Some("active"))
+    );
+    assert_eq!(weekend["sender_reply_to"], "newsletter");
+    let wid = weekend["id"].as_str().expect("id").to_owned();
+    for bad in [
+        json!({ "newsletters": [{ "name": "" }] }),
+        json!({ "newsletters": [{ "name": "Weekend reads" }] }),
+        json!({ "newsletters": [{ "name": "X", "sender_reply_to": "everyone" }] }),
+        json!({ "newsletters": [{ "name": "X", "subscribe_on_signup": "yes" }] }),
+        json!({ "nope": [] }),
+    ] {
+        let (status, body) = api(
+            &s,
+            &cookie,
+            Method::POST,
+            "/newsletters/",
+            Some(bad.clone()),
+        )
+        .await;
+        assert_eq!(status, 422, "{bad}: {body}");
+    }
+    let (status, body) = api(
+        &s,
+        &cookie,
+        Method::PUT,
+        &format!("/newsletters/{wid}/"),
+        Some(json!({ "newsletters": [{ "status": "archived" }] })),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["newsletters"][0]["status"], "archived");
+    assert_eq!(
+        body["newsletters"][0]["description"], "Saturdays",
+        "unsent fields are kept"
+    );
+    let (_, body) = api(
+        &s,
+        &cookie,
+        Method::GET,
+        "/newsletters/?filter=status:active",
+        None,
+    )
+    .await;
+    assert_eq!(body["newsletters"].as_array().map(Vec::len), Some(1));
+    let (status, _) = api(
+        &s,
+        &cookie,
+        Method::GET,
+        &format!("/newsletters/{wid}/"),
+        None,
+    )
+    .await;
+    assert_eq!(status, 200);
+    let (status, _) = api(
+        &s,
+        &cookie,
+        Method::GET,
+        "/newsletters/ffffffffffffffffffffff99/",
+        None,
+    )
+    .await;
+    assert_eq!(status, 404);
+    // An archived newsletter is not given to members.
+    let (status, _) = api(
+        &s,
+        &cookie,
+        Method::PUT,
+        &format!("/members/{ada_id}/"),
+        Some(json!({ "members": [{ "newsletters": [{ "id": wid }] }] })),
+    )
+    .await;
+    assert_eq!(status, 422);
+
+    // An editor may not use any of it.
+    let (editor, _) = signed_in(&s, "editor@courier.example", "editor").await;
+    for path in ["/members/", "/newsletters/"] {
+        let (status, _) = api(&s, &editor, Method::GET, path, None).await;
+        assert_eq!(status, 403, "{path}");
+    }
+}
