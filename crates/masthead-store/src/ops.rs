@@ -933,16 +933,20 @@ impl Store {
         }
     }
 
-    /// Replaces a member's newsletters with the active ones among `ids`.
+    /// Replaces a member's newsletters with the active ones among `ids`
+    /// (the member's own choice); queues `member.edited`.
     pub async fn set_member_newsletters(&self, member_id: i64, ids: Vec<i64>) -> StoreResult<()> {
         let now = now_ms();
         match &*self.backend {
             Backend::Sqlite(db) => {
-                Store::lite_write(db, move |w| w.set_member_newsletters(member_id, &ids, now)).await
+                Store::lite_write(db, move |w| {
+                    w.choose_member_newsletters(member_id, &ids, now)
+                })
+                .await
             }
             Backend::Postgres(db) => {
                 db.write_send(move |w| {
-                    Box::pin(async move { w.set_member_newsletters(member_id, &ids, now).await })
+                    Box::pin(async move { w.choose_member_newsletters(member_id, &ids, now).await })
                 })
                 .await
             }

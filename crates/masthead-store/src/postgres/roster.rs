@@ -390,6 +390,78 @@ impl PgWriter<'_> {
         self.log_change(ChangeTopic::Member, None, Some(id)).await
     }
 
+    pub(crate) async fn import_newsletters(
+        &self,
+        list: &[crate::ImportNewsletter],
+        now: i64,
+    ) -> StoreResult<(usize, usize)> {
+        let (mut added, mut present) = (0, 0);
+        for n in list {
+            if row_opt(
+                self.tx(),
+                "SELECT 1 FROM newsletters WHERE slug = $1 OR name = $2",
+                &[&n.slug, &n.fields.name],
+            )
+            .await?
+            .is_some()
+            {
+                present += 1;
+                continue;
+            }
+            let f = &n.fields;
+            exec(
+                self.tx(),
+                "INSERT INTO newsletters (uuid, name, slug, description, sender_name, sender_reply_to,
+                     status, subscribe_on_signup, sort_order, created_at, updated_at)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $10)",
+                &[
+                    &super::write::new_uuid()?,
+                    &f.name,
+                    &n.slug,
+                    &f.description,
+                    &f.sender_name,
+                    &f.sender_reply_to,
+                    &f.status,
+                    &f.subscribe_on_signup,
+                    &n.sort_order,
+                    &now,
+                ],
+            )
+            .await?;
+            added += 1;
+        }
+        Ok((added, present))
+    }
+
+    pub(crate) async fn import_member_extras(
+        &self,
+        id: i64,
+        m: &crate::ImportMember,
+        now: i64,
+    ) -> StoreResult<()> {
+        if !m.note.is_empty() {
+            exec(
+                self.tx(),
+                "UPDATE members SET note = $2 WHERE id = $1",
+                &[&id, &m.note],
+            )
+            .await?;
+        }
+        if !m.labels.is_empty() {
+            self.set_member_labels(id, &m.labels, now).await?;
+        }
+        for slug in &m.newsletters {
+            exec(
+                self.tx(),
+                "INSERT INTO member_newsletters (member_id, newsletter_id, created_at)
+                 SELECT $1, id, $3 FROM newsletters WHERE slug = $2 ON CONFLICT DO NOTHING",
+                &[&id, slug, &now],
+            )
+            .await?;
+        }
+        Ok(())
+    }
+
     pub async fn add_newsletter(&self, n: &NewsletterInput, now: i64) -> StoreResult<i64> {
         let base = roster::label_slug_base(&n.name);
         let taken = taken_slugs(self.tx(), "newsletters", &base).await?;

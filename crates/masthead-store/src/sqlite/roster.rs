@@ -341,6 +341,74 @@ impl Writer<'_> {
         self.log_change(ChangeTopic::Member, None, Some(id))
     }
 
+    /// An import's newsletters: those whose slug (or name) the site has are
+    /// left as they are. `(added, present)`.
+    pub(crate) fn import_newsletters(
+        &self,
+        list: &[crate::ImportNewsletter],
+        now: i64,
+    ) -> StoreResult<(usize, usize)> {
+        let (mut added, mut present) = (0, 0);
+        for n in list {
+            let known = self
+                .tx()
+                .prepare_cached("SELECT 1 FROM newsletters WHERE slug = ?1 OR name = ?2")?
+                .query_row(params![n.slug, n.fields.name], |_| Ok(()))
+                .optional()?
+                .is_some();
+            if known {
+                present += 1;
+                continue;
+            }
+            let f = &n.fields;
+            self.tx()
+                .prepare_cached(
+                    "INSERT INTO newsletters (uuid, name, slug, description, sender_name, sender_reply_to,
+                         status, subscribe_on_signup, sort_order, created_at, updated_at)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?10)",
+                )?
+                .execute(params![
+                    super::write::new_uuid()?,
+                    f.name,
+                    n.slug,
+                    f.description,
+                    f.sender_name,
+                    f.sender_reply_to,
+                    f.status,
+                    f.subscribe_on_signup,
+                    n.sort_order,
+                    now
+                ])?;
+            added += 1;
+        }
+        Ok((added, present))
+    }
+
+    /// An imported member's note, labels and newsletters (by slug).
+    pub(crate) fn import_member_extras(
+        &self,
+        id: i64,
+        m: &crate::ImportMember,
+        now: i64,
+    ) -> StoreResult<()> {
+        if !m.note.is_empty() {
+            self.tx()
+                .prepare_cached("UPDATE members SET note = ?2 WHERE id = ?1")?
+                .execute(params![id, m.note])?;
+        }
+        if !m.labels.is_empty() {
+            self.set_member_labels(id, &m.labels, now)?;
+        }
+        let mut insert = self.tx().prepare_cached(
+            "INSERT INTO member_newsletters (member_id, newsletter_id, created_at)
+             SELECT ?1, id, ?3 FROM newsletters WHERE slug = ?2 ON CONFLICT DO NOTHING",
+        )?;
+        for slug in &m.newsletters {
+            insert.execute(params![id, slug, now])?;
+        }
+        Ok(())
+    }
+
     /// A new newsletter, last in the order; `Conflict` if the name is taken.
     pub fn add_newsletter(&self, n: &NewsletterInput, now: i64) -> StoreResult<i64> {
         let base = roster::label_slug_base(&n.name);

@@ -815,7 +815,7 @@ impl NewsletterForm {
 }
 
 /// Checks a newsletter's fields (the desk's form and the Admin API share it).
-pub(crate) fn newsletter_input(
+pub fn newsletter_input(
     name: &str,
     description: &str,
     sender_name: &str,
