@@ -56,12 +56,12 @@ fn bad_request(text: &str) -> Response {
 struct Fields(Vec<(String, String)>);
 
 impl Fields {
-    fn read(staff: &Staff, body: &[u8]) -> Result<Fields, Response> {
+    fn read(staff: &Staff, body: &[u8]) -> Result<Fields, Box<Response>> {
         let pairs: Vec<(String, String)> = form_urlencoded::parse(body)
             .map(|(k, v)| (k.into_owned(), v.into_owned()))
             .collect();
         let f = Fields(pairs);
-        staff.check_csrf(f.get("csrf")).map_err(|r| *r)?;
+        staff.check_csrf(f.get("csrf"))?;
         Ok(f)
     }
 
@@ -76,13 +76,13 @@ impl Fields {
         self.0.iter().any(|(k, _)| k == key)
     }
 
-    fn ids(&self, key: &str) -> Result<Vec<i64>, Response> {
+    fn ids(&self, key: &str) -> Result<Vec<i64>, Box<Response>> {
         self.0
             .iter()
             .filter(|(k, _)| k == key)
             .map(|(_, v)| {
                 v.parse::<i64>()
-                    .map_err(|_| bad_request("A newsletter choice could not be read."))
+                    .map_err(|_| Box::new(bad_request("A newsletter choice could not be read.")))
             })
             .collect()
     }
@@ -305,7 +305,7 @@ async fn render_list(
 pub async fn add(State(state): State<AppState>, staff: Staff, body: Bytes) -> Response {
     let f = match Fields::read(&staff, &body) {
         Ok(f) => f,
-        Err(r) => return r,
+        Err(r) => return *r,
     };
     if !may(&staff) {
         return forbidden();
@@ -336,7 +336,7 @@ pub async fn add(State(state): State<AppState>, staff: Staff, body: Bytes) -> Re
     }
     let newsletters = match f.ids("newsletter") {
         Ok(ids) => ids,
-        Err(r) => return r,
+        Err(r) => return *r,
     };
     let status = if f.get("comped") == "1" {
         "comped"
@@ -450,7 +450,7 @@ pub async fn save(
 ) -> Response {
     let f = match Fields::read(&staff, &body) {
         Ok(f) => f,
-        Err(r) => return r,
+        Err(r) => return *r,
     };
     if !may(&staff) {
         return forbidden();
@@ -497,7 +497,7 @@ pub async fn save(
         edit.labels = Some(label_names(f.get("labels")));
         edit.newsletters = Some(match f.ids("newsletter") {
             Ok(ids) => ids,
-            Err(r) => return r,
+            Err(r) => return *r,
         });
     }
     match state.store.edit_member(id, edit).await {
@@ -889,7 +889,7 @@ pub async fn newsletters(State(state): State<AppState>, staff: Staff) -> Respons
 pub async fn add_newsletter(State(state): State<AppState>, staff: Staff, body: Bytes) -> Response {
     let f = match Fields::read(&staff, &body) {
         Ok(f) => f,
-        Err(r) => return r,
+        Err(r) => return *r,
     };
     if !may(&staff) {
         return forbidden();
@@ -976,7 +976,7 @@ pub async fn save_newsletter(
 ) -> Response {
     let f = match Fields::read(&staff, &body) {
         Ok(f) => f,
-        Err(r) => return r,
+        Err(r) => return *r,
     };
     if !may(&staff) {
         return forbidden();

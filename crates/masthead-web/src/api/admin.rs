@@ -1208,7 +1208,7 @@ fn member_json(m: &q::DeskMember, all: &[q::Newsletter], tz: &jiff::tz::TimeZone
     let newsletters: Vec<Value> = all
         .iter()
         .filter(|n| m.newsletter_ids.contains(&n.id))
-        .map(|n| newsletter_ref_json(n))
+        .map(newsletter_ref_json)
         .collect();
     json!({
         "id": format_id(m.id),
