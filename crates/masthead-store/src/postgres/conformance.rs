@@ -2999,10 +2999,25 @@ async fn the_desk_members_list_labels_edits_and_newsletters_agree() {
         status: "archived".into(),
         ..input.clone()
     };
+    // Dee receives the new newsletter before it is archived.
+    let dee = MemberEdit {
+        newsletters: Some(vec![1, id]),
+        ..MemberEdit::default()
+    };
+    write_both!(b, edit_member(4, &dee, T0 + day));
     write_both!(b, edit_newsletter(id, &archived, T0 + day));
     write_both_err!(b, edit_newsletter(99, &archived, T0));
     let all = same("all", each(read_both!(b, members::newsletters()), no_uuids));
     assert_eq!(all.last().map(|n| n.status.as_str()), Some("archived"));
+    // Choosing newsletters afterwards leaves the archived one's subscribers
+    // alone (it cannot be chosen, and unarchiving brings them back).
+    let none = MemberEdit {
+        newsletters: Some(vec![]),
+        ..MemberEdit::default()
+    };
+    write_both!(b, edit_member(4, &none, T0 + 2 * day));
+    let dee = same("dee", read_both!(b, roster::desk_member(4))).expect("Dee");
+    assert_eq!(dee.newsletter_ids, vec![id]);
 
     // Each edit queued one `member.edited` delivery (the refused ones none).
     let (lite, pg) = read_both!(b, webhooks::recent_deliveries(50));
@@ -3012,5 +3027,5 @@ async fn the_desk_members_list_labels_edits_and_newsletters_agree() {
             .map(|d| d.subject_id)
             .collect::<Vec<_>>()
     };
-    assert_eq!((edited(lite), edited(pg)), (vec![3], vec![3]));
+    assert_eq!((edited(lite), edited(pg)), (vec![4, 4, 3], vec![4, 4, 3]));
 }

@@ -428,7 +428,8 @@ impl PgWriter<'_> {
     ) -> StoreResult<()> {
         exec(
             self.tx(),
-            "DELETE FROM member_newsletters WHERE member_id = $1",
+            "DELETE FROM member_newsletters WHERE member_id = $1
+             AND newsletter_id IN (SELECT id FROM newsletters WHERE status = 'active')",
             &[&member_id],
         )
         .await?;

@@ -401,10 +401,15 @@ impl Writer<'_> {
         self.log_change(ChangeTopic::Member, None, Some(member_id))
     }
 
-    /// Replaces a member's newsletters with the active ones among `ids`.
+    /// Replaces a member's active newsletters with the active ones among
+    /// `ids`; subscriptions to archived newsletters are kept (nobody can
+    /// choose those, and unarchiving brings the readers back).
     pub fn set_member_newsletters(&self, member_id: i64, ids: &[i64], now: i64) -> StoreResult<()> {
         self.tx()
-            .prepare_cached("DELETE FROM member_newsletters WHERE member_id = ?1")?
+            .prepare_cached(
+                "DELETE FROM member_newsletters WHERE member_id = ?1
+                 AND newsletter_id IN (SELECT id FROM newsletters WHERE status = 'active')",
+            )?
             .execute([member_id])?;
         let mut insert = self.tx().prepare_cached(
             "INSERT INTO member_newsletters (member_id, newsletter_id, created_at)
