@@ -26,6 +26,7 @@ pub mod members;
 mod migrate;
 #[allow(dead_code)]
 pub mod queries;
+pub mod roster;
 pub mod search;
 #[allow(dead_code)]
 mod sql;

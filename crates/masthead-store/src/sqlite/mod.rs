@@ -11,6 +11,7 @@ pub mod editing;
 pub mod media;
 pub mod members;
 pub mod queries;
+pub mod roster;
 pub mod search;
 pub mod staff;
 pub mod taxonomy;
@@ -98,6 +99,16 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         14,
         "bouncing",
         include_str!("../../migrations/sqlite/0014_bouncing.sql"),
+    ),
+    (
+        15,
+        "newsletter_sends",
+        include_str!("../../migrations/sqlite/0015_newsletter_sends.sql"),
+    ),
+    (
+        16,
+        "member_labels",
+        include_str!("../../migrations/sqlite/0016_member_labels.sql"),
     ),
 ];
 
