@@ -1931,6 +1931,21 @@ async fn listings_and_the_scheduler_use_their_indexes() {
             "{scope:?} should read {index}:\n{plan}"
         );
         assert!(!plan.contains("Sort"), "{scope:?} should not sort:\n{plan}");
+        // And a connection plans each listing once: after the planner's
+        // five trial runs with the values, it keeps the generic plan
+        // instead of planning every page afresh.
+        for _ in 0..8 {
+            crate::postgres::queries::feed(&client, scope, Some(cursor), 20)
+                .await
+                .expect("feed");
+        }
+        let (custom, generic) = crate::postgres::queries::feed_plan_counts(&client, scope, 21)
+            .await
+            .expect("plan counts");
+        assert!(
+            custom <= 5 && generic >= 3,
+            "{scope:?} should keep its generic plan: {custom} custom, {generic} generic"
+        );
     }
     let plan: Vec<String> = client
         .query(
