@@ -1890,7 +1890,8 @@ async fn listings_and_the_scheduler_use_their_indexes() {
     let db = TestDb::new("plans").await;
     let pg = db.migrated().await;
     // A realistic spread, so that the planner's choice means something:
-    // 5,000 posts over 20 tags and 20 bylines, a few drafts and scheduled.
+    // 5,000 posts over 20 tags and 20 bylines (byline 3 on a third of
+    // them, as a busy reporter's), a few drafts and scheduled.
     let client = pg.client().await.expect("client");
     client
         .batch_execute(
@@ -1906,7 +1907,8 @@ async fn listings_and_the_scheduler_use_their_indexes() {
              INSERT INTO post_tags (post_id, tag_id, position, published_at)
                SELECT id, primary_tag_id, 0, CASE WHEN status = 'published' THEN published_at END FROM posts;
              INSERT INTO post_authors (post_id, author_id, position, published_at)
-               SELECT id, 1 + id % 20, 0, CASE WHEN status = 'published' THEN published_at END FROM posts;
+               SELECT id, CASE WHEN id % 3 = 0 THEN 3 ELSE 1 + id % 20 END, 0,
+                      CASE WHEN status = 'published' THEN published_at END FROM posts;
              ANALYZE;",
         )
         .await
