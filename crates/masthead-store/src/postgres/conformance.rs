@@ -1890,7 +1890,8 @@ async fn listings_and_the_scheduler_use_their_indexes() {
     let db = TestDb::new("plans").await;
     let pg = db.migrated().await;
     // A realistic spread, so that the planner's choice means something:
-    // 5,000 posts over 20 tags and 20 bylines, a few drafts and scheduled.
+    // 5,000 posts over 20 tags and 20 bylines (byline 3 on a third of
+    // them, as a busy reporter's), a few drafts and scheduled.
     let client = pg.client().await.expect("client");
     client
         .batch_execute(
@@ -1906,7 +1907,8 @@ async fn listings_and_the_scheduler_use_their_indexes() {
              INSERT INTO post_tags (post_id, tag_id, position, published_at)
                SELECT id, primary_tag_id, 0, CASE WHEN status = 'published' THEN published_at END FROM posts;
              INSERT INTO post_authors (post_id, author_id, position, published_at)
-               SELECT id, 1 + id % 20, 0, CASE WHEN status = 'published' THEN published_at END FROM posts;
+               SELECT id, CASE WHEN id % 3 = 0 THEN 3 ELSE 1 + id % 20 END, 0,
+                      CASE WHEN status = 'published' THEN published_at END FROM posts;
              ANALYZE;",
         )
         .await
@@ -1931,6 +1933,21 @@ async fn listings_and_the_scheduler_use_their_indexes() {
             "{scope:?} should read {index}:\n{plan}"
         );
         assert!(!plan.contains("Sort"), "{scope:?} should not sort:\n{plan}");
+        // And a connection plans each listing once: after the planner's
+        // five trial runs with the values, it keeps the generic plan
+        // instead of planning every page afresh.
+        for _ in 0..8 {
+            crate::postgres::queries::feed(&client, scope, Some(cursor), 20)
+                .await
+                .expect("feed");
+        }
+        let (custom, generic) = crate::postgres::queries::feed_plan_counts(&client, scope, 21)
+            .await
+            .expect("plan counts");
+        assert!(
+            custom <= 5 && generic >= 3,
+            "{scope:?} should keep its generic plan: {custom} custom, {generic} generic"
+        );
     }
     let plan: Vec<String> = client
         .query(
