@@ -14,6 +14,7 @@ mod lease;
 mod ops;
 mod postgres;
 mod search;
+mod sending;
 mod sqlite;
 #[cfg(any(test, feature = "test-support"))]
 pub mod testing;

@@ -45,6 +45,7 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
     migration!(12, "instances", "0012_instances.sql"),
     migration!(13, "members", "0013_members.sql"),
     migration!(14, "bouncing", "0014_bouncing.sql"),
+    migration!(15, "email_sends", "0015_email_sends.sql"),
 ];
 
 /// The advisory lock's key: "masthead" in ASCII, so it is recognisable in

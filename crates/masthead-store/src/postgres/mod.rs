@@ -27,6 +27,7 @@ mod migrate;
 #[allow(dead_code)]
 pub mod queries;
 pub mod search;
+pub mod sends;
 #[allow(dead_code)]
 mod sql;
 #[allow(dead_code)]

@@ -12,6 +12,7 @@ pub mod media;
 pub mod members;
 pub mod queries;
 pub mod search;
+pub mod sends;
 pub mod staff;
 pub mod taxonomy;
 pub mod transfer;
@@ -98,6 +99,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         14,
         "bouncing",
         include_str!("../../migrations/sqlite/0014_bouncing.sql"),
+    ),
+    (
+        15,
+        "email_sends",
+        include_str!("../../migrations/sqlite/0015_email_sends.sql"),
     ),
 ];
 
