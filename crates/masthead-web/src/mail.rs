@@ -29,10 +29,19 @@ impl std::fmt::Debug for Mailer {
     }
 }
 
+/// Connections kept open to the relay and reused (lettre's pool): at least
+/// one per newsletter sending lane (see `newsletters.rs`).
+pub const POOL_SIZE: u32 = 16;
+
 impl Mailer {
     pub fn new(smtp_url: &str, from: &str) -> Result<Mailer, String> {
         let transport = AsyncSmtpTransport::<Tokio1Executor>::from_url(smtp_url)
             .map_err(|e| format!("the SMTP URL is not usable: {e}"))?
+            .pool_config(
+                lettre::transport::smtp::PoolConfig::new()
+                    .max_size(POOL_SIZE)
+                    .idle_timeout(std::time::Duration::from_secs(30)),
+            )
             .build();
         let from = from
             .parse()
@@ -72,6 +81,36 @@ impl Mailer {
             .await
             .map(|_| ())
             .map_err(|e| format!("the SMTP server refused or failed: {e}"))
+    }
+}
+
+/// How the relay answered one message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Delivery {
+    /// Accepted: the relay's reply (`250 2.0.0 Ok: queued as …`).
+    Accepted(String),
+    /// Refused, for good (`permanent`: a 5xx reply) or for now (a 4xx
+    /// reply, or the relay could not be reached).
+    Refused { permanent: bool, reply: String },
+}
+
+impl Mailer {
+    /// Sends a message built elsewhere (a newsletter), with the relay's answer.
+    pub async fn deliver(&self, message: Message) -> Delivery {
+        match self.transport.send(message).await {
+            Ok(r) => {
+                let words: Vec<&str> = r.message().collect();
+                Delivery::Accepted(
+                    format!("{} {}", r.code(), words.join(" "))
+                        .trim()
+                        .to_owned(),
+                )
+            }
+            Err(e) => Delivery::Refused {
+                permanent: e.is_permanent(),
+                reply: e.to_string(),
+            },
+        }
     }
 }
 
@@ -121,24 +160,54 @@ impl Postbox {
         Ok(Postbox::Outbox { dir, from })
     }
 
+    /// The sender's mailbox.
+    pub fn from(&self) -> &lettre::message::Mailbox {
+        match self {
+            Postbox::Smtp(m) => m.from(),
+            Postbox::Outbox { from, .. } => from,
+        }
+    }
+
+    /// Sends a built message: to the relay, or into the outbox (where it is
+    /// "accepted" once written).
+    pub async fn deliver(&self, message: Message) -> Delivery {
+        match self {
+            Postbox::Smtp(m) => m.deliver(message).await,
+            Postbox::Outbox { dir, .. } => match write_outbox(dir, &message.formatted()).await {
+                Ok(name) => Delivery::Accepted(format!("written to the outbox as {name}")),
+                Err(e) => Delivery::Refused {
+                    permanent: false,
+                    reply: e,
+                },
+            },
+        }
+    }
+
     pub async fn send(&self, letter: &Letter) -> Result<(), String> {
         match self {
             Postbox::Smtp(m) => m.send(letter.build(m.from().clone())?).await,
             Postbox::Outbox { dir, from } => {
                 let bytes = letter.build(from.clone())?.formatted();
-                let name = format!(
-                    "{}-{}",
-                    masthead_store::now_ms(),
-                    &crate::auth::new_token()[..12]
-                );
-                let tmp = dir.join(format!(".{name}.tmp"));
-                let path = dir.join(format!("{name}.eml"));
-                // Written whole, then renamed: a reader never sees half a message.
-                tokio::fs::write(&tmp, &bytes)
-                    .await
-                    .and(tokio::fs::rename(&tmp, &path).await)
-                    .map_err(|e| format!("cannot write to the outbox {}: {e}", dir.display()))
+                write_outbox(dir, &bytes).await.map(|_| ())
             }
         }
     }
+}
+
+/// Writes one message into the outbox directory; its file name.
+async fn write_outbox(dir: &std::path::Path, bytes: &[u8]) -> Result<String, String> {
+    let name = format!(
+        "{}-{}",
+        masthead_store::now_ms(),
+        &crate::auth::new_token()[..12]
+    );
+    let tmp = dir.join(format!(".{name}.tmp"));
+    let file = format!("{name}.eml");
+    let path = dir.join(&file);
+    // Written whole, then renamed: a reader never sees half a message.
+    tokio::fs::write(&tmp, bytes)
+        .await
+        .and(tokio::fs::rename(&tmp, &path).await)
+        .map_err(|e| format!("cannot write to the outbox {}: {e}", dir.display()))?;
+    Ok(file)
 }

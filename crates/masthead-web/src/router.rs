@@ -12,7 +12,7 @@ use tracing::Level;
 
 use crate::admin;
 use crate::error::themed_errors;
-use crate::site::{assets, feed, join, live, media, members, post, search};
+use crate::site::{assets, feed, join, live, media, members, post, search, unsubscribe};
 use crate::state::AppState;
 
 /// Largest request body the reader's site accepts (forms are tiny).
@@ -218,6 +218,10 @@ fn site(state: AppState) -> Router {
             post(members::signout_everywhere),
         )
         .route("/account/data.json", get(members::export))
+        .route(
+            "/unsubscribe/",
+            get(unsubscribe::ask).post(unsubscribe::one_click),
+        )
         .route("/account/delete", post(members::delete))
         .route("/_live/{post_id}/events", get(live::events))
         .route("/assets/{name}", get(assets::asset))
