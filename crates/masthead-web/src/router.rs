@@ -120,6 +120,13 @@ fn site(state: AppState) -> Router {
         .route("/admin/preview", post(admin::editor::preview))
         .route("/admin/desk.js", get(admin::editor::script))
         .route("/admin/review", get(admin::editor::review_queue))
+        .route(
+            "/admin/posts/{id}/send",
+            get(admin::sends::compose).post(admin::sends::act),
+        )
+        .route("/admin/posts/{id}/email", get(admin::sends::preview))
+        .route("/admin/sends", get(admin::sends::list))
+        .route("/admin/sends/{id}", get(admin::sends::show))
         .route("/admin/bylines-and-tags", get(admin::taxonomy::list))
         .route("/admin/authors", post(admin::taxonomy::add_author))
         .route(

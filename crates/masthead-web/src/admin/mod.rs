@@ -21,6 +21,7 @@ pub mod editor;
 pub mod integrations;
 pub mod media;
 pub mod reset;
+pub mod sends;
 pub mod settings;
 pub mod staff;
 pub mod taxonomy;
@@ -57,6 +58,9 @@ fn templates() -> &'static Environment<'static> {
             ("byline.html", include_str!("../../admin/byline.html")),
             ("tag.html", include_str!("../../admin/tag.html")),
             ("staff.html", include_str!("../../admin/staff.html")),
+            ("post_send.html", include_str!("../../admin/post_send.html")),
+            ("sends.html", include_str!("../../admin/sends.html")),
+            ("send.html", include_str!("../../admin/send.html")),
             (
                 "integrations.html",
                 include_str!("../../admin/integrations.html"),
