@@ -2932,20 +2932,14 @@ async fn newsletter_sends_agree() {
 
     // An unsubscribe shows in "unsubscribed since"; the bounced member is
     // skipped by the next send.
-    assert_eq!(
-        same(
-            "unsubscribe",
-            write_both!(b, unsubscribe_member(ids[2], newsletter))
-        ),
-        true
-    );
-    assert_eq!(
-        same(
-            "again",
-            write_both!(b, unsubscribe_member(ids[2], newsletter))
-        ),
-        false
-    );
+    assert!(same(
+        "unsubscribe",
+        write_both!(b, unsubscribe_member(ids[2], newsletter))
+    ));
+    assert!(!same(
+        "again",
+        write_both!(b, unsubscribe_member(ids[2], newsletter))
+    ));
     assert_eq!(
         same(
             "since",

@@ -335,11 +335,9 @@ fn summary_view(
     s: &masthead_store::SendSummary,
 ) -> serde_json::Value {
     let done = s.sent + s.failed;
-    let percent = if s.recipients == 0 {
-        100
-    } else {
-        (done * 100 / s.recipients).min(100)
-    };
+    let percent = (done * 100)
+        .checked_div(s.recipients)
+        .map_or(100, |p| p.min(100));
     serde_json::json!({
         "id": s.id,
         "post_id": s.post_id,

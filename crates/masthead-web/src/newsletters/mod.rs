@@ -487,10 +487,8 @@ async fn lane(shared: Arc<Shared>) {
                 ),
             }
         }
-        if handed_back {
-            if let Err(e) = state.store.release_recipients(claim.token.clone()).await {
-                tracing::warn!(error = %e, "could not hand back newsletter recipients; they wait out their lease");
-            }
+        if handed_back && let Err(e) = state.store.release_recipients(claim.token.clone()).await {
+            tracing::warn!(error = %e, "could not hand back newsletter recipients; they wait out their lease");
         }
         if let Err(e) = state.store.finish_sends(now_ms()).await {
             tracing::warn!(error = %e, "could not mark finished sends");
