@@ -447,3 +447,63 @@ async fn a_newsletter_arrives_with_both_parts_and_unsubscribes_in_one_click() {
         "{sends}"
     );
 }
+
+/// A temporary refusal (4xx) is retried after the retry delay and then
+/// delivered; the desk shows the failed try.
+#[tokio::test]
+async fn a_temporary_refusal_is_retried_then_delivered() {
+    let smtp = SmtpSink::start_refusing(&["~later@reader.example"]);
+    let dir = TempDir::new("newsletters-retry");
+    let url = format!("smtp://127.0.0.1:{}", smtp.port);
+    let s = Server::start_with_env(
+        &dir.0,
+        &[
+            ("MASTHEAD_SMTP_URL", url.as_str()),
+            ("MASTHEAD_MAIL_FROM", FROM),
+            ("MASTHEAD_MAIL_RETRY_MS", "300"),
+        ],
+    );
+    let (cookie, csrf) = signed_in(&s, "retry-ed@courier.example", "editor").await;
+    let (post, _) = publish_post(
+        &s,
+        &cookie,
+        &csrf,
+        "article",
+        "Greylisted",
+        &[("slug", "greylisted")],
+    )
+    .await;
+    let (newsletter, _) =
+        subscribed_members(&dir.0, &["later@reader.example", "now@reader.example"]).await;
+    let nl = newsletter.to_string();
+    let res = send_form(
+        &s,
+        &cookie,
+        &csrf,
+        post,
+        &[("action", "send"), ("newsletter", &nl), ("segment", "all")],
+    )
+    .await;
+    assert_eq!(res.status().as_u16(), 303);
+    let send_path = res.headers()[header::LOCATION]
+        .to_str()
+        .expect("location")
+        .to_owned();
+    let html = finished(&s, &cookie, &send_path).await;
+    assert_eq!(
+        (figure(&html, "sent"), figure(&html, "failed")),
+        (2, 0),
+        "{html}"
+    );
+    assert!(
+        html.contains("<td>later@reader.example</td><td>sent</td><td>1</td>"),
+        "one failed try shown: {html}"
+    );
+    let mut to: Vec<String> = by_recipient(&smtp).into_iter().map(|(t, _)| t).collect();
+    to.sort_unstable();
+    assert_eq!(
+        to,
+        ["later@reader.example", "now@reader.example"],
+        "each once"
+    );
+}
