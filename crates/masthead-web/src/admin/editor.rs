@@ -877,7 +877,7 @@ pub async fn save(
                 Some(Ok(n)) => (
                     StatusCode::OK,
                     None,
-                    format!("Published, and being sent to {n} members."),
+                    format!("Published. Being sent to {n} members (see Newsletter sends)."),
                 ),
                 Some(Err((code, why))) => (
                     code,

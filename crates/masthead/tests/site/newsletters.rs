@@ -464,31 +464,28 @@ async fn a_temporary_refusal_is_retried_then_delivered() {
         ],
     );
     let (cookie, csrf) = signed_in(&s, "retry-ed@courier.example", "editor").await;
-    let (post, _) = publish_post(
+    let (newsletter, _) =
+        subscribed_members(&dir.0, &["later@reader.example", "now@reader.example"]).await;
+    let nl = newsletter.to_string();
+    // "Publish and send" from the editor.
+    let (post, html) = publish_post(
         &s,
         &cookie,
         &csrf,
         "article",
         "Greylisted",
-        &[("slug", "greylisted")],
+        &[
+            ("slug", "greylisted"),
+            ("newsletter", &nl),
+            ("email_segment", "all"),
+        ],
     )
     .await;
-    let (newsletter, _) =
-        subscribed_members(&dir.0, &["later@reader.example", "now@reader.example"]).await;
-    let nl = newsletter.to_string();
-    let res = send_form(
-        &s,
-        &cookie,
-        &csrf,
-        post,
-        &[("action", "send"), ("newsletter", &nl), ("segment", "all")],
-    )
-    .await;
-    assert_eq!(res.status().as_u16(), 303);
-    let send_path = res.headers()[header::LOCATION]
-        .to_str()
-        .expect("location")
-        .to_owned();
+    assert!(html.contains("Being sent to 2 members"), "{html}");
+    let store = open_store(&dir.0).await;
+    let sends = store.sends(Some(post), 10).await.expect("sends");
+    assert_eq!(sends.len(), 1);
+    let send_path = format!("/admin/sends/{}", sends[0].id);
     let html = finished(&s, &cookie, &send_path).await;
     assert_eq!(
         (figure(&html, "sent"), figure(&html, "failed")),
