@@ -430,6 +430,8 @@ async fn lane(shared: Arc<Shared>) {
             }
         }
     };
+    // This lane's own connection to the relay (lettre's pool otherwise).
+    let mut relay = state.config.postbox.lane_connection();
     loop {
         if *shutdown.borrow() {
             return;
@@ -469,7 +471,7 @@ async fn lane(shared: Arc<Shared>) {
                 _ = shared.pace.wait() => {}
                 _ = shutdown.changed() => { handed_back = true; break; }
             }
-            let outcome = deliver(&shared, r, &secret, send_timeout).await;
+            let outcome = deliver(&shared, r, &secret, send_timeout, relay.as_mut()).await;
             match state
                 .store
                 .record_recipient(r.id, claim.token.clone(), outcome, now_ms())
@@ -502,6 +504,7 @@ async fn deliver(
     r: &ClaimedRecipient,
     secret: &str,
     timeout: Duration,
+    relay: Option<&mut crate::mail::RelayConnection>,
 ) -> RecipientOutcome {
     let state = &shared.state;
     let email = shared.email(r.send_id).await;
@@ -527,7 +530,18 @@ async fn deliver(
             };
         }
     };
-    match tokio::time::timeout(timeout, state.config.postbox.deliver(message)).await {
+    let answer = match relay {
+        Some(conn) => {
+            let answer = tokio::time::timeout(timeout, conn.deliver(message)).await;
+            if answer.is_err() {
+                // Abandoned mid-session: the next message starts afresh.
+                conn.reset();
+            }
+            answer
+        }
+        None => tokio::time::timeout(timeout, state.config.postbox.deliver(message)).await,
+    };
+    match answer {
         Ok(Delivery::Accepted(reply)) => RecipientOutcome::Sent { reply },
         Ok(Delivery::Refused {
             permanent: true,
