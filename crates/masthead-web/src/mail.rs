@@ -387,3 +387,38 @@ async fn write_outbox(dir: &std::path::Path, bytes: &[u8]) -> Result<String, Str
         .map_err(|e| format!("cannot write to the outbox {}: {e}", dir.display()))?;
     Ok(file)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn relay_urls_read_as_lettre_reads_them() {
+        let r = Relay::from_url("smtp://news%40site:p%40ss@mail.example:2525?tls=required")
+            .expect("a relay");
+        assert_eq!(
+            (r.host.as_str(), r.port, r.starttls),
+            ("mail.example", 2525, Some(true))
+        );
+        assert_eq!(
+            r.credentials,
+            Some(lettre::transport::smtp::authentication::Credentials::new(
+                "news@site".into(),
+                "p@ss".into()
+            ))
+        );
+        let plain = Relay::from_url("smtp://127.0.0.1").expect("a relay");
+        assert_eq!(
+            (plain.port, plain.starttls, plain.credentials.is_none()),
+            (25, None, true)
+        );
+        assert_eq!(
+            Relay::from_url("smtp://h?tls=opportunistic").map(|r| r.starttls),
+            Some(Some(false))
+        );
+        // Implicit TLS and unknown options stay with lettre's own transport.
+        assert!(Relay::from_url("smtps://u:p@h:465").is_none());
+        assert!(Relay::from_url("smtp://h?tls=sometimes").is_none());
+        assert_eq!(percent_decode("a%2Fb%zz%4"), "a/b%zz%4");
+    }
+}
