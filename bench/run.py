@@ -18,6 +18,8 @@ words that occur in the archive, and reported as p50/p95/max of the
 
 import argparse
 import datetime
+import email
+import email.policy
 import json
 import os
 import platform
@@ -50,6 +52,70 @@ def get(url, headers=None):
         return r.status, r.read()
 
 
+def outbox_mail(outbox, address, seen, timeout=10):
+    """The newest message to `address` in the server's outbox directory (no
+    --smtp-url: each message is an .eml file) not read before; its text part."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        for name in sorted(os.listdir(outbox), reverse=True):
+            if not name.endswith(".eml") or name in seen:
+                continue
+            with open(os.path.join(outbox, name), "rb") as f:
+                msg = email.message_from_binary_file(f, policy=email.policy.default)
+            if address in str(msg["To"]):
+                seen.add(name)
+                return msg.get_body(preferencelist=("plain",)).get_content()
+        time.sleep(0.005)
+    raise SystemExit(f"no e-mail for {address} reached the outbox in {timeout} s")
+
+
+def sign_ins(base, outbox, count):
+    """`count` members sign in one after another, as readers do: ask for a
+    link (POST /signin/), then follow it from the e-mail. Returns the timings
+    and the last member's session cookie."""
+    asks, follows, seen, cookie = [], [], set(), None
+    host, port = base.rsplit("/", 1)[1].split(":")
+    t_all = time.monotonic()
+    for k in range(count):
+        address = f"bench{k:06}@example.org"
+        conn = http.client.HTTPConnection(host, int(port), timeout=30)
+        t0 = time.monotonic()
+        # Each sign-in from its own reader's address (127.0.0.1 is a trusted proxy).
+        conn.request("POST", "/signin/", urllib.parse.urlencode({"email": address}),
+                     {"Content-Type": "application/x-www-form-urlencoded",
+                      "X-Forwarded-For": f"10.9.{k // 250}.{k % 250 + 1}"})
+        r = conn.getresponse()
+        r.read()
+        asks.append((time.monotonic() - t0) * 1000)
+        if r.status != 303:
+            raise SystemExit(f"POST /signin/ answered {r.status} for {address}")
+        text = outbox_mail(outbox, address, seen)
+        m = re.search(r"https?://\S+?(/members/\?token=[0-9a-f]{64}&action=\w+)", text)
+        if not m:
+            raise SystemExit(f"the sign-in e-mail to {address} has no link")
+        t0 = time.monotonic()
+        conn.request("GET", m.group(1))
+        r = conn.getresponse()
+        r.read()
+        follows.append((time.monotonic() - t0) * 1000)
+        cookie = next((v.split(";", 1)[0] for k2, v in r.getheaders()
+                       if k2.lower() == "set-cookie" and v.startswith("masthead_member=")), None)
+        if r.status not in (302, 303) or not cookie:
+            raise SystemExit(f"following the link for {address} answered {r.status} without a session")
+        conn.close()
+    total_s = time.monotonic() - t_all
+
+    def pct(xs, q):
+        xs = sorted(xs)
+        return round(xs[min(len(xs) - 1, int(len(xs) * q))], 2)
+    out = {"count": count, "per_s": round(count / total_s, 1),
+           "ask_p50_ms": pct(asks, 0.5), "ask_p95_ms": pct(asks, 0.95),
+           "follow_p50_ms": pct(follows, 0.5), "follow_p95_ms": pct(follows, 0.95)}
+    print(f"sign-in  {count} members one after another: {out['per_s']} a second (mail read from the outbox); "
+          f"asking p95 {out['ask_p95_ms']} ms, following the link p95 {out['follow_p95_ms']} ms", flush=True)
+    return out, cookie
+
+
 def wait_ok(url, timeout=30):
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -77,10 +143,12 @@ def to_ms(value, unit):
     return {"us": v / 1000, "ms": v, "s": v * 1000}[unit]
 
 
-def wrk(url, duration, connections=64, script=None):
+def wrk(url, duration, connections=64, script=None, cookie=None):
     cmd = ["wrk", "-t1", f"-c{connections}", f"-d{duration}s", "--latency", "--timeout", "30s"]
     if script:
         cmd += ["-s", script]
+    if cookie:
+        cmd += ["-H", f"Cookie: {cookie}"]
     out = subprocess.run(cmd + [url], capture_output=True, text=True, check=True).stdout
     return parse_wrk_text(out)
 
@@ -298,7 +366,12 @@ def main():
     ap.add_argument("--search-only", action="store_true", help="seed, then measure search only")
     ap.add_argument("--backend", choices=("sqlite", "postgres", "both"), default="sqlite",
                     help="the database to measure (postgres: MASTHEAD_BENCH_DATABASE_URL)")
+    ap.add_argument("--instance-cpu", type=float, default=0.5,
+                    help="two-instance scaling: cap each instance at this share of a CPU "
+                         "(cgroup v1, root), 0 for uncapped")
     args = ap.parse_args()
+    if args.backend == "both":
+        check_cpu_caps(args.instance_cpu)
     if args.smoke:
         args.posts, args.duration = 2_000, 2
     binary = args.binary or os.path.join(os.environ.get("CARGO_TARGET_DIR", os.path.join(ROOT, "target")), "release", "masthead")
@@ -333,25 +406,79 @@ def reset_postgres(url):
                    check=True, capture_output=True)
 
 
-def scaling(binary, data, pg_url, endpoints, duration):
+CPU_CGROUP = "/sys/fs/cgroup/cpu"
+
+
+class CpuCap:
+    """Caps a process at a share of one CPU (a cgroup v1 `cpu` group with a
+    CFS quota), so that on a small machine an instance is a fixed amount of
+    compute, and a second instance adds its own instead of taking the
+    spare cores PostgreSQL and wrk were using."""
+
+    def __init__(self, pid, share):
+        self.path = os.path.join(CPU_CGROUP, f"masthead-bench-{pid}")
+        os.mkdir(self.path)
+        period = 100_000
+        with open(os.path.join(self.path, "cpu.cfs_period_us"), "w") as f:
+            f.write(str(period))
+        with open(os.path.join(self.path, "cpu.cfs_quota_us"), "w") as f:
+            f.write(str(int(period * share)))
+        # cgroup v1: writing the process id moves all of its threads.
+        with open(os.path.join(self.path, "cgroup.procs"), "w") as f:
+            f.write(str(pid))
+
+    def throttled_ms(self):
+        with open(os.path.join(self.path, "cpu.stat")) as f:
+            stat = dict(line.split() for line in f if line.strip())
+        return int(stat.get("throttled_time", 0)) // 1_000_000
+
+    def remove(self):
+        try:
+            os.rmdir(self.path)
+        except OSError:
+            pass
+
+
+def check_cpu_caps(share):
+    if share <= 0:
+        return
+    if not (os.path.isdir(CPU_CGROUP) and os.access(CPU_CGROUP, os.W_OK)):
+        raise SystemExit(f"--instance-cpu {share} needs a writable cgroup v1 cpu controller at {CPU_CGROUP} "
+                         "(run as root), or --instance-cpu 0 to measure uncapped instances")
+
+
+def capped_server(binary, data, pg_url, share):
+    server = Server(binary, data, ["--no-page-cache"], pg_url)
+    server.cap = CpuCap(server.proc.pid, share) if share > 0 else None
+    return server
+
+
+def stop_capped(server):
+    server.stop()
+    if server.cap:
+        server.cap.remove()
+
+
+def scaling(binary, data, pg_url, endpoints, duration, share):
     """Uncached req/s of one instance, then of two on one PostgreSQL database
-    read at once (two wrk, 32 connections each, same total as one)."""
+    read at once (two wrk, 32 connections each, same total as one). With a
+    share, each instance is capped at that share of a CPU."""
     out = {}
     for name, path in endpoints:
-        one = Server(binary, data, ["--no-page-cache"], pg_url)
+        one = capped_server(binary, data, pg_url, share)
         get(one.base + path)
         single = wrk(one.base + path, duration)
-        one.stop()
-        a = Server(binary, data, ["--no-page-cache"], pg_url)
-        b = Server(binary, data, ["--no-page-cache"], pg_url)
+        stop_capped(one)
+        a = capped_server(binary, data, pg_url, share)
+        b = capped_server(binary, data, pg_url, share)
         get(a.base + path)
         get(b.base + path)
         cmd = lambda base: ["wrk", "-t1", "-c32", f"-d{duration}s", "--latency", "--timeout", "30s", base + path]
         pa = subprocess.Popen(cmd(a.base), stdout=subprocess.PIPE, text=True)
         pb = subprocess.Popen(cmd(b.base), stdout=subprocess.PIPE, text=True)
         ra, rb = parse_wrk_text(pa.communicate()[0]), parse_wrk_text(pb.communicate()[0])
-        a.stop()
-        b.stop()
+        stop_capped(a)
+        stop_capped(b)
         both = {"rps": ra["rps"] + rb["rps"], "errors": ra["errors"] + rb["errors"],
                 "p99_ms": max(ra["p99_ms"] or 0, rb["p99_ms"] or 0)}
         out[name] = {"one": single, "two": both}
@@ -374,7 +501,10 @@ def run_backend(backend, args, binary, pg_url):
         t0 = time.monotonic()
         subprocess.run([binary, *seed_db, "--data-dir", data, "seed", "--bench", str(args.posts)], check=True)
         seed_s = round(time.monotonic() - t0, 1)
-        article = db.row(f"SELECT slug FROM posts WHERE kind='article' ORDER BY id LIMIT 1 OFFSET {args.posts // 4}")[0]
+        article = db.row("SELECT slug FROM posts WHERE kind='article' AND visibility='public' "
+                         f"ORDER BY id LIMIT 1 OFFSET {args.posts // 8}")[0]
+        members_story = db.row("SELECT slug FROM posts WHERE kind='article' AND visibility='members' "
+                               f"ORDER BY id LIMIT 1 OFFSET {args.posts // 400}")[0]
         endpoints = [
             ("home", "/"),
             ("show_more_first", cursor_url(db, newest_skip=19)),
@@ -418,6 +548,20 @@ def run_backend(backend, args, binary, pg_url):
             results["cached"][name] = wrk(srv.base + path, args.duration)
             results["cached"][name]["bytes"] = len(body)
             print(f"masthead {name:16} {results['cached'][name]['rps']:>10,.0f} req/s  p99 {results['cached'][name]['p99_ms']} ms", flush=True)
+        # 1b. Members: sign-ins one after another, then a members-only story
+        # read flat out by a signed-in member (their own cache entry).
+        outbox = os.path.join(data, "outbox")
+        results["signin"], member_cookie = sign_ins(srv.base, outbox, 20 if args.smoke else 200)
+        member_path = f"/{members_story}/"
+        status, body = get(srv.base + member_path, {"Cookie": member_cookie})
+        assert status == 200 and b'id="gate-h"' not in body, "a signed-in member reads the story in full"
+        status, teaser = get(srv.base + member_path)
+        assert status == 200 and b'id="gate-h"' in teaser, "an anonymous reader gets the teaser"
+        results["cached"]["member_story"] = wrk(srv.base + member_path, args.duration, cookie=member_cookie)
+        results["cached"]["member_story"]["bytes"] = len(body)
+        print(f"masthead {'member_story':16} {results['cached']['member_story']['rps']:>10,.0f} req/s  "
+              f"p99 {results['cached']['member_story']['p99_ms']} ms (signed in)", flush=True)
+
         # 2. POST /join flat out, at 64 connections like the pages.
         flat = os.path.join(tmp, "join-flat.lua")
         with open(flat, "w") as f:
@@ -470,6 +614,9 @@ def run_backend(backend, args, binary, pg_url):
                 continue
             results["uncached"][name] = wrk(srv.base + path, args.duration)
             print(f"uncached {name:16} {results['uncached'][name]['rps']:>10,.0f} req/s  p99 {results['uncached'][name]['p99_ms']} ms", flush=True)
+        results["uncached"]["member_story"] = wrk(srv.base + member_path, args.duration, cookie=member_cookie)
+        print(f"uncached {'member_story':16} {results['uncached']['member_story']['rps']:>10,.0f} req/s  "
+              f"p99 {results['uncached']['member_story']['p99_ms']} ms (signed in)", flush=True)
         results["peak_rss_uncached_kb"] = peak_rss_kb(srv.proc.pid)
         srv.stop()
 
@@ -486,7 +633,8 @@ def run_backend(backend, args, binary, pg_url):
         # 6. Two instances against one (PostgreSQL: the database is shared).
         if pg_url and args.backend == "both":
             pick = [(n, p) for n, p in endpoints if n in ("home", "article", "tag")]
-            results["scaling"] = scaling(binary, data, pg_url, pick, args.duration)
+            results["scaling"] = scaling(binary, data, pg_url, pick, args.duration, args.instance_cpu)
+            results["instance_cpu"] = args.instance_cpu
 
         report(results, args.smoke)
         errors = sum(r["errors"] for mode in ("cached", "uncached") for r in results[mode].values())
@@ -574,8 +722,15 @@ def report_comparison(runs, smoke):
     for cls in sq.get("search", {}):
         lines.append(f"| {cls.replace('_', ' ')} | {sq['search'][cls]['p95_ms']} | {pg['search'][cls]['p95_ms']} |")
     if pg.get("scaling"):
+        share = pg.get("instance_cpu", 0)
+        capped = (f" Each instance is capped at {share:g} of a CPU (a cgroup CFS quota), so that "
+                  "on this small machine an instance is a fixed amount of compute and the second one "
+                  "adds its own rather than taking the CPU PostgreSQL and wrk need; what is measured is "
+                  "whether instances share a bottleneck (locks, the database, the change feed)."
+                  if share else " Instances are not capped: on a machine with few CPUs they compete with "
+                  "PostgreSQL and wrk for the same cores.")
         lines += ["", "Two instances on two ports against one PostgreSQL database, page cache off "
-                  "(two wrk of 32 connections against one wrk of 64):", "",
+                  "(two wrk of 32 connections against one wrk of 64)." + capped, "",
                   "| Page | one instance req/s | two instances req/s | ratio |", "|---|---:|---:|---:|"]
         for name, m in pg["scaling"].items():
             ratio = m["two"]["rps"] / m["one"]["rps"] if m["one"]["rps"] else 0
@@ -641,7 +796,7 @@ def report(r, smoke):
         errs = m["errors"] + (u["errors"] if u else 0)
         lines.append(
             f"| {name} | {m['bytes']:,} | {fmt(m['rps'])} | {m['p50_ms']} | {m['p99_ms']} | {fmt(n.get('rps'))} | "
-            f"{n.get('p99_ms')} | {fmt(ratio, 2)} | {fmt(u['rps']) if u else '-'} | {u['p99_ms'] if u else '-'} | {errs} |")
+            f"{n.get('p99_ms', '-')} | {fmt(ratio, 2)} | {fmt(u['rps']) if u else '-'} | {u['p99_ms'] if u else '-'} | {errs} |")
     w = r["writes"]
     ro = r["cached"]["home"]["p99_ms"]
     lines += [
@@ -655,6 +810,14 @@ def report(r, smoke):
         f"({w['joins_sent']:,} sent) joins (none confirmed: members stay {w['members_after']:,}); "
         f"counter afterwards {w['counter_after']:,}.",
     ]
+    si = r.get("signin")
+    if si:
+        lines.append(
+            f"- Members: `member_story` is a members-only story read by a signed-in member (its own cache "
+            f"entry, `Cache-Control: private`). Signing in, {si['count']} members one after another "
+            f"(ask for a link, read the e-mail from the outbox, follow the link): {si['per_s']} a second; "
+            f"asking p50 {si['ask_p50_ms']} ms / p95 {si['ask_p95_ms']} ms, following the link p50 "
+            f"{si['follow_p50_ms']} ms / p95 {si['follow_p95_ms']} ms.")
     if r["uncached"].get("show_more_first") and r["uncached"].get("show_more_deep"):
         a, b = r["uncached"]["show_more_first"]["p99_ms"], r["uncached"]["show_more_deep"]["p99_ms"]
         lines.append(f"- Show More near the end vs the first page (no page cache): p99 {b} ms vs {a} ms "

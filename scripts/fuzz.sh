@@ -26,7 +26,7 @@ export CARGO_TERM_COLOR="${CARGO_TERM_COLOR:-never}"
 target_dir="${MASTHEAD_FUZZ_TARGET_DIR:-$HOME/.cache/masthead/target-fuzz}"
 triple="$(rustc -vV | sed -n 's/^host: //p')"
 
-all_targets=(cursor nql markdown ghost_body upload jwt search)
+all_targets=(cursor nql markdown ghost_body upload jwt search member_csv)
 
 # Longest input each target is given: around each parser's own limit (so the
 # limit itself is exercised), smaller where big inputs only slow the search.
@@ -38,6 +38,7 @@ max_len() {
     nql) echo 8300 ;;
     markdown | ghost_body) echo 16384 ;;
     upload) echo 65536 ;;
+    member_csv) echo 8192 ;;
     *) echo 4096 ;;
   esac
 }

@@ -124,6 +124,25 @@ async function main() {
   const badEmail = await rejects(api.members.add({ email: 'not an address' }), 'bad member email');
   ok(/email/i.test(badEmail.message), 'bad email says so', badEmail.message);
 
+  // Labels (set by name, created when new), notes and newsletters.
+  const newsletters = await api.newsletters.browse();
+  ok(newsletters.length >= 1 && newsletters.every((n) => /^[0-9a-f]{24}$/.test(n.id)), 'newsletters browse', newsletters);
+  const labelled = await api.members.edit({
+    id: member.id,
+    labels: [`Quay ${stamp}`, { name: 'Harbour' }],
+    note: 'Met at the quay',
+    newsletters: [{ id: newsletters[0].id }],
+  });
+  ok(labelled.labels.some((l) => l.slug === `quay-${stamp}`) && labelled.note === 'Met at the quay', 'member labels and note', labelled);
+  eq(labelled.newsletters.map((n) => n.id).join(), newsletters[0].id, 'member newsletters');
+  const byLabel = await api.members.browse({ filter: `label:quay-${stamp}` });
+  eq(byLabel.length, 1, 'members by label');
+  const letter = await api.newsletters.add({ name: `Tide tables ${stamp}`, subscribe_on_signup: false });
+  ok(letter.slug === `tide-tables-${stamp}` && letter.status === 'active', 'newsletter add', letter);
+  const archived = await api.newsletters.edit({ id: letter.id, status: 'archived' });
+  eq(archived.status, 'archived', 'newsletter archive');
+  await rejects(api.newsletters.add({ name: '' }), 'newsletter without a name');
+
   // Delete the post and the page: gone from the site.
   await api.posts.delete({ id: draft.id });
   await api.pages.delete({ id: pg.id });

@@ -396,6 +396,18 @@ module.exports = function registerDeskTests(h) {
       ['media-library', '/admin/media', 200, { headers: { cookie } }],
     ];
     if (published && published.mediaId) pages.push(['media-item', `/admin/media/${published.mediaId}`, 200, { headers: { cookie } }]);
+    // Members and newsletters are the administrator's (the demo has members).
+    const memberList = (await get('/admin/members', { headers: { cookie: admin } })).text;
+    const firstMember = memberList.match(/<tr data-member-id="(\d+)"/);
+    assert(firstMember, '/admin/members lists no members');
+    pages.push(
+      ['members', '/admin/members', 200, { headers: { cookie: admin } }],
+      ['members-filtered', '/admin/members?status=free&bouncing=no&q=example', 200, { headers: { cookie: admin } }],
+      ['member', `/admin/members/${firstMember[1]}`, 200, { headers: { cookie: admin } }],
+      ['newsletters', '/admin/newsletters', 200, { headers: { cookie: admin } }],
+      ['newsletter', '/admin/newsletters/1', 200, { headers: { cookie: admin } }],
+      ['dashboard-admin', '/admin/?days=90', 200, { headers: { cookie: admin } }],
+    );
     return { pages, cookie, editorId };
   }
 

@@ -12,6 +12,7 @@ pub mod email;
 pub mod error;
 pub mod html;
 pub mod jwt;
+pub mod member_csv;
 pub mod network;
 pub mod permission;
 pub mod post;

@@ -155,3 +155,131 @@ pub enum RedeemBy {
         code_hash: Vec<u8>,
     },
 }
+
+// ------------------------------------------------ the desk's members list --
+
+/// A label an editor puts on members (Ghost's `labels`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Label {
+    pub id: i64,
+    pub name: String,
+    pub slug: String,
+    pub created_ms: i64,
+}
+
+/// Which members the desk's list shows; every field narrows it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct MemberFilter {
+    /// A substring of the name or the address, any case.
+    pub search: Option<String>,
+    /// free | paid | comped
+    pub status: Option<String>,
+    /// Receives this newsletter (by id).
+    pub newsletter: Option<i64>,
+    /// Has this label (by slug).
+    pub label: Option<String>,
+    /// Joined at or after (Unix ms).
+    pub joined_from_ms: Option<i64>,
+    /// Joined before (Unix ms).
+    pub joined_before_ms: Option<i64>,
+    /// Bouncing (`email_disabled`) or not.
+    pub bouncing: Option<bool>,
+}
+
+/// Where a page of the members list starts: after the member with this
+/// (created_at, id), newest first.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MemberCursor {
+    pub created_ms: i64,
+    pub id: i64,
+}
+
+/// A member as the desk lists and shows them.
+#[derive(Debug, Clone, Serialize)]
+pub struct DeskMember {
+    pub id: i64,
+    pub email: String,
+    pub name: String,
+    /// free | paid | comped
+    pub status: String,
+    pub source: String,
+    pub note: String,
+    /// Bouncing: a mail server refused a message for good.
+    pub email_disabled: bool,
+    pub created_ms: i64,
+    pub labels: Vec<Label>,
+    /// Ids of the newsletters the member receives.
+    pub newsletter_ids: Vec<i64>,
+}
+
+/// One page of the members list.
+#[derive(Debug, Clone)]
+pub struct MemberListPage {
+    pub members: Vec<DeskMember>,
+    /// Where the next page starts; `None` on the last page.
+    pub next: Option<MemberCursor>,
+    /// How many members match the filter (when asked for).
+    pub total: Option<u64>,
+}
+
+/// A member added by staff or by an import: confirmed at once (the staff
+/// member vouches for the address), and sent no mail.
+#[derive(Debug, Clone)]
+pub struct NewDeskMember {
+    pub email: Email,
+    pub name: String,
+    pub note: String,
+    /// free | comped (a paid status comes from payments only)
+    pub status: String,
+    /// Label names, created when new.
+    pub labels: Vec<String>,
+    /// Newsletter ids (active ones are kept).
+    pub newsletters: Vec<i64>,
+    /// admin | import | api
+    pub source: String,
+    /// When they joined; `None`: now.
+    pub created_ms: Option<i64>,
+}
+
+/// What happened to one member of an import.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MemberAdded {
+    Added(i64),
+    /// The address is already a member's (or appeared earlier in the batch).
+    Duplicate,
+}
+
+/// A staff edit of a member; `None` leaves a field alone.
+#[derive(Debug, Clone, Default)]
+pub struct MemberEdit {
+    pub name: Option<String>,
+    pub email: Option<Email>,
+    pub note: Option<String>,
+    /// The member's labels afterwards, by name (new names are created).
+    pub labels: Option<Vec<String>>,
+    /// The member's newsletters afterwards, by id.
+    pub newsletters: Option<Vec<i64>>,
+    /// Clears the bouncing flag.
+    pub clear_bouncing: bool,
+}
+
+/// Members who joined on one day (in the site's time zone).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct JoinsOnDay {
+    /// Days since 1970-01-01 in the site's time zone.
+    pub day: i64,
+    pub count: u64,
+}
+
+/// A newsletter as the desk adds or edits it.
+#[derive(Debug, Clone)]
+pub struct NewsletterInput {
+    pub name: String,
+    pub description: String,
+    pub sender_name: Option<String>,
+    /// newsletter | support
+    pub sender_reply_to: String,
+    pub subscribe_on_signup: bool,
+    /// active | archived
+    pub status: String,
+}

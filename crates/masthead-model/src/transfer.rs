@@ -45,6 +45,7 @@ pub struct ExportMember {
     pub name: String,
     pub status: String,
     pub created_ms: i64,
+    pub note: String,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -53,6 +54,12 @@ pub struct Everything {
     pub tags: Vec<super::taxonomy::EditableTag>,
     pub authors: Vec<Author>,
     pub members: Vec<ExportMember>,
+    pub labels: Vec<super::members::Label>,
+    /// `(member_id, label_id)`.
+    pub member_labels: Vec<(i64, i64)>,
+    pub newsletters: Vec<super::members::Newsletter>,
+    /// `(member_id, newsletter_id)`.
+    pub member_newsletters: Vec<(i64, i64)>,
 }
 
 /// Columns an import sets after inserting a post.

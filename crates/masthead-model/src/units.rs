@@ -159,6 +159,21 @@ pub struct ImportMember {
     pub status: &'static str,
     pub created_ms: i64,
     pub name: String,
+    /// The staff's note (Ghost's member `note`).
+    pub note: String,
+    /// Label names (Ghost's `members_labels`), created when new.
+    pub labels: Vec<String>,
+    /// Slugs of the newsletters the member receives (Ghost's
+    /// `members_newsletters`), among the site's and the import's.
+    pub newsletters: Vec<String>,
+}
+
+/// A newsletter from an import; one whose slug the site has is left as it is.
+#[derive(Debug, Clone)]
+pub struct ImportNewsletter {
+    pub slug: String,
+    pub fields: crate::members::NewsletterInput,
+    pub sort_order: i64,
 }
 
 /// A whole import, written in one transaction: all of it, or nothing.
@@ -168,6 +183,7 @@ pub struct SiteImport {
     pub authors: Vec<ImportAuthor>,
     pub posts: Vec<ImportPost>,
     pub members: Vec<ImportMember>,
+    pub newsletters: Vec<ImportNewsletter>,
     /// `(key, value)` of site settings taken from the file.
     pub settings: Vec<(&'static str, String)>,
     /// Told `(written, total)` every thousand posts.
@@ -185,6 +201,8 @@ pub struct ImportOutcome {
     pub bylines_present: usize,
     pub members_added: usize,
     pub members_present: usize,
+    pub newsletters_added: usize,
+    pub newsletters_present: usize,
     pub settings: Vec<String>,
     /// `(what, why)`.
     pub skipped: Vec<(String, String)>,

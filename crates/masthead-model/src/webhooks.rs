@@ -3,11 +3,12 @@
 use serde::Serialize;
 
 /// The events a webhook may subscribe to.
-pub const WEBHOOK_EVENTS: [&str; 5] = [
+pub const WEBHOOK_EVENTS: [&str; 6] = [
     "post.published",
     "post.updated",
     "post.unpublished",
     "member.added",
+    "member.edited",
     "member.deleted",
 ];
 

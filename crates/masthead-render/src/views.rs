@@ -70,6 +70,21 @@ impl Clock {
         Some((start.as_millisecond(), end.as_millisecond()))
     }
 
+    /// The site's time zone's distance from UTC now, in milliseconds (for
+    /// counting by day in the database; a change of summer time within the
+    /// counted days moves that change's hour to the neighbouring day).
+    pub fn utc_offset_ms(&self) -> i64 {
+        let ts = Timestamp::from_millisecond(self.now_ms).unwrap_or(Timestamp::UNIX_EPOCH);
+        i64::from(self.tz.to_offset(ts).seconds()) * 1000
+    }
+
+    /// A day (days since 1970-01-01) as `2026-12-02`.
+    pub fn day_label(day: i64) -> String {
+        let ts = Timestamp::from_millisecond(day.saturating_mul(86_400_000))
+            .unwrap_or(Timestamp::UNIX_EPOCH);
+        ts.strftime("%Y-%m-%d").to_string()
+    }
+
     pub fn time(&self, ms: i64) -> TimeView {
         let ts = Timestamp::from_millisecond(ms).unwrap_or(Timestamp::UNIX_EPOCH);
         let zoned = ts.to_zoned_datetime(self.tz.clone());

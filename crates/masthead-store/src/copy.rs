@@ -56,6 +56,8 @@ pub(crate) const TABLES: &[(&str, Treatment)] = &[
     ("members", Copied),
     ("newsletters", Defaulted),
     ("member_newsletters", Copied),
+    ("labels", Copied),
+    ("member_labels", Copied),
     ("campaigns", Copied),
     ("api_keys", Copied),
     ("webhooks", Copied),

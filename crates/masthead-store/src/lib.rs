@@ -13,6 +13,7 @@ pub mod error;
 mod lease;
 mod ops;
 mod postgres;
+mod roster;
 mod search;
 mod sending;
 mod sqlite;

@@ -933,16 +933,20 @@ impl Store {
         }
     }
 
-    /// Replaces a member's newsletters with the active ones among `ids`.
+    /// Replaces a member's newsletters with the active ones among `ids`
+    /// (the member's own choice); queues `member.edited`.
     pub async fn set_member_newsletters(&self, member_id: i64, ids: Vec<i64>) -> StoreResult<()> {
         let now = now_ms();
         match &*self.backend {
             Backend::Sqlite(db) => {
-                Store::lite_write(db, move |w| w.set_member_newsletters(member_id, &ids, now)).await
+                Store::lite_write(db, move |w| {
+                    w.choose_member_newsletters(member_id, &ids, now)
+                })
+                .await
             }
             Backend::Postgres(db) => {
                 db.write_send(move |w| {
-                    Box::pin(async move { w.set_member_newsletters(member_id, &ids, now).await })
+                    Box::pin(async move { w.choose_member_newsletters(member_id, &ids, now).await })
                 })
                 .await
             }
@@ -975,5 +979,103 @@ impl Store {
     /// Everything stored about a member ("download my data").
     pub async fn member_export(&self, member_id: i64) -> StoreResult<Option<MemberExport>> {
         member_read!(self, member_export(member_id))
+    }
+}
+
+// ---------------------------------------------------- the desk's members --
+// Lists, labels, staff edits, imports and newsletters (issue 10, items 7
+// and 8): see `sqlite/roster.rs` and its twin.
+
+/// Runs a read in `roster` on either backend.
+macro_rules! roster_read {
+    ($store:expr, $f:ident ( $($arg:expr),* )) => {
+        match &*$store.backend {
+            Backend::Sqlite(db) => {
+                $store.lite_read(db, move |c| sqlite::roster::$f(c $(, $arg)*)).await
+            }
+            Backend::Postgres(db) => {
+                postgres::roster::$f(&*$store.pg_read(db).await?, $($arg),*).await
+            }
+        }
+    };
+}
+
+/// Runs a writer method on either backend, the arguments written as the
+/// method takes them (`&value` or a copy), moved into the transaction.
+macro_rules! roster_write {
+    ($store:expr, $f:ident ( $($arg:expr),* )) => {
+        match &*$store.backend {
+            Backend::Sqlite(db) => Store::lite_write(db, move |w| w.$f($($arg),*)).await,
+            Backend::Postgres(db) => {
+                db.write_send(move |w| Box::pin(async move { w.$f($($arg),*).await }))
+                    .await
+            }
+        }
+    };
+}
+
+impl Store {
+    /// A page of the desk's members list, newest first, after `after`;
+    /// `with_total` also counts every member the filter matches.
+    pub async fn desk_members(
+        &self,
+        filter: MemberFilter,
+        after: Option<MemberCursor>,
+        limit: u32,
+        with_total: bool,
+    ) -> StoreResult<MemberListPage> {
+        roster_read!(self, desk_members(filter, after, limit, with_total))
+    }
+
+    /// One member with their note, labels and newsletters.
+    pub async fn desk_member(&self, id: i64) -> StoreResult<Option<DeskMember>> {
+        roster_read!(self, desk_member(id))
+    }
+
+    /// The members with these ids, in no particular order (absent ids are
+    /// left out).
+    pub async fn desk_members_by_id(&self, ids: Vec<i64>) -> StoreResult<Vec<DeskMember>> {
+        roster_read!(self, desk_members_by_id(ids))
+    }
+
+    /// Every member label, by name.
+    pub async fn labels(&self) -> StoreResult<Vec<Label>> {
+        roster_read!(self, labels())
+    }
+
+    /// Members who joined since `from_ms`, by day of the site's time zone
+    /// (`offset_ms` from UTC); days with none left out.
+    pub async fn joins_by_day(&self, from_ms: i64, offset_ms: i64) -> StoreResult<Vec<JoinsOnDay>> {
+        roster_read!(self, joins_by_day(from_ms, offset_ms))
+    }
+
+    pub async fn newsletter(&self, id: i64) -> StoreResult<Option<Newsletter>> {
+        roster_read!(self, newsletter(id))
+    }
+
+    /// Adds members confirmed at once, all in one transaction (nothing is
+    /// written if any write fails); duplicates are reported, not written.
+    pub async fn add_desk_members(
+        &self,
+        members: Vec<NewDeskMember>,
+    ) -> StoreResult<Vec<MemberAdded>> {
+        let now = now_ms();
+        roster_write!(self, add_desk_members(&members, now))
+    }
+
+    /// A staff edit of a member; queues `member.edited`.
+    pub async fn edit_member(&self, id: i64, edit: MemberEdit) -> StoreResult<()> {
+        let now = now_ms();
+        roster_write!(self, edit_member(id, &edit, now))
+    }
+
+    pub async fn add_newsletter(&self, n: NewsletterInput) -> StoreResult<i64> {
+        let now = now_ms();
+        roster_write!(self, add_newsletter(&n, now))
+    }
+
+    pub async fn edit_newsletter(&self, id: i64, n: NewsletterInput) -> StoreResult<()> {
+        let now = now_ms();
+        roster_write!(self, edit_newsletter(id, &n, now))
     }
 }

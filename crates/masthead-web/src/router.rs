@@ -140,6 +140,23 @@ fn site(state: AppState) -> Router {
         )
         .route("/admin/staff/{id}", post(admin::staff::change))
         .route(
+            "/admin/members",
+            get(admin::members::list).post(admin::members::add),
+        )
+        .route("/admin/members/export.csv", get(admin::members::export))
+        .route(
+            "/admin/members/{id}",
+            get(admin::members::show).post(admin::members::save),
+        )
+        .route(
+            "/admin/newsletters",
+            get(admin::members::newsletters).post(admin::members::add_newsletter),
+        )
+        .route(
+            "/admin/newsletters/{id}",
+            get(admin::members::newsletter).post(admin::members::save_newsletter),
+        )
+        .route(
             "/admin/integrations",
             get(admin::integrations::list).post(admin::integrations::create),
         )
@@ -191,6 +208,13 @@ fn site(state: AppState) -> Router {
         )
         .layer(DefaultBodyLimit::max(admin::media::UPLOAD_BODY_LIMIT))
         .layer(RequestBodyLimitLayer::new(admin::media::UPLOAD_BODY_LIMIT));
+    // Member imports: CSV files of up to a few megabytes.
+    let imports = Router::new()
+        .route("/admin/members/import", post(admin::members::import))
+        .layer(DefaultBodyLimit::max(admin::members::IMPORT_BODY_LIMIT))
+        .layer(RequestBodyLimitLayer::new(
+            admin::members::IMPORT_BODY_LIMIT,
+        ));
     let public = Router::new()
         .route("/", get(feed::home))
         .route("/tag/{slug}/", get(feed::tag))
@@ -244,6 +268,7 @@ fn site(state: AppState) -> Router {
     public
         .merge(desk)
         .merge(uploads)
+        .merge(imports)
         .merge(crate::api::routes())
         .layer(middleware::from_fn_with_state(state.clone(), themed_errors))
         .layer(middleware::from_fn_with_state(

@@ -236,7 +236,13 @@ pub async fn seed(store: &Store, content_dir: &Path, n: usize, now_ms: i64) -> R
                 word_count: body.words,
                 reading_minutes: body.minutes,
                 status: PostStatus::Published,
-                visibility: Visibility::Public,
+                // One article in fifty is for members: the benchmark reads
+                // one as a signed-in member.
+                visibility: if kind == PostKind::Article && i % 50 == 25 {
+                    Visibility::Members
+                } else {
+                    Visibility::Public
+                },
                 image: Some(Image {
                     src: format!("/content/images/bench/{}.svg", pick(IMAGES, 60)),
                     alt: "An illustration of the story's setting.".into(),

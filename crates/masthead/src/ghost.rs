@@ -42,6 +42,8 @@ pub struct Report {
     pub bylines_present: usize,
     pub members_added: usize,
     pub members_present: usize,
+    pub newsletters_added: usize,
+    pub newsletters_present: usize,
     /// Site settings taken from the file.
     pub settings: Vec<String>,
     /// `(what, why)`.
@@ -66,6 +68,10 @@ impl Report {
         println!(
             "  members: {} added, {} already members",
             self.members_added, self.members_present
+        );
+        println!(
+            "  newsletters: {} added, {} already present",
+            self.newsletters_added, self.newsletters_present
         );
         if !self.settings.is_empty() {
             println!("  settings: {}", self.settings.join(", "));
@@ -148,6 +154,10 @@ fn data_of(doc: &Value) -> anyhow::Result<&Value> {
         "posts_authors",
         "posts_meta",
         "members",
+        "labels",
+        "members_labels",
+        "newsletters",
+        "members_newsletters",
         "settings",
     ] {
         if let Some(v) = data.get(key)
@@ -626,6 +636,70 @@ pub async fn import(store: &Store, path: &Path) -> anyhow::Result<Report> {
                 .collect(),
         })
         .collect();
+    // Labels and newsletters, and who has which (Ghost's join tables).
+    let label_names: HashMap<String, String> = list(data, "labels")
+        .iter()
+        .filter_map(|l| Some((id_of(l, "id")?, text(l, "name").trim().to_owned())))
+        .filter(|(_, n)| !n.is_empty() && n.chars().count() <= 191)
+        .collect();
+    let mut labels_of: HashMap<String, Vec<String>> = HashMap::new();
+    for row in list(data, "members_labels") {
+        if let (Some(m), Some(l)) = (id_of(row, "member_id"), id_of(row, "label_id"))
+            && let Some(name) = label_names.get(&l)
+        {
+            labels_of.entry(m).or_default().push(name.clone());
+        }
+    }
+    let mut newsletter_slugs: HashMap<String, String> = HashMap::new();
+    let mut newsletter_skips = Vec::new();
+    for n in list(data, "newsletters") {
+        let name = text(n, "name");
+        let slug = opt_text(n, "slug")
+            .or_else(|| slugify(&name).map(Slug::into_string))
+            .unwrap_or_default();
+        let reply = opt_text(n, "sender_reply_to").unwrap_or_else(|| "newsletter".into());
+        let status = opt_text(n, "status").unwrap_or_else(|| "active".into());
+        let input = masthead_web::admin::members::newsletter_input(
+            &name,
+            &text(n, "description"),
+            &text(n, "sender_name"),
+            // Ghost also allows an address here; replies then go to the newsletter's.
+            if reply == "support" {
+                "support"
+            } else {
+                "newsletter"
+            },
+            n.get("subscribe_on_signup")
+                .and_then(Value::as_bool)
+                .unwrap_or(true),
+            &status,
+        );
+        match (input, Slug::parse(&slug)) {
+            (Ok(fields), Ok(_)) => {
+                if let Some(id) = id_of(n, "id") {
+                    newsletter_slugs.insert(id, slug.clone());
+                }
+                import.newsletters.push(masthead_store::ImportNewsletter {
+                    slug,
+                    fields,
+                    sort_order: n.get("sort_order").and_then(Value::as_i64).unwrap_or(0),
+                });
+            }
+            (Err(why), _) => newsletter_skips.push((format!("newsletter {name:?}"), why)),
+            (_, Err(_)) => newsletter_skips.push((
+                format!("newsletter {name:?}"),
+                "its slug is not a valid address".into(),
+            )),
+        }
+    }
+    let mut newsletters_of: HashMap<String, Vec<String>> = HashMap::new();
+    for row in list(data, "members_newsletters") {
+        if let (Some(m), Some(n)) = (id_of(row, "member_id"), id_of(row, "newsletter_id"))
+            && let Some(slug) = newsletter_slugs.get(&n)
+        {
+            newsletters_of.entry(m).or_default().push(slug.clone());
+        }
+    }
     let mut member_skips = Vec::new();
     for m in &members {
         let raw = text(m, "email");
@@ -641,11 +715,15 @@ pub async fn import(store: &Store, path: &Path) -> anyhow::Result<Report> {
             "comped" => "comped",
             _ => "free",
         };
+        let ghost_id = id_of(m, "id").unwrap_or_default();
         import.members.push(ImportMember {
             email,
             status,
             created_ms: m.get("created_at").and_then(date_ms).unwrap_or(now),
             name: text(m, "name"),
+            note: text(m, "note").chars().take(2000).collect(),
+            labels: labels_of.remove(&ghost_id).unwrap_or_default(),
+            newsletters: newsletters_of.remove(&ghost_id).unwrap_or_default(),
         });
     }
     import.settings = settings;
@@ -661,9 +739,12 @@ pub async fn import(store: &Store, path: &Path) -> anyhow::Result<Report> {
     report.bylines_present = done.bylines_present;
     report.members_added = done.members_added;
     report.members_present = done.members_present;
+    report.newsletters_added = done.newsletters_added;
+    report.newsletters_present = done.newsletters_present;
     report.settings = done.settings;
     report.skipped.extend(done.skipped);
     report.skipped.extend(member_skips);
+    report.skipped.extend(newsletter_skips);
     Ok(report)
 }
 
@@ -788,7 +869,40 @@ pub async fn export(store: &Store) -> anyhow::Result<Value> {
             json!({
                 "id": format_id(m.id), "email": m.email,
                 "name": if m.name.is_empty() { Value::Null } else { Value::String(m.name.clone()) },
-                "status": m.status, "subscribed": true, "created_at": iso(m.created_ms),
+                "note": if m.note.is_empty() { Value::Null } else { Value::String(m.note.clone()) },
+                "status": m.status,
+                "subscribed": all.member_newsletters.iter().any(|(mid, _)| *mid == m.id),
+                "created_at": iso(m.created_ms),
+            })
+        })
+        .collect();
+    let labels: Vec<Value> = all
+        .labels
+        .iter()
+        // No created_at: an import makes labels anew (and a site's labels
+        // are matched by name), so the time would not survive a round trip.
+        .map(|l| json!({ "id": format_id(l.id), "name": l.name, "slug": l.slug }))
+        .collect();
+    let pairs = |rows: &[(i64, i64)], other: &str| -> Vec<Value> {
+        rows.iter()
+            .enumerate()
+            .map(|(i, (m, x))| json!({ "id": format_id(i as i64 + 1), "member_id": format_id(*m), other: format_id(*x) }))
+            .collect()
+    };
+    let members_labels = pairs(&all.member_labels, "label_id");
+    let members_newsletters = pairs(&all.member_newsletters, "newsletter_id");
+    let newsletters: Vec<Value> = all
+        .newsletters
+        .iter()
+        .map(|n| {
+            json!({
+                // No uuid: each site keeps its own for its default newsletter,
+                // and an import gives new ones their own.
+                "id": format_id(n.id), "name": n.name, "slug": n.slug,
+                "description": if n.description.is_empty() { Value::Null } else { Value::String(n.description.clone()) },
+                "sender_name": n.sender_name, "sender_email": null, "sender_reply_to": n.sender_reply_to,
+                "status": n.status, "visibility": n.visibility,
+                "subscribe_on_signup": n.subscribe_on_signup, "sort_order": n.sort_order,
             })
         })
         .collect();
@@ -797,6 +911,8 @@ pub async fn export(store: &Store) -> anyhow::Result<Value> {
         "data": {
             "posts": posts, "posts_meta": posts_meta, "tags": tags, "posts_tags": posts_tags,
             "users": users, "posts_authors": posts_authors, "members": members,
+            "labels": labels, "members_labels": members_labels,
+            "newsletters": newsletters, "members_newsletters": members_newsletters,
             "settings": [
                 { "id": format_id(1), "key": "title", "value": site.title },
                 { "id": format_id(2), "key": "description", "value": site.description },

@@ -25,6 +25,8 @@ mod media;
 mod media_s3;
 #[path = "site/members.rs"]
 mod members;
+#[path = "site/members_desk.rs"]
+mod members_desk;
 #[path = "site/newsletters.rs"]
 mod newsletters;
 #[path = "site/overflow.rs"]

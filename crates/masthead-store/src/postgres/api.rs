@@ -171,6 +171,9 @@ enum Field {
 
 const POST_TAGS: &str = "post_tags rt JOIN tags rx ON rx.id = rt.tag_id";
 const POST_AUTHORS: &str = "post_authors ra JOIN authors rx ON rx.id = ra.author_id";
+const MEMBER_LABELS: &str = "member_labels rl JOIN labels rx ON rx.id = rl.label_id";
+const MEMBER_NEWSLETTERS: &str =
+    "member_newsletters rn JOIN newsletters rx ON rx.id = rn.newsletter_id";
 
 fn field(resource: Resource, name: &str) -> Option<Field> {
     use Field::{Column, Related};
@@ -252,6 +255,31 @@ fn field(resource: Resource, name: &str) -> Option<Field> {
             "name" => Column("m.name", Ty::Text),
             "status" => Column("m.status", Ty::Text),
             "created_at" => Column("m.created_at", Ty::Date),
+            "email_disabled" => Column("m.email_disabled", Ty::Bool),
+            "label" | "labels.slug" => Related {
+                from: MEMBER_LABELS,
+                link: "rl.member_id = m.id",
+                column: "rx.slug",
+                ty: Ty::Text,
+            },
+            "labels.name" => Related {
+                from: MEMBER_LABELS,
+                link: "rl.member_id = m.id",
+                column: "rx.name",
+                ty: Ty::Text,
+            },
+            "newsletters.slug" => Related {
+                from: MEMBER_NEWSLETTERS,
+                link: "rn.member_id = m.id",
+                column: "rx.slug",
+                ty: Ty::Text,
+            },
+            "newsletters.id" => Related {
+                from: MEMBER_NEWSLETTERS,
+                link: "rn.member_id = m.id",
+                column: "rx.id",
+                ty: Ty::Id,
+            },
             _ => return None,
         },
     })

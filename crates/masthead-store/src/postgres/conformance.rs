@@ -2804,6 +2804,233 @@ async fn member_sign_up_sign_in_account_and_deletion_agree() {
     let _ = bo_id;
 }
 
+fn desk_member_input(email: &str, name: &str, labels: &[&str], created: i64) -> NewDeskMember {
+    NewDeskMember {
+        email: Email::parse(email).expect("email"),
+        name: name.to_owned(),
+        note: format!("note on {name}"),
+        status: "free".into(),
+        labels: labels.iter().map(|l| (*l).to_owned()).collect(),
+        newsletters: vec![1],
+        source: "import".into(),
+        created_ms: Some(created),
+    }
+}
+
+#[tokio::test]
+async fn the_desk_members_list_labels_edits_and_newsletters_agree() {
+    let b = Both::new("roster").await;
+    let day = 86_400_000;
+    let edited_hook = same(
+        "hook",
+        write_both!(
+            b,
+            insert_webhook("member.edited", "https://hooks.example/", "h", "s", T0)
+        ),
+    );
+    assert!(edited_hook > 0);
+    let batch = vec![
+        desk_member_input("ada@example.org", "Ada Lovelace", &["VIP", "Press"], T0),
+        desk_member_input("bob@example.org", "Bob", &["vip"], T0 + day),
+        desk_member_input("cy@example.org", "Cy", &[], T0 + day),
+        desk_member_input("ADA@example.org", "Ada again", &[], T0),
+        desk_member_input("dee@example.org", "Dee", &["Press"], T0 + 3 * day),
+    ];
+    let added = same("added", write_both!(b, add_desk_members(&batch, T0)));
+    assert_eq!(
+        added,
+        vec![
+            MemberAdded::Added(1),
+            MemberAdded::Added(2),
+            MemberAdded::Added(3),
+            MemberAdded::Duplicate,
+            MemberAdded::Added(4),
+        ]
+    );
+    // "vip" found "VIP" whatever its case: two labels, not three.
+    let labels = same("labels", read_both!(b, roster::labels()));
+    assert_eq!(
+        labels.iter().map(|l| l.slug.as_str()).collect::<Vec<_>>(),
+        vec!["press", "vip"]
+    );
+    // Mark Cy bouncing, as the sender does.
+    let bounce = "UPDATE members SET email_disabled = TRUE WHERE id = 3";
+    b.lite
+        .store
+        .write(|w| Ok(w.tx().execute(bounce, [])?))
+        .expect("sqlite bounce");
+    b.pg.write(async |w| super::sql::exec(w.tx(), bounce, &[]).await)
+        .await
+        .expect("postgres bounce");
+
+    let list = |filter: MemberFilter, after: Option<MemberCursor>, limit: u32| {
+        let b = &b;
+        async move {
+            let (l, p) = read_both!(b, roster::desk_members(filter.clone(), after, limit, true));
+            same(
+                "page",
+                ((l.members, l.next, l.total), (p.members, p.next, p.total)),
+            )
+        }
+    };
+    // Newest first; pages of two by keyset; the total counts them all.
+    let (first, next, total) = list(MemberFilter::default(), None, 2).await;
+    assert_eq!(total, Some(4));
+    assert_eq!(first.iter().map(|m| m.id).collect::<Vec<_>>(), vec![4, 3]);
+    let (second, next2, _) = list(MemberFilter::default(), next, 2).await;
+    assert_eq!(second.iter().map(|m| m.id).collect::<Vec<_>>(), vec![2, 1]);
+    assert_eq!(next2, None, "the last page says so");
+    assert_eq!(second[1].labels.len(), 2);
+    assert_eq!(second[1].newsletter_ids, vec![1]);
+    assert_eq!(second[1].note, "note on Ada Lovelace");
+
+    let ids = |f: MemberFilter| async move {
+        let (m, _, total) = list(f, None, 50).await;
+        let ids: Vec<i64> = m.iter().map(|m| m.id).collect();
+        assert_eq!(total, Some(ids.len() as u64));
+        ids
+    };
+    let by = |f: fn(&mut MemberFilter)| {
+        let mut filter = MemberFilter::default();
+        f(&mut filter);
+        filter
+    };
+    assert_eq!(ids(by(|f| f.search = Some("LOVE".into()))).await, vec![1]);
+    assert_eq!(
+        ids(by(|f| f.search = Some("@example".into()))).await,
+        vec![4, 3, 2, 1]
+    );
+    assert_eq!(ids(by(|f| f.label = Some("vip".into()))).await, vec![2, 1]);
+    assert_eq!(ids(by(|f| f.bouncing = Some(true))).await, vec![3]);
+    assert_eq!(ids(by(|f| f.bouncing = Some(false))).await, vec![4, 2, 1]);
+    assert_eq!(
+        ids(by(|f| f.status = Some("paid".into()))).await,
+        Vec::<i64>::new()
+    );
+    assert_eq!(ids(by(|f| f.newsletter = Some(1))).await, vec![4, 3, 2, 1]);
+    assert_eq!(
+        ids(by(|f| {
+            f.joined_from_ms = Some(T0 + 86_400_000);
+            f.joined_before_ms = Some(T0 + 2 * 86_400_000);
+        }))
+        .await,
+        vec![3, 2]
+    );
+
+    // Edits: note, labels by name (a new one created), newsletters, the
+    // bouncing flag cleared; a taken address and an unknown member refused.
+    let edit = MemberEdit {
+        note: Some("Met at the fair".into()),
+        labels: Some(vec!["Press".into(), "Early readers".into()]),
+        newsletters: Some(vec![]),
+        clear_bouncing: true,
+        ..MemberEdit::default()
+    };
+    write_both!(b, edit_member(3, &edit, T0 + 5 * day));
+    let cy = same("cy", read_both!(b, roster::desk_member(3))).expect("Cy");
+    assert_eq!(cy.note, "Met at the fair");
+    assert!(!cy.email_disabled);
+    assert!(cy.newsletter_ids.is_empty());
+    assert_eq!(
+        cy.labels
+            .iter()
+            .map(|l| l.slug.as_str())
+            .collect::<Vec<_>>(),
+        vec!["early-readers", "press"]
+    );
+    let taken = MemberEdit {
+        email: Some(Email::parse("bob@example.org").expect("email")),
+        ..MemberEdit::default()
+    };
+    write_both_err!(b, edit_member(3, &taken, T0));
+    write_both_err!(b, edit_member(99, &MemberEdit::default(), T0));
+    same("missing", read_both!(b, roster::desk_member(99)));
+
+    // Joins by day: one GROUP BY; an offset moves the day boundary.
+    let days = same("days", read_both!(b, roster::joins_by_day(T0, 0)));
+    let first_day = T0 / day;
+    assert_eq!(
+        days,
+        vec![
+            JoinsOnDay {
+                day: first_day,
+                count: 1
+            },
+            JoinsOnDay {
+                day: first_day + 1,
+                count: 2
+            },
+            JoinsOnDay {
+                day: first_day + 3,
+                count: 1
+            },
+        ]
+    );
+    same(
+        "days later",
+        read_both!(b, roster::joins_by_day(T0 + day, 3 * HOUR)),
+    );
+
+    // Newsletters: added last with a free slug, edited, a taken name refused.
+    let input = NewsletterInput {
+        name: "The briefing weekly".into(),
+        description: "Once a week".into(),
+        sender_name: Some("The desk".into()),
+        sender_reply_to: "newsletter".into(),
+        subscribe_on_signup: false,
+        status: "active".into(),
+    };
+    let id = same("newsletter", write_both!(b, add_newsletter(&input, T0)));
+    let (lite, pg) = read_both!(b, roster::newsletter(id));
+    let weekly = same(
+        "weekly",
+        each(
+            (lite.into_iter().collect(), pg.into_iter().collect()),
+            no_uuids,
+        ),
+    );
+    assert_eq!(weekly[0].slug, "the-briefing-weekly");
+    assert_eq!(weekly[0].sort_order, 1);
+    let dup = NewsletterInput {
+        name: "The briefing".into(),
+        ..input.clone()
+    };
+    write_both_err!(b, add_newsletter(&dup, T0));
+    let archived = NewsletterInput {
+        status: "archived".into(),
+        ..input.clone()
+    };
+    // Dee receives the new newsletter before it is archived.
+    let dee = MemberEdit {
+        newsletters: Some(vec![1, id]),
+        ..MemberEdit::default()
+    };
+    write_both!(b, edit_member(4, &dee, T0 + day));
+    write_both!(b, edit_newsletter(id, &archived, T0 + day));
+    write_both_err!(b, edit_newsletter(99, &archived, T0));
+    let all = same("all", each(read_both!(b, members::newsletters()), no_uuids));
+    assert_eq!(all.last().map(|n| n.status.as_str()), Some("archived"));
+    // Choosing newsletters afterwards leaves the archived one's subscribers
+    // alone (it cannot be chosen, and unarchiving brings them back).
+    let none = MemberEdit {
+        newsletters: Some(vec![]),
+        ..MemberEdit::default()
+    };
+    write_both!(b, edit_member(4, &none, T0 + 2 * day));
+    let dee = same("dee", read_both!(b, roster::desk_member(4))).expect("Dee");
+    assert_eq!(dee.newsletter_ids, vec![id]);
+
+    // Each edit queued one `member.edited` delivery (the refused ones none).
+    let (lite, pg) = read_both!(b, webhooks::recent_deliveries(50));
+    let edited = |v: Vec<crate::sqlite::webhooks::Delivery>| {
+        v.iter()
+            .filter(|d| d.event == "member.edited" && d.webhook_id == edited_hook)
+            .map(|d| d.subject_id)
+            .collect::<Vec<_>>()
+    };
+    assert_eq!((edited(lite), edited(pg)), (vec![4, 4, 3], vec![4, 4, 3]));
+}
+
 /// Newsletter sends (migration 0015): the snapshot of recipients, claims
 /// under leases, outcomes, bounces and the one-send-per-newsletter rule.
 #[tokio::test]

@@ -112,6 +112,11 @@ INSERT INTO newsletters (id, uuid, name, slug, description, sender_name, subscri
     (2, '6f1c2d3e-4a5b-4c6d-8e7f-90a1b2c3d4e5', 'Weekend reads', 'weekend', 'Long stories for Saturday', 'Zoë at the Gazette', 0, 1, 10, 11);
 INSERT INTO member_newsletters (member_id, newsletter_id, created_at)
     SELECT id, 1 + (id % 2), 2000 + id FROM members;
+INSERT INTO labels (id, name, slug, created_at) VALUES
+    (1, 'VIP', 'vip', 20), (2, 'Zoë''s list', 'zoes-list', 21);
+INSERT INTO member_labels (member_id, label_id, created_at)
+    SELECT id, 1 + (id % 2), 3000 + id FROM members WHERE id % 5 = 0;
+UPDATE members SET note = 'Met at the fair, ' || id WHERE id % 11 = 0;
 INSERT INTO campaigns (id, pitch, goal, metric, starts_at, deadline, active) VALUES
     (1, 'Help us reach 20,000 readers', 20000, 'members', 0, 9000000000000, 1),
     (2, 'Old drive', 5, 'paid', 0, 1, 0);

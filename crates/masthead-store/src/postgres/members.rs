@@ -306,10 +306,11 @@ impl PgWriter<'_> {
                 }
                 exec(
                     self.tx(),
-                    "UPDATE members SET email = $2, email_key = $3 WHERE id = $1",
+                    "UPDATE members SET email = $2, email_key = $3, email_disabled = FALSE WHERE id = $1",
                     &[&mid, &email, &email_key],
                 )
                 .await?;
+                self.enqueue_webhooks("member.edited", mid).await?;
                 self.log_change(ChangeTopic::Member, None, Some(mid))
                     .await?;
                 (mid, false)
@@ -402,6 +403,19 @@ impl PgWriter<'_> {
         if n == 0 {
             return Err(StoreError::NotFound);
         }
+        self.enqueue_webhooks("member.edited", member_id).await?;
+        self.log_change(ChangeTopic::Member, None, Some(member_id))
+            .await
+    }
+
+    pub async fn choose_member_newsletters(
+        &self,
+        member_id: i64,
+        ids: &[i64],
+        now: i64,
+    ) -> StoreResult<()> {
+        self.set_member_newsletters(member_id, ids, now).await?;
+        self.enqueue_webhooks("member.edited", member_id).await?;
         self.log_change(ChangeTopic::Member, None, Some(member_id))
             .await
     }
@@ -414,7 +428,8 @@ impl PgWriter<'_> {
     ) -> StoreResult<()> {
         exec(
             self.tx(),
-            "DELETE FROM member_newsletters WHERE member_id = $1",
+            "DELETE FROM member_newsletters WHERE member_id = $1
+             AND newsletter_id IN (SELECT id FROM newsletters WHERE status = 'active')",
             &[&member_id],
         )
         .await?;

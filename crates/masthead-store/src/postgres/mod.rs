@@ -26,6 +26,7 @@ pub mod members;
 mod migrate;
 #[allow(dead_code)]
 pub mod queries;
+pub mod roster;
 pub mod search;
 pub mod sends;
 #[allow(dead_code)]

@@ -111,7 +111,7 @@ pub async fn everything(c: &impl GenericClient) -> StoreResult<Everything> {
     )?;
     let members = map(
         &c.query(
-            "SELECT id, email, name, status, created_at FROM members ORDER BY id",
+            "SELECT id, email, name, status, created_at, note FROM members ORDER BY id",
             &[],
         )
         .await?,
@@ -122,14 +122,37 @@ pub async fn everything(c: &impl GenericClient) -> StoreResult<Everything> {
                 name: r.try_get(2)?,
                 status: r.try_get(3)?,
                 created_ms: r.try_get(4)?,
+                note: r.try_get(5)?,
             })
         },
+    )?;
+    let pair =
+        |r: &tokio_postgres::Row| -> StoreResult<(i64, i64)> { Ok((r.try_get(0)?, r.try_get(1)?)) };
+    let member_labels = map(
+        &c.query(
+            "SELECT member_id, label_id FROM member_labels ORDER BY member_id, label_id",
+            &[],
+        )
+        .await?,
+        pair,
+    )?;
+    let member_newsletters = map(
+        &c.query(
+            "SELECT member_id, newsletter_id FROM member_newsletters ORDER BY member_id, newsletter_id",
+            &[],
+        )
+        .await?,
+        pair,
     )?;
     Ok(Everything {
         posts,
         tags,
         authors,
         members,
+        labels: super::roster::labels(c).await?,
+        member_labels,
+        newsletters: super::members::newsletters(c).await?,
+        member_newsletters,
     })
 }
 

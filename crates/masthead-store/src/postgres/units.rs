@@ -327,16 +327,21 @@ impl PgWriter<'_> {
                 progress(i + 1, total);
             }
         }
+        let (added, present) = self
+            .import_newsletters(&import.newsletters, crate::now_ms())
+            .await?;
+        report.newsletters_added = added;
+        report.newsletters_present = present;
         for m in &import.members {
-            if self
+            if let Some(id) = self
                 .insert_member(&m.email, m.status, "import", m.created_ms)
                 .await?
-                .is_some()
             {
                 report.members_added += 1;
                 if !m.name.is_empty() {
                     self.set_member_name(m.email.key(), &m.name).await?;
                 }
+                self.import_member_extras(id, m, crate::now_ms()).await?;
             } else {
                 report.members_present += 1;
             }

@@ -307,8 +307,9 @@ impl Writer<'_> {
                     return Ok(Err(RedeemRefused::AddressTaken));
                 }
                 self.tx()
-                    .prepare_cached("UPDATE members SET email = ?2, email_key = ?3 WHERE id = ?1")?
+                    .prepare_cached("UPDATE members SET email = ?2, email_key = ?3, email_disabled = 0 WHERE id = ?1")?
                     .execute(params![id, req.email, req.email_key])?;
+                self.enqueue_webhooks("member.edited", id)?;
                 self.log_change(ChangeTopic::Member, None, Some(id))?;
                 (id, false)
             }
@@ -384,13 +385,31 @@ impl Writer<'_> {
         if n == 0 {
             return Err(StoreError::NotFound);
         }
+        self.enqueue_webhooks("member.edited", member_id)?;
         self.log_change(ChangeTopic::Member, None, Some(member_id))
     }
 
-    /// Replaces a member's newsletters with the active ones among `ids`.
+    /// A member's own choice of newsletters; queues `member.edited`.
+    pub fn choose_member_newsletters(
+        &self,
+        member_id: i64,
+        ids: &[i64],
+        now: i64,
+    ) -> StoreResult<()> {
+        self.set_member_newsletters(member_id, ids, now)?;
+        self.enqueue_webhooks("member.edited", member_id)?;
+        self.log_change(ChangeTopic::Member, None, Some(member_id))
+    }
+
+    /// Replaces a member's active newsletters with the active ones among
+    /// `ids`; subscriptions to archived newsletters are kept (nobody can
+    /// choose those, and unarchiving brings the readers back).
     pub fn set_member_newsletters(&self, member_id: i64, ids: &[i64], now: i64) -> StoreResult<()> {
         self.tx()
-            .prepare_cached("DELETE FROM member_newsletters WHERE member_id = ?1")?
+            .prepare_cached(
+                "DELETE FROM member_newsletters WHERE member_id = ?1
+                 AND newsletter_id IN (SELECT id FROM newsletters WHERE status = 'active')",
+            )?
             .execute([member_id])?;
         let mut insert = self.tx().prepare_cached(
             "INSERT INTO member_newsletters (member_id, newsletter_id, created_at)

@@ -11,6 +11,7 @@ pub mod editing;
 pub mod media;
 pub mod members;
 pub mod queries;
+pub mod roster;
 pub mod search;
 pub mod sends;
 pub mod staff;
@@ -104,6 +105,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         15,
         "email_sends",
         include_str!("../../migrations/sqlite/0015_email_sends.sql"),
+    ),
+    (
+        16,
+        "member_labels",
+        include_str!("../../migrations/sqlite/0016_member_labels.sql"),
     ),
 ];
 

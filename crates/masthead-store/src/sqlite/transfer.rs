@@ -100,7 +100,7 @@ pub fn everything(c: &Connection) -> StoreResult<Everything> {
         .query_map([], |r| super::taxonomy::author_at(r, 0))?
         .collect::<Result<_, _>>()?;
     let members = c
-        .prepare("SELECT id, email, name, status, created_at FROM members ORDER BY id")?
+        .prepare("SELECT id, email, name, status, created_at, note FROM members ORDER BY id")?
         .query_map([], |r| {
             Ok(ExportMember {
                 id: r.get(0)?,
@@ -108,14 +108,28 @@ pub fn everything(c: &Connection) -> StoreResult<Everything> {
                 name: r.get(2)?,
                 status: r.get(3)?,
                 created_ms: r.get(4)?,
+                note: r.get(5)?,
             })
         })?
         .collect::<Result<_, _>>()?;
+    let pairs = |sql: &str| -> StoreResult<Vec<(i64, i64)>> {
+        Ok(c.prepare(sql)?
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
+            .collect::<Result<_, _>>()?)
+    };
     Ok(Everything {
         posts,
         tags,
         authors,
         members,
+        labels: super::roster::labels(c)?,
+        member_labels: pairs(
+            "SELECT member_id, label_id FROM member_labels ORDER BY member_id, label_id",
+        )?,
+        newsletters: super::members::newsletters(c)?,
+        member_newsletters: pairs(
+            "SELECT member_id, newsletter_id FROM member_newsletters ORDER BY member_id, newsletter_id",
+        )?,
     })
 }
 

@@ -20,6 +20,7 @@ pub mod desk;
 pub mod editor;
 pub mod integrations;
 pub mod media;
+pub mod members;
 pub mod reset;
 pub mod sends;
 pub mod settings;
@@ -61,6 +62,20 @@ fn templates() -> &'static Environment<'static> {
             ("post_send.html", include_str!("../../admin/post_send.html")),
             ("sends.html", include_str!("../../admin/sends.html")),
             ("send.html", include_str!("../../admin/send.html")),
+            ("members.html", include_str!("../../admin/members.html")),
+            ("member.html", include_str!("../../admin/member.html")),
+            (
+                "members_import.html",
+                include_str!("../../admin/members_import.html"),
+            ),
+            (
+                "newsletters.html",
+                include_str!("../../admin/newsletters.html"),
+            ),
+            (
+                "newsletter.html",
+                include_str!("../../admin/newsletter.html"),
+            ),
             (
                 "integrations.html",
                 include_str!("../../admin/integrations.html"),
@@ -263,7 +278,32 @@ impl<'a> From<&'a StaffUser> for StaffView<'a> {
     }
 }
 
-pub async fn dashboard(State(state): State<AppState>, Staff(session): Staff) -> Response {
+/// The front page's query: how many days the members chart covers.
+#[derive(Deserialize, Default)]
+pub struct DashboardQuery {
+    #[serde(default)]
+    days: Option<String>,
+}
+
+pub async fn dashboard(
+    State(state): State<AppState>,
+    Staff(session): Staff,
+    q: Result<axum::extract::Query<DashboardQuery>, axum::extract::rejection::QueryRejection>,
+) -> Response {
+    // Members' growth, for those who may see members (30 or 90 days).
+    let chart =
+        if masthead_domain::permits(session.user.role, masthead_domain::Action::ManageMembers) {
+            let days = match q.ok().and_then(|q| q.0.days).as_deref() {
+                Some("90") => 90,
+                _ => 30,
+            };
+            match members::growth_chart(&state, days).await {
+                Ok(c) => Some(c),
+                Err(e) => return unavailable(e),
+            }
+        } else {
+            None
+        };
     let staff_list = if masthead_domain::permits(
         session.user.role,
         masthead_domain::Action::ManageStaff {
@@ -286,6 +326,7 @@ pub async fn dashboard(State(state): State<AppState>, Staff(session): Staff) -> 
             "staff": StaffView::from(&session.user),
             "csrf": session.csrf_token,
             "staff_list": list,
+            "chart": chart,
         }),
     )
 }

@@ -1,8 +1,9 @@
 //! The Admin API: `/ghost/api/admin/`. Integrations authenticate with a JWT
 //! signed by their admin key (`Authorization: Ghost <token>`); staff with
 //! their desk session. Posts and pages (browse, read, add, edit with
-//! `updated_at` collision detection, delete; `?source=html`), tags, members,
-//! image upload and site info.
+//! `updated_at` collision detection, delete; `?source=html`), tags, members
+//! (with labels, newsletters, note and status), newsletters, image upload
+//! and site info.
 
 use axum::Router;
 use axum::extract::multipart::{Multipart, MultipartRejection};
@@ -57,6 +58,14 @@ pub fn routes() -> Router<AppState> {
         )
         .route("/members/", get(browse_members).post(add_member))
         .route("/members/{id}/", get(read_member).put(edit_member))
+        .route(
+            "/newsletters/",
+            get(browse_newsletters).post(add_newsletter),
+        )
+        .route(
+            "/newsletters/{id}/",
+            get(read_newsletter).put(edit_newsletter),
+        )
         .layer(DefaultBodyLimit::max(JSON_LIMIT))
         .merge(uploads)
         .fallback(fallback)
@@ -1271,28 +1280,70 @@ async fn delete_tag(
 
 // ------------------------------------------------------------- members --
 
-fn member_json(m: &q::ApiMember, tz: &jiff::tz::TimeZone) -> Value {
+/// A member as Ghost's Admin API prints one: with its labels (objects),
+/// newsletters (objects), note, status and bouncing flag.
+fn member_json(m: &q::DeskMember, all: &[q::Newsletter], tz: &jiff::tz::TimeZone) -> Value {
+    let newsletters: Vec<Value> = all
+        .iter()
+        .filter(|n| m.newsletter_ids.contains(&n.id))
+        .map(newsletter_ref_json)
+        .collect();
     json!({
         "id": format_id(m.id),
         "uuid": null,
         "email": m.email,
         "name": if m.name.is_empty() { Value::Null } else { Value::String(m.name.clone()) },
-        "note": null,
+        "note": if m.note.is_empty() { Value::Null } else { Value::String(m.note.clone()) },
         "geolocation": null,
-        "subscribed": true,
+        "subscribed": !newsletters.is_empty(),
         "created_at": out::date(m.created_ms, tz),
         "updated_at": out::date(m.created_ms, tz),
-        "labels": [],
+        "labels": m.labels.iter().map(|l| json!({
+            "id": format_id(l.id),
+            "name": l.name,
+            "slug": l.slug,
+            "created_at": out::date(l.created_ms, tz),
+            "updated_at": out::date(l.created_ms, tz),
+        })).collect::<Vec<_>>(),
         "subscriptions": [],
         "avatar_image": null,
         "comped": m.status == "comped",
         "email_count": 0,
         "email_opened_count": 0,
         "email_open_rate": null,
+        "email_disabled": m.email_disabled,
         "status": m.status,
         "last_seen_at": null,
-        "newsletters": [],
+        "newsletters": newsletters,
     })
+}
+
+/// A newsletter as members list it (`members[].newsletters`).
+fn newsletter_ref_json(n: &q::Newsletter) -> Value {
+    json!({
+        "id": format_id(n.id),
+        "uuid": n.uuid,
+        "name": n.name,
+        "slug": n.slug,
+        "description": if n.description.is_empty() { Value::Null } else { Value::String(n.description.clone()) },
+        "status": n.status,
+        "sort_order": n.sort_order,
+    })
+}
+
+/// Members as JSON, in the order of `ids`.
+async fn members_json(state: &AppState, ids: Vec<i64>) -> Result<Vec<Value>, ApiError> {
+    let (found, all) = tokio::try_join!(
+        state.store.desk_members_by_id(ids.clone()),
+        state.store.newsletters()
+    )
+    .map_err(ApiError::unavailable)?;
+    let tz = site_tz(state);
+    Ok(ids
+        .iter()
+        .filter_map(|id| found.iter().find(|m| m.id == *id))
+        .map(|m| member_json(m, &all, &tz))
+        .collect())
 }
 
 async fn browse_members(
@@ -1313,8 +1364,7 @@ async fn browse_members(
                 StoreError::Invalid(m) => ApiError::bad_request("Error parsing filter").context(m),
                 e => store_error(e),
             })?;
-        let tz = site_tz(&state);
-        let items: Vec<Value> = r.items.iter().map(|m| member_json(m, &tz)).collect();
+        let items = members_json(&state, r.items.iter().map(|m| m.id).collect()).await?;
         Ok::<_, ApiError>(respond(
             StatusCode::OK,
             &json!({ "members": items, "meta": { "pagination": pagination(page, limit, r.total) } }),
@@ -1323,12 +1373,9 @@ async fn browse_members(
 }
 
 async fn one_member(state: &AppState, id: i64) -> Result<Value, ApiError> {
-    let m = state
-        .store
-        .member(id)
-        .await
-        .map_err(ApiError::unavailable)?;
-    m.map(|m| member_json(&m, &site_tz(state)))
+    members_json(state, vec![id])
+        .await?
+        .pop()
         .ok_or_else(|| ApiError::not_found("Member"))
 }
 
@@ -1347,6 +1394,93 @@ async fn read_member(
     })
 }
 
+/// `labels` as Ghost takes them: names, or objects with a `name` (or just a
+/// `slug` of an existing label). New names become labels.
+fn labels_of(
+    o: &serde_json::Map<String, Value>,
+    known: &[q::Label],
+) -> Result<Option<Vec<String>>, ApiError> {
+    let Some(v) = o.get("labels") else {
+        return Ok(None);
+    };
+    let Some(items) = v.as_array() else {
+        return Err(ApiError::validation("labels must be a list."));
+    };
+    let mut names = Vec::new();
+    for item in items {
+        let name = match item {
+            Value::String(s) => s.clone(),
+            Value::Object(l) => match (text(l, "name"), text(l, "slug")) {
+                (Some(n), _) => n,
+                (None, Some(slug)) => known
+                    .iter()
+                    .find(|k| k.slug == slug)
+                    .map(|k| k.name.clone())
+                    .ok_or_else(|| ApiError::validation(format!("There is no label {slug:?}.")))?,
+                (None, None) => return Err(ApiError::validation("A label needs a name.")),
+            },
+            _ => return Err(ApiError::validation("A label is a name or an object.")),
+        };
+        let name = name.trim().to_owned();
+        if name.is_empty() || name.chars().count() > 191 {
+            return Err(ApiError::validation(
+                "A label's name is 1 to 191 characters.",
+            ));
+        }
+        names.push(name);
+    }
+    Ok(Some(names))
+}
+
+/// `newsletters` as Ghost takes them: objects with an `id`, a `slug` or a
+/// `name` of an active newsletter.
+fn newsletters_of(
+    o: &serde_json::Map<String, Value>,
+    all: &[q::Newsletter],
+) -> Result<Option<Vec<i64>>, ApiError> {
+    let Some(v) = o.get("newsletters") else {
+        return Ok(None);
+    };
+    let Some(items) = v.as_array() else {
+        return Err(ApiError::validation("newsletters must be a list."));
+    };
+    let mut ids = Vec::new();
+    for item in items {
+        let Some(n) = item.as_object() else {
+            return Err(ApiError::validation(
+                "A newsletter is an object with an id.",
+            ));
+        };
+        let found = all.iter().find(|x| {
+            text(n, "id").and_then(|i| q::parse_id(&i)) == Some(x.id)
+                || text(n, "slug").as_deref() == Some(x.slug.as_str())
+                || text(n, "name").as_deref() == Some(x.name.as_str())
+        });
+        match found {
+            Some(x) if x.status == "active" => ids.push(x.id),
+            Some(x) => {
+                return Err(ApiError::validation(format!(
+                    "The newsletter {:?} is archived.",
+                    x.name
+                )));
+            }
+            None => return Err(ApiError::validation("There is no such newsletter.")),
+        }
+    }
+    Ok(Some(ids))
+}
+
+fn note_of(o: &serde_json::Map<String, Value>) -> Result<Option<String>, ApiError> {
+    match o.get("note") {
+        None => Ok(None),
+        Some(Value::Null) => Ok(Some(String::new())),
+        Some(Value::String(s)) if s.chars().count() <= 2000 => Ok(Some(s.trim().to_owned())),
+        Some(_) => Err(ApiError::validation(
+            "note must be text of at most 2,000 characters.",
+        )),
+    }
+}
+
 async fn add_member(State(state): State<AppState>, headers: HeaderMap, b: JsonResult) -> Response {
     run!({
         caller(&state, &headers).await?.may(Action::ManageMembers)?;
@@ -1360,14 +1494,38 @@ async fn add_member(State(state): State<AppState>, headers: HeaderMap, b: JsonRe
             .chars()
             .take(191)
             .collect::<String>();
-        let id = state
+        let (all, known) = tokio::try_join!(state.store.newsletters(), state.store.labels())
+            .map_err(ApiError::unavailable)?;
+        // Ghost's rule: a new member gets the newsletters new members get,
+        // unless the request names them or says `subscribed: false`.
+        let newsletters = match newsletters_of(o, &all)? {
+            Some(ids) => ids,
+            None if o.get("subscribed") == Some(&Value::Bool(false)) => Vec::new(),
+            None => all
+                .iter()
+                .filter(|n| n.status == "active" && n.subscribe_on_signup)
+                .map(|n| n.id)
+                .collect(),
+        };
+        let comped = o.get("comped") == Some(&Value::Bool(true));
+        let new = q::NewDeskMember {
+            email,
+            name,
+            note: note_of(o)?.unwrap_or_default(),
+            status: if comped { "comped" } else { "free" }.to_owned(),
+            labels: labels_of(o, &known)?.unwrap_or_default(),
+            newsletters,
+            source: "api".into(),
+            created_ms: None,
+        };
+        let added = state
             .store
-            .add_member(email, name, now_ms())
+            .add_desk_members(vec![new])
             .await
-            .map_err(|e| match e {
-                StoreError::Conflict(m) => ApiError::validation(m),
-                e => store_error(e),
-            })?;
+            .map_err(store_error)?;
+        let Some(q::MemberAdded::Added(id)) = added.first().copied() else {
+            return Err(ApiError::validation("Member already exists"));
+        };
         state.wrote.notify_one();
         Ok::<_, ApiError>(respond(
             StatusCode::CREATED,
@@ -1395,18 +1553,229 @@ async fn edit_member(
             None => None,
         };
         let name = text(o, "name").map(|n| n.trim().chars().take(191).collect::<String>());
+        let (all, known) = tokio::try_join!(state.store.newsletters(), state.store.labels())
+            .map_err(ApiError::unavailable)?;
+        let edit = q::MemberEdit {
+            name,
+            email,
+            note: note_of(o)?,
+            labels: labels_of(o, &known)?,
+            newsletters: newsletters_of(o, &all)?,
+            // Ghost's editor clears the flag by saving `email_disabled: false`.
+            clear_bouncing: o.get("email_disabled") == Some(&Value::Bool(false)),
+        };
         state
             .store
-            .update_member(id, email, name)
+            .edit_member(id, edit)
             .await
             .map_err(|e| match e {
                 StoreError::NotFound => ApiError::not_found("Member"),
-                StoreError::Conflict(m) => ApiError::validation(m),
+                StoreError::Conflict(_) => ApiError::validation("Member already exists"),
                 e => store_error(e),
             })?;
         Ok::<_, ApiError>(respond(
             StatusCode::OK,
             &json!({ "members": [one_member(&state, id).await?] }),
+        ))
+    })
+}
+
+// --------------------------------------------------------- newsletters --
+
+/// A newsletter with Ghost's Admin API fields.
+fn newsletter_json(n: &q::Newsletter) -> Value {
+    json!({
+        "id": format_id(n.id),
+        "uuid": n.uuid,
+        "name": n.name,
+        "slug": n.slug,
+        "description": if n.description.is_empty() { Value::Null } else { Value::String(n.description.clone()) },
+        "sender_name": n.sender_name,
+        "sender_email": null,
+        "sender_reply_to": n.sender_reply_to,
+        "status": n.status,
+        "visibility": n.visibility,
+        "subscribe_on_signup": n.subscribe_on_signup,
+        "sort_order": n.sort_order,
+        "feedback_enabled": false,
+    })
+}
+
+async fn browse_newsletters(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    q: QueryResult,
+) -> Response {
+    run!({
+        caller(&state, &headers).await?.may(Action::ManageMembers)?;
+        let raw = query_or_400(q)?;
+        // The filters Ghost's own admin sends: by status.
+        let filter = raw
+            .iter()
+            .find(|(k, _)| k == "filter")
+            .map(|(_, v)| v.as_str());
+        let status = match filter {
+            None | Some("") => None,
+            Some("status:active") => Some("active"),
+            Some("status:archived") => Some("archived"),
+            Some(other) => {
+                return Err(ApiError::bad_request("Error parsing filter")
+                    .context(format!("newsletters filter only by status, not {other:?}")));
+            }
+        };
+        let all = state
+            .store
+            .newsletters()
+            .await
+            .map_err(ApiError::unavailable)?;
+        let items: Vec<Value> = all
+            .iter()
+            .filter(|n| status.is_none_or(|s| n.status == s))
+            .map(newsletter_json)
+            .collect();
+        let total = items.len() as u64;
+        Ok::<_, ApiError>(respond(
+            StatusCode::OK,
+            &json!({ "newsletters": items, "meta": { "pagination": pagination(1, None, total) } }),
+        ))
+    })
+}
+
+async fn read_newsletter(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Response {
+    run!({
+        caller(&state, &headers).await?.may(Action::ManageMembers)?;
+        let id = q::parse_id(&id).ok_or_else(|| ApiError::not_found("Newsletter"))?;
+        let n = state
+            .store
+            .newsletter(id)
+            .await
+            .map_err(ApiError::unavailable)?
+            .ok_or_else(|| ApiError::not_found("Newsletter"))?;
+        Ok::<_, ApiError>(respond(
+            StatusCode::OK,
+            &json!({ "newsletters": [newsletter_json(&n)] }),
+        ))
+    })
+}
+
+/// The newsletter a body describes, over `current`'s fields; 422 on bad input.
+fn newsletter_body(
+    o: &serde_json::Map<String, Value>,
+    current: Option<&q::Newsletter>,
+) -> Result<q::NewsletterInput, ApiError> {
+    let string = |k: &str, fallback: String| -> Result<String, ApiError> {
+        match o.get(k) {
+            None => Ok(fallback),
+            Some(Value::Null) => Ok(String::new()),
+            Some(Value::String(s)) => Ok(s.clone()),
+            Some(_) => Err(ApiError::validation(format!("{k} must be text."))),
+        }
+    };
+    let c = current;
+    let name = string("name", c.map(|n| n.name.clone()).unwrap_or_default())?;
+    let description = string(
+        "description",
+        c.map(|n| n.description.clone()).unwrap_or_default(),
+    )?;
+    let sender_name = string(
+        "sender_name",
+        c.and_then(|n| n.sender_name.clone()).unwrap_or_default(),
+    )?;
+    let reply = string(
+        "sender_reply_to",
+        c.map_or_else(|| "newsletter".to_owned(), |n| n.sender_reply_to.clone()),
+    )?;
+    let status = string(
+        "status",
+        c.map_or_else(|| "active".to_owned(), |n| n.status.clone()),
+    )?;
+    let on_signup = match o.get("subscribe_on_signup") {
+        None => c.is_none_or(|n| n.subscribe_on_signup),
+        Some(Value::Bool(b)) => *b,
+        Some(_) => {
+            return Err(ApiError::validation(
+                "subscribe_on_signup must be true or false.",
+            ));
+        }
+    };
+    crate::admin::members::newsletter_input(
+        &name,
+        &description,
+        &sender_name,
+        &reply,
+        on_signup,
+        &status,
+    )
+    .map_err(ApiError::validation)
+}
+
+async fn add_newsletter(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    b: JsonResult,
+) -> Response {
+    run!({
+        caller(&state, &headers).await?.may(Action::ManageMembers)?;
+        let body = json_body(b)?;
+        let o = first_object(&body, "newsletters")?;
+        let input = newsletter_body(o, None)?;
+        let id = state
+            .store
+            .add_newsletter(input)
+            .await
+            .map_err(store_error)?;
+        let n = state
+            .store
+            .newsletter(id)
+            .await
+            .map_err(ApiError::unavailable)?
+            .ok_or_else(|| ApiError::not_found("Newsletter"))?;
+        Ok::<_, ApiError>(respond(
+            StatusCode::CREATED,
+            &json!({ "newsletters": [newsletter_json(&n)] }),
+        ))
+    })
+}
+
+async fn edit_newsletter(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    b: JsonResult,
+) -> Response {
+    run!({
+        caller(&state, &headers).await?.may(Action::ManageMembers)?;
+        let id = q::parse_id(&id).ok_or_else(|| ApiError::not_found("Newsletter"))?;
+        let body = json_body(b)?;
+        let o = first_object(&body, "newsletters")?;
+        let current = state
+            .store
+            .newsletter(id)
+            .await
+            .map_err(ApiError::unavailable)?
+            .ok_or_else(|| ApiError::not_found("Newsletter"))?;
+        let input = newsletter_body(o, Some(&current))?;
+        state
+            .store
+            .edit_newsletter(id, input)
+            .await
+            .map_err(|e| match e {
+                StoreError::NotFound => ApiError::not_found("Newsletter"),
+                e => store_error(e),
+            })?;
+        let n = state
+            .store
+            .newsletter(id)
+            .await
+            .map_err(ApiError::unavailable)?
+            .ok_or_else(|| ApiError::not_found("Newsletter"))?;
+        Ok::<_, ApiError>(respond(
+            StatusCode::OK,
+            &json!({ "newsletters": [newsletter_json(&n)] }),
         ))
     })
 }
@@ -1500,9 +1869,9 @@ pub(crate) async fn webhook_payload(state: &AppState, event: &str, id: i64) -> O
         // The member's data is erased at once: only their id is left to say.
         return Some(json!({ "member": { "current": {}, "previous": { "id": format_id(id) } } }));
     }
-    if event == "member.added" {
-        let m = state.store.member(id).await.ok()??;
-        return Some(json!({ "member": { "current": member_json(&m, &tz), "previous": {} } }));
+    if event == "member.added" || event == "member.edited" {
+        let m = members_json(state, vec![id]).await.ok()?.pop()?;
+        return Some(json!({ "member": { "current": m, "previous": {} } }));
     }
     let post = match load_post(state, Resource::Posts, id).await {
         Ok(Some(p)) => p,

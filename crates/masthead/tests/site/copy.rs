@@ -167,6 +167,17 @@ async fn seed(data: &Path, db: Option<&str>) {
         .await
         .expect("a subscription");
     store
+        .edit_member(
+            reader,
+            masthead_store::MemberEdit {
+                note: Some("Asked about the ferry timetable".into()),
+                labels: Some(vec!["Harbour fair".into()]),
+                ..masthead_store::MemberEdit::default()
+            },
+        )
+        .await
+        .expect("a label and a note");
+    store
         .set_setting("accent", "#0a5c8f")
         .await
         .expect("setting");
