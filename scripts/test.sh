@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs Masthead's whole test suite: unit, property and integration tests
 # (cargo), then the real-browser, HTML-validity and accessibility suite.
-# Then the crash-safety run (10 SIGKILLs), the fuzzing smoke and the
+# Then the crash-safety run (10 SIGKILLs), the newsletter kill test (3
+# SIGKILLs during a send, bench/mailkill.py), the fuzzing smoke and the
 # deployment checks (deploy/check.sh: systemd units, container file, nginx).
 # Installs what the tests need first, idempotently: Debian chromium and a Java
 # runtime (for the Nu Html Checker), wrk and nginx (benchmark smoke run),
@@ -31,14 +32,15 @@ if [ ${#need[@]} -gt 0 ]; then
   $sudo apt-get install -y -qq -o DPkg::Lock::Timeout=600 "${need[@]}"
 fi
 
-# --- Python tools in a venv: a real SMTP server for the mail tests (aiosmtpd),
+# --- Python tools in a venv: a real SMTP server for the mail tests (aiosmtpd)
+# and a real HTML5 parser for the newsletter e-mails (html5lib),
 # the feed and JSON-LD readers for the feed tests (feedparser, extruct), an S3
 # API server for the media-store tests (moto) -------------------------------
 venv="$HOME/.cache/masthead/venv"
-if ! "$venv/bin/python" -c "import aiosmtpd, feedparser, extruct, moto.server" >/dev/null 2>&1; then
-  step "installing aiosmtpd, feedparser, extruct and moto for the mail, feed and S3 tests"
+if ! "$venv/bin/python" -c "import aiosmtpd, feedparser, extruct, html5lib, moto.server" >/dev/null 2>&1; then
+  step "installing aiosmtpd, feedparser, extruct, html5lib and moto for the mail, feed and S3 tests"
   python3 -m venv "$venv"
-  "$venv/bin/pip" install -q "aiosmtpd==1.4.6" "feedparser==6.0.14" "extruct==0.18.0" "moto[server]==5.2.5"
+  "$venv/bin/pip" install -q "aiosmtpd==1.4.6" "feedparser==6.0.14" "extruct==0.18.0" "html5lib==1.1" "moto[server]==5.2.5"
 fi
 export MASTHEAD_TEST_PYTHON="$venv/bin/python"
 
@@ -144,6 +146,14 @@ python3 bench/crash.py --kills 10 --binary "$CARGO_TARGET_DIR/debug/masthead" 2>
   tee "$CARGO_TARGET_DIR/crash.log" || crash_status=$?
 crash_summary=$(grep -E '^(crash test: ok|FAILED)' "$CARGO_TARGET_DIR/crash.log" | tail -1 || true)
 
+# --- newsletter sends survive SIGKILL, short version (bench/mailkill.py) -----
+step "mail kill test: 3 SIGKILLs during a 1,000-recipient send, every recipient counted at a real SMTP server"
+mailkill_status=0
+"$MASTHEAD_TEST_PYTHON" bench/mailkill.py --kills 3 --members 1000 \
+  --binary "$CARGO_TARGET_DIR/debug/masthead" 2>&1 |
+  tee "$CARGO_TARGET_DIR/mailkill.log" || mailkill_status=$?
+mailkill_summary=$(grep -E '^(mail kill test: ok|FAILED)' "$CARGO_TARGET_DIR/mailkill.log" | tail -1 || true)
+
 # --- fuzzing smoke: every cargo-fuzz target builds and replays its corpus ----
 step "fuzz smoke: build each target, replay its corpus and regressions, mutate 5 s"
 fuzz_status=0
@@ -167,11 +177,12 @@ echo "${browser_summary:-browser tests: no summary (the suite did not finish)}"
 echo "on PostgreSQL, ${browser_pg_summary:-browser tests: no summary (the suite did not finish)}"
 echo "${bench_summary:-benchmark: no summary (the smoke run did not finish)}"
 echo "crash: ${crash_summary:-no summary (the crash run did not finish)}"
+echo "mail: ${mailkill_summary:-no summary (the mail kill run did not finish)}"
 echo "$fuzz_summary"
 echo "${deploy_summary:-deploy: no summary (the check did not finish)}"
 if [ "$rust_status" -ne 0 ] || [ "$pg_site_status" -ne 0 ] || [ "$browser_status" -ne 0 ] ||
    [ "$browser_pg_status" -ne 0 ] || [ "$bench_status" -ne 0 ] ||
-   [ "$crash_status" -ne 0 ] || [ "$fuzz_status" -ne 0 ] || [ "$deploy_status" -ne 0 ]; then
+   [ "$crash_status" -ne 0 ] || [ "$mailkill_status" -ne 0 ] || [ "$fuzz_status" -ne 0 ] || [ "$deploy_status" -ne 0 ]; then
   echo "FAILED"
   exit 1
 fi

@@ -62,6 +62,8 @@ pub(crate) const TABLES: &[(&str, Treatment)] = &[
     ("api_keys", Copied),
     ("webhooks", Copied),
     ("webhook_deliveries", Copied),
+    ("email_sends", Copied),
+    ("email_recipients", Copied),
     (
         "staff_sessions",
         Dropped("signed-in desk sessions: staff sign in again on the new database"),

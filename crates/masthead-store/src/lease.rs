@@ -25,8 +25,8 @@
 //!
 //! A job must therefore finish well within its lease: a worker that outlives
 //! its lease may see the job done twice. Webhook deliveries (a 10 s send
-//! timeout, a 60 s lease) are the first queue; newsletter sends can be the
-//! next, one batch of recipients per job.
+//! timeout, a 60 s lease) are the first queue; newsletter recipients the
+//! second (`sqlite/sends.rs`, one lane's batch per claim).
 
 use std::sync::OnceLock;
 

@@ -15,6 +15,7 @@ mod ops;
 mod postgres;
 mod roster;
 mod search;
+mod sending;
 mod sqlite;
 #[cfg(any(test, feature = "test-support"))]
 pub mod testing;

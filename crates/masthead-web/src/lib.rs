@@ -11,6 +11,7 @@ mod error;
 mod jobs;
 pub mod mail;
 pub mod media_store;
+pub mod newsletters;
 mod router;
 mod security;
 mod site;
@@ -38,6 +39,7 @@ pub async fn serve(
     let poller = changes::spawn_poller(state.clone());
     let scheduler = jobs::spawn_scheduler(state.clone());
     let deliverer = webhooks::spawn_deliverer(state.clone());
+    let sender = newsletters::spawn_sender(state.clone());
     let app = router(state.clone()).into_make_service_with_connect_info::<SocketAddr>();
     let stopping = state.clone();
     let result = axum::serve(listener, app)
@@ -53,6 +55,15 @@ pub async fn serve(
     // its sends and hands their deliveries back to the queue (see
     // `webhooks.rs`): a moment, which the process waits for.
     stopping.begin_shutdown();
+    // The newsletter lanes finish the message in hand and hand the rest of
+    // their batches back (see `newsletters/mod.rs`).
+    let sender_stop = sender.abort_handle();
+    if tokio::time::timeout(std::time::Duration::from_secs(10), sender)
+        .await
+        .is_err()
+    {
+        sender_stop.abort();
+    }
     let handing_back = deliverer.abort_handle();
     if tokio::time::timeout(std::time::Duration::from_secs(5), deliverer)
         .await

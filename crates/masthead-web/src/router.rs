@@ -12,7 +12,7 @@ use tracing::Level;
 
 use crate::admin;
 use crate::error::themed_errors;
-use crate::site::{assets, feed, join, live, media, members, post, search};
+use crate::site::{assets, feed, join, live, media, members, post, search, unsubscribe};
 use crate::state::AppState;
 
 /// Largest request body the reader's site accepts (forms are tiny).
@@ -120,6 +120,13 @@ fn site(state: AppState) -> Router {
         .route("/admin/preview", post(admin::editor::preview))
         .route("/admin/desk.js", get(admin::editor::script))
         .route("/admin/review", get(admin::editor::review_queue))
+        .route(
+            "/admin/posts/{id}/send",
+            get(admin::sends::compose).post(admin::sends::act),
+        )
+        .route("/admin/posts/{id}/email", get(admin::sends::preview))
+        .route("/admin/sends", get(admin::sends::list))
+        .route("/admin/sends/{id}", get(admin::sends::show))
         .route("/admin/bylines-and-tags", get(admin::taxonomy::list))
         .route("/admin/authors", post(admin::taxonomy::add_author))
         .route(
@@ -242,6 +249,10 @@ fn site(state: AppState) -> Router {
             post(members::signout_everywhere),
         )
         .route("/account/data.json", get(members::export))
+        .route(
+            "/unsubscribe/",
+            get(unsubscribe::ask).post(unsubscribe::one_click),
+        )
         .route("/account/delete", post(members::delete))
         .route("/_live/{post_id}/events", get(live::events))
         .route("/assets/{name}", get(assets::asset))

@@ -67,7 +67,20 @@ pub fn cross_site_refusal(
     }
 }
 
+/// The one state-changing route a browser may reach from another site: the
+/// RFC 8058 one-click unsubscribe, which mail clients (webmail included)
+/// post from wherever they are, without cookies. Its signed token is its
+/// authority (`site/unsubscribe.rs`), so a cross-site origin proves nothing.
+fn cross_site_allowed(req: &Request) -> bool {
+    req.method() == Method::POST && req.uri().path() == "/unsubscribe/"
+}
+
 pub async fn guard(State(state): State<AppState>, req: Request, next: Next) -> Response {
+    if cross_site_allowed(&req) {
+        let mut res = next.run(req).await;
+        add_headers(res.headers_mut(), false, state.config.public_url.is_https());
+        return res;
+    }
     if let Some(reason) = cross_site_refusal(
         req.method(),
         req.headers(),

@@ -36,6 +36,11 @@ pub struct WebConfig {
     pub allow_private_webhooks: bool,
     /// Live-stream and page-cache limits (see `throttle.rs`).
     pub limits: crate::throttle::ServerLimits,
+    /// Newsletter messages per second from this instance; 0: no limit.
+    pub mail_rate: u32,
+    /// Newsletter messages in flight at once from this instance (SMTP
+    /// connections kept open; see `newsletters/mod.rs`).
+    pub mail_connections: u32,
 }
 
 /// What changes rarely and every page prints: site settings, sections, campaign.
@@ -84,6 +89,8 @@ pub struct Inner {
     pub live: broadcast::Sender<LiveEvent>,
     /// Wakes the change poller at once after a write made by this process.
     pub wrote: Notify,
+    /// Wakes this instance's newsletter lanes when a send is created here.
+    pub mail_queued: Notify,
     /// Where the change poller starts: taken before the site snapshot was
     /// loaded, so a change committed in between is applied, not missed.
     change_start: std::sync::Mutex<Option<ChangeCursor>>,
@@ -139,6 +146,7 @@ impl AppState {
             member_count: AtomicU64::new(count),
             live,
             wrote: Notify::new(),
+            mail_queued: Notify::new(),
             change_start: std::sync::Mutex::new(Some(change_start)),
             media_slots: tokio::sync::Semaphore::new(1),
             shutdown,

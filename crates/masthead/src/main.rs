@@ -186,6 +186,14 @@ struct ServeArgs {
         default_value = "Masthead <no-reply@localhost>"
     )]
     mail_from: String,
+    /// Newsletter messages per second this server hands to the relay
+    /// (0: as fast as the relay takes them). Set it to your relay's quota.
+    #[arg(long, env = "MASTHEAD_MAIL_RATE", default_value_t = 0)]
+    mail_rate: u32,
+    /// Newsletter messages in flight at once (SMTP connections kept open), 1-16.
+    #[arg(long, env = "MASTHEAD_MAIL_CONNECTIONS", default_value_t = 4,
+          value_parser = clap::value_parser!(u32).range(1..=16))]
+    mail_connections: u32,
     /// The site's public address (e.g. https://news.example): every absolute
     /// link (pages, feeds, sitemaps, e-mail, API and webhook bodies) uses it.
     /// Defaults to http:// plus the listen address when that is loopback;
@@ -633,6 +641,8 @@ async fn serve(
             public_url,
             trusted_proxies: args.trusted_proxy.clone(),
             allow_private_webhooks: args.allow_private_webhooks,
+            mail_rate: args.mail_rate,
+            mail_connections: args.mail_connections,
             limits: masthead_web::throttle::ServerLimits {
                 live_streams_total: args.max_live_streams,
                 page_cache_bytes: (args.page_cache_mb as usize).saturating_mul(1024 * 1024),

@@ -27,6 +27,8 @@ mod media_s3;
 mod members;
 #[path = "site/members_desk.rs"]
 mod members_desk;
+#[path = "site/newsletters.rs"]
+mod newsletters;
 #[path = "site/overflow.rs"]
 mod overflow;
 #[path = "site/permissions.rs"]
@@ -2160,6 +2162,12 @@ struct SmtpSink {
 
 impl SmtpSink {
     fn start() -> SmtpSink {
+        SmtpSink::start_refusing(&[])
+    }
+
+    /// A sink that refuses `refused` for good (550), as for an address that
+    /// does not exist.
+    fn start_refusing(refused: &[&str]) -> SmtpSink {
         let python = std::env::var("MASTHEAD_TEST_PYTHON").unwrap_or_else(|_| "python3".into());
         let port = std::net::TcpListener::bind("127.0.0.1:0")
             .and_then(|l| l.local_addr())
@@ -2171,6 +2179,7 @@ impl SmtpSink {
             .arg(script)
             .arg(port.to_string())
             .arg(&dir.0)
+            .arg(refused.join(","))
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()

@@ -17,6 +17,7 @@ use super::tests::TestDb;
 use crate::model::*;
 use masthead_model::ApiKeyKind;
 use masthead_model::members::*;
+use masthead_model::sends::*;
 
 /// A fresh SQLite file in its own directory, removed on drop.
 struct TempDb {
@@ -3045,4 +3046,204 @@ async fn the_desk_members_list_labels_edits_and_newsletters_agree() {
             .collect::<Vec<_>>()
     };
     assert_eq!((edited(lite), edited(pg)), (vec![4, 4, 3], vec![4, 4, 3]));
+}
+
+/// Newsletter sends (migration 0015): the snapshot of recipients, claims
+/// under leases, outcomes, bounces and the one-send-per-newsletter rule.
+#[tokio::test]
+async fn newsletter_sends_agree() {
+    let b = Both::new("sends").await;
+    let e = |s: &str| Email::parse(s).expect("email");
+    let (a1, _, _, _) = seed(&b).await;
+    let mut p = new_post("sent-story", PostKind::Article, PostStatus::Published, T0);
+    p.author_ids = vec![a1];
+    let post = same("post", write_both!(b, insert_post(&p)));
+    let newsletter = same(
+        "newsletters",
+        each(read_both!(b, members::newsletters()), no_uuids),
+    )[0]
+    .id;
+    let mut ids = Vec::new();
+    for (addr, status) in [
+        ("free1@example.org", "free"),
+        ("free2@example.org", "free"),
+        ("paid@example.org", "paid"),
+        ("comped@example.org", "comped"),
+        ("nolist@example.org", "free"),
+    ] {
+        let id = same(
+            "member",
+            write_both!(b, insert_member(&e(addr), status, "import", T0)),
+        )
+        .expect("new member");
+        if addr != "nolist@example.org" {
+            same(
+                "subscribe",
+                write_both!(b, set_member_newsletters(id, &[newsletter], T0)),
+            );
+        }
+        ids.push(id);
+    }
+    let new = |segment| NewSend {
+        post_id: post,
+        newsletter_id: newsletter,
+        segment,
+        subject: "Subject".into(),
+        created_by: None,
+        now_ms: T0,
+    };
+    let created = same("create", write_both!(b, create_send(&new(Segment::Paid))));
+    assert_eq!(created.recipients, 2, "paid and comped, subscribed");
+    write_both_err!(b, create_send(&new(Segment::All)));
+
+    // One claim takes both; a second finds nothing held or due.
+    let b = &b;
+    let claim = |lease| async move {
+        let l = b
+            .lite
+            .store
+            .write(|w| w.claim_recipients(T0 + 1, 10, lease))
+            .expect("sqlite claim");
+        let p =
+            b.pg.write(async |w| w.claim_recipients(T0 + 1, 10, lease).await)
+                .await
+                .expect("pg claim");
+        (l, p)
+    };
+    let (lc, pc) = claim(60_000).await;
+    let emails = |c: &RecipientClaim| {
+        c.recipients
+            .iter()
+            .map(|r| r.email.clone())
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(emails(&lc), ["paid@example.org", "comped@example.org"]);
+    assert_eq!(emails(&lc), emails(&pc));
+    let (l2, p2) = claim(60_000).await;
+    assert!(l2.recipients.is_empty() && p2.recipients.is_empty(), "held");
+
+    // The first is sent; the second refused for good (a bounce).
+    let sent = RecipientOutcome::Sent {
+        reply: "250 ok".into(),
+    };
+    let bounce = RecipientOutcome::Failed {
+        reply: "550 no such user".into(),
+        bounce: true,
+    };
+    let (r1, r2) = (lc.recipients[0].id, lc.recipients[1].id);
+    let (q1, q2) = (pc.recipients[0].id, pc.recipients[1].id);
+    assert_eq!((r1, r2), (q1, q2));
+    let l = b
+        .lite
+        .store
+        .write(|w| {
+            Ok((
+                w.record_recipient(r1, &lc.token, &sent, T0 + 2)?,
+                w.record_recipient(r2, &lc.token, &bounce, T0 + 2)?,
+                w.record_recipient(r1, "not-the-lease", &sent, T0 + 2)?,
+                w.finish_sends(T0 + 3)?,
+            ))
+        })
+        .expect("sqlite record");
+    let p =
+        b.pg.write(async |w| {
+            Ok((
+                w.record_recipient(q1, &pc.token, &sent, T0 + 2).await?,
+                w.record_recipient(q2, &pc.token, &bounce, T0 + 2).await?,
+                w.record_recipient(q1, "not-the-lease", &sent, T0 + 2)
+                    .await?,
+                w.finish_sends(T0 + 3).await?,
+            ))
+        })
+        .await
+        .expect("pg record");
+    assert_eq!(same("records", (l, p)), (true, true, false, 1));
+    let summary = same("send", read_both!(b, sends::send(created.id))).expect("the send");
+    assert_eq!(
+        (
+            summary.status.as_str(),
+            summary.sent,
+            summary.failed,
+            summary.queued
+        ),
+        ("sent", 1, 1, 0)
+    );
+    same(
+        "recipients",
+        read_both!(b, sends::send_recipients(created.id, None, 0, 10)),
+    );
+    same("sends", read_both!(b, sends::sends(Some(post), 10)));
+
+    // An unsubscribe shows in "unsubscribed since"; the bounced member is
+    // skipped by the next send.
+    assert!(same(
+        "unsubscribe",
+        write_both!(b, unsubscribe_member(ids[2], newsletter))
+    ));
+    assert!(!same(
+        "again",
+        write_both!(b, unsubscribe_member(ids[2], newsletter))
+    ));
+    assert_eq!(
+        same(
+            "since",
+            read_both!(b, sends::unsubscribed_since(created.id))
+        ),
+        1
+    );
+    let mut p2 = new_post("second-story", PostKind::Article, PostStatus::Published, T0);
+    p2.author_ids = vec![a1];
+    let post2 = same("post 2", write_both!(b, insert_post(&p2)));
+    let next = NewSend {
+        post_id: post2,
+        ..new(Segment::All)
+    };
+    let second = same("second", write_both!(b, create_send(&next)));
+    assert_eq!(
+        second.recipients, 2,
+        "free1 and free2: paid left, comped bounced"
+    );
+
+    // A worker that dies: its lease ends and another takes the recipients
+    // over; released ones are due at once; retries wait.
+    let (lc, pc) = claim(1).await;
+    assert_eq!(pc.recipients.len(), 2);
+    assert_eq!(lc.recipients.len(), 2);
+    tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    let (lt, pt) = claim(60_000).await;
+    assert_eq!(
+        (lt.recipients.len(), pt.recipients.len()),
+        (2, 2),
+        "taken over"
+    );
+    assert_ne!(lc.token, lt.token);
+    let retry = RecipientOutcome::Retry {
+        reply: "451 later".into(),
+        at_ms: T0 + HOUR,
+    };
+    let (a, c) = (lt.recipients[0].id, pt.recipients[0].id);
+    let l = b
+        .lite
+        .store
+        .write(|w| {
+            Ok((
+                w.record_recipient(a, &lt.token, &retry, T0)?,
+                w.release_recipients(&lt.token)?,
+            ))
+        })
+        .expect("sqlite");
+    let p =
+        b.pg.write(async |w| {
+            Ok((
+                w.record_recipient(c, &pt.token, &retry, T0).await?,
+                w.release_recipients(&pt.token).await?,
+            ))
+        })
+        .await
+        .expect("pg");
+    assert_eq!(same("retry and release", (l, p)), (true, 1));
+    let (lr, pr) = claim(60_000).await;
+    assert_eq!(emails(&lr), ["free2@example.org"], "the released one only");
+    assert_eq!(emails(&lr), emails(&pr));
+    assert_eq!(lr.recipients[0].attempts, 0);
 }

@@ -130,6 +130,12 @@ INSERT INTO webhook_deliveries (id, webhook_id, event, subject_id, status, attem
     (80, 70, 'post.published', 11, 'delivered', 1, 700, 200, NULL, 700, 701),
     (81, 70, 'post.published', 12, 'failed', 8, 800, NULL, 'connection refused', 710, 900),
     (82, 71, 'member.added', 3, 'pending', 0, 950, NULL, NULL, 940, NULL);
+INSERT INTO email_sends (id, post_id, newsletter_id, segment, status, subject, recipients, created_by, created_at, started_at, finished_at) VALUES
+    (5, 11, 2, 'all', 'sending', 'Lighthouse relit', 3, 4, 990, 991, NULL);
+INSERT INTO email_recipients (id, send_id, member_id, email, name, status, attempts, next_attempt_at, reply, sent_at, lease_owner, lease_token, lease_until) VALUES
+    (1, 5, 3, 'Reader1@Example.org', '', 'sent', 0, 992, '250 2.0.0 Ok: queued', 993, NULL, NULL, NULL),
+    (2, 5, 6, 'Reader2@Example.org', '', 'failed', 1, 992, '550 5.1.1 no such user', NULL, NULL, NULL, NULL),
+    (3, 5, 9, 'Reader3@Example.org', 'Zoë', 'sending', 0, 992, NULL, NULL, 'host:1', 'f00d', 999);
 INSERT INTO staff_sessions (token_hash, user_id, csrf_token, created_at, last_seen_at, expires_at) VALUES
     (x'00ff10', 4, 'csrf', 1, 2, 9000000000000);
 INSERT INTO one_time_tokens (token_hash, purpose, user_id, created_at, expires_at, used_at) VALUES

@@ -45,7 +45,7 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
     migration!(12, "instances", "0012_instances.sql"),
     migration!(13, "members", "0013_members.sql"),
     migration!(14, "bouncing", "0014_bouncing.sql"),
-    migration!(15, "newsletter_sends", "0015_newsletter_sends.sql"),
+    migration!(15, "email_sends", "0015_email_sends.sql"),
     migration!(16, "member_labels", "0016_member_labels.sql"),
 ];
 

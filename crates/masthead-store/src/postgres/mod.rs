@@ -28,6 +28,7 @@ mod migrate;
 pub mod queries;
 pub mod roster;
 pub mod search;
+pub mod sends;
 #[allow(dead_code)]
 mod sql;
 #[allow(dead_code)]

@@ -13,6 +13,7 @@ pub mod members;
 pub mod queries;
 pub mod roster;
 pub mod search;
+pub mod sends;
 pub mod staff;
 pub mod taxonomy;
 pub mod transfer;
@@ -102,8 +103,8 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
     ),
     (
         15,
-        "newsletter_sends",
-        include_str!("../../migrations/sqlite/0015_newsletter_sends.sql"),
+        "email_sends",
+        include_str!("../../migrations/sqlite/0015_email_sends.sql"),
     ),
     (
         16,

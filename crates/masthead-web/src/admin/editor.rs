@@ -159,6 +159,8 @@ struct Panels {
     notes: Vec<serde_json::Value>,
     /// Library images to choose the feature image from, newest first.
     media: Vec<serde_json::Value>,
+    /// Active newsletters `(id, name)`, for "Publish and send".
+    newsletters: Vec<(i64, String)>,
 }
 
 /// Images offered as the feature image: the newest, and the current one.
@@ -208,6 +210,15 @@ async fn editor_page(
         })
         .collect();
     let media = media_choices(state, post).await;
+    let newsletters: Vec<(i64, String)> = state
+        .store
+        .newsletters()
+        .await
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|n| n.status == "active")
+        .map(|n| (n.id, n.name))
+        .collect();
     editor_page_with(
         state,
         session,
@@ -219,6 +230,7 @@ async fn editor_page(
             review,
             notes,
             media,
+            newsletters,
         },
     )
 }
@@ -236,6 +248,7 @@ fn editor_page_with(
         review,
         notes,
         media,
+        newsletters,
     } = panels;
     let clock = state.clock();
     let tz = state.site().settings.timezone.clone();
@@ -251,6 +264,7 @@ fn editor_page_with(
     let me = actor(session);
     let can_publish = editorial::may_publish(&me, &state_of(post));
     let can_delete = editorial::may_delete(&me, &state_of(post)).is_ok();
+    let newsletters = if can_publish { newsletters } else { Vec::new() };
     page(
         status,
         "editor.html",
@@ -265,6 +279,7 @@ fn editor_page_with(
             "timezone": tz,
             "can_publish": can_publish,
             "can_delete": can_delete,
+            "newsletters": newsletters,
             "error": error,
             "notice": notice,
             "notes": notes,
@@ -589,6 +604,12 @@ pub struct SaveForm {
     video_embed: Option<String>,
     #[serde(default)]
     action: String,
+    /// "Publish and send": a newsletter id to e-mail the post to once it is
+    /// published (empty: none), and to whom (see `admin/sends.rs`).
+    #[serde(default)]
+    newsletter: String,
+    #[serde(default)]
+    email_segment: String,
 }
 
 fn keep() -> String {
@@ -842,8 +863,32 @@ pub async fn save(
         Ok(_) => {
             crate::changes::invalidate_post_now(&state, id).await;
             state.wrote.notify_one();
+            let (code, error, notice) = match publish_and_send(
+                &state,
+                session,
+                id,
+                &form.action,
+                &form.newsletter,
+                &form.email_segment,
+            )
+            .await
+            {
+                None => (StatusCode::OK, None, notice.to_owned()),
+                Some(Ok(n)) => (
+                    StatusCode::OK,
+                    None,
+                    format!("Published. Being sent to {n} members (see Newsletter sends)."),
+                ),
+                Some(Err((code, why))) => (
+                    code,
+                    Some(format!("Published, but not sent: {why}")),
+                    notice.to_owned(),
+                ),
+            };
             match load(&state, id).await {
-                Ok(p) => editor_page(&state, session, &p, StatusCode::OK, None, Some(notice)).await,
+                Ok(p) => {
+                    editor_page(&state, session, &p, code, error.as_deref(), Some(&notice)).await
+                }
                 Err(r) => r,
             }
         }
@@ -873,6 +918,33 @@ pub async fn save(
         }
         Err(e) => unavailable(e),
     }
+}
+
+/// After "Publish now" with a newsletter chosen: the send, or why not.
+async fn publish_and_send(
+    state: &AppState,
+    session: &StaffSession,
+    id: i64,
+    action: &str,
+    newsletter: &str,
+    segment: &str,
+) -> Option<Result<u64, (StatusCode, &'static str)>> {
+    let newsletter: i64 = newsletter.trim().parse().ok().filter(|n| *n > 0)?;
+    if action != "publish" {
+        return None;
+    }
+    let Some(segment) = masthead_store::Segment::parse(segment) else {
+        return Some(Err((
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "choose who receives it: all, free or paying members.",
+        )));
+    };
+    Some(
+        crate::newsletters::start_send(state, id, newsletter, segment, Some(session.user.id))
+            .await
+            .map(|c| c.recipients)
+            .map_err(super::sends::refusal),
+    )
 }
 
 /// Deletes the post (the editor's Delete button), then shows the posts list.

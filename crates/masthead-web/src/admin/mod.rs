@@ -22,6 +22,7 @@ pub mod integrations;
 pub mod media;
 pub mod members;
 pub mod reset;
+pub mod sends;
 pub mod settings;
 pub mod staff;
 pub mod taxonomy;
@@ -58,6 +59,9 @@ fn templates() -> &'static Environment<'static> {
             ("byline.html", include_str!("../../admin/byline.html")),
             ("tag.html", include_str!("../../admin/tag.html")),
             ("staff.html", include_str!("../../admin/staff.html")),
+            ("post_send.html", include_str!("../../admin/post_send.html")),
+            ("sends.html", include_str!("../../admin/sends.html")),
+            ("send.html", include_str!("../../admin/send.html")),
             ("members.html", include_str!("../../admin/members.html")),
             ("member.html", include_str!("../../admin/member.html")),
             (

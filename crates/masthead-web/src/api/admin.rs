@@ -666,6 +666,10 @@ async fn add(
     let dek = inc.dek.clone().unwrap_or_default();
     let seo = inc.seo.clone();
     let extras = inc.extras.clone();
+    let email = match status {
+        PostStatus::Published => email_request(&state, &raw, None).await?,
+        _ => None,
+    };
     let id = state
         .store
         .create_post(CreatePost {
@@ -696,6 +700,9 @@ async fn add(
         .map_err(store_error)?;
     crate::changes::invalidate_post_now(&state, id).await;
     state.wrote.notify_one();
+    if let Some(request) = email {
+        send_email(&state, id, request, who.staff_id).await?;
+    }
     let p = load_post(&state, resource, id)
         .await?
         .ok_or_else(|| ApiError::not_found("Post"))?;
@@ -876,6 +883,12 @@ async fn edit(
     };
     let extras = inc.extras.clone();
     let staff = who.staff_id;
+    // Ghost e-mails a post when a call publishes it and names a newsletter.
+    let email = if status == PostStatus::Published && current_status != PostStatus::Published {
+        email_request(&state, &raw, Some(id)).await?
+    } else {
+        None
+    };
     crate::changes::invalidate_post_now(&state, id).await;
     state
         .store
@@ -895,6 +908,9 @@ async fn edit(
         })?;
     crate::changes::invalidate_post_now(&state, id).await;
     state.wrote.notify_one();
+    if let Some(request) = email {
+        send_email(&state, id, request, staff).await?;
+    }
     let p = load_post(&state, resource, id)
         .await?
         .ok_or_else(|| ApiError::not_found("Post"))?;
@@ -902,6 +918,68 @@ async fn edit(
         StatusCode::OK,
         &json!({ plural: [print_post(&state, &p, &raw)] }),
     ))
+}
+
+fn already_sent() -> ApiError {
+    ApiError::new(
+        StatusCode::CONFLICT,
+        "ConflictError",
+        "This post has already been sent to that newsletter; a post is e-mailed at most once per newsletter.",
+    )
+}
+
+/// `?newsletter=<slug>&email_segment=all|status:free|status:-free` on a call
+/// that publishes: the newsletter and segment to e-mail the post to, checked
+/// before anything is saved (a second send to one newsletter is refused).
+async fn email_request(
+    state: &AppState,
+    raw: &[(String, String)],
+    post_id: Option<i64>,
+) -> Result<Option<(i64, masthead_store::Segment)>, ApiError> {
+    let Some(slug) = param(raw, "newsletter").filter(|s| !s.is_empty()) else {
+        return Ok(None);
+    };
+    let segment = masthead_store::Segment::parse(param(raw, "email_segment").unwrap_or("all"))
+        .ok_or_else(|| {
+            ApiError::validation("email_segment must be all, status:free or status:-free.")
+        })?;
+    let newsletter = state
+        .store
+        .newsletters()
+        .await
+        .map_err(store_error)?
+        .into_iter()
+        .find(|n| n.slug == slug && n.status == "active")
+        .ok_or_else(|| ApiError::not_found("Newsletter"))?;
+    if let Some(id) = post_id {
+        let sends = state
+            .store
+            .sends(Some(id), 100)
+            .await
+            .map_err(store_error)?;
+        if sends.iter().any(|s| s.newsletter_id == newsletter.id) {
+            return Err(already_sent());
+        }
+    }
+    Ok(Some((newsletter.id, segment)))
+}
+
+async fn send_email(
+    state: &AppState,
+    post_id: i64,
+    (newsletter, segment): (i64, masthead_store::Segment),
+    staff_id: Option<i64>,
+) -> Result<(), ApiError> {
+    use crate::newsletters::SendRefused;
+    match crate::newsletters::start_send(state, post_id, newsletter, segment, staff_id).await {
+        Ok(_) => Ok(()),
+        Err(SendRefused::AlreadySent) => Err(already_sent()),
+        Err(SendRefused::NotPublished) => Err(ApiError::validation(
+            "Only a published post can be e-mailed.",
+        )),
+        Err(SendRefused::NoNewsletter) => Err(ApiError::not_found("Newsletter")),
+        Err(SendRefused::Store(e)) => Err(store_error(e)),
+    }
 }
 
 fn collision() -> ApiError {

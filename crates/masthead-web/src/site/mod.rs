@@ -11,6 +11,7 @@ pub mod post;
 pub mod search;
 pub mod seo;
 pub mod sitemap;
+pub mod unsubscribe;
 pub mod xml;
 
 use axum::http::{HeaderValue, header};

@@ -163,7 +163,7 @@ async fn seed(data: &Path, db: Option<&str>) {
         .map(|n| n.id)
         .collect();
     store
-        .set_member_newsletters(reader, newsletters)
+        .set_member_newsletters(reader, newsletters.clone())
         .await
         .expect("a subscription");
     store
@@ -188,6 +188,18 @@ async fn seed(data: &Path, db: Option<&str>) {
         .expect("feed");
     let id = page.cards.first().expect("a published post").id;
     let post = store.editable_post(id).await.expect("read").expect("post");
+    // A newsletter send of it, with its one recipient queued.
+    store
+        .create_send(masthead_store::NewSend {
+            post_id: id,
+            newsletter_id: newsletters[0],
+            segment: masthead_store::Segment::All,
+            subject: post.title.clone(),
+            created_by: None,
+            now_ms: now,
+        })
+        .await
+        .expect("a send");
     store
         .save_post(SavePost {
             id,
@@ -585,9 +597,11 @@ fn kill_while_held(url: &str, table: &str, mode: &str, mut copy: Command, after:
         .stderr(Stdio::piped())
         .spawn()
         .expect("start the copy");
-    let stderr = child.stderr.take().expect("stderr");
+    // Kept open until the copy is killed: a copy still printing (tables
+    // after `after`) must not die of a closed pipe instead of the lock.
+    let mut stderr = BufReader::new(child.stderr.take().expect("stderr"));
     let mut heard = Vec::new();
-    for line in BufReader::new(stderr).lines() {
+    for line in (&mut stderr).lines() {
         let line = line.expect("read stderr");
         let done = line.starts_with(after);
         heard.push(line);
@@ -605,6 +619,7 @@ fn kill_while_held(url: &str, table: &str, mode: &str, mut copy: Command, after:
         "the copy finished despite the lock: {heard:?}"
     );
     child.kill().expect("SIGKILL");
+    drop(stderr);
     let status = child.wait().expect("wait");
     assert!(!status.success());
     // Let go of the lock: the server would hold it until pg_sleep ends,

@@ -35,7 +35,7 @@ fn b64url(bytes: &[u8]) -> String {
 
 /// An Admin API token, made as Ghost's admin client makes it: HS256 with
 /// the key's hex secret, its id as `kid`, audience `/admin/`, five minutes.
-fn admin_token(key: &str) -> String {
+pub(super) fn admin_token(key: &str) -> String {
     let (id, secret) = key.split_once(':').expect("id:secret");
     let secret: Vec<u8> = (0..secret.len())
         .step_by(2)
