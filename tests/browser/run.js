@@ -565,7 +565,7 @@ test('Joining by a confirmed e-mail raises the member counter everywhere, once p
   }
 });
 
-test('Members read members-only stories in full, sign out to the teaser, sign in again with the code', async () => {
+test('Members read members-only stories in full, sign out to the teaser, sign in again with the code, and unsubscribe in one click', async () => {
   const key = await runCli(['key', 'create', 'admin', '--name', 'browser-members']);
   const secret = 'the harbour board voted seven to two';
   const created = await get('/ghost/api/admin/posts/?source=html', {
@@ -608,6 +608,39 @@ test('Members read members-only stories in full, sign out to the teaser, sign in
     await Promise.all([page.waitForURL(`${server.base}/`), page.click('form[action="/members/check/"] [type=submit]')]);
     await goto(page, story);
     assert((await page.textContent('main')).includes(secret), 'signed in by code: the story in full');
+
+    // A story published and sent to the default newsletter reaches the member.
+    const sent = await get('/ghost/api/admin/posts/?source=html&newsletter=default-newsletter&email_segment=all', {
+      method: 'POST',
+      headers: { authorization: `Ghost ${adminToken(key)}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ posts: [{
+        title: 'Ferry timetable', slug: `ferry-timetable-${unique()}`, status: 'published',
+        html: '<p>The spring timetable adds a late crossing on Fridays.</p>',
+      }] }),
+    });
+    assertEq(sent.status, 201, 'status of publishing and sending through the Admin API');
+    const letter = (await nextMail(email)).replace(/\r?\n[ \t]+/g, ' ');
+    assert(/^List-Unsubscribe-Post: List-Unsubscribe=One-Click\r?$/mi.test(letter), 'the RFC 8058 header');
+    const header = (letter.match(/^List-Unsubscribe: (.*)$/mi) || [])[1] || '';
+    const oneClick = (header.match(/<(https?:[^>]+)>/) || [])[1];
+    assert(oneClick && /<mailto:/.test(header), 'List-Unsubscribe names an https and a mailto address', [header]);
+    const visible = decodeEntities((letter.match(/href="(https?:\/\/[^"]*\/unsubscribe\/\?t=[^"]+)"/) || [])[1] || '');
+    assert(visible, 'the HTML part has a visible unsubscribe link');
+    // Opening the link (as a link scanner would) only asks.
+    await goto(page, new URL(visible).pathname + new URL(visible).search);
+    assert(await page.$('form[action^="/unsubscribe/"] [type=submit]'), 'the unsubscribe page asks with a button');
+    await goto(page, '/account/');
+    assert(await page.isChecked('input[name="newsletter"]'), 'still subscribed after only opening the link');
+    // The mail client's one click: a POST with no cookie and no CSRF token.
+    const res = await fetch(oneClick, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: 'List-Unsubscribe=One-Click',
+      redirect: 'manual',
+    });
+    assertEq(res.status, 200, 'status of the one-click unsubscribe');
+    await goto(page, '/account/');
+    assert(!(await page.isChecked('input[name="newsletter"]')), 'unsubscribed: the account page shows the choice cleared');
   } finally {
     await closeQuietly(page);
     await mainCtx.clearCookies();

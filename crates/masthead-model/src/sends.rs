@@ -98,6 +98,18 @@ pub struct RecipientRow {
     pub sent_ms: Option<i64>,
 }
 
+/// A newsletter e-mail one member was sent (or is queued for): the desk's
+/// member history.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct MemberEmail {
+    pub send_id: i64,
+    pub subject: String,
+    /// `pending` (queued), `sending`, `sent` or `failed`.
+    pub status: String,
+    /// When the relay accepted it; else when the send was made.
+    pub at_ms: i64,
+}
+
 /// A recipient taken by a worker under a lease.
 #[derive(Debug, Clone)]
 pub struct ClaimedRecipient {

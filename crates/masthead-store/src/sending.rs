@@ -157,6 +157,11 @@ impl Store {
         send_read!(self, unsubscribed_since(send_id))
     }
 
+    /// The newsletter e-mails a member was sent or is queued for, newest first.
+    pub async fn member_emails(&self, member_id: i64, limit: u32) -> StoreResult<Vec<MemberEmail>> {
+        send_read!(self, member_emails(member_id, limit))
+    }
+
     /// A page of a send's recipients, by id after `after`.
     pub async fn send_recipients(
         &self,

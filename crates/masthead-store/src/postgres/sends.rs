@@ -87,6 +87,29 @@ pub async fn unsubscribed_since(c: &impl GenericClient, send_id: i64) -> StoreRe
     count_at(&r, 0)
 }
 
+pub async fn member_emails(
+    c: &impl GenericClient,
+    member_id: i64,
+    limit: u32,
+) -> StoreResult<Vec<MemberEmail>> {
+    let found = rows(
+        c,
+        "SELECT r.send_id, s.subject, r.status, COALESCE(r.sent_at, s.created_at)
+         FROM email_recipients r JOIN email_sends s ON s.id = r.send_id
+         WHERE r.member_id = $1 ORDER BY r.send_id DESC LIMIT $2",
+        &[&member_id, &i64::from(limit)],
+    )
+    .await?;
+    map(&found, |r| {
+        Ok(MemberEmail {
+            send_id: r.try_get(0)?,
+            subject: r.try_get(1)?,
+            status: r.try_get(2)?,
+            at_ms: r.try_get(3)?,
+        })
+    })
+}
+
 pub async fn send_recipients(
     c: &impl GenericClient,
     send_id: i64,

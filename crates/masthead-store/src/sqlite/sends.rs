@@ -89,6 +89,24 @@ pub fn unsubscribed_since(c: &Connection, send_id: i64) -> StoreResult<u64> {
     .max(0) as u64)
 }
 
+/// A member's newsletter e-mails, newest send first.
+pub fn member_emails(c: &Connection, member_id: i64, limit: u32) -> StoreResult<Vec<MemberEmail>> {
+    Ok(c.prepare_cached(
+        "SELECT r.send_id, s.subject, r.status, COALESCE(r.sent_at, s.created_at)
+         FROM email_recipients r JOIN email_sends s ON s.id = r.send_id
+         WHERE r.member_id = ?1 ORDER BY r.send_id DESC LIMIT ?2",
+    )?
+    .query_map(params![member_id, limit], |r| {
+        Ok(MemberEmail {
+            send_id: r.get(0)?,
+            subject: r.get(1)?,
+            status: r.get(2)?,
+            at_ms: r.get(3)?,
+        })
+    })?
+    .collect::<Result<_, _>>()?)
+}
+
 /// A page of a send's recipients (`status` narrows it), by id after `after`.
 pub fn send_recipients(
     c: &Connection,

@@ -375,11 +375,14 @@ async fn render_member(
     error: Option<&str>,
     notice: Option<&str>,
 ) -> Response {
-    let (member, newsletters) =
-        match tokio::try_join!(state.store.desk_member(id), state.store.newsletters()) {
-            Ok(x) => x,
-            Err(e) => return unavailable(e),
-        };
+    let (member, newsletters, emails) = match tokio::try_join!(
+        state.store.desk_member(id),
+        state.store.newsletters(),
+        state.store.member_emails(id, 50)
+    ) {
+        Ok(x) => x,
+        Err(e) => return unavailable(e),
+    };
     let Some(member) = member else {
         return message(
             StatusCode::NOT_FOUND,
@@ -424,9 +427,16 @@ async fn render_member(
             // Members exist only once their address is confirmed: joining
             // and confirming are one moment.
             "confirmed": joined.display,
-            // Filled by the newsletter sender's records of what each member
-            // was sent (another piece of work); empty until then.
-            "emails_received": Vec::<serde_json::Value>::new(),
+            // The newest 50 newsletter e-mails, from the send records.
+            "emails_received": emails
+                .iter()
+                .map(|e| serde_json::json!({
+                    "subject": e.subject,
+                    "status": e.status,
+                    "send": e.send_id,
+                    "when": clock.time(e.at_ms).display,
+                }))
+                .collect::<Vec<_>>(),
             "error": error,
             "notice": notice,
         }),

@@ -265,6 +265,27 @@ async fn a_newsletter_arrives_with_both_parts_and_unsubscribes_in_one_click() {
     assert_eq!(figure(&html, "sent"), 3);
     assert_eq!(figure(&html, "failed"), 1);
     assert!(html.contains("550"), "the relay's refusal is shown: {html}");
+    // Each member's page in the desk lists what they were sent.
+    let (a_cookie, _) = signed_in(&s, "sender-admin@courier.example", "administrator").await;
+    for (id, outcome) in [(ids[0], "sent "), (ids[3], "failed")] {
+        let page = client()
+            .get(s.url(&format!("/admin/members/{id}")))
+            .header(header::COOKIE, &a_cookie)
+            .send()
+            .await
+            .expect("member page")
+            .text()
+            .await
+            .expect("html");
+        let history = page
+            .split("id=\"emails-received\"")
+            .nth(1)
+            .expect("the e-mails received");
+        assert!(
+            history.contains("Harbour wall") && history.contains(outcome),
+            "member {id}: {history}"
+        );
+    }
     let received = by_recipient(&smtp);
     assert_eq!(received.len(), 4, "the test and three members");
     let mut to: Vec<&str> = received[1..].iter().map(|(t, _)| t.as_str()).collect();
