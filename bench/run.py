@@ -366,11 +366,13 @@ def main():
     ap.add_argument("--search-only", action="store_true", help="seed, then measure search only")
     ap.add_argument("--backend", choices=("sqlite", "postgres", "both"), default="sqlite",
                     help="the database to measure (postgres: MASTHEAD_BENCH_DATABASE_URL)")
+    ap.add_argument("--scaling-only", action="store_true",
+                    help="with --backend postgres: seed, then only two instances against one")
     ap.add_argument("--instance-cpu", type=float, default=0.5,
                     help="two-instance scaling: cap each instance at this share of a CPU "
                          "(cgroup v1, root), 0 for uncapped")
     args = ap.parse_args()
-    if args.backend == "both":
+    if args.backend == "both" or args.scaling_only:
         check_cpu_caps(args.instance_cpu)
     if args.smoke:
         args.posts, args.duration = 2_000, 2
@@ -392,6 +394,9 @@ def main():
         failed |= not ok
     if args.search_only:
         sys.exit(1 if failed else 0)
+    if args.scaling_only:
+        print("scaling only: results in bench/results/scaling-*.json")
+        sys.exit(0)
     if args.backend == "both":
         report_comparison(runs, args.smoke)
     if failed:
@@ -520,6 +525,17 @@ def run_backend(backend, args, binary, pg_url):
                    "backend": backend, "posts": args.posts, "duration_s": args.duration, "seed_s": seed_s,
                    "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
                    "cached": {}, "uncached": {}, "nginx": {}, "writes": {}}
+
+        if args.scaling_only:
+            if not pg_url:
+                raise SystemExit("--scaling-only measures PostgreSQL instances: use --backend postgres")
+            pick = [(n, p) for n, p in endpoints if n in ("home", "article", "tag")]
+            results["scaling"] = scaling(binary, data, pg_url, pick, args.duration, args.instance_cpu)
+            results["instance_cpu"] = args.instance_cpu
+            stamp = datetime.datetime.now(datetime.timezone.utc).strftime("%Y%m%d-%H%M")
+            with open(os.path.join(RESULTS, f"scaling-{stamp}.json"), "w") as f:
+                json.dump(results, f, indent=2)
+            return results, True
 
         # 0. Search latency, on a quiet server.
         srv = Server(binary, data, (), pg_url)
