@@ -1649,12 +1649,7 @@ async fn read_newsletter(
     run!({
         caller(&state, &headers).await?.may(Action::ManageMembers)?;
         let id = q::parse_id(&id).ok_or_else(|| ApiError::not_found("Newsletter"))?;
-        let n = state
-            .store
-            .newsletter(id)
-            .await
-            .map_err(ApiError::unavailable)?
-            .ok_or_else(|| ApiError::not_found("Newsletter"))?;
+        let n = one_newsletter(&state, id).await?;
         Ok::<_, ApiError>(respond(
             StatusCode::OK,
             &json!({ "newsletters": [newsletter_json(&n)] }),
@@ -1728,17 +1723,22 @@ async fn add_newsletter(
             .add_newsletter(input)
             .await
             .map_err(store_error)?;
-        let n = state
-            .store
-            .newsletter(id)
-            .await
-            .map_err(ApiError::unavailable)?
-            .ok_or_else(|| ApiError::not_found("Newsletter"))?;
+        let n = one_newsletter(&state, id).await?;
         Ok::<_, ApiError>(respond(
             StatusCode::CREATED,
             &json!({ "newsletters": [newsletter_json(&n)] }),
         ))
     })
+}
+
+/// A newsletter by id, or the API's 404.
+async fn one_newsletter(state: &AppState, id: i64) -> Result<q::Newsletter, ApiError> {
+    state
+        .store
+        .newsletter(id)
+        .await
+        .map_err(ApiError::unavailable)?
+        .ok_or_else(|| ApiError::not_found("Newsletter"))
 }
 
 async fn edit_newsletter(
@@ -1752,12 +1752,7 @@ async fn edit_newsletter(
         let id = q::parse_id(&id).ok_or_else(|| ApiError::not_found("Newsletter"))?;
         let body = json_body(b)?;
         let o = first_object(&body, "newsletters")?;
-        let current = state
-            .store
-            .newsletter(id)
-            .await
-            .map_err(ApiError::unavailable)?
-            .ok_or_else(|| ApiError::not_found("Newsletter"))?;
+        let current = one_newsletter(&state, id).await?;
         let input = newsletter_body(o, Some(&current))?;
         state
             .store
@@ -1767,12 +1762,7 @@ async fn edit_newsletter(
                 StoreError::NotFound => ApiError::not_found("Newsletter"),
                 e => store_error(e),
             })?;
-        let n = state
-            .store
-            .newsletter(id)
-            .await
-            .map_err(ApiError::unavailable)?
-            .ok_or_else(|| ApiError::not_found("Newsletter"))?;
+        let n = one_newsletter(&state, id).await?;
         Ok::<_, ApiError>(respond(
             StatusCode::OK,
             &json!({ "newsletters": [newsletter_json(&n)] }),
