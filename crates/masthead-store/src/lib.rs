@@ -11,6 +11,7 @@
 mod copy;
 pub mod error;
 mod lease;
+mod memberships;
 mod ops;
 mod postgres;
 mod roster;
@@ -25,6 +26,7 @@ use std::sync::Arc;
 
 pub use error::{StoreError, StoreResult};
 pub use masthead_model::*;
+pub use memberships::MAX_BENEFITS;
 pub use postgres::{PgStore, describe_url as describe_postgres_url};
 pub use search::{SearchFilters, SearchHit, SearchPage};
 pub use sqlite::backup::check_snapshot;
