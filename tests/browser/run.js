@@ -35,7 +35,7 @@ const CHROMIUM_ARGS = [
   '--disable-background-networking', '--disable-component-update', '--disable-sync',
 ];
 const TEST_TIMEOUT_MS = 60_000;
-const SUITE_TIMEOUT_MS = 240_000;
+const SUITE_TIMEOUT_MS = 480_000;
 const DESKTOP = { width: 1280, height: 900 };
 const MOBILE = { width: 390, height: 844 };
 
@@ -55,7 +55,8 @@ const SEED_MEMBERS = 1184;
 
 const tests = [];
 const results = [];
-function test(name, fn) { tests.push({ name, fn }); }
+// `timeoutMs` overrides TEST_TIMEOUT_MS for a test that visits many pages.
+function test(name, fn, timeoutMs) { tests.push({ name, fn, timeoutMs }); }
 function record(name, err) {
   if (err) {
     const reason = String((err && err.message) || err).replace(/\s+/g, ' ').trim();
@@ -1021,7 +1022,7 @@ async function main() {
     for (const t of tests) {
       if (interrupted) break;
       try {
-        await withTimeout(Promise.resolve().then(t.fn), TEST_TIMEOUT_MS, t.name);
+        await withTimeout(Promise.resolve().then(t.fn), t.timeoutMs || TEST_TIMEOUT_MS, t.name);
         record(t.name, null);
       } catch (e) {
         if (!interrupted) record(t.name, e);
