@@ -14,6 +14,8 @@
 //   MASTHEAD_SCREENSHOTS  directory for full-page screenshots (none taken if unset)
 //   CHROMIUM_BIN          chromium binary (default /usr/bin/chromium)
 //   MASTHEAD_TEST_THEME_DIR  passed to `serve --theme-dir` (default: the built-in theme)
+//   MASTHEAD_BROWSER_FILTER  only the tests whose names match this regular expression
+//                         (while working on some; the console-error check always runs)
 //
 // Output: one `ok - NAME` / `not ok - NAME: REASON` line per test, then
 // `browser tests: N passed, M failed`. Exit status 1 if anything failed.
@@ -1019,8 +1021,10 @@ async function main() {
   if (setupError) {
     record('setup (server, chromium, java)', setupError);
   } else {
+    const only = process.env.MASTHEAD_BROWSER_FILTER ? new RegExp(process.env.MASTHEAD_BROWSER_FILTER) : null;
     for (const t of tests) {
       if (interrupted) break;
+      if (only && !only.test(t.name) && !/^No console errors/.test(t.name)) continue;
       try {
         await withTimeout(Promise.resolve().then(t.fn), t.timeoutMs || TEST_TIMEOUT_MS, t.name);
         record(t.name, null);
