@@ -478,6 +478,20 @@ module.exports = function registerDeskTests(h) {
         .catch(() => { throw new Failure('the live page never connected'); });
 
       await goto(page, '/admin/');
+      // By keyboard: the first Tab shows the skip link, which leads into the content.
+      await page.keyboard.press('Tab');
+      const skip = await page.evaluate(() => {
+        const a = document.activeElement;
+        const r = a.getBoundingClientRect();
+        return { text: a.textContent.trim(), href: a.getAttribute('href'), visible: r.top >= 0 && r.height > 0,
+          outline: getComputedStyle(a).outlineStyle };
+      });
+      assertEq(skip.text, 'Skip to the content', 'the first thing Tab reaches');
+      assert(skip.visible && skip.outline !== 'none', `the focused skip link is not visibly focused: ${JSON.stringify(skip)}`);
+      await page.keyboard.press('Enter');
+      await page.keyboard.press('Tab');
+      assert(await page.evaluate(() => !!document.activeElement.closest('main')),
+        'Tab after the skip link does not land in the main content');
       const drafts = page.locator('#my-drafts');
       assertEq(await drafts.getByRole('link', { name: draftTitle, exact: true }).count(), 1, 'the draft in "My drafts"');
       const item = page.locator('#scheduled li', { has: page.getByRole('link', { name: schedTitle, exact: true }) });

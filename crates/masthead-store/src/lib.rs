@@ -347,8 +347,10 @@ impl Store {
     ) -> StoreResult<Vec<NamedRef>> {
         match &*self.backend {
             Backend::Sqlite(db) => {
-                self.lite_read(db, move |c| sqlite::staff::find_named(c, which, text, limit))
-                    .await
+                self.lite_read(db, move |c| {
+                    sqlite::staff::find_named(c, which, text, limit)
+                })
+                .await
             }
             Backend::Postgres(db) => {
                 postgres::staff::find_named(&*self.pg_read(db).await?, which, text, limit).await

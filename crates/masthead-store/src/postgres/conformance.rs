@@ -3306,7 +3306,10 @@ async fn the_desk_front_page_and_pickers_agree() {
     assert_eq!(bylines.iter().map(|a| a.0).collect::<Vec<_>>(), [a2]);
     same(
         "nothing",
-        read_both!(b, staff::find_named(Taxonomy::Bylines, "zzz".to_owned(), 10)),
+        read_both!(
+            b,
+            staff::find_named(Taxonomy::Bylines, "zzz".to_owned(), 10)
+        ),
     );
 
     // The front page: drafts of a1, one of them in review, a live roundup
@@ -3339,10 +3342,20 @@ async fn the_desk_front_page_and_pickers_agree() {
         "submitted",
         write_both!(b, review(ids[0], staff_user, "submitted", "", T0)),
     );
-    let mut quiet = new_post("quiet-live", PostKind::Live, PostStatus::Published, T0 + 300 * HOUR);
+    let mut quiet = new_post(
+        "quiet-live",
+        PostKind::Live,
+        PostStatus::Published,
+        T0 + 300 * HOUR,
+    );
     quiet.author_ids = vec![a2];
     let quiet = same("quiet live", write_both!(b, insert_post(&quiet)));
-    let mut busy = new_post("busy-live", PostKind::Live, PostStatus::Published, T0 + 10 * HOUR);
+    let mut busy = new_post(
+        "busy-live",
+        PostKind::Live,
+        PostStatus::Published,
+        T0 + 10 * HOUR,
+    );
     busy.author_ids = vec![a1];
     let busy = same("busy live", write_both!(b, insert_post(&busy)));
     for i in 0..3 {
@@ -3366,7 +3379,10 @@ async fn the_desk_front_page_and_pickers_agree() {
         [ids[2], ids[1], ids[0]],
         "my drafts, the most recently changed first (the seed's draft has no byline)"
     );
-    assert_eq!(front.drafts[0].authors, "Name ada, Name bo", "bylines in order");
+    assert_eq!(
+        front.drafts[0].authors, "Name ada, Name bo",
+        "bylines in order"
+    );
     assert_eq!(
         front.in_review.iter().map(|p| p.id).collect::<Vec<_>>(),
         [ids[0]]
@@ -3374,11 +3390,13 @@ async fn the_desk_front_page_and_pickers_agree() {
     assert_eq!(front.scheduled.len(), 1);
     assert_eq!(front.scheduled[0].published_ms, Some(T0 + 100 * HOUR));
     assert_eq!(front.published.len(), 5);
-    assert!(front.published.iter().all(|p| p.status == "published" && p.kind != "page"));
-    assert_eq!(
-        front.published[0].id, quiet,
-        "the newest publication first"
+    assert!(
+        front
+            .published
+            .iter()
+            .all(|p| p.status == "published" && p.kind != "page")
     );
+    assert_eq!(front.published[0].id, quiet, "the newest publication first");
     assert_eq!(
         front
             .live
@@ -3395,9 +3413,20 @@ async fn the_desk_front_page_and_pickers_agree() {
     };
     let front = same("own", read_both!(b, staff::desk_front(own, 50)));
     assert_eq!(front.drafts.len(), 3);
-    assert!(front.scheduled.is_empty(), "the scheduled post is a1's alone");
-    assert_eq!(front.live.iter().map(|l| l.post.id).collect::<Vec<_>>(), [quiet]);
-    assert!(front.published.iter().all(|p| p.authors.contains("Name bo")));
+    assert!(
+        front.scheduled.is_empty(),
+        "the scheduled post is a1's alone"
+    );
+    assert_eq!(
+        front.live.iter().map(|l| l.post.id).collect::<Vec<_>>(),
+        [quiet]
+    );
+    assert!(
+        front
+            .published
+            .iter()
+            .all(|p| p.authors.contains("Name bo"))
+    );
     // No byline: no drafts of one's own.
     let nobody = FrontViewer {
         byline: None,

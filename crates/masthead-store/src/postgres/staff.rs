@@ -537,7 +537,9 @@ pub async fn find_named(
         &[&anywhere, &start, &i64::from(limit.clamp(1, 100))],
     )
     .await?;
-    map(&found, |r| Ok((r.try_get(0)?, r.try_get(1)?, r.try_get(2)?)))
+    map(&found, |r| {
+        Ok((r.try_get(0)?, r.try_get(1)?, r.try_get(2)?))
+    })
 }
 
 /// The columns of a [`DeskPost`] from `posts p`, bylines in order.

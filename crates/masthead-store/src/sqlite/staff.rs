@@ -429,8 +429,7 @@ pub fn find_named(
         }
     };
     let (anywhere, start) = like_patterns(text.trim());
-    Ok(c
-        .prepare_cached(sql)?
+    Ok(c.prepare_cached(sql)?
         .query_map(params![anywhere, start, limit.clamp(1, 100)], |r| {
             Ok((r.get(0)?, r.get(1)?, r.get(2)?))
         })?

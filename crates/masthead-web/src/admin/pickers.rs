@@ -88,7 +88,11 @@ fn unavailable(e: StoreError) -> Response {
 
 /// The signed-in staff member and the picker asked for, or the refusal.
 #[allow(clippy::result_large_err)]
-async fn open(state: &AppState, headers: &HeaderMap, kind: &str) -> Result<(StaffSession, Picker), Response> {
+async fn open(
+    state: &AppState,
+    headers: &HeaderMap,
+    kind: &str,
+) -> Result<(StaffSession, Picker), Response> {
     let session = match super::session_of(state, headers).await {
         Ok(Some(s)) => s,
         Ok(None) => {
@@ -326,7 +330,11 @@ pub async fn create(
                 .await;
             match created {
                 Ok(id) => {
-                    tracing::info!(tag = id, staff = session.user.id, "tag added from the editor");
+                    tracing::info!(
+                        tag = id,
+                        staff = session.user.id,
+                        "tag added from the editor"
+                    );
                     made(id, slug, name)
                 }
                 // Added by someone else a moment ago.
@@ -345,7 +353,11 @@ pub async fn create(
             let Some(base) = slugify(&name) else {
                 return bad_name();
             };
-            let found = match state.store.find_named(p.which, name.clone(), MAX_MATCHES).await {
+            let found = match state
+                .store
+                .find_named(p.which, name.clone(), MAX_MATCHES)
+                .await
+            {
                 Ok(f) => f,
                 Err(e) => return unavailable(e),
             };
@@ -372,7 +384,11 @@ pub async fn create(
             // The store chose a free slug; read it back.
             match state.store.author_by_id(id).await {
                 Ok(Some(a)) => {
-                    tracing::info!(author = id, staff = session.user.id, "byline added from the editor");
+                    tracing::info!(
+                        author = id,
+                        staff = session.user.id,
+                        "byline added from the editor"
+                    );
                     made(a.id, a.slug, a.name)
                 }
                 Ok(None) => refuse(StatusCode::CONFLICT, "The byline was removed at once."),

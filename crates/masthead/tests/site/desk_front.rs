@@ -80,7 +80,11 @@ async fn picker_search_needs_a_session_follows_the_roles_and_refuses_bad_input()
         // Typing finds tags by name or slug, those starting with it first.
         let (status, _, v) = desk_json(&s, ed, "/admin/pickers/tags?q=HOUS", None).await;
         assert_eq!(status, 200);
-        assert_eq!(slugs(&v).first().map(String::as_str), Some("housing"), "{v}");
+        assert_eq!(
+            slugs(&v).first().map(String::as_str),
+            Some("housing"),
+            "{v}"
+        );
         assert_eq!(v["can_create"], true);
         assert!(v["items"][0]["name"].is_string() && v["items"][0]["id"].is_i64());
         let (_, _, v) = desk_json(&s, ed, "/admin/pickers/tags?q=&limit=2", None).await;
@@ -113,10 +117,7 @@ async fn picker_search_needs_a_session_follows_the_roles_and_refuses_bad_input()
             assert_eq!(status, want, "{path}: {v}");
             assert!(!error_of(&v).is_empty());
         }
-        let many = format!(
-            "/admin/pickers/tags?slugs={}",
-            vec!["x"; 51].join(",")
-        );
+        let many = format!("/admin/pickers/tags?slugs={}", vec!["x"; 51].join(","));
         assert_eq!(desk_json(&s, ed, &many, None).await.0, 400);
 
         // An editor adds a tag from the picker; the same name again is the same tag.
@@ -132,22 +133,46 @@ async fn picker_search_needs_a_session_follows_the_roles_and_refuses_bad_input()
                 .await
             }
         };
-        let (status, _, made) = add("Flood Defences".into(), editor_csrf.clone(), editor.clone(), "tags").await;
+        let (status, _, made) = add(
+            "Flood Defences".into(),
+            editor_csrf.clone(),
+            editor.clone(),
+            "tags",
+        )
+        .await;
         assert_eq!(status, 201, "{made}");
         assert_eq!(made["slug"], "flood-defences");
         assert_eq!(made["name"], "Flood Defences");
         assert_eq!(made["created"], true);
-        let (status, _, again) = add("flood defences".into(), editor_csrf.clone(), editor.clone(), "tags").await;
+        let (status, _, again) = add(
+            "flood defences".into(),
+            editor_csrf.clone(),
+            editor.clone(),
+            "tags",
+        )
+        .await;
         assert_eq!(status, 200, "{again}");
         assert_eq!(again["id"], made["id"]);
         assert_eq!(again["created"], false);
         let (_, _, v) = desk_json(&s, ed, "/admin/pickers/tags?q=flood", None).await;
         assert!(slugs(&v).contains(&"flood-defences".to_owned()));
         // Bylines likewise (a guest contributor).
-        let (status, _, guest) = add("Guest Writer".into(), editor_csrf.clone(), editor.clone(), "bylines").await;
+        let (status, _, guest) = add(
+            "Guest Writer".into(),
+            editor_csrf.clone(),
+            editor.clone(),
+            "bylines",
+        )
+        .await;
         assert_eq!(status, 201, "{guest}");
         assert_eq!(guest["slug"], "guest-writer");
-        let (status, _, _) = add("guest writer".into(), editor_csrf.clone(), editor.clone(), "bylines").await;
+        let (status, _, _) = add(
+            "guest writer".into(),
+            editor_csrf.clone(),
+            editor.clone(),
+            "bylines",
+        )
+        .await;
         assert_eq!(status, 200);
         // Refused: a forged token, a name with nothing to make an address of,
         // one too long; nothing is written.
@@ -155,7 +180,8 @@ async fn picker_search_needs_a_session_follows_the_roles_and_refuses_bad_input()
         assert_eq!(status, 403, "{v}");
         let (status, _, v) = add("!!!".into(), editor_csrf.clone(), editor.clone(), "tags").await;
         assert_eq!(status, 422, "{v}");
-        let (status, _, _) = add("n".repeat(121), editor_csrf.clone(), editor.clone(), "tags").await;
+        let (status, _, _) =
+            add("n".repeat(121), editor_csrf.clone(), editor.clone(), "tags").await;
         assert_eq!(status, 422);
         let (_, _, v) = desk_json(&s, ed, "/admin/pickers/tags?q=forged", None).await;
         assert!(slugs(&v).is_empty(), "{v}");
@@ -177,7 +203,13 @@ async fn picker_search_needs_a_session_follows_the_roles_and_refuses_bad_input()
         assert_eq!(v["can_create"], false);
         let (_, _, v) = desk_json(&s, Some(&author), "/admin/pickers/tags?q=h", None).await;
         assert_eq!(v["can_create"], false);
-        let (status, _, v) = add("Author Tag".into(), author_csrf.clone(), author.clone(), "tags").await;
+        let (status, _, v) = add(
+            "Author Tag".into(),
+            author_csrf.clone(),
+            author.clone(),
+            "tags",
+        )
+        .await;
         assert_eq!(status, 403);
         assert!(error_of(&v).contains("editors"), "{v}");
         let (status, _, _) = add("Author Byline".into(), author_csrf, author, "bylines").await;
@@ -185,7 +217,8 @@ async fn picker_search_needs_a_session_follows_the_roles_and_refuses_bad_input()
         // A contributor may tag a draft, but not choose bylines at all.
         let (contributor, contributor_csrf) =
             signed_in(&s, "co@courier.example", "contributor").await;
-        let (status, _, _) = desk_json(&s, Some(&contributor), "/admin/pickers/tags?q=h", None).await;
+        let (status, _, _) =
+            desk_json(&s, Some(&contributor), "/admin/pickers/tags?q=h", None).await;
         assert_eq!(status, 200);
         let (status, _, v) =
             desk_json(&s, Some(&contributor), "/admin/pickers/bylines?q=h", None).await;
@@ -286,15 +319,22 @@ async fn the_front_page_shows_the_newsroom_and_takes_a_quick_live_entry() {
             "{drafts}"
         );
         let scheduled = section("scheduled");
-        assert!(scheduled.contains("Bridge reopening scheduled"), "{scheduled}");
+        assert!(
+            scheduled.contains("Bridge reopening scheduled"),
+            "{scheduled}"
+        );
         // 09:00 in London in June is 08:00 UTC.
         assert!(
-            scheduled.contains("<time datetime=\"2035-06-01T08:00:00Z\">1 Jun 2035, 09:00 BST</time>"),
+            scheduled
+                .contains("<time datetime=\"2035-06-01T08:00:00Z\">1 Jun 2035, 09:00 BST</time>"),
             "{scheduled}"
         );
         assert!(!drafts.contains("Bridge reopening scheduled"));
         let published = section("published");
-        assert!(published.matches("data-post-id=").count() >= 5, "{published}");
+        assert!(
+            published.matches("data-post-id=").count() >= 5,
+            "{published}"
+        );
         // The demo's live roundup, with a quick entry box for an editor.
         let live = section("live");
         let storm = live
@@ -338,7 +378,10 @@ async fn the_front_page_shows_the_newsroom_and_takes_a_quick_live_entry() {
             .text()
             .await
             .expect("html");
-        assert!(html.contains("Entry published on"), "the front page says so");
+        assert!(
+            html.contains("Entry published on"),
+            "the front page says so"
+        );
         let (_, _, page) = get(&s.url("/storm-eamon-live/")).await;
         assert!(page.contains("Quick entry from the front page"));
         assert!(page.contains("<strong>easing</strong>"));
@@ -368,7 +411,10 @@ async fn the_front_page_shows_the_newsroom_and_takes_a_quick_live_entry() {
         assert!(!html.contains("Ferry timetable draft"));
         assert!(!html.contains("Bridge reopening scheduled"));
         assert!(!html.contains("/entries\""), "no quick entry form");
-        assert!(!html.contains("class=\"growth\""), "members are the administrators'");
+        assert!(
+            !html.contains("class=\"growth\""),
+            "members are the administrators'"
+        );
     })
     .await;
 }
