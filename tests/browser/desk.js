@@ -554,6 +554,14 @@ module.exports = function registerDeskTests(h) {
     return adminSession;
   }
 
+  let sendPath = null;      // the desk page of one newsletter send
+  async function deskCsrf() {
+    const html = (await get('/admin/', { headers: { cookie: await sessionCookieHeader() } })).text;
+    const csrf = (html.match(/name="csrf" value="([^"]+)"/) || [])[1];
+    assert(csrf, 'the desk\'s front page has no CSRF token');
+    return csrf;
+  }
+
   // Desk pages as served (raw HTML, with the session cookie) for the Nu checker.
   async function deskPages() {
     const cookie = await sessionCookieHeader();
@@ -607,6 +615,19 @@ module.exports = function registerDeskTests(h) {
       ['media-library', '/admin/media', 200, asEditor],
       ['no-such-post', '/admin/posts/999999999/edit', 404, asEditor],
     ];
+    // A send's own page: the story sent to the (demo's empty) paying segment,
+    // so no member is mailed.
+    if (!sendPath) {
+      const sent = await get(`/admin/posts/${editorId}/send`, {
+        method: 'POST',
+        headers: { cookie, 'content-type': 'application/x-www-form-urlencoded' },
+        body: new URLSearchParams({ csrf: (await deskCsrf()), newsletter: '1', segment: 'paid', action: 'send' }).toString(),
+      });
+      assertEq(sent.status, 303, 'status of sending the story to paying members');
+      sendPath = sent.headers.get('location');
+      assert(/^\/admin\/sends\/\d+$/.test(sendPath || ''), `a send redirects to ${sendPath}`);
+    }
+    pages.push(['send', sendPath, 200, asEditor]);
     if (published && published.mediaId) pages.push(['media-item', `/admin/media/${published.mediaId}`, 200, asEditor]);
     // Members and newsletters are the administrator's (the demo has members).
     const memberList = (await get('/admin/members', asAdmin)).text;
