@@ -351,7 +351,7 @@ module.exports = function registerDeskTests(h) {
     return o ? o.textContent.trim() : null;
   }, box);
 
-  test('Desk: tags and a byline picked by keyboard alone (a new tag, reordered) print in that order', async () => {
+  test('Desk: tags and a byline picked by keyboard alone (a new tag; reordered by drag and by keyboard) print in that order', async () => {
     const a = await ensureAccount();
     const page = await openPage(await desk(), 'desk-pickers');
     const reader = await openPage(h.mainCtx(), 'desk-pickers-reader');
@@ -405,20 +405,28 @@ module.exports = function registerDeskTests(h) {
       const newSlug = (await created.json()).slug;
       await page.waitForFunction((s) => document.getElementById('tags').value === `housing, ${s}`, newSlug, { timeout: 3000 })
         .catch(async () => { throw new Failure(`tags field reads "${await page.inputValue('input#tags')}" after adding a tag`); });
-      // Reorder: back onto the new chip, Alt+Left makes it the primary tag.
-      await tabTo(page, 'the new tag\'s chip', () => {
+      // Reorder by dragging: the new tag onto the first place.
+      await page.locator('#tags-chips .chip').nth(1).dragTo(page.locator('#tags-chips .chip').nth(0));
+      await page.waitForFunction((s) => document.getElementById('tags').value === `${s}, housing`, newSlug, { timeout: 3000 })
+        .catch(async () => { throw new Failure(`tags field reads "${await page.inputValue('input#tags')}" after dragging`); });
+      // And by keyboard: back onto the last chip (Housing); Alt+Left moves it
+      // first, Alt+Right back, the focus staying with it.
+      await tabTo(page, 'the last tag\'s chip', () => {
         const c = document.activeElement.closest('.chip');
         return !!c && document.activeElement.classList.contains('chip__name') && c === document.querySelector('#tags-chips .chip:last-child');
       }, true);
       await page.keyboard.press('Alt+ArrowLeft');
-      await page.waitForFunction((s) => document.getElementById('tags').value === `${s}, housing`, newSlug, { timeout: 3000 })
+      await page.waitForFunction((s) => document.getElementById('tags').value === `housing, ${s}`, newSlug, { timeout: 3000 })
         .catch(async () => { throw new Failure(`tags field reads "${await page.inputValue('input#tags')}" after Alt+Left`); });
+      await page.keyboard.press('Alt+ArrowRight');
+      await page.waitForFunction((s) => document.getElementById('tags').value === `${s}, housing`, newSlug, { timeout: 3000 })
+        .catch(async () => { throw new Failure(`tags field reads "${await page.inputValue('input#tags')}" after Alt+Right`); });
       const chipState = await page.evaluate(() => ({
         focused: document.activeElement.closest('.chip')?.dataset.slug,
         primary: [...document.querySelectorAll('#tags-chips .chip')].map((c) => !!c.querySelector('.chip__primary')),
         firstLabel: document.querySelector('#tags-chips .chip__name').getAttribute('aria-label'),
       }));
-      assertEq(chipState.focused, newSlug, 'the moved chip keeps the focus');
+      assertEq(chipState.focused, 'housing', 'the moved chip keeps the focus');
       assertEq(JSON.stringify(chipState.primary), '[true,false]', 'chips marked primary');
       assert(/primary/.test(chipState.firstLabel), `the first chip's name says it is primary: "${chipState.firstLabel}"`);
       // A second byline, after the editor's own.
