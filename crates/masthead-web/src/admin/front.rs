@@ -73,6 +73,27 @@ struct LiveLine {
 struct MembersView {
     total: String,
     chart: members::GrowthChart,
+    /// How many joined in the as many days before the chart's.
+    before: u64,
+}
+
+/// Members who joined in the `days` days before the last `days` (the
+/// chart's window), for the trend.
+async fn joined_before(state: &AppState, days: u32) -> Result<u64, masthead_store::StoreError> {
+    let clock = state.clock();
+    let offset = clock.utc_offset_ms();
+    let today = (clock.now_ms() + offset).div_euclid(86_400_000);
+    let first = today - i64::from(days) + 1;
+    let earlier = first - i64::from(days);
+    let counts = state
+        .store
+        .joins_by_day(earlier * 86_400_000 - offset, offset)
+        .await?;
+    Ok(counts
+        .iter()
+        .filter(|c| c.day >= earlier && c.day < first)
+        .map(|c| c.count)
+        .sum())
 }
 
 #[derive(Serialize)]
@@ -137,12 +158,14 @@ pub async fn dashboard(
         };
         let counted = tokio::try_join!(
             state.store.member_count("members".to_owned()),
-            members::growth_chart(&state, days)
+            members::growth_chart(&state, days),
+            joined_before(&state, days)
         );
         match counted {
-            Ok((total, chart)) => Some(MembersView {
+            Ok((total, chart, before)) => Some(MembersView {
                 total: grouped(total),
                 chart,
+                before,
             }),
             Err(e) => return unavailable(e),
         }

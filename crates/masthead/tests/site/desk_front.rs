@@ -398,6 +398,33 @@ async fn the_front_page_shows_the_newsroom_and_takes_a_quick_live_entry() {
         .expect("forged");
         assert_eq!(res.status().as_u16(), 403);
 
+        // An administrator also sees the member count and its trend.
+        let (admin, _) = signed_in(&s, "admin@courier.example", "administrator").await;
+        let html = c
+            .get(s.url("/admin/"))
+            .header(header::COOKIE, &admin)
+            .send()
+            .await
+            .expect("front")
+            .text()
+            .await
+            .expect("html");
+        let members = html
+            .split("id=\"growth\"")
+            .nth(1)
+            .and_then(|x| x.split("</section>").next())
+            .expect("the members section");
+        assert!(
+            members.contains("<strong class=\"big-number\">1,184</strong> members."),
+            "{members}"
+        );
+        assert!(
+            members.contains("joined in the last 30 days")
+                && members.contains("in the 30 days before."),
+            "{members}"
+        );
+        assert_eq!(members.matches("<rect").count(), 30);
+
         // A contributor sees only their own work, and no quick entry box
         // (contributors do not post to live roundups).
         let (other, _) = signed_in(&s, "co2@courier.example", "contributor").await;
