@@ -462,6 +462,33 @@ module.exports = function registerDeskTests(h) {
     }
   });
 
+  test('Desk: a contributor gets the tag picker (no "add new") and keeps the plain bylines field', async () => {
+    const email = `desk.contributor.${unique()}@example.com`;
+    await runCli(['user', 'add', '--email', email, '--name', 'Desk Contributor', '--role', 'contributor', '--password-stdin'], `${PASSWORD}\n`);
+    const ctx = await h.browser().newContext({ viewport: MOBILE });
+    try {
+      const page = await openPage(ctx, 'desk-contributor', MOBILE);
+      await goto(page, '/admin/signin');
+      await page.fill('#email', email);
+      await page.fill('#password', PASSWORD);
+      await Promise.all([page.waitForURL(`${server.base}/admin/`), page.click('form[action="/admin/signin"] button[type=submit]')]);
+      await newDraft(page, 'brief', `Contributed ${unique()}`);
+      const tagBox = page.getByRole('combobox', { name: /^Tags/ });
+      assertEq(await tagBox.count(), 1, 'tag comboboxes for a contributor');
+      assertEq(await page.locator('#authors-combo').count(), 0, 'byline comboboxes for a contributor');
+      assertEq(await page.getAttribute('input#authors', 'type'), null, 'the bylines field stays a plain text field');
+      await tagBox.focus();
+      await page.keyboard.type('hous');
+      await page.waitForSelector('#tags-listbox .picker__option', { timeout: 5000 });
+      assertEq(await page.locator('#tags-listbox .picker__create').count(), 0, '"add new tag" offered to a contributor');
+      await page.keyboard.type('ingzz');
+      await page.waitForSelector('#tags-listbox .picker__none', { timeout: 5000 });
+      assertEq(await page.locator('#tags-listbox .picker__create').count(), 0, '"add new tag" offered to a contributor');
+    } finally {
+      await closeQuietly(ctx);
+    }
+  });
+
   test('Desk: the front page shows a draft, a scheduled post with its time, and takes a quick live entry', async () => {
     const page = await openPage(await desk(), 'desk-front');
     const reader = await openPage(h.mainCtx(), 'desk-front-reader');
