@@ -243,7 +243,10 @@
           li.classList.add("picker__create");
         } else {
           li.textContent = m.name;
-          li.appendChild(el("span", { "class": "muted" }, " " + m.slug));
+          // The address too, where the name does not already say it.
+          if (m.slug !== m.name.toLowerCase().replace(/[^a-z0-9]+/g, "-").replace(/^-|-$/g, "")) {
+            li.appendChild(el("span", { "class": "muted" }, " (" + m.slug + ")"));
+          }
         }
         // Keep the focus in the box when a match is clicked.
         li.addEventListener("mousedown", function (e) { e.preventDefault(); });
