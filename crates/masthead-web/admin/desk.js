@@ -114,7 +114,8 @@
     saving = true;
     var data = new URLSearchParams(new FormData(form));
     data.set("action", "autosave");
-    fetch(form.action, { method: "POST", body: data, credentials: "same-origin", headers: { Accept: "application/json" } })
+    // Not `form.action`: the buttons named "action" shadow it.
+    fetch(form.getAttribute("action"), { method: "POST", body: data, credentials: "same-origin", headers: { Accept: "application/json" } })
       .then(function (r) {
         var type = r.headers.get("content-type") || "";
         if (type.indexOf("application/json") !== 0) return { ok: false, j: { error: "Not saved automatically: press Save to see why." } };

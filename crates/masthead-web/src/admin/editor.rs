@@ -298,6 +298,8 @@ fn editor_page_with(
             "timezone": tz,
             "can_publish": can_publish,
             "can_delete": can_delete,
+            // The bylines picker is for those who may change bylines at all.
+            "pick_bylines": permits(session.user.role, Action::ChangeBylines { whose: Whose::Own }),
             "newsletters": newsletters,
             "error": error,
             "notice": notice,
