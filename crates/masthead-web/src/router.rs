@@ -119,6 +119,7 @@ fn site(state: AppState) -> Router {
         .route("/admin/posts/{id}/notes", post(admin::editor::add_note))
         .route("/admin/preview", post(admin::editor::preview))
         .route("/admin/desk.js", get(admin::editor::script))
+        .route("/admin/editor.js", get(admin::bundle::script))
         .route("/admin/review", get(admin::editor::review_queue))
         .route(
             "/admin/posts/{id}/send",
