@@ -150,7 +150,9 @@
   var note = $("autosave-status");
   var version = form && form.querySelector("input[name=version]");
   var auto = !!form && form.getAttribute("data-autosave") === "1";
-  var key = form ? "masthead:unsaved:" + form.getAttribute("action") : "";
+  // The form has buttons named "action": form.action is those, not the address.
+  var address = form ? form.getAttribute("action") : "";
+  var key = form ? "masthead:unsaved:" + address : "";
   var autoTimer = null, retryTimer = null, saving = false, again = false, stopped = false, pending = null;
   var savedAt = 0, dirty = false, offline = false, sent = null;
 
@@ -176,7 +178,7 @@
     if (s < 3600) return Math.floor(s / 60) + " min ago";
     return "at " + new Date(Date.now() - ms).toLocaleTimeString("en-GB", { hour: "2-digit", minute: "2-digit" });
   }
-  function show(text, kind, state) {
+  function say(text, kind, state) {
     if (!note) return;
     note.textContent = text;
     note.className = kind === "bad" ? "error" : "muted";
@@ -185,7 +187,7 @@
   function showSaved() {
     if (!note || dirty || saving || offline) return;
     // The ticking part is hidden from screen readers: they hear "Saved" once.
-    show("Saved", "ok", "saved");
+    say("Saved", "ok", "saved");
     if (savedAt) {
       var span = document.createElement("span");
       span.setAttribute("aria-hidden", "true");
@@ -197,7 +199,7 @@
 
   function goneOffline() {
     offline = true;
-    show(auto ? "Offline — will save when back. Your text is kept in this browser." : "Offline — your changes are kept in this browser; press Save when back.", "bad", "offline");
+    say(auto ? "Offline — will save when back. Your text is kept in this browser." : "Offline — your changes are kept in this browser; press Save when back.", "bad", "offline");
     clearTimeout(retryTimer);
     if (auto) retryTimer = setTimeout(autosave, 10000);
   }
@@ -207,10 +209,10 @@
     if (navigator.onLine === false) { goneOffline(); return; }
     saving = true;
     sent = fields();
-    show("Saving…", "ok", "saving");
+    say("Saving…", "ok", "saving");
     var data = new URLSearchParams(new FormData(form));
     data.set("action", "autosave");
-    fetch(form.action, { method: "POST", body: data, credentials: "same-origin", headers: { Accept: "application/json" } })
+    fetch(address, { method: "POST", body: data, credentials: "same-origin", headers: { Accept: "application/json" } })
       .then(function (r) {
         var type = r.headers.get("content-type") || "";
         if (type.indexOf("application/json") !== 0) return { ok: false, j: { error: "Not saved automatically: press Save to see why." } };
@@ -225,7 +227,7 @@
           if (fields() === sent) { dirty = false; forget(); } else { keep(); }
           if (!dirty) showSaved();
         } else {
-          show(res.j.error, "bad", "refused");
+          say(res.j.error, "bad", "refused");
           if (res.status === 409) stopped = true;
         }
       })
@@ -241,9 +243,9 @@
     if (!form || !note || !version) return;
     dirty = true;
     keep();
-    if (!auto) { show("Unsaved changes: press Save. They are kept in this browser meanwhile.", "ok", "dirty"); return; }
+    if (!auto) { say("Unsaved changes: press Save. They are kept in this browser meanwhile.", "ok", "dirty"); return; }
     if (navigator.onLine === false) { goneOffline(); return; }
-    if (!saving) show("Unsaved changes: saving in a moment…", "ok", "dirty");
+    if (!saving) say("Unsaved changes: saving in a moment…", "ok", "dirty");
     clearTimeout(autoTimer);
     autoTimer = setTimeout(autosave, 3000);
   }
@@ -270,7 +272,7 @@
     } else if (stored && stored.version === version.value) {
       // Nobody has saved since: this browser's work is the newest.
       restore(stored);
-      show("Restored what you had typed here and not yet saved.", "ok", "restored");
+      say("Restored what you had typed here and not yet saved.", "ok", "restored");
       if (auto) { clearTimeout(autoTimer); autoTimer = setTimeout(autosave, 1000); }
     } else if (stored && stored.submitted) {
       forget();
@@ -292,13 +294,13 @@
       yes.addEventListener("click", function () {
         restore(stored);
         offer.remove();
-        show("Restored. Saving will say if it conflicts with the newer save.", "ok", "restored");
+        say("Restored. Saving will say if it conflicts with the newer save.", "ok", "restored");
         if (auto) autosave();
       });
       no.addEventListener("click", function () { forget(); offer.remove(); });
     } else if (auto) {
       savedAt = 0;
-      show("Saved", "ok", "saved");
+      say("Saved", "ok", "saved");
     }
     form.addEventListener("input", changed);
     form.addEventListener("change", changed);
