@@ -48,6 +48,12 @@ export function cleanPastedHTML(html, origin) {
   removeComments(body);
   body.querySelectorAll("br.Apple-interchange-newline").forEach((el) => el.remove());
   wordLists(doc);
+  // Google Docs wraps everything in <b id="docs-internal-guid-…"
+  // style="font-weight:normal">, and puts bare <br>s between blocks.
+  body.querySelectorAll("b[id^='docs-internal-guid']").forEach((b) => b.replaceWith(...b.childNodes));
+  body.querySelectorAll("br").forEach((br) => {
+    if (!br.closest("p, li, h1, h2, h3, h4, h5, h6, td, th, pre, span, a, b, strong, i, em")) br.remove();
+  });
   body.querySelectorAll(DROP).forEach((el) => el.remove());
   body.querySelectorAll("img").forEach((img) => {
     const src = img.getAttribute("src") || "";

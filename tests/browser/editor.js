@@ -27,6 +27,22 @@ function wordClipboard(u) {
 </body></html>`;
 }
 
+// What Google Docs puts on the clipboard: everything in a <b> that is not
+// bold, every run a span with a dozen inline styles, bold and italic as
+// font-weight and font-style, a bare <br> between blocks, lists of <p>s.
+function docsClipboard(u) {
+  const run = 'font-size:11pt;font-family:Arial,sans-serif;color:#000000;background-color:transparent;font-variant:normal;text-decoration:none;vertical-align:baseline;white-space:pre;white-space:pre-wrap;';
+  const p = 'line-height:1.38;margin-top:0pt;margin-bottom:0pt;';
+  return `<meta charset="utf-8"><b style="font-weight:normal;" id="docs-internal-guid-5c1e2a3b-7fff-4a1b-9c2d-${u.slice(0, 8)}">`
+    + `<h3 dir="ltr" style="line-height:1.38;margin-top:16pt;margin-bottom:4pt;"><span style="${run}font-size:14pt;color:#434343;font-weight:400;font-style:normal;">What happens next ${u}</span></h3>`
+    + `<p dir="ltr" style="${p}"><span style="${run}font-weight:400;font-style:normal;">The harbour master will </span><span style="${run}font-weight:700;font-style:normal;">publish a timetable</span><span style="${run}font-weight:400;font-style:normal;"> </span><span style="${run}font-weight:400;font-style:italic;">this week</span><span style="${run}font-weight:400;font-style:normal;">.</span></p>`
+    + '<br>'
+    + '<ul style="margin-top:0;margin-bottom:0;padding-inline-start:48px;">'
+    + `<li dir="ltr" style="list-style-type:disc;${run}" aria-level="1"><p dir="ltr" style="${p}" role="presentation"><span style="${run}font-weight:400;">Ferries first</span></p></li>`
+    + `<li dir="ltr" style="list-style-type:disc;${run}" aria-level="1"><p dir="ltr" style="${p}" role="presentation"><span style="${run}font-weight:400;">Then the fishing fleet</span></p></li>`
+    + '</ul></b>';
+}
+
 // A body written by hand over the years: every construct the editor must keep
 // exactly as it is (setext headings, `*` bullets, `_em_`, hard-wrapped lines,
 // a table, a footnote, reference links, inline HTML, two trailing spaces).
@@ -151,6 +167,16 @@ module.exports = function registerEditorTests(h) {
         document.querySelector('.pm-body').dispatchEvent(new ClipboardEvent('paste', { clipboardData: dt, bubbles: true, cancelable: true }));
       }, wordClipboard(u));
 
+      // And from Google Docs, on a new line after the Word list.
+      await page.keyboard.press('Enter');
+      await page.keyboard.press('Enter');
+      await page.evaluate((html) => {
+        const dt = new DataTransfer();
+        dt.setData('text/html', html);
+        dt.setData('text/plain', 'What happens next');
+        document.querySelector('.pm-body').dispatchEvent(new ClipboardEvent('paste', { clipboardData: dt, bubbles: true, cancelable: true }));
+      }, docsClipboard(u));
+
       // Drop an image file at the end of the story: uploaded, then described.
       const png = makePng(900, 600).toString('base64');
       const box = await ed.boundingBox();
@@ -172,10 +198,11 @@ module.exports = function registerEditorTests(h) {
       info(`the editor wrote ${md.length} bytes of Markdown`);
       for (const part of [`## Harbour reopens ${u}`, `**bold news ${u}**`, '[the report](https://example.org/harbour-report)',
         '- first point\n- second point', `## Council reaction ${u}`, '**decision was overdue**', '*welcome*',
-        '- Dredging starts in May\n- Moorings reopen in June', `alt="${alt}"`, '<span class="credit">Desk Photographer</span>']) {
+        '- Dredging starts in May\n- Moorings reopen in June', `### What happens next ${u}`,
+        'The harbour master will **publish a timetable** *this week*.', '- Ferries first\n- Then the fishing fleet', `alt="${alt}"`, '<span class="credit">Desk Photographer</span>']) {
         assert(md.includes(part), `the Markdown lacks ${JSON.stringify(part)}`, md.split('\n'));
       }
-      for (const junk of ['Mso', 'mso-', 'o:p', 'span style', 'font-family', '·', '\u00a0', 'Temporary']) {
+      for (const junk of ['Mso', 'mso-', 'o:p', 'span style', 'font-family', '·', '\u00a0', 'Temporary', 'docs-internal', '\\\n']) {
         assert(!md.includes(junk), `pasted junk survived: ${JSON.stringify(junk)}`, md.split('\n'));
       }
       assert(!/\n\n\n/.test(md), 'the Markdown has an empty paragraph (three newlines)', md.split('\n'));
@@ -192,7 +219,7 @@ module.exports = function registerEditorTests(h) {
       await goto(reader, `/${slug}/`);
       const body = reader.locator('.story__body');
       const structure = await body.evaluate((el) => Array.from(el.children).map((c) => c.tagName.toLowerCase()));
-      assertEq(JSON.stringify(structure), JSON.stringify(['h2', 'p', 'ul', 'h2', 'p', 'ul', 'figure']), 'top-level blocks of the story');
+      assertEq(JSON.stringify(structure), JSON.stringify(['h2', 'p', 'ul', 'h2', 'p', 'ul', 'h3', 'p', 'ul', 'figure']), 'top-level blocks of the story');
       assertEq((await body.locator('h2').first().textContent()).trim(), `Harbour reopens ${u}`, 'first heading');
       assertEq((await body.locator('p strong').first().textContent()).trim(), `bold news ${u}`, 'bold text');
       const link = body.locator('a[href="https://example.org/harbour-report"]');
@@ -200,7 +227,9 @@ module.exports = function registerEditorTests(h) {
       assertEq(await body.locator('ul').first().locator('li').count(), 2, 'items in the typed list');
       assertEq(JSON.stringify(await body.locator('ul').nth(1).locator('li').allTextContents()),
         JSON.stringify(['Dredging starts in May', 'Moorings reopen in June']), 'items of the pasted Word list');
-      assertEq((await body.locator('p em').textContent()).trim(), 'welcome', 'pasted italic');
+      assertEq(JSON.stringify(await body.locator('p em').allTextContents()), JSON.stringify(['welcome', 'this week']), 'pasted italics');
+      assertEq(JSON.stringify(await body.locator('ul').nth(2).locator('li').allTextContents()),
+        JSON.stringify(['Ferries first', 'Then the fishing fleet']), 'items of the pasted Google Docs list');
       const html = await body.innerHTML();
       for (const junk of ['<span style', 'class="Mso', 'mso-', '<o:p', '<p></p>']) {
         assert(!html.includes(junk), `the story page has ${junk}`);
