@@ -39,7 +39,7 @@ node_modules/.bin/esbuild src/main.js --bundle --minify --format=iife --target=e
   --outfile="$target"
 
 size=$(wc -c <"$target")
-gz=$(gzip -9 -c "$target" | wc -c)
+gz=$(gzip -9 -n -c "$target" | wc -c)
 if command -v brotli >/dev/null 2>&1; then br=$(brotli -c -q 11 "$target" | wc -c); else br="?"; fi
 echo "editor bundle: $size bytes, gzip -9 $gz bytes, brotli -q 11 $br bytes"
 if [ "$gz" -gt 256000 ]; then
