@@ -177,6 +177,19 @@ module.exports = function registerEditorTests(h) {
         document.querySelector('.pm-body').dispatchEvent(new ClipboardEvent('paste', { clipboardData: dt, bubbles: true, cancelable: true }));
       }, docsClipboard(u));
 
+      // A fact box and a pull quote from the / menu; Enter on an empty line leaves each.
+      await page.keyboard.press('Enter');
+      await page.keyboard.press('Enter');
+      for (const [query, label, text] of [['fact', 'Fact box', 'Ferries run hourly.'], ['pull', 'Pull quote', 'We are open again.']]) {
+        await page.keyboard.type(`/${query}`);
+        await page.waitForSelector('#pm-slash:not([hidden]) [role=option][aria-selected=true]');
+        assertEq((await page.textContent('#pm-slash [aria-selected=true]')).trim(), label, `first / menu match for "${query}"`);
+        await page.keyboard.press('Enter');
+        await page.keyboard.type(text);
+        await page.keyboard.press('Enter');
+        await page.keyboard.press('Enter');
+      }
+
       // Drop an image file at the end of the story: uploaded, then described.
       const png = makePng(900, 600).toString('base64');
       const box = await ed.boundingBox();
@@ -199,7 +212,8 @@ module.exports = function registerEditorTests(h) {
       for (const part of [`## Harbour reopens ${u}`, `**bold news ${u}**`, '[the report](https://example.org/harbour-report)',
         '- first point\n- second point', `## Council reaction ${u}`, '**decision was overdue**', '*welcome*',
         '- Dredging starts in May\n- Moorings reopen in June', `### What happens next ${u}`,
-        'The harbour master will **publish a timetable** *this week*.', '- Ferries first\n- Then the fishing fleet', `alt="${alt}"`, '<span class="credit">Desk Photographer</span>']) {
+        'The harbour master will **publish a timetable** *this week*.', '- Ferries first\n- Then the fishing fleet', `alt="${alt}"`, '<span class="credit">Desk Photographer</span>',
+        '<aside class="callout">\n\nFerries run hourly.\n\n</aside>', '<blockquote class="pullquote">\n\nWe are open again.\n\n</blockquote>']) {
         assert(md.includes(part), `the Markdown lacks ${JSON.stringify(part)}`, md.split('\n'));
       }
       for (const junk of ['Mso', 'mso-', 'o:p', 'span style', 'font-family', '·', '\u00a0', 'Temporary', 'docs-internal', '\\\n']) {
@@ -219,7 +233,7 @@ module.exports = function registerEditorTests(h) {
       await goto(reader, `/${slug}/`);
       const body = reader.locator('.story__body');
       const structure = await body.evaluate((el) => Array.from(el.children).map((c) => c.tagName.toLowerCase()));
-      assertEq(JSON.stringify(structure), JSON.stringify(['h2', 'p', 'ul', 'h2', 'p', 'ul', 'h3', 'p', 'ul', 'figure']), 'top-level blocks of the story');
+      assertEq(JSON.stringify(structure), JSON.stringify(['h2', 'p', 'ul', 'h2', 'p', 'ul', 'h3', 'p', 'ul', 'aside', 'blockquote', 'figure']), 'top-level blocks of the story');
       assertEq((await body.locator('h2').first().textContent()).trim(), `Harbour reopens ${u}`, 'first heading');
       assertEq((await body.locator('p strong').first().textContent()).trim(), `bold news ${u}`, 'bold text');
       const link = body.locator('a[href="https://example.org/harbour-report"]');
@@ -234,6 +248,8 @@ module.exports = function registerEditorTests(h) {
       for (const junk of ['<span style', 'class="Mso', 'mso-', '<o:p', '<p></p>']) {
         assert(!html.includes(junk), `the story page has ${junk}`);
       }
+      assertEq((await body.locator('aside.callout p').textContent()).trim(), 'Ferries run hourly.', 'fact box');
+      assertEq((await body.locator('blockquote.pullquote p').textContent()).trim(), 'We are open again.', 'pull quote');
       const img = body.locator('figure picture img');
       assertEq(await img.getAttribute('alt'), alt, 'alt text of the body image');
       assertEq(await body.locator('figure picture source[type="image/webp"]').count(), 1, 'WebP source of the body image');

@@ -243,7 +243,7 @@
     if (!form || !note || !version) return;
     dirty = true;
     keep();
-    if (!auto) { say("Unsaved changes: press Save. They are kept in this browser meanwhile.", "ok", "dirty"); return; }
+    if (!auto) { say("Unsaved changes: press Save (kept in this browser).", "ok", "dirty"); return; }
     if (navigator.onLine === false) { goneOffline(); return; }
     if (!saving) say("Unsaved changes: saving in a moment…", "ok", "dirty");
     clearTimeout(autoTimer);
