@@ -190,6 +190,14 @@ module.exports = function registerEditorTests(h) {
         await page.keyboard.press('Enter');
       }
 
+      // A pasted YouTube address becomes a player; another site's address would not.
+      await page.evaluate(() => {
+        const dt = new DataTransfer();
+        dt.setData('text/plain', 'https://www.youtube.com/watch?v=dQw4w9WgXcQ');
+        document.querySelector('.pm-body').dispatchEvent(new ClipboardEvent('paste', { clipboardData: dt, bubbles: true, cancelable: true }));
+      });
+      await page.waitForSelector('.pm-body .pm-embed');
+
       // Drop an image file at the end of the story: uploaded, then described.
       const png = makePng(900, 600).toString('base64');
       const box = await ed.boundingBox();
@@ -213,7 +221,8 @@ module.exports = function registerEditorTests(h) {
         '- first point\n- second point', `## Council reaction ${u}`, '**decision was overdue**', '*welcome*',
         '- Dredging starts in May\n- Moorings reopen in June', `### What happens next ${u}`,
         'The harbour master will **publish a timetable** *this week*.', '- Ferries first\n- Then the fishing fleet', `alt="${alt}"`, '<span class="credit">Desk Photographer</span>',
-        '<aside class="callout">\n\nFerries run hourly.\n\n</aside>', '<blockquote class="pullquote">\n\nWe are open again.\n\n</blockquote>']) {
+        '<aside class="callout">\n\nFerries run hourly.\n\n</aside>', '<blockquote class="pullquote">\n\nWe are open again.\n\n</blockquote>',
+        '\n\n<https://www.youtube.com/watch?v=dQw4w9WgXcQ>\n\n']) {
         assert(md.includes(part), `the Markdown lacks ${JSON.stringify(part)}`, md.split('\n'));
       }
       for (const junk of ['Mso', 'mso-', 'o:p', 'span style', 'font-family', '·', '\u00a0', 'Temporary', 'docs-internal', '\\\n']) {
@@ -233,7 +242,7 @@ module.exports = function registerEditorTests(h) {
       await goto(reader, `/${slug}/`);
       const body = reader.locator('.story__body');
       const structure = await body.evaluate((el) => Array.from(el.children).map((c) => c.tagName.toLowerCase()));
-      assertEq(JSON.stringify(structure), JSON.stringify(['h2', 'p', 'ul', 'h2', 'p', 'ul', 'h3', 'p', 'ul', 'aside', 'blockquote', 'figure']), 'top-level blocks of the story');
+      assertEq(JSON.stringify(structure), JSON.stringify(['h2', 'p', 'ul', 'h2', 'p', 'ul', 'h3', 'p', 'ul', 'aside', 'blockquote', 'div', 'figure']), 'top-level blocks of the story');
       assertEq((await body.locator('h2').first().textContent()).trim(), `Harbour reopens ${u}`, 'first heading');
       assertEq((await body.locator('p strong').first().textContent()).trim(), `bold news ${u}`, 'bold text');
       const link = body.locator('a[href="https://example.org/harbour-report"]');
@@ -250,6 +259,7 @@ module.exports = function registerEditorTests(h) {
       }
       assertEq((await body.locator('aside.callout p').textContent()).trim(), 'Ferries run hourly.', 'fact box');
       assertEq((await body.locator('blockquote.pullquote p').textContent()).trim(), 'We are open again.', 'pull quote');
+      assertEq(await body.locator('div.embed a[data-embed-src="https://www.youtube-nocookie.com/embed/dQw4w9WgXcQ"]').count(), 1, 'the video player');
       const img = body.locator('figure picture img');
       assertEq(await img.getAttribute('alt'), alt, 'alt text of the body image');
       assertEq(await body.locator('figure picture source[type="image/webp"]').count(), 1, 'WebP source of the body image');
