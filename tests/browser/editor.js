@@ -230,6 +230,18 @@ module.exports = function registerEditorTests(h) {
       }
       assert(!/\n\n\n/.test(md), 'the Markdown has an empty paragraph (three newlines)', md.split('\n'));
 
+      // The live preview beside the story, in the site's stylesheet, at both widths.
+      await page.getByRole('button', { name: 'Show preview' }).click();
+      const frame = page.frameLocator('#preview-frame');
+      await frame.locator('.story__body h2', { hasText: `Harbour reopens ${u}` }).waitFor({ timeout: 10000 })
+        .catch(() => { throw new Failure('the live preview does not show the story'); });
+      assert(await frame.locator('.story__body figure picture source[type="image/webp"]').count() === 1, 'the preview has no <picture>');
+      assertEq(await page.getAttribute('#preview-frame', 'style').then((v) => /width: 390px/.test(v || '')), true, 'the preview starts at phone width');
+      await page.getByRole('button', { name: 'Desktop', exact: true }).click();
+      assert(/width: 1280px/.test(await page.getAttribute('#preview-frame', 'style') || ''), 'the Desktop button did not widen the preview');
+      await page.getByRole('button', { name: 'Hide preview' }).click();
+      await page.getByRole('button', { name: 'Show settings' }).click();
+
       // Publish; the reader sees exactly that structure.
       const [saved] = await Promise.all([
         page.waitForResponse((r) => r.request().method() === 'POST' && new URL(r.url()).pathname === `/admin/posts/${id}`

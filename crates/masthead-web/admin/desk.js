@@ -27,6 +27,55 @@
       clearTimeout(timer);
       timer = setTimeout(refresh, 250);
     });
+    // The preview beside the story: the same HTML in the site's own stylesheet,
+    // at a phone's width or a desktop's (scaled to fit).
+    var live = $("live-preview");
+    var frame = $("preview-frame");
+    var liveButton = $("preview-toggle");
+    var esc = function (t) { return String(t).replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;").replace(/"/g, "&quot;"); };
+    var width = 390;
+    var fit = function () {
+      if (!live || live.hidden) return;
+      var box = frame.parentNode;
+      var scale = Math.min(1, box.clientWidth / width);
+      frame.style.width = width + "px";
+      frame.style.height = (box.clientHeight / scale) + "px";
+      frame.style.transform = scale < 1 ? "scale(" + scale + ")" : "";
+      frame.style.marginLeft = scale < 1 ? "0" : "auto";
+    };
+    var paint = function () {
+      if (!live || live.hidden) return;
+      var title = ($("title") || {}).value || "";
+      var dek = ($("dek") || {}).value || "";
+      frame.srcdoc = "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>Preview</title><link rel=\"stylesheet\" href=\"" +
+        esc(live.getAttribute("data-css")) + "\"></head><body><main class=\"story\"><div class=\"wrap-narrow\"><h1 class=\"story__title\">" + esc(title) +
+        "</h1>" + (dek ? "<p class=\"story__dek\">" + esc(dek) + "</p>" : "") + "<div class=\"story__body prose\">" + preview.innerHTML + "</div></div></main></body></html>";
+    };
+    if (live && frame && liveButton) {
+      liveButton.hidden = false;
+      new MutationObserver(paint).observe(preview, { childList: true, subtree: true, characterData: true });
+      ["title", "dek"].forEach(function (id) { var el = $(id); if (el) el.addEventListener("input", paint); });
+      liveButton.addEventListener("click", function () {
+        var open = live.hidden;
+        live.hidden = !open;
+        liveButton.setAttribute("aria-expanded", open ? "true" : "false");
+        liveButton.textContent = open ? "Hide preview" : "Show preview";
+        var grid = document.querySelector(".desk-editor");
+        if (grid) grid.classList.toggle("desk-editor--preview", open);
+        var settings = $("settings");
+        var settingsButton = $("settings-toggle");
+        if (open && settings && !settings.hidden && settingsButton) settingsButton.click();
+        if (open) { paint(); fit(); refresh(); }
+      });
+      live.querySelectorAll("button[data-width]").forEach(function (b) {
+        b.addEventListener("click", function () {
+          width = Number(b.getAttribute("data-width"));
+          live.querySelectorAll("button[data-width]").forEach(function (o) { o.setAttribute("aria-pressed", o === b ? "true" : "false"); });
+          fit();
+        });
+      });
+      window.addEventListener("resize", fit);
+    }
     var heading = $("preview-h");
     if (heading) heading.textContent = "Preview (live)";
   }
@@ -126,6 +175,8 @@
   var panel = $("settings");
   var layout = document.querySelector(".desk-editor");
   function fold(folded) {
+    // Settings and the live preview share the column beside the story.
+    if (!folded && live && liveButton && !live.hidden) liveButton.click();
     panel.hidden = folded;
     if (layout) layout.classList.toggle("desk-editor--folded", folded);
     panelButton.setAttribute("aria-expanded", folded ? "false" : "true");

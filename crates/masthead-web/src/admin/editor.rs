@@ -286,6 +286,7 @@ fn editor_page_with(
             "media": media,
             "upload_limit": masthead_media::Limits::default().max_bytes,
             "editor_js": super::bundle::script_url(),
+            "site_css": state.theme.asset_url("site.css"),
             "visibilities": [("public", "Everyone"), ("members", "Members (free or paid)"), ("paid", "Paying members")],
             "review_label": review["label"],
             "review_notes": review["notes"],
