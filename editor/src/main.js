@@ -596,13 +596,18 @@ function mount() {
   });
   // Never submit a stale textarea (a change in the last instant).
   form.addEventListener("submit", () => { if (!wrap.hidden) write(view.state.doc); }, true);
-  // desk.js restores unsaved work from this browser into the textarea.
-  textarea.addEventListener("masthead:restored", () => {
+  // Other scripts that set the textarea (desk.js restoring unsaved work from
+  // this browser, any button that edits the Markdown) say so with one of these
+  // events, and the editor reads the text again.
+  const reread = () => {
+    if (textarea.value === last) return;
     parsed = parseBody(textarea.value);
     last = textarea.value;
     view.updateState(EditorState.create({ doc: parsed.doc, plugins }));
     refreshTools(view.state);
-  });
+  };
+  textarea.addEventListener("masthead:restored", reread);
+  textarea.addEventListener("masthead:body-changed", reread);
 }
 
 if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", mount);
