@@ -149,6 +149,8 @@ module.exports = function registerDeskTests(h) {
 
       // Write and publish.
       await page.locator('input#dek').pressSequentially(dek);
+      // The rich editor hides the Markdown textarea; its "Markdown" view shows it.
+      await page.click('#markdown-toggle');
       await page.fill('textarea#body', body);
       // The live preview renders the unsaved body through the site's pipeline.
       await page.waitForFunction(

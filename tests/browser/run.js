@@ -951,6 +951,14 @@ require('./desk.js')({
   DESKTOP, MOBILE, LIVE,
 });
 
+// The rich-text story editor (/admin/editor.js): its own signed-in context.
+require('./editor.js')({
+  test, assert, assertEq, Failure, info, unique, decodeEntities,
+  server, get, runCli, openPage, goto, closeQuietly,
+  browser: () => browser, mainCtx: () => mainCtx,
+  DESKTOP,
+});
+
 test('No console errors or uncaught page errors during the tests', async () => {
   assert(consoleProblems.length === 0, `${consoleProblems.length} console/page error(s)`, consoleProblems.slice(0, 60));
 });

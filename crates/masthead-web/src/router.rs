@@ -124,6 +124,7 @@ fn site(state: AppState) -> Router {
             "/admin/pickers/{kind}",
             get(admin::pickers::search).post(admin::pickers::create),
         )
+        .route("/admin/editor.js", get(admin::bundle::script))
         .route("/admin/review", get(admin::editor::review_queue))
         .route(
             "/admin/posts/{id}/send",

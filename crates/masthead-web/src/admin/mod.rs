@@ -16,6 +16,7 @@ use masthead_store::{NewStaffUser, StaffSession, StaffUser, StoreError, now_ms};
 use minijinja::Environment;
 use serde::{Deserialize, Serialize};
 
+pub mod bundle;
 pub mod desk;
 pub mod editor;
 pub mod front;
