@@ -417,7 +417,35 @@ async fn stories_without_a_marker_keep_the_teaser_and_the_editor_offers_tiers() 
     let dir = TempDir::new("tiers-editor");
     let s = start(&dir);
     let (boss, csrf) = signed_in(&s, "owner@courier.example", "owner").await;
+    // The site's currency: set before the first paid tier, then fixed.
+    let (status, _) = desk_post(
+        &s,
+        &boss,
+        "/admin/tiers/currency",
+        &[("csrf", &csrf), ("currency", "EURO")],
+    )
+    .await;
+    assert_eq!(status, 422);
+    let (status, _) = desk_post(
+        &s,
+        &boss,
+        "/admin/tiers/currency",
+        &[("csrf", &csrf), ("currency", "EUR")],
+    )
+    .await;
+    assert_eq!(status, 303);
     let gold = add_tier(&s, &boss, &csrf, "Gold", "5").await;
+    let (_, list) = desk_get(&s, &boss, "/admin/tiers").await;
+    assert!(list.contains("EUR 5.00"), "{list}");
+    let (status, page) = desk_post(
+        &s,
+        &boss,
+        "/admin/tiers/currency",
+        &[("csrf", &csrf), ("currency", "gbp")],
+    )
+    .await;
+    assert_eq!(status, 409);
+    assert!(page.contains("cannot change once paid tiers"), "{page}");
     let (id, _) = publish_post(
         &s,
         &boss,
