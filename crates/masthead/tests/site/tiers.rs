@@ -281,6 +281,28 @@ async fn paid_and_tier_stories_follow_the_marker_comps_and_the_cache() {
         page.contains("Complimentary membership (Gold) until") && page.contains("by Helen Marsh"),
         "the history says who gave what until when: {page}"
     );
+    // The Admin API shows the comp as Ghost 5 does: status, comped, tiers.
+    let res = client()
+        .get(s.url(&format!("/ghost/api/admin/members/{goldie_id:024x}/")))
+        .header(header::COOKIE, &boss)
+        .send()
+        .await
+        .expect("api member");
+    assert_eq!(res.status().as_u16(), 200);
+    let body: serde_json::Value = res.json().await.expect("json");
+    let m = &body["members"][0];
+    assert_eq!(
+        (m["status"].as_str(), m["comped"].as_bool()),
+        (Some("comped"), Some(true)),
+        "{m}"
+    );
+    assert_eq!(m["tiers"][0]["slug"], "gold", "{m}");
+    assert!(
+        m["tiers"][0]["expiry_at"]
+            .as_str()
+            .is_some_and(|d| d.starts_with("2100-01-01") || d.starts_with("2099-12-31")),
+        "{m}"
+    );
     // Refused: a date in the past, the free tier, a forged form.
     let (_, location) = desk_post(
         &s,
