@@ -29,14 +29,37 @@ node --test test/ >/dev/null 2>&1 || { node --test test/; echo "build-editor: ed
 target="$out"
 if [ "$check" -eq 1 ]; then
   target=$(mktemp --suffix=.js)
-  trap 'rm -f "$target"' EXIT
 fi
 # The banner names the sources; no timestamps or paths, so the bytes depend
 # only on editor/src and the locked packages.
+meta=$(mktemp --suffix=.json)
+trap 'rm -f "$meta"; [ "$check" -eq 0 ] || rm -f "$target"' EXIT
 node_modules/.bin/esbuild src/main.js --bundle --minify --format=iife --target=es2020 \
-  --legal-comments=none --charset=utf8 --log-level=warning \
+  --legal-comments=none --charset=utf8 --log-level=warning --metafile="$meta" \
   --banner:js="/* Masthead desk editor: built by scripts/build-editor.sh from editor/src with ProseMirror and markdown-it (MIT licensed). Do not edit. */" \
   --outfile="$target"
+# The licences of the packages in the bundle (all MIT: their notices must go
+# with every copy), appended as one comment, in name order.
+node --input-type=module -e '
+import fs from "node:fs";
+import path from "node:path";
+const [meta, target] = process.argv.slice(-2);
+const dirs = new Set();
+for (const input of Object.keys(JSON.parse(fs.readFileSync(meta, "utf8")).inputs)) {
+  const at = input.lastIndexOf("node_modules/");
+  if (at < 0) continue;
+  const rest = input.slice(at + "node_modules/".length).split("/");
+  dirs.add(input.slice(0, at) + "node_modules/" + rest.slice(0, rest[0].startsWith("@") ? 2 : 1).join("/"));
+}
+const notes = [...dirs].map((dir) => {
+  const pkg = JSON.parse(fs.readFileSync(path.join(dir, "package.json"), "utf8"));
+  const file = fs.readdirSync(dir).find((f) => /^licen[cs]e(-mit)?(\.(md|txt))?$/i.test(f));
+  if (!file) throw new Error(`${pkg.name} has no licence file`);
+  const text = fs.readFileSync(path.join(dir, file), "utf8").trim().replaceAll("*/", "* /");
+  return `${pkg.name} ${pkg.version} (${pkg.license})\n\n${text}`;
+}).sort();
+fs.appendFileSync(target, `\n/*! Packages bundled here and their licences:\n\n${notes.join("\n\n----\n\n")}\n*/\n`);
+' "$meta" "$target"
 
 size=$(wc -c <"$target")
 gz=$(gzip -9 -n -c "$target" | wc -c)

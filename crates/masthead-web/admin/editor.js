@@ -43,3 +43,534 @@
 
 `,r+=s!==void 0?e.blocks[s].text:Ya(o),n=s===void 0?-1:s,i=!1)}),i)return e.blocks.length?"":e.trailing;let u=n===e.blocks.length-1;return r+(u?e.trailing:`
 `)}var Tp="style, script, meta, link, title, xml, head, o\\:p, iframe, object, embed, svg, canvas, form, input, button, select, textarea";function Fp(t){return!t.querySelector("img, hr")&&t.textContent.replace(/[\s\u00a0\u200b]+/g,"")===""}function Op(t){let e=Array.from(t.querySelectorAll("p")).filter(i=>/mso-list:\s*l\d/i.test(i.getAttribute("style")||"")),r=null,n=null;for(let i of e){let u=i.querySelector("span[style*='mso-list:Ignore' i], span[style*='mso-list: Ignore' i]"),o=u?u.textContent.trim():"",s=/^[0-9a-z]{1,3}[.)]$/i.test(o);u&&u.remove(),(!r||n!==i.previousElementSibling||r.tagName!==(s?"OL":"UL"))&&(r=t.createElement(s?"ol":"ul"),i.parentNode.insertBefore(r,i));let l=t.createElement("li");for(;i.firstChild;)l.appendChild(i.firstChild);r.appendChild(l),i.remove(),n=r}}function Np(t){let e=t.ownerDocument.createTreeWalker(t,128),r=[];for(;e.nextNode();)r.push(e.currentNode);r.forEach(n=>n.remove())}function ec(t,e){let r=new DOMParser().parseFromString(t,"text/html"),n=r.body;return Np(n),n.querySelectorAll("br.Apple-interchange-newline").forEach(i=>i.remove()),Op(r),n.querySelectorAll("b[id^='docs-internal-guid']").forEach(i=>i.replaceWith(...i.childNodes)),n.querySelectorAll("br").forEach(i=>{i.closest("p, li, h1, h2, h3, h4, h5, h6, td, th, pre, span, a, b, strong, i, em")||i.remove()}),n.querySelectorAll(Tp).forEach(i=>i.remove()),n.querySelectorAll("img").forEach(i=>{let u=i.getAttribute("src")||"";u.startsWith("/media/")||e&&u.startsWith(e+"/media/")?e&&u.startsWith(e)&&i.setAttribute("src",u.slice(e.length)):i.remove()}),n.querySelectorAll("*").forEach(i=>{for(let u of Array.from(i.attributes))["href","src","alt","title","start","style"].includes(u.name)||i.removeAttribute(u.name)}),n.querySelectorAll("p, div, h1, h2, h3, h4, h5, h6, li, blockquote").forEach(i=>{Fp(i)&&i.remove()}),n.innerHTML}var O=K.nodes,Q=K.marks,vp=0;function Bn(t,e,r){return new Promise(n=>{let i="pm-dialog-"+ ++vp,u=document.createElement("dialog");u.className="pm-dialog",u.setAttribute("aria-labelledby",i+"-h");let o=document.createElement("form");o.method="dialog";let s=document.createElement("h2");s.id=i+"-h",s.textContent=t,o.appendChild(s);for(let f of e){if(f.note){let p=document.createElement("p");p.className="muted",p.textContent=f.note,o.appendChild(p);continue}let d=document.createElement("label");d.htmlFor=i+"-"+f.name,d.textContent=f.label;let h=document.createElement("input");h.id=i+"-"+f.name,h.name=f.name,h.type=f.type||"text",h.value=f.value||"",f.required&&(h.required=!0),h.maxLength=f.max||1e3,o.append(d,h)}let l=document.createElement("div");l.className="pm-dialog__buttons";let a=document.createElement("button");a.type="submit",a.value="ok",a.textContent=r||"OK";let c=document.createElement("button");c.type="submit",c.value="cancel",c.formNoValidate=!0,c.className="secondary",c.textContent="Cancel",l.append(a,c),o.appendChild(l),u.appendChild(o),document.body.appendChild(u),u.addEventListener("close",()=>{let f={};for(let d of e)d.name&&(f[d.name]=o.elements[d.name].value.trim());u.remove(),n(u.returnValue==="ok"?f:null)}),u.showModal()})}function Ip(t,e){let{from:r,$from:n,to:i,empty:u}=t.selection;return u?!!e.isInSet(t.storedMarks||n.marks()):t.doc.rangeHasMark(r,i,e)}function Fr(t,e){let{state:r}=t,{$from:n}=r.selection,i=r.tr,u;r.selection instanceof A?(u=r.selection.to,i=i.insert(u,e)):n.depth===0?(u=n.pos,i=i.insert(u,e)):n.depth===1&&n.parent.isTextblock&&n.parent.content.size===0?(u=n.before(1),i=i.replaceWith(u,n.after(1),e)):(u=n.after(1),i=i.insert(u,e));let o=u+e.nodeSize;o>=i.doc.content.size&&(i=i.insert(i.doc.content.size,O.paragraph.create())),i=i.setSelection(F.near(i.doc.resolve(Math.min(o+1,i.doc.content.size)))),t.dispatch(i.scrollIntoView()),t.focus()}async function nc(t){let{state:e}=t,{from:r,to:n,empty:i}=e.selection,u="";e.doc.nodesBetween(r,Math.max(n,r+1),c=>{let f=Q.link.isInSet(c.marks);f&&(u=f.attrs.href)});let o=await Bn("Link",[{name:"href",label:"Address (https://…), or empty to remove the link",type:"text",value:u}],"Apply");if(t.focus(),!o)return;let s=t.state;if(!o.href){t.dispatch(s.tr.removeMark(s.selection.from,s.selection.to,Q.link));return}let l=$i(o.href);if(!l){Ae("That is not a web address: links start with https://, mailto: or /.",!0);return}let a=Q.link.create({href:l});if(i&&!u)t.dispatch(s.tr.replaceSelectionWith(K.text(o.href,[a]),!1));else if(i){let c=s.selection.$from,f=c.start(),d=c.pos,h=c.pos;for(;d>f&&Q.link.isInSet(s.doc.resolve(d).nodeBefore?.marks||[]);)d-=s.doc.resolve(d).nodeBefore.nodeSize;for(;h<c.end()&&Q.link.isInSet(s.doc.resolve(h).nodeAfter?.marks||[]);)h+=s.doc.resolve(h).nodeAfter.nodeSize;t.dispatch(s.tr.removeMark(d,h,Q.link).addMark(d,h,a))}else t.dispatch(s.tr.removeMark(r,n,Q.link).addMark(s.selection.from,s.selection.to,a))}async function Rp(t){let e=await Bn("Video",[{note:"A YouTube or Vimeo page address: the story shows its player."},{name:"url",label:"Address",type:"url",required:!0}],"Add video");if(t.focus(),!(!e||!e.url)){if(!Tr(e.url)){Ae("Only YouTube and Vimeo addresses become a player (such as https://www.youtube.com/watch?v=…).",!0);return}Fr(t,O.embed.create({url:e.url}))}}async function ic(t,e){let r=t.state.doc.nodeAt(e);if(!r||r.type!==O.figure)return;let n=await Bn("Image",[{name:"alt",label:"Alt text: what the image shows (needed to publish)",value:r.attrs.alt,required:!0},{name:"caption",label:"Caption",value:r.attrs.caption},{name:"credit",label:"Credit (photographer / agency)",value:r.attrs.credit}],"Save");if(t.focus(),!n)return;let i=t.state.doc.nodeAt(e);!i||i.type!==O.figure||t.dispatch(t.state.tr.setNodeMarkup(e,null,{...i.attrs,...n}))}var uc="",He=null;function Ae(t,e){He&&(He.textContent=t,He.className=e?"error":"muted")}async function Yu(t,e,r){let n=Number(document.getElementById("body")?.getAttribute("data-max-bytes")||0);for(let i of e){if(!/^image\/(jpeg|png|webp|gif)$/.test(i.type)){Ae(`${i.name||"That file"} is not a JPEG, PNG, WebP or GIF image.`,!0);continue}if(n&&i.size>n){Ae(`${i.name} is over the ${Math.round(n/1048576)} MB limit. Export it smaller and try again.`,!0);continue}let u=new FormData;u.append("csrf",uc),u.append("file",i,i.name||"pasted-image.png"),Ae(`Uploading ${i.name||"the image"} to the media library…`);let o;try{let c=await fetch("/admin/media",{method:"POST",body:u,credentials:"same-origin",headers:{Accept:"application/json"}});if(o=await c.json(),!c.ok){Ae(o.error||"The upload failed.",!0);continue}}catch{Ae("The upload failed: check the connection and try again.",!0);continue}Ae(`${o.created?"Uploaded":"Already in the library:"} ${o.filename}. Describe it for readers who cannot see it.`);let s=[o.photographer,o.agency].filter(Boolean).join(" / "),l=await Bn("Describe the image",[{name:"alt",label:"Alt text: what the image shows (needed to publish)",value:o.alt,required:!0},{name:"caption",label:"Caption",value:o.caption},{name:"credit",label:"Credit (photographer / agency)",value:s}],"Insert image");if(t.focus(),!l){Ae(`${o.filename} stays in the media library; it was not put in the story.`);continue}let a=O.figure.create({src:o.src,alt:l.alt,caption:l.caption,credit:l.credit,width:o.width?String(o.width):"",height:o.height?String(o.height):""});if(typeof r=="number"){let c=t.state.doc.resolve(Math.min(r,t.state.doc.content.size));t.dispatch(t.state.tr.setSelection(F.near(c)))}Fr(t,a),Ae(`${o.filename} is in the story.`)}}function Qu(t){return Array.from(t||[]).filter(e=>e.type&&e.type.startsWith("image/"))}var Bp=[{label:"Heading",keys:"heading h2 title",run:t=>ot(O.heading,{level:2})(t.state,t.dispatch)},{label:"Subheading",keys:"subheading h3",run:t=>ot(O.heading,{level:3})(t.state,t.dispatch)},{label:"Quote",keys:"quote blockquote",run:t=>gr(O.blockquote)(t.state,t.dispatch)},{label:"Pull quote",keys:"pull quote pullquote",run:t=>gr(O.pullquote)(t.state,t.dispatch)},{label:"Bulleted list",keys:"bullet list ul",run:t=>xr(O.bullet_list)(t.state,t.dispatch)},{label:"Numbered list",keys:"numbered list ol ordered",run:t=>xr(O.ordered_list)(t.state,t.dispatch)},{label:"Fact box",keys:"fact box callout aside",run:t=>gr(O.callout)(t.state,t.dispatch)},{label:"Divider",keys:"divider rule hr line",run:t=>Fr(t,O.horizontal_rule.create())},{label:"Image",keys:"image photo picture upload",run:t=>oc(t)},{label:"Video (YouTube, Vimeo)",keys:"video embed youtube vimeo",run:t=>Rp(t)},{label:"Members-only marker",keys:"paywall members only marker",run:t=>Fr(t,O.paywall.create())}],he=null;function oc(t){he||(he=document.createElement("input"),he.type="file",he.accept="image/jpeg,image/png,image/webp,image/gif",he.hidden=!0,he.setAttribute("aria-label","Image to upload"),document.body.appendChild(he)),he.onchange=()=>{let e=Qu(he.files);he.value="",Yu(t,e)},he.click()}var zp=new Qe("slash");function Xu(t){let{$from:e,empty:r}=t.selection;if(!r||e.parent.type!==O.paragraph||e.depth!==1)return null;let n=e.parent.textContent;return!/^\/[a-z ]{0,20}$/i.test(n)||e.parentOffset!==n.length?null:{query:n.slice(1).toLowerCase().trim(),from:e.start(),to:e.end()}}function Pp(){let t=null,e=[],r=0,n=null,i=()=>{t&&(t.hidden=!0),e=[]},u=(s,l)=>{let a=Xu(s.state);a&&s.dispatch(s.state.tr.delete(a.from,a.to)),i(),l.run(s),s.focus()},o=s=>{t.replaceChildren(),e.forEach((l,a)=>{let c=document.createElement("li");c.id="pm-slash-"+a,c.setAttribute("role","option"),c.setAttribute("aria-selected",a===r?"true":"false"),c.textContent=l.label,c.addEventListener("mousedown",f=>{f.preventDefault(),u(s,l)}),t.appendChild(c)}),s.dom.setAttribute("aria-activedescendant",e.length?"pm-slash-"+r:"")};return new re({key:zp,view(s){return t=document.createElement("ul"),t.className="pm-slash",t.id="pm-slash",t.setAttribute("role","listbox"),t.setAttribute("aria-label","Blocks"),t.hidden=!0,s.dom.parentNode.appendChild(t),{update(l){let a=Xu(l.state);if(!a||n!==null&&n===a.from){a||(n=null),i(),l.dom.removeAttribute("aria-activedescendant");return}let c=a.query.split(/\s+/).filter(Boolean);if(e=Bp.filter(h=>c.every(p=>h.keys.includes(p)||h.label.toLowerCase().includes(p))),!e.length){i();return}r=Math.min(r,e.length-1);let f=l.coordsAtPos(a.to),d=l.dom.parentNode.getBoundingClientRect();t.style.left=Math.max(0,f.left-d.left)+"px",t.style.top=f.bottom-d.top+4+"px",t.hidden=!1,o(l)},destroy(){t.remove()}}},props:{handleKeyDown(s,l){if(!e.length||!t||t.hidden)return!1;if(l.key==="ArrowDown"||l.key==="ArrowUp")return r=(r+(l.key==="ArrowDown"?1:e.length-1))%e.length,o(s),!0;if(l.key==="Enter"||l.key==="Tab")return u(s,e[r]),!0;if(l.key==="Escape"){let a=Xu(s.state);return n=a?a.from:null,i(),!0}return!1}}})}function Lp(){return Fl({rules:[Ol(/^(#{2,4})\s$/,O.heading,t=>({level:t[1].length})),dn(/^\s*>\s$/,O.blockquote),dn(/^\s*([-+*])\s$/,O.bullet_list),dn(/^(\d+)\.\s$/,O.ordered_list,t=>({order:+t[1]}),(t,e)=>e.childCount+e.attrs.order===+t[1]),new le(/^(---|\*\*\*)$/,(t,e,r,n)=>{let i=t.doc.resolve(r);return i.depth!==1?null:t.tr.replaceWith(i.before(),i.after(),[O.horizontal_rule.create(),O.paragraph.create()]).setSelection(F.near(t.doc.resolve(0)))})]})}function qp(){let t={"Mod-z":fn,"Shift-Mod-z":br,"Mod-y":br,"Mod-b":Rt(Q.strong),"Mod-i":Rt(Q.em),"Mod-`":Rt(Q.code),"Mod-k":(e,r,n)=>(nc(n),!0),"Shift-Enter":st(Ri,(e,r)=>(r&&r(e.tr.replaceSelectionWith(O.hard_break.create()).scrollIntoView()),!0)),"Mod-Alt-0":ot(O.paragraph),"Mod-Alt-2":ot(O.heading,{level:2}),"Mod-Alt-3":ot(O.heading,{level:3}),Enter:st((e,r,n)=>e.selection instanceof A&&e.selection.node.type===O.figure?(n&&ic(n,e.selection.from),!0):!1,Nl(O.list_item)),"Mod-[":Li(O.list_item),"Mod-]":vl(O.list_item),"Shift-Tab":st(Li(O.list_item),yl)};return[Oi(t),Oi(Al)]}var tc=[{label:"Bold",short:"B",title:"Bold (Ctrl+B)",mark:Q.strong,cmd:Rt(Q.strong)},{label:"Italic",short:"I",title:"Italic (Ctrl+I)",mark:Q.em,cmd:Rt(Q.em)},{label:"Link",short:"Link",title:"Link (Ctrl+K)",mark:Q.link,run:t=>nc(t)},{label:"Heading",short:"Heading",title:"Heading (Ctrl+Alt+2)",block:[O.heading,{level:2}]},{label:"Subheading",short:"Subheading",title:"Subheading (Ctrl+Alt+3)",block:[O.heading,{level:3}]},{label:"Quote",short:"Quote",title:"Quote",cmd:gr(O.blockquote)},{label:"Bulleted list",short:"Bulleted list",title:"Bulleted list (or type - and a space)",cmd:xr(O.bullet_list)},{label:"Numbered list",short:"Numbered list",title:"Numbered list (or type 1. and a space)",cmd:xr(O.ordered_list)},{label:"Image",short:"Image",title:"Image from your computer (or drop or paste one)",run:t=>oc(t)},{label:"Undo",short:"Undo",title:"Undo (Ctrl+Z)",cmd:fn},{label:"Redo",short:"Redo",title:"Redo (Ctrl+Shift+Z)",cmd:br}];function Vp(t,e){let r=tc.map(i=>{let u=document.createElement("button");return u.type="button",u.className="pm-tool",u.textContent=i.short,u.title=i.title,i.short!==i.label&&u.setAttribute("aria-label",i.label),i.mark&&u.setAttribute("aria-pressed","false"),u.addEventListener("mousedown",o=>o.preventDefault()),u.addEventListener("click",()=>{if(i.run)i.run(t);else if(i.block){let[o,s]=i.block,l=t.state.selection.$from.parent.hasMarkup(o,s);ot(l?O.paragraph:o,l?null:s)(t.state,t.dispatch)}else i.cmd(t.state,t.dispatch);t.focus()}),e.appendChild(u),u}),n=document.createElement("span");return n.className="muted pm-hint",n.textContent="Type / for more blocks",e.appendChild(n),i=>{tc.forEach((u,o)=>{u.mark&&r[o].setAttribute("aria-pressed",Ip(i,u.mark)?"true":"false"),u.cmd&&(r[o].disabled=!u.cmd(i))})}}function rc(){let t=document.getElementById("body"),e=document.getElementById("editor");if(!t||!e)return;uc=(e.querySelector("input[name=csrf]")||{}).value||"";let r=document.createElement("div");r.className="pm-wrap";let n=document.createElement("div");n.className="pm-toolbar",n.setAttribute("role","group"),n.setAttribute("aria-label","Formatting");let i=document.createElement("div");i.className="pm-host",He=document.createElement("p"),He.id="body-status",He.className="muted",He.setAttribute("role","status");let u=document.createElement("button");u.type="button",u.id="markdown-toggle",u.className="secondary pm-toggle",u.textContent="Markdown",u.setAttribute("aria-pressed","false"),u.title="Show the Markdown the story is saved as",r.append(n,i,He),t.parentNode.insertBefore(r,t),t.parentNode.insertBefore(u,r),t.hidden=!0;let o=document.querySelector("label[for=body]");o&&(o.id="body-label");let s=Rn(t.value),l=t.value,a=()=>{},c=p=>{let m=Qa(p,s.base);m!==l&&(l=m,t.value=m,t.dispatchEvent(new Event("input",{bubbles:!0})))},f=[Pp(),Lp(),...qp(),Ml(),Il(),Bl()],d=new mr(i,{state:Et.create({doc:s.doc,plugins:f}),attributes:{class:"pm-body prose",role:"textbox","aria-multiline":"true","aria-labelledby":"body-label","aria-describedby":"body-status",spellcheck:"true"},dispatchTransaction(p){let m=d.state.apply(p);d.updateState(m),p.docChanged&&c(m.doc),a(m)},transformPastedHTML:p=>ec(p,location.origin),handlePaste(p,m){let g=Qu(m.clipboardData&&m.clipboardData.files);if(g.length)return Yu(p,g),!0;let b=m.clipboardData?m.clipboardData.getData("text/plain").trim():"",C=m.clipboardData?m.clipboardData.getData("text/html"):"";return b&&!/\s/.test(b)&&Tr(b)&&(!C||C.replace(/<[^>]*>/g,"").trim()===b)?(Fr(p,O.embed.create({url:b})),!0):!1},handleDrop(p,m){let g=Qu(m.dataTransfer&&m.dataTransfer.files);if(!g.length)return!1;m.preventDefault();let b=p.posAtCoords({left:m.clientX,top:m.clientY});return Yu(p,g,b?b.pos:void 0),!0},handleDoubleClickOn(p,m,g,b){return g.type===O.figure?(ic(p,b),!0):!1}});a=Vp(d,n),a(d.state),u.addEventListener("click",()=>{u.getAttribute("aria-pressed")==="true"?(t.value!==l&&(s=Rn(t.value),l=t.value,d.updateState(Et.create({doc:s.doc,plugins:f})),a(d.state)),t.hidden=!0,r.hidden=!1,u.setAttribute("aria-pressed","false"),d.focus()):(t.hidden=!1,r.hidden=!0,u.setAttribute("aria-pressed","true"),t.focus())}),e.addEventListener("submit",()=>{r.hidden||c(d.state.doc)},!0);let h=()=>{t.value!==l&&(s=Rn(t.value),l=t.value,d.updateState(Et.create({doc:s.doc,plugins:f})),a(d.state))};t.addEventListener("masthead:restored",h),t.addEventListener("masthead:body-changed",h)}document.readyState==="loading"?document.addEventListener("DOMContentLoaded",rc):rc();})();
+
+/*! Packages bundled here and their licences:
+
+entities 4.5.0 (BSD-2-Clause)
+
+Copyright (c) Felix Böhm
+All rights reserved.
+
+Redistribution and use in source and binary forms, with or without modification, are permitted provided that the following conditions are met:
+
+Redistributions of source code must retain the above copyright notice, this list of conditions and the following disclaimer.
+
+Redistributions in binary form must reproduce the above copyright notice, this list of conditions and the following disclaimer in the documentation and/or other materials provided with the distribution.
+
+THIS IS PROVIDED BY THE COPYRIGHT HOLDERS AND CONTRIBUTORS "AS IS" AND ANY EXPRESS OR IMPLIED WARRANTIES, INCLUDING, BUT NOT LIMITED TO, THE IMPLIED WARRANTIES OF MERCHANTABILITY AND FITNESS FOR A PARTICULAR PURPOSE ARE DISCLAIMED. IN NO EVENT SHALL THE COPYRIGHT HOLDER OR CONTRIBUTORS BE LIABLE FOR ANY DIRECT, INDIRECT, INCIDENTAL, SPECIAL, EXEMPLARY, OR CONSEQUENTIAL DAMAGES (INCLUDING, BUT NOT LIMITED TO, PROCUREMENT OF SUBSTITUTE GOODS OR SERVICES; LOSS OF USE, DATA, OR PROFITS; OR BUSINESS INTERRUPTION) HOWEVER CAUSED AND ON ANY THEORY OF LIABILITY, WHETHER IN CONTRACT, STRICT LIABILITY, OR TORT (INCLUDING NEGLIGENCE OR OTHERWISE) ARISING IN ANY WAY OUT OF THE USE OF THIS,
+EVEN IF ADVISED OF THE POSSIBILITY OF SUCH DAMAGE.
+
+----
+
+linkify-it 5.0.2 (MIT)
+
+Copyright (c) 2015 Vitaly Puzrin.
+
+Permission is hereby granted, free of charge, to any person
+obtaining a copy of this software and associated documentation
+files (the "Software"), to deal in the Software without
+restriction, including without limitation the rights to use,
+copy, modify, merge, publish, distribute, sublicense, and/or sell
+copies of the Software, and to permit persons to whom the
+Software is furnished to do so, subject to the following
+conditions:
+
+The above copyright notice and this permission notice shall be
+included in all copies or substantial portions of the Software.
+
+THE SOFTWARE IS PROVIDED "AS IS", WITHOUT WARRANTY OF ANY KIND,
+EXPRESS OR IMPLIED, INCLUDING BUT NOT LIMITED TO THE WARRANTIES
+OF MERCHANTABILITY, FITNESS FOR A PARTICULAR PURPOSE AND
+NONINFRINGEMENT. IN NO EVENT SHALL THE AUTHORS OR COPYRIGHT
+HOLDERS BE LIABLE FOR ANY CLAIM, DAMAGES OR OTHER LIABILITY,
+WHETHER IN AN ACTION OF CONTRACT, TORT OR OTHERWISE, ARISING
+FROM, OUT OF OR IN CONNECTION WITH THE SOFTWARE OR THE USE OR
+OTHER DEALINGS IN THE SOFTWARE.
+
+----
+
+markdown-it 14.3.3 (MIT)
+
+Copyright (c) 2014 Vitaly Puzrin, Alex Kocharin.
+
+Permission is hereby granted, free of charge, to any person
+obtaining a copy of this software and associated documentation
+files (the "Software"), to deal in the Software without
+restriction, including without limitation the rights to use,
+copy, modify, merge, publish, distribute, sublicense, and/or sell
+copies of the Software, and to permit persons to whom the
+Software is furnished to do so, subject to the following
+conditions:
+
+The above copyright notice and this permission notice shall be
+included in all copies or substantial portions of the Software.
+
+THE SOFTWARE IS PROVIDED "AS IS", WITHOUT WARRANTY OF ANY KIND,
+EXPRESS OR IMPLIED, INCLUDING BUT NOT LIMITED TO THE WARRANTIES
+OF MERCHANTABILITY, FITNESS FOR A PARTICULAR PURPOSE AND
+NONINFRINGEMENT. IN NO EVENT SHALL THE AUTHORS OR COPYRIGHT
+HOLDERS BE LIABLE FOR ANY CLAIM, DAMAGES OR OTHER LIABILITY,
+WHETHER IN AN ACTION OF CONTRACT, TORT OR OTHERWISE, ARISING
+FROM, OUT OF OR IN CONNECTION WITH THE SOFTWARE OR THE USE OR
+OTHER DEALINGS IN THE SOFTWARE.
+
+----
+
+mdurl 2.1.0 (MIT)
+
+Copyright (c) 2015 Vitaly Puzrin, Alex Kocharin.
+
+Permission is hereby granted, free of charge, to any person
+obtaining a copy of this software and associated documentation
+files (the "Software"), to deal in the Software without
+restriction, including without limitation the rights to use,
+copy, modify, merge, publish, distribute, sublicense, and/or sell
+copies of the Software, and to permit persons to whom the
+Software is furnished to do so, subject to the following
+conditions:
+
+The above copyright notice and this permission notice shall be
+included in all copies or substantial portions of the Software.
+
+THE SOFTWARE IS PROVIDED "AS IS", WITHOUT WARRANTY OF ANY KIND,
+EXPRESS OR IMPLIED, INCLUDING BUT NOT LIMITED TO THE WARRANTIES
+OF MERCHANTABILITY, FITNESS FOR A PARTICULAR PURPOSE AND
+NONINFRINGEMENT. IN NO EVENT SHALL THE AUTHORS OR COPYRIGHT
+HOLDERS BE LIABLE FOR ANY CLAIM, DAMAGES OR OTHER LIABILITY,
+WHETHER IN AN ACTION OF CONTRACT, TORT OR OTHERWISE, ARISING
+FROM, OUT OF OR IN CONNECTION WITH THE SOFTWARE OR THE USE OR
+OTHER DEALINGS IN THE SOFTWARE.
+
+--------------------------------------------------------------------------------
+
+.parse() is based on Joyent's node.js `url` code:
+
+Copyright Joyent, Inc. and other Node contributors. All rights reserved.
+Permission is hereby granted, free of charge, to any person obtaining a copy
+of this software and associated documentation files (the "Software"), to
+deal in the Software without restriction, including without limitation the
+rights to use, copy, modify, merge, publish, distribute, sublicense, and/or
+sell copies of the Software, and to permit persons to whom the Software is
+furnished to do so, subject to the following conditions:
+
+The above copyright notice and this permission notice shall be included in
+all copies or substantial portions of the Software.
+
+THE SOFTWARE IS PROVIDED "AS IS", WITHOUT WARRANTY OF ANY KIND, EXPRESS OR
+IMPLIED, INCLUDING BUT NOT LIMITED TO THE WARRANTIES OF MERCHANTABILITY,
+FITNESS FOR A PARTICULAR PURPOSE AND NONINFRINGEMENT. IN NO EVENT SHALL THE
+AUTHORS OR COPYRIGHT HOLDERS BE LIABLE FOR ANY CLAIM, DAMAGES OR OTHER
+LIABILITY, WHETHER IN AN ACTION OF CONTRACT, TORT OR OTHERWISE, ARISING
+FROM, OUT OF OR IN CONNECTION WITH THE SOFTWARE OR THE USE OR OTHER DEALINGS
+IN THE SOFTWARE.
+
+----
+
+orderedmap 2.1.1 (MIT)
+
+Copyright (C) 2016 by Marijn Haverbeke <marijn@haverbeke.berlin> and others
+
+Permission is hereby granted, free of charge, to any person obtaining a copy
+of this software and associated documentation files (the "Software"), to deal
+in the Software without restriction, including without limitation the rights
+to use, copy, modify, merge, publish, distribute, sublicense, and/or sell
+copies of the Software, and to permit persons to whom the Software is
+furnished to do so, subject to the following conditions:
+
+The above copyright notice and this permission notice shall be included in
+all copies or substantial portions of the Software.
+
+THE SOFTWARE IS PROVIDED "AS IS", WITHOUT WARRANTY OF ANY KIND, EXPRESS OR
+IMPLIED, INCLUDING BUT NOT LIMITED TO THE WARRANTIES OF MERCHANTABILITY,
+FITNESS FOR A PARTICULAR PURPOSE AND NONINFRINGEMENT. IN NO EVENT SHALL THE
+AUTHORS OR COPYRIGHT HOLDERS BE LIABLE FOR ANY CLAIM, DAMAGES OR OTHER
+LIABILITY, WHETHER IN AN ACTION OF CONTRACT, TORT OR OTHERWISE, ARISING FROM,
+OUT OF OR IN CONNECTION WITH THE SOFTWARE OR THE USE OR OTHER DEALINGS IN
+THE SOFTWARE.
+
+----
+
+prosemirror-commands 1.7.2 (MIT)
+
+Copyright (C) 2015-2017 by Marijn Haverbeke <marijn@haverbeke.berlin> and others
+
+Permission is hereby granted, free of charge, to any person obtaining a copy
+of this software and associated documentation files (the "Software"), to deal
+in the Software without restriction, including without limitation the rights
+to use, copy, modify, merge, publish, distribute, sublicense, and/or sell
+copies of the Software, and to permit persons to whom the Software is
+furnished to do so, subject to the following conditions:
+
+The above copyright notice and this permission notice shall be included in
+all copies or substantial portions of the Software.
+
+THE SOFTWARE IS PROVIDED "AS IS", WITHOUT WARRANTY OF ANY KIND, EXPRESS OR
+IMPLIED, INCLUDING BUT NOT LIMITED TO THE WARRANTIES OF MERCHANTABILITY,
+FITNESS FOR A PARTICULAR PURPOSE AND NONINFRINGEMENT. IN NO EVENT SHALL THE
+AUTHORS OR COPYRIGHT HOLDERS BE LIABLE FOR ANY CLAIM, DAMAGES OR OTHER
+LIABILITY, WHETHER IN AN ACTION OF CONTRACT, TORT OR OTHERWISE, ARISING FROM,
+OUT OF OR IN CONNECTION WITH THE SOFTWARE OR THE USE OR OTHER DEALINGS IN
+THE SOFTWARE.
+
+----
+
+prosemirror-dropcursor 1.8.4 (MIT)
+
+Copyright (C) 2015-2017 by Marijn Haverbeke <marijn@haverbeke.berlin> and others
+
+Permission is hereby granted, free of charge, to any person obtaining a copy
+of this software and associated documentation files (the "Software"), to deal
+in the Software without restriction, including without limitation the rights
+to use, copy, modify, merge, publish, distribute, sublicense, and/or sell
+copies of the Software, and to permit persons to whom the Software is
+furnished to do so, subject to the following conditions:
+
+The above copyright notice and this permission notice shall be included in
+all copies or substantial portions of the Software.
+
+THE SOFTWARE IS PROVIDED "AS IS", WITHOUT WARRANTY OF ANY KIND, EXPRESS OR
+IMPLIED, INCLUDING BUT NOT LIMITED TO THE WARRANTIES OF MERCHANTABILITY,
+FITNESS FOR A PARTICULAR PURPOSE AND NONINFRINGEMENT. IN NO EVENT SHALL THE
+AUTHORS OR COPYRIGHT HOLDERS BE LIABLE FOR ANY CLAIM, DAMAGES OR OTHER
+LIABILITY, WHETHER IN AN ACTION OF CONTRACT, TORT OR OTHERWISE, ARISING FROM,
+OUT OF OR IN CONNECTION WITH THE SOFTWARE OR THE USE OR OTHER DEALINGS IN
+THE SOFTWARE.
+
+----
+
+prosemirror-gapcursor 1.4.1 (MIT)
+
+Copyright (C) 2015-2017 by Marijn Haverbeke <marijn@haverbeke.berlin> and others
+
+Permission is hereby granted, free of charge, to any person obtaining a copy
+of this software and associated documentation files (the "Software"), to deal
+in the Software without restriction, including without limitation the rights
+to use, copy, modify, merge, publish, distribute, sublicense, and/or sell
+copies of the Software, and to permit persons to whom the Software is
+furnished to do so, subject to the following conditions:
+
+The above copyright notice and this permission notice shall be included in
+all copies or substantial portions of the Software.
+
+THE SOFTWARE IS PROVIDED "AS IS", WITHOUT WARRANTY OF ANY KIND, EXPRESS OR
+IMPLIED, INCLUDING BUT NOT LIMITED TO THE WARRANTIES OF MERCHANTABILITY,
+FITNESS FOR A PARTICULAR PURPOSE AND NONINFRINGEMENT. IN NO EVENT SHALL THE
+AUTHORS OR COPYRIGHT HOLDERS BE LIABLE FOR ANY CLAIM, DAMAGES OR OTHER
+LIABILITY, WHETHER IN AN ACTION OF CONTRACT, TORT OR OTHERWISE, ARISING FROM,
+OUT OF OR IN CONNECTION WITH THE SOFTWARE OR THE USE OR OTHER DEALINGS IN
+THE SOFTWARE.
+
+----
+
+prosemirror-history 1.5.2 (MIT)
+
+Copyright (C) 2015-2017 by Marijn Haverbeke <marijn@haverbeke.berlin> and others
+
+Permission is hereby granted, free of charge, to any person obtaining a copy
+of this software and associated documentation files (the "Software"), to deal
+in the Software without restriction, including without limitation the rights
+to use, copy, modify, merge, publish, distribute, sublicense, and/or sell
+copies of the Software, and to permit persons to whom the Software is
+furnished to do so, subject to the following conditions:
+
+The above copyright notice and this permission notice shall be included in
+all copies or substantial portions of the Software.
+
+THE SOFTWARE IS PROVIDED "AS IS", WITHOUT WARRANTY OF ANY KIND, EXPRESS OR
+IMPLIED, INCLUDING BUT NOT LIMITED TO THE WARRANTIES OF MERCHANTABILITY,
+FITNESS FOR A PARTICULAR PURPOSE AND NONINFRINGEMENT. IN NO EVENT SHALL THE
+AUTHORS OR COPYRIGHT HOLDERS BE LIABLE FOR ANY CLAIM, DAMAGES OR OTHER
+LIABILITY, WHETHER IN AN ACTION OF CONTRACT, TORT OR OTHERWISE, ARISING FROM,
+OUT OF OR IN CONNECTION WITH THE SOFTWARE OR THE USE OR OTHER DEALINGS IN
+THE SOFTWARE.
+
+----
+
+prosemirror-inputrules 1.7.0 (MIT)
+
+Copyright (C) 2015-2017 by Marijn Haverbeke <marijn@haverbeke.berlin> and others
+
+Permission is hereby granted, free of charge, to any person obtaining a copy
+of this software and associated documentation files (the "Software"), to deal
+in the Software without restriction, including without limitation the rights
+to use, copy, modify, merge, publish, distribute, sublicense, and/or sell
+copies of the Software, and to permit persons to whom the Software is
+furnished to do so, subject to the following conditions:
+
+The above copyright notice and this permission notice shall be included in
+all copies or substantial portions of the Software.
+
+THE SOFTWARE IS PROVIDED "AS IS", WITHOUT WARRANTY OF ANY KIND, EXPRESS OR
+IMPLIED, INCLUDING BUT NOT LIMITED TO THE WARRANTIES OF MERCHANTABILITY,
+FITNESS FOR A PARTICULAR PURPOSE AND NONINFRINGEMENT. IN NO EVENT SHALL THE
+AUTHORS OR COPYRIGHT HOLDERS BE LIABLE FOR ANY CLAIM, DAMAGES OR OTHER
+LIABILITY, WHETHER IN AN ACTION OF CONTRACT, TORT OR OTHERWISE, ARISING FROM,
+OUT OF OR IN CONNECTION WITH THE SOFTWARE OR THE USE OR OTHER DEALINGS IN
+THE SOFTWARE.
+
+----
+
+prosemirror-keymap 1.2.3 (MIT)
+
+Copyright (C) 2015-2017 by Marijn Haverbeke <marijn@haverbeke.berlin> and others
+
+Permission is hereby granted, free of charge, to any person obtaining a copy
+of this software and associated documentation files (the "Software"), to deal
+in the Software without restriction, including without limitation the rights
+to use, copy, modify, merge, publish, distribute, sublicense, and/or sell
+copies of the Software, and to permit persons to whom the Software is
+furnished to do so, subject to the following conditions:
+
+The above copyright notice and this permission notice shall be included in
+all copies or substantial portions of the Software.
+
+THE SOFTWARE IS PROVIDED "AS IS", WITHOUT WARRANTY OF ANY KIND, EXPRESS OR
+IMPLIED, INCLUDING BUT NOT LIMITED TO THE WARRANTIES OF MERCHANTABILITY,
+FITNESS FOR A PARTICULAR PURPOSE AND NONINFRINGEMENT. IN NO EVENT SHALL THE
+AUTHORS OR COPYRIGHT HOLDERS BE LIABLE FOR ANY CLAIM, DAMAGES OR OTHER
+LIABILITY, WHETHER IN AN ACTION OF CONTRACT, TORT OR OTHERWISE, ARISING FROM,
+OUT OF OR IN CONNECTION WITH THE SOFTWARE OR THE USE OR OTHER DEALINGS IN
+THE SOFTWARE.
+
+----
+
+prosemirror-markdown 1.13.9 (MIT)
+
+Copyright (C) 2015-2017 by Marijn Haverbeke <marijn@haverbeke.berlin> and others
+
+Permission is hereby granted, free of charge, to any person obtaining a copy
+of this software and associated documentation files (the "Software"), to deal
+in the Software without restriction, including without limitation the rights
+to use, copy, modify, merge, publish, distribute, sublicense, and/or sell
+copies of the Software, and to permit persons to whom the Software is
+furnished to do so, subject to the following conditions:
+
+The above copyright notice and this permission notice shall be included in
+all copies or substantial portions of the Software.
+
+THE SOFTWARE IS PROVIDED "AS IS", WITHOUT WARRANTY OF ANY KIND, EXPRESS OR
+IMPLIED, INCLUDING BUT NOT LIMITED TO THE WARRANTIES OF MERCHANTABILITY,
+FITNESS FOR A PARTICULAR PURPOSE AND NONINFRINGEMENT. IN NO EVENT SHALL THE
+AUTHORS OR COPYRIGHT HOLDERS BE LIABLE FOR ANY CLAIM, DAMAGES OR OTHER
+LIABILITY, WHETHER IN AN ACTION OF CONTRACT, TORT OR OTHERWISE, ARISING FROM,
+OUT OF OR IN CONNECTION WITH THE SOFTWARE OR THE USE OR OTHER DEALINGS IN
+THE SOFTWARE.
+
+----
+
+prosemirror-model 1.25.13 (MIT)
+
+Copyright (C) 2015-2017 by Marijn Haverbeke <marijn@haverbeke.berlin> and others
+
+Permission is hereby granted, free of charge, to any person obtaining a copy
+of this software and associated documentation files (the "Software"), to deal
+in the Software without restriction, including without limitation the rights
+to use, copy, modify, merge, publish, distribute, sublicense, and/or sell
+copies of the Software, and to permit persons to whom the Software is
+furnished to do so, subject to the following conditions:
+
+The above copyright notice and this permission notice shall be included in
+all copies or substantial portions of the Software.
+
+THE SOFTWARE IS PROVIDED "AS IS", WITHOUT WARRANTY OF ANY KIND, EXPRESS OR
+IMPLIED, INCLUDING BUT NOT LIMITED TO THE WARRANTIES OF MERCHANTABILITY,
+FITNESS FOR A PARTICULAR PURPOSE AND NONINFRINGEMENT. IN NO EVENT SHALL THE
+AUTHORS OR COPYRIGHT HOLDERS BE LIABLE FOR ANY CLAIM, DAMAGES OR OTHER
+LIABILITY, WHETHER IN AN ACTION OF CONTRACT, TORT OR OTHERWISE, ARISING FROM,
+OUT OF OR IN CONNECTION WITH THE SOFTWARE OR THE USE OR OTHER DEALINGS IN
+THE SOFTWARE.
+
+----
+
+prosemirror-schema-list 1.6.1 (MIT)
+
+Copyright (C) 2015-2017 by Marijn Haverbeke <marijn@haverbeke.berlin> and others
+
+Permission is hereby granted, free of charge, to any person obtaining a copy
+of this software and associated documentation files (the "Software"), to deal
+in the Software without restriction, including without limitation the rights
+to use, copy, modify, merge, publish, distribute, sublicense, and/or sell
+copies of the Software, and to permit persons to whom the Software is
+furnished to do so, subject to the following conditions:
+
+The above copyright notice and this permission notice shall be included in
+all copies or substantial portions of the Software.
+
+THE SOFTWARE IS PROVIDED "AS IS", WITHOUT WARRANTY OF ANY KIND, EXPRESS OR
+IMPLIED, INCLUDING BUT NOT LIMITED TO THE WARRANTIES OF MERCHANTABILITY,
+FITNESS FOR A PARTICULAR PURPOSE AND NONINFRINGEMENT. IN NO EVENT SHALL THE
+AUTHORS OR COPYRIGHT HOLDERS BE LIABLE FOR ANY CLAIM, DAMAGES OR OTHER
+LIABILITY, WHETHER IN AN ACTION OF CONTRACT, TORT OR OTHERWISE, ARISING FROM,
+OUT OF OR IN CONNECTION WITH THE SOFTWARE OR THE USE OR OTHER DEALINGS IN
+THE SOFTWARE.
+
+----
+
+prosemirror-state 1.4.4 (MIT)
+
+Copyright (C) 2015-2017 by Marijn Haverbeke <marijn@haverbeke.berlin> and others
+
+Permission is hereby granted, free of charge, to any person obtaining a copy
+of this software and associated documentation files (the "Software"), to deal
+in the Software without restriction, including without limitation the rights
+to use, copy, modify, merge, publish, distribute, sublicense, and/or sell
+copies of the Software, and to permit persons to whom the Software is
+furnished to do so, subject to the following conditions:
+
+The above copyright notice and this permission notice shall be included in
+all copies or substantial portions of the Software.
+
+THE SOFTWARE IS PROVIDED "AS IS", WITHOUT WARRANTY OF ANY KIND, EXPRESS OR
+IMPLIED, INCLUDING BUT NOT LIMITED TO THE WARRANTIES OF MERCHANTABILITY,
+FITNESS FOR A PARTICULAR PURPOSE AND NONINFRINGEMENT. IN NO EVENT SHALL THE
+AUTHORS OR COPYRIGHT HOLDERS BE LIABLE FOR ANY CLAIM, DAMAGES OR OTHER
+LIABILITY, WHETHER IN AN ACTION OF CONTRACT, TORT OR OTHERWISE, ARISING FROM,
+OUT OF OR IN CONNECTION WITH THE SOFTWARE OR THE USE OR OTHER DEALINGS IN
+THE SOFTWARE.
+
+----
+
+prosemirror-transform 1.12.7 (MIT)
+
+Copyright (C) 2015-2017 by Marijn Haverbeke <marijn@haverbeke.berlin> and others
+
+Permission is hereby granted, free of charge, to any person obtaining a copy
+of this software and associated documentation files (the "Software"), to deal
+in the Software without restriction, including without limitation the rights
+to use, copy, modify, merge, publish, distribute, sublicense, and/or sell
+copies of the Software, and to permit persons to whom the Software is
+furnished to do so, subject to the following conditions:
+
+The above copyright notice and this permission notice shall be included in
+all copies or substantial portions of the Software.
+
+THE SOFTWARE IS PROVIDED "AS IS", WITHOUT WARRANTY OF ANY KIND, EXPRESS OR
+IMPLIED, INCLUDING BUT NOT LIMITED TO THE WARRANTIES OF MERCHANTABILITY,
+FITNESS FOR A PARTICULAR PURPOSE AND NONINFRINGEMENT. IN NO EVENT SHALL THE
+AUTHORS OR COPYRIGHT HOLDERS BE LIABLE FOR ANY CLAIM, DAMAGES OR OTHER
+LIABILITY, WHETHER IN AN ACTION OF CONTRACT, TORT OR OTHERWISE, ARISING FROM,
+OUT OF OR IN CONNECTION WITH THE SOFTWARE OR THE USE OR OTHER DEALINGS IN
+THE SOFTWARE.
+
+----
+
+prosemirror-view 1.44.0 (MIT)
+
+Copyright (C) 2015-2017 by Marijn Haverbeke <marijn@haverbeke.berlin> and others
+
+Permission is hereby granted, free of charge, to any person obtaining a copy
+of this software and associated documentation files (the "Software"), to deal
+in the Software without restriction, including without limitation the rights
+to use, copy, modify, merge, publish, distribute, sublicense, and/or sell
+copies of the Software, and to permit persons to whom the Software is
+furnished to do so, subject to the following conditions:
+
+The above copyright notice and this permission notice shall be included in
+all copies or substantial portions of the Software.
+
+THE SOFTWARE IS PROVIDED "AS IS", WITHOUT WARRANTY OF ANY KIND, EXPRESS OR
+IMPLIED, INCLUDING BUT NOT LIMITED TO THE WARRANTIES OF MERCHANTABILITY,
+FITNESS FOR A PARTICULAR PURPOSE AND NONINFRINGEMENT. IN NO EVENT SHALL THE
+AUTHORS OR COPYRIGHT HOLDERS BE LIABLE FOR ANY CLAIM, DAMAGES OR OTHER
+LIABILITY, WHETHER IN AN ACTION OF CONTRACT, TORT OR OTHERWISE, ARISING FROM,
+OUT OF OR IN CONNECTION WITH THE SOFTWARE OR THE USE OR OTHER DEALINGS IN
+THE SOFTWARE.
+
+----
+
+punycode.js 2.3.1 (MIT)
+
+Copyright Mathias Bynens <https://mathiasbynens.be/>
+
+Permission is hereby granted, free of charge, to any person obtaining
+a copy of this software and associated documentation files (the
+"Software"), to deal in the Software without restriction, including
+without limitation the rights to use, copy, modify, merge, publish,
+distribute, sublicense, and/or sell copies of the Software, and to
+permit persons to whom the Software is furnished to do so, subject to
+the following conditions:
+
+The above copyright notice and this permission notice shall be
+included in all copies or substantial portions of the Software.
+
+THE SOFTWARE IS PROVIDED "AS IS", WITHOUT WARRANTY OF ANY KIND,
+EXPRESS OR IMPLIED, INCLUDING BUT NOT LIMITED TO THE WARRANTIES OF
+MERCHANTABILITY, FITNESS FOR A PARTICULAR PURPOSE AND
+NONINFRINGEMENT. IN NO EVENT SHALL THE AUTHORS OR COPYRIGHT HOLDERS BE
+LIABLE FOR ANY CLAIM, DAMAGES OR OTHER LIABILITY, WHETHER IN AN ACTION
+OF CONTRACT, TORT OR OTHERWISE, ARISING FROM, OUT OF OR IN CONNECTION
+WITH THE SOFTWARE OR THE USE OR OTHER DEALINGS IN THE SOFTWARE.
+
+----
+
+rope-sequence 1.3.4 (MIT)
+
+Copyright (C) 2016 by Marijn Haverbeke <marijn@haverbeke.berlin>
+
+Permission is hereby granted, free of charge, to any person obtaining a copy
+of this software and associated documentation files (the "Software"), to deal
+in the Software without restriction, including without limitation the rights
+to use, copy, modify, merge, publish, distribute, sublicense, and/or sell
+copies of the Software, and to permit persons to whom the Software is
+furnished to do so, subject to the following conditions:
+
+The above copyright notice and this permission notice shall be included in
+all copies or substantial portions of the Software.
+
+THE SOFTWARE IS PROVIDED "AS IS", WITHOUT WARRANTY OF ANY KIND, EXPRESS OR
+IMPLIED, INCLUDING BUT NOT LIMITED TO THE WARRANTIES OF MERCHANTABILITY,
+FITNESS FOR A PARTICULAR PURPOSE AND NONINFRINGEMENT. IN NO EVENT SHALL THE
+AUTHORS OR COPYRIGHT HOLDERS BE LIABLE FOR ANY CLAIM, DAMAGES OR OTHER
+LIABILITY, WHETHER IN AN ACTION OF CONTRACT, TORT OR OTHERWISE, ARISING FROM,
+OUT OF OR IN CONNECTION WITH THE SOFTWARE OR THE USE OR OTHER DEALINGS IN
+THE SOFTWARE.
+
+----
+
+uc.micro 2.1.0 (MIT)
+
+Copyright Mathias Bynens <https://mathiasbynens.be/>
+
+Permission is hereby granted, free of charge, to any person obtaining
+a copy of this software and associated documentation files (the
+"Software"), to deal in the Software without restriction, including
+without limitation the rights to use, copy, modify, merge, publish,
+distribute, sublicense, and/or sell copies of the Software, and to
+permit persons to whom the Software is furnished to do so, subject to
+the following conditions:
+
+The above copyright notice and this permission notice shall be
+included in all copies or substantial portions of the Software.
+
+THE SOFTWARE IS PROVIDED "AS IS", WITHOUT WARRANTY OF ANY KIND,
+EXPRESS OR IMPLIED, INCLUDING BUT NOT LIMITED TO THE WARRANTIES OF
+MERCHANTABILITY, FITNESS FOR A PARTICULAR PURPOSE AND
+NONINFRINGEMENT. IN NO EVENT SHALL THE AUTHORS OR COPYRIGHT HOLDERS BE
+LIABLE FOR ANY CLAIM, DAMAGES OR OTHER LIABILITY, WHETHER IN AN ACTION
+OF CONTRACT, TORT OR OTHERWISE, ARISING FROM, OUT OF OR IN CONNECTION
+WITH THE SOFTWARE OR THE USE OR OTHER DEALINGS IN THE SOFTWARE.
+
+----
+
+w3c-keyname 2.2.8 (MIT)
+
+Copyright (C) 2016 by Marijn Haverbeke <marijn@haverbeke.berlin> and others
+
+Permission is hereby granted, free of charge, to any person obtaining a copy
+of this software and associated documentation files (the "Software"), to deal
+in the Software without restriction, including without limitation the rights
+to use, copy, modify, merge, publish, distribute, sublicense, and/or sell
+copies of the Software, and to permit persons to whom the Software is
+furnished to do so, subject to the following conditions:
+
+The above copyright notice and this permission notice shall be included in
+all copies or substantial portions of the Software.
+
+THE SOFTWARE IS PROVIDED "AS IS", WITHOUT WARRANTY OF ANY KIND, EXPRESS OR
+IMPLIED, INCLUDING BUT NOT LIMITED TO THE WARRANTIES OF MERCHANTABILITY,
+FITNESS FOR A PARTICULAR PURPOSE AND NONINFRINGEMENT. IN NO EVENT SHALL THE
+AUTHORS OR COPYRIGHT HOLDERS BE LIABLE FOR ANY CLAIM, DAMAGES OR OTHER
+LIABILITY, WHETHER IN AN ACTION OF CONTRACT, TORT OR OTHERWISE, ARISING FROM,
+OUT OF OR IN CONNECTION WITH THE SOFTWARE OR THE USE OR OTHER DEALINGS IN
+THE SOFTWARE.
+*/
