@@ -111,6 +111,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "member_labels",
         include_str!("../../migrations/sqlite/0016_member_labels.sql"),
     ),
+    (
+        19,
+        "stripe",
+        include_str!("../../migrations/sqlite/0019_stripe.sql"),
+    ),
 ];
 
 /// Most idle reader connections kept open.
