@@ -3,6 +3,7 @@
 //! progress, relative times, Admin API tokens, editorial rules, which
 //! addresses are public). Nothing here does I/O or knows about HTTP/SQL.
 
+pub mod billing;
 pub mod campaign;
 pub mod cursor;
 pub mod diff;

@@ -2,6 +2,11 @@
 //! post whose time passed while the server was down is published at once) the
 //! store publishes what is due. The decision lives in one UPDATE, so several
 //! instances running this at once publish each post exactly once.
+//!
+//! Lapsed payments: every minute, paying members whose `past_due`
+//! subscription is past its grace (see `masthead_domain::billing`) are
+//! settled again, so they see the teaser once the grace ends even if Stripe
+//! says nothing more.
 
 use std::time::Duration;
 
@@ -10,12 +15,26 @@ use tokio::task::JoinHandle;
 use crate::state::AppState;
 
 const EVERY: Duration = Duration::from_secs(1);
+/// Ticks between two sweeps for lapsed payments.
+const LAPSE_EVERY_TICKS: u32 = 60;
 
 pub fn spawn_scheduler(state: AppState) -> JoinHandle<()> {
     tokio::spawn(async move {
         let mut shutdown = state.shutdown_signal();
+        let mut tick: u32 = 0;
         loop {
             let now = masthead_store::now_ms();
+            if tick.is_multiple_of(LAPSE_EVERY_TICKS) {
+                match state.store.lapse_overdue_members(now).await {
+                    Ok(ids) if !ids.is_empty() => {
+                        tracing::info!(count = ids.len(), "members whose payment lapsed are free again");
+                        state.wrote.notify_one();
+                    }
+                    Ok(_) => {}
+                    Err(e) => tracing::warn!(error = %e, "the sweep for lapsed payments failed"),
+                }
+            }
+            tick = tick.wrapping_add(1);
             match state.store.publish_due(now).await {
                 Ok(ids) if !ids.is_empty() => {
                     tracing::info!(count = ids.len(), "published scheduled posts");

@@ -6,6 +6,7 @@
 
 pub mod api;
 pub mod backup;
+pub mod billing;
 pub mod copy;
 pub mod editing;
 pub mod media;
