@@ -8,7 +8,7 @@
 //! arms side by side, so adding an operation means writing both. Row types
 //! come from `masthead-model` and are re-exported here.
 
-mod billing;
+mod paid;
 mod copy;
 pub mod error;
 mod lease;
@@ -24,7 +24,7 @@ pub mod testing;
 use std::path::Path;
 use std::sync::Arc;
 
-pub use billing::format_amount;
+pub use paid::format_amount;
 pub use error::{StoreError, StoreResult};
 pub use masthead_model::*;
 pub use postgres::{PgStore, describe_url as describe_postgres_url};

@@ -37,6 +37,8 @@ mod permissions;
 mod public_url;
 #[path = "site/search.rs"]
 mod search;
+#[path = "site/stripe.rs"]
+mod stripe;
 #[path = "site/transfer.rs"]
 mod transfer;
 #[path = "site/webhooks.rs"]

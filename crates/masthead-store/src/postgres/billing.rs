@@ -9,7 +9,7 @@ use tokio_postgres::Row;
 
 use super::sql::{exec, map, row_one, row_opt, rows};
 use super::write::PgWriter;
-use crate::billing::{self, Settled, SubscriptionLine};
+use crate::paid::{self as billing, Settled, SubscriptionLine};
 use crate::error::StoreResult;
 use crate::model::ChangeTopic;
 use masthead_domain::billing::PAST_DUE_GRACE_MS;

@@ -7,7 +7,8 @@ use masthead_domain::Email;
 
 use super::tests::TestDb;
 use crate::Store;
-use crate::model::*;
+use masthead_model::billing::*;
+use masthead_model::members::*;
 
 const T0: i64 = 1_800_000_000_000;
 const DAY: i64 = 86_400_000;

@@ -6,7 +6,7 @@
 use rusqlite::{Connection, OptionalExtension, Row, params};
 
 use super::write::Writer;
-use crate::billing::{self, Settled, SubscriptionLine};
+use crate::paid::{self as billing, Settled, SubscriptionLine};
 use crate::error::StoreResult;
 use crate::model::ChangeTopic;
 use masthead_domain::billing::PAST_DUE_GRACE_MS;

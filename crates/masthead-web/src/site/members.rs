@@ -189,8 +189,8 @@ pub(crate) struct MemberPage {
     pub(crate) email: String,
     pub(crate) name: String,
     pub(crate) csrf: String,
-    newsletters: Vec<NewsletterChoice>,
-    status: &'static str,
+    pub(crate) newsletters: Vec<NewsletterChoice>,
+    pub(crate) status: &'static str,
     /// The account page's paid plan, if the member has had one.
     pub(crate) plan: Option<crate::billing::checkout::PlanView>,
     /// The subscribe page's paid tiers.
@@ -198,7 +198,7 @@ pub(crate) struct MemberPage {
 }
 
 #[derive(Serialize)]
-struct NewsletterChoice {
+pub(crate) struct NewsletterChoice {
     id: i64,
     name: String,
     description: String,
