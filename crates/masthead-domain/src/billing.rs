@@ -24,8 +24,9 @@ pub const SIGNATURE_TOLERANCE_S: i64 = 300;
 pub fn grants_access(status: &str, current_period_end_ms: Option<i64>, now_ms: i64) -> bool {
     match status {
         "active" | "trialing" => true,
-        "past_due" => current_period_end_ms
-            .is_some_and(|end| now_ms <= end.saturating_add(PAST_DUE_GRACE_MS)),
+        "past_due" => {
+            current_period_end_ms.is_some_and(|end| now_ms <= end.saturating_add(PAST_DUE_GRACE_MS))
+        }
         _ => false,
     }
 }
@@ -159,7 +160,9 @@ pub fn is_secret_key(key: &str) -> bool {
 pub fn is_webhook_secret(secret: &str) -> bool {
     secret.starts_with("whsec_")
         && secret.len() > 14
-        && secret.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
+        && secret
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_')
 }
 
 #[cfg(test)]
@@ -215,14 +218,20 @@ mod tests {
         let body = br#"{"id":"evt_1"}"#;
         let t = 1_700_000_000;
         let good = format!("t={t},v1={}", sign(t, body, SECRET));
-        assert_eq!(verify_signature(Some(&good), body, SECRET, t + 10, 300), Ok(()));
+        assert_eq!(
+            verify_signature(Some(&good), body, SECRET, t + 10, 300),
+            Ok(())
+        );
         // A second v1 (a secret being rolled) may be the one that matches.
         let rolled = format!(
             "t={t},v1={},v1={},v0=abc",
             sign(t, body, "whsec_old_secret_000000"),
             sign(t, body, SECRET)
         );
-        assert_eq!(verify_signature(Some(&rolled), body, SECRET, t, 300), Ok(()));
+        assert_eq!(
+            verify_signature(Some(&rolled), body, SECRET, t, 300),
+            Ok(())
+        );
         assert_eq!(
             verify_signature(None, body, SECRET, t, 300),
             Err(SignatureError::Missing)
@@ -255,7 +264,10 @@ mod tests {
 
     #[test]
     fn secrets_show_only_their_kind_and_last_four() {
-        assert_eq!(mask_secret("sk_test_51Habcdefghijklmnabcd"), "sk_test_…abcd");
+        assert_eq!(
+            mask_secret("sk_test_51Habcdefghijklmnabcd"),
+            "sk_test_…abcd"
+        );
         assert_eq!(mask_secret("whsec_0123456789abcdefwxyz"), "whsec_…wxyz");
         assert_eq!(mask_secret("sk_test_short"), "sk_test_…");
         assert_eq!(mask_secret("nonsense"), "…");

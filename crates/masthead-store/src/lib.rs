@@ -8,11 +8,11 @@
 //! arms side by side, so adding an operation means writing both. Row types
 //! come from `masthead-model` and are re-exported here.
 
-mod paid;
 mod copy;
 pub mod error;
 mod lease;
 mod ops;
+mod paid;
 mod postgres;
 mod roster;
 mod search;
@@ -24,9 +24,9 @@ pub mod testing;
 use std::path::Path;
 use std::sync::Arc;
 
-pub use paid::format_amount;
 pub use error::{StoreError, StoreResult};
 pub use masthead_model::*;
+pub use paid::format_amount;
 pub use postgres::{PgStore, describe_url as describe_postgres_url};
 pub use search::{SearchFilters, SearchHit, SearchPage};
 pub use sqlite::backup::check_snapshot;

@@ -66,7 +66,10 @@ pub fn format_amount(amount: i64, currency: &str) -> String {
 }
 
 /// The history line for a subscription that is new or changed.
-pub(crate) fn subscription_line(s: &SubscriptionState, before: Option<&SubscriptionState>) -> Option<String> {
+pub(crate) fn subscription_line(
+    s: &SubscriptionState,
+    before: Option<&SubscriptionState>,
+) -> Option<String> {
     let what = match before {
         None => "started",
         Some(b) if b.status != s.status => "changed",
@@ -79,7 +82,11 @@ pub(crate) fn subscription_line(s: &SubscriptionState, before: Option<&Subscript
         s.subscription_id,
         s.status,
         format_amount(s.amount, &s.currency),
-        if s.cadence.is_empty() { "period" } else { &s.cadence }
+        if s.cadence.is_empty() {
+            "period"
+        } else {
+            &s.cadence
+        }
     );
     if s.cancel_at_period_end {
         line.push_str(", ends at the end of the period");

@@ -27,7 +27,10 @@ pub fn spawn_scheduler(state: AppState) -> JoinHandle<()> {
             if tick.is_multiple_of(LAPSE_EVERY_TICKS) {
                 match state.store.lapse_overdue_members(now).await {
                     Ok(ids) if !ids.is_empty() => {
-                        tracing::info!(count = ids.len(), "members whose payment lapsed are free again");
+                        tracing::info!(
+                            count = ids.len(),
+                            "members whose payment lapsed are free again"
+                        );
                         state.wrote.notify_one();
                     }
                     Ok(_) => {}

@@ -360,7 +360,9 @@ fn stripe_env(args: &ServeArgs) -> Result<masthead_web::StripeEnv> {
     };
     let base = args.stripe_api_base.trim().trim_end_matches('/');
     if !(base.starts_with("https://") || base.starts_with("http://")) {
-        bail!("MASTHEAD_STRIPE_API_BASE (--stripe-api-base) must be an http(s) address, such as https://api.stripe.com");
+        bail!(
+            "MASTHEAD_STRIPE_API_BASE (--stripe-api-base) must be an http(s) address, such as https://api.stripe.com"
+        );
     }
     Ok(masthead_web::StripeEnv {
         secret_key: key,

@@ -9,9 +9,9 @@ use tokio_postgres::Row;
 
 use super::sql::{exec, map, row_one, row_opt, rows};
 use super::write::PgWriter;
-use crate::paid::{self as billing, Settled, SubscriptionLine};
 use crate::error::StoreResult;
 use crate::model::ChangeTopic;
+use crate::paid::{self as billing, Settled, SubscriptionLine};
 use masthead_domain::billing::PAST_DUE_GRACE_MS;
 use masthead_model::billing::*;
 
@@ -147,7 +147,10 @@ pub async fn member_billing(c: &impl GenericClient, member_id: i64) -> StoreResu
     })
 }
 
-pub async fn member_events(c: &impl GenericClient, member_id: i64) -> StoreResult<Vec<MemberEvent>> {
+pub async fn member_events(
+    c: &impl GenericClient,
+    member_id: i64,
+) -> StoreResult<Vec<MemberEvent>> {
     let rs = rows(
         c,
         "SELECT id, member_id, kind, detail, created_at FROM member_events
@@ -209,7 +212,7 @@ impl PgWriter<'_> {
             None => None,
         };
         let by_email = match (by_id, &link.email) {
-            (None, Some(email)) => self.member_by_email_key(&email.key()).await?,
+            (None, Some(email)) => self.member_by_email_key(email.key()).await?,
             _ => None,
         };
         let (member_id, created) = match (by_id.or(by_email), &link.email) {
@@ -244,7 +247,7 @@ impl PgWriter<'_> {
                         (id, true)
                     }
                     // The address joined meanwhile (another transaction).
-                    None => match self.member_by_email_key(&email.key()).await? {
+                    None => match self.member_by_email_key(email.key()).await? {
                         Some(id) => (id, false),
                         None => return Ok(CustomerLinked::NoMember),
                     },

@@ -151,7 +151,10 @@ async fn run(store: &Store) -> Vec<String> {
     // A subscription for a customer who is nobody's is kept, unlinked, then
     // adopted when Bob's address links the customer.
     let unknown = store
-        .sync_subscription(sub("sub_2", "cus_b", "price_elsewhere", "active", T0 + DAY), T0)
+        .sync_subscription(
+            sub("sub_2", "cus_b", "price_elsewhere", "active", T0 + DAY),
+            T0,
+        )
         .await
         .expect("sync unknown");
     assert_eq!(unknown, SubscriptionSynced::UnknownCustomer);
@@ -220,7 +223,10 @@ async fn run(store: &Store) -> Vec<String> {
     ending.cancel_at_period_end = true;
     store.sync_subscription(ending, T0).await.expect("ending");
     store
-        .sync_subscription(sub("sub_1", "cus_a", "plan_m", "canceled", T0 + 40 * DAY), T0)
+        .sync_subscription(
+            sub("sub_1", "cus_a", "plan_m", "canceled", T0 + 40 * DAY),
+            T0,
+        )
         .await
         .expect("canceled");
     assert_eq!(status_of(store, 1).await, "free");
@@ -243,12 +249,7 @@ async fn run(store: &Store) -> Vec<String> {
     assert_eq!(status_of(store, 3).await, "comped");
 
     // Events: recorded once.
-    assert!(
-        !store
-            .stripe_event_seen("evt_1".into())
-            .await
-            .expect("seen")
-    );
+    assert!(!store.stripe_event_seen("evt_1".into()).await.expect("seen"));
     let first = store
         .record_stripe_event("evt_1".into(), "invoice.paid".into(), "applied".into(), T0)
         .await
@@ -320,5 +321,9 @@ async fn billing_operations_agree_on_both_backends() {
     ] {
         assert!(ada.contains(line), "{line} missing from {ada}");
     }
-    assert!(lite_seen[0].contains("source: \"stripe\""), "{}", lite_seen[0]);
+    assert!(
+        lite_seen[0].contains("source: \"stripe\""),
+        "{}",
+        lite_seen[0]
+    );
 }

@@ -6,9 +6,9 @@
 use rusqlite::{Connection, OptionalExtension, Row, params};
 
 use super::write::Writer;
-use crate::paid::{self as billing, Settled, SubscriptionLine};
 use crate::error::StoreResult;
 use crate::model::ChangeTopic;
+use crate::paid::{self as billing, Settled, SubscriptionLine};
 use masthead_domain::billing::PAST_DUE_GRACE_MS;
 use masthead_model::billing::*;
 
@@ -67,39 +67,39 @@ fn price_from_row(r: &Row<'_>) -> rusqlite::Result<StripePrice> {
 }
 
 pub fn stripe_customer_member(c: &Connection, customer_id: &str) -> StoreResult<Option<i64>> {
-    Ok(c
-        .prepare_cached("SELECT member_id FROM stripe_customers WHERE customer_id = ?1")?
-        .query_row([customer_id], |r| r.get(0))
-        .optional()?)
+    Ok(
+        c.prepare_cached("SELECT member_id FROM stripe_customers WHERE customer_id = ?1")?
+            .query_row([customer_id], |r| r.get(0))
+            .optional()?,
+    )
 }
 
 pub fn stripe_event_seen(c: &Connection, event_id: &str) -> StoreResult<bool> {
-    Ok(c
-        .prepare_cached("SELECT 1 FROM stripe_events WHERE event_id = ?1")?
-        .query_row([event_id], |_| Ok(()))
-        .optional()?
-        .is_some())
+    Ok(
+        c.prepare_cached("SELECT 1 FROM stripe_events WHERE event_id = ?1")?
+            .query_row([event_id], |_| Ok(()))
+            .optional()?
+            .is_some(),
+    )
 }
 
 pub fn stripe_product_of_tier(c: &Connection, tier_id: i64) -> StoreResult<Option<String>> {
-    Ok(c
-        .prepare_cached(
-            "SELECT stripe_product_id FROM stripe_products WHERE tier_id = ?1
+    Ok(c.prepare_cached(
+        "SELECT stripe_product_id FROM stripe_products WHERE tier_id = ?1
              ORDER BY created_at DESC, stripe_product_id LIMIT 1",
-        )?
-        .query_row([tier_id], |r| r.get(0))
-        .optional()?)
+    )?
+    .query_row([tier_id], |r| r.get(0))
+    .optional()?)
 }
 
 pub fn stripe_prices_of_tier(c: &Connection, tier_id: i64) -> StoreResult<Vec<StripePrice>> {
-    Ok(c
-        .prepare_cached(
-            "SELECT stripe_price_id, stripe_product_id, tier_id, amount, currency, cadence, active
+    Ok(c.prepare_cached(
+        "SELECT stripe_price_id, stripe_product_id, tier_id, amount, currency, cadence, active
              FROM stripe_prices WHERE tier_id = ?1
              ORDER BY active DESC, created_at DESC, stripe_price_id",
-        )?
-        .query_map([tier_id], price_from_row)?
-        .collect::<Result<_, _>>()?)
+    )?
+    .query_map([tier_id], price_from_row)?
+    .collect::<Result<_, _>>()?)
 }
 
 pub fn member_billing(c: &Connection, member_id: i64) -> StoreResult<MemberBilling> {
@@ -124,21 +124,20 @@ pub fn member_billing(c: &Connection, member_id: i64) -> StoreResult<MemberBilli
 }
 
 pub fn member_events(c: &Connection, member_id: i64) -> StoreResult<Vec<MemberEvent>> {
-    Ok(c
-        .prepare_cached(
-            "SELECT id, member_id, kind, detail, created_at FROM member_events
+    Ok(c.prepare_cached(
+        "SELECT id, member_id, kind, detail, created_at FROM member_events
              WHERE member_id = ?1 ORDER BY id",
-        )?
-        .query_map([member_id], |r| {
-            Ok(MemberEvent {
-                id: r.get(0)?,
-                member_id: r.get(1)?,
-                kind: r.get(2)?,
-                detail: r.get(3)?,
-                created_ms: r.get(4)?,
-            })
-        })?
-        .collect::<Result<_, _>>()?)
+    )?
+    .query_map([member_id], |r| {
+        Ok(MemberEvent {
+            id: r.get(0)?,
+            member_id: r.get(1)?,
+            kind: r.get(2)?,
+            detail: r.get(3)?,
+            created_ms: r.get(4)?,
+        })
+    })?
+    .collect::<Result<_, _>>()?)
 }
 
 impl Writer<'_> {
@@ -197,7 +196,12 @@ impl Writer<'_> {
                          WHERE status = 'active' AND subscribe_on_signup = 1",
                     )?
                     .execute(params![id, link.now_ms])?;
-                self.add_member_event(id, "billing", "Joined by subscribing through Stripe Checkout", link.now_ms)?;
+                self.add_member_event(
+                    id,
+                    "billing",
+                    "Joined by subscribing through Stripe Checkout",
+                    link.now_ms,
+                )?;
                 (id, true)
             }
             _ => return Ok(CustomerLinked::NoMember),

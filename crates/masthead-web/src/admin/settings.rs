@@ -3,9 +3,9 @@
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::Response;
+use masthead_domain::billing::{is_secret_key, is_webhook_secret};
 use masthead_domain::{Action, permits};
 use masthead_store::{Campaign, FeedContent, SettingsUpdate, now_ms};
-use masthead_domain::billing::{is_secret_key, is_webhook_secret};
 use serde::{Deserialize, Serialize};
 
 use crate::billing::{self, Secret, Source};

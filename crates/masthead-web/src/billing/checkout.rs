@@ -201,7 +201,10 @@ pub fn checkout_params(
             format!("{public_url}/subscribe/?canceled=1"),
         ),
         ("metadata[tier]".into(), tier.slug.clone()),
-        ("subscription_data[metadata][tier]".into(), tier.slug.clone()),
+        (
+            "subscription_data[metadata][tier]".into(),
+            tier.slug.clone(),
+        ),
     ];
     if let Some((id, email, customer)) = member {
         match customer {
@@ -432,9 +435,7 @@ pub async fn plan_view(state: &AppState, member_id: i64) -> Option<PlanView> {
     let sub = billing
         .subscriptions
         .iter()
-        .find(|s| {
-            masthead_domain::billing::grants_access(&s.status, s.current_period_end_ms, now)
-        })
+        .find(|s| masthead_domain::billing::grants_access(&s.status, s.current_period_end_ms, now))
         .or_else(|| billing.subscriptions.first())?;
     let tiers = paid_tiers(state).await.unwrap_or_default();
     let name = sub
@@ -520,9 +521,9 @@ mod tests {
         );
         let stranger = checkout_params("https://news.example", "plan_1", &tier, None);
         assert!(
-            !stranger
-                .iter()
-                .any(|(k, _)| k == "customer" || k == "customer_email" || k == "client_reference_id")
+            !stranger.iter().any(|(k, _)| k == "customer"
+                || k == "customer_email"
+                || k == "client_reference_id")
         );
     }
 }

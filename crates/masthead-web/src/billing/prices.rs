@@ -45,7 +45,10 @@ pub async fn ensure_price(
         .await
         .map_err(store_error)?;
     if let Some(p) = known.iter().find(|p| {
-        p.active && p.cadence == want.cadence && p.amount == want.amount && p.currency == want.currency
+        p.active
+            && p.cadence == want.cadence
+            && p.amount == want.amount
+            && p.currency == want.currency
     }) {
         return Ok(p.price_id.clone());
     }

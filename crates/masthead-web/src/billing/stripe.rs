@@ -73,7 +73,11 @@ fn http_client() -> Result<reqwest::Client, String> {
         .connect_timeout(CONNECT_TIMEOUT)
         .redirect(reqwest::redirect::Policy::none())
         .no_proxy()
-        .user_agent(concat!("Masthead/", env!("CARGO_PKG_VERSION"), " (billing)"))
+        .user_agent(concat!(
+            "Masthead/",
+            env!("CARGO_PKG_VERSION"),
+            " (billing)"
+        ))
         .build()
         .map_err(|e| e.to_string())
 }

@@ -89,13 +89,7 @@ pub async fn receive(State(state): State<AppState>, headers: HeaderMap, body: By
         .get("stripe-signature")
         .and_then(|v| v.to_str().ok());
     let now_s = now_ms() / 1000;
-    if let Err(e) = verify_signature(
-        header,
-        &body,
-        secret.expose(),
-        now_s,
-        SIGNATURE_TOLERANCE_S,
-    ) {
+    if let Err(e) = verify_signature(header, &body, secret.expose(), now_s, SIGNATURE_TOLERANCE_S) {
         tracing::warn!(reason = %e, "Stripe webhook refused");
         return refused(&e.to_string());
     }
@@ -118,7 +112,11 @@ pub async fn receive(State(state): State<AppState>, headers: HeaderMap, body: By
         Ok(o) => o,
         Err(Failed::Stripe(e)) => {
             tracing::error!(event = id, kind, error = %e, "Stripe webhook: Stripe failed; it will retry");
-            return answer(StatusCode::BAD_GATEWAY, None, Some("Stripe could not be read"));
+            return answer(
+                StatusCode::BAD_GATEWAY,
+                None,
+                Some("Stripe could not be read"),
+            );
         }
         Err(Failed::Store(e)) => {
             tracing::error!(event = id, kind, error = %e, "Stripe webhook: the database failed; Stripe will retry");
@@ -144,7 +142,10 @@ async fn handle(state: &AppState, kind: &str, object: &Value) -> Result<String, 
     let client = match super::client(state).await {
         Ok(c) => c,
         Err(StripeError::NotConfigured) => {
-            tracing::warn!(kind, "Stripe webhook: no secret key is set, so nothing can be fetched");
+            tracing::warn!(
+                kind,
+                "Stripe webhook: no secret key is set, so nothing can be fetched"
+            );
             return Err(Failed::Stripe(StripeError::NotConfigured));
         }
         Err(e) => return Err(e.into()),
@@ -285,7 +286,10 @@ async fn link_by_address(
         Err(StripeError::NotFound(_)) => return Ok(()),
         Err(e) => return Err(e.into()),
     };
-    let Some(email) = customer["email"].as_str().and_then(|e| Email::parse(e).ok()) else {
+    let Some(email) = customer["email"]
+        .as_str()
+        .and_then(|e| Email::parse(e).ok())
+    else {
         return Ok(());
     };
     let linked = state

@@ -37,7 +37,10 @@ impl StripeApi {
             .and_then(|l| l.local_addr())
             .expect("free port")
             .port();
-        let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/stripe_server.py");
+        let script = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/fixtures/stripe_server.py"
+        );
         let child = Command::new(&python)
             .arg(script)
             .args(["--port", &port.to_string()])
@@ -45,7 +48,9 @@ impl StripeApi {
             .stderr(Stdio::inherit())
             .spawn()
             .unwrap_or_else(|e| {
-                panic!("cannot run {python}: {e}; ./scripts/test.sh installs localstripe and stripe")
+                panic!(
+                    "cannot run {python}: {e}; ./scripts/test.sh installs localstripe and stripe"
+                )
             });
         let mut api = StripeApi {
             child,
@@ -322,12 +327,20 @@ async fn subscriptions_in_stripe_drive_members_through_signed_webhooks() {
         json!({"id": sub_id, "object": "subscription", "customer": ada_customer, "status": "canceled"}),
     );
     let t = masthead_store::now_ms() / 1000;
-    let (status, _) = deliver(&s, &cancel_forged, Some(&format!("t={t},v1={}", "0".repeat(64)))).await;
+    let (status, _) = deliver(
+        &s,
+        &cancel_forged,
+        Some(&format!("t={t},v1={}", "0".repeat(64))),
+    )
+    .await;
     assert_eq!(status, 400);
     let wrong_secret = api
         .sign(&cancel_forged, "whsec_somebodyelse0123456789", None)
         .await;
-    assert_eq!(deliver(&s, &cancel_forged, Some(&wrong_secret)).await.0, 400);
+    assert_eq!(
+        deliver(&s, &cancel_forged, Some(&wrong_secret)).await.0,
+        400
+    );
     assert_eq!(deliver(&s, &cancel_forged, None).await.0, 400);
     // A genuine signature over another body does not carry over.
     let genuine = api.sign(&cancel_forged, WHSEC, None).await;
@@ -418,7 +431,10 @@ async fn subscriptions_in_stripe_drive_members_through_signed_webhooks() {
         assert_eq!(r["stripe_version"], PINNED_VERSION, "{r}");
         assert_eq!(r["auth_scheme"], "Bearer", "{r}");
         if r["method"] == "POST" {
-            assert!(r["idempotency_key"].as_str().is_some_and(|k| k.len() >= 16), "{r}");
+            assert!(
+                r["idempotency_key"].as_str().is_some_and(|k| k.len() >= 16),
+                "{r}"
+            );
         }
     }
     assert!(
@@ -431,10 +447,7 @@ async fn subscriptions_in_stripe_drive_members_through_signed_webhooks() {
 #[tokio::test]
 async fn stripe_secrets_from_the_desk_are_masked_and_the_environment_wins() {
     let dir = TempDir::new("stripe-settings");
-    let s = Server::start_with_env(
-        &dir.0,
-        &[("MASTHEAD_STRIPE_WEBHOOK_SECRET", WHSEC)],
-    );
+    let s = Server::start_with_env(&dir.0, &[("MASTHEAD_STRIPE_WEBHOOK_SECRET", WHSEC)]);
     let (cookie, csrf) = signed_in(&s, "admin@courier.example", "administrator").await;
     let key = "sk_test_51DeskKeyabcdefghijklmnopWXYZ";
     let save = |form: Vec<(&'static str, String)>| {
@@ -452,20 +465,37 @@ async fn stripe_secrets_from_the_desk_are_masked_and_the_environment_wins() {
             (status, res.text().await.expect("html"))
         }
     };
-    let (status, html) = save(vec![("csrf", csrf.clone()), ("secret_key", "pk_test_public".into())]).await;
+    let (status, html) = save(vec![
+        ("csrf", csrf.clone()),
+        ("secret_key", "pk_test_public".into()),
+    ])
+    .await;
     assert_eq!(status, 422, "{html}");
     assert!(html.contains("not a Stripe secret key"), "{html}");
-    assert!(!html.contains("pk_test_public"), "the value typed is not shown back");
+    assert!(
+        !html.contains("pk_test_public"),
+        "the value typed is not shown back"
+    );
     let (status, html) = save(vec![("csrf", csrf.clone()), ("secret_key", key.into())]).await;
     assert_eq!(status, 200, "{html}");
     assert!(html.contains("sk_test_…WXYZ"), "{html}");
-    assert!(!html.contains("DeskKey"), "the key is never printed in full");
+    assert!(
+        !html.contains("DeskKey"),
+        "the key is never printed in full"
+    );
     // The webhook secret comes from the environment, and the desk says so.
     assert!(html.contains("whsec_…cdef"), "{html}");
-    assert!(html.contains("Set by the environment (MASTHEAD_STRIPE_WEBHOOK_SECRET)"), "{html}");
+    assert!(
+        html.contains("Set by the environment (MASTHEAD_STRIPE_WEBHOOK_SECRET)"),
+        "{html}"
+    );
     assert!(!html.contains(WHSEC));
     // Without the form's CSRF token: refused.
-    let (status, _) = save(vec![("csrf", "nope".into()), ("clear_secret_key", "1".into())]).await;
+    let (status, _) = save(vec![
+        ("csrf", "nope".into()),
+        ("clear_secret_key", "1".into()),
+    ])
+    .await;
     assert_eq!(status, 403);
     // An editor may not change them.
     let (editor, editor_csrf) = signed_in(&s, "ed@courier.example", "editor").await;
