@@ -12,12 +12,15 @@ real SMTP server (aiosmtpd, bench/smtp_counter.py) that records every
 recipient it accepts. While the send runs, the server is SIGKILLed at random
 moments and restarted at once, KILLS times; then the send is left to finish.
 
-Checks: every member was received at least once (none missing: a failure),
-no recipient is left queued or failed, and every recipient the database
-calls sent was received. A recipient received twice is the one window the
-design cannot close (the relay accepted it, the kill came before the record
-was written, see crates/masthead-web/src/newsletters/mod.rs): reported
-separately, and a failure only beyond one per sending lane per kill.
+Checks, at the relay, by recipient: every member received it exactly once
+(none missing, none twice), no recipient is left queued or failed, and
+every recipient the database calls sent was received. The design has one
+gap left (see crates/masthead-web/src/newsletters/mod.rs, "Exactly once"):
+a kill between recording a message as handed over and writing its final
+dot, a return and a system call wide, would lose that message. The run
+reports how many recipients were recorded from a handover (the kill came
+after the dot was written, before the relay's answer was recorded: each
+one a repeat under the older design).
 
 Run it with the Python that has aiosmtpd (MASTHEAD_TEST_PYTHON).
 """
@@ -33,7 +36,7 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import mailsetup as ms  # noqa: E402
 
-LANES = 4
+LANES = 4  # sending lanes (--mail-connections)
 
 
 def main():
@@ -103,18 +106,18 @@ def main():
             problems.append(f"{sent} recipients marked sent, not {len(emails)}")
         if unknown:
             problems.append(f"{len(unknown)} unexpected recipients")
-        allowed = LANES * len(kills)
         extra = sum(n - 1 for n in doubled.values())
-        if extra > allowed:
-            problems.append(f"{extra} duplicate messages, more than one per lane per kill ({allowed})")
+        if extra:
+            problems.append(f"{extra} duplicate messages (e.g. {list(doubled)[:3]})")
+        handed = ms.handed_over(data)
         print(f"  {len(emails)} recipients, {sum(received.values())} messages received in {elapsed:.1f} s; "
-              f"{len(kills)} kills; missing {len(missing)}; duplicates {extra} "
-              f"(the documented window: at most {allowed})", flush=True)
+              f"{len(kills)} kills; missing {len(missing)}; duplicates {extra}; "
+              f"recorded from a handover {handed}", flush=True)
         if problems:
             print("FAILED: " + "; ".join(problems), flush=True)
             sys.exit(1)
         print(f"mail kill test: ok: {len(emails)} recipients, {len(kills)} kills, 0 missing, "
-              f"{extra} duplicate(s) from the relay-accepted-not-recorded window", flush=True)
+              f"0 duplicates ({handed} recorded from a handover)", flush=True)
         ok = True
     finally:
         if server and server.proc and server.proc.poll() is None:

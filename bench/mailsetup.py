@@ -185,5 +185,16 @@ def open_recipients(data):
         con.close()
 
 
+def handed_over(data):
+    """Recipients recorded as sent from a handover: the server was killed
+    after writing the message's final dot, before recording the answer."""
+    con = sqlite3.connect(f"file:{os.path.join(data, 'masthead.db')}?mode=ro", uri=True, timeout=30)
+    try:
+        return con.execute(
+            "SELECT count(*) FROM email_recipients WHERE reply LIKE 'handed to the relay%'").fetchone()[0]
+    finally:
+        con.close()
+
+
 def python_for_sink():
     return os.environ.get("MASTHEAD_TEST_PYTHON") or sys.executable

@@ -551,7 +551,11 @@ def run_backend(backend, args, binary, pg_url):
 
         # 1. Cached (the default). 127.0.0.1 is named as a proxy so that the
         # join scripts below can stand for many readers' addresses.
-        srv = Server(binary, data, ["--trusted-proxy", "127.0.0.1"], pg_url)
+        # The site-wide ceiling on sign-up mails (6,000 a minute by default)
+        # is raised: the join rows measure how fast joins are taken, and a
+        # flat-out run asks for far more than any ceiling a site would set.
+        srv = Server(binary, data, ["--trusted-proxy", "127.0.0.1",
+                                    "--member-mail-per-minute", "10000000"], pg_url)
         results["cold_start_ms"] = srv.cold_start_ms
         docroot = os.path.join(tmp, "www")
         os.makedirs(docroot)

@@ -129,6 +129,11 @@ pub struct RecipientClaim {
     pub recipients: Vec<ClaimedRecipient>,
 }
 
+/// The reply recorded for a message handed over to the relay by a server
+/// that stopped before the relay's answer (see the store's `mark_handed`).
+pub const HANDED_REPLY: &str =
+    "handed to the relay; the server stopped before its answer, so it is not sent again";
+
 /// What became of one try.
 #[derive(Debug, Clone)]
 pub enum RecipientOutcome {

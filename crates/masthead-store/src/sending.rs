@@ -61,6 +61,44 @@ impl Store {
         }
     }
 
+    /// Marks a recipient held under `token` as handed over to the relay:
+    /// its body is written and only the final dot is left. A recipient
+    /// whose worker dies after this is recorded as sent by the next claim,
+    /// not sent again. `false` when the lease was lost (send nothing).
+    ///
+    /// Blocking, on purpose: the caller writes the dot on the same thread
+    /// the moment this returns, so that no scheduling gap (a task waiting
+    /// for a busy CPU) sits between the record and the dot, where a kill
+    /// would lose the message. Call it from a multi-thread runtime (it
+    /// steps aside with `block_in_place`); on another runtime SQLite runs
+    /// it in place and PostgreSQL refuses. The commit does not wait for
+    /// the disk (as `record_recipient`).
+    pub fn mark_handed_blocking(&self, id: i64, token: &str, now: i64) -> StoreResult<bool> {
+        use tokio::runtime::{Handle, RuntimeFlavor};
+        let multi_thread = Handle::try_current()
+            .map(|h| h.runtime_flavor() == RuntimeFlavor::MultiThread)
+            .unwrap_or(false);
+        match &*self.backend {
+            Backend::Sqlite(db) => {
+                let run = || db.write_relaxed(|w| w.mark_handed(id, token, now));
+                if multi_thread {
+                    tokio::task::block_in_place(run)
+                } else {
+                    run()
+                }
+            }
+            Backend::Postgres(db) if multi_thread => tokio::task::block_in_place(|| {
+                let token = token.to_owned();
+                Handle::current().block_on(db.write_relaxed_send(move |w| {
+                    Box::pin(async move { w.mark_handed(id, &token, now).await })
+                }))
+            }),
+            Backend::Postgres(_) => Err(crate::StoreError::Other(
+                "recording a handover on PostgreSQL needs a multi-thread runtime".into(),
+            )),
+        }
+    }
+
     /// Records one try under the lease `token`; `false` when the lease was
     /// lost and nothing was written. On SQLite the commit does not wait for
     /// the disk: a killed process loses nothing (the WAL is written), only a

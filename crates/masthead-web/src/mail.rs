@@ -9,10 +9,15 @@
 //! it holds links and codes.
 
 use std::path::PathBuf;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll};
 
 use lettre::message::header::ContentType;
 use lettre::message::{MultiPart, SinglePart};
 use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 
 #[derive(Clone)]
 pub struct Mailer {
@@ -20,7 +25,7 @@ pub struct Mailer {
     from: lettre::message::Mailbox,
     /// The relay, for connections of our own (see [`RelayConnection`]);
     /// `None` for `smtps://`, which goes through lettre's pool only.
-    relay: Option<std::sync::Arc<Relay>>,
+    relay: Option<Arc<Relay>>,
 }
 
 /// `%XX` escapes undone (a URL's user and password).
@@ -115,7 +120,7 @@ impl Mailer {
         let from = from
             .parse()
             .map_err(|e| format!("the sender address {from:?} is not valid: {e}"))?;
-        let relay = Relay::from_url(smtp_url).map(std::sync::Arc::new);
+        let relay = Relay::from_url(smtp_url).map(Arc::new);
         Ok(Mailer {
             transport,
             from,
@@ -188,19 +193,134 @@ impl Mailer {
     }
 }
 
+/// What a lane does between writing a message's body and its final dot:
+/// records that the message is being handed to the relay (see
+/// [`RelayConnection::deliver`]). It runs inside the socket's write, on
+/// the thread that writes the dot right after it, so it blocks (stepping
+/// aside from the runtime). An error stops the message there.
+pub type Handover = Box<dyn FnOnce() -> Result<(), String> + Send>;
+
+/// The handover of the message in hand, shared by a lane's connection and
+/// its socket.
+#[derive(Default)]
+struct HandoverSlot {
+    /// Set once the whole body is written: the next write is the final dot.
+    armed: AtomicBool,
+    waiting: Mutex<Option<Handover>>,
+}
+
+impl HandoverSlot {
+    fn set(&self, handover: Option<Handover>) {
+        *self.waiting.lock().unwrap_or_else(|p| p.into_inner()) = handover;
+        self.armed.store(false, Ordering::Release);
+    }
+}
+
+/// A lane's socket to the relay. Once armed, its next write first runs the
+/// slot's handover, and fails if the handover does: the final dot of a
+/// message never leaves before its handover is on record, and leaves at
+/// once after it. It sits below STARTTLS, so it holds the dot's encrypted
+/// record just the same.
+struct GatedStream {
+    inner: tokio::net::TcpStream,
+    slot: Arc<HandoverSlot>,
+}
+
+impl std::fmt::Debug for GatedStream {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("GatedStream").finish_non_exhaustive()
+    }
+}
+
+impl AsyncRead for GatedStream {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.get_mut().inner).poll_read(cx, buf)
+    }
+}
+
+impl AsyncWrite for GatedStream {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<std::io::Result<usize>> {
+        let this = self.get_mut();
+        if this.slot.armed.swap(false, Ordering::AcqRel) {
+            let handover = this
+                .slot
+                .waiting
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .take();
+            if let Some(handover) = handover
+                && let Err(why) = handover()
+            {
+                return Poll::Ready(Err(std::io::Error::other(why)));
+            }
+        }
+        Pin::new(&mut this.inner).poll_write(cx, buf)
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.get_mut().inner).poll_flush(cx)
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.get_mut().inner).poll_shutdown(cx)
+    }
+}
+
+impl lettre::transport::smtp::client::AsyncTokioStream for GatedStream {
+    fn peer_addr(&self) -> std::io::Result<std::net::SocketAddr> {
+        self.inner.peer_addr()
+    }
+}
+
+/// A message's body as lettre writes it, arming the slot once the body is
+/// out (lettre writes the final dot right after the last part).
+struct ArmAfterBody<'a> {
+    body: Option<&'a [u8]>,
+    slot: &'a HandoverSlot,
+}
+
+impl<'a> Iterator for ArmAfterBody<'a> {
+    type Item = &'a [u8];
+    fn next(&mut self) -> Option<&'a [u8]> {
+        let part = self.body.take();
+        if part.is_none() {
+            self.slot.armed.store(true, Ordering::Release);
+        }
+        part
+    }
+}
+
 /// One SMTP connection of a newsletter lane, kept open between messages
 /// and made again after any failure. Its socket has `TCP_NODELAY`: lettre
 /// writes a message's final `.` apart from its body, and with Nagle's
 /// algorithm that dot waits for the relay's delayed ACK (40 ms on Linux)
 /// on every message. lettre's own pool cannot set the option.
 pub struct RelayConnection {
-    relay: std::sync::Arc<Relay>,
+    relay: Arc<Relay>,
     conn: Option<lettre::transport::smtp::client::AsyncSmtpConnection>,
+    slot: Arc<HandoverSlot>,
 }
 
 impl RelayConnection {
+    fn new(relay: Arc<Relay>) -> RelayConnection {
+        RelayConnection {
+            relay,
+            conn: None,
+            slot: Arc::default(),
+        }
+    }
+
     async fn connect(
         relay: &Relay,
+        slot: &Arc<HandoverSlot>,
     ) -> Result<lettre::transport::smtp::client::AsyncSmtpConnection, String> {
         use lettre::transport::smtp::client::{AsyncSmtpConnection, TlsParameters};
         use lettre::transport::smtp::extension::ClientId;
@@ -213,6 +333,11 @@ impl RelayConnection {
         .map_err(|_| failed(&"connection timed out"))?
         .map_err(|e| failed(&e))?;
         stream.set_nodelay(true).map_err(|e| failed(&e))?;
+        slot.set(None);
+        let stream = GatedStream {
+            inner: stream,
+            slot: slot.clone(),
+        };
         let hello = ClientId::default();
         let mut conn = AsyncSmtpConnection::connect_with_transport(Box::new(stream), &hello)
             .await
@@ -239,13 +364,19 @@ impl RelayConnection {
     /// Forgets the connection (a send abandoned half-way).
     pub fn reset(&mut self) {
         self.conn = None;
+        self.slot.set(None);
     }
 
-    /// Sends one message, connecting first if needed.
-    pub async fn deliver(&mut self, message: Message) -> Delivery {
+    /// Sends one message, connecting first if needed. With a `handover`,
+    /// the message's final dot (the moment the relay takes it) is written
+    /// only after the handover has finished, and not at all if it failed:
+    /// a lane records "handing over" there, so a server killed at any
+    /// point afterwards leaves a record that the relay most likely has the
+    /// message (see `newsletters/mod.rs`).
+    pub async fn deliver(&mut self, message: Message, handover: Option<Handover>) -> Delivery {
         let conn = match &mut self.conn {
             Some(c) if !c.has_broken() => c,
-            _ => match RelayConnection::connect(&self.relay).await {
+            _ => match RelayConnection::connect(&self.relay, &self.slot).await {
                 Ok(c) => self.conn.insert(c),
                 Err(reply) => {
                     return Delivery::Refused {
@@ -255,7 +386,10 @@ impl RelayConnection {
                 }
             },
         };
-        match conn.send(message.envelope(), &message.formatted()).await {
+        self.slot.set(handover);
+        let answer = send_message(conn, &message, &self.slot).await;
+        self.slot.set(None);
+        match answer {
             Ok(r) => {
                 let words: Vec<&str> = r.message().collect();
                 Delivery::Accepted(
@@ -264,18 +398,79 @@ impl RelayConnection {
                         .to_owned(),
                 )
             }
-            Err(e) => {
-                // A refusal leaves the session usable; anything else, anew.
-                if !(e.is_permanent() || e.is_transient()) {
-                    self.conn = None;
-                }
+            Err(Unsent::Smtp(e)) => {
+                // The session is closed after any failure: a refusal half-way
+                // through a transaction leaves it in a state not worth repair.
+                conn.abort().await;
+                self.conn = None;
                 Delivery::Refused {
                     permanent: e.is_permanent(),
                     reply: e.to_string(),
                 }
             }
+            Err(Unsent::Unsupported(reply)) => Delivery::Refused {
+                permanent: true,
+                reply,
+            },
         }
     }
+}
+
+/// Why a message was not sent.
+enum Unsent {
+    Smtp(lettre::transport::smtp::Error),
+    /// The message needs an extension the relay does not offer.
+    Unsupported(String),
+}
+
+/// One SMTP transaction (as lettre's `send`, with the body handed to
+/// [`ArmAfterBody`] so that the final dot waits for the handover).
+async fn send_message(
+    conn: &mut lettre::transport::smtp::client::AsyncSmtpConnection,
+    message: &Message,
+    slot: &HandoverSlot,
+) -> Result<lettre::transport::smtp::response::Response, Unsent> {
+    use lettre::transport::smtp::commands::{Data, Mail, Rcpt};
+    use lettre::transport::smtp::extension::{Extension, MailBodyParameter, MailParameter};
+    let envelope = message.envelope();
+    let body = message.formatted();
+    let mut options = Vec::new();
+    let non_ascii_address = envelope
+        .from()
+        .into_iter()
+        .chain(envelope.to())
+        .any(|a| !AsRef::<str>::as_ref(a).is_ascii());
+    if non_ascii_address {
+        if !conn.server_info().supports_feature(Extension::SmtpUtfEight) {
+            return Err(Unsent::Unsupported(
+                "the relay does not take non-ASCII addresses (no SMTPUTF8)".into(),
+            ));
+        }
+        options.push(MailParameter::SmtpUtfEight);
+    }
+    if !body.is_ascii() {
+        if !conn.server_info().supports_feature(Extension::EightBitMime) {
+            return Err(Unsent::Unsupported(
+                "the relay does not take 8-bit messages (no 8BITMIME)".into(),
+            ));
+        }
+        options.push(MailParameter::Body(MailBodyParameter::EightBitMime));
+    }
+    conn.command(Mail::new(envelope.from().cloned(), options))
+        .await
+        .map_err(Unsent::Smtp)?;
+    for to in envelope.to() {
+        conn.command(Rcpt::new(to.clone(), vec![]))
+            .await
+            .map_err(Unsent::Smtp)?;
+    }
+    conn.command(Data).await.map_err(Unsent::Smtp)?;
+    conn.message_iter(ArmAfterBody {
+        body: Some(&body),
+        slot,
+    })
+    .await
+    .map_err(Unsent::Smtp)
 }
 
 /// A message with a plain-text and an HTML part.
@@ -336,10 +531,7 @@ impl Postbox {
     /// one (not `smtps://`, and not the outbox).
     pub fn lane_connection(&self) -> Option<RelayConnection> {
         match self {
-            Postbox::Smtp(m) => m
-                .relay
-                .clone()
-                .map(|relay| RelayConnection { relay, conn: None }),
+            Postbox::Smtp(m) => m.relay.clone().map(RelayConnection::new),
             Postbox::Outbox { .. } => None,
         }
     }

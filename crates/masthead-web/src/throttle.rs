@@ -76,6 +76,10 @@ pub struct ServerLimits {
     /// Bytes of rendered pages (all encodings) the page cache keeps
     /// (`--page-cache-mb`).
     pub page_cache_bytes: usize,
+    /// Sign-up and sign-in mails everyone together may ask for in a minute
+    /// (`--member-mail-per-minute`): a ceiling for an attack from many
+    /// addresses, and what a relay's quota can bear.
+    pub member_mail_per_minute: u32,
 }
 
 impl Default for ServerLimits {
@@ -84,9 +88,14 @@ impl Default for ServerLimits {
             live_streams_total: LIVE_STREAMS_TOTAL,
             live_streams_per_address: LIVE_STREAMS_PER_ADDRESS,
             page_cache_bytes: PAGE_CACHE_BYTES,
+            member_mail_per_minute: MEMBER_MAIL_PER_MINUTE,
         }
     }
 }
+
+/// Sign-up and sign-in mails a minute, all readers together, by default
+/// (100 a second: a membership drive on the evening news).
+pub const MEMBER_MAIL_PER_MINUTE: u32 = 6_000;
 
 /// The page cache's default budget.
 pub const PAGE_CACHE_BYTES: usize = 64 * 1024 * 1024;

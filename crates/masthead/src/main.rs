@@ -243,6 +243,16 @@ struct ServeArgs {
         default_value = masthead_web::STRIPE_API_BASE
     )]
     stripe_api_base: String,
+    /// Sign-up and sign-in e-mails all readers together may ask for in a
+    /// minute (each address and each e-mail address has its own, smaller
+    /// limit). Raise it for a big membership drive if your relay keeps up.
+    #[arg(
+        long,
+        env = "MASTHEAD_MEMBER_MAIL_PER_MINUTE",
+        default_value_t = masthead_web::throttle::MEMBER_MAIL_PER_MINUTE,
+        value_parser = clap::value_parser!(u32).range(1..=10_000_000)
+    )]
+    member_mail_per_minute: u32,
 }
 
 #[derive(Subcommand)]
@@ -697,6 +707,7 @@ async fn serve(
             limits: masthead_web::throttle::ServerLimits {
                 live_streams_total: args.max_live_streams,
                 page_cache_bytes: (args.page_cache_mb as usize).saturating_mul(1024 * 1024),
+                member_mail_per_minute: args.member_mail_per_minute,
                 ..Default::default()
             },
         },

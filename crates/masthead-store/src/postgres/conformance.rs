@@ -3246,4 +3246,55 @@ async fn newsletter_sends_agree() {
     assert_eq!(emails(&lr), ["free2@example.org"], "the released one only");
     assert_eq!(emails(&lr), emails(&pr));
     assert_eq!(lr.recipients[0].attempts, 0);
+
+    // A worker that dies after handing a message over (body written, the
+    // final dot next): the next claim records it as sent, not again.
+    let l = b
+        .lite
+        .store
+        .write(|w| w.release_recipients(&lr.token))
+        .expect("sqlite");
+    let p =
+        b.pg.write(async |w| w.release_recipients(&pr.token).await)
+            .await
+            .expect("pg");
+    assert_eq!(same("release", (l, p)), 1);
+    let (ld, pd) = claim(1).await;
+    let (x, y) = (ld.recipients[0].id, pd.recipients[0].id);
+    let l = b
+        .lite
+        .store
+        .write(|w| {
+            Ok((
+                w.mark_handed(x, "not-the-lease", T0 + 4)?,
+                w.mark_handed(x, &ld.token, T0 + 5)?,
+            ))
+        })
+        .expect("sqlite handed");
+    let p =
+        b.pg.write(async |w| {
+            Ok((
+                w.mark_handed(y, "not-the-lease", T0 + 4).await?,
+                w.mark_handed(y, &pd.token, T0 + 5).await?,
+            ))
+        })
+        .await
+        .expect("pg handed");
+    assert_eq!(same("handed", (l, p)), (false, true));
+    tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    let (la, pa) = claim(60_000).await;
+    assert!(
+        la.recipients.is_empty() && pa.recipients.is_empty(),
+        "a handed-over message is not sent again"
+    );
+    let after = same(
+        "after handover",
+        read_both!(
+            b,
+            sends::send_recipients(second.id, Some("sent".into()), 0, 10)
+        ),
+    );
+    assert_eq!(after.len(), 1);
+    assert_eq!(after[0].reply.as_deref(), Some(HANDED_REPLY));
+    assert_eq!(after[0].sent_ms, Some(T0 + 5));
 }

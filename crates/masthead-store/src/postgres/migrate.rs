@@ -47,6 +47,7 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
     migration!(14, "bouncing", "0014_bouncing.sql"),
     migration!(15, "email_sends", "0015_email_sends.sql"),
     migration!(16, "member_labels", "0016_member_labels.sql"),
+    migration!(17, "handed", "0017_handed.sql"),
     migration!(19, "stripe", "0019_stripe.sql"),
 ];
 

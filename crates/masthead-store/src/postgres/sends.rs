@@ -208,6 +208,22 @@ impl PgWriter<'_> {
         lease_ms: i64,
     ) -> StoreResult<RecipientClaim> {
         let token = lease::new_token()?;
+        // Handed over by a worker that then died: sent (see `mark_handed`).
+        exec(
+            self.tx(),
+            &format!(
+                "UPDATE email_recipients SET status = 'sent', sent_at = handed_at,
+                     reply = '{HANDED_REPLY}', handed_at = NULL, {cleared}
+                 WHERE id IN (SELECT r.id FROM email_recipients r
+                              WHERE (r.status = 'pending' OR r.status = 'sending')
+                                AND r.handed_at IS NOT NULL AND {claimable}
+                              FOR UPDATE SKIP LOCKED)",
+                cleared = RECIPIENTS.cleared(),
+                claimable = RECIPIENTS.claimable("r", "$1"),
+            ),
+            &[&now],
+        )
+        .await?;
         let found = rows(
             self.tx(),
             &format!(
@@ -265,6 +281,19 @@ impl PgWriter<'_> {
         Ok(RecipientClaim { token, recipients })
     }
 
+    pub async fn mark_handed(&self, id: i64, token: &str, now: i64) -> StoreResult<bool> {
+        let n = exec(
+            self.tx(),
+            &format!(
+                "UPDATE email_recipients SET handed_at = $3 WHERE id = $1 AND {held}",
+                held = RECIPIENTS.held("$2"),
+            ),
+            &[&id, &token, &now],
+        )
+        .await?;
+        Ok(n == 1)
+    }
+
     pub async fn record_recipient(
         &self,
         id: i64,
@@ -281,7 +310,7 @@ impl PgWriter<'_> {
             self.tx(),
             &format!(
                 "UPDATE email_recipients SET status = $2, reply = $3, next_attempt_at = $4,
-                     sent_at = $5, attempts = attempts + $6, {cleared}
+                     sent_at = $5, attempts = attempts + $6, handed_at = NULL, {cleared}
                  WHERE id = $1 AND {held}",
                 cleared = RECIPIENTS.cleared(),
                 held = RECIPIENTS.held("$7"),

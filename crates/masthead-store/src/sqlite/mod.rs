@@ -113,6 +113,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         include_str!("../../migrations/sqlite/0016_member_labels.sql"),
     ),
     (
+        17,
+        "handed",
+        include_str!("../../migrations/sqlite/0017_handed.sql"),
+    ),
+    (
         19,
         "stripe",
         include_str!("../../migrations/sqlite/0019_stripe.sql"),

@@ -194,6 +194,19 @@ impl Writer<'_> {
         lease_ms: i64,
     ) -> StoreResult<RecipientClaim> {
         let token = lease::new_token()?;
+        // Messages handed over by a worker that then died: the relay has
+        // them (see `mark_handed`); sent, not sent again.
+        self.tx()
+            .prepare_cached(&format!(
+                "UPDATE email_recipients SET status = 'sent', sent_at = handed_at,
+                     reply = '{HANDED_REPLY}', handed_at = NULL, {cleared}
+                 WHERE id IN (SELECT r.id FROM email_recipients r
+                              WHERE (r.status = 'pending' OR r.status = 'sending')
+                                AND r.handed_at IS NOT NULL AND {claimable})",
+                cleared = RECIPIENTS.cleared(),
+                claimable = RECIPIENTS.claimable("r", "?1"),
+            ))?
+            .execute(params![now])?;
         let recipients: Vec<ClaimedRecipient> = self
             .tx()
             .prepare_cached(&format!(
@@ -232,6 +245,19 @@ impl Writer<'_> {
         Ok(RecipientClaim { token, recipients })
     }
 
+    /// Marks a recipient held under `token` as handed over to the relay
+    /// (its message's final dot is next); `false` when the lease was lost.
+    pub fn mark_handed(&self, id: i64, token: &str, now: i64) -> StoreResult<bool> {
+        let n = self
+            .tx()
+            .prepare_cached(&format!(
+                "UPDATE email_recipients SET handed_at = ?3 WHERE id = ?1 AND {held}",
+                held = RECIPIENTS.held("?2"),
+            ))?
+            .execute(params![id, token, now])?;
+        Ok(n == 1)
+    }
+
     /// Records a try made under the lease `token`. `false` (nothing
     /// written) when the lease was lost to another worker.
     pub fn record_recipient(
@@ -250,7 +276,7 @@ impl Writer<'_> {
             .tx()
             .prepare_cached(&format!(
                 "UPDATE email_recipients SET status = ?2, reply = ?3, next_attempt_at = ?4,
-                 sent_at = ?5, attempts = attempts + ?6, {cleared}
+                 sent_at = ?5, attempts = attempts + ?6, handed_at = NULL, {cleared}
              WHERE id = ?1 AND {held}",
                 cleared = RECIPIENTS.cleared(),
                 held = RECIPIENTS.held("?7"),

@@ -10,11 +10,24 @@
 //! Exactly once, as far as SMTP allows. A recipient is `sending` (leased)
 //! before its message goes out and `sent` only after the relay said yes.
 //! A process killed at any point leaves its recipients `sending`; once the
-//! lease ends, another claim takes them over and sends them. The one window
-//! that cannot be closed is between the relay accepting a message and the
-//! database recording it: a kill there sends that message again. Each lane
-//! has at most one message in that window, so a killed server may repeat
-//! at most one message per lane ([`lanes`], 4 by default), never skip one.
+//! lease ends, another claim takes them over and sends them. SMTP has no
+//! way to ask a relay whether it took a message, so the moment of doubt is
+//! moved to where the lane controls it: the lane writes the body, then
+//! records the recipient as *handed over* (`handed_at`, migration 0017),
+//! and only then writes the final dot that makes the relay take it
+//! ([`crate::mail::Handover`]). A recipient taken over with `handed_at`
+//! set is recorded as sent, not sent again. What is left is the gap between
+//! that record's commit and the dot's write on the socket, where a kill
+//! loses the message instead of repeating it. The record is made on the
+//! thread that writes the dot (blocking, stepping aside from the runtime),
+//! so the gap is a return and a system call: an awaited record left a task
+//! wake-up there, milliseconds on a busy machine, and lost messages;
+//! before, the gap was the relay's whole answer and our record of it
+//! (milliseconds), and a kill there repeated the message. A relay that does
+//! not answer a dot it was sent (a live server, not a killed one) is still
+//! retried: a repeat is better than a loss when nothing was killed.
+//! Connections made through lettre's pool (`smtps://`) and the outbox keep
+//! the old order: the answer, then the record.
 //! A lane stops taking messages from its batch at half the lease, and each
 //! message has a quarter of it to be answered, so a live lane never has
 //! its recipients taken over. A server that stops on purpose finishes the
@@ -471,7 +484,15 @@ async fn lane(shared: Arc<Shared>) {
                 _ = shared.pace.wait() => {}
                 _ = shutdown.changed() => { handed_back = true; break; }
             }
-            let outcome = deliver(&shared, r, &secret, send_timeout, relay.as_mut()).await;
+            let outcome = deliver(
+                &shared,
+                r,
+                &claim.token,
+                &secret,
+                send_timeout,
+                relay.as_mut(),
+            )
+            .await;
             match state
                 .store
                 .record_recipient(r.id, claim.token.clone(), outcome, now_ms())
@@ -502,6 +523,7 @@ async fn lane(shared: Arc<Shared>) {
 async fn deliver(
     shared: &Shared,
     r: &ClaimedRecipient,
+    lease: &str,
     secret: &str,
     timeout: Duration,
     relay: Option<&mut crate::mail::RelayConnection>,
@@ -532,7 +554,18 @@ async fn deliver(
     };
     let answer = match relay {
         Some(conn) => {
-            let answer = tokio::time::timeout(timeout, conn.deliver(message)).await;
+            // Before the final dot: "handing over", under this lane's lease.
+            let store = state.store.clone();
+            let (id, lease) = (r.id, lease.to_owned());
+            let handover: crate::mail::Handover =
+                Box::new(
+                    move || match store.mark_handed_blocking(id, &lease, now_ms()) {
+                        Ok(true) => Ok(()),
+                        Ok(false) => Err("the recipient's lease was lost".to_owned()),
+                        Err(e) => Err(format!("could not record the handover: {e}")),
+                    },
+                );
+            let answer = tokio::time::timeout(timeout, conn.deliver(message, Some(handover))).await;
             if answer.is_err() {
                 // Abandoned mid-session: the next message starts afresh.
                 conn.reset();

@@ -50,11 +50,11 @@ pub const MAX_CODE_ATTEMPTS: u32 = 5;
 
 const MINUTE_MS: i64 = 60_000;
 /// Mail requests per address (IP) as joins were counted before (30 in ten
-/// minutes: a family or an office can join together), per e-mail address
-/// in an hour, and from everyone together in a minute.
+/// minutes: a family or an office can join together) and per e-mail address
+/// in an hour; everyone together in a minute is a server setting
+/// (`ServerLimits::member_mail_per_minute`).
 const REQUESTS_PER_IP: u32 = crate::throttle::JOIN_PER_ADDRESS;
 const REQUESTS_PER_EMAIL: u32 = 5;
-const REQUESTS_TOTAL: u32 = 6_000;
 /// Code attempts from one IP address in fifteen minutes (all requests).
 const CODES_PER_IP: u32 = 30;
 
@@ -276,7 +276,7 @@ pub enum RequestRefused {
     Unavailable,
 }
 
-fn request_limits(ip: &str, email: &Email) -> Vec<Limit> {
+fn request_limits(ip: &str, email: &Email, total_per_minute: u32) -> Vec<Limit> {
     vec![
         Limit::new(
             format!("member-ip:{ip}"),
@@ -288,7 +288,7 @@ fn request_limits(ip: &str, email: &Email) -> Vec<Limit> {
             REQUESTS_PER_EMAIL,
             60 * MINUTE_MS,
         ),
-        Limit::new("member-all", REQUESTS_TOTAL, MINUTE_MS),
+        Limit::new("member-all", total_per_minute, MINUTE_MS),
     ]
 }
 
@@ -313,7 +313,7 @@ pub async fn request_mail(
         MemberRequestPurpose::Signup => SIGNUP_MS,
         _ => SIGNIN_MS,
     };
-    let limits = request_limits(ip, &email);
+    let limits = request_limits(ip, &email, state.config.limits.member_mail_per_minute);
     let req = NewMemberRequest {
         purpose,
         email: email.clone(),
