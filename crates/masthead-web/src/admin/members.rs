@@ -375,10 +375,12 @@ async fn render_member(
     error: Option<&str>,
     notice: Option<&str>,
 ) -> Response {
-    let (member, newsletters, emails) = match tokio::try_join!(
+    let (member, newsletters, emails, events, billing) = match tokio::try_join!(
         state.store.desk_member(id),
         state.store.newsletters(),
-        state.store.member_emails(id, 50)
+        state.store.member_emails(id, 50),
+        state.store.member_events(id),
+        state.store.member_billing(id)
     ) {
         Ok(x) => x,
         Err(e) => return unavailable(e),
@@ -435,6 +437,26 @@ async fn render_member(
                     "status": e.status,
                     "send": e.send_id,
                     "when": clock.time(e.at_ms).display,
+                }))
+                .collect::<Vec<_>>(),
+            // Membership changes (billing, status), oldest first.
+            "events": events
+                .iter()
+                .map(|e| serde_json::json!({
+                    "detail": e.detail,
+                    "when": clock.time(e.created_ms).display,
+                    "iso": clock.time(e.created_ms).iso,
+                }))
+                .collect::<Vec<_>>(),
+            "stripe_customer": billing.customer_id,
+            "subscriptions": billing.subscriptions
+                .iter()
+                .map(|s| serde_json::json!({
+                    "id": s.subscription_id,
+                    "status": s.status,
+                    "price": format!("{} a {}", masthead_store::format_amount(s.amount, &s.currency), if s.cadence.is_empty() { "period" } else { &s.cadence }),
+                    "ends": s.cancel_at_period_end,
+                    "period_end": s.current_period_end_ms.map(|ms| clock.time(ms).display),
                 }))
                 .collect::<Vec<_>>(),
             "error": error,

@@ -413,6 +413,48 @@ async fn subscriptions_in_stripe_drive_members_through_signed_webhooks() {
     assert_eq!(status, 200, "{body}");
     assert!(body.contains("unknown customer"), "{body}");
 
+    // The desk shows Ada's history: linked, started, paid, cancelled, free.
+    let (staff, _) = signed_in(&s, "admin@courier.example", "administrator").await;
+    let list = client()
+        .get(s.url("/admin/members?q=ada%40example.org"))
+        .header(header::COOKIE, &staff)
+        .send()
+        .await
+        .expect("members")
+        .text()
+        .await
+        .expect("list");
+    let id: String = list
+        .split("/admin/members/")
+        .filter_map(|x| {
+            let d: String = x.chars().take_while(char::is_ascii_digit).collect();
+            (!d.is_empty()).then_some(d)
+        })
+        .next()
+        .expect("Ada in the list");
+    let page = client()
+        .get(s.url(&format!("/admin/members/{id}")))
+        .header(header::COOKIE, &staff)
+        .send()
+        .await
+        .expect("member")
+        .text()
+        .await
+        .expect("member page");
+    for line in [
+        format!("Linked to Stripe customer {ada_customer}"),
+        format!("Stripe subscription {sub_id} started: active, 5.00 USD a month"),
+        "Status free → paid (from Stripe)".to_owned(),
+        format!("Stripe subscription {sub_id} changed: canceled"),
+        "Status paid → free (from Stripe)".to_owned(),
+    ] {
+        assert!(page.contains(&line), "{line} missing: {page}");
+    }
+    assert!(
+        page.contains(&format!("Stripe customer <code>{ada_customer}</code>")),
+        "{page}"
+    );
+
     // Every call Masthead made: our key as a bearer token, the pinned API
     // version, an idempotency key on each POST.
     let seen = api.seen().await;
