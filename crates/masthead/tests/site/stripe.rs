@@ -554,3 +554,199 @@ async fn stripe_secrets_from_the_desk_are_masked_and_the_environment_wins() {
     assert_eq!(status, 200);
     assert!(!html.contains("sk_test_…"), "{html}");
 }
+
+/// The parameters Stripe documents for `POST /v1/checkout/sessions` that
+/// Masthead may send (API reference, "Create a Checkout Session").
+fn documented_checkout_parameter(name: &str) -> bool {
+    const PLAIN: &[&str] = &[
+        "mode",
+        "customer",
+        "customer_email",
+        "client_reference_id",
+        "success_url",
+        "cancel_url",
+        "subscription_data[trial_period_days]",
+    ];
+    if PLAIN.contains(&name) {
+        return true;
+    }
+    let key = |rest: &str| {
+        rest.strip_suffix(']')
+            .is_some_and(|k| !k.is_empty() && k.len() <= 40 && !k.contains(['[', ']']))
+    };
+    if let Some(rest) = name.strip_prefix("metadata[") {
+        return key(rest);
+    }
+    if let Some(rest) = name.strip_prefix("subscription_data[metadata][") {
+        return key(rest);
+    }
+    name.strip_prefix("line_items[")
+        .and_then(|r| r.split_once("]["))
+        .is_some_and(|(n, field)| {
+            n.parse::<u32>().is_ok() && matches!(field, "price]" | "quantity]")
+        })
+}
+
+#[tokio::test]
+async fn subscribing_goes_to_checkout_with_stripes_parameters_and_the_webhook_grants_the_tier() {
+    let api = StripeApi::start();
+    let dir = TempDir::new("stripe-checkout");
+    let s = start(&dir.0, &stripe_env(&api));
+    api.register_webhook(&s.url("/members/webhooks/stripe/"))
+        .await;
+    let (staff, csrf) = signed_in(&s, "admin@courier.example", "administrator").await;
+    let res = client()
+        .post(s.url("/admin/tiers"))
+        .header(header::COOKIE, &staff)
+        .form(&[
+            ("csrf", csrf.as_str()),
+            ("name", "Gold"),
+            ("slug", "gold"),
+            ("description", "Every story, and our thanks"),
+            ("visibility", "public"),
+            ("monthly_price", "5.00"),
+            ("yearly_price", "50.00"),
+            ("trial_days", "14"),
+        ])
+        .send()
+        .await
+        .expect("add tier");
+    assert_eq!(res.status().as_u16(), 303, "{:?}", res.text().await);
+
+    // The page offers it to anyone.
+    let (status, _, html) = get(&s.url("/subscribe/")).await;
+    assert_eq!(status, 200);
+    for text in ["Gold", "5.00 USD a month", "50.00 USD a year", "Free for the first 14 days"] {
+        assert!(html.contains(text), "{text}: {html}");
+    }
+
+    // A reader without an account: off to Checkout, Stripe asks the address.
+    let res = client()
+        .post(s.url("/subscribe/"))
+        .form(&[("tier", "gold"), ("cadence", "year")])
+        .send()
+        .await
+        .expect("subscribe");
+    assert_eq!(res.status().as_u16(), 303);
+    assert_eq!(
+        res.headers()[header::LOCATION],
+        "https://checkout.stripe.test/c/pay/cs_test_0001"
+    );
+
+    // A member: named, with their address; their form needs its token.
+    let ada = join_and_confirm(&s, "ada@example.org").await;
+    let page = client()
+        .get(s.url("/subscribe/"))
+        .header(header::COOKIE, &ada)
+        .send()
+        .await
+        .expect("subscribe page")
+        .text()
+        .await
+        .expect("html");
+    let ada_csrf = csrf_of(&page);
+    for (form, code) in [
+        (vec![("tier", "gold"), ("cadence", "month"), ("csrf", "forged")], 403),
+        (vec![("tier", "gold"), ("cadence", "week"), ("csrf", ada_csrf.as_str())], 422),
+        (vec![("tier", "lead"), ("cadence", "month"), ("csrf", ada_csrf.as_str())], 422),
+    ] {
+        let res = client()
+            .post(s.url("/subscribe/"))
+            .header(header::COOKIE, &ada)
+            .form(&form)
+            .send()
+            .await
+            .expect("refused");
+        assert_eq!(res.status().as_u16(), code, "{form:?}");
+    }
+    let res = client()
+        .post(s.url("/subscribe/"))
+        .header(header::COOKIE, &ada)
+        .form(&[("tier", "gold"), ("cadence", "month"), ("csrf", ada_csrf.as_str())])
+        .send()
+        .await
+        .expect("subscribe");
+    assert_eq!(res.status().as_u16(), 303);
+
+    let seen = api.seen().await;
+    let sessions = seen["sessions"].as_array().expect("sessions");
+    assert_eq!(sessions.len(), 2, "refused forms make no session: {seen}");
+    let stranger = form_of(&sessions[0]);
+    let member = form_of(&sessions[1]);
+    for form in [&stranger, &member] {
+        for (k, _) in form {
+            assert!(documented_checkout_parameter(k), "undocumented parameter {k}");
+        }
+        let has = |k: &str| form.iter().any(|(n, _)| n == k);
+        assert!(!(has("customer") && has("customer_email")), "customer or customer_email, not both");
+    }
+    let value = |form: &Vec<(String, String)>, k: &str| {
+        form.iter()
+            .find(|(n, _)| n == k)
+            .map(|(_, v)| v.clone())
+    };
+    for form in [&stranger, &member] {
+        assert_eq!(value(form, "mode").as_deref(), Some("subscription"));
+        assert_eq!(value(form, "line_items[0][quantity]").as_deref(), Some("1"));
+        assert_eq!(
+            value(form, "success_url"),
+            Some(s.url("/subscribe/?done=1&session_id={CHECKOUT_SESSION_ID}"))
+        );
+        assert_eq!(value(form, "cancel_url"), Some(s.url("/subscribe/?canceled=1")));
+        assert_eq!(value(form, "metadata[tier]").as_deref(), Some("gold"));
+        assert_eq!(
+            value(form, "subscription_data[trial_period_days]").as_deref(),
+            Some("14")
+        );
+    }
+    assert_eq!(value(&stranger, "customer_email"), None);
+    assert_eq!(value(&stranger, "client_reference_id"), None);
+    assert_eq!(value(&member, "customer_email").as_deref(), Some("ada@example.org"));
+    let member_id = value(&member, "client_reference_id").expect("client_reference_id");
+    assert_eq!(value(&member, "metadata[member_id]"), Some(member_id.clone()));
+
+    // The prices are plans made in Stripe from the tier: yearly 50.00,
+    // monthly 5.00, one product named after the tier.
+    let yearly = value(&stranger, "line_items[0][price]").expect("price");
+    let monthly = value(&member, "line_items[0][price]").expect("price");
+    assert_ne!(yearly, monthly);
+    let plan: Value = client()
+        .get(format!("{}/v1/plans/{monthly}", api.base))
+        .bearer_auth(KEY)
+        .send()
+        .await
+        .expect("plan")
+        .json()
+        .await
+        .expect("plan JSON");
+    assert_eq!(
+        (plan["amount"].as_i64(), plan["currency"].as_str(), plan["interval"].as_str()),
+        (Some(500), Some("usd"), Some("month")),
+        "{plan}"
+    );
+
+    // Stripe completes Ada's checkout: her subscription on that price (made
+    // in localstripe) and the signed checkout.session.completed give her
+    // the tier, whatever order they arrive in.
+    let (customer, sub) = api.subscribe("ada@example.org", &monthly).await;
+    let completed = event(
+        "evt_checkout_ada",
+        "checkout.session.completed",
+        json!({
+            "id": "cs_test_0002", "object": "checkout.session", "mode": "subscription",
+            "customer": customer, "subscription": sub["id"],
+            "client_reference_id": member_id,
+            "customer_details": {"email": "ada@example.org", "name": "Ada"},
+            "metadata": {"tier": "gold", "member_id": member_id}
+        }),
+    );
+    let sig = api.sign(&completed, WHSEC, None).await;
+    let (status, body) = deliver(&s, &completed, Some(&sig)).await;
+    assert_eq!(status, 200, "{body}");
+    let html = account_says(&s, &ada, "(paid membership)").await;
+    assert!(html.contains("<strong>Gold</strong>, 5.00 USD a month"), "{html}");
+
+    // Back from Stripe.
+    let (_, _, html) = get(&s.url("/subscribe/?done=1&session_id=cs_test_0002")).await;
+    assert!(html.contains("Thank you"), "{html}");
+}
