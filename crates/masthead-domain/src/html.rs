@@ -53,9 +53,95 @@ pub fn teaser(html: &str, blocks: usize) -> (&str, bool) {
     (html, false)
 }
 
+/// Ghost's paywall marker: where the part of a story everyone may read ends.
+pub const PAYWALL_MARKER: &str = "<!--members-only-->";
+
+/// The part of a gated story shown to readers without access, and whether
+/// anything was left out: everything before the first paywall marker when
+/// it stands between top-level elements, else the first [`TEASER_BLOCKS`]
+/// blocks. A marker inside an element is ignored (a cut there would leave
+/// the HTML unbalanced).
+pub fn free_part(html: &str) -> (&str, bool) {
+    match marker_at(html) {
+        Some(at) => (html[..at].trim_end(), true),
+        None => teaser(html, TEASER_BLOCKS),
+    }
+}
+
+/// Where the first top-level paywall marker starts, if there is one.
+pub fn marker_at(html: &str) -> Option<usize> {
+    if !html.contains(PAYWALL_MARKER) {
+        return None;
+    }
+    let bytes = html.as_bytes();
+    let (mut depth, mut i) = (0usize, 0usize);
+    while i < bytes.len() {
+        if html[i..].starts_with(PAYWALL_MARKER) {
+            if depth == 0 {
+                return Some(i);
+            }
+            i += PAYWALL_MARKER.len();
+            continue;
+        }
+        if bytes[i] != b'<' {
+            i += 1;
+            continue;
+        }
+        let Some(end) = html[i..].find('>').map(|e| i + e) else {
+            break;
+        };
+        let tag = &html[i + 1..end];
+        let closing = tag.starts_with('/');
+        let name: String = tag
+            .trim_start_matches('/')
+            .chars()
+            .take_while(|c| c.is_ascii_alphanumeric())
+            .collect::<String>()
+            .to_ascii_lowercase();
+        i = end + 1;
+        if name.is_empty() {
+            continue;
+        }
+        let void = VOID.contains(&name.as_str()) || tag.ends_with('/');
+        if closing {
+            depth = depth.saturating_sub(1);
+        } else if !void {
+            depth += 1;
+        }
+    }
+    // Only markers nested in elements: none counts.
+    None
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_paywall_marker_ends_the_free_part() {
+        let html = "<p>One</p>\n<p>Two</p>\n<p>Three</p>\n<!--members-only-->\n<p>Four</p>";
+        assert_eq!(
+            free_part(html),
+            ("<p>One</p>\n<p>Two</p>\n<p>Three</p>", true)
+        );
+        // At the very start: nothing is free.
+        assert_eq!(free_part("<!--members-only--><p>All</p>"), ("", true));
+        // Without a marker, the teaser rule.
+        assert_eq!(
+            free_part("<p>One</p><p>Two</p><p>Three</p>"),
+            ("<p>One</p><p>Two</p>", true)
+        );
+        // A marker inside an element does not cut it in half.
+        let nested = "<p>One</p><div><!--members-only--></div><p>Two</p><p>Three</p>";
+        assert_eq!(marker_at(nested), None);
+        assert_eq!(
+            free_part(nested),
+            ("<p>One</p><div><!--members-only--></div>", true)
+        );
+        // The first top-level one wins.
+        let two = "<p>A</p><!--members-only--><p>B</p><!--members-only--><p>C</p>";
+        assert_eq!(free_part(two), ("<p>A</p>", true));
+    }
 
     #[test]
     fn teasers_cut_between_whole_blocks() {

@@ -60,6 +60,7 @@ string_enum!(
         Public => "public",
         Members => "members",
         Paid => "paid",
+        Tiers => "tiers",
     }
 );
 

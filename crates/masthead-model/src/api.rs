@@ -131,6 +131,8 @@ pub struct ApiPost {
     pub published_ms: Option<i64>,
     pub tags: Vec<ApiTag>,
     pub authors: Vec<Author>,
+    /// The tiers a `tiers` story is open to (empty for other visibilities).
+    pub tier_ids: Vec<i64>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -175,6 +177,8 @@ pub struct PostExtras {
     pub feature_image: Option<Option<String>>,
     pub feature_image_alt: Option<String>,
     pub feature_image_caption: Option<String>,
+    /// The tiers a `tiers` story is open to; `None` leaves them.
+    pub tier_ids: Option<Vec<i64>>,
 }
 
 /// Parses a 24-hex Ghost id (or a plain number) into a row id.

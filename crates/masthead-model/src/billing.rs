@@ -1,7 +1,6 @@
 //! Paid memberships on Stripe (issue 11): the Stripe customer of a member,
 //! the mirror of their subscriptions, the Stripe products and prices made
-//! from the tiers, the webhook events already handled, and a member's
-//! history of membership changes.
+//! from the tiers, and the webhook events already handled.
 
 use masthead_domain::Email;
 use serde::Serialize;
@@ -102,17 +101,6 @@ pub struct StripePrice {
     /// month | year
     pub cadence: String,
     pub active: bool,
-}
-
-/// One entry of a member's history.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct MemberEvent {
-    pub id: i64,
-    pub member_id: i64,
-    /// subscription | status | billing
-    pub kind: String,
-    pub detail: String,
-    pub created_ms: i64,
 }
 
 /// A member's billing as the account page and the desk show it.

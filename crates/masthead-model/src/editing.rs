@@ -31,6 +31,8 @@ pub struct EditablePost {
     /// Tag slugs in order, the primary first.
     pub tag_slugs: Vec<String>,
     pub visibility: Visibility,
+    /// The tiers a `tiers` story is open to.
+    pub tier_ids: Vec<i64>,
     /// The feature image as printed on this post, if any.
     pub feature_image: Option<String>,
     /// Set when the feature image comes from the media library.
@@ -82,6 +84,8 @@ pub struct PostEdit {
     pub feature: Option<FeatureEdit>,
     /// `None` leaves who may read it as it is.
     pub visibility: Option<Visibility>,
+    /// The tiers a `tiers` story is open to; `None` leaves them as they are.
+    pub tier_ids: Option<Vec<i64>>,
     /// `None` leaves it; `Some("")` clears.
     pub video_embed: Option<String>,
     /// Saved by the editor's timer, not by a person pressing Save: a run of

@@ -105,9 +105,32 @@ pub struct Member {
     pub id: i64,
     pub email: String,
     pub name: String,
-    /// free | paid | comped
+    /// free | paid | comped, settled when read: a comp whose end has
+    /// passed reads as `free` (`masthead_domain::access::settled_status`).
     pub status: String,
     pub created_ms: i64,
+    /// The member's tier while paid or comped; `None`: the free tier.
+    pub tier_id: Option<i64>,
+    /// When complimentary access ends (`None`: no comp, or no end).
+    pub comp_expires_ms: Option<i64>,
+}
+
+impl Member {
+    /// Applies the comp rule at `now_ms` to a member as stored.
+    pub fn settle(&mut self, now_ms: i64) {
+        let settled =
+            masthead_domain::access::settled_status(&self.status, self.comp_expires_ms, now_ms);
+        if settled != self.status {
+            self.status = settled.to_owned();
+            self.tier_id = None;
+            self.comp_expires_ms = None;
+        }
+    }
+
+    /// The member as access decisions see them.
+    pub fn reader(&self) -> masthead_domain::access::Reader {
+        masthead_domain::access::Reader::new(&self.status, self.tier_id)
+    }
 }
 
 /// A signed-in member and their session's CSRF token.
@@ -200,16 +223,34 @@ pub struct DeskMember {
     pub id: i64,
     pub email: String,
     pub name: String,
-    /// free | paid | comped
+    /// free | paid | comped (settled when read, as [`Member::status`])
     pub status: String,
     pub source: String,
     pub note: String,
+    /// The tier while paid or comped.
+    pub tier_id: Option<i64>,
+    /// When complimentary access ends.
+    pub comp_expires_ms: Option<i64>,
     /// Bouncing: a mail server refused a message for good.
     pub email_disabled: bool,
     pub created_ms: i64,
     pub labels: Vec<Label>,
     /// Ids of the newsletters the member receives.
     pub newsletter_ids: Vec<i64>,
+}
+
+impl DeskMember {
+    /// Applies the comp rule at `now_ms` (see [`Member::settle`]).
+    pub fn settled(mut self, now_ms: i64) -> DeskMember {
+        let settled =
+            masthead_domain::access::settled_status(&self.status, self.comp_expires_ms, now_ms);
+        if settled != self.status {
+            self.status = settled.to_owned();
+            self.tier_id = None;
+            self.comp_expires_ms = None;
+        }
+        self
+    }
 }
 
 /// One page of the members list.

@@ -112,11 +112,26 @@ pub struct Post {
     pub tags: Vec<TagRef>,
     pub authors: Vec<Author>,
     pub notes: Vec<PostNote>,
+    /// The tiers a `tiers` story is open to (empty for other visibilities).
+    pub tiers: Vec<crate::tiers::TierRef>,
 }
 
 impl Post {
     pub fn primary_tag(&self) -> Option<&TagRef> {
         self.tags.first()
+    }
+
+    /// Whether `reader` (`None`: anonymous) may read this story in full.
+    pub fn readable_by(&self, reader: Option<masthead_domain::access::Reader>) -> bool {
+        let open: Vec<masthead_domain::access::OpenTo> = self
+            .tiers
+            .iter()
+            .map(|t| masthead_domain::access::OpenTo {
+                tier_id: t.id,
+                free: t.free,
+            })
+            .collect();
+        masthead_domain::access::may_read(self.visibility, &open, reader)
     }
 }
 

@@ -32,9 +32,26 @@ fn sanitizer() -> &'static ammonia::Builder<'static> {
     })
 }
 
-/// Sanitises HTML from any source (imports, the editor's HTML mode).
+/// Stands in for the paywall marker while the sanitiser runs (it drops
+/// every comment): a character from the Private Use Area, which nothing
+/// an author types means, taken out of the input first.
+const MARKER_STAND_IN: char = '\u{F8FF}';
+
+/// Sanitises HTML from any source (imports, the editor's HTML mode). Every
+/// comment goes, except Ghost's paywall marker (`<!--members-only-->`),
+/// which is kept where it stands, between blocks.
 pub fn sanitize_html(html: &str) -> String {
-    sanitizer().clean(html).to_string()
+    let marker = masthead_domain::html::PAYWALL_MARKER;
+    if !html.contains(marker) {
+        return sanitizer().clean(html).to_string();
+    }
+    let input = html
+        .replace(MARKER_STAND_IN, "")
+        .replace(marker, &MARKER_STAND_IN.to_string());
+    sanitizer()
+        .clean(&input)
+        .to_string()
+        .replace(MARKER_STAND_IN, marker)
 }
 
 /// Markdown to sanitised HTML, with its reading time. `has_feature_image`
@@ -58,6 +75,26 @@ pub use masthead_domain::html::teaser;
 mod tests {
     use super::*;
     use proptest::prelude::*;
+
+    #[test]
+    fn the_paywall_marker_survives_and_other_comments_do_not() {
+        let src = "One.\n\nTwo.\n\n<!--members-only-->\n\nThree.\n\n<!-- a note -->\n";
+        let html = render_markdown(src, false).html;
+        assert!(
+            html.contains("<p>Two.</p>\n<!--members-only-->\n<p>Three.</p>"),
+            "{html}"
+        );
+        assert!(!html.contains("a note"), "{html}");
+        let (free, more) = masthead_domain::html::free_part(&html);
+        assert_eq!(free, "<p>One.</p>\n<p>Two.</p>");
+        assert!(more);
+        // From HTML (imports): kept too; a stand-in typed by an author is not
+        // turned into a marker.
+        let imported =
+            sanitize_html("<p>A</p><!--members-only--><p>B\u{F8FF}</p><script>x</script>");
+        assert_eq!(imported, "<p>A</p><!--members-only--><p>B</p>");
+        assert_eq!(sanitize_html("<p>\u{F8FF}</p>"), "<p>\u{F8FF}</p>");
+    }
 
     proptest! {
         #[test]

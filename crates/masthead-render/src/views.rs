@@ -402,8 +402,10 @@ pub struct PostView {
     pub notes: Vec<NoteView>,
     pub members_only: bool,
     /// Set when the body is cut for readers who may not read it all:
-    /// `members` or `paid`.
+    /// `members`, `paid` or `tiers`.
     pub gate: Option<&'static str>,
+    /// The names of the tiers a `tiers` story is open to.
+    pub gate_tiers: Vec<String>,
     pub meta_description: String,
 }
 
@@ -438,9 +440,7 @@ impl PostView {
             dek: p.dek.clone(),
             body_html: match p.visibility {
                 Visibility::Public => p.body_html.clone(),
-                _ => crate::markdown::teaser(&p.body_html, masthead_domain::html::TEASER_BLOCKS)
-                    .0
-                    .to_owned(),
+                _ => masthead_domain::html::free_part(&p.body_html).0.to_owned(),
             },
             authors: p.authors.iter().map(AuthorView::from).collect(),
             tags: p
@@ -462,7 +462,9 @@ impl PostView {
                 Visibility::Public => None,
                 Visibility::Members => Some("members"),
                 Visibility::Paid => Some("paid"),
+                Visibility::Tiers => Some("tiers"),
             },
+            gate_tiers: p.tiers.iter().map(|t| t.name.clone()).collect(),
             meta_description: p.meta_description.clone().unwrap_or_else(|| p.dek.clone()),
         }
     }

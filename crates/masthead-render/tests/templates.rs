@@ -40,6 +40,7 @@ fn post(video: Video) -> Post {
         tags: vec![],
         authors: vec![],
         notes: vec![],
+        tiers: vec![],
     }
 }
 

@@ -11,6 +11,7 @@
 mod copy;
 pub mod error;
 mod lease;
+mod memberships;
 mod ops;
 mod paid;
 mod postgres;
@@ -26,6 +27,7 @@ use std::sync::Arc;
 
 pub use error::{StoreError, StoreResult};
 pub use masthead_model::*;
+pub use memberships::MAX_BENEFITS;
 pub use paid::format_amount;
 pub use postgres::{PgStore, describe_url as describe_postgres_url};
 pub use search::{SearchFilters, SearchHit, SearchPage};

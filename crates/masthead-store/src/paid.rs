@@ -47,6 +47,18 @@ pub(crate) fn settle(
     Settled { status, tier_id }
 }
 
+/// Until when a member's complimentary access lasts, for [`settle`]: the
+/// recorded end; or, for a comped member with no end date, for ever. (A
+/// paying member's comp with no end date is not recorded apart from their
+/// subscription: see the tiers' `give_comp`.)
+pub(crate) fn comp_until(status: &str, comp_expires_ms: Option<i64>) -> Option<i64> {
+    match (status, comp_expires_ms) {
+        (_, Some(end)) => Some(end),
+        ("comped", None) => Some(i64::MAX),
+        _ => None,
+    }
+}
+
 /// Currencies without a minor unit (Stripe's list of zero-decimal ones).
 const ZERO_DECIMAL: &[&str] = &[
     "bif", "clp", "djf", "gnf", "jpy", "kmf", "krw", "mga", "pyg", "rwf", "ugx", "vnd", "vuv",
@@ -203,22 +215,6 @@ impl Store {
     /// A member's Stripe customer and subscriptions.
     pub async fn member_billing(&self, member_id: i64) -> StoreResult<MemberBilling> {
         billing_read!(self, member_billing(member_id))
-    }
-
-    /// A member's history, oldest first.
-    pub async fn member_events(&self, member_id: i64) -> StoreResult<Vec<MemberEvent>> {
-        billing_read!(self, member_events(member_id))
-    }
-
-    /// Adds a line to a member's history.
-    pub async fn add_member_event(
-        &self,
-        member_id: i64,
-        kind: String,
-        detail: String,
-        now_ms: i64,
-    ) -> StoreResult<()> {
-        billing_write!(self, add_member_event(member_id, &kind, &detail, now_ms))
     }
 }
 

@@ -5,7 +5,7 @@
 //! the same text, derived here in Rust, and page through results the same
 //! way (windows of the newest matches, see `SearchCursor`).
 
-use masthead_domain::html::{TEASER_BLOCKS, teaser};
+use masthead_domain::html::free_part;
 use masthead_domain::search::{Highlighted, clean_text, index_text};
 use masthead_domain::{PostKind, Visibility};
 
@@ -124,13 +124,14 @@ impl IndexedPost {
 }
 
 /// The plain text of a post's body that search may see: all of it for a
-/// public story, only the teaser of a members-only one (so neither matches
-/// nor snippets reveal what lies behind the gate).
+/// public story, only the free part of a gated one (up to its paywall
+/// marker, else the teaser), so neither matches nor snippets reveal what
+/// lies behind the gate.
 pub(crate) fn searchable_body(visibility: &str, body_html: &str) -> String {
     if visibility == Visibility::Public.as_str() {
         index_text(body_html)
     } else {
-        index_text(teaser(body_html, TEASER_BLOCKS).0)
+        index_text(free_part(body_html).0)
     }
 }
 

@@ -161,4 +161,21 @@
       if (saving) { e.preventDefault(); pending = e.submitter || null; if (!pending) pending = form.querySelector("button[value=save]"); }
     });
   }
+  // The paywall marker: inserted at the cursor, on a line of its own.
+  var paywall = $("insert-paywall");
+  if (paywall && body) {
+    paywall.hidden = false;
+    paywall.addEventListener("click", function () {
+      var marker = paywall.getAttribute("data-marker");
+      var at = body.selectionStart || 0;
+      var before = body.value.slice(0, at).replace(/\s*$/, "");
+      var after = body.value.slice(body.selectionEnd || at).replace(/^\s*/, "");
+      var block = (before ? "\n\n" : "") + marker + (after ? "\n\n" : "\n");
+      body.value = before + block + after;
+      var caret = before.length + block.length;
+      body.focus();
+      body.setSelectionRange(caret, caret);
+      body.dispatchEvent(new Event("input", { bubbles: true }));
+    });
+  }
 })();

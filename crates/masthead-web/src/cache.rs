@@ -5,8 +5,10 @@
 //! The audience comes from the member cookie, looked up (one indexed read)
 //! only when a request carries one: an anonymous request does no more work
 //! than before. Anonymous pages are keyed by path alone; a member's by
-//! `member:` or `paid:` and the path, so a page rendered for a member is
-//! never served to anyone outside that audience. Pages carry no personal
+//! `member:`, or `paid.{tier}:` for paying and comped members of a tier,
+//! and the path, so a page rendered for a member is never served to anyone
+//! outside that audience (a story open to chosen tiers reads differently
+//! for each tier). Pages carry no personal
 //! data (the account page is never cached), which is what makes one copy
 //! per audience safe. Every cacheable page says `Vary: Accept-Encoding,
 //! Cookie`, and a member's copy is `Cache-Control: private` so no shared
@@ -522,7 +524,8 @@ pub async fn page_cache(State(state): State<AppState>, mut req: Request, next: N
     let path = match audience {
         Audience::Anonymous => path,
         Audience::Member => Cow::Owned(format!("member:{path}")),
-        Audience::Paid => Cow::Owned(format!("paid:{path}")),
+        Audience::Paid { tier: None } => Cow::Owned(format!("paid:{path}")),
+        Audience::Paid { tier: Some(t) } => Cow::Owned(format!("paid.{t}:{path}")),
     };
     // axum empties a HEAD response's body inside the router, before this
     // layer sees it: HEAD may be answered from the cache but never fills it.

@@ -152,6 +152,16 @@ fn site(state: AppState) -> Router {
             "/admin/members/{id}",
             get(admin::members::show).post(admin::members::save),
         )
+        .route("/admin/members/{id}/comp", post(admin::tiers::give_comp))
+        .route("/admin/members/{id}/comp/end", post(admin::tiers::end_comp))
+        .route(
+            "/admin/tiers",
+            get(admin::tiers::list).post(admin::tiers::add),
+        )
+        .route(
+            "/admin/tiers/{id}",
+            get(admin::tiers::show).post(admin::tiers::save),
+        )
         .route(
             "/admin/newsletters",
             get(admin::members::newsletters).post(admin::members::add_newsletter),

@@ -1,7 +1,8 @@
 -- Paid memberships on Stripe (issue 11, items 2, 3 and 7): the Stripe
 -- customer of each paying member, a mirror of their subscriptions, the
--- Stripe products and prices made from the tiers, the webhook events
--- already handled, and a member's history of billing changes.
+-- Stripe products and prices made from the tiers, and the webhook events
+-- already handled. A member's history of billing changes goes in
+-- `member_events` (0018), with kinds `subscription`, `status`, `billing`.
 --
 -- Stripe is the source of truth for subscriptions: every webhook makes
 -- Masthead fetch the subscription and overwrite its row here, so these rows
@@ -79,15 +80,3 @@ CREATE TABLE stripe_events (
     received_at INTEGER NOT NULL
 ) WITHOUT ROWID;
 CREATE INDEX stripe_events_received ON stripe_events (received_at);
-
--- What happened to a member's membership, newest last: billing changes
--- (and, with tiers, complimentary grants), shown on the member's page.
-CREATE TABLE member_events (
-    id         INTEGER PRIMARY KEY,
-    member_id  INTEGER NOT NULL REFERENCES members (id) ON DELETE CASCADE,
-    -- e.g. subscription, status, billing
-    kind       TEXT NOT NULL,
-    detail     TEXT NOT NULL,
-    created_at INTEGER NOT NULL
-);
-CREATE INDEX member_events_member ON member_events (member_id, id);

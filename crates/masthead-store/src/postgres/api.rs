@@ -663,6 +663,7 @@ fn post_from_row(r: &Row) -> StoreResult<ApiPost> {
         published_ms: r.try_get(22)?,
         tags: Vec::new(),
         authors: Vec::new(),
+        tier_ids: Vec::new(),
     })
 }
 
@@ -737,6 +738,26 @@ async fn attach_relations(c: &impl GenericClient, items: &mut [ApiPost]) -> Stor
         let post: i64 = r.try_get(0)?;
         if let Some(&i) = index.get(&post) {
             items[i].authors.push(super::taxonomy::author_at(r, 1)?);
+        }
+    }
+    // Tiers only for stories open to chosen tiers (most pages have none).
+    let gated: Vec<i64> = items
+        .iter()
+        .filter(|p| p.visibility == "tiers")
+        .map(|p| p.id)
+        .collect();
+    if !gated.is_empty() {
+        let found = rows(
+            c,
+            "SELECT post_id, tier_id FROM post_tiers WHERE post_id = ANY($1) ORDER BY post_id, tier_id",
+            &[&gated],
+        )
+        .await?;
+        for r in &found {
+            let post: i64 = r.try_get(0)?;
+            if let Some(&i) = index.get(&post) {
+                items[i].tier_ids.push(r.try_get(1)?);
+            }
         }
     }
     Ok(())
@@ -905,6 +926,9 @@ impl PgWriter<'_> {
     }
 
     pub async fn set_post_extras(&self, id: i64, x: &PostExtras) -> StoreResult<()> {
+        if let Some(tiers) = &x.tier_ids {
+            self.set_post_tiers(id, tiers).await?;
+        }
         if let Some(f) = x.featured {
             exec(
                 self.tx(),

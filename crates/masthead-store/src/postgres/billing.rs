@@ -147,30 +147,9 @@ pub async fn member_billing(c: &impl GenericClient, member_id: i64) -> StoreResu
     })
 }
 
-pub async fn member_events(
-    c: &impl GenericClient,
-    member_id: i64,
-) -> StoreResult<Vec<MemberEvent>> {
-    let rs = rows(
-        c,
-        "SELECT id, member_id, kind, detail, created_at FROM member_events
-         WHERE member_id = $1 ORDER BY id",
-        &[&member_id],
-    )
-    .await?;
-    map(&rs, |r| {
-        Ok(MemberEvent {
-            id: r.try_get(0)?,
-            member_id: r.try_get(1)?,
-            kind: r.try_get(2)?,
-            detail: r.try_get(3)?,
-            created_ms: r.try_get(4)?,
-        })
-    })
-}
-
 impl PgWriter<'_> {
-    pub async fn add_member_event(
+    /// A line of the member's history (`member_events`, migration 0018).
+    async fn billing_event(
         &self,
         member_id: i64,
         kind: &str,
@@ -179,7 +158,7 @@ impl PgWriter<'_> {
     ) -> StoreResult<()> {
         exec(
             self.tx(),
-            "INSERT INTO member_events (member_id, kind, detail, created_at) VALUES ($1, $2, $3, $4)",
+            "INSERT INTO member_events (member_id, kind, note, created_at) VALUES ($1, $2, $3, $4)",
             &[&member_id, &kind, &detail, &now],
         )
         .await?;
@@ -237,7 +216,7 @@ impl PgWriter<'_> {
                             &[&id, &link.now_ms],
                         )
                         .await?;
-                        self.add_member_event(
+                        self.billing_event(
                             id,
                             "billing",
                             "Joined by subscribing through Stripe Checkout",
@@ -276,7 +255,7 @@ impl PgWriter<'_> {
                 });
             }
         }
-        self.add_member_event(
+        self.billing_event(
             member_id,
             "billing",
             &format!("Linked to Stripe customer {}", link.customer_id),
@@ -375,7 +354,7 @@ impl PgWriter<'_> {
         let before_state = before.as_ref().map(state_of);
         let line = billing::subscription_line(s, before_state.as_ref());
         if let Some(line) = &line {
-            self.add_member_event(member_id, "subscription", line, now)
+            self.billing_event(member_id, "subscription", line, now)
                 .await?;
         }
         let (settled, status_changed) = self.settle_member(member_id, now).await?;
@@ -396,13 +375,15 @@ impl PgWriter<'_> {
         member_id: i64,
         now: i64,
     ) -> StoreResult<(Settled, bool)> {
-        let current: String = row_one(
+        let row = row_one(
             self.tx(),
-            "SELECT status FROM members WHERE id = $1 FOR UPDATE",
+            "SELECT status, tier_id, comp_expires_at FROM members WHERE id = $1 FOR UPDATE",
             &[&member_id],
         )
-        .await?
-        .try_get(0)?;
+        .await?;
+        let current: String = row.try_get(0)?;
+        let current_tier: Option<i64> = row.try_get(1)?;
+        let comp_expires: Option<i64> = row.try_get(2)?;
         let rs = rows(
             self.tx(),
             "SELECT status, current_period_end, tier_id FROM stripe_subscriptions
@@ -417,24 +398,38 @@ impl PgWriter<'_> {
                 tier_id: r.try_get(2)?,
             })
         })?;
-        let comp_expires = (current == "comped").then_some(i64::MAX);
-        let settled = billing::settle(&lines, None, comp_expires, now);
-        if settled.status == current {
+        let settled = billing::settle(
+            &lines,
+            current_tier,
+            billing::comp_until(&current, comp_expires),
+            now,
+        );
+        let tier_id: Option<i64> = match settled.tier_id {
+            Some(t) => row_opt(self.tx(), "SELECT id FROM tiers WHERE id = $1", &[&t])
+                .await?
+                .map(|r| r.try_get(0))
+                .transpose()?,
+            None => None,
+        };
+        let settled = Settled { tier_id, ..settled };
+        if settled.status == current && settled.tier_id == current_tier {
             return Ok((settled, false));
         }
         exec(
             self.tx(),
-            "UPDATE members SET status = $2 WHERE id = $1",
-            &[&member_id, &settled.status],
+            "UPDATE members SET status = $2, tier_id = $3 WHERE id = $1",
+            &[&member_id, &settled.status, &settled.tier_id],
         )
         .await?;
-        self.add_member_event(
-            member_id,
-            "status",
-            &billing::status_line(&current, settled.status),
-            now,
-        )
-        .await?;
+        if settled.status != current {
+            self.billing_event(
+                member_id,
+                "status",
+                &billing::status_line(&current, settled.status),
+                now,
+            )
+            .await?;
+        }
         self.enqueue_webhooks("member.edited", member_id).await?;
         Ok((settled, true))
     }

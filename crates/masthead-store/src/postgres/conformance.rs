@@ -18,6 +18,7 @@ use crate::model::*;
 use masthead_model::ApiKeyKind;
 use masthead_model::members::*;
 use masthead_model::sends::*;
+use masthead_model::tiers::*;
 
 /// A fresh SQLite file in its own directory, removed on drop.
 struct TempDb {
@@ -605,6 +606,7 @@ async fn content_and_admin_api_browse_agree() {
             feature_image: Some(Some("/media/y/400.png".into())),
             feature_image_alt: Some("Alt".into()),
             feature_image_caption: None,
+            tier_ids: None,
         };
         same("extras", write_both!(b, set_post_extras(id, &x)));
     }
@@ -1367,6 +1369,7 @@ fn edit_of(p: &crate::sqlite::editing::EditablePost) -> crate::sqlite::editing::
         seo: None,
         feature: None,
         visibility: None,
+        tier_ids: None,
         video_embed: None,
         autosave: false,
     }
@@ -2070,6 +2073,7 @@ mod filters {
             feature_image: Some(Some("/i.png".into())),
             feature_image_alt: None,
             feature_image_caption: None,
+            tier_ids: None,
         };
         same("featured", write_both!(b, set_post_extras(29, &extras)));
         same("featured 2", write_both!(b, set_post_extras(4, &extras)));
@@ -3297,4 +3301,315 @@ async fn newsletter_sends_agree() {
     assert_eq!(after.len(), 1);
     assert_eq!(after[0].reply.as_deref(), Some(HANDED_REPLY));
     assert_eq!(after[0].sent_ms, Some(T0 + 5));
+}
+
+/// Tiers (migration 0018): uuids are random per database, blanked after
+/// their shape is checked; creation times of the seeded free tier are the
+/// migration's wall clock.
+fn tier_shapes(v: Vec<Tier>) -> Vec<Tier> {
+    v.into_iter()
+        .map(|t| {
+            assert_eq!(t.uuid.len(), 36, "a uuid: {}", t.uuid);
+            let free = t.is_free();
+            Tier {
+                uuid: String::new(),
+                created_ms: if free { 0 } else { t.created_ms },
+                updated_ms: if free { 0 } else { t.updated_ms },
+                ..t
+            }
+        })
+        .collect()
+}
+
+fn tier_input(name: &str, slug: &str, monthly: Option<i64>) -> TierInput {
+    TierInput {
+        name: name.into(),
+        slug: slug.into(),
+        description: format!("All of {name}"),
+        kind: "paid".into(),
+        active: true,
+        visibility: "public".into(),
+        currency: Some("eur".into()),
+        monthly_price: monthly,
+        yearly_price: Some(5_000),
+        trial_days: 7,
+        welcome_page_url: Some("/welcome/".into()),
+        benefits: vec!["Ad-free".into(), "The weekly letter".into()],
+    }
+}
+
+#[tokio::test]
+async fn tiers_post_tiers_and_comps_agree() {
+    use masthead_domain::Role;
+    let b = Both::new("tiers").await;
+    // The migration seeds the free tier, and nothing else.
+    let seeded = same("seeded", each(read_both!(b, tiers::tiers()), tier_shapes));
+    assert_eq!(seeded.len(), 1);
+    let free = &seeded[0];
+    assert_eq!((free.slug.as_str(), free.kind.as_str()), ("free", "free"));
+    assert!(free.active && free.currency.is_none() && free.monthly_price.is_none());
+
+    let gold = same(
+        "gold",
+        write_both!(b, create_tier(&tier_input(" Gold ", "gold", Some(500)), T0)),
+    );
+    let silver = same(
+        "silver",
+        write_both!(b, create_tier(&tier_input("Silver", "silver", None), T0)),
+    );
+    // A taken slug, a paid tier without prices, a price of zero: refused.
+    write_both_err!(b, create_tier(&tier_input("Other", "gold", Some(1)), T0));
+    let mut priceless = tier_input("Bronze", "bronze", None);
+    priceless.yearly_price = None;
+    write_both_err!(b, create_tier(&priceless, T0));
+    write_both_err!(b, create_tier(&tier_input("Zero", "zero", Some(0)), T0));
+    let all = same("tiers", each(read_both!(b, tiers::tiers()), tier_shapes));
+    assert_eq!(
+        all.iter().map(|t| t.slug.as_str()).collect::<Vec<_>>(),
+        ["free", "gold", "silver"]
+    );
+    assert_eq!(all[1].name, "Gold", "names are trimmed");
+    assert_eq!(all[1].benefits, ["Ad-free", "The weekly letter"]);
+    assert_eq!(
+        (all[1].monthly_price, all[1].yearly_price, all[1].trial_days),
+        (Some(500), Some(5_000), 7)
+    );
+    let by_slug = same(
+        "by slug",
+        each(read_both!(b, tiers::tier_by_slug("silver".into())), |t| {
+            tier_shapes(t.into_iter().collect())
+        }),
+    );
+    assert_eq!(by_slug[0].id, silver);
+
+    // Edits rewrite everything but the type; benefits keep their order.
+    let mut edit = tier_input("Gold plus", "gold-plus", Some(700));
+    edit.kind = "free".into();
+    edit.benefits = vec!["Third".into(), "First".into()];
+    write_both!(b, update_tier(gold, &edit, T0 + HOUR));
+    let g = same(
+        "gold edited",
+        each(read_both!(b, tiers::tier(gold)), |t| {
+            tier_shapes(t.into_iter().collect())
+        }),
+    );
+    assert_eq!(
+        (g[0].slug.as_str(), g[0].kind.as_str(), g[0].monthly_price),
+        ("gold-plus", "paid", Some(700))
+    );
+    assert_eq!(g[0].benefits, ["Third", "First"]);
+    assert_eq!(g[0].updated_ms, T0 + HOUR);
+    write_both_err!(b, update_tier(silver, &edit, T0));
+    write_both_err!(b, update_tier(999, &edit, T0));
+    // The free tier keeps no prices and cannot be archived.
+    write_both!(
+        b,
+        update_tier(free.id, &tier_input("Free", "free", Some(9)), T0)
+    );
+    let f = same(
+        "free",
+        each(read_both!(b, tiers::tier(free.id)), |t| {
+            tier_shapes(t.into_iter().collect())
+        }),
+    );
+    assert_eq!((f[0].monthly_price, f[0].currency.as_deref()), (None, None));
+    write_both_err!(b, archive_tier(free.id, T0));
+    write_both!(b, archive_tier(silver, T0 + HOUR));
+    let s = same(
+        "archived",
+        each(read_both!(b, tiers::tier(silver)), |t| {
+            tier_shapes(t.into_iter().collect())
+        }),
+    );
+    assert!(!s[0].active);
+
+    // A post visible to chosen tiers: saved with the editor, read with the post.
+    let (a1, _, _, _) = seed(&b).await;
+    let staff = same(
+        "staff",
+        write_both!(
+            b,
+            insert_staff_user(&NewStaffUser {
+                email: Email::parse("boss@example.org").expect("email"),
+                name: "Bo Ss".into(),
+                role: Role::Administrator,
+                password_hash: String::new(),
+                author_id: Some(a1),
+            })
+        ),
+    );
+    let post = same("draft", read_both!(b, editing::editable_post(26))).expect("draft");
+    assert!(post.tier_ids.is_empty());
+    let mut save = edit_of(&post);
+    save.status = PostStatus::Published;
+    save.published_ms = Some(T0 + 2 * HOUR);
+    save.visibility = Some(Visibility::Tiers);
+    save.tier_ids = Some(vec![gold, free.id, 12_345]);
+    same(
+        "tiers post",
+        write_both!(
+            b,
+            save_post(26, post.updated_ms, &save, Some(staff), T0 + 2 * HOUR)
+        ),
+    );
+    let saved = same("editable", read_both!(b, editing::editable_post(26))).expect("post");
+    assert_eq!(saved.visibility, Visibility::Tiers);
+    assert_eq!(
+        saved.tier_ids,
+        vec![free.id, gold],
+        "unknown tiers are left out"
+    );
+    let page = same(
+        "page",
+        each(
+            read_both!(b, queries::published_post_by_slug(saved.slug.clone())),
+            without_uuid,
+        ),
+    )
+    .expect("published");
+    assert_eq!(
+        page.tiers
+            .iter()
+            .map(|t| (t.id, t.free))
+            .collect::<Vec<_>>(),
+        vec![(free.id, true), (gold, false)]
+    );
+    use masthead_domain::access::Reader;
+    assert!(page.readable_by(Some(Reader::new("paid", Some(gold)))));
+    assert!(page.readable_by(Some(Reader::new("free", None))));
+    assert!(!page.readable_by(Some(Reader::new("comped", Some(silver)))));
+    assert!(!page.readable_by(None));
+
+    // Comps: a free member is comped; a paying one keeps paying; the
+    // history says who gave what until when.
+    let e = |s: &str| Email::parse(s).expect("email");
+    let reader = same(
+        "reader",
+        write_both!(
+            b,
+            insert_member(&e("reader@example.org"), "free", "site", T0)
+        ),
+    )
+    .expect("new member");
+    let payer = same(
+        "payer",
+        write_both!(
+            b,
+            insert_member(&e("payer@example.org"), "paid", "import", T0)
+        ),
+    )
+    .expect("new member");
+    let now = crate::now_ms();
+    let until = now + 30 * 24 * HOUR;
+    let given = same(
+        "give",
+        write_both!(b, give_comp(reader, gold, Some(until), Some(staff), now)),
+    );
+    assert_eq!(given, Ok(CompGiven::Comped));
+    let m = same("comped", read_both!(b, roster::desk_member(reader))).expect("member");
+    assert_eq!(
+        (m.status.as_str(), m.tier_id, m.comp_expires_ms),
+        ("comped", Some(gold), Some(until))
+    );
+    assert_eq!(
+        same(
+            "payer comp",
+            write_both!(b, give_comp(payer, gold, Some(until), None, now))
+        ),
+        Ok(CompGiven::Recorded)
+    );
+    let p = same("payer", read_both!(b, roster::desk_member(payer))).expect("member");
+    assert_eq!(
+        (p.status.as_str(), p.comp_expires_ms),
+        ("paid", Some(until))
+    );
+    // Refusals change nothing: an archived tier, the free tier, a past end,
+    // an unknown member.
+    for (tier, end) in [
+        (silver, Some(until)),
+        (free.id, None),
+        (gold, Some(now - 1)),
+    ] {
+        let refused = same(
+            "refused",
+            write_both!(b, give_comp(reader, tier, end, None, now)),
+        );
+        assert!(refused.is_err(), "{tier} {end:?}");
+    }
+    write_both_err!(b, give_comp(9_999, gold, None, None, now));
+    let history = same(
+        "history",
+        each(read_both!(b, tiers::member_events(reader)), |v| {
+            v.into_iter()
+                .map(|e| (e.kind, e.tier_name, e.until_ms, e.staff_name))
+                .collect::<Vec<_>>()
+        }),
+    );
+    assert_eq!(
+        history,
+        vec![(
+            "comp_given".to_owned(),
+            Some("Gold plus".to_owned()),
+            Some(until),
+            Some("Bo Ss".to_owned())
+        )]
+    );
+
+    // Ending it: free again, in the history; a second end has nothing to end.
+    same(
+        "end",
+        write_both!(b, end_comp(reader, Some(staff), now + 1)),
+    )
+    .expect("ended");
+    let m = same("ended", read_both!(b, roster::desk_member(reader))).expect("member");
+    assert_eq!((m.status.as_str(), m.tier_id), ("free", None));
+    assert_eq!(
+        same("again", write_both!(b, end_comp(reader, None, now + 2))),
+        Err(CompRefused::NoComp)
+    );
+    // A paying member's follow-up comp can be ended too; they still pay.
+    same(
+        "end payer's",
+        write_both!(b, end_comp(payer, None, now + 3)),
+    )
+    .expect("ended");
+    let p = same("payer", read_both!(b, roster::desk_member(payer))).expect("member");
+    assert_eq!((p.status.as_str(), p.comp_expires_ms), ("paid", None));
+
+    // A comp whose end passes reads as free at once; the job writes it down.
+    same(
+        "again",
+        write_both!(b, give_comp(reader, gold, Some(now + HOUR), None, now + 3)),
+    )
+    .expect("given");
+    let lapse = format!(
+        "UPDATE members SET comp_expires_at = {} WHERE id = {reader}",
+        now - 1
+    );
+    b.lite
+        .store
+        .write(|w| Ok(w.tx().execute(&lapse, [])?))
+        .expect("sqlite lapse");
+    b.pg.write(async |w| super::sql::exec(w.tx(), &lapse, &[]).await)
+        .await
+        .expect("postgres lapse");
+    let m = same("lapsed", read_both!(b, roster::desk_member(reader))).expect("member");
+    assert_eq!((m.status.as_str(), m.tier_id), ("free", None));
+    let export = same("export", read_both!(b, members::member_export(reader))).expect("member");
+    assert_eq!(export.member.status, "free");
+    assert_eq!(same("job", write_both!(b, end_expired_comps(now + 5))), 1);
+    assert_eq!(
+        same("job again", write_both!(b, end_expired_comps(now + 5))),
+        0
+    );
+    let kinds = same(
+        "kinds",
+        each(read_both!(b, tiers::member_events(reader)), |v| {
+            v.into_iter().map(|e| e.kind).collect::<Vec<_>>()
+        }),
+    );
+    assert_eq!(
+        kinds,
+        ["comp_expired", "comp_given", "comp_ended", "comp_given"]
+    );
 }

@@ -154,6 +154,16 @@ INSERT INTO staff_sessions (token_hash, user_id, csrf_token, created_at, last_se
 INSERT INTO one_time_tokens (token_hash, purpose, user_id, created_at, expires_at, used_at) VALUES
     (x'abcd', 'reset', 4, 1, 9000000000000, NULL);
 INSERT INTO signin_failures (id, key, at) VALUES (1, 'ip:203.0.113.9', 5);
+INSERT INTO tiers (id, uuid, slug, name, description, type, active, visibility, currency, monthly_price, yearly_price,
+                   trial_days, welcome_page_url, created_at, updated_at) VALUES
+    (5, '1a2b3c4d-0000-4000-8000-00000000000a', 'gold', 'Gold — Zoë''s', '', 'paid', 1, 'public', 'eur', 500, NULL, 7, '/welcome/', 30, 31),
+    (9, '1a2b3c4d-0000-4000-8000-00000000000b', 'old', 'Old', 'Archived', 'paid', 0, 'none', 'eur', NULL, 9000, 0, NULL, 32, 33);
+INSERT INTO tier_benefits (tier_id, position, name) VALUES (5, 0, 'Ad-free'), (5, 1, 'Les «lettres»');
+UPDATE posts SET visibility = 'tiers' WHERE id = 12;
+INSERT INTO post_tiers (post_id, tier_id) VALUES (12, 1), (12, 5);
+UPDATE members SET tier_id = 5, comp_expires_at = CASE WHEN id % 2 = 0 THEN 9000000000000 ELSE NULL END WHERE status <> 'free';
+INSERT INTO member_events (id, member_id, kind, tier_id, until_at, staff_id, note, created_at) VALUES
+    (1, 6, 'comp_given', 5, 9000000000000, 4, '', 40), (2, 6, 'comp_ended', 5, NULL, NULL, 'by hand', 41);
 "#;
 
 /// A fresh SQLite site holding [`SEED`].
@@ -201,14 +211,15 @@ async fn count(store: &Store, table: &str) -> usize {
 }
 
 /// Holds nothing but what migrations put in a new database (its first
-/// newsletter, in the `Defaulted` tables).
+/// newsletter and its free tier, in the `Defaulted` tables).
 fn all_empty(dump: &BTreeMap<String, Vec<String>>) -> bool {
     dump.iter().all(|(table, rows)| {
         let defaulted = TABLES
             .iter()
             .any(|(name, t)| name == table && *t == Treatment::Defaulted);
         if defaulted {
-            rows.len() == 1 && rows[0].contains("default-newsletter")
+            rows.len() == 1
+                && (rows[0].contains("default-newsletter") || rows[0].contains("\"Free\""))
         } else {
             rows.is_empty()
         }

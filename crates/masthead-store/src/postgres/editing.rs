@@ -52,6 +52,7 @@ pub async fn editable_post(c: &impl GenericClient, id: i64) -> StoreResult<Optio
         .await?,
         |r| Ok(r.try_get(0)?),
     )?;
+    let tier_ids = super::tiers::post_tier_ids(c, id).await?;
     Ok(Some(EditablePost {
         id,
         kind: PostKind::parse(&kind)?,
@@ -69,6 +70,7 @@ pub async fn editable_post(c: &impl GenericClient, id: i64) -> StoreResult<Optio
         meta_description: r.try_get(10)?,
         canonical_url: r.try_get(11)?,
         visibility: Visibility::parse(&visibility).unwrap_or(Visibility::Public),
+        tier_ids,
         feature_image: r.try_get(13)?,
         feature_media_id: r.try_get(14)?,
         feature_alt: r.try_get(15)?,
@@ -221,6 +223,9 @@ impl PgWriter<'_> {
                 &[&id, &v.as_str()],
             )
             .await?;
+        }
+        if let Some(tiers) = &edit.tier_ids {
+            self.set_post_tiers(id, tiers).await?;
         }
         if let Some(embed) = &edit.video_embed {
             exec(

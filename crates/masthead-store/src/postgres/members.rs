@@ -12,7 +12,8 @@ use crate::model::ChangeTopic;
 use crate::sqlite::members::{decode_ids, encode_ids};
 use masthead_model::members::*;
 
-const MEMBER_COLUMNS: &str = "m.id, m.email, m.name, m.status, m.created_at";
+const MEMBER_COLUMNS: &str =
+    "m.id, m.email, m.name, m.status, m.created_at, m.tier_id, m.comp_expires_at";
 const NEWSLETTER_COLUMNS: &str = "n.id, n.uuid, n.name, n.slug, n.description, n.sender_name, \
      n.sender_reply_to, n.status, n.subscribe_on_signup, n.sort_order, n.visibility";
 
@@ -23,6 +24,8 @@ fn member_from_row(r: &Row) -> StoreResult<Member> {
         name: r.try_get(2)?,
         status: r.try_get(3)?,
         created_ms: r.try_get(4)?,
+        tier_id: r.try_get(5)?,
+        comp_expires_ms: r.try_get(6)?,
     })
 }
 
@@ -58,9 +61,11 @@ pub async fn member_session(
     )
     .await?
     .map(|r| {
+        let mut member = member_from_row(&r)?;
+        member.settle(now);
         Ok(MemberSession {
-            member: member_from_row(&r)?,
-            csrf_token: r.try_get(5)?,
+            member,
+            csrf_token: r.try_get(7)?,
         })
     })
     .transpose()
@@ -109,7 +114,8 @@ pub async fn member_export(
     else {
         return Ok(None);
     };
-    let member = member_from_row(&r)?;
+    let mut member = member_from_row(&r)?;
+    member.settle(crate::now_ms());
     let rs = rows(
         c,
         "SELECT created_at FROM member_sessions WHERE member_id = $1 ORDER BY created_at",

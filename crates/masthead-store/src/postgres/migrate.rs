@@ -48,6 +48,7 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
     migration!(15, "email_sends", "0015_email_sends.sql"),
     migration!(16, "member_labels", "0016_member_labels.sql"),
     migration!(17, "handed", "0017_handed.sql"),
+    migration!(18, "tiers", "0018_tiers.sql"),
     migration!(19, "stripe", "0019_stripe.sql"),
 ];
 

@@ -36,6 +36,7 @@ mod sql;
 pub mod staff;
 #[allow(dead_code)]
 pub mod taxonomy;
+pub mod tiers;
 #[allow(dead_code)]
 pub mod transfer;
 pub mod units;

@@ -242,6 +242,7 @@ fn post_from_row(row: &Row) -> StoreResult<Post> {
         tags: Vec::new(),
         authors: Vec::new(),
         notes: Vec::new(),
+        tiers: Vec::new(),
     })
 }
 
@@ -361,6 +362,9 @@ pub async fn published_post_by_slug(
             note,
         })
         .collect();
+    if post.visibility == Visibility::Tiers {
+        post.tiers = super::tiers::post_tier_refs(c, post.id).await?;
+    }
     Ok(Some(post))
 }
 

@@ -41,9 +41,12 @@ fn desk_member_from_row(r: &Row) -> StoreResult<DeskMember> {
         note: r.try_get(5)?,
         email_disabled: r.try_get(6)?,
         created_ms: r.try_get(7)?,
+        tier_id: r.try_get(8)?,
+        comp_expires_ms: r.try_get(9)?,
         labels: Vec::new(),
         newsletter_ids: Vec::new(),
-    })
+    }
+    .settled(crate::now_ms()))
 }
 
 fn label_from_row(r: &Row, at: usize) -> StoreResult<Label> {

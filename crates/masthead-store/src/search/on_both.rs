@@ -265,6 +265,7 @@ impl Fixture {
             seo: None,
             feature: None,
             visibility: None,
+            tier_ids: None,
             video_embed: None,
             autosave: false,
         };

@@ -626,6 +626,7 @@ fn post_from_row(r: &Row<'_>) -> rusqlite::Result<ApiPost> {
         published_ms: r.get(22)?,
         tags: Vec::new(),
         authors: Vec::new(),
+        tier_ids: Vec::new(),
     })
 }
 
@@ -699,6 +700,27 @@ fn attach_relations(c: &Connection, items: &mut [ApiPost]) -> StoreResult<()> {
         let (post, author) = row?;
         if let Some(&i) = index.get(&post) {
             items[i].authors.push(author);
+        }
+    }
+    // Tiers only for stories open to chosen tiers (most pages have none).
+    let gated: Vec<Value> = items
+        .iter()
+        .filter(|p| p.visibility == "tiers")
+        .map(|p| Value::Integer(p.id))
+        .collect();
+    if !gated.is_empty() {
+        let marks = vec!["?"; gated.len()].join(", ");
+        let mut tiers = c.prepare(&format!(
+            "SELECT post_id, tier_id FROM post_tiers WHERE post_id IN ({marks}) ORDER BY post_id, tier_id"
+        ))?;
+        let rows = tiers.query_map(params_from_iter(gated.iter()), |r| {
+            Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?))
+        })?;
+        for row in rows {
+            let (post, tier) = row?;
+            if let Some(&i) = index.get(&post) {
+                items[i].tier_ids.push(tier);
+            }
         }
     }
     Ok(())
@@ -846,6 +868,9 @@ impl Writer<'_> {
     }
 
     pub fn set_post_extras(&self, id: i64, x: &PostExtras) -> StoreResult<()> {
+        if let Some(tiers) = &x.tier_ids {
+            self.set_post_tiers(id, tiers)?;
+        }
         if let Some(f) = x.featured {
             self.tx().execute(
                 "UPDATE posts SET featured = ?2 WHERE id = ?1",

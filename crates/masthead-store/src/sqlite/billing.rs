@@ -123,34 +123,13 @@ pub fn member_billing(c: &Connection, member_id: i64) -> StoreResult<MemberBilli
     })
 }
 
-pub fn member_events(c: &Connection, member_id: i64) -> StoreResult<Vec<MemberEvent>> {
-    Ok(c.prepare_cached(
-        "SELECT id, member_id, kind, detail, created_at FROM member_events
-             WHERE member_id = ?1 ORDER BY id",
-    )?
-    .query_map([member_id], |r| {
-        Ok(MemberEvent {
-            id: r.get(0)?,
-            member_id: r.get(1)?,
-            kind: r.get(2)?,
-            detail: r.get(3)?,
-            created_ms: r.get(4)?,
-        })
-    })?
-    .collect::<Result<_, _>>()?)
-}
-
 impl Writer<'_> {
-    pub fn add_member_event(
-        &self,
-        member_id: i64,
-        kind: &str,
-        detail: &str,
-        now: i64,
-    ) -> StoreResult<()> {
+    /// A line of the member's history (`member_events`, migration 0018),
+    /// written by Stripe's side: kinds `subscription`, `status`, `billing`.
+    fn billing_event(&self, member_id: i64, kind: &str, detail: &str, now: i64) -> StoreResult<()> {
         self.tx()
             .prepare_cached(
-                "INSERT INTO member_events (member_id, kind, detail, created_at) VALUES (?1, ?2, ?3, ?4)",
+                "INSERT INTO member_events (member_id, kind, note, created_at) VALUES (?1, ?2, ?3, ?4)",
             )?
             .execute(params![member_id, kind, detail, now])?;
         Ok(())
@@ -196,7 +175,7 @@ impl Writer<'_> {
                          WHERE status = 'active' AND subscribe_on_signup = 1",
                     )?
                     .execute(params![id, link.now_ms])?;
-                self.add_member_event(
+                self.billing_event(
                     id,
                     "billing",
                     "Joined by subscribing through Stripe Checkout",
@@ -217,7 +196,7 @@ impl Writer<'_> {
                 link.email.as_ref().map_or("", |e| e.as_str()),
                 link.now_ms
             ])?;
-        self.add_member_event(
+        self.billing_event(
             member_id,
             "billing",
             &format!("Linked to Stripe customer {}", link.customer_id),
@@ -308,7 +287,7 @@ impl Writer<'_> {
         let before_state = before.as_ref().map(state_of);
         let line = billing::subscription_line(s, before_state.as_ref());
         if let Some(line) = &line {
-            self.add_member_event(member_id, "subscription", line, now)?;
+            self.billing_event(member_id, "subscription", line, now)?;
         }
         let (settled, status_changed) = self.settle_member(member_id, now)?;
         if line.is_some() || status_changed {
@@ -325,10 +304,10 @@ impl Writer<'_> {
     /// Settles a member's status from their subscriptions; writes the change
     /// (with its history line and `member.edited`) when there is one.
     pub(crate) fn settle_member(&self, member_id: i64, now: i64) -> StoreResult<(Settled, bool)> {
-        let current: String = self
+        let (current, current_tier, comp_expires): (String, Option<i64>, Option<i64>) = self
             .tx()
-            .prepare_cached("SELECT status FROM members WHERE id = ?1")?
-            .query_row([member_id], |r| r.get(0))?;
+            .prepare_cached("SELECT status, tier_id, comp_expires_at FROM members WHERE id = ?1")?
+            .query_row([member_id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?;
         let lines: Vec<SubscriptionLine> = self
             .tx()
             .prepare_cached(
@@ -343,21 +322,37 @@ impl Writer<'_> {
                 })
             })?
             .collect::<Result<_, _>>()?;
-        // Until tiers record a comp's end, a comped member stays comped.
-        let comp_expires = (current == "comped").then_some(i64::MAX);
-        let settled = billing::settle(&lines, None, comp_expires, now);
-        if settled.status == current {
+        let settled = billing::settle(
+            &lines,
+            current_tier,
+            billing::comp_until(&current, comp_expires),
+            now,
+        );
+        // A tier Masthead no longer has is not written (tiers are archived,
+        // never deleted, but a price may name one from another site).
+        let tier_id: Option<i64> = match settled.tier_id {
+            Some(t) => self
+                .tx()
+                .prepare_cached("SELECT id FROM tiers WHERE id = ?1")?
+                .query_row([t], |r| r.get(0))
+                .optional()?,
+            None => None,
+        };
+        let settled = Settled { tier_id, ..settled };
+        if settled.status == current && settled.tier_id == current_tier {
             return Ok((settled, false));
         }
         self.tx()
-            .prepare_cached("UPDATE members SET status = ?2 WHERE id = ?1")?
-            .execute(params![member_id, settled.status])?;
-        self.add_member_event(
-            member_id,
-            "status",
-            &billing::status_line(&current, settled.status),
-            now,
-        )?;
+            .prepare_cached("UPDATE members SET status = ?2, tier_id = ?3 WHERE id = ?1")?
+            .execute(params![member_id, settled.status, settled.tier_id])?;
+        if settled.status != current {
+            self.billing_event(
+                member_id,
+                "status",
+                &billing::status_line(&current, settled.status),
+                now,
+            )?;
+        }
         self.enqueue_webhooks("member.edited", member_id)?;
         Ok((settled, true))
     }

@@ -75,6 +75,7 @@ pub fn editable_post(c: &Connection, id: i64) -> StoreResult<Option<EditablePost
         )?
         .query_map([id], |r| r.get(0))?
         .collect::<Result<_, _>>()?;
+    let tier_ids = super::tiers::post_tier_ids(c, id)?;
     Ok(Some(EditablePost {
         id,
         kind: PostKind::parse(&kind)?,
@@ -92,6 +93,7 @@ pub fn editable_post(c: &Connection, id: i64) -> StoreResult<Option<EditablePost
         meta_description: seo.1,
         canonical_url: seo.2,
         visibility: extra.visibility,
+        tier_ids,
         feature_image: extra.feature_image,
         feature_media_id: extra.feature_media_id,
         feature_alt: extra.feature_alt,
@@ -240,6 +242,9 @@ impl Writer<'_> {
                 "UPDATE posts SET visibility = ?2 WHERE id = ?1",
                 params![id, v.as_str()],
             )?;
+        }
+        if let Some(tiers) = &edit.tier_ids {
+            self.set_post_tiers(id, tiers)?;
         }
         if let Some(embed) = &edit.video_embed {
             self.tx().execute(

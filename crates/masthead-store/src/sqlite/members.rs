@@ -10,7 +10,8 @@ use crate::error::{StoreError, StoreResult};
 use crate::model::ChangeTopic;
 use masthead_model::members::*;
 
-const MEMBER_COLUMNS: &str = "m.id, m.email, m.name, m.status, m.created_at";
+const MEMBER_COLUMNS: &str =
+    "m.id, m.email, m.name, m.status, m.created_at, m.tier_id, m.comp_expires_at";
 const NEWSLETTER_COLUMNS: &str = "n.id, n.uuid, n.name, n.slug, n.description, n.sender_name, \
      n.sender_reply_to, n.status, n.subscribe_on_signup, n.sort_order, n.visibility";
 
@@ -21,6 +22,8 @@ fn member_from_row(r: &Row<'_>) -> rusqlite::Result<Member> {
         name: r.get(2)?,
         status: r.get(3)?,
         created_ms: r.get(4)?,
+        tier_id: r.get(5)?,
+        comp_expires_ms: r.get(6)?,
     })
 }
 
@@ -61,9 +64,11 @@ pub fn member_session(
          WHERE s.token_hash = ?1 AND s.expires_at > ?2"
     ))?
     .query_row(params![token_hash, now], |r| {
+        let mut member = member_from_row(r)?;
+        member.settle(now);
         Ok(MemberSession {
-            member: member_from_row(r)?,
-            csrf_token: r.get(5)?,
+            member,
+            csrf_token: r.get(7)?,
         })
     })
     .optional()?)
@@ -101,6 +106,8 @@ pub fn member_export(c: &Connection, member_id: i64) -> StoreResult<Option<Membe
     else {
         return Ok(None);
     };
+    let mut member = member;
+    member.settle(crate::now_ms());
     let sessions_created_ms = c
         .prepare_cached(
             "SELECT created_at FROM member_sessions WHERE member_id = ?1 ORDER BY created_at",

@@ -17,6 +17,7 @@ pub mod search;
 pub mod sends;
 pub mod staff;
 pub mod taxonomy;
+pub mod tiers;
 pub mod transfer;
 mod units;
 pub mod webhooks;
@@ -118,11 +119,23 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         include_str!("../../migrations/sqlite/0017_handed.sql"),
     ),
     (
+        18,
+        "tiers",
+        include_str!("../../migrations/sqlite/0018_tiers.sql"),
+    ),
+    (
         19,
         "stripe",
         include_str!("../../migrations/sqlite/0019_stripe.sql"),
     ),
 ];
+
+/// The migration that edits `posts`' definition in `sqlite_schema` (its
+/// visibility CHECK; see the file's notes). After it the runner bumps
+/// `schema_version` by one, as SQLite's documented procedure for such edits
+/// asks: the migrating connection then reads the new definition too, not
+/// only connections opened later.
+const VISIBILITY_MIGRATION: i64 = 18;
 
 /// Most idle reader connections kept open.
 const MAX_IDLE_READERS: usize = 16;
@@ -186,6 +199,10 @@ impl SqliteStore {
             if *version == search::INDEX_MIGRATION {
                 // The index's text is derived in Rust: fill it for the posts there are.
                 search::rebuild_index(&tx)?;
+            }
+            if *version == VISIBILITY_MIGRATION {
+                let v: i64 = tx.query_row("PRAGMA schema_version", [], |r| r.get(0))?;
+                tx.execute_batch(&format!("PRAGMA schema_version = {}", v + 1))?;
             }
             tx.execute(
                 "INSERT INTO schema_migrations (version, name, applied_at) VALUES (?1, ?2, ?3)",

@@ -227,6 +227,7 @@ fn post_from_row(row: &Row<'_>) -> rusqlite::Result<Post> {
         tags: Vec::new(),
         authors: Vec::new(),
         notes: Vec::new(),
+        tiers: Vec::new(),
     })
 }
 
@@ -252,6 +253,9 @@ pub fn published_post_by_slug(c: &Connection, slug: String) -> StoreResult<Optio
             })
         })?
         .collect::<Result<_, _>>()?;
+    if post.visibility == Visibility::Tiers {
+        post.tiers = super::tiers::post_tier_refs(c, post.id)?;
+    }
     Ok(Some(post))
 }
 

@@ -33,9 +33,12 @@ fn desk_member_from_row(r: &Row<'_>) -> rusqlite::Result<DeskMember> {
         note: r.get(5)?,
         email_disabled: r.get(6)?,
         created_ms: r.get(7)?,
+        tier_id: r.get(8)?,
+        comp_expires_ms: r.get(9)?,
         labels: Vec::new(),
         newsletter_ids: Vec::new(),
-    })
+    }
+    .settled(crate::now_ms()))
 }
 
 fn label_from_row(r: &Row<'_>, at: usize) -> rusqlite::Result<Label> {

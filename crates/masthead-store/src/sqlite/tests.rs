@@ -418,6 +418,7 @@ fn saves_detect_collisions_record_revisions_and_keep_old_slugs() {
         seo: None,
         feature: None,
         visibility: None,
+        tier_ids: None,
         video_embed: None,
         autosave: false,
     };
@@ -587,6 +588,7 @@ fn media_items_dedupe_and_give_posts_responsive_feature_images() {
             words,
         }),
         visibility: None,
+        tier_ids: None,
         video_embed: None,
         autosave: false,
     };
@@ -750,4 +752,83 @@ fn throttles_check_and_record_in_one_step_and_refusals_count_nowhere() {
         })
         .expect("count");
     assert_eq!(rows, 1);
+}
+
+/// Migration 0018 widens `posts`' visibility CHECK by editing the table's
+/// definition in place: on a file with stories in it, nothing is lost or
+/// cascaded, the writer that migrated accepts `tiers` at once, other values
+/// are still refused, and the file passes SQLite's integrity check.
+#[test]
+fn the_tiers_migration_widens_visibility_in_place() {
+    let dir = std::env::temp_dir().join(format!(
+        "masthead-store-widen-{}-{}",
+        std::process::id(),
+        crate::now_ms()
+    ));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let path = dir.join("masthead.db");
+    {
+        // The schema as it was before 0018, with a tagged story in it.
+        let mut c = rusqlite::Connection::open(&path).expect("open");
+        c.execute_batch("PRAGMA foreign_keys = ON").expect("fk");
+        c.execute_batch(
+            "CREATE TABLE schema_migrations (
+                 version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL)",
+        )
+        .expect("table");
+        for (version, name, sql) in super::MIGRATIONS.iter().filter(|m| m.0 < 18) {
+            let tx = c.transaction().expect("tx");
+            tx.execute_batch(sql).expect(name);
+            tx.execute(
+                "INSERT INTO schema_migrations VALUES (?1, ?2, 0)",
+                rusqlite::params![version, name],
+            )
+            .expect("record");
+            tx.commit().expect("commit");
+        }
+        c.execute_batch(
+            "INSERT INTO tags (id, slug, name, created_at) VALUES (1, 'news', 'News', 0);
+             INSERT INTO posts (id, kind, slug, title, status, visibility, created_at, updated_at, published_at)
+                 VALUES (1, 'article', 'kept', 'Kept', 'published', 'paid', 0, 0, 0);
+             INSERT INTO post_tags (post_id, tag_id, position, published_at) VALUES (1, 1, 0, 0);",
+        )
+        .expect("a story");
+    }
+    let store = SqliteStore::open(&path).expect("migrate");
+    let (sql, tags, visibility): (String, i64, String) = store
+        .read(|c| {
+            Ok(c.query_row(
+                "SELECT (SELECT sql FROM sqlite_schema WHERE name = 'posts'),
+                        (SELECT COUNT(*) FROM post_tags), (SELECT visibility FROM posts WHERE id = 1)",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+            )?)
+        })
+        .expect("read");
+    assert!(
+        sql.contains("CHECK (visibility IN ('public', 'members', 'paid', 'tiers'))"),
+        "{sql}"
+    );
+    assert_eq!((tags, visibility.as_str()), (1, "paid"), "nothing cascaded");
+    // The connection that ran the migration sees the new definition.
+    store
+        .write(|w| {
+            Ok(w.tx()
+                .execute("UPDATE posts SET visibility = 'tiers' WHERE id = 1", [])?)
+        })
+        .expect("tiers is allowed");
+    let bogus = store.write(|w| {
+        Ok(w.tx()
+            .execute("UPDATE posts SET visibility = 'secret' WHERE id = 1", [])?)
+    });
+    assert!(
+        matches!(bogus, Err(crate::error::StoreError::Conflict(_))),
+        "{bogus:?}"
+    );
+    let check: String = store
+        .read(|c| Ok(c.query_row("PRAGMA integrity_check", [], |r| r.get(0))?))
+        .expect("check");
+    assert_eq!(check, "ok");
+    drop(store);
+    let _ = std::fs::remove_dir_all(&dir);
 }

@@ -436,6 +436,7 @@ mod tests {
             seo: None,
             feature: None,
             visibility: None,
+            tier_ids: None,
             video_embed: None,
             autosave: false,
         }

@@ -161,6 +161,8 @@ struct Panels {
     media: Vec<serde_json::Value>,
     /// Active newsletters `(id, name)`, for "Publish and send".
     newsletters: Vec<(i64, String)>,
+    /// Tiers a story may be open to: active ones, and any it is open to.
+    tiers: Vec<serde_json::Value>,
 }
 
 /// Images offered as the feature image: the newest, and the current one.
@@ -219,6 +221,21 @@ async fn editor_page(
         .filter(|n| n.status == "active")
         .map(|n| (n.id, n.name))
         .collect();
+    let tiers: Vec<serde_json::Value> = state
+        .store
+        .tiers()
+        .await
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|t| t.active || post.tier_ids.contains(&t.id))
+        .map(|t| {
+            serde_json::json!({
+                "id": t.id,
+                "name": if t.active { t.name.clone() } else { format!("{} (archived)", t.name) },
+                "checked": post.tier_ids.contains(&t.id),
+            })
+        })
+        .collect();
     editor_page_with(
         state,
         session,
@@ -231,6 +248,7 @@ async fn editor_page(
             notes,
             media,
             newsletters,
+            tiers,
         },
     )
 }
@@ -249,6 +267,7 @@ fn editor_page_with(
         notes,
         media,
         newsletters,
+        tiers,
     } = panels;
     let clock = state.clock();
     let tz = state.site().settings.timezone.clone();
@@ -285,7 +304,9 @@ fn editor_page_with(
             "notes": notes,
             "media": media,
             "upload_limit": masthead_media::Limits::default().max_bytes,
-            "visibilities": [("public", "Everyone"), ("members", "Members (free or paid)"), ("paid", "Paying members")],
+            "visibilities": [("public", "Everyone"), ("members", "Members (free or paid)"), ("paid", "Paying members (paid or complimentary)"), ("tiers", "Members of chosen tiers")],
+            "tiers": tiers,
+            "paywall_marker": masthead_domain::html::PAYWALL_MARKER,
             "review_label": review["label"],
             "review_notes": review["notes"],
             "can_submit": review["can_submit"],
@@ -560,11 +581,18 @@ pub async fn edit(
     editor_page(&state, &session, &post, StatusCode::OK, None, None).await
 }
 
+/// A whole number sent as form text. The save form is read through a map
+/// (see `choices`), which hands every value over as text.
+fn number_text<'de, D: serde::Deserializer<'de>>(d: D) -> Result<i64, D::Error> {
+    let s = String::deserialize(d)?;
+    s.trim().parse().map_err(serde::de::Error::custom)
+}
+
 #[derive(Deserialize)]
 pub struct SaveForm {
     #[serde(default)]
     csrf: String,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "number_text")]
     version: i64,
     #[serde(default)]
     title: String,
@@ -610,6 +638,32 @@ pub struct SaveForm {
     newsletter: String,
     #[serde(default)]
     email_segment: String,
+    /// Set when the form offers tier checkboxes (`tier_{id}`): the tiers
+    /// chosen are then saved, none ticked meaning none.
+    #[serde(default)]
+    tiers_shown: String,
+    /// The rest: the tier checkboxes, one field each (`tier_{id}`), since
+    /// the form reader takes no repeated fields.
+    #[serde(flatten)]
+    choices: std::collections::HashMap<String, String>,
+}
+
+impl SaveForm {
+    /// The tiers ticked, or `None` when the form had no tier choices.
+    fn tier_ids(&self) -> Option<Vec<i64>> {
+        if self.tiers_shown.is_empty() {
+            return None;
+        }
+        let mut ids: Vec<i64> = self
+            .choices
+            .keys()
+            .filter_map(|k| k.strip_prefix("tier_"))
+            .filter_map(|id| id.parse().ok())
+            .filter(|id| *id > 0)
+            .collect();
+        ids.sort_unstable();
+        Some(ids)
+    }
 }
 
 fn keep() -> String {
@@ -776,11 +830,18 @@ pub async fn save(
             Err(_) => {
                 refuse!(
                     StatusCode::UNPROCESSABLE_ENTITY,
-                    "Choose who may read it: everyone, members or paying members."
+                    "Choose who may read it: everyone, members, paying members or members of chosen tiers."
                 );
             }
         },
     };
+    let tier_ids = form.tier_ids();
+    if visibility == Some(Visibility::Tiers) && tier_ids.as_ref().is_some_and(Vec::is_empty) {
+        refuse!(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "Tick the tiers whose members may read it (or choose another audience)."
+        );
+    }
     let feature = match feature_edit(&form) {
         Ok(f) => f,
         Err(m) => {
@@ -815,6 +876,7 @@ pub async fn save(
         seo: Some(seo),
         feature: Some(feature),
         visibility,
+        tier_ids,
         video_embed,
         tag_ids: Some(tag_ids),
         author_ids: Some(author_ids),
@@ -1110,6 +1172,7 @@ pub async fn restore(
         seo: None,
         feature: None,
         visibility: None,
+        tier_ids: None,
         video_embed: None,
         autosave: false,
     };

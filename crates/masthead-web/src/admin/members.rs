@@ -375,10 +375,11 @@ async fn render_member(
     error: Option<&str>,
     notice: Option<&str>,
 ) -> Response {
-    let (member, newsletters, emails, events, billing) = match tokio::try_join!(
+    let (member, newsletters, emails, tiers, events, billing) = match tokio::try_join!(
         state.store.desk_member(id),
         state.store.newsletters(),
         state.store.member_emails(id, 50),
+        state.store.tiers(),
         state.store.member_events(id),
         state.store.member_billing(id)
     ) {
@@ -439,11 +440,15 @@ async fn render_member(
                     "when": clock.time(e.at_ms).display,
                 }))
                 .collect::<Vec<_>>(),
-            // Membership changes (billing, status), oldest first.
-            "events": events
+            // Complimentary access (issue 11): what they have, what can be
+            // given, and the history of it.
+            "tier": member.tier_id.and_then(|t| tiers.iter().find(|x| x.id == t)).map(|t| &t.name),
+            "comp_until": member.comp_expires_ms.map(|ms| clock.time(ms).display),
+            "paid_tiers": tiers.iter().filter(|t| t.active && !t.is_free()).collect::<Vec<_>>(),
+            "history": events
                 .iter()
                 .map(|e| serde_json::json!({
-                    "detail": e.detail,
+                    "text": super::tiers::event_line(e, &clock),
                     "when": clock.time(e.created_ms).display,
                     "iso": clock.time(e.created_ms).iso,
                 }))
@@ -465,11 +470,27 @@ async fn render_member(
     )
 }
 
-pub async fn show(State(state): State<AppState>, staff: Staff, Path(id): Path<i64>) -> Response {
+pub async fn show(
+    State(state): State<AppState>,
+    staff: Staff,
+    Path(id): Path<i64>,
+    axum::extract::RawQuery(query): axum::extract::RawQuery,
+) -> Response {
     if !may(&staff) {
         return forbidden();
     }
-    render_member(&state, &staff, id, StatusCode::OK, None, None).await
+    // After a comp form: what happened, as the form's handler said.
+    let outcome = query.as_deref().and_then(|q| {
+        form_urlencoded::parse(q.as_bytes())
+            .find(|(k, _)| k == "comp")
+            .and_then(|(_, v)| super::tiers::comp_outcome(&v))
+    });
+    let (error, notice) = match outcome {
+        Some((true, text)) => (Some(text), None),
+        Some((false, text)) => (None, Some(text)),
+        None => (None, None),
+    };
+    render_member(&state, &staff, id, StatusCode::OK, error, notice).await
 }
 
 /// Saves a member's page: name, e-mail, note, labels, newsletters, and the

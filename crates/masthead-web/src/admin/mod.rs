@@ -26,6 +26,7 @@ pub mod sends;
 pub mod settings;
 pub mod staff;
 pub mod taxonomy;
+pub mod tiers;
 
 use crate::auth;
 use crate::state::AppState;
@@ -75,6 +76,12 @@ fn templates() -> &'static Environment<'static> {
             (
                 "newsletter.html",
                 include_str!("../../admin/newsletter.html"),
+            ),
+            ("tiers.html", include_str!("../../admin/tiers.html")),
+            ("tier.html", include_str!("../../admin/tier.html")),
+            (
+                "_tier_fields.html",
+                include_str!("../../admin/_tier_fields.html"),
             ),
             (
                 "integrations.html",

@@ -2,8 +2,8 @@
 //! signed by their admin key (`Authorization: Ghost <token>`); staff with
 //! their desk session. Posts and pages (browse, read, add, edit with
 //! `updated_at` collision detection, delete; `?source=html`), tags, members
-//! (with labels, newsletters, note and status), newsletters, image upload
-//! and site info.
+//! (with labels, newsletters, note and status), newsletters, tiers, image
+//! upload and site info.
 
 use axum::Router;
 use axum::extract::multipart::{Multipart, MultipartRejection};
@@ -66,6 +66,8 @@ pub fn routes() -> Router<AppState> {
             "/newsletters/{id}/",
             get(read_newsletter).put(edit_newsletter),
         )
+        .route("/tiers/", get(browse_tiers).post(add_tier))
+        .route("/tiers/{id}/", get(read_tier).put(edit_tier))
         .layer(DefaultBodyLimit::max(JSON_LIMIT))
         .merge(uploads)
         .fallback(fallback)
@@ -291,7 +293,7 @@ fn print_post(state: &AppState, p: &q::ApiPost, raw: &[(String, String)]) -> Val
         tz: &tz,
         tags: true,
         authors: true,
-        tiers: false,
+        tiers: None,
         html: formats.contains(&"html"),
         plaintext: formats.contains(&"plaintext"),
         admin: true,
@@ -406,6 +408,8 @@ struct Incoming {
     extras: PostExtras,
     tags: Option<Vec<(String, String)>>,
     authors: Option<Vec<Value>>,
+    /// `tiers` as sent: objects with an `id` or a `slug`.
+    tiers: Option<Vec<Value>>,
     updated_ms: Option<i64>,
 }
 
@@ -440,10 +444,9 @@ fn incoming(o: &serde_json::Map<String, Value>, source_html: bool) -> Result<Inc
     };
     let visibility = match text(o, "visibility").as_deref() {
         None => None,
-        Some(v) => Some(
-            Visibility::parse(v)
-                .map_err(|_| ApiError::validation("visibility must be public, members or paid."))?,
-        ),
+        Some(v) => Some(Visibility::parse(v).map_err(|_| {
+            ApiError::validation("visibility must be public, members, paid or tiers.")
+        })?),
     };
     let tags = match o.get("tags") {
         None | Some(Value::Null) => None,
@@ -478,6 +481,11 @@ fn incoming(o: &serde_json::Map<String, Value>, source_html: bool) -> Result<Inc
         Some(Value::Array(a)) => Some(a.clone()),
         Some(_) => return Err(ApiError::validation("authors must be a list.")),
     };
+    let tiers = match o.get("tiers") {
+        None | Some(Value::Null) => None,
+        Some(Value::Array(a)) => Some(a.clone()),
+        Some(_) => return Err(ApiError::validation("tiers must be a list.")),
+    };
     let seo = if ["meta_title", "meta_description", "canonical_url"]
         .iter()
         .any(|k| o.contains_key(*k))
@@ -504,6 +512,7 @@ fn incoming(o: &serde_json::Map<String, Value>, source_html: bool) -> Result<Inc
         },
         feature_image_alt: text(o, "feature_image_alt"),
         feature_image_caption: text(o, "feature_image_caption"),
+        tier_ids: None,
     };
     Ok(Incoming {
         title: text(o, "title"),
@@ -520,6 +529,7 @@ fn incoming(o: &serde_json::Map<String, Value>, source_html: bool) -> Result<Inc
         extras,
         tags,
         authors,
+        tiers,
         updated_ms: match o.get("updated_at") {
             None => None,
             Some(v) => parse_ts(v, "updated_at")?,
@@ -665,7 +675,10 @@ async fn add(
     let visibility = inc.visibility.unwrap_or(Visibility::Public);
     let dek = inc.dek.clone().unwrap_or_default();
     let seo = inc.seo.clone();
-    let extras = inc.extras.clone();
+    let mut extras = inc.extras.clone();
+    if let Some(list) = &inc.tiers {
+        extras.tier_ids = Some(tier_ids_of(&state, list).await?);
+    }
     let email = match status {
         PostStatus::Published => email_request(&state, &raw, None).await?,
         _ => None,
@@ -864,6 +877,7 @@ async fn edit(
         None => current.slug.clone(),
     };
     let edit = PostEdit {
+        tier_ids: None,
         title,
         dek: inc.dek.clone().unwrap_or(current.dek.clone()),
         slug,
@@ -881,7 +895,10 @@ async fn edit(
         video_embed: None,
         autosave: false,
     };
-    let extras = inc.extras.clone();
+    let mut extras = inc.extras.clone();
+    if let Some(list) = &inc.tiers {
+        extras.tier_ids = Some(tier_ids_of(&state, list).await?);
+    }
     let staff = who.staff_id;
     // Ghost e-mails a post when a call publishes it and names a newsletter.
     let email = if status == PostStatus::Published && current_status != PostStatus::Published {
@@ -1770,6 +1787,293 @@ async fn edit_newsletter(
     })
 }
 
+// --------------------------------------------------------------- tiers --
+
+/// A post's `tiers` as Ghost sends them (objects with an `id` or a `slug`),
+/// as tier ids; an unknown tier is a 422.
+async fn tier_ids_of(state: &AppState, list: &[Value]) -> Result<Vec<i64>, ApiError> {
+    let all = state.store.tiers().await.map_err(ApiError::unavailable)?;
+    let mut ids = Vec::new();
+    for item in list {
+        let Value::Object(m) = item else {
+            return Err(ApiError::validation(
+                "A tier is an object with an id or a slug.",
+            ));
+        };
+        let found = match (text(m, "id"), text(m, "slug")) {
+            (Some(id), _) => q::parse_id(&id).and_then(|id| all.iter().find(|t| t.id == id)),
+            (None, Some(slug)) => all.iter().find(|t| t.slug == slug),
+            (None, None) => None,
+        };
+        let Some(t) = found else {
+            return Err(ApiError::validation("There is no such tier."));
+        };
+        if !ids.contains(&t.id) {
+            ids.push(t.id);
+        }
+    }
+    Ok(ids)
+}
+
+/// `include=monthly_price,yearly_price,benefits`, as the Content API reads it.
+fn tier_includes(raw: &[(String, String)]) -> Result<out::TierIncludes, ApiError> {
+    let mut inc = out::TierIncludes::default();
+    for i in param(raw, "include")
+        .unwrap_or("")
+        .split(',')
+        .map(str::trim)
+        .filter(|i| !i.is_empty())
+    {
+        match i {
+            "monthly_price" | "yearly_price" => inc.prices = true,
+            "benefits" => inc.benefits = true,
+            other => {
+                return Err(ApiError::validation("Validation error, cannot browse tiers.")
+                    .context(format!(
+                        "include={other} is not valid here; use monthly_price, yearly_price, benefits."
+                    )));
+            }
+        }
+    }
+    Ok(inc)
+}
+
+/// Every tier (archived ones too, as Ghost's admin sees them); staff of any
+/// role may read them (the editor offers them), only administrators and the
+/// owner change them.
+async fn browse_tiers(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    q: QueryResult,
+) -> Response {
+    run!({
+        caller(&state, &headers).await?;
+        let raw = query_or_400(q)?;
+        let inc = tier_includes(&raw)?;
+        let filter = super::content::tier_filter(param(&raw, "filter"))?;
+        let tz = site_tz(&state);
+        let all = state.store.tiers().await.map_err(ApiError::unavailable)?;
+        let items: Vec<Value> = all
+            .iter()
+            .filter(|t| {
+                filter
+                    .as_ref()
+                    .is_none_or(|f| super::content::tier_matches(f, t))
+            })
+            .map(|t| out::tier(t, &tz, inc))
+            .collect();
+        let total = items.len() as u64;
+        Ok::<_, ApiError>(respond(
+            StatusCode::OK,
+            &json!({ "tiers": items, "meta": { "pagination": pagination(1, None, total) } }),
+        ))
+    })
+}
+
+/// A tier by id, or the API's 404.
+async fn one_tier(state: &AppState, id: &str) -> Result<q::Tier, ApiError> {
+    let id = q::parse_id(id).ok_or_else(|| ApiError::not_found("Tier"))?;
+    state
+        .store
+        .tier(id)
+        .await
+        .map_err(ApiError::unavailable)?
+        .ok_or_else(|| ApiError::not_found("Tier"))
+}
+
+async fn read_tier(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    q: QueryResult,
+) -> Response {
+    run!({
+        caller(&state, &headers).await?;
+        let raw = query_or_400(q)?;
+        let inc = tier_includes(&raw)?;
+        let t = one_tier(&state, &id).await?;
+        Ok::<_, ApiError>(respond(
+            StatusCode::OK,
+            &json!({ "tiers": [out::tier(&t, &site_tz(&state), inc)] }),
+        ))
+    })
+}
+
+/// The tier a body describes, over `current`'s fields; 422 on bad input.
+/// Prices are minor units (Ghost's), in the site's currency.
+fn tier_body(
+    o: &serde_json::Map<String, Value>,
+    current: Option<&q::Tier>,
+    currency: &str,
+) -> Result<q::TierInput, ApiError> {
+    let c = current;
+    let string = |k: &str, fallback: String| -> Result<String, ApiError> {
+        match o.get(k) {
+            None => Ok(fallback),
+            Some(Value::Null) => Ok(String::new()),
+            Some(Value::String(s)) => Ok(s.clone()),
+            Some(_) => Err(ApiError::validation(format!("{k} must be text."))),
+        }
+    };
+    let price = |k: &str, fallback: Option<i64>| -> Result<Option<i64>, ApiError> {
+        match o.get(k) {
+            None => Ok(fallback),
+            Some(Value::Null) => Ok(None),
+            Some(v) => v.as_i64().map(Some).ok_or_else(|| {
+                ApiError::validation(format!(
+                    "{k} is a whole number of the currency's smallest unit (cents)."
+                ))
+            }),
+        }
+    };
+    let kind = match (c, o.get("type")) {
+        (Some(t), _) => t.kind.clone(),
+        (None, None) => "paid".to_owned(),
+        (None, Some(Value::String(k))) if k == "paid" => k.clone(),
+        (None, Some(_)) => {
+            return Err(ApiError::validation(
+                "A new tier is paid: the site has its one free tier already.",
+            ));
+        }
+    };
+    if let Some(sent) = o.get("currency").and_then(Value::as_str)
+        && kind == "paid"
+        && !sent.eq_ignore_ascii_case(currency)
+    {
+        return Err(ApiError::validation(format!(
+            "Tiers are priced in the site's currency, {}.",
+            currency.to_uppercase()
+        )));
+    }
+    let active = match o.get("active") {
+        None => c.is_none_or(|t| t.active),
+        Some(Value::Bool(b)) => *b,
+        Some(_) => return Err(ApiError::validation("active must be true or false.")),
+    };
+    let trial_days = match o.get("trial_days") {
+        None => c.map_or(0, |t| t.trial_days),
+        Some(Value::Null) => 0,
+        Some(v) => v
+            .as_u64()
+            .and_then(|d| u32::try_from(d).ok())
+            .ok_or_else(|| ApiError::validation("trial_days is a whole number of days."))?,
+    };
+    let benefits = match o.get("benefits") {
+        None => c.map(|t| t.benefits.clone()).unwrap_or_default(),
+        Some(Value::Null) => Vec::new(),
+        Some(Value::Array(items)) => items
+            .iter()
+            .map(|b| match b {
+                Value::String(s) => Ok(s.clone()),
+                // Ghost's older shape: objects with a name.
+                Value::Object(m) => m
+                    .get("name")
+                    .and_then(Value::as_str)
+                    .map(str::to_owned)
+                    .ok_or_else(|| ApiError::validation("A benefit is text.")),
+                _ => Err(ApiError::validation("A benefit is text.")),
+            })
+            .collect::<Result<_, _>>()?,
+        Some(_) => return Err(ApiError::validation("benefits must be a list of text.")),
+    };
+    let fields = crate::admin::tiers::TierFields {
+        name: string("name", c.map(|t| t.name.clone()).unwrap_or_default())?,
+        slug: string("slug", c.map(|t| t.slug.clone()).unwrap_or_default())?,
+        description: string(
+            "description",
+            c.map(|t| t.description.clone()).unwrap_or_default(),
+        )?,
+        kind,
+        active,
+        visibility: string(
+            "visibility",
+            c.map_or_else(|| "public".to_owned(), |t| t.visibility.clone()),
+        )?,
+        monthly: price("monthly_price", c.and_then(|t| t.monthly_price))?,
+        yearly: price("yearly_price", c.and_then(|t| t.yearly_price))?,
+        trial_days,
+        welcome_page_url: string(
+            "welcome_page_url",
+            c.and_then(|t| t.welcome_page_url.clone())
+                .unwrap_or_default(),
+        )?,
+        benefits,
+    };
+    let currency = c
+        .and_then(|t| t.currency.clone())
+        .unwrap_or(currency.to_owned());
+    crate::admin::tiers::tier_input(&fields, &currency).map_err(ApiError::validation)
+}
+
+async fn add_tier(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    q: QueryResult,
+    b: JsonResult,
+) -> Response {
+    run!({
+        caller(&state, &headers)
+            .await?
+            .may(Action::ManageSettings)?;
+        let raw = query_or_400(q)?;
+        let inc = tier_includes(&raw)?;
+        let body = json_body(b)?;
+        let o = first_object(&body, "tiers")?;
+        let currency = state
+            .store
+            .site_currency()
+            .await
+            .map_err(ApiError::unavailable)?;
+        let input = tier_body(o, None, &currency)?;
+        let id = state.store.create_tier(input).await.map_err(store_error)?;
+        state.wrote.notify_one();
+        let t = one_tier(&state, &format_id(id)).await?;
+        Ok::<_, ApiError>(respond(
+            StatusCode::CREATED,
+            &json!({ "tiers": [out::tier(&t, &site_tz(&state), inc)] }),
+        ))
+    })
+}
+
+async fn edit_tier(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    q: QueryResult,
+    b: JsonResult,
+) -> Response {
+    run!({
+        caller(&state, &headers)
+            .await?
+            .may(Action::ManageSettings)?;
+        let raw = query_or_400(q)?;
+        let inc = tier_includes(&raw)?;
+        let body = json_body(b)?;
+        let o = first_object(&body, "tiers")?;
+        let current = one_tier(&state, &id).await?;
+        let currency = state
+            .store
+            .site_currency()
+            .await
+            .map_err(ApiError::unavailable)?;
+        let input = tier_body(o, Some(&current), &currency)?;
+        state
+            .store
+            .update_tier(current.id, input)
+            .await
+            .map_err(|e| match e {
+                StoreError::NotFound => ApiError::not_found("Tier"),
+                e => store_error(e),
+            })?;
+        state.wrote.notify_one();
+        let t = one_tier(&state, &format_id(current.id)).await?;
+        Ok::<_, ApiError>(respond(
+            StatusCode::OK,
+            &json!({ "tiers": [out::tier(&t, &site_tz(&state), inc)] }),
+        ))
+    })
+}
+
 // -------------------------------------------------------------- images --
 
 async fn upload_image(
@@ -1872,7 +2176,7 @@ pub(crate) async fn webhook_payload(state: &AppState, event: &str, id: i64) -> O
         tz: &tz,
         tags: true,
         authors: true,
-        tiers: false,
+        tiers: None,
         html: true,
         plaintext: false,
         admin: true,

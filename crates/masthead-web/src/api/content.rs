@@ -265,7 +265,12 @@ async fn posts(
     let base = state.public_url().to_owned();
     let tz = site_tz(&state);
     let include = |what: &str| p.include.iter().any(|i| i == what);
-    let (tags, authors, tiers) = (include("tags"), include("authors"), include("tiers"));
+    let (tags, authors) = (include("tags"), include("authors"));
+    let tiers = if include("tiers") {
+        Some(state.store.tiers().await.map_err(ApiError::unavailable)?)
+    } else {
+        None
+    };
     let html = formats.iter().any(|f| f == "html");
     let plaintext = formats.iter().any(|f| f == "plaintext");
     let fields = p.fields.clone();
@@ -284,7 +289,7 @@ async fn posts(
                 tz: &tz,
                 tags,
                 authors,
-                tiers,
+                tiers: tiers.as_deref(),
                 html,
                 plaintext,
                 admin: false,
@@ -412,6 +417,9 @@ endpoint!(browse_authors, taxonomy, Resource::Authors, browse);
 endpoint!(read_author, taxonomy, Resource::Authors, Id);
 endpoint!(read_author_slug, taxonomy, Resource::Authors, Slug);
 
+/// `GET /tiers/`: the tiers offered on the site (active, visibility
+/// public), free first; `include=monthly_price,yearly_price,benefits` adds
+/// prices (minor units of `currency`) and benefits, as in Ghost.
 async fn tiers(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -420,13 +428,84 @@ async fn tiers(
     let run = async {
         let p = params(query_or_400(q)?)?;
         authorize(&state, &p).await?;
+        check_include(&p, &["monthly_price", "yearly_price", "benefits"], "tiers")?;
+        let filter = tier_filter(p.filter.as_deref())?;
         let tz = site_tz(&state);
+        let inc = out::TierIncludes {
+            prices: p
+                .include
+                .iter()
+                .any(|i| i == "monthly_price" || i == "yearly_price"),
+            benefits: p.include.iter().any(|i| i == "benefits"),
+        };
+        let all = state.store.tiers().await.map_err(ApiError::unavailable)?;
+        let items: Vec<Value> = all
+            .iter()
+            .filter(|t| t.active && t.visibility == "public")
+            .filter(|t| filter.as_ref().is_none_or(|f| tier_matches(f, t)))
+            .map(|t| out::only_fields(out::tier(t, &tz, inc), p.fields.as_deref()))
+            .collect();
+        let total = items.len() as u64;
         Ok::<_, ApiError>(respond(
             &headers,
-            &json!({ "tiers": [out::free_tier(&tz)], "meta": { "pagination": pagination(1, Some(DEFAULT_LIMIT), 1) } }),
+            &json!({ "tiers": items, "meta": { "pagination": pagination(1, Some(DEFAULT_LIMIT.max(total as u32)), total) } }),
         ))
     };
     run.await.unwrap_or_else(IntoResponse::into_response)
+}
+
+/// A tiers filter (`type:paid`, `slug:[gold,silver]`…) over the few fields
+/// a tier has: `id`, `slug`, `name`, `type`, `visibility`, `active`.
+pub(crate) fn tier_filter(raw: Option<&str>) -> Result<Option<Filter>, ApiError> {
+    let Some(raw) = raw.filter(|r| !r.trim().is_empty()) else {
+        return Ok(None);
+    };
+    let f = masthead_nql::parse(raw)
+        .map_err(|e| ApiError::bad_request("Error parsing filter").context(e.to_string()))?;
+    for c in f.conditions() {
+        let known = matches!(
+            c.field.as_str(),
+            "id" | "slug" | "name" | "type" | "visibility" | "active"
+        );
+        let op = matches!(c.op, Op::Eq | Op::Ne | Op::In | Op::NotIn);
+        if !known || !op {
+            return Err(ApiError::bad_request("Error parsing filter").context(format!(
+                "tiers filter on id, slug, name, type, visibility or active, with : - [] only; not {}",
+                c.field
+            )));
+        }
+    }
+    Ok(Some(f))
+}
+
+pub(crate) fn tier_matches(f: &Filter, t: &q::Tier) -> bool {
+    match f {
+        Filter::And(parts) => parts.iter().all(|p| tier_matches(p, t)),
+        Filter::Or(parts) => parts.iter().any(|p| tier_matches(p, t)),
+        Filter::Cond(c) => {
+            let is = |v: &Nql| -> bool {
+                match (c.field.as_str(), v) {
+                    ("active", Nql::Bool(b)) => t.active == *b,
+                    ("id", Nql::Str(s)) => q::parse_id(s) == Some(t.id),
+                    ("id", Nql::Int(i)) => *i == t.id,
+                    ("slug", Nql::Str(s)) => t.slug == *s,
+                    ("name", Nql::Str(s)) => t.name == *s,
+                    ("type", Nql::Str(s)) => t.kind == *s,
+                    ("visibility", Nql::Str(s)) => t.visibility == *s,
+                    _ => false,
+                }
+            };
+            let any = || match &c.value {
+                Nql::List(vs) => vs.iter().any(is),
+                v => is(v),
+            };
+            match c.op {
+                Op::Eq | Op::In => any(),
+                Op::Ne | Op::NotIn => !any(),
+                _ => false,
+            }
+        }
+    }
 }
 
 async fn settings(

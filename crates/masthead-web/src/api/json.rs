@@ -10,7 +10,8 @@ pub struct PostOptions<'a> {
     pub tz: &'a jiff::tz::TimeZone,
     pub tags: bool,
     pub authors: bool,
-    pub tiers: bool,
+    /// With `include=tiers`: every tier, to print those the post is open to.
+    pub tiers: Option<&'a [masthead_store::Tier]>,
     pub html: bool,
     pub plaintext: bool,
     /// The Admin API also sees status and the Markdown source.
@@ -183,14 +184,16 @@ pub fn api_author(a: &ApiAuthor, base: &str, count: bool) -> Value {
 }
 
 pub fn post(p: &ApiPost, o: &PostOptions<'_>) -> Value {
-    // Members-only stories: the Content API has no member, so (as Ghost does
-    // for readers without access) the body is withheld.
+    // Gated stories: the Content API has no member, so (as Ghost does for
+    // readers without access) the body stops at the paywall marker, or is
+    // withheld when the story has none.
     let access = o.admin || p.visibility == "public";
-    let text = if access {
-        plaintext(&p.body_html)
+    let shown: &str = if access {
+        &p.body_html
     } else {
-        String::new()
+        masthead_domain::html::marker_at(&p.body_html).map_or("", |at| p.body_html[..at].trim_end())
     };
+    let text = plaintext(shown);
     let mut m = Map::new();
     let mut put = |k: &str, v: Value| {
         m.insert(k.to_owned(), v);
@@ -200,14 +203,7 @@ pub fn post(p: &ApiPost, o: &PostOptions<'_>) -> Value {
     put("title", Value::String(p.title.clone()));
     put("slug", Value::String(p.slug.clone()));
     if o.html {
-        put(
-            "html",
-            Value::String(if access {
-                p.body_html.clone()
-            } else {
-                String::new()
-            }),
-        );
+        put("html", Value::String(shown.to_owned()));
     }
     if o.plaintext {
         put("plaintext", Value::String(text.clone()));
@@ -293,28 +289,55 @@ pub fn post(p: &ApiPost, o: &PostOptions<'_>) -> Value {
         );
         put("authors", Value::Array(authors));
     }
-    if o.tiers {
-        put("tiers", json!([free_tier(o.tz)]));
+    if let Some(all) = o.tiers {
+        // As Ghost lists them: the tiers whose members may read the post.
+        let open: Vec<Value> = all
+            .iter()
+            .filter(|t| match p.visibility.as_str() {
+                "tiers" => p.tier_ids.contains(&t.id),
+                "paid" => t.active && !t.is_free(),
+                _ => t.active,
+            })
+            .map(|t| tier(t, o.tz, TierIncludes::default()))
+            .collect();
+        put("tiers", Value::Array(open));
     }
     Value::Object(m)
 }
 
-/// Masthead has one tier: free membership.
-pub fn free_tier(tz: &jiff::tz::TimeZone) -> Value {
-    json!({
-        "id": format_id(1),
-        "name": "Free",
-        "slug": "free",
-        "description": "Free membership: the newsletter and members-only stories.",
-        "active": true,
-        "type": "free",
-        "visibility": "public",
-        "welcome_page_url": null,
-        "trial_days": 0,
-        "benefits": [],
-        "created_at": date(0, tz),
-        "updated_at": date(0, tz),
-    })
+/// What a tier shows besides its own fields (`include=` in Ghost's APIs).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct TierIncludes {
+    pub prices: bool,
+    pub benefits: bool,
+}
+
+/// A tier as Ghost's Content and Admin APIs print it; prices in minor units.
+pub fn tier(t: &masthead_store::Tier, tz: &jiff::tz::TimeZone, inc: TierIncludes) -> Value {
+    let mut v = json!({
+        "id": format_id(t.id),
+        "name": t.name,
+        "description": text_or_null(&t.description),
+        "slug": t.slug,
+        "active": t.active,
+        "type": t.kind,
+        "welcome_page_url": t.welcome_page_url,
+        "visibility": t.visibility,
+        "trial_days": t.trial_days,
+        "currency": t.currency,
+        "created_at": date(t.created_ms, tz),
+        "updated_at": date(t.updated_ms, tz),
+    });
+    if let Some(m) = v.as_object_mut() {
+        if inc.prices {
+            m.insert("monthly_price".into(), json!(t.monthly_price));
+            m.insert("yearly_price".into(), json!(t.yearly_price));
+        }
+        if inc.benefits {
+            m.insert("benefits".into(), json!(t.benefits));
+        }
+    }
+    v
 }
 
 /// Keeps only the keys asked for with `fields=`.

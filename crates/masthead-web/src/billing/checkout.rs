@@ -38,21 +38,37 @@ pub struct TierChoice {
     pub trial_days: i64,
 }
 
-/// The tiers a reader may subscribe to: paid, active, public, with a price.
-pub async fn paid_tiers(_state: &AppState) -> masthead_store::StoreResult<Vec<TierChoice>> {
-    Ok(Vec::new())
+/// The tiers a reader may subscribe to: paid, active, offered on the site
+/// (`visibility` public), with a currency and a price.
+pub async fn paid_tiers(state: &AppState) -> masthead_store::StoreResult<Vec<TierChoice>> {
+    Ok(state
+        .store
+        .tiers()
+        .await?
+        .into_iter()
+        .filter(|t| !t.is_free() && t.active && t.visibility == "public")
+        .filter_map(|t| {
+            Some(TierChoice {
+                currency: t.currency.clone()?,
+                id: t.id,
+                slug: t.slug,
+                name: t.name,
+                description: t.description,
+                monthly_price: t.monthly_price,
+                yearly_price: t.yearly_price,
+                trial_days: i64::from(t.trial_days),
+            })
+        })
+        .collect())
 }
 
-/// The site's currency (lowercase ISO 4217).
+/// The site's currency (lowercase ISO 4217), `usd` if it cannot be read.
 pub async fn site_currency(state: &AppState) -> String {
     state
         .store
-        .site_settings_raw("currency")
+        .site_currency()
         .await
-        .ok()
-        .flatten()
-        .filter(|c| !c.trim().is_empty())
-        .map_or_else(|| "usd".to_owned(), |c| c.trim().to_ascii_lowercase())
+        .unwrap_or_else(|_| masthead_store::DEFAULT_CURRENCY.to_owned())
 }
 
 /// A note for the webhook's outcome when a subscription is billed in
@@ -437,7 +453,8 @@ pub async fn plan_view(state: &AppState, member_id: i64) -> Option<PlanView> {
         .iter()
         .find(|s| masthead_domain::billing::grants_access(&s.status, s.current_period_end_ms, now))
         .or_else(|| billing.subscriptions.first())?;
-    let tiers = paid_tiers(state).await.unwrap_or_default();
+    // Any tier, archived ones too: their members keep them.
+    let tiers = state.store.tiers().await.unwrap_or_default();
     let name = sub
         .tier_id
         .and_then(|id| tiers.iter().find(|t| t.id == id))

@@ -64,30 +64,30 @@ const CODES_PER_IP: u32 = 30;
 pub struct Viewer(pub Option<Arc<MemberSession>>);
 
 /// Who a page is rendered for; the page cache keeps one copy per audience.
+/// Paying readers (paid or comped) are told apart by tier, since a story
+/// open to chosen tiers reads differently for each: a page rendered for one
+/// tier is never served to another.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Audience {
     Anonymous,
     Member,
-    Paid,
+    Paid { tier: Option<i64> },
 }
 
 impl Viewer {
     pub fn audience(&self) -> Audience {
-        match &self.0 {
+        match self.reader() {
             None => Audience::Anonymous,
-            Some(s) if s.member.status == "free" => Audience::Member,
-            Some(_) => Audience::Paid,
+            Some(r) if !r.paying => Audience::Member,
+            Some(r) => Audience::Paid { tier: r.tier_id },
         }
     }
 
-    /// Whether this reader may read a story of `visibility` in full.
-    pub fn may_read(&self, visibility: masthead_domain::Visibility) -> bool {
-        use masthead_domain::Visibility;
-        match visibility {
-            Visibility::Public => true,
-            Visibility::Members => self.audience() != Audience::Anonymous,
-            Visibility::Paid => self.audience() == Audience::Paid,
-        }
+    /// The reader as access rules see them (`None`: anonymous). The
+    /// member's status was settled when the session was read, so a comp
+    /// that has ended counts as ended from that moment.
+    pub fn reader(&self) -> Option<masthead_domain::access::Reader> {
+        self.0.as_ref().map(|s| s.member.reader())
     }
 }
 

@@ -123,9 +123,10 @@ pub async fn show(
         _ => "post.html",
     };
     let mut view = PostView::new(&post, &clock);
-    // A member reads a members-only story in full (the page cache keeps
-    // this copy for their audience only; see cache.rs).
-    if viewer.is_some_and(|v| v.0.may_read(post.visibility)) && view.gate.is_some() {
+    // A member with access reads a gated story in full (the page cache
+    // keeps this copy for their audience only, tier included; see cache.rs).
+    let reader = viewer.and_then(|v| v.0.reader());
+    if view.gate.is_some() && post.readable_by(reader) {
         view.body_html = post.body_html.clone();
         view.gate = None;
     }

@@ -219,6 +219,7 @@ async fn seed(data: &Path, db: Option<&str>) {
                 seo: None,
                 feature: None,
                 visibility: None,
+                tier_ids: None,
                 video_embed: None,
                 autosave: false,
             },
