@@ -74,7 +74,6 @@ pub(crate) const TABLES: &[(&str, Treatment)] = &[
     ("stripe_subscriptions", Copied),
     // Kept so that Stripe's repeats of events already handled stay ignored.
     ("stripe_events", Copied),
-    ("member_events", Copied),
     (
         "staff_sessions",
         Dropped("signed-in desk sessions: staff sign in again on the new database"),

@@ -9,6 +9,7 @@ use super::tests::TestDb;
 use crate::Store;
 use masthead_model::billing::*;
 use masthead_model::members::*;
+use masthead_model::tiers::*;
 
 const T0: i64 = 1_800_000_000_000;
 const DAY: i64 = 86_400_000;
@@ -69,7 +70,7 @@ async fn run(store: &Store) -> Vec<String> {
         .add_desk_members(vec![
             member("ada@example.org", "free"),
             member("bob@example.org", "free"),
-            member("cy@example.org", "comped"),
+            member("cy@example.org", "free"),
         ])
         .await
         .expect("members");
@@ -81,15 +82,32 @@ async fn run(store: &Store) -> Vec<String> {
             MemberAdded::Added(3)
         ]
     );
-    // Tier 7's product and its monthly price.
+    let tier = store
+        .create_tier(TierInput {
+            name: "Gold".into(),
+            slug: "gold".into(),
+            description: String::new(),
+            kind: "paid".into(),
+            active: true,
+            visibility: "public".into(),
+            currency: Some("usd".into()),
+            monthly_price: Some(500),
+            yearly_price: Some(5000),
+            trial_days: 0,
+            welcome_page_url: None,
+            benefits: Vec::new(),
+        })
+        .await
+        .expect("tier");
+    // The tier's product and its monthly price.
     store
-        .save_stripe_product(7, "prod_gold".into(), T0)
+        .save_stripe_product(tier, "prod_gold".into(), T0)
         .await
         .expect("product");
     let monthly = StripePrice {
         price_id: "plan_m".into(),
         product_id: "prod_gold".into(),
-        tier_id: 7,
+        tier_id: tier,
         amount: 500,
         currency: "usd".into(),
         cadence: "month".into(),
@@ -129,7 +147,7 @@ async fn run(store: &Store) -> Vec<String> {
         SubscriptionSynced::Member {
             member_id: 1,
             status: "paid".into(),
-            tier_id: Some(7),
+            tier_id: Some(tier),
             changed: true
         }
     );
@@ -142,7 +160,7 @@ async fn run(store: &Store) -> Vec<String> {
         SubscriptionSynced::Member {
             member_id: 1,
             status: "paid".into(),
-            tier_id: Some(7),
+            tier_id: Some(tier),
             changed: false
         }
     );
@@ -233,6 +251,12 @@ async fn run(store: &Store) -> Vec<String> {
 
     // A comped member who pays is paid; when the subscription ends the
     // comp is still there.
+    let comp = store
+        .give_comp(3, tier, Some(T0 + 60 * DAY), None)
+        .await
+        .expect("comp");
+    assert_eq!(comp, Ok(CompGiven::Comped));
+    assert_eq!(status_of(store, 3).await, "comped");
     store
         .link_stripe_customer(link("cus_d", Some(3), None, false))
         .await
@@ -271,21 +295,26 @@ async fn run(store: &Store) -> Vec<String> {
         .expect("new price");
     seen.push(format!(
         "{:#?}",
-        store.stripe_prices_of_tier(7).await.expect("prices")
+        store.stripe_prices_of_tier(tier).await.expect("prices")
     ));
     seen.push(format!(
         "{:?}",
-        store.stripe_product_of_tier(7).await.expect("product")
+        store.stripe_product_of_tier(tier).await.expect("product")
     ));
     for id in 1..=4 {
         seen.push(format!(
             "{:#?}",
             store.member_billing(id).await.expect("billing")
         ));
-        seen.push(format!(
-            "{:#?}",
-            store.member_events(id).await.expect("events")
-        ));
+        // Without their times: a comp is stamped with the clock's now.
+        let events: Vec<(String, String, Option<String>)> = store
+            .member_events(id)
+            .await
+            .expect("events")
+            .into_iter()
+            .map(|e| (e.kind, e.note, e.tier_name))
+            .collect();
+        seen.push(format!("{events:#?}"));
     }
     seen
 }

@@ -616,7 +616,12 @@ async fn subscribing_goes_to_checkout_with_stripes_parameters_and_the_webhook_gr
     // The page offers it to anyone.
     let (status, _, html) = get(&s.url("/subscribe/")).await;
     assert_eq!(status, 200);
-    for text in ["Gold", "5.00 USD a month", "50.00 USD a year", "Free for the first 14 days"] {
+    for text in [
+        "Gold",
+        "5.00 USD a month",
+        "50.00 USD a year",
+        "Free for the first 14 days",
+    ] {
         assert!(html.contains(text), "{text}: {html}");
     }
 
@@ -646,9 +651,26 @@ async fn subscribing_goes_to_checkout_with_stripes_parameters_and_the_webhook_gr
         .expect("html");
     let ada_csrf = csrf_of(&page);
     for (form, code) in [
-        (vec![("tier", "gold"), ("cadence", "month"), ("csrf", "forged")], 403),
-        (vec![("tier", "gold"), ("cadence", "week"), ("csrf", ada_csrf.as_str())], 422),
-        (vec![("tier", "lead"), ("cadence", "month"), ("csrf", ada_csrf.as_str())], 422),
+        (
+            vec![("tier", "gold"), ("cadence", "month"), ("csrf", "forged")],
+            403,
+        ),
+        (
+            vec![
+                ("tier", "gold"),
+                ("cadence", "week"),
+                ("csrf", ada_csrf.as_str()),
+            ],
+            422,
+        ),
+        (
+            vec![
+                ("tier", "lead"),
+                ("cadence", "month"),
+                ("csrf", ada_csrf.as_str()),
+            ],
+            422,
+        ),
     ] {
         let res = client()
             .post(s.url("/subscribe/"))
@@ -662,7 +684,11 @@ async fn subscribing_goes_to_checkout_with_stripes_parameters_and_the_webhook_gr
     let res = client()
         .post(s.url("/subscribe/"))
         .header(header::COOKIE, &ada)
-        .form(&[("tier", "gold"), ("cadence", "month"), ("csrf", ada_csrf.as_str())])
+        .form(&[
+            ("tier", "gold"),
+            ("cadence", "month"),
+            ("csrf", ada_csrf.as_str()),
+        ])
         .send()
         .await
         .expect("subscribe");
@@ -675,15 +701,19 @@ async fn subscribing_goes_to_checkout_with_stripes_parameters_and_the_webhook_gr
     let member = form_of(&sessions[1]);
     for form in [&stranger, &member] {
         for (k, _) in form {
-            assert!(documented_checkout_parameter(k), "undocumented parameter {k}");
+            assert!(
+                documented_checkout_parameter(k),
+                "undocumented parameter {k}"
+            );
         }
         let has = |k: &str| form.iter().any(|(n, _)| n == k);
-        assert!(!(has("customer") && has("customer_email")), "customer or customer_email, not both");
+        assert!(
+            !(has("customer") && has("customer_email")),
+            "customer or customer_email, not both"
+        );
     }
     let value = |form: &Vec<(String, String)>, k: &str| {
-        form.iter()
-            .find(|(n, _)| n == k)
-            .map(|(_, v)| v.clone())
+        form.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone())
     };
     for form in [&stranger, &member] {
         assert_eq!(value(form, "mode").as_deref(), Some("subscription"));
@@ -692,7 +722,10 @@ async fn subscribing_goes_to_checkout_with_stripes_parameters_and_the_webhook_gr
             value(form, "success_url"),
             Some(s.url("/subscribe/?done=1&session_id={CHECKOUT_SESSION_ID}"))
         );
-        assert_eq!(value(form, "cancel_url"), Some(s.url("/subscribe/?canceled=1")));
+        assert_eq!(
+            value(form, "cancel_url"),
+            Some(s.url("/subscribe/?canceled=1"))
+        );
         assert_eq!(value(form, "metadata[tier]").as_deref(), Some("gold"));
         assert_eq!(
             value(form, "subscription_data[trial_period_days]").as_deref(),
@@ -701,9 +734,15 @@ async fn subscribing_goes_to_checkout_with_stripes_parameters_and_the_webhook_gr
     }
     assert_eq!(value(&stranger, "customer_email"), None);
     assert_eq!(value(&stranger, "client_reference_id"), None);
-    assert_eq!(value(&member, "customer_email").as_deref(), Some("ada@example.org"));
+    assert_eq!(
+        value(&member, "customer_email").as_deref(),
+        Some("ada@example.org")
+    );
     let member_id = value(&member, "client_reference_id").expect("client_reference_id");
-    assert_eq!(value(&member, "metadata[member_id]"), Some(member_id.clone()));
+    assert_eq!(
+        value(&member, "metadata[member_id]"),
+        Some(member_id.clone())
+    );
 
     // The prices are plans made in Stripe from the tier: yearly 50.00,
     // monthly 5.00, one product named after the tier.
@@ -720,7 +759,11 @@ async fn subscribing_goes_to_checkout_with_stripes_parameters_and_the_webhook_gr
         .await
         .expect("plan JSON");
     assert_eq!(
-        (plan["amount"].as_i64(), plan["currency"].as_str(), plan["interval"].as_str()),
+        (
+            plan["amount"].as_i64(),
+            plan["currency"].as_str(),
+            plan["interval"].as_str()
+        ),
         (Some(500), Some("usd"), Some("month")),
         "{plan}"
     );
@@ -744,7 +787,10 @@ async fn subscribing_goes_to_checkout_with_stripes_parameters_and_the_webhook_gr
     let (status, body) = deliver(&s, &completed, Some(&sig)).await;
     assert_eq!(status, 200, "{body}");
     let html = account_says(&s, &ada, "(paid membership)").await;
-    assert!(html.contains("<strong>Gold</strong>, 5.00 USD a month"), "{html}");
+    assert!(
+        html.contains("<strong>Gold</strong>, 5.00 USD a month"),
+        "{html}"
+    );
 
     // Back from Stripe.
     let (_, _, html) = get(&s.url("/subscribe/?done=1&session_id=cs_test_0002")).await;
