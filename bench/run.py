@@ -368,9 +368,10 @@ def main():
                     help="the database to measure (postgres: MASTHEAD_BENCH_DATABASE_URL)")
     ap.add_argument("--scaling-only", action="store_true",
                     help="with --backend postgres: seed, then only two instances against one")
-    ap.add_argument("--instance-cpu", type=float, default=0.5,
+    ap.add_argument("--instance-cpu", type=float, default=0.25,
                     help="two-instance scaling: cap each instance at this share of a CPU "
-                         "(cgroup v1, root), 0 for uncapped")
+                         "(cgroup v1, root), 0 for uncapped. Two capped instances, PostgreSQL "
+                         "and wrk must fit in the machine: at 0.5 on two CPUs they did not")
     args = ap.parse_args()
     if args.backend == "both" or args.scaling_only:
         check_cpu_caps(args.instance_cpu)
@@ -387,11 +388,20 @@ def main():
     backends = ["sqlite", "postgres"] if args.backend == "both" else [args.backend]
     runs = {}
     failed = False
+    both = args.backend == "both" and not args.scaling_only
     for backend in backends:
         print(f"\n== {backend}", flush=True)
-        r, ok = run_backend(backend, args, binary, pg_url if backend == "postgres" else None)
+        r, ok = run_backend(backend, args, binary, pg_url if backend == "postgres" else None,
+                            keep=both and backend == "sqlite")
         runs[backend] = r
         failed |= not ok
+    if both and runs["sqlite"].get("data_dir"):
+        try:
+            print("\n== cached pages, SQLite and PostgreSQL taking turns", flush=True)
+            runs["cached_ab"] = cached_turns(binary, runs["sqlite"]["data_dir"], pg_url, runs,
+                                             3, max(2, args.duration // 2))
+        finally:
+            shutil.rmtree(os.path.dirname(runs["sqlite"]["data_dir"]), ignore_errors=True)
     if args.search_only:
         sys.exit(1 if failed else 0)
     if args.scaling_only:
@@ -399,6 +409,10 @@ def main():
         sys.exit(0)
     if args.backend == "both":
         report_comparison(runs, args.smoke)
+        turn_errors = sum(side["errors"] for page in runs.get("cached_ab", {}).values() for side in page.values())
+        if turn_errors:
+            print(f"FAILED: {turn_errors} request errors while the backends took turns")
+            failed = True
     if failed:
         sys.exit(1)
     print("benchmark: 0 errors, no lost or duplicated sign-ups")
@@ -492,13 +506,53 @@ def scaling(binary, data, pg_url, endpoints, duration, share):
     return out
 
 
-def run_backend(backend, args, binary, pg_url):
-    """One whole run on one database; returns (results, passed)."""
+def cached_turns(binary, sqlite_data, pg_url, runs, rounds, duration):
+    """Cached pages on both backends at once, measured in turns (SQLite,
+    PostgreSQL, SQLite, ...) and the median of each side's rounds: the page
+    cache answers without the database, so whatever differs between two
+    runs minutes apart (the machine, not the backend) is spread evenly.
+    The PostgreSQL site is the one its own run left in the database."""
+    lite = Server(binary, sqlite_data, (), None)
+    pg_data = tempfile.mkdtemp(prefix="masthead-bench-pg-")
+    pg = Server(binary, pg_data, (), pg_url)
+    out = {}
+    try:
+        sq_paths = dict(runs["sqlite"]["endpoints"])
+        pg_paths = dict(runs["postgres"]["endpoints"])
+        for name in sq_paths:
+            sides = {"sqlite": (lite, sq_paths[name]), "postgres": (pg, pg_paths[name])}
+            for srv, path in sides.values():
+                status, _ = get(srv.base + path)
+                assert status == 200, (name, status)
+            taken = {"sqlite": [], "postgres": []}
+            for _ in range(rounds):
+                for side, (srv, path) in sides.items():
+                    taken[side].append(wrk(srv.base + path, duration))
+            out[name] = {}
+            for side, rs in taken.items():
+                rps = sorted(r["rps"] for r in rs)
+                out[name][side] = {"rps": rps[len(rps) // 2], "all": rps,
+                                   "errors": sum(r["errors"] for r in rs)}
+            sq, pq = out[name]["sqlite"]["rps"], out[name]["postgres"]["rps"]
+            print(f"turns    {name:16} SQLite {sq:>10,.0f}  PostgreSQL {pq:>10,.0f} req/s (medians of {rounds}; "
+                  f"{pq / sq if sq else 0:.2f}x)", flush=True)
+    finally:
+        lite.stop()
+        pg.stop()
+        shutil.rmtree(pg_data, ignore_errors=True)
+    return out
+
+
+def run_backend(backend, args, binary, pg_url, keep=False):
+    """One whole run on one database; returns (results, passed). With
+    `keep`, the site's directory stays (results["data_dir"]) for the
+    caller to remove."""
     tmp = tempfile.mkdtemp(prefix="masthead-bench-")
     os.chmod(tmp, 0o755)  # nginx workers run as an unprivileged user
     data = os.path.join(tmp, "data")
     db = Db(sqlite_path=os.path.join(data, "masthead.db"), pg_url=pg_url)
     passed = True
+    results = {}
     try:
         if pg_url:
             reset_postgres(pg_url)
@@ -520,11 +574,12 @@ def run_backend(backend, args, binary, pg_url):
             ("live", "/bench-live-roundup/"),
             ("counter", "/api/campaign"),
         ]
-        results = {"machine": {"cpus": os.cpu_count(), "platform": platform.platform(),
+        results.update({"machine": {"cpus": os.cpu_count(), "platform": platform.platform(),
                                "cpu": cpu_model()},
                    "backend": backend, "posts": args.posts, "duration_s": args.duration, "seed_s": seed_s,
                    "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
-                   "cached": {}, "uncached": {}, "nginx": {}, "writes": {}}
+                   "cached": {}, "uncached": {}, "nginx": {}, "writes": {},
+                   "endpoints": endpoints})
 
         if args.scaling_only:
             if not pg_url:
@@ -681,7 +736,10 @@ def run_backend(backend, args, binary, pg_url):
             passed = False
         return results, passed
     finally:
-        shutil.rmtree(tmp, ignore_errors=True)
+        if keep:
+            results["data_dir"] = data
+        else:
+            shutil.rmtree(tmp, ignore_errors=True)
 
 
 
@@ -722,17 +780,25 @@ PG_UNCACHED_SHARE, SCALING_TARGET = 0.5, 1.6
 def report_comparison(runs, smoke):
     """SQLite and PostgreSQL side by side, and two instances against one."""
     sq, pg = runs["sqlite"], runs["postgres"]
+    turns = runs.get("cached_ab") or {}
+    some = next(iter(turns.values()), None)
+    rounds = len(some["sqlite"]["all"]) if some else 0
     lines = [f"### SQLite and PostgreSQL: {sq['posts']:,} posts ({pg['date']})", "",
              f"Same machine, same build, one after the other: {sq['machine']['cpus']} CPUs ({sq['machine']['cpu']}). "
              f"wrk, 1 thread, 64 connections, {sq['duration_s']} s per row. PostgreSQL "
              "is a local throwaway cluster (bench/run.sh; fsync off) on the same machine, so it shares the CPUs "
-             "with Masthead and wrk.", "",
+             "with Masthead and wrk."
+             + (f" Cached pages: both sites served at once and measured in turns (SQLite, PostgreSQL, "
+                f"{rounds} rounds of {max(2, sq['duration_s'] // 2)} s each), the median of each side; rows "
+                "without turns (member_story) come from each backend's own run." if turns else ""), "",
              "| Page | SQLite cached req/s | PostgreSQL cached req/s | ratio | SQLite uncached req/s | PostgreSQL uncached req/s | ratio |",
              "|---|---:|---:|---:|---:|---:|---:|"]
     for name, m in sq["cached"].items():
         if name == "join":
             continue
         p = pg["cached"].get(name, {})
+        if name in turns:
+            m, p = turns[name]["sqlite"], turns[name]["postgres"]
         su, pu = sq["uncached"].get(name), pg["uncached"].get(name)
         cr = p.get("rps", 0) / m["rps"] if m["rps"] else 0
         ur = (pu["rps"] / su["rps"]) if su and pu and su["rps"] else None

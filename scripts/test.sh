@@ -4,6 +4,8 @@
 # Then the crash-safety run (10 SIGKILLs), the newsletter kill test (3
 # SIGKILLs during a send, bench/mailkill.py), the fuzzing smoke and the
 # deployment checks (deploy/check.sh: systemd units, container file, nginx).
+# First the editor bundle check (scripts/build-editor.sh --check: the committed
+# admin/editor.js is what its lockfile builds).
 # Installs what the tests need first, idempotently: Debian chromium and a Java
 # runtime (for the Nu Html Checker), wrk and nginx (benchmark smoke run),
 # Python's aiosmtpd (a real SMTP server for mail tests), moto (a real S3 API
@@ -55,6 +57,14 @@ for dir in tests/browser tests/api; do
     (cd "$dir" && npm ci --no-audit --no-fund --ignore-scripts --loglevel=error)
   fi
 done
+
+# --- the desk's editor bundle: what editor/package-lock.json and editor/src
+# build must be the committed crates/masthead-web/admin/editor.js ------------
+step "editor bundle: rebuilt from its lockfile, compared with the committed one"
+editor_status=0
+mkdir -p "$CARGO_TARGET_DIR"
+./scripts/build-editor.sh --check 2>&1 | tee "$CARGO_TARGET_DIR/editor-bundle.log" || editor_status=1
+editor_summary=$(grep -E '^editor bundle: [0-9]' "$CARGO_TARGET_DIR/editor-bundle.log" | tail -1 || true)
 
 # --- PostgreSQL: the one in MASTHEAD_TEST_DATABASE_URL, or a private
 # throwaway cluster (scripts/pg.sh: Debian's server, installed if missing, a
@@ -174,6 +184,7 @@ deploy_status=0
 deploy_summary=$(grep -E '^deploy: [0-9]+ passed' "$CARGO_TARGET_DIR/deploy-check.log" | tail -1 || true)
 
 step "summary"
+echo "${editor_summary:-editor bundle: no summary (the build did not finish)}$([ "$editor_status" -eq 0 ] || echo ", FAILED: differs from the committed file or did not build")"
 echo "rust: ${rust_summary:-no summary (build failed?)}"
 echo "site suite on PostgreSQL: ${pg_site_summary:-no summary (build failed?)}"
 echo "${browser_summary:-browser tests: no summary (the suite did not finish)}"
@@ -183,7 +194,7 @@ echo "crash: ${crash_summary:-no summary (the crash run did not finish)}"
 echo "mail: ${mailkill_summary:-no summary (the mail kill run did not finish)}"
 echo "$fuzz_summary"
 echo "${deploy_summary:-deploy: no summary (the check did not finish)}"
-if [ "$rust_status" -ne 0 ] || [ "$pg_site_status" -ne 0 ] || [ "$browser_status" -ne 0 ] ||
+if [ "$editor_status" -ne 0 ] || [ "$rust_status" -ne 0 ] || [ "$pg_site_status" -ne 0 ] || [ "$browser_status" -ne 0 ] ||
    [ "$browser_pg_status" -ne 0 ] || [ "$bench_status" -ne 0 ] ||
    [ "$crash_status" -ne 0 ] || [ "$mailkill_status" -ne 0 ] || [ "$fuzz_status" -ne 0 ] || [ "$deploy_status" -ne 0 ]; then
   echo "FAILED"

@@ -149,6 +149,8 @@ module.exports = function registerDeskTests(h) {
 
       // Write and publish.
       await page.locator('input#dek').pressSequentially(dek);
+      // The rich editor hides the Markdown textarea; its "Markdown" view shows it.
+      await page.click('#markdown-toggle');
       await page.fill('textarea#body', body);
       // The live preview renders the unsaved body through the site's pipeline.
       await page.waitForFunction(
@@ -325,6 +327,241 @@ module.exports = function registerDeskTests(h) {
     }
   });
 
+  // Creates a draft from the new-post form; its id and editor address.
+  async function newDraft(page, kind, title) {
+    await goto(page, '/admin/posts/new');
+    await page.selectOption('select#kind', kind);
+    await page.fill('input#title', title);
+    await Promise.all([
+      page.waitForURL(/\/admin\/posts\/\d+\/edit$/),
+      page.getByRole('button', { name: 'Create draft' }).click(),
+    ]);
+    return page.url().match(/\/admin\/posts\/(\d+)\/edit$/)[1];
+  }
+
+  // Presses Tab (or Shift+Tab) until `test` holds for the focused element.
+  async function tabTo(page, what, test, back = false) {
+    for (let i = 0; i < 60; i++) {
+      if (await page.evaluate(test)) return;
+      await page.keyboard.press(back ? 'Shift+Tab' : 'Tab');
+    }
+    throw new Failure(`Tab never reached ${what}`);
+  }
+  const activeOption = (page, box) => page.evaluate((id) => {
+    const a = document.getElementById(id).getAttribute('aria-activedescendant');
+    const o = a && document.getElementById(a);
+    return o ? o.textContent.trim() : null;
+  }, box);
+
+  test('Desk: tags and a byline picked by keyboard alone (a new tag; reordered by drag and by keyboard) print in that order', async () => {
+    const a = await ensureAccount();
+    const page = await openPage(await desk(), 'desk-pickers');
+    const reader = await openPage(h.mainCtx(), 'desk-pickers-reader');
+    try {
+      const u = unique();
+      const title = `Picker test ${u}: tram depot plans`;
+      const id = await newDraft(page, 'article', title);
+      const slug = await page.inputValue('input#slug');
+      // The slug fields are now hidden fields behind labelled comboboxes.
+      const tagBox = page.getByRole('combobox', { name: /^Tags/ });
+      const bylineBox = page.getByRole('combobox', { name: /^Bylines/ });
+      assertEq(await tagBox.count(), 1, 'tag comboboxes labelled "Tags…"');
+      assertEq(await bylineBox.count(), 1, 'byline comboboxes labelled "Bylines…"');
+      assertEq(await page.getAttribute('input#tags', 'type'), 'hidden', 'type of the tags field once enhanced');
+      // The editor's own byline is a chip with its name.
+      await page.waitForFunction((n) => [...document.querySelectorAll('#authors-chips .chip__name')]
+        .some((b) => b.textContent.includes(n)), a.name, { timeout: 5000 })
+        .catch(() => { throw new Failure('the byline chip never showed the editor\'s name'); });
+
+      // Keyboard from here on: Tab to the tag box.
+      await page.focus('input#slug');
+      await tabTo(page, 'the tag box', () => document.activeElement.id === 'tags-combo');
+      // An existing tag: type, Down, Enter.
+      await page.keyboard.type('hous');
+      await page.waitForSelector('#tags-listbox .picker__option', { timeout: 5000 });
+      assertEq(await tagBox.getAttribute('aria-expanded'), 'true', 'aria-expanded with matches shown');
+      await page.keyboard.press('ArrowDown');
+      assert(/^Housing/.test(await activeOption(page, 'tags-combo') || ''), `the first match is "${await activeOption(page, 'tags-combo')}"`);
+      await page.keyboard.press('Enter');
+      await page.waitForFunction(() => document.getElementById('tags').value === 'housing', null, { timeout: 3000 })
+        .catch(async () => { throw new Failure(`tags field reads "${await page.inputValue('input#tags')}" after Enter`); });
+      assertEq(await tagBox.getAttribute('aria-expanded'), 'false', 'aria-expanded after choosing');
+      // Escape closes the list without choosing.
+      await page.keyboard.type('zzqx');
+      await page.waitForSelector('#tags-listbox [role=option]', { timeout: 5000 });
+      await page.keyboard.press('Escape');
+      assertEq(await tagBox.getAttribute('aria-expanded'), 'false', 'aria-expanded after Escape');
+      await page.keyboard.press('Escape');
+      assertEq(await tagBox.inputValue(), '', 'the box after a second Escape');
+      // A new tag, added from the list (an editor may).
+      const newName = `Tram depot ${u}`;
+      await page.keyboard.type(newName);
+      await page.waitForSelector('#tags-listbox .picker__create', { timeout: 5000 });
+      await page.keyboard.press('ArrowUp');
+      assert(/^Add new tag/.test(await activeOption(page, 'tags-combo') || ''), `ArrowUp chose "${await activeOption(page, 'tags-combo')}", not the last option (add new tag)`);
+      const [created] = await Promise.all([
+        page.waitForResponse((r) => r.request().method() === 'POST' && new URL(r.url()).pathname === '/admin/pickers/tags'),
+        page.keyboard.press('Enter'),
+      ]);
+      assertEq(created.status(), 201, 'status of adding the tag');
+      const newSlug = (await created.json()).slug;
+      await page.waitForFunction((s) => document.getElementById('tags').value === `housing, ${s}`, newSlug, { timeout: 3000 })
+        .catch(async () => { throw new Failure(`tags field reads "${await page.inputValue('input#tags')}" after adding a tag`); });
+      // Reorder by dragging: the new tag onto the first place.
+      await page.locator('#tags-chips .chip').nth(1).dragTo(page.locator('#tags-chips .chip').nth(0));
+      await page.waitForFunction((s) => document.getElementById('tags').value === `${s}, housing`, newSlug, { timeout: 3000 })
+        .catch(async () => { throw new Failure(`tags field reads "${await page.inputValue('input#tags')}" after dragging`); });
+      // And by keyboard: back onto the last chip (Housing); Alt+Left moves it
+      // first, Alt+Right back, the focus staying with it.
+      await tabTo(page, 'the last tag\'s chip', () => {
+        const c = document.activeElement.closest('.chip');
+        return !!c && document.activeElement.classList.contains('chip__name') && c === document.querySelector('#tags-chips .chip:last-child');
+      }, true);
+      await page.keyboard.press('Alt+ArrowLeft');
+      await page.waitForFunction((s) => document.getElementById('tags').value === `housing, ${s}`, newSlug, { timeout: 3000 })
+        .catch(async () => { throw new Failure(`tags field reads "${await page.inputValue('input#tags')}" after Alt+Left`); });
+      await page.keyboard.press('Alt+ArrowRight');
+      await page.waitForFunction((s) => document.getElementById('tags').value === `${s}, housing`, newSlug, { timeout: 3000 })
+        .catch(async () => { throw new Failure(`tags field reads "${await page.inputValue('input#tags')}" after Alt+Right`); });
+      const chipState = await page.evaluate(() => ({
+        focused: document.activeElement.closest('.chip')?.dataset.slug,
+        primary: [...document.querySelectorAll('#tags-chips .chip')].map((c) => !!c.querySelector('.chip__primary')),
+        firstLabel: document.querySelector('#tags-chips .chip__name').getAttribute('aria-label'),
+      }));
+      assertEq(chipState.focused, 'housing', 'the moved chip keeps the focus');
+      assertEq(JSON.stringify(chipState.primary), '[true,false]', 'chips marked primary');
+      assert(/primary/.test(chipState.firstLabel), `the first chip's name says it is primary: "${chipState.firstLabel}"`);
+      // A second byline, after the editor's own.
+      await tabTo(page, 'the byline box', () => document.activeElement.id === 'authors-combo');
+      await page.keyboard.type('Helen Ma');
+      await page.waitForSelector('#authors-listbox .picker__option', { timeout: 5000 });
+      await page.keyboard.press('ArrowDown');
+      assert(/^Helen Marsh/.test(await activeOption(page, 'authors-combo') || ''), `the first byline match is "${await activeOption(page, 'authors-combo')}"`);
+      await page.keyboard.press('Enter');
+      await page.waitForFunction((s) => document.getElementById('authors').value === `${s}, helen-marsh`, a.authorSlug, { timeout: 3000 })
+        .catch(async () => { throw new Failure(`authors field reads "${await page.inputValue('input#authors')}"`); });
+      // Publish from the keyboard.
+      await tabTo(page, 'Publish now', () => document.activeElement.matches('button[value=publish]'));
+      const [saved] = await Promise.all([
+        page.waitForResponse((r) => r.request().method() === 'POST' && new URL(r.url()).pathname === `/admin/posts/${id}`
+          && r.request().postData() && !/action=autosave/.test(r.request().postData())),
+        page.keyboard.press('Enter'),
+      ]);
+      assertEq(saved.status(), 200, 'status of "Publish now"');
+      await page.waitForLoadState('load');
+      assertEq(await page.inputValue('input#tags'), `${newSlug}, housing`, 'tags after publishing');
+
+      // The reader's page: the primary tag labels the story; tags and bylines in order.
+      await goto(reader, `/${slug}/`);
+      const label = reader.locator('.story__label a');
+      assertEq(await label.getAttribute('href'), `/tag/${newSlug}/`, 'the story label links the primary tag');
+      const tags = await reader.$$eval('.story__tags li a', (as) => as.map((x) => x.textContent.trim()));
+      assertEq(JSON.stringify(tags), JSON.stringify([newName, 'Housing']), 'tags on the story');
+      const bylines = await reader.$$eval('.byline a[rel=author]', (as) => as.map((x) => x.textContent.trim()));
+      assertEq(JSON.stringify(bylines), JSON.stringify([a.name, 'Helen Marsh']), 'bylines on the story');
+    } finally {
+      await closeQuietly(page, reader);
+    }
+  });
+
+  test('Desk: a contributor gets the tag picker (no "add new") and keeps the plain bylines field', async () => {
+    const email = `desk.contributor.${unique()}@example.com`;
+    await runCli(['user', 'add', '--email', email, '--name', 'Desk Contributor', '--role', 'contributor', '--password-stdin'], `${PASSWORD}\n`);
+    const ctx = await h.browser().newContext({ viewport: MOBILE });
+    try {
+      const page = await openPage(ctx, 'desk-contributor', MOBILE);
+      await goto(page, '/admin/signin');
+      await page.fill('#email', email);
+      await page.fill('#password', PASSWORD);
+      await Promise.all([page.waitForURL(`${server.base}/admin/`), page.click('form[action="/admin/signin"] button[type=submit]')]);
+      await newDraft(page, 'brief', `Contributed ${unique()}`);
+      const tagBox = page.getByRole('combobox', { name: /^Tags/ });
+      assertEq(await tagBox.count(), 1, 'tag comboboxes for a contributor');
+      assertEq(await page.locator('#authors-combo').count(), 0, 'byline comboboxes for a contributor');
+      assertEq(await page.getAttribute('input#authors', 'type'), null, 'the bylines field stays a plain text field');
+      await tagBox.focus();
+      await page.keyboard.type('hous');
+      await page.waitForSelector('#tags-listbox .picker__option', { timeout: 5000 });
+      assertEq(await page.locator('#tags-listbox .picker__create').count(), 0, '"add new tag" offered to a contributor');
+      await page.keyboard.type('ingzz');
+      await page.waitForSelector('#tags-listbox .picker__none', { timeout: 5000 });
+      assertEq(await page.locator('#tags-listbox .picker__create').count(), 0, '"add new tag" offered to a contributor');
+    } finally {
+      await closeQuietly(ctx);
+    }
+  });
+
+  test('Desk: the front page shows a draft, a scheduled post with its time, and takes a quick live entry', async () => {
+    const page = await openPage(await desk(), 'desk-front');
+    const reader = await openPage(h.mainCtx(), 'desk-front-reader');
+    try {
+      const u = unique();
+      const draftTitle = `Front draft ${u}: ferry timetable`;
+      const schedTitle = `Front scheduled ${u}: bridge reopens`;
+      await newDraft(page, 'brief', draftTitle);
+      const schedId = await newDraft(page, 'article', schedTitle);
+      await page.fill('#publish_at', '2035-06-01T09:00');
+      const [scheduled] = await Promise.all([
+        page.waitForResponse((r) => r.request().method() === 'POST' && new URL(r.url()).pathname === `/admin/posts/${schedId}`
+          && /action=schedule/.test(r.request().postData() || '')),
+        page.getByRole('button', { name: 'Schedule', exact: true }).click(),
+      ]);
+      assertEq(scheduled.status(), 200, 'status of "Schedule"');
+      await page.waitForLoadState('load');
+
+      // The reader's live page is open, listening.
+      await goto(reader, LIVE);
+      await reader.waitForFunction(() => /Live/.test(document.querySelector('[data-live-status]')?.textContent || ''), null, { timeout: 10_000 })
+        .catch(() => { throw new Failure('the live page never connected'); });
+
+      await goto(page, '/admin/');
+      // By keyboard: the first Tab shows the skip link, which leads into the content.
+      await page.keyboard.press('Tab');
+      const skip = await page.evaluate(() => {
+        const a = document.activeElement;
+        const r = a.getBoundingClientRect();
+        return { text: a.textContent.trim(), href: a.getAttribute('href'), visible: r.top >= 0 && r.height > 0,
+          outline: getComputedStyle(a).outlineStyle };
+      });
+      assertEq(skip.text, 'Skip to the content', 'the first thing Tab reaches');
+      assert(skip.visible && skip.outline !== 'none', `the focused skip link is not visibly focused: ${JSON.stringify(skip)}`);
+      await page.keyboard.press('Enter');
+      await page.keyboard.press('Tab');
+      assert(await page.evaluate(() => !!document.activeElement.closest('main')),
+        'Tab after the skip link does not land in the main content');
+      const drafts = page.locator('#my-drafts');
+      assertEq(await drafts.getByRole('link', { name: draftTitle, exact: true }).count(), 1, 'the draft in "My drafts"');
+      const item = page.locator('#scheduled li', { has: page.getByRole('link', { name: schedTitle, exact: true }) });
+      assertEq(await item.count(), 1, 'the scheduled post in "Scheduled"');
+      const time = item.locator('time');
+      assertEq((await time.textContent()).trim(), '1 Jun 2035, 09:00 BST', 'its time, in the site\'s zone');
+      assertEq(await time.getAttribute('datetime'), '2035-06-01T08:00:00Z', 'its time for machines');
+      assertEq(await page.locator('#my-drafts').getByRole('link', { name: schedTitle, exact: true }).count(), 0,
+        'a scheduled post is not a draft');
+
+      // A quick entry on the running roundup, typed and sent from the keyboard.
+      const roundup = page.locator('#live article', { has: page.locator(`a[href="${LIVE}"]`) });
+      assertEq(await roundup.count(), 1, 'the demo roundup on the front page');
+      const entryTitle = `Quick entry ${u}`;
+      await roundup.getByLabel('Text (Markdown)').fill(`From the **front ${u}**.`);
+      await roundup.getByLabel('New entry headline').fill(entryTitle);
+      await Promise.all([
+        page.waitForURL(/\/admin\/\?added=\d+#live-\d+$/),
+        roundup.getByLabel('New entry headline').press('Enter'),
+      ]);
+      const status = (await page.textContent('[role=status]')).trim();
+      assert(/Entry published on/.test(status), `the front page says "${status}"`);
+      await reader.waitForFunction((t) => {
+        const h3 = document.querySelector('ol[data-live-stream] > li[data-entry-id] h3.entry__title');
+        return h3 && h3.textContent.trim() === t;
+      }, entryTitle, { timeout: 5000 }).catch(() => { throw new Failure('the quick entry did not reach the open live page within 5 s'); });
+      const html = await reader.$eval('ol[data-live-stream] > li[data-entry-id]', (li) => li.innerHTML);
+      assert(html.includes(`<strong>front ${u}</strong>`), 'the quick entry\'s Markdown was not rendered');
+    } finally {
+      await closeQuietly(page, reader);
+    }
+  });
+
   // An administrator's session, with one API key and one webhook so that the
   // Integrations page shows its tables.
   let adminSession = null;
@@ -354,6 +591,14 @@ module.exports = function registerDeskTests(h) {
     return adminSession;
   }
 
+  let sendPath = null;      // the desk page of one newsletter send
+  async function deskCsrf() {
+    const html = (await get('/admin/', { headers: { cookie: await sessionCookieHeader() } })).text;
+    const csrf = (html.match(/name="csrf" value="([^"]+)"/) || [])[1];
+    assert(csrf, 'the desk\'s front page has no CSRF token');
+    return csrf;
+  }
+
   // Desk pages as served (raw HTML, with the session cookie) for the Nu checker.
   async function deskPages() {
     const cookie = await sessionCookieHeader();
@@ -374,39 +619,64 @@ module.exports = function registerDeskTests(h) {
     const firstTag = (await get('/admin/bylines-and-tags', { headers: { cookie } })).text.match(/href="\/admin\/tags\/(\d+)"/);
     const firstByline = (await get('/admin/bylines-and-tags', { headers: { cookie } })).text.match(/href="\/admin\/authors\/(\d+)"/);
     assert(firstTag && firstByline, '/admin/bylines-and-tags links no tag or byline to edit');
+    const asEditor = { headers: { cookie } };
+    const asAdmin = { headers: { cookie: admin } };
+    // [name, path, status, fetch options]: every page of the desk reachable by
+    // GET (and the wrong-password page), as the editor or the administrator.
     const pages = [
       ['signin', '/admin/signin', 200, {}],
-      ['bylines-and-tags', '/admin/bylines-and-tags', 200, { headers: { cookie } }],
-      ['tag-edit', `/admin/tags/${firstTag[1]}`, 200, { headers: { cookie } }],
-      ['byline-edit', `/admin/authors/${firstByline[1]}`, 200, { headers: { cookie } }],
-      ['staff', '/admin/staff', 200, { headers: { cookie: admin } }],
-      ['integrations', '/admin/integrations', 200, { headers: { cookie: admin } }],
-      ['settings', '/admin/settings', 200, { headers: { cookie: admin } }],
+      ['reset-request', '/admin/reset', 200, {}],
+      ['reset-new-password', `/admin/reset/${'0'.repeat(64)}`, 200, {}],
+      ['setup', `/admin/setup/${'0'.repeat(64)}`, 200, {}],
+      ['bylines-and-tags', '/admin/bylines-and-tags', 200, asEditor],
+      ['tag-edit', `/admin/tags/${firstTag[1]}`, 200, asEditor],
+      ['byline-edit', `/admin/authors/${firstByline[1]}`, 200, asEditor],
+      ['staff', '/admin/staff', 200, asAdmin],
+      ['integrations', '/admin/integrations', 200, asAdmin],
+      ['settings', '/admin/settings', 200, asAdmin],
       ['signin-wrong-password', '/admin/signin', 401, {
         method: 'POST',
         headers: { 'content-type': 'application/x-www-form-urlencoded' },
         body: new URLSearchParams({ email: NOBODY, password: `not ${PASSWORD}` }).toString(),
       }],
-      ['dashboard', '/admin/', 200, { headers: { cookie } }],
-      ['posts', '/admin/posts', 200, { headers: { cookie } }],
-      ['posts-live', '/admin/posts?kind=live&status=published', 200, { headers: { cookie } }],
-      ['new-post', '/admin/posts/new', 200, { headers: { cookie } }],
-      ['editor', `/admin/posts/${editorId}/edit`, 200, { headers: { cookie } }],
-      ['live-console', liveConsole.path, 200, { headers: { cookie } }],
-      ['media-library', '/admin/media', 200, { headers: { cookie } }],
+      ['dashboard', '/admin/', 200, asEditor],
+      ['posts', '/admin/posts', 200, asEditor],
+      ['posts-live', '/admin/posts?kind=live&status=published', 200, asEditor],
+      ['new-post', '/admin/posts/new', 200, asEditor],
+      ['editor', `/admin/posts/${editorId}/edit`, 200, asEditor],
+      ['revisions', `/admin/posts/${editorId}/revisions`, 200, asEditor],
+      ['post-send', `/admin/posts/${editorId}/send`, 200, asEditor],
+      ['review-queue', '/admin/review', 200, asEditor],
+      ['sends', '/admin/sends', 200, asEditor],
+      ['live-console', liveConsole.path, 200, asEditor],
+      ['media-library', '/admin/media', 200, asEditor],
+      ['no-such-post', '/admin/posts/999999999/edit', 404, asEditor],
     ];
-    if (published && published.mediaId) pages.push(['media-item', `/admin/media/${published.mediaId}`, 200, { headers: { cookie } }]);
+    // A send's own page: the story sent to the (demo's empty) paying segment,
+    // so no member is mailed.
+    if (!sendPath) {
+      const sent = await get(`/admin/posts/${editorId}/send`, {
+        method: 'POST',
+        headers: { cookie, 'content-type': 'application/x-www-form-urlencoded' },
+        body: new URLSearchParams({ csrf: (await deskCsrf()), newsletter: '1', segment: 'paid', action: 'send' }).toString(),
+      });
+      assertEq(sent.status, 303, 'status of sending the story to paying members');
+      sendPath = sent.headers.get('location');
+      assert(/^\/admin\/sends\/\d+$/.test(sendPath || ''), `a send redirects to ${sendPath}`);
+    }
+    pages.push(['send', sendPath, 200, asEditor]);
+    if (published && published.mediaId) pages.push(['media-item', `/admin/media/${published.mediaId}`, 200, asEditor]);
     // Members and newsletters are the administrator's (the demo has members).
-    const memberList = (await get('/admin/members', { headers: { cookie: admin } })).text;
+    const memberList = (await get('/admin/members', asAdmin)).text;
     const firstMember = memberList.match(/<tr data-member-id="(\d+)"/);
     assert(firstMember, '/admin/members lists no members');
     pages.push(
-      ['members', '/admin/members', 200, { headers: { cookie: admin } }],
-      ['members-filtered', '/admin/members?status=free&bouncing=no&q=example', 200, { headers: { cookie: admin } }],
-      ['member', `/admin/members/${firstMember[1]}`, 200, { headers: { cookie: admin } }],
-      ['newsletters', '/admin/newsletters', 200, { headers: { cookie: admin } }],
-      ['newsletter', '/admin/newsletters/1', 200, { headers: { cookie: admin } }],
-      ['dashboard-admin', '/admin/?days=90', 200, { headers: { cookie: admin } }],
+      ['members', '/admin/members', 200, asAdmin],
+      ['members-filtered', '/admin/members?status=free&bouncing=no&q=example', 200, asAdmin],
+      ['member', `/admin/members/${firstMember[1]}`, 200, asAdmin],
+      ['newsletters', '/admin/newsletters', 200, asAdmin],
+      ['newsletter', '/admin/newsletters/1', 200, asAdmin],
+      ['dashboard-admin', '/admin/?days=90', 200, asAdmin],
     );
     return { pages, cookie, editorId };
   }
@@ -424,6 +694,20 @@ module.exports = function registerDeskTests(h) {
       fs.writeFileSync(file, r.text);
       files.push(file);
     }
+    {
+      // The members import's report (a refused row, so nothing is added).
+      const admin = await adminCookie();
+      const csrf = ((await get('/admin/members', { headers: { cookie: admin } })).text.match(/name="csrf" value="([^"]+)"/) || [])[1];
+      assert(csrf, 'the members page has no CSRF token');
+      const form = new FormData();
+      form.append('csrf', csrf);
+      form.append('file', new Blob(['email,name\nnot-an-address,Nobody\n'], { type: 'text/csv' }), 'members.csv');
+      const r = await get('/admin/members/import', { method: 'POST', headers: { cookie: admin }, body: form });
+      assert(r.status < 500 && /id="import-added"/.test(r.text), `the import report answered ${r.status}`, [r.text.slice(0, 300)]);
+      const file = path.join(dir, 'members-import-report.html');
+      fs.writeFileSync(file, r.text);
+      files.push(file);
+    }
     if (publishHtml) {
       // The editor as it answers "Publish now": status line and the rendered preview.
       const file = path.join(dir, 'editor-after-publish.html');
@@ -434,11 +718,49 @@ module.exports = function registerDeskTests(h) {
     info(`vnu checked ${files.length} desk pages: ${files.map((f) => path.basename(f, '.html')).join(', ')}`);
   });
 
-  test('Desk: axe-core finds no serious or critical violations at 1280 and 390 px', async () => {
-    const { editorId } = await deskPages();
-    const deskCookies = await (await desk()).cookies(server.base);
-    const ctx = await h.browser().newContext({ bypassCSP: true, viewport: DESKTOP });
+  // The desk's pages in a browser as its people see them: who is signed in for each.
+  async function browserContexts() {
+    const make = async (cookies) => {
+      const ctx = await h.browser().newContext({ bypassCSP: true, viewport: DESKTOP });
+      if (cookies) await ctx.addCookies(cookies);
+      return ctx;
+    };
+    const [name, value] = (await adminCookie()).split('=');
+    return {
+      none: await make(null),
+      editor: await make(await (await desk()).cookies(server.base)),
+      admin: await make([{ name, value, url: server.base }]),
+    };
+  }
+  function whoFor(opts) {
+    const c = opts.headers && opts.headers.cookie;
+    if (!c) return 'none';
+    return c === adminSession ? 'admin' : 'editor';
+  }
+
+  // What sticks out sideways at the page's width (nothing inside a scroll box counts).
+  function sideways(page) {
+    return page.evaluate(() => {
+      const width = document.documentElement.clientWidth;
+      const wide = [...document.querySelectorAll('body *')]
+        .filter((el) => el.getBoundingClientRect().right > width + 1)
+        .filter((el) => {
+          for (let a = el.parentElement; a && a !== document.body; a = a.parentElement) {
+            if (getComputedStyle(a).overflowX !== 'visible') return false;
+          }
+          return true;
+        })
+        .slice(0, 5)
+        .map((el) => `${el.tagName.toLowerCase()}${el.id ? `#${el.id}` : ''}${el.className && typeof el.className === 'string' ? `.${el.className.trim().split(/\s+/).join('.')}` : ''} (right ${Math.round(el.getBoundingClientRect().right)})`);
+      return { scroll: document.documentElement.scrollWidth, width, wide };
+    });
+  }
+
+  test('Desk: every desk page at 390 and 1280 px: no sideways scrolling, no serious axe violations', async () => {
+    const { pages } = await deskPages();
+    const ctxs = await browserContexts();
     const found = [];
+    const sidewaysFound = [];
     let audits = 0;
     const audit = async (page, label, viewport) => {
       const violations = await h.axeViolations(page);
@@ -452,52 +774,57 @@ module.exports = function registerDeskTests(h) {
           info(`axe ${line}`);
         }
       }
+      if (viewport.width === MOBILE.width) {
+        const w = await sideways(page);
+        if (w.scroll > w.width) sidewaysFound.push(`${label}: scrollWidth ${w.scroll} > ${w.width}; widest: ${w.wide.join(', ')}`);
+      }
     };
+    const opened = {};
     try {
-      const page = await openPage(ctx, 'desk-axe');
-      expectSigninRefusal(page);
-      for (const viewport of [DESKTOP, MOBILE]) {
-        await page.setViewportSize(viewport);
-        // Signed out: the sign-in page, blank and after a wrong password.
-        await ctx.clearCookies();
-        await goto(page, '/admin/signin');
-        await audit(page, '/admin/signin', viewport);
-        await page.fill('#email', NOBODY);
-        await page.fill('#password', `not ${PASSWORD}`);
+      for (const key of Object.keys(ctxs)) {
+        opened[key] = await openPage(ctxs[key], `desk-audit-${key}`);
+        opened[key].expected4xx.push({ status: 404, path: '/admin/posts/999999999/edit' },
+          { status: 422, path: '/admin/members/import' });
+      }
+      expectSigninRefusal(opened.none);
+      for (const viewport of [MOBILE, DESKTOP]) {
+        for (const page of Object.values(opened)) await page.setViewportSize(viewport);
+        for (const [name, p, status, opts] of pages) {
+          if (opts.method === 'POST') continue;
+          const page = opened[whoFor(opts)];
+          await goto(page, p, status);
+          await audit(page, `${name} (${p})`, viewport);
+        }
+        // Pages that answer a form: a wrong password, a members import.
+        const none = opened.none;
+        await goto(none, '/admin/signin');
+        await none.fill('#email', NOBODY);
+        await none.fill('#password', `not ${PASSWORD}`);
         await Promise.all([
-          page.waitForResponse((r) => r.request().method() === 'POST' && new URL(r.url()).pathname === '/admin/signin'),
-          page.click('form[action="/admin/signin"] button[type=submit]'),
+          none.waitForResponse((r) => r.request().method() === 'POST' && new URL(r.url()).pathname === '/admin/signin'),
+          none.click('form[action="/admin/signin"] button[type=submit]'),
         ]);
-        await page.waitForLoadState('load');
-        await page.waitForSelector('[role=alert]');
-        await audit(page, '/admin/signin (wrong password)', viewport);
-        // Signed in with the desk's session.
-        await ctx.addCookies(deskCookies);
-        await goto(page, `/admin/posts/${editorId}/edit`);
-        await audit(page, `/admin/posts/${editorId}/edit`, viewport);
-        await goto(page, liveConsole.path);
-        await audit(page, liveConsole.path, viewport);
-        await goto(page, '/admin/media');
-        await audit(page, '/admin/media', viewport);
-        await goto(page, '/admin/bylines-and-tags');
-        await audit(page, '/admin/bylines-and-tags', viewport);
-        // An administrator's pages.
-        const [name, value] = (await adminCookie()).split('=');
-        await ctx.clearCookies();
-        await ctx.addCookies([{ name, value, url: server.base }]);
-        for (const p of ['/admin/staff', '/admin/integrations', '/admin/settings']) {
-          await goto(page, p);
-          await audit(page, p, viewport);
-        }
-        if (published && published.mediaId) {
-          await goto(page, `/admin/media/${published.mediaId}`);
-          await audit(page, `/admin/media/${published.mediaId}`, viewport);
-        }
+        await none.waitForLoadState('load');
+        await none.waitForSelector('[role=alert]');
+        await audit(none, '/admin/signin (wrong password)', viewport);
+        const admin = opened.admin;
+        await goto(admin, '/admin/members');
+        await admin.setInputFiles('#import input[type=file]', {
+          name: 'members.csv', mimeType: 'text/csv',
+          buffer: Buffer.from('email,name\nnot-an-address,Nobody\n'),
+        });
+        await Promise.all([
+          admin.waitForURL(`${server.base}/admin/members/import`),
+          admin.click('#import button[type=submit]'),
+        ]);
+        await admin.waitForSelector('#import-added');
+        await audit(admin, '/admin/members/import (report)', viewport);
       }
     } finally {
-      await closeQuietly(ctx);
+      for (const ctx of Object.values(ctxs)) await closeQuietly(ctx);
     }
-    assert(found.length === 0, `serious/critical axe violations in ${audits} desk audits`, found);
     info(`axe ran ${audits} desk audits`);
-  });
+    assert(sidewaysFound.length === 0, 'desk pages scroll sideways at 390 px', sidewaysFound);
+    assert(found.length === 0, `serious/critical axe violations in ${audits} desk audits`, found);
+  }, 240_000);
 };

@@ -14,6 +14,8 @@
 //   MASTHEAD_SCREENSHOTS  directory for full-page screenshots (none taken if unset)
 //   CHROMIUM_BIN          chromium binary (default /usr/bin/chromium)
 //   MASTHEAD_TEST_THEME_DIR  passed to `serve --theme-dir` (default: the built-in theme)
+//   MASTHEAD_BROWSER_FILTER  only the tests whose names match this regular expression
+//                         (while working on some; the console-error check always runs)
 //
 // Output: one `ok - NAME` / `not ok - NAME: REASON` line per test, then
 // `browser tests: N passed, M failed`. Exit status 1 if anything failed.
@@ -35,7 +37,7 @@ const CHROMIUM_ARGS = [
   '--disable-background-networking', '--disable-component-update', '--disable-sync',
 ];
 const TEST_TIMEOUT_MS = 60_000;
-const SUITE_TIMEOUT_MS = 240_000;
+const SUITE_TIMEOUT_MS = 480_000;
 const DESKTOP = { width: 1280, height: 900 };
 const MOBILE = { width: 390, height: 844 };
 
@@ -55,7 +57,8 @@ const SEED_MEMBERS = 1184;
 
 const tests = [];
 const results = [];
-function test(name, fn) { tests.push({ name, fn }); }
+// `timeoutMs` overrides TEST_TIMEOUT_MS for a test that visits many pages.
+function test(name, fn, timeoutMs) { tests.push({ name, fn, timeoutMs }); }
 function record(name, err) {
   if (err) {
     const reason = String((err && err.message) || err).replace(/\s+/g, ' ').trim();
@@ -948,6 +951,14 @@ require('./desk.js')({
   DESKTOP, MOBILE, LIVE,
 });
 
+// The rich-text story editor (/admin/editor.js): its own signed-in context.
+require('./editor.js')({
+  test, assert, assertEq, Failure, info, unique, decodeEntities,
+  server, get, runCli, openPage, goto, closeQuietly,
+  browser: () => browser, mainCtx: () => mainCtx,
+  DESKTOP,
+});
+
 test('No console errors or uncaught page errors during the tests', async () => {
   assert(consoleProblems.length === 0, `${consoleProblems.length} console/page error(s)`, consoleProblems.slice(0, 60));
 });
@@ -1018,10 +1029,12 @@ async function main() {
   if (setupError) {
     record('setup (server, chromium, java)', setupError);
   } else {
+    const only = process.env.MASTHEAD_BROWSER_FILTER ? new RegExp(process.env.MASTHEAD_BROWSER_FILTER) : null;
     for (const t of tests) {
       if (interrupted) break;
+      if (only && !only.test(t.name) && !/^No console errors/.test(t.name)) continue;
       try {
-        await withTimeout(Promise.resolve().then(t.fn), TEST_TIMEOUT_MS, t.name);
+        await withTimeout(Promise.resolve().then(t.fn), t.timeoutMs || TEST_TIMEOUT_MS, t.name);
         record(t.name, null);
       } catch (e) {
         if (!interrupted) record(t.name, e);

@@ -2,6 +2,7 @@
 //! theme (templates + hashed assets) and the view models templates receive.
 //! Nothing here touches the database or the network.
 
+pub mod body;
 pub mod embed;
 pub mod ghost_body;
 pub mod markdown;

@@ -26,6 +26,10 @@ fn sanitizer() -> &'static ammonia::Builder<'static> {
             .add_tag_attributes("td", ["align"])
             .add_tag_attributes("th", ["align"])
             .add_tag_attributes("ol", ["start"])
+            // The editor's pull quotes, fact boxes and photo credits.
+            .add_allowed_classes("blockquote", ["pullquote"])
+            .add_allowed_classes("aside", ["callout"])
+            .add_allowed_classes("span", ["credit"])
             .url_schemes(["http", "https", "mailto", "tel"].into_iter().collect())
             .link_rel(Some("noopener"));
         b
@@ -55,7 +59,8 @@ pub fn sanitize_html(html: &str) -> String {
 }
 
 /// Markdown to sanitised HTML, with its reading time. `has_feature_image`
-/// adds the lead photo's time.
+/// adds the lead photo's time. Library images and lone video addresses are
+/// then enhanced ([`crate::body`]).
 pub fn render_markdown(source: &str, has_feature_image: bool) -> RenderedBody {
     let options = Options::ENABLE_TABLES
         | Options::ENABLE_STRIKETHROUGH
@@ -66,6 +71,7 @@ pub fn render_markdown(source: &str, has_feature_image: bool) -> RenderedBody {
     html::push_html(&mut raw, parser);
     let html = sanitize_html(&raw);
     let reading = ReadingTime::of_html(&html, has_feature_image);
+    let html = crate::body::enhance(&html);
     RenderedBody { html, reading }
 }
 

@@ -342,6 +342,37 @@ impl Store {
             }
         }
     }
+    /// Tags or bylines matching what was typed into a desk picker.
+    pub async fn find_named(
+        &self,
+        which: Taxonomy,
+        text: String,
+        limit: u32,
+    ) -> StoreResult<Vec<NamedRef>> {
+        match &*self.backend {
+            Backend::Sqlite(db) => {
+                self.lite_read(db, move |c| {
+                    sqlite::staff::find_named(c, which, text, limit)
+                })
+                .await
+            }
+            Backend::Postgres(db) => {
+                postgres::staff::find_named(&*self.pg_read(db).await?, which, text, limit).await
+            }
+        }
+    }
+    /// The desk's front page, as `viewer` may see it.
+    pub async fn desk_front(&self, viewer: FrontViewer, limit: u32) -> StoreResult<DeskFront> {
+        match &*self.backend {
+            Backend::Sqlite(db) => {
+                self.lite_read(db, move |c| sqlite::staff::desk_front(c, viewer, limit))
+                    .await
+            }
+            Backend::Postgres(db) => {
+                postgres::staff::desk_front(&*self.pg_read(db).await?, viewer, limit).await
+            }
+        }
+    }
     pub async fn post_kind_and_authors(&self, post_id: i64) -> StoreResult<Option<PostOwnership>> {
         match &*self.backend {
             Backend::Sqlite(db) => {

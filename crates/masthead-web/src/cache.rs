@@ -251,14 +251,14 @@ impl PageCache {
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
-enum Encoding {
+pub(crate) enum Encoding {
     Identity,
     Gzip,
     Brotli,
 }
 
 /// Picks the smallest encoding the client accepts (q=0 refuses).
-fn negotiate(headers: &HeaderMap) -> Encoding {
+pub(crate) fn negotiate(headers: &HeaderMap) -> Encoding {
     let Some(accept) = headers
         .get(header::ACCEPT_ENCODING)
         .and_then(|v| v.to_str().ok())

@@ -95,7 +95,7 @@ fn site(state: AppState) -> Router {
         .precompressed_gzip();
     // The desk takes long articles; the reader's site only small forms.
     let desk = Router::new()
-        .route("/admin/", get(admin::dashboard))
+        .route("/admin/", get(admin::front::dashboard))
         .route("/admin/signin", get(admin::signin_form).post(admin::signin))
         .route("/admin/signout", post(admin::signout))
         .route(
@@ -123,6 +123,12 @@ fn site(state: AppState) -> Router {
         .route("/admin/posts/{id}/notes", post(admin::editor::add_note))
         .route("/admin/preview", post(admin::editor::preview))
         .route("/admin/desk.js", get(admin::editor::script))
+        .route("/admin/pickers.js", get(admin::pickers::script))
+        .route(
+            "/admin/pickers/{kind}",
+            get(admin::pickers::search).post(admin::pickers::create),
+        )
+        .route("/admin/editor.js", get(admin::bundle::script))
         .route("/admin/review", get(admin::editor::review_queue))
         .route(
             "/admin/posts/{id}/send",

@@ -15,6 +15,8 @@ mod api;
 mod backup;
 #[path = "site/copy.rs"]
 mod copy;
+#[path = "site/desk_front.rs"]
+mod desk_front;
 #[path = "site/feeds.rs"]
 mod feeds;
 #[path = "site/limits.rs"]

@@ -3613,3 +3613,191 @@ async fn tiers_post_tiers_and_comps_agree() {
         ["comp_expired", "comp_given", "comp_ended", "comp_given"]
     );
 }
+
+/// The desk's pickers and front page (issue 12): the same matches in the
+/// same order, and the same lists, on both backends.
+#[tokio::test]
+async fn the_desk_front_page_and_pickers_agree() {
+    use crate::sqlite::staff::{FrontViewer, Taxonomy};
+    use masthead_domain::Role;
+    let b = Both::new("front").await;
+    let (a1, a2, _t1, _t2) = seed(&b).await;
+    // More tags to pick from: names and slugs that start with or merely
+    // contain what is typed, a wildcard to take literally, mixed case.
+    for (slug, name) in [
+        ("city-hall", "City Hall"),
+        ("inner-city", "Inner city"),
+        ("capacity", "Capacity"),
+        ("pct-100", "100% local"),
+        ("under-score", "Under_score"),
+    ] {
+        let t = NewTag {
+            slug: slug.into(),
+            name: name.into(),
+            description: String::new(),
+            is_section: false,
+            position: 0,
+        };
+        same("tag", write_both!(b, insert_tag(&t)));
+    }
+    let found = same(
+        "city",
+        read_both!(b, staff::find_named(Taxonomy::Tags, "CIT".to_owned(), 10)),
+    );
+    let names: Vec<&str> = found.iter().map(|t| t.2.as_str()).collect();
+    assert_eq!(
+        names,
+        ["City Hall", "Tag city", "Capacity", "Inner city"],
+        "those starting with it first (by name or slug), then the rest"
+    );
+    let pct = same(
+        "a literal %",
+        read_both!(b, staff::find_named(Taxonomy::Tags, "%".to_owned(), 10)),
+    );
+    assert_eq!(pct.len(), 1, "{pct:?}");
+    let under = same(
+        "a literal _",
+        read_both!(b, staff::find_named(Taxonomy::Tags, "_".to_owned(), 10)),
+    );
+    assert_eq!(under.len(), 1, "{under:?}");
+    let limited = same(
+        "everything, limited",
+        read_both!(b, staff::find_named(Taxonomy::Tags, "  ".to_owned(), 3)),
+    );
+    assert_eq!(limited.len(), 3);
+    let bylines = same(
+        "bylines",
+        read_both!(b, staff::find_named(Taxonomy::Bylines, "bo".to_owned(), 10)),
+    );
+    assert_eq!(bylines.iter().map(|a| a.0).collect::<Vec<_>>(), [a2]);
+    same(
+        "nothing",
+        read_both!(
+            b,
+            staff::find_named(Taxonomy::Bylines, "zzz".to_owned(), 10)
+        ),
+    );
+
+    // The front page: drafts of a1, one of them in review, a live roundup
+    // with entries and one without, on top of the seed's scheduled post.
+    let staff_user = same(
+        "editor",
+        write_both!(
+            b,
+            insert_staff_user(&NewStaffUser {
+                email: Email::parse("ed@example.org").expect("email"),
+                name: "Ed".into(),
+                role: Role::Editor,
+                password_hash: "h".into(),
+                author_id: None,
+            })
+        ),
+    );
+    let mut ids = Vec::new();
+    for i in 0..3 {
+        let mut d = new_post(
+            &format!("mine-{i}"),
+            PostKind::Article,
+            PostStatus::Draft,
+            T0 + 200 * HOUR + i * HOUR,
+        );
+        d.author_ids = vec![a1, a2];
+        ids.push(same("draft", write_both!(b, insert_post(&d))));
+    }
+    same(
+        "submitted",
+        write_both!(b, review(ids[0], staff_user, "submitted", "", T0)),
+    );
+    let mut quiet = new_post(
+        "quiet-live",
+        PostKind::Live,
+        PostStatus::Published,
+        T0 + 300 * HOUR,
+    );
+    quiet.author_ids = vec![a2];
+    let quiet = same("quiet live", write_both!(b, insert_post(&quiet)));
+    let mut busy = new_post(
+        "busy-live",
+        PostKind::Live,
+        PostStatus::Published,
+        T0 + 10 * HOUR,
+    );
+    busy.author_ids = vec![a1];
+    let busy = same("busy live", write_both!(b, insert_post(&busy)));
+    for i in 0..3 {
+        let e = NewLiveEntry {
+            post_id: busy,
+            title: format!("Update {i}"),
+            body_source: "Text".into(),
+            body_html: "<p>Text</p>".into(),
+            pinned: false,
+            created_ms: T0 + 400 * HOUR + i,
+        };
+        same("entry", write_both!(b, add_live_entry(&e)));
+    }
+    let everyone = FrontViewer {
+        byline: Some(a1),
+        only: None,
+    };
+    let front = same("front", read_both!(b, staff::desk_front(everyone, 5)));
+    assert_eq!(
+        front.drafts.iter().map(|p| p.id).collect::<Vec<_>>(),
+        [ids[2], ids[1], ids[0]],
+        "my drafts, the most recently changed first (the seed's draft has no byline)"
+    );
+    assert_eq!(
+        front.drafts[0].authors, "Name ada, Name bo",
+        "bylines in order"
+    );
+    assert_eq!(
+        front.in_review.iter().map(|p| p.id).collect::<Vec<_>>(),
+        [ids[0]]
+    );
+    assert_eq!(front.scheduled.len(), 1);
+    assert_eq!(front.scheduled[0].published_ms, Some(T0 + 100 * HOUR));
+    assert_eq!(front.published.len(), 5);
+    assert!(
+        front
+            .published
+            .iter()
+            .all(|p| p.status == "published" && p.kind != "page")
+    );
+    assert_eq!(front.published[0].id, quiet, "the newest publication first");
+    assert_eq!(
+        front
+            .live
+            .iter()
+            .map(|l| (l.post.id, l.entries, l.last_entry_ms))
+            .collect::<Vec<_>>(),
+        [(busy, 3, Some(T0 + 400 * HOUR + 2)), (quiet, 0, None)],
+        "the most recently updated roundup first"
+    );
+    // Someone who sees only their own work (byline a2).
+    let own = FrontViewer {
+        byline: Some(a2),
+        only: Some(a2),
+    };
+    let front = same("own", read_both!(b, staff::desk_front(own, 50)));
+    assert_eq!(front.drafts.len(), 3);
+    assert!(
+        front.scheduled.is_empty(),
+        "the scheduled post is a1's alone"
+    );
+    assert_eq!(
+        front.live.iter().map(|l| l.post.id).collect::<Vec<_>>(),
+        [quiet]
+    );
+    assert!(
+        front
+            .published
+            .iter()
+            .all(|p| p.authors.contains("Name bo"))
+    );
+    // No byline: no drafts of one's own.
+    let nobody = FrontViewer {
+        byline: None,
+        only: None,
+    };
+    let front = same("no byline", read_both!(b, staff::desk_front(nobody, 5)));
+    assert!(front.drafts.is_empty());
+}

@@ -8,10 +8,13 @@ use masthead_domain::Role;
 use tokio_postgres::Row;
 
 use super::PgWriter;
-use super::sql::{exec, map, row_one, row_opt, rows};
+use super::sql::{count_at, exec, map, row_one, row_opt, rows};
 use crate::error::{StoreError, StoreResult};
 use crate::model::*;
-use crate::sqlite::staff::{DeskPost, NamedRef, PostFilter, PostOwnership};
+use crate::sqlite::staff::{
+    DeskFront, DeskPost, FrontViewer, NamedRef, PostFilter, PostOwnership, RunningLive, Taxonomy,
+    like_patterns,
+};
 
 fn staff_from_row(r: &Row) -> StoreResult<StaffUser> {
     let role: String = r.try_get(3)?;
@@ -503,6 +506,167 @@ pub async fn all_authors_and_tags(
         named,
     )?;
     Ok((authors, tags))
+}
+
+/// Tags or bylines whose name or slug contains `text` (case ignored), those
+/// starting with it first, then by name: the desk's pickers.
+pub async fn find_named(
+    c: &impl GenericClient,
+    which: Taxonomy,
+    text: String,
+    limit: u32,
+) -> StoreResult<Vec<NamedRef>> {
+    let sql = match which {
+        Taxonomy::Tags => {
+            "SELECT id, slug, name FROM tags
+             WHERE name ILIKE $1 ESCAPE '\\' OR slug ILIKE $1 ESCAPE '\\'
+             ORDER BY (name ILIKE $2 ESCAPE '\\' OR slug ILIKE $2 ESCAPE '\\') DESC, lower(name), id
+             LIMIT $3"
+        }
+        Taxonomy::Bylines => {
+            "SELECT id, slug, name FROM authors
+             WHERE name ILIKE $1 ESCAPE '\\' OR slug ILIKE $1 ESCAPE '\\'
+             ORDER BY (name ILIKE $2 ESCAPE '\\' OR slug ILIKE $2 ESCAPE '\\') DESC, lower(name), id
+             LIMIT $3"
+        }
+    };
+    let (anywhere, start) = like_patterns(text.trim());
+    let found = rows(
+        c,
+        sql,
+        &[&anywhere, &start, &i64::from(limit.clamp(1, 100))],
+    )
+    .await?;
+    map(&found, |r| {
+        Ok((r.try_get(0)?, r.try_get(1)?, r.try_get(2)?))
+    })
+}
+
+/// The columns of a [`DeskPost`] from `posts p`, bylines in order.
+macro_rules! desk_columns {
+    () => {
+        "SELECT p.id, p.kind, p.status, p.slug, p.title, p.updated_at, p.published_at,
+                COALESCE((SELECT string_agg(a.name, ', ' ORDER BY pa.position) FROM post_authors pa
+                          JOIN authors a ON a.id = pa.author_id WHERE pa.post_id = p.id), '')"
+    };
+}
+
+/// Only posts with byline `$1` when it is not NULL.
+macro_rules! desk_sight {
+    () => {
+        "($1::bigint IS NULL OR EXISTS (SELECT 1 FROM post_authors x WHERE x.post_id = p.id AND x.author_id = $1))"
+    };
+}
+
+fn desk_post_at(r: &Row) -> StoreResult<DeskPost> {
+    Ok(DeskPost {
+        id: r.try_get(0)?,
+        kind: r.try_get(1)?,
+        status: r.try_get(2)?,
+        slug: r.try_get(3)?,
+        title: r.try_get(4)?,
+        updated_ms: r.try_get(5)?,
+        published_ms: r.try_get(6)?,
+        authors: r.try_get(7)?,
+    })
+}
+
+/// The desk's front page (see `sqlite::staff::desk_front`).
+pub async fn desk_front(
+    c: &impl GenericClient,
+    viewer: FrontViewer,
+    limit: u32,
+) -> StoreResult<DeskFront> {
+    let limit = i64::from(limit.clamp(1, 100));
+    async fn list(
+        c: &impl GenericClient,
+        sql: &str,
+        who: Option<i64>,
+        limit: i64,
+    ) -> StoreResult<Vec<DeskPost>> {
+        map(&rows(c, sql, &[&who, &limit]).await?, desk_post_at)
+    }
+    let drafts = match viewer.byline {
+        Some(mine) => {
+            list(
+                c,
+                concat!(
+                    desk_columns!(),
+                    " FROM posts p WHERE p.status = 'draft' AND ",
+                    desk_sight!(),
+                    " ORDER BY p.updated_at DESC, p.id DESC LIMIT $2"
+                ),
+                Some(mine),
+                limit,
+            )
+            .await?
+        }
+        None => Vec::new(),
+    };
+    let in_review = list(
+        c,
+        concat!(
+            desk_columns!(),
+            " FROM posts p WHERE p.review = 'submitted' AND ",
+            desk_sight!(),
+            " ORDER BY p.updated_at, p.id LIMIT $2"
+        ),
+        viewer.only,
+        limit,
+    )
+    .await?;
+    let scheduled = list(
+        c,
+        concat!(
+            desk_columns!(),
+            " FROM posts p WHERE p.status = 'scheduled' AND ",
+            desk_sight!(),
+            " ORDER BY p.published_at, p.id LIMIT $2"
+        ),
+        viewer.only,
+        limit,
+    )
+    .await?;
+    let published = list(
+        c,
+        concat!(
+            desk_columns!(),
+            " FROM posts p WHERE p.status = 'published' AND p.kind <> 'page' AND ",
+            desk_sight!(),
+            " ORDER BY p.published_at DESC, p.id DESC LIMIT $2"
+        ),
+        viewer.only,
+        limit,
+    )
+    .await?;
+    let found = rows(
+        c,
+        concat!(
+            desk_columns!(),
+            ", (SELECT count(*) FROM live_entries e WHERE e.post_id = p.id),
+               (SELECT max(e.created_at) FROM live_entries e WHERE e.post_id = p.id)
+             FROM posts p WHERE p.status = 'published' AND p.kind = 'live' AND ",
+            desk_sight!(),
+            " ORDER BY COALESCE((SELECT max(e.created_at) FROM live_entries e WHERE e.post_id = p.id), p.published_at) DESC,
+                 p.id DESC LIMIT $2"
+        ),
+        &[&viewer.only, &limit],
+    )
+    .await?;
+    let live = map(&found, |r| {
+        Ok(RunningLive {
+            post: desk_post_at(r)?,
+            entries: count_at(r, 8)?,
+            last_entry_ms: r.try_get(9)?,
+        })
+    })?;
+    Ok(DeskFront {
+        drafts,
+        in_review,
+        scheduled,
+        published,
+        live,
+    })
 }
 
 /// A post's kind and its byline ids (to decide "own" for permissions).

@@ -397,6 +397,151 @@ pub fn all_authors_and_tags(c: &Connection) -> StoreResult<(Vec<NamedRef>, Vec<N
     Ok((authors, tags))
 }
 
+/// `%text%` and `text%` for `LIKE … ESCAPE '\'`, the text's wildcards escaped.
+pub(crate) fn like_patterns(text: &str) -> (String, String) {
+    let escaped = text
+        .replace('\\', "\\\\")
+        .replace('%', "\\%")
+        .replace('_', "\\_");
+    (format!("%{escaped}%"), format!("{escaped}%"))
+}
+
+/// Tags or bylines whose name or slug contains `text` (ASCII case
+/// ignored), those starting with it first, then by name: the desk's pickers.
+pub fn find_named(
+    c: &Connection,
+    which: Taxonomy,
+    text: String,
+    limit: u32,
+) -> StoreResult<Vec<NamedRef>> {
+    let sql = match which {
+        Taxonomy::Tags => {
+            "SELECT id, slug, name FROM tags
+             WHERE name LIKE ?1 ESCAPE '\\' OR slug LIKE ?1 ESCAPE '\\'
+             ORDER BY (name LIKE ?2 ESCAPE '\\' OR slug LIKE ?2 ESCAPE '\\') DESC, lower(name), id
+             LIMIT ?3"
+        }
+        Taxonomy::Bylines => {
+            "SELECT id, slug, name FROM authors
+             WHERE name LIKE ?1 ESCAPE '\\' OR slug LIKE ?1 ESCAPE '\\'
+             ORDER BY (name LIKE ?2 ESCAPE '\\' OR slug LIKE ?2 ESCAPE '\\') DESC, lower(name), id
+             LIMIT ?3"
+        }
+    };
+    let (anywhere, start) = like_patterns(text.trim());
+    Ok(c.prepare_cached(sql)?
+        .query_map(params![anywhere, start, limit.clamp(1, 100)], |r| {
+            Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+        })?
+        .collect::<Result<_, _>>()?)
+}
+
+/// The columns of a [`DeskPost`] from `posts p`, bylines in order.
+macro_rules! desk_columns {
+    () => {
+        "SELECT p.id, p.kind, p.status, p.slug, p.title, p.updated_at, p.published_at,
+                COALESCE((SELECT group_concat(a.name, ', ' ORDER BY pa.position) FROM post_authors pa
+                          JOIN authors a ON a.id = pa.author_id WHERE pa.post_id = p.id), '')"
+    };
+}
+
+/// Only posts with byline `?1` when it is not NULL.
+macro_rules! desk_sight {
+    () => {
+        "(?1 IS NULL OR EXISTS (SELECT 1 FROM post_authors x WHERE x.post_id = p.id AND x.author_id = ?1))"
+    };
+}
+
+fn desk_post_at(r: &Row<'_>) -> rusqlite::Result<DeskPost> {
+    Ok(DeskPost {
+        id: r.get(0)?,
+        kind: r.get(1)?,
+        status: r.get(2)?,
+        slug: r.get(3)?,
+        title: r.get(4)?,
+        updated_ms: r.get(5)?,
+        published_ms: r.get(6)?,
+        authors: r.get(7)?,
+    })
+}
+
+/// The desk's front page: the viewer's drafts, what waits for review, what
+/// is scheduled, what was published last, and the live roundups, each at
+/// most `limit` long. Each list reads its own index (review, scheduled,
+/// feed, kind).
+pub fn desk_front(c: &Connection, viewer: FrontViewer, limit: u32) -> StoreResult<DeskFront> {
+    let limit = limit.clamp(1, 100);
+    let list = |sql: &str, who: Option<i64>| -> StoreResult<Vec<DeskPost>> {
+        Ok(c.prepare_cached(sql)?
+            .query_map(params![who, limit], desk_post_at)?
+            .collect::<Result<_, _>>()?)
+    };
+    let drafts = match viewer.byline {
+        Some(mine) => list(
+            concat!(
+                desk_columns!(),
+                " FROM posts p WHERE p.status = 'draft' AND ",
+                desk_sight!(),
+                " ORDER BY p.updated_at DESC, p.id DESC LIMIT ?2"
+            ),
+            Some(mine),
+        )?,
+        None => Vec::new(),
+    };
+    let in_review = list(
+        concat!(
+            desk_columns!(),
+            " FROM posts p WHERE p.review = 'submitted' AND ",
+            desk_sight!(),
+            " ORDER BY p.updated_at, p.id LIMIT ?2"
+        ),
+        viewer.only,
+    )?;
+    let scheduled = list(
+        concat!(
+            desk_columns!(),
+            " FROM posts p WHERE p.status = 'scheduled' AND ",
+            desk_sight!(),
+            " ORDER BY p.published_at, p.id LIMIT ?2"
+        ),
+        viewer.only,
+    )?;
+    let published = list(
+        concat!(
+            desk_columns!(),
+            " FROM posts p WHERE p.status = 'published' AND p.kind <> 'page' AND ",
+            desk_sight!(),
+            " ORDER BY p.published_at DESC, p.id DESC LIMIT ?2"
+        ),
+        viewer.only,
+    )?;
+    let live = c
+        .prepare_cached(concat!(
+            desk_columns!(),
+            ", (SELECT count(*) FROM live_entries e WHERE e.post_id = p.id),
+               (SELECT max(e.created_at) FROM live_entries e WHERE e.post_id = p.id)
+             FROM posts p WHERE p.status = 'published' AND p.kind = 'live' AND ",
+            desk_sight!(),
+            " ORDER BY COALESCE((SELECT max(e.created_at) FROM live_entries e WHERE e.post_id = p.id), p.published_at) DESC,
+                 p.id DESC LIMIT ?2"
+        ))?
+        .query_map(params![viewer.only, limit], |r| {
+            Ok(RunningLive {
+                post: desk_post_at(r)?,
+                entries: r.get::<_, i64>(8)?.max(0) as u64,
+                last_entry_ms: r.get(9)?,
+            })
+        })?
+        .collect::<Result<_, _>>()?;
+    Ok(DeskFront {
+        drafts,
+        in_review,
+        scheduled,
+        published,
+        live,
+    })
+}
+
 /// A post's kind and its byline ids (to decide "own" for permissions).
 pub fn post_kind_and_authors(c: &Connection, post_id: i64) -> StoreResult<Option<PostOwnership>> {
     let Some((kind, slug, title)) = c

@@ -236,6 +236,9 @@ pub struct EntryForm {
     pinned: Option<String>,
     #[serde(default)]
     action: Option<String>,
+    /// `front` when sent from the desk's front page, which it returns to.
+    #[serde(default)]
+    from: Option<String>,
 }
 
 /// Refuses an entry without a headline or too long, or a live post this
@@ -285,6 +288,9 @@ pub async fn add_entry(
     }
     state.cache.invalidate(&[format!("post-{post_id}")]);
     state.wrote.notify_one();
+    if form.from.as_deref() == Some("front") {
+        return Redirect::to(&format!("/admin/?added={post_id}#live-{post_id}")).into_response();
+    }
     Redirect::to(&format!("/admin/live/{post_id}")).into_response()
 }
 

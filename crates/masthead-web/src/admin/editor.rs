@@ -298,12 +298,16 @@ fn editor_page_with(
             "timezone": tz,
             "can_publish": can_publish,
             "can_delete": can_delete,
+            // The bylines picker is for those who may change bylines at all.
+            "pick_bylines": permits(session.user.role, Action::ChangeBylines { whose: Whose::Own }),
             "newsletters": newsletters,
             "error": error,
             "notice": notice,
             "notes": notes,
             "media": media,
             "upload_limit": masthead_media::Limits::default().max_bytes,
+            "editor_js": super::bundle::script_url(),
+            "site_css": state.theme.asset_url("site.css"),
             "visibilities": [("public", "Everyone"), ("members", "Members (free or paid)"), ("paid", "Paying members (paid or complimentary)"), ("tiers", "Members of chosen tiers")],
             "tiers": tiers,
             "paywall_marker": masthead_domain::html::PAYWALL_MARKER,
@@ -666,6 +670,17 @@ impl SaveForm {
     }
 }
 
+/// Browsers send a textarea's line breaks as CRLF whatever it held. The
+/// stored body keeps its own line endings, so a story opened and saved
+/// without an edit is stored byte for byte as it was.
+fn keep_line_endings(stored: &str, sent: &str) -> String {
+    if stored.contains("\r\n") {
+        sent.to_owned()
+    } else {
+        sent.replace("\r\n", "\n")
+    }
+}
+
 fn keep() -> String {
     "keep".to_owned()
 }
@@ -783,6 +798,7 @@ pub async fn save(
     if form.body.len() > 1_000_000 {
         refuse!(StatusCode::PAYLOAD_TOO_LARGE, "The body is over 1 MB.");
     }
+    let body = keep_line_endings(&post.body_source, &form.body);
     let (all_authors, all_tags) = match state.store.all_authors_and_tags().await {
         Ok(x) => x,
         Err(e) => return unavailable(e),
@@ -814,7 +830,7 @@ pub async fn save(
     if let Err(r) = editorial::may_edit(&me, &state_of(&post), &after) {
         return refused(r);
     }
-    let rendered = render_markdown(&form.body, false);
+    let rendered = render_markdown(&body, false);
     let canonical_url = form.canonical_url.trim().to_owned();
     let web_address = canonical_url.starts_with("https://") || canonical_url.starts_with("http://");
     if !canonical_url.is_empty() && !web_address {
@@ -883,7 +899,7 @@ pub async fn save(
         title,
         dek: form.dek.trim().to_owned(),
         slug,
-        body_source: form.body,
+        body_source: body,
         body_html: rendered.html,
         word_count: rendered.reading.words,
         reading_minutes: rendered.reading.minutes,
@@ -1204,3 +1220,33 @@ pub async fn restore(
 }
 
 crate::admin::has_csrf!(CreateForm, ReviewForm, NoteForm, SaveForm, RestoreForm);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_save_keeps_the_stored_line_endings() {
+        // Stored with LF (imports, the API, the demo): CRLF from the browser goes.
+        assert_eq!(keep_line_endings("a\n\nb\n", "a\r\n\r\nb\r\n"), "a\n\nb\n");
+        assert_eq!(keep_line_endings("", "new\r\ntext"), "new\ntext");
+        // Stored with CRLF (saved from a textarea before): kept as sent.
+        assert_eq!(keep_line_endings("a\r\nb", "a\r\nb c"), "a\r\nb c");
+        // A lone CR is not a line ending a browser adds: left alone.
+        assert_eq!(keep_line_endings("a\nb", "a\rb"), "a\rb");
+    }
+
+    /// Body images' `srcset`s are derived from the linked width in
+    /// masthead-render, which does not depend on masthead-media: the two
+    /// width ladders must agree.
+    #[test]
+    fn body_image_widths_are_the_media_librarys() {
+        for w in [1, 200, 320, 321, 640, 700, 1024, 1500, 1600, 2000, 2400] {
+            assert_eq!(
+                masthead_render::body::srcset_widths(w),
+                masthead_media::widths_for(w),
+                "width {w}"
+            );
+        }
+    }
+}

@@ -16,11 +16,14 @@ use masthead_store::{NewStaffUser, StaffSession, StaffUser, StoreError, now_ms};
 use minijinja::Environment;
 use serde::{Deserialize, Serialize};
 
+pub mod bundle;
 pub mod desk;
 pub mod editor;
+pub mod front;
 pub mod integrations;
 pub mod media;
 pub mod members;
+pub mod pickers;
 pub mod reset;
 pub mod sends;
 pub mod settings;
@@ -283,59 +286,6 @@ impl<'a> From<&'a StaffUser> for StaffView<'a> {
             role: u.role.as_str(),
         }
     }
-}
-
-/// The front page's query: how many days the members chart covers.
-#[derive(Deserialize, Default)]
-pub struct DashboardQuery {
-    #[serde(default)]
-    days: Option<String>,
-}
-
-pub async fn dashboard(
-    State(state): State<AppState>,
-    Staff(session): Staff,
-    q: Result<axum::extract::Query<DashboardQuery>, axum::extract::rejection::QueryRejection>,
-) -> Response {
-    // Members' growth, for those who may see members (30 or 90 days).
-    let chart =
-        if masthead_domain::permits(session.user.role, masthead_domain::Action::ManageMembers) {
-            let days = match q.ok().and_then(|q| q.0.days).as_deref() {
-                Some("90") => 90,
-                _ => 30,
-            };
-            match members::growth_chart(&state, days).await {
-                Ok(c) => Some(c),
-                Err(e) => return unavailable(e),
-            }
-        } else {
-            None
-        };
-    let staff_list = if masthead_domain::permits(
-        session.user.role,
-        masthead_domain::Action::ManageStaff {
-            target: Role::Contributor,
-        },
-    ) {
-        match state.store.staff_users().await {
-            Ok(list) => list,
-            Err(e) => return unavailable(e),
-        }
-    } else {
-        Vec::new()
-    };
-    let list: Vec<StaffView<'_>> = staff_list.iter().map(StaffView::from).collect();
-    page(
-        StatusCode::OK,
-        "dashboard.html",
-        serde_json::json!({
-            "title": "Desk",
-            "staff": StaffView::from(&session.user),
-            "csrf": session.csrf_token,
-            "staff_list": list,
-            "chart": chart,
-        }),
-    )
 }
 
 pub async fn signin_form() -> Response {

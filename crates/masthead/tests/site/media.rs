@@ -879,3 +879,88 @@ async fn administrators_invite_promote_and_deactivate_staff() {
     })
     .await;
 }
+
+/// The body as stored, from the editor page's textarea.
+fn stored_body(html: &str) -> String {
+    let raw = html
+        .split("<textarea id=\"body\"")
+        .nth(1)
+        .and_then(|r| r.split_once('>'))
+        .and_then(|(_, r)| r.split("</textarea>").next())
+        .expect("body textarea");
+    raw.replace("&lt;", "<")
+        .replace("&gt;", ">")
+        .replace("&quot;", "\"")
+        .replace("&#x27;", "'")
+        .replace("&amp;", "&")
+}
+
+#[tokio::test]
+async fn body_images_print_as_pictures_videos_as_players_and_saves_keep_line_endings() {
+    with_server("body-media", |s| async move {
+        let (cookie, csrf) = signed_in(&s, "body@courier.example", "editor").await;
+        let d = Desk {
+            s: &s,
+            c: client(),
+            cookie,
+            csrf,
+        };
+        let (_, up) = json(
+            d.upload("quay.jpg", photo(900, 600, ImageFormat::Jpeg), true)
+                .await,
+        )
+        .await;
+        let src = up["src"].as_str().expect("src").to_owned();
+        let key = src.split('/').nth(2).expect("key").to_owned();
+        assert_eq!(src, format!("/media/{key}/900.jpg"));
+        let res = d
+            .post(
+                "/admin/posts",
+                &[("kind", "article"), ("title", "Quay works begin")],
+            )
+            .await;
+        let edit_url = res.headers()[header::LOCATION]
+            .to_str()
+            .expect("loc")
+            .to_owned();
+        let post_url = edit_url.trim_end_matches("/edit").to_owned();
+        let (_, html) = d.page(&edit_url).await;
+        let byline = field(&html, "authors");
+        // What the desk's editor writes for an image with its words and a video.
+        let body = format!(
+            "Work began on Monday.\n\n<figure><img src=\"{src}\" alt=\"Diggers on the quay\" width=\"900\" height=\"600\"><figcaption>The north quay. <span class=\"credit\">Ann Lee / Courier</span></figcaption></figure>\n\n<https://www.youtube.com/watch?v=dQw4w9WgXcQ>\n\n<blockquote class=\"pullquote\">\n\nIt will take a year.\n\n</blockquote>\n"
+        );
+        // Sent as a browser sends a textarea: CRLF line breaks.
+        let res = d
+            .post(
+                &post_url,
+                &[
+                    ("version", &field(&html, "version")),
+                    ("title", "Quay works begin"),
+                    ("slug", "quay-works-begin"),
+                    ("authors", &byline),
+                    ("body", &body.replace('\n', "\r\n")),
+                    ("action", "publish"),
+                ],
+            )
+            .await;
+        assert_eq!(res.status().as_u16(), 200);
+        let (_, html) = d.page(&edit_url).await;
+        assert_eq!(stored_body(&html), body, "stored with the LF it had (none: a new post)");
+
+        let (st, _, story) = get(&s.url("/quay-works-begin/")).await;
+        assert_eq!(st, 200);
+        assert!(story.contains(&format!(
+            "<figure><picture><source type=\"image/webp\" srcset=\"/media/{key}/320.webp 320w, /media/{key}/640.webp 640w, /media/{key}/900.webp 900w\" sizes=\"(min-width: 44rem) 42rem, 100vw\"><img src=\"{src}\" alt=\"Diggers on the quay\" width=\"900\" height=\"600\" srcset=\"/media/{key}/320.jpg 320w, /media/{key}/640.jpg 640w, /media/{key}/900.jpg 900w\""
+        )), "{story}");
+        assert!(story.contains("<span class=\"credit\">Ann Lee / Courier</span>"));
+        assert!(story.contains("data-embed-src=\"https://www.youtube-nocookie.com/embed/dQw4w9WgXcQ\""), "{story}");
+        assert!(story.contains("<blockquote class=\"pullquote\">"));
+        // Every responsive width it names is really there.
+        for w in ["320.webp", "640.webp", "900.webp", "320.jpg", "640.jpg", "900.jpg"] {
+            let (st, _, _) = get(&s.url(&format!("/media/{key}/{w}"))).await;
+            assert_eq!(st, 200, "/media/{key}/{w}");
+        }
+    })
+    .await;
+}
