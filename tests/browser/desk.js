@@ -676,10 +676,37 @@ module.exports = function registerDeskTests(h) {
       ['member', `/admin/members/${firstMember[1]}`, 200, asAdmin],
       ['newsletters', '/admin/newsletters', 200, asAdmin],
       ['newsletter', '/admin/newsletters/1', 200, asAdmin],
+      ['tiers', '/admin/tiers', 200, asAdmin],
+      ['tier-free', '/admin/tiers/1', 200, asAdmin],
       ['dashboard-admin', '/admin/?days=90', 200, asAdmin],
     );
     return { pages, cookie, editorId };
   }
+
+  test('Desk: the paywall marker button puts Ghost\'s marker on a line of its own', async () => {
+    const { editorId } = await deskPages();
+    const page = await openPage(await desk(), 'desk-paywall');
+    try {
+      await goto(page, `/admin/posts/${editorId}/edit`);
+      const options = await page.locator('select#visibility option').evaluateAll((os) => os.map((o) => o.value));
+      assertEq(options.join(','), 'public,members,paid,tiers', 'the audiences offered');
+      assert(await page.isVisible('#insert-paywall'), 'the script shows the marker button');
+      await page.fill('textarea#body', 'Free words.\nMore free words.\n\nPaid words.');
+      // The cursor after the free part, as an author would put it.
+      await page.evaluate(() => {
+        const b = document.getElementById('body');
+        const at = b.value.indexOf('\n\nPaid');
+        b.setSelectionRange(at, at);
+      });
+      await page.click('#insert-paywall');
+      assertEq(await page.inputValue('textarea#body'),
+        'Free words.\nMore free words.\n\n<!--members-only-->\n\nPaid words.', 'the body after the button');
+      const caret = await page.evaluate(() => document.getElementById('body').selectionStart);
+      assertEq(caret, 'Free words.\nMore free words.\n\n<!--members-only-->\n\n'.length, 'the cursor after the marker');
+    } finally {
+      await closeQuietly(page);
+    }
+  });
 
   test('Desk: raw HTML of the desk pages passes the Nu Html Checker', async () => {
     const dir = h.tempDir('masthead-vnu-desk-');

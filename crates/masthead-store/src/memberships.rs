@@ -248,6 +248,34 @@ impl Store {
     }
 }
 
+#[cfg(any(test, feature = "test-support"))]
+impl Store {
+    /// Moves a member's comp end to `at`, as time passing would: for tests
+    /// of what happens when a comp runs out.
+    pub async fn move_comp_end_for_tests(&self, member_id: i64, at: i64) -> StoreResult<()> {
+        const SQL_LITE: &str = "UPDATE members SET comp_expires_at = ?2 WHERE id = ?1";
+        const SQL_PG: &str = "UPDATE members SET comp_expires_at = $2 WHERE id = $1";
+        match &*self.backend {
+            Backend::Sqlite(db) => {
+                Store::lite_write(db, move |w| {
+                    w.tx().execute(SQL_LITE, rusqlite::params![member_id, at])?;
+                    Ok(())
+                })
+                .await
+            }
+            Backend::Postgres(db) => {
+                db.write_send(move |w| {
+                    Box::pin(async move {
+                        w.tx().execute(SQL_PG, &[&member_id, &at]).await?;
+                        Ok(())
+                    })
+                })
+                .await
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -164,6 +164,7 @@ fn site(state: AppState) -> Router {
             "/admin/tiers",
             get(admin::tiers::list).post(admin::tiers::add),
         )
+        .route("/admin/tiers/currency", post(admin::tiers::set_currency))
         .route(
             "/admin/tiers/{id}",
             get(admin::tiers::show).post(admin::tiers::save),

@@ -41,6 +41,8 @@ mod public_url;
 mod search;
 #[path = "site/stripe.rs"]
 mod stripe;
+#[path = "site/tiers.rs"]
+mod tiers;
 #[path = "site/transfer.rs"]
 mod transfer;
 #[path = "site/webhooks.rs"]

@@ -506,6 +506,55 @@ pub async fn save(
     }
 }
 
+/// Sets the site's currency (lowercase ISO 4217). Only while there is no
+/// paid tier: prices already set (and Stripe's prices made from them) are
+/// in the old currency.
+pub async fn set_currency(State(state): State<AppState>, staff: Staff, body: Bytes) -> Response {
+    let f = match Form::read(&staff, &body) {
+        Ok(f) => f,
+        Err(r) => return *r,
+    };
+    if !may_manage_tiers(&staff) {
+        return forbidden(TIERS_ONLY);
+    }
+    let currency = f.get("currency").trim().to_ascii_lowercase();
+    if !is_currency(&currency) {
+        return render_list(
+            &state,
+            &staff,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            None,
+            Some("A currency is a three-letter ISO 4217 code, such as USD, EUR or GBP."),
+        )
+        .await;
+    }
+    let tiers = match state.store.tiers().await {
+        Ok(t) => t,
+        Err(e) => return unavailable(e),
+    };
+    if tiers
+        .iter()
+        .any(|t| !t.is_free() && t.currency.as_deref() != Some(currency.as_str()))
+    {
+        return render_list(
+            &state,
+            &staff,
+            StatusCode::CONFLICT,
+            None,
+            Some("The currency cannot change once paid tiers are priced in another one."),
+        )
+        .await;
+    }
+    if let Err(e) = state
+        .store
+        .set_setting(masthead_store::CURRENCY_SETTING, &currency)
+        .await
+    {
+        return unavailable(e);
+    }
+    Redirect::to("/admin/tiers").into_response()
+}
+
 // --------------------------------------------------------------- comps --
 
 const MEMBERS_ONLY: &str = "Only administrators and the owner see members' details.";

@@ -1298,8 +1298,14 @@ async fn delete_tag(
 // ------------------------------------------------------------- members --
 
 /// A member as Ghost's Admin API prints one: with its labels (objects),
-/// newsletters (objects), note, status and bouncing flag.
-fn member_json(m: &q::DeskMember, all: &[q::Newsletter], tz: &jiff::tz::TimeZone) -> Value {
+/// newsletters (objects), note, status, tiers (the paid or comped tier) and
+/// bouncing flag.
+fn member_json(
+    m: &q::DeskMember,
+    all: &[q::Newsletter],
+    tiers: &[q::Tier],
+    tz: &jiff::tz::TimeZone,
+) -> Value {
     let newsletters: Vec<Value> = all
         .iter()
         .filter(|n| m.newsletter_ids.contains(&n.id))
@@ -1332,6 +1338,20 @@ fn member_json(m: &q::DeskMember, all: &[q::Newsletter], tz: &jiff::tz::TimeZone
         "status": m.status,
         "last_seen_at": null,
         "newsletters": newsletters,
+        "tiers": tiers
+            .iter()
+            .filter(|t| m.status != "free" && Some(t.id) == m.tier_id)
+            .map(|t| {
+                let mut v = out::tier(t, tz, out::TierIncludes::default());
+                if let Some(o) = v.as_object_mut() {
+                    o.insert(
+                        "expiry_at".into(),
+                        m.comp_expires_ms.map_or(Value::Null, |ms| out::date(ms, tz)),
+                    );
+                }
+                v
+            })
+            .collect::<Vec<_>>(),
     })
 }
 
@@ -1350,16 +1370,17 @@ fn newsletter_ref_json(n: &q::Newsletter) -> Value {
 
 /// Members as JSON, in the order of `ids`.
 async fn members_json(state: &AppState, ids: Vec<i64>) -> Result<Vec<Value>, ApiError> {
-    let (found, all) = tokio::try_join!(
+    let (found, all, tiers) = tokio::try_join!(
         state.store.desk_members_by_id(ids.clone()),
-        state.store.newsletters()
+        state.store.newsletters(),
+        state.store.tiers()
     )
     .map_err(ApiError::unavailable)?;
     let tz = site_tz(state);
     Ok(ids
         .iter()
         .filter_map(|id| found.iter().find(|m| m.id == *id))
-        .map(|m| member_json(m, &all, &tz))
+        .map(|m| member_json(m, &all, &tiers, &tz))
         .collect())
 }
 

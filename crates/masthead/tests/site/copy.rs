@@ -177,6 +177,30 @@ async fn seed(data: &Path, db: Option<&str>) {
         )
         .await
         .expect("a label and a note");
+    // A paid tier with benefits, complimentary access to it (a history
+    // line), and (below) a story open to it.
+    let gold = store
+        .create_tier(masthead_store::TierInput {
+            name: "Gold".into(),
+            slug: "gold".into(),
+            description: String::new(),
+            kind: "paid".into(),
+            active: true,
+            visibility: "public".into(),
+            currency: Some("usd".into()),
+            monthly_price: Some(500),
+            yearly_price: None,
+            trial_days: 0,
+            welcome_page_url: None,
+            benefits: vec!["Every story".into()],
+        })
+        .await
+        .expect("a tier");
+    store
+        .give_comp(reader, gold, None, Some(editor))
+        .await
+        .expect("a comp")
+        .expect("given");
     store
         .set_setting("accent", "#0a5c8f")
         .await
@@ -218,8 +242,8 @@ async fn seed(data: &Path, db: Option<&str>) {
                 author_ids: None,
                 seo: None,
                 feature: None,
-                visibility: None,
-                tier_ids: None,
+                visibility: Some(masthead_domain::Visibility::Tiers),
+                tier_ids: Some(vec![gold]),
                 video_embed: None,
                 autosave: false,
             },
@@ -588,11 +612,13 @@ async fn a_killed_copy_leaves_the_target_as_it_was() {
             .await
             .expect("dump")
             .iter()
-            // Only what migrations put in a new database: its first newsletter.
+            // Only what migrations put in a new database: its first
+            // newsletter and its free tier.
             .all(|(table, rows)| rows.is_empty()
                 || (table == "newsletters"
                     && rows.len() == 1
-                    && rows[0].contains("default-newsletter"))),
+                    && rows[0].contains("default-newsletter"))
+                || (table == "tiers" && rows.len() == 1 && rows[0].contains("\"free\""))),
         "the killed copy left rows in PostgreSQL"
     );
 
@@ -625,7 +651,8 @@ async fn a_killed_copy_leaves_the_target_as_it_was() {
             .all(|(table, rows)| rows.is_empty()
                 || (table == "newsletters"
                     && rows.len() == 1
-                    && rows[0].contains("default-newsletter"))),
+                    && rows[0].contains("default-newsletter"))
+                || (table == "tiers" && rows.len() == 1 && rows[0].contains("\"free\""))),
         "the killed copy left rows in SQLite"
     );
     // Once the lock is gone, the same copy goes through.
