@@ -313,7 +313,10 @@ async fn seed(data: &Path, db: Option<&str>) {
         })
         .await
         .expect("customer");
-    assert!(matches!(linked, masthead_store::CustomerLinked::Member { .. }));
+    assert!(matches!(
+        linked,
+        masthead_store::CustomerLinked::Member { .. }
+    ));
     store
         .sync_subscription(
             masthead_store::SubscriptionState {
@@ -334,7 +337,12 @@ async fn seed(data: &Path, db: Option<&str>) {
         .await
         .expect("subscription");
     store
-        .record_stripe_event("evt_copy".into(), "invoice.paid".into(), "applied".into(), now)
+        .record_stripe_event(
+            "evt_copy".into(),
+            "invoice.paid".into(),
+            "applied".into(),
+            now,
+        )
         .await
         .expect("event");
 }

@@ -23,6 +23,11 @@ use super::*;
 const KEY: &str = "sk_test_mastheadlocal0123456789";
 const WHSEC: &str = "whsec_mastheadlocal0123456789abcdef";
 const PINNED_VERSION: &str = "2024-06-20";
+const PAID_BODY: &str = "The council met the harbour board on Friday.\n\n\
+    Both sides signed the lease.\n\n\
+    <!--members-only-->\n\n\
+    The rent doubles in 2030, the papers show.";
+const PAID_SECRET: &str = "The rent doubles in 2030";
 
 /// localstripe plus the recording endpoints, stopped when dropped.
 struct StripeApi {
@@ -783,6 +788,41 @@ async fn subscribing_goes_to_checkout_with_stripes_parameters_and_the_webhook_gr
             "metadata": {"tier": "gold", "member_id": member_id}
         }),
     );
+    // A story for paying members: Ada reads its free part only, for now.
+    super::feeds::publish_post(
+        &s,
+        &staff,
+        &csrf,
+        "article",
+        "Harbour deal",
+        &[
+            ("slug", "harbour-deal"),
+            ("body", PAID_BODY),
+            ("visibility", "paid"),
+        ],
+    )
+    .await;
+    let story = s.url("/harbour-deal/");
+    let read_story = |cookie: String| {
+        let story = story.clone();
+        async move {
+            client()
+                .get(story)
+                .header(header::COOKIE, cookie)
+                .send()
+                .await
+                .expect("story")
+                .text()
+                .await
+                .expect("story html")
+        }
+    };
+    let html = read_story(ada.clone()).await;
+    assert!(
+        html.contains("signed the lease.") && !html.contains(PAID_SECRET),
+        "{html}"
+    );
+
     let sig = api.sign(&completed, WHSEC, None).await;
     let (status, body) = deliver(&s, &completed, Some(&sig)).await;
     assert_eq!(status, 200, "{body}");
@@ -790,6 +830,25 @@ async fn subscribing_goes_to_checkout_with_stripes_parameters_and_the_webhook_gr
     assert!(
         html.contains("<strong>Gold</strong>, 5.00 USD a month"),
         "{html}"
+    );
+    // Paying, she reads it in full.
+    let html = read_story(ada.clone()).await;
+    assert!(
+        html.contains(PAID_SECRET),
+        "a paying member reads in full: {html}"
+    );
+
+    // She cancels in Stripe: free again, the teaser again.
+    api.delete(&format!(
+        "/v1/subscriptions/{}",
+        sub["id"].as_str().expect("sub")
+    ))
+    .await;
+    account_says(&s, &ada, "(free membership)").await;
+    let html = read_story(ada.clone()).await;
+    assert!(
+        !html.contains(PAID_SECRET),
+        "a lapsed member gets the teaser: {html}"
     );
 
     // Back from Stripe.
