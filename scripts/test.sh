@@ -37,12 +37,15 @@ fi
 # --- Python tools in a venv: a real SMTP server for the mail tests (aiosmtpd)
 # and a real HTML5 parser for the newsletter e-mails (html5lib),
 # the feed and JSON-LD readers for the feed tests (feedparser, extruct), an S3
-# API server for the media-store tests (moto) -------------------------------
+# API server for the media-store tests (moto), a Stripe-API server for the
+# payment tests (localstripe) and Stripe's own library to sign the events
+# localstripe cannot send (stripe) --------------------------------------------
 venv="$HOME/.cache/masthead/venv"
-if ! "$venv/bin/python" -c "import aiosmtpd, feedparser, extruct, html5lib, moto.server" >/dev/null 2>&1; then
-  step "installing aiosmtpd, feedparser, extruct, html5lib and moto for the mail, feed and S3 tests"
+if ! "$venv/bin/python" -c "import aiosmtpd, feedparser, extruct, html5lib, moto.server, localstripe, stripe" >/dev/null 2>&1; then
+  step "installing aiosmtpd, feedparser, extruct, html5lib, moto, localstripe and stripe for the mail, feed, S3 and payment tests"
   python3 -m venv "$venv"
-  "$venv/bin/pip" install -q "aiosmtpd==1.4.6" "feedparser==6.0.14" "extruct==0.18.0" "html5lib==1.1" "moto[server]==5.2.5"
+  "$venv/bin/pip" install -q "aiosmtpd==1.4.6" "feedparser==6.0.14" "extruct==0.18.0" "html5lib==1.1" "moto[server]==5.2.5" \
+    "localstripe==1.15.10" "stripe==16.1.0"
 fi
 export MASTHEAD_TEST_PYTHON="$venv/bin/python"
 

@@ -4,6 +4,7 @@
 //! addresses are public). Nothing here does I/O or knows about HTTP/SQL.
 
 pub mod access;
+pub mod billing;
 pub mod campaign;
 pub mod cursor;
 pub mod diff;

@@ -5,6 +5,7 @@
 
 pub mod api;
 pub mod backup;
+pub mod billing;
 pub mod editing;
 pub mod media;
 pub mod members;
@@ -20,6 +21,7 @@ pub mod webhooks;
 
 pub use api::*;
 pub use backup::*;
+pub use billing::*;
 pub use editing::*;
 pub use media::*;
 pub use members::*;

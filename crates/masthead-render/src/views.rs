@@ -96,6 +96,14 @@ impl Clock {
         }
     }
 
+    /// A day as people write it, in the site's time zone: "2 January 2027".
+    pub fn long_date(&self, ms: i64) -> String {
+        let ts = Timestamp::from_millisecond(ms).unwrap_or(Timestamp::UNIX_EPOCH);
+        ts.to_zoned_datetime(self.tz.clone())
+            .strftime("%-d %B %Y")
+            .to_string()
+    }
+
     /// "the end of 2027" style deadline wording.
     pub fn deadline_label(&self, ms: i64) -> String {
         let ts = Timestamp::from_millisecond(ms).unwrap_or(Timestamp::UNIX_EPOCH);

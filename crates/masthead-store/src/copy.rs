@@ -68,6 +68,12 @@ pub(crate) const TABLES: &[(&str, Treatment)] = &[
     ("webhook_deliveries", Copied),
     ("email_sends", Copied),
     ("email_recipients", Copied),
+    ("stripe_customers", Copied),
+    ("stripe_products", Copied),
+    ("stripe_prices", Copied),
+    ("stripe_subscriptions", Copied),
+    // Kept so that Stripe's repeats of events already handled stay ignored.
+    ("stripe_events", Copied),
     (
         "staff_sessions",
         Dropped("signed-in desk sessions: staff sign in again on the new database"),
@@ -443,9 +449,9 @@ mod tests {
     #[test]
     fn an_unknown_table_or_different_columns_stop_the_copy() {
         let mut source = full_catalog();
-        source.push(table("stripe_customers", &["id"]));
+        source.push(table("gift_cards", &["id"]));
         let err = plan(&source, &full_catalog()).expect_err("unknown table");
-        assert!(err.to_string().contains("stripe_customers"), "{err}");
+        assert!(err.to_string().contains("gift_cards"), "{err}");
         assert!(err.to_string().contains("source"), "{err}");
 
         let mut target = full_catalog();

@@ -7,6 +7,11 @@
 //! passed are written down as ended (members become `free`, with a line in
 //! their history). Access never waits for this: a comp counts as ended the
 //! moment its end passes, wherever a member is read.
+//!
+//! Lapsed payments: every minute, paying members whose `past_due`
+//! subscription is past its grace (see `masthead_domain::billing`) are
+//! settled again, so they see the teaser once the grace ends even if Stripe
+//! says nothing more.
 
 use std::time::Duration;
 
@@ -17,6 +22,8 @@ use crate::state::AppState;
 const EVERY: Duration = Duration::from_secs(1);
 /// Ticks between two sweeps of ended comps.
 const COMPS_EVERY: u32 = 30;
+/// Ticks between two sweeps for lapsed payments.
+const LAPSE_EVERY_TICKS: u32 = 60;
 
 pub fn spawn_scheduler(state: AppState) -> JoinHandle<()> {
     tokio::spawn(async move {
@@ -34,6 +41,19 @@ pub fn spawn_scheduler(state: AppState) -> JoinHandle<()> {
                     Err(e) => {
                         tracing::warn!(error = %e, "ending complimentary memberships failed; retrying")
                     }
+                }
+            }
+            if tick.is_multiple_of(LAPSE_EVERY_TICKS) {
+                match state.store.lapse_overdue_members(now).await {
+                    Ok(ids) if !ids.is_empty() => {
+                        tracing::info!(
+                            count = ids.len(),
+                            "members whose payment lapsed are free again"
+                        );
+                        state.wrote.notify_one();
+                    }
+                    Ok(_) => {}
+                    Err(e) => tracing::warn!(error = %e, "the sweep for lapsed payments failed"),
                 }
             }
             tick = tick.wrapping_add(1);

@@ -5,6 +5,7 @@
 pub mod admin;
 pub mod api;
 pub mod auth;
+mod billing;
 mod cache;
 pub(crate) mod changes;
 mod error;
@@ -19,6 +20,7 @@ mod state;
 pub mod throttle;
 mod webhooks;
 
+pub use billing::{DEFAULT_API_BASE as STRIPE_API_BASE, Secret, StripeEnv};
 pub use cache::CacheTags;
 pub use router::router;
 pub use state::{AppState, PublicUrl, WebConfig};

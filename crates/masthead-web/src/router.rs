@@ -19,6 +19,9 @@ use crate::state::AppState;
 const BODY_LIMIT: usize = 16 * 1024;
 /// Largest request body the editorial desk accepts (a long read in Markdown).
 const DESK_BODY_LIMIT: usize = 2 * 1024 * 1024;
+/// A Stripe webhook event (a subscription with its items, an invoice with
+/// its lines) is a few kilobytes, rarely more than a hundred.
+const STRIPE_BODY_LIMIT: usize = 512 * 1024;
 
 /// The whole application: request logs, then the page cache, then the site.
 pub fn router(state: AppState) -> Router {
@@ -112,6 +115,7 @@ fn site(state: AppState) -> Router {
             "/admin/settings",
             get(admin::settings::form).post(admin::settings::save),
         )
+        .route("/admin/settings/stripe", post(admin::settings::save_stripe))
         .route("/admin/posts/{id}", post(admin::editor::save))
         .route("/admin/posts/{id}/edit", get(admin::editor::edit))
         .route("/admin/posts/{id}/revisions", get(admin::editor::revisions))
@@ -257,6 +261,11 @@ fn site(state: AppState) -> Router {
             post(members::send_magic_link),
         )
         .route("/account/", get(members::account))
+        .route("/account/billing", post(crate::billing::checkout::portal))
+        .route(
+            "/subscribe/",
+            get(crate::billing::checkout::page).post(crate::billing::checkout::subscribe),
+        )
         .route("/account/name", post(members::set_name))
         .route("/account/email", post(members::change_email))
         .route("/account/newsletters", post(members::set_newsletters))
@@ -282,7 +291,20 @@ fn site(state: AppState) -> Router {
         .fallback(assets::fallback)
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
         .layer(RequestBodyLimitLayer::new(BODY_LIMIT));
+    // Stripe's signed events: larger than a form, far smaller than a file.
+    let stripe = Router::new()
+        .route(
+            "/members/webhooks/stripe/",
+            post(crate::billing::webhook::receive),
+        )
+        .route(
+            "/members/webhooks/stripe",
+            post(crate::billing::webhook::receive),
+        )
+        .layer(DefaultBodyLimit::max(STRIPE_BODY_LIMIT))
+        .layer(RequestBodyLimitLayer::new(STRIPE_BODY_LIMIT));
     public
+        .merge(stripe)
         .merge(desk)
         .merge(uploads)
         .merge(imports)

@@ -41,6 +41,9 @@ pub struct WebConfig {
     /// Newsletter messages in flight at once from this instance (SMTP
     /// connections kept open; see `newsletters/mod.rs`).
     pub mail_connections: u32,
+    /// Stripe keys from the environment (they win over the desk's) and
+    /// the API's address.
+    pub stripe: crate::billing::StripeEnv,
 }
 
 /// What changes rarely and every page prints: site settings, sections, campaign.

@@ -227,6 +227,22 @@ struct ServeArgs {
         value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..=1_000_000)
     )]
     max_live_streams: usize,
+    /// Stripe secret key (sk_live_…, sk_test_… or a restricted rk_…); wins
+    /// over the key set in the desk. Prefer the environment variable: a
+    /// flag shows in the process list.
+    #[arg(long, env = "MASTHEAD_STRIPE_SECRET_KEY", hide_env_values = true)]
+    stripe_secret_key: Option<String>,
+    /// Signing secret (whsec_…) of the Stripe webhook endpoint
+    /// /members/webhooks/stripe/; wins over the one set in the desk.
+    #[arg(long, env = "MASTHEAD_STRIPE_WEBHOOK_SECRET", hide_env_values = true)]
+    stripe_webhook_secret: Option<String>,
+    /// The Stripe API's address (a stand-in such as localstripe for tests).
+    #[arg(
+        long,
+        env = "MASTHEAD_STRIPE_API_BASE",
+        default_value = masthead_web::STRIPE_API_BASE
+    )]
+    stripe_api_base: String,
     /// Sign-up and sign-in e-mails all readers together may ask for in a
     /// minute (each address and each e-mail address has its own, smaller
     /// limit). Raise it for a big membership drive if your relay keeps up.
@@ -330,6 +346,39 @@ fn database_place(database_url: Option<&str>, data_dir: &Path) -> String {
         Some(place) => format!("PostgreSQL database {place}"),
         None => format!("SQLite database {}", data_dir.join("masthead.db").display()),
     }
+}
+
+/// Stripe's settings from the flags or environment, checked (without
+/// ever repeating a secret in a message).
+fn stripe_env(args: &ServeArgs) -> Result<masthead_web::StripeEnv> {
+    use masthead_domain::billing::{is_secret_key, is_webhook_secret};
+    let key = match args.stripe_secret_key.as_deref().map(str::trim) {
+        None | Some("") => None,
+        Some(k) if is_secret_key(k) => Some(masthead_web::Secret::new(k)),
+        Some(_) => bail!(
+            "MASTHEAD_STRIPE_SECRET_KEY (--stripe-secret-key) is not a Stripe secret key: \
+             it starts sk_live_, sk_test_, rk_live_ or rk_test_ (Stripe dashboard, Developers, API keys)"
+        ),
+    };
+    let webhook = match args.stripe_webhook_secret.as_deref().map(str::trim) {
+        None | Some("") => None,
+        Some(s) if is_webhook_secret(s) => Some(masthead_web::Secret::new(s)),
+        Some(_) => bail!(
+            "MASTHEAD_STRIPE_WEBHOOK_SECRET (--stripe-webhook-secret) is not a webhook signing \
+             secret: it starts whsec_ (Stripe dashboard, Developers, Webhooks, the endpoint)"
+        ),
+    };
+    let base = args.stripe_api_base.trim().trim_end_matches('/');
+    if !(base.starts_with("https://") || base.starts_with("http://")) {
+        bail!(
+            "MASTHEAD_STRIPE_API_BASE (--stripe-api-base) must be an http(s) address, such as https://api.stripe.com"
+        );
+    }
+    Ok(masthead_web::StripeEnv {
+        secret_key: key,
+        webhook_secret: webhook,
+        api_base: base.to_owned(),
+    })
 }
 
 async fn run(cli: Cli) -> Result<()> {
@@ -632,6 +681,7 @@ async fn serve(
             data_dir.join("outbox").display()
         ));
     }
+    let stripe = stripe_env(&args)?;
     let state = AppState::new(
         store,
         theme,
@@ -653,6 +703,7 @@ async fn serve(
             allow_private_webhooks: args.allow_private_webhooks,
             mail_rate: args.mail_rate,
             mail_connections: args.mail_connections,
+            stripe,
             limits: masthead_web::throttle::ServerLimits {
                 live_streams_total: args.max_live_streams,
                 page_cache_bytes: (args.page_cache_mb as usize).saturating_mul(1024 * 1024),

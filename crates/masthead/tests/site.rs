@@ -39,6 +39,8 @@ mod permissions;
 mod public_url;
 #[path = "site/search.rs"]
 mod search;
+#[path = "site/stripe.rs"]
+mod stripe;
 #[path = "site/tiers.rs"]
 mod tiers;
 #[path = "site/transfer.rs"]

@@ -136,6 +136,17 @@ INSERT INTO email_recipients (id, send_id, member_id, email, name, status, attem
     (1, 5, 3, 'Reader1@Example.org', '', 'sent', 0, 992, '250 2.0.0 Ok: queued', 993, NULL, NULL, NULL),
     (2, 5, 6, 'Reader2@Example.org', '', 'failed', 1, 992, '550 5.1.1 no such user', NULL, NULL, NULL, NULL),
     (3, 5, 9, 'Reader3@Example.org', 'Zoë', 'sending', 0, 992, NULL, NULL, 'host:1', 'f00d', 999);
+INSERT INTO stripe_customers (customer_id, member_id, email, created_at) VALUES
+    ('cus_Zoe1', 3, 'Reader1@Example.org', 1100), ('cus_2', 6, '', 1101);
+INSERT INTO stripe_products (stripe_product_id, tier_id, created_at) VALUES ('prod_gold', 5, 1200);
+INSERT INTO stripe_prices (stripe_price_id, stripe_product_id, tier_id, amount, currency, cadence, active, created_at) VALUES
+    ('plan_m', 'prod_gold', 5, 500, 'eur', 'month', 1, 1201),
+    ('plan_old', 'prod_gold', 5, 400, 'eur', 'month', 0, 1199);
+INSERT INTO stripe_subscriptions (subscription_id, customer_id, member_id, stripe_price_id, stripe_product_id, tier_id, status, cancel_at_period_end, current_period_end, trial_end_at, amount, currency, cadence, created_at, updated_at) VALUES
+    ('sub_1', 'cus_Zoe1', 3, 'plan_m', 'prod_gold', 5, 'active', 1, 9000000000000, NULL, 500, 'usd', 'month', 1300, 1301),
+    ('sub_orphan', 'cus_nobody', NULL, 'price_x', '', NULL, 'past_due', 0, NULL, 1250, 0, '', '', 1302, 1302);
+INSERT INTO stripe_events (event_id, event_type, outcome, received_at) VALUES
+    ('evt_1', 'invoice.paid', 'member 3 is paid (tier 2)', 1400);
 INSERT INTO staff_sessions (token_hash, user_id, csrf_token, created_at, last_seen_at, expires_at) VALUES
     (x'00ff10', 4, 'csrf', 1, 2, 9000000000000);
 INSERT INTO one_time_tokens (token_hash, purpose, user_id, created_at, expires_at, used_at) VALUES

@@ -49,6 +49,7 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
     migration!(16, "member_labels", "0016_member_labels.sql"),
     migration!(17, "handed", "0017_handed.sql"),
     migration!(18, "tiers", "0018_tiers.sql"),
+    migration!(19, "stripe", "0019_stripe.sql"),
 ];
 
 /// The advisory lock's key: "masthead" in ASCII, so it is recognisable in

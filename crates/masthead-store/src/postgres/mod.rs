@@ -15,6 +15,7 @@
 // hence the `dead_code` allowances.
 #[allow(dead_code)]
 pub mod api;
+pub mod billing;
 pub mod changes;
 pub mod copy;
 #[allow(dead_code)]
@@ -47,6 +48,8 @@ mod write;
 #[allow(unused_imports)]
 pub use write::{PgWriter, SendFuture, new_uuid};
 
+#[cfg(test)]
+mod billing_tests;
 #[cfg(test)]
 mod conformance;
 #[cfg(test)]

@@ -6,6 +6,7 @@
 
 pub mod api;
 pub mod backup;
+pub mod billing;
 pub mod copy;
 pub mod editing;
 pub mod media;
@@ -121,6 +122,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         18,
         "tiers",
         include_str!("../../migrations/sqlite/0018_tiers.sql"),
+    ),
+    (
+        19,
+        "stripe",
+        include_str!("../../migrations/sqlite/0019_stripe.sql"),
     ),
 ];
 

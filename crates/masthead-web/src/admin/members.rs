@@ -375,12 +375,13 @@ async fn render_member(
     error: Option<&str>,
     notice: Option<&str>,
 ) -> Response {
-    let (member, newsletters, emails, tiers, events) = match tokio::try_join!(
+    let (member, newsletters, emails, tiers, events, billing) = match tokio::try_join!(
         state.store.desk_member(id),
         state.store.newsletters(),
         state.store.member_emails(id, 50),
         state.store.tiers(),
-        state.store.member_events(id)
+        state.store.member_events(id),
+        state.store.member_billing(id)
     ) {
         Ok(x) => x,
         Err(e) => return unavailable(e),
@@ -450,6 +451,17 @@ async fn render_member(
                     "text": super::tiers::event_line(e, &clock),
                     "when": clock.time(e.created_ms).display,
                     "iso": clock.time(e.created_ms).iso,
+                }))
+                .collect::<Vec<_>>(),
+            "stripe_customer": billing.customer_id,
+            "subscriptions": billing.subscriptions
+                .iter()
+                .map(|s| serde_json::json!({
+                    "id": s.subscription_id,
+                    "status": s.status,
+                    "price": format!("{} a {}", masthead_store::format_amount(s.amount, &s.currency), if s.cadence.is_empty() { "period" } else { &s.cadence }),
+                    "ends": s.cancel_at_period_end,
+                    "period_end": s.current_period_end_ms.map(|ms| clock.time(ms).display),
                 }))
                 .collect::<Vec<_>>(),
             "error": error,

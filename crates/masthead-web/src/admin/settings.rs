@@ -3,9 +3,12 @@
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::Response;
+use masthead_domain::billing::{is_secret_key, is_webhook_secret};
 use masthead_domain::{Action, permits};
 use masthead_store::{Campaign, FeedContent, SettingsUpdate, now_ms};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
+
+use crate::billing::{self, Secret, Source};
 
 use super::{DeskForm, Staff, StaffView, message, page, unavailable};
 use crate::state::AppState;
@@ -43,10 +46,12 @@ async fn render(
         .iter()
         .map(|m| serde_json::json!({ "id": m.id, "label": if m.alt.is_empty() { m.filename.clone() } else { format!("{} ({})", m.alt, m.filename) } }))
         .collect();
+    let stripe = stripe_view(state).await;
     page(
         status,
         "settings.html",
         serde_json::json!({
+            "stripe": stripe,
             "title": "Settings",
             "staff": StaffView::from(&staff.0.user),
             "csrf": staff.0.csrf_token,
@@ -238,4 +243,128 @@ pub async fn save(
     .await
 }
 
-crate::admin::has_csrf!(SettingsForm);
+crate::admin::has_csrf!(SettingsForm, StripeForm);
+
+/// One Stripe secret as the desk shows it: masked, with where it comes from.
+#[derive(Serialize)]
+struct SecretView {
+    /// `sk_test_…abcd`, or empty when none is set.
+    masked: String,
+    /// environment | desk | none
+    source: &'static str,
+    /// The environment's value is in use (the desk's is not).
+    from_env: bool,
+}
+
+#[derive(Serialize)]
+struct StripeView {
+    key: SecretView,
+    webhook: SecretView,
+    /// Where Stripe sends events: to enter in Stripe's dashboard.
+    webhook_url: String,
+    api_version: &'static str,
+}
+
+fn secret_view(s: Option<&(Secret, Source)>) -> SecretView {
+    match s {
+        Some((secret, source)) => SecretView {
+            masked: secret.masked(),
+            source: match source {
+                Source::Environment => "environment",
+                Source::Desk => "desk",
+            },
+            from_env: *source == Source::Environment,
+        },
+        None => SecretView {
+            masked: String::new(),
+            source: "none",
+            from_env: false,
+        },
+    }
+}
+
+async fn stripe_view(state: &AppState) -> StripeView {
+    let keys = billing::keys(state).await.unwrap_or_default();
+    StripeView {
+        key: secret_view(keys.secret_key.as_ref()),
+        webhook: secret_view(keys.webhook_secret.as_ref()),
+        webhook_url: format!("{}/members/webhooks/stripe/", state.public_url()),
+        api_version: billing::stripe::API_VERSION,
+    }
+}
+
+#[derive(Deserialize)]
+pub struct StripeForm {
+    #[serde(default)]
+    csrf: String,
+    /// A new secret key; empty keeps the current one.
+    #[serde(default)]
+    secret_key: String,
+    /// A new webhook signing secret; empty keeps the current one.
+    #[serde(default)]
+    webhook_secret: String,
+    /// Remove the desk's secret key.
+    #[serde(default)]
+    clear_secret_key: Option<String>,
+    /// Remove the desk's webhook signing secret.
+    #[serde(default)]
+    clear_webhook_secret: Option<String>,
+}
+
+/// `POST /admin/settings/stripe`: the desk's Stripe secrets. The values
+/// typed are never shown back, logged or put in a message.
+pub async fn save_stripe(
+    State(state): State<AppState>,
+    DeskForm { staff, form }: DeskForm<StripeForm>,
+) -> Response {
+    if !permits(staff.0.user.role, Action::ManageSettings) {
+        return forbidden();
+    }
+    let key = form.secret_key.trim();
+    let webhook = form.webhook_secret.trim();
+    if !key.is_empty() && !is_secret_key(key) {
+        return render(
+            &state,
+            &staff,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            Some("That is not a Stripe secret key: it starts sk_live_, sk_test_, rk_live_ or rk_test_ (Stripe dashboard, Developers, API keys). Nothing was saved."),
+            None,
+        )
+        .await;
+    }
+    if !webhook.is_empty() && !is_webhook_secret(webhook) {
+        return render(
+            &state,
+            &staff,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            Some("That is not a webhook signing secret: it starts whsec_ (Stripe dashboard, Developers, Webhooks, your endpoint). Nothing was saved."),
+            None,
+        )
+        .await;
+    }
+    let mut values: Vec<(&'static str, String)> = Vec::new();
+    if !key.is_empty() {
+        values.push((billing::SECRET_KEY_SETTING, key.to_owned()));
+    } else if form.clear_secret_key.is_some() {
+        values.push((billing::SECRET_KEY_SETTING, String::new()));
+    }
+    if !webhook.is_empty() {
+        values.push((billing::WEBHOOK_SECRET_SETTING, webhook.to_owned()));
+    } else if form.clear_webhook_secret.is_some() {
+        values.push((billing::WEBHOOK_SECRET_SETTING, String::new()));
+    }
+    for (k, v) in values {
+        if let Err(e) = state.store.set_setting(k, &v).await {
+            return unavailable(e);
+        }
+    }
+    tracing::info!(staff = staff.0.user.id, "Stripe settings changed");
+    render(
+        &state,
+        &staff,
+        StatusCode::OK,
+        None,
+        Some("Stripe settings saved."),
+    )
+    .await
+}

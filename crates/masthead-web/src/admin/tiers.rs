@@ -673,6 +673,8 @@ pub fn event_line(
         "comp_given" => format!("Complimentary membership ({tier}) {until}{by}"),
         "comp_ended" => format!("Complimentary membership ({tier}) ended{by}"),
         "comp_expired" => format!("Complimentary membership ({tier}) came to its end"),
+        // Written by the Stripe side: the note says it all.
+        "subscription" | "status" | "billing" => e.note.clone(),
         other => {
             let note = if e.note.is_empty() {
                 String::new()

@@ -179,22 +179,26 @@ fn no_store(mut res: Response) -> Response {
 // ------------------------------------------------------------- pages --
 
 #[derive(Serialize, Default)]
-struct MemberPage {
-    /// check | signin | account | message
-    view: &'static str,
-    title: String,
-    message: String,
-    error: Option<String>,
-    reference: String,
-    email: String,
-    name: String,
-    csrf: String,
-    newsletters: Vec<NewsletterChoice>,
-    status: &'static str,
+pub(crate) struct MemberPage {
+    /// check | signin | account | subscribe | message
+    pub(crate) view: &'static str,
+    pub(crate) title: String,
+    pub(crate) message: String,
+    pub(crate) error: Option<String>,
+    pub(crate) reference: String,
+    pub(crate) email: String,
+    pub(crate) name: String,
+    pub(crate) csrf: String,
+    pub(crate) newsletters: Vec<NewsletterChoice>,
+    pub(crate) status: &'static str,
+    /// The account page's paid plan, if the member has had one.
+    pub(crate) plan: Option<crate::billing::checkout::PlanView>,
+    /// The subscribe page's paid tiers.
+    pub(crate) offers: Vec<crate::billing::checkout::Offer>,
 }
 
 #[derive(Serialize)]
-struct NewsletterChoice {
+pub(crate) struct NewsletterChoice {
     id: i64,
     name: String,
     description: String,
@@ -207,6 +211,27 @@ struct MemberContext<'a> {
     campaign: Option<CampaignView>,
     page: PageMeta,
     member: &'a MemberPage,
+}
+
+/// A members' page (account, sign-in, subscribe, messages) in the theme's
+/// `member.html`, never cached.
+pub(crate) fn render_member_page(
+    state: &AppState,
+    status: StatusCode,
+    path: &str,
+    m: &MemberPage,
+) -> Response {
+    render(state, status, path, m)
+}
+
+/// A message page in the members' template.
+pub(crate) fn member_message(
+    state: &AppState,
+    status: StatusCode,
+    title: &str,
+    text: &str,
+) -> Response {
+    message(state, status, title, text)
 }
 
 fn render(state: &AppState, status: StatusCode, path: &str, m: &MemberPage) -> Response {
@@ -919,6 +944,7 @@ async fn account_page(
             name: s.member.name.clone(),
             csrf: s.csrf_token.clone(),
             newsletters,
+            plan: crate::billing::checkout::plan_view(state, s.member.id).await,
             status: match s.member.status.as_str() {
                 "paid" => "paid",
                 "comped" => "complimentary",

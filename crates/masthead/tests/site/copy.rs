@@ -264,6 +264,87 @@ async fn seed(data: &Path, db: Option<&str>) {
         )
         .await
         .expect("review comment");
+    // Paid memberships on Stripe: a tier's product and price, a member's
+    // customer and subscription (with their history), a handled event.
+    let tier = store
+        .create_tier(masthead_store::TierInput {
+            name: "Gold".into(),
+            slug: "gold-copy".into(),
+            description: String::new(),
+            kind: "paid".into(),
+            active: true,
+            visibility: "public".into(),
+            currency: Some("usd".into()),
+            monthly_price: Some(500),
+            yearly_price: None,
+            trial_days: 0,
+            welcome_page_url: None,
+            benefits: vec!["Every story".into()],
+        })
+        .await
+        .expect("tier");
+    store
+        .save_stripe_product(tier, "prod_copy".into(), now)
+        .await
+        .expect("product");
+    store
+        .save_stripe_price(
+            masthead_store::StripePrice {
+                price_id: "plan_copy".into(),
+                product_id: "prod_copy".into(),
+                tier_id: tier,
+                amount: 500,
+                currency: "usd".into(),
+                cadence: "month".into(),
+                active: true,
+            },
+            now,
+        )
+        .await
+        .expect("price");
+    let linked = store
+        .link_stripe_customer(masthead_store::CustomerLink {
+            customer_id: "cus_copy".into(),
+            email: Some(masthead_domain::Email::parse("payer@example.org").expect("email")),
+            member_id: None,
+            create_member: true,
+            name: "Payer".into(),
+            now_ms: now,
+        })
+        .await
+        .expect("customer");
+    assert!(matches!(
+        linked,
+        masthead_store::CustomerLinked::Member { .. }
+    ));
+    store
+        .sync_subscription(
+            masthead_store::SubscriptionState {
+                subscription_id: "sub_copy".into(),
+                customer_id: "cus_copy".into(),
+                price_id: "plan_copy".into(),
+                product_id: "prod_copy".into(),
+                status: "active".into(),
+                cancel_at_period_end: false,
+                current_period_end_ms: Some(now + 30 * 86_400_000),
+                trial_end_ms: None,
+                amount: 500,
+                currency: "usd".into(),
+                cadence: "month".into(),
+            },
+            now,
+        )
+        .await
+        .expect("subscription");
+    store
+        .record_stripe_event(
+            "evt_copy".into(),
+            "invoice.paid".into(),
+            "applied".into(),
+            now,
+        )
+        .await
+        .expect("event");
 }
 
 /// The other backend's fresh database for a copy: a PostgreSQL URL (a new

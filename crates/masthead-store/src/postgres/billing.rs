@@ -1,0 +1,524 @@
+//! Paid memberships on PostgreSQL: the twin of `sqlite/billing.rs` (read
+//! its notes). Transactions run side by side here: settling a member locks
+//! the member's row first (`FOR UPDATE`), so two webhooks for one member
+//! settle one after the other, each seeing the other's subscription; every
+//! write takes a subscription's row before its member's, never the reverse.
+
+use deadpool_postgres::GenericClient;
+use tokio_postgres::Row;
+
+use super::sql::{exec, map, row_one, row_opt, rows};
+use super::write::PgWriter;
+use crate::error::StoreResult;
+use crate::model::ChangeTopic;
+use crate::paid::{self as billing, Settled, SubscriptionLine};
+use masthead_domain::billing::PAST_DUE_GRACE_MS;
+use masthead_model::billing::*;
+
+const EVENTS_KEPT_MS: i64 = 30 * 86_400_000;
+
+const SUBSCRIPTION_COLUMNS: &str = "subscription_id, customer_id, member_id, stripe_price_id, \
+     stripe_product_id, tier_id, status, cancel_at_period_end, current_period_end, trial_end_at, \
+     amount, currency, cadence, updated_at";
+
+fn subscription_from_row(r: &Row) -> StoreResult<StripeSubscription> {
+    Ok(StripeSubscription {
+        subscription_id: r.try_get(0)?,
+        customer_id: r.try_get(1)?,
+        member_id: r.try_get(2)?,
+        price_id: r.try_get(3)?,
+        product_id: r.try_get(4)?,
+        tier_id: r.try_get(5)?,
+        status: r.try_get(6)?,
+        cancel_at_period_end: r.try_get(7)?,
+        current_period_end_ms: r.try_get(8)?,
+        trial_end_ms: r.try_get(9)?,
+        amount: r.try_get(10)?,
+        currency: r.try_get(11)?,
+        cadence: r.try_get(12)?,
+        updated_ms: r.try_get(13)?,
+    })
+}
+
+fn state_of(s: &StripeSubscription) -> SubscriptionState {
+    SubscriptionState {
+        subscription_id: s.subscription_id.clone(),
+        customer_id: s.customer_id.clone(),
+        price_id: s.price_id.clone(),
+        product_id: s.product_id.clone(),
+        status: s.status.clone(),
+        cancel_at_period_end: s.cancel_at_period_end,
+        current_period_end_ms: s.current_period_end_ms,
+        trial_end_ms: s.trial_end_ms,
+        amount: s.amount,
+        currency: s.currency.clone(),
+        cadence: s.cadence.clone(),
+    }
+}
+
+fn price_from_row(r: &Row) -> StoreResult<StripePrice> {
+    Ok(StripePrice {
+        price_id: r.try_get(0)?,
+        product_id: r.try_get(1)?,
+        tier_id: r.try_get(2)?,
+        amount: r.try_get(3)?,
+        currency: r.try_get(4)?,
+        cadence: r.try_get(5)?,
+        active: r.try_get(6)?,
+    })
+}
+
+pub async fn stripe_customer_member(
+    c: &impl GenericClient,
+    customer_id: &str,
+) -> StoreResult<Option<i64>> {
+    row_opt(
+        c,
+        "SELECT member_id FROM stripe_customers WHERE customer_id = $1",
+        &[&customer_id],
+    )
+    .await?
+    .map(|r| Ok(r.try_get(0)?))
+    .transpose()
+}
+
+pub async fn stripe_event_seen(c: &impl GenericClient, event_id: &str) -> StoreResult<bool> {
+    Ok(row_opt(
+        c,
+        "SELECT 1 FROM stripe_events WHERE event_id = $1",
+        &[&event_id],
+    )
+    .await?
+    .is_some())
+}
+
+pub async fn stripe_product_of_tier(
+    c: &impl GenericClient,
+    tier_id: i64,
+) -> StoreResult<Option<String>> {
+    row_opt(
+        c,
+        "SELECT stripe_product_id FROM stripe_products WHERE tier_id = $1
+         ORDER BY created_at DESC, stripe_product_id LIMIT 1",
+        &[&tier_id],
+    )
+    .await?
+    .map(|r| Ok(r.try_get(0)?))
+    .transpose()
+}
+
+pub async fn stripe_prices_of_tier(
+    c: &impl GenericClient,
+    tier_id: i64,
+) -> StoreResult<Vec<StripePrice>> {
+    let rs = rows(
+        c,
+        "SELECT stripe_price_id, stripe_product_id, tier_id, amount, currency, cadence, active
+         FROM stripe_prices WHERE tier_id = $1
+         ORDER BY active DESC, created_at DESC, stripe_price_id",
+        &[&tier_id],
+    )
+    .await?;
+    map(&rs, price_from_row)
+}
+
+pub async fn member_billing(c: &impl GenericClient, member_id: i64) -> StoreResult<MemberBilling> {
+    let customer_id = row_opt(
+        c,
+        "SELECT customer_id FROM stripe_customers WHERE member_id = $1
+         ORDER BY created_at DESC, customer_id LIMIT 1",
+        &[&member_id],
+    )
+    .await?
+    .map(|r| r.try_get(0))
+    .transpose()?;
+    let rs = rows(
+        c,
+        &format!(
+            "SELECT {SUBSCRIPTION_COLUMNS} FROM stripe_subscriptions WHERE member_id = $1
+             ORDER BY updated_at DESC, subscription_id"
+        ),
+        &[&member_id],
+    )
+    .await?;
+    Ok(MemberBilling {
+        customer_id,
+        subscriptions: map(&rs, subscription_from_row)?,
+    })
+}
+
+impl PgWriter<'_> {
+    /// A line of the member's history (`member_events`, migration 0018).
+    async fn billing_event(
+        &self,
+        member_id: i64,
+        kind: &str,
+        detail: &str,
+        now: i64,
+    ) -> StoreResult<()> {
+        exec(
+            self.tx(),
+            "INSERT INTO member_events (member_id, kind, note, created_at) VALUES ($1, $2, $3, $4)",
+            &[&member_id, &kind, &detail, &now],
+        )
+        .await?;
+        Ok(())
+    }
+
+    async fn member_by_email_key(&self, key: &str) -> StoreResult<Option<i64>> {
+        row_opt(
+            self.tx(),
+            "SELECT id FROM members WHERE email_key = $1",
+            &[&key],
+        )
+        .await?
+        .map(|r| Ok(r.try_get(0)?))
+        .transpose()
+    }
+
+    pub async fn link_stripe_customer(&self, link: &CustomerLink) -> StoreResult<CustomerLinked> {
+        if let Some(member_id) = stripe_customer_member(self.tx(), &link.customer_id).await? {
+            return Ok(CustomerLinked::Member {
+                member_id,
+                created: false,
+            });
+        }
+        let by_id: Option<i64> = match link.member_id {
+            Some(id) => row_opt(self.tx(), "SELECT id FROM members WHERE id = $1", &[&id])
+                .await?
+                .map(|r| r.try_get(0))
+                .transpose()?,
+            None => None,
+        };
+        let by_email = match (by_id, &link.email) {
+            (None, Some(email)) => self.member_by_email_key(email.key()).await?,
+            _ => None,
+        };
+        let (member_id, created) = match (by_id.or(by_email), &link.email) {
+            (Some(id), _) => (id, false),
+            (None, Some(email)) if link.create_member => {
+                match self
+                    .insert_member(email, "free", "stripe", link.now_ms)
+                    .await?
+                {
+                    Some(id) => {
+                        exec(
+                            self.tx(),
+                            "UPDATE members SET name = $2 WHERE id = $1",
+                            &[&id, &link.name],
+                        )
+                        .await?;
+                        exec(
+                            self.tx(),
+                            "INSERT INTO member_newsletters (member_id, newsletter_id, created_at)
+                             SELECT $1, id, $2 FROM newsletters
+                             WHERE status = 'active' AND subscribe_on_signup",
+                            &[&id, &link.now_ms],
+                        )
+                        .await?;
+                        self.billing_event(
+                            id,
+                            "billing",
+                            "Joined by subscribing through Stripe Checkout",
+                            link.now_ms,
+                        )
+                        .await?;
+                        (id, true)
+                    }
+                    // The address joined meanwhile (another transaction).
+                    None => match self.member_by_email_key(email.key()).await? {
+                        Some(id) => (id, false),
+                        None => return Ok(CustomerLinked::NoMember),
+                    },
+                }
+            }
+            _ => return Ok(CustomerLinked::NoMember),
+        };
+        let inserted = exec(
+            self.tx(),
+            "INSERT INTO stripe_customers (customer_id, member_id, email, created_at)
+             VALUES ($1, $2, $3, $4) ON CONFLICT (customer_id) DO NOTHING",
+            &[
+                &link.customer_id,
+                &member_id,
+                &link.email.as_ref().map_or("", |e| e.as_str()),
+                &link.now_ms,
+            ],
+        )
+        .await?;
+        if inserted == 0 {
+            // Linked by a concurrent webhook: its member stands.
+            if let Some(member_id) = stripe_customer_member(self.tx(), &link.customer_id).await? {
+                return Ok(CustomerLinked::Member {
+                    member_id,
+                    created: false,
+                });
+            }
+        }
+        self.billing_event(
+            member_id,
+            "billing",
+            &format!("Linked to Stripe customer {}", link.customer_id),
+            link.now_ms,
+        )
+        .await?;
+        let adopted = exec(
+            self.tx(),
+            "UPDATE stripe_subscriptions SET member_id = $2
+             WHERE customer_id = $1 AND member_id IS NULL",
+            &[&link.customer_id, &member_id],
+        )
+        .await?;
+        if adopted > 0 || created {
+            self.settle_member(member_id, link.now_ms).await?;
+            self.log_change(ChangeTopic::Member, None, Some(member_id))
+                .await?;
+        }
+        Ok(CustomerLinked::Member { member_id, created })
+    }
+
+    async fn tier_of_price(&self, price_id: &str, product_id: &str) -> StoreResult<Option<i64>> {
+        if let Some(r) = row_opt(
+            self.tx(),
+            "SELECT tier_id FROM stripe_prices WHERE stripe_price_id = $1",
+            &[&price_id],
+        )
+        .await?
+        {
+            return Ok(Some(r.try_get(0)?));
+        }
+        row_opt(
+            self.tx(),
+            "SELECT tier_id FROM stripe_products WHERE stripe_product_id = $1",
+            &[&product_id],
+        )
+        .await?
+        .map(|r| Ok(r.try_get(0)?))
+        .transpose()
+    }
+
+    pub async fn sync_subscription(
+        &self,
+        s: &SubscriptionState,
+        now: i64,
+    ) -> StoreResult<SubscriptionSynced> {
+        let before = row_opt(
+            self.tx(),
+            &format!(
+                "SELECT {SUBSCRIPTION_COLUMNS} FROM stripe_subscriptions
+                 WHERE subscription_id = $1 FOR UPDATE"
+            ),
+            &[&s.subscription_id],
+        )
+        .await?
+        .map(|r| subscription_from_row(&r))
+        .transpose()?;
+        let member_id = stripe_customer_member(self.tx(), &s.customer_id).await?;
+        let tier_id = self.tier_of_price(&s.price_id, &s.product_id).await?;
+        exec(
+            self.tx(),
+            "INSERT INTO stripe_subscriptions (subscription_id, customer_id, member_id,
+                 stripe_price_id, stripe_product_id, tier_id, status, cancel_at_period_end,
+                 current_period_end, trial_end_at, amount, currency, cadence, created_at, updated_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $14)
+             ON CONFLICT (subscription_id) DO UPDATE SET
+                 customer_id = excluded.customer_id, member_id = excluded.member_id,
+                 stripe_price_id = excluded.stripe_price_id,
+                 stripe_product_id = excluded.stripe_product_id, tier_id = excluded.tier_id,
+                 status = excluded.status, cancel_at_period_end = excluded.cancel_at_period_end,
+                 current_period_end = excluded.current_period_end,
+                 trial_end_at = excluded.trial_end_at, amount = excluded.amount,
+                 currency = excluded.currency, cadence = excluded.cadence,
+                 updated_at = excluded.updated_at",
+            &[
+                &s.subscription_id,
+                &s.customer_id,
+                &member_id,
+                &s.price_id,
+                &s.product_id,
+                &tier_id,
+                &s.status,
+                &s.cancel_at_period_end,
+                &s.current_period_end_ms,
+                &s.trial_end_ms,
+                &s.amount,
+                &s.currency,
+                &s.cadence,
+                &now,
+            ],
+        )
+        .await?;
+        let Some(member_id) = member_id else {
+            return Ok(SubscriptionSynced::UnknownCustomer);
+        };
+        let before_state = before.as_ref().map(state_of);
+        let line = billing::subscription_line(s, before_state.as_ref());
+        if let Some(line) = &line {
+            self.billing_event(member_id, "subscription", line, now)
+                .await?;
+        }
+        let (settled, status_changed) = self.settle_member(member_id, now).await?;
+        if line.is_some() || status_changed {
+            self.log_change(ChangeTopic::Member, None, Some(member_id))
+                .await?;
+        }
+        Ok(SubscriptionSynced::Member {
+            member_id,
+            status: settled.status.to_owned(),
+            tier_id: settled.tier_id,
+            changed: line.is_some() || status_changed,
+        })
+    }
+
+    pub(crate) async fn settle_member(
+        &self,
+        member_id: i64,
+        now: i64,
+    ) -> StoreResult<(Settled, bool)> {
+        let row = row_one(
+            self.tx(),
+            "SELECT status, tier_id, comp_expires_at FROM members WHERE id = $1 FOR UPDATE",
+            &[&member_id],
+        )
+        .await?;
+        let current: String = row.try_get(0)?;
+        let current_tier: Option<i64> = row.try_get(1)?;
+        let comp_expires: Option<i64> = row.try_get(2)?;
+        let rs = rows(
+            self.tx(),
+            "SELECT status, current_period_end, tier_id FROM stripe_subscriptions
+             WHERE member_id = $1",
+            &[&member_id],
+        )
+        .await?;
+        let lines = map(&rs, |r| {
+            Ok(SubscriptionLine {
+                status: r.try_get(0)?,
+                current_period_end_ms: r.try_get(1)?,
+                tier_id: r.try_get(2)?,
+            })
+        })?;
+        let settled = billing::settle(
+            &lines,
+            current_tier,
+            billing::comp_until(&current, comp_expires),
+            now,
+        );
+        let tier_id: Option<i64> = match settled.tier_id {
+            Some(t) => row_opt(self.tx(), "SELECT id FROM tiers WHERE id = $1", &[&t])
+                .await?
+                .map(|r| r.try_get(0))
+                .transpose()?,
+            None => None,
+        };
+        let settled = Settled { tier_id, ..settled };
+        if settled.status == current && settled.tier_id == current_tier {
+            return Ok((settled, false));
+        }
+        exec(
+            self.tx(),
+            "UPDATE members SET status = $2, tier_id = $3 WHERE id = $1",
+            &[&member_id, &settled.status, &settled.tier_id],
+        )
+        .await?;
+        if settled.status != current {
+            self.billing_event(
+                member_id,
+                "status",
+                &billing::status_line(&current, settled.status),
+                now,
+            )
+            .await?;
+        }
+        self.enqueue_webhooks("member.edited", member_id).await?;
+        Ok((settled, true))
+    }
+
+    pub async fn lapse_overdue_members(&self, now: i64) -> StoreResult<Vec<i64>> {
+        let rs = rows(
+            self.tx(),
+            "SELECT DISTINCT m.id FROM members m
+             JOIN stripe_subscriptions s ON s.member_id = m.id
+             WHERE m.status = 'paid' AND s.status = 'past_due' AND s.current_period_end < $1
+             ORDER BY m.id",
+            &[&(now - PAST_DUE_GRACE_MS)],
+        )
+        .await?;
+        let ids = map(&rs, |r| Ok(r.try_get::<_, i64>(0)?))?;
+        let mut lapsed = Vec::new();
+        for id in ids {
+            if self.settle_member(id, now).await?.1 {
+                self.log_change(ChangeTopic::Member, None, Some(id)).await?;
+                lapsed.push(id);
+            }
+        }
+        Ok(lapsed)
+    }
+
+    pub async fn record_stripe_event(
+        &self,
+        event_id: &str,
+        event_type: &str,
+        outcome: &str,
+        now: i64,
+    ) -> StoreResult<bool> {
+        exec(
+            self.tx(),
+            "DELETE FROM stripe_events WHERE received_at < $1",
+            &[&(now - EVENTS_KEPT_MS)],
+        )
+        .await?;
+        let n = exec(
+            self.tx(),
+            "INSERT INTO stripe_events (event_id, event_type, outcome, received_at)
+             VALUES ($1, $2, $3, $4) ON CONFLICT (event_id) DO NOTHING",
+            &[&event_id, &event_type, &outcome, &now],
+        )
+        .await?;
+        Ok(n == 1)
+    }
+
+    pub async fn save_stripe_product(
+        &self,
+        tier_id: i64,
+        product_id: &str,
+        now: i64,
+    ) -> StoreResult<()> {
+        exec(
+            self.tx(),
+            "INSERT INTO stripe_products (stripe_product_id, tier_id, created_at)
+             VALUES ($1, $2, $3) ON CONFLICT (stripe_product_id) DO NOTHING",
+            &[&product_id, &tier_id, &now],
+        )
+        .await?;
+        Ok(())
+    }
+
+    pub async fn save_stripe_price(&self, p: &StripePrice, now: i64) -> StoreResult<()> {
+        exec(
+            self.tx(),
+            "UPDATE stripe_prices SET active = FALSE
+             WHERE tier_id = $1 AND cadence = $2 AND stripe_price_id <> $3",
+            &[&p.tier_id, &p.cadence, &p.price_id],
+        )
+        .await?;
+        exec(
+            self.tx(),
+            "INSERT INTO stripe_prices (stripe_price_id, stripe_product_id, tier_id, amount,
+                 currency, cadence, active, created_at)
+             VALUES ($1, $2, $3, $4, $5, $6, TRUE, $7)
+             ON CONFLICT (stripe_price_id) DO UPDATE SET active = TRUE",
+            &[
+                &p.price_id,
+                &p.product_id,
+                &p.tier_id,
+                &p.amount,
+                &p.currency,
+                &p.cadence,
+                &now,
+            ],
+        )
+        .await?;
+        Ok(())
+    }
+}

@@ -1,0 +1,358 @@
+//! Paid memberships' store operations, through the [`Store`] facade, on a
+//! fresh SQLite file and a fresh PostgreSQL database: the same sequence on
+//! each, the same results asserted (issue 11). Needs
+//! `MASTHEAD_TEST_DATABASE_URL` (see tests.rs): without it these fail.
+
+use masthead_domain::Email;
+
+use super::tests::TestDb;
+use crate::Store;
+use masthead_model::billing::*;
+use masthead_model::members::*;
+use masthead_model::tiers::*;
+
+const T0: i64 = 1_800_000_000_000;
+const DAY: i64 = 86_400_000;
+
+fn member(email: &str, status: &str) -> NewDeskMember {
+    NewDeskMember {
+        email: Email::parse(email).expect("email"),
+        name: email.split('@').next().unwrap_or("").to_owned(),
+        note: String::new(),
+        status: status.into(),
+        labels: Vec::new(),
+        newsletters: Vec::new(),
+        source: "admin".into(),
+        created_ms: Some(T0),
+    }
+}
+
+fn sub(id: &str, customer: &str, price: &str, status: &str, end: i64) -> SubscriptionState {
+    SubscriptionState {
+        subscription_id: id.into(),
+        customer_id: customer.into(),
+        price_id: price.into(),
+        product_id: "prod_gold".into(),
+        status: status.into(),
+        cancel_at_period_end: false,
+        current_period_end_ms: Some(end),
+        trial_end_ms: None,
+        amount: 500,
+        currency: "usd".into(),
+        cadence: "month".into(),
+    }
+}
+
+fn link(customer: &str, member_id: Option<i64>, email: Option<&str>, create: bool) -> CustomerLink {
+    CustomerLink {
+        customer_id: customer.into(),
+        email: email.map(|e| Email::parse(e).expect("email")),
+        member_id,
+        create_member: create,
+        name: "New Reader".into(),
+        now_ms: T0,
+    }
+}
+
+async fn status_of(store: &Store, id: i64) -> String {
+    store
+        .desk_member(id)
+        .await
+        .expect("read")
+        .expect("member")
+        .status
+}
+
+/// The whole sequence on one store; what it saw, line by line.
+async fn run(store: &Store) -> Vec<String> {
+    let mut seen = Vec::new();
+    let added = store
+        .add_desk_members(vec![
+            member("ada@example.org", "free"),
+            member("bob@example.org", "free"),
+            member("cy@example.org", "free"),
+        ])
+        .await
+        .expect("members");
+    assert_eq!(
+        added,
+        vec![
+            MemberAdded::Added(1),
+            MemberAdded::Added(2),
+            MemberAdded::Added(3)
+        ]
+    );
+    let tier = store
+        .create_tier(TierInput {
+            name: "Gold".into(),
+            slug: "gold".into(),
+            description: String::new(),
+            kind: "paid".into(),
+            active: true,
+            visibility: "public".into(),
+            currency: Some("usd".into()),
+            monthly_price: Some(500),
+            yearly_price: Some(5000),
+            trial_days: 0,
+            welcome_page_url: None,
+            benefits: Vec::new(),
+        })
+        .await
+        .expect("tier");
+    // The tier's product and its monthly price.
+    store
+        .save_stripe_product(tier, "prod_gold".into(), T0)
+        .await
+        .expect("product");
+    let monthly = StripePrice {
+        price_id: "plan_m".into(),
+        product_id: "prod_gold".into(),
+        tier_id: tier,
+        amount: 500,
+        currency: "usd".into(),
+        cadence: "month".into(),
+        active: true,
+    };
+    store
+        .save_stripe_price(monthly.clone(), T0)
+        .await
+        .expect("price");
+
+    // Ada's checkout: her customer is linked to her, and stays hers.
+    let linked = store
+        .link_stripe_customer(link("cus_a", Some(1), Some("ada@example.org"), false))
+        .await
+        .expect("link");
+    assert_eq!(
+        linked,
+        CustomerLinked::Member {
+            member_id: 1,
+            created: false
+        }
+    );
+    let again = store
+        .link_stripe_customer(link("cus_a", Some(2), None, false))
+        .await
+        .expect("link again");
+    assert_eq!(again, linked, "a linked customer stays with its member");
+
+    // Her subscription starts: paid, with the price's tier; a repeat of the
+    // same state changes nothing.
+    let synced = store
+        .sync_subscription(sub("sub_1", "cus_a", "plan_m", "active", T0 + 30 * DAY), T0)
+        .await
+        .expect("sync");
+    assert_eq!(
+        synced,
+        SubscriptionSynced::Member {
+            member_id: 1,
+            status: "paid".into(),
+            tier_id: Some(tier),
+            changed: true
+        }
+    );
+    let repeat = store
+        .sync_subscription(sub("sub_1", "cus_a", "plan_m", "active", T0 + 30 * DAY), T0)
+        .await
+        .expect("sync");
+    assert_eq!(
+        repeat,
+        SubscriptionSynced::Member {
+            member_id: 1,
+            status: "paid".into(),
+            tier_id: Some(tier),
+            changed: false
+        }
+    );
+    assert_eq!(status_of(store, 1).await, "paid");
+
+    // A subscription for a customer who is nobody's is kept, unlinked, then
+    // adopted when Bob's address links the customer.
+    let unknown = store
+        .sync_subscription(
+            sub("sub_2", "cus_b", "price_elsewhere", "active", T0 + DAY),
+            T0,
+        )
+        .await
+        .expect("sync unknown");
+    assert_eq!(unknown, SubscriptionSynced::UnknownCustomer);
+    assert_eq!(status_of(store, 2).await, "free");
+    let bob = store
+        .link_stripe_customer(link("cus_b", None, Some("BOB@example.org"), false))
+        .await
+        .expect("link bob");
+    assert_eq!(
+        bob,
+        CustomerLinked::Member {
+            member_id: 2,
+            created: false
+        }
+    );
+    assert_eq!(status_of(store, 2).await, "paid");
+
+    // An address nobody has: no member unless asked to create one.
+    let nobody = store
+        .link_stripe_customer(link("cus_c", None, Some("dee@example.org"), false))
+        .await
+        .expect("link nobody");
+    assert_eq!(nobody, CustomerLinked::NoMember);
+    let created = store
+        .link_stripe_customer(link("cus_c", None, Some("dee@example.org"), true))
+        .await
+        .expect("link and create");
+    assert_eq!(
+        created,
+        CustomerLinked::Member {
+            member_id: 4,
+            created: true
+        }
+    );
+    seen.push(format!("{:?}", store.desk_member(4).await.expect("dee")));
+
+    // Ada's renewal fails: past_due keeps access through the grace, then
+    // the sweep lapses her.
+    store
+        .sync_subscription(sub("sub_1", "cus_a", "plan_m", "past_due", T0 - DAY), T0)
+        .await
+        .expect("past due");
+    assert_eq!(status_of(store, 1).await, "paid");
+    assert_eq!(
+        store
+            .lapse_overdue_members(T0 + 5 * DAY)
+            .await
+            .expect("sweep"),
+        Vec::<i64>::new()
+    );
+    assert_eq!(
+        store
+            .lapse_overdue_members(T0 + 7 * DAY)
+            .await
+            .expect("sweep"),
+        vec![1]
+    );
+    assert_eq!(status_of(store, 1).await, "free");
+    // Paid again, then canceled: free.
+    store
+        .sync_subscription(sub("sub_1", "cus_a", "plan_m", "active", T0 + 40 * DAY), T0)
+        .await
+        .expect("active");
+    assert_eq!(status_of(store, 1).await, "paid");
+    let mut ending = sub("sub_1", "cus_a", "plan_m", "active", T0 + 40 * DAY);
+    ending.cancel_at_period_end = true;
+    store.sync_subscription(ending, T0).await.expect("ending");
+    store
+        .sync_subscription(
+            sub("sub_1", "cus_a", "plan_m", "canceled", T0 + 40 * DAY),
+            T0,
+        )
+        .await
+        .expect("canceled");
+    assert_eq!(status_of(store, 1).await, "free");
+
+    // A comped member who pays is paid; when the subscription ends the
+    // comp is still there.
+    let comp = store
+        .give_comp(3, tier, Some(T0 + 60 * DAY), None)
+        .await
+        .expect("comp");
+    assert_eq!(comp, Ok(CompGiven::Comped));
+    assert_eq!(status_of(store, 3).await, "comped");
+    store
+        .link_stripe_customer(link("cus_d", Some(3), None, false))
+        .await
+        .expect("link cy");
+    store
+        .sync_subscription(sub("sub_3", "cus_d", "plan_m", "trialing", T0 + DAY), T0)
+        .await
+        .expect("trial");
+    assert_eq!(status_of(store, 3).await, "paid");
+    store
+        .sync_subscription(sub("sub_3", "cus_d", "plan_m", "canceled", T0 + DAY), T0)
+        .await
+        .expect("cancel");
+    assert_eq!(status_of(store, 3).await, "comped");
+
+    // Events: recorded once.
+    assert!(!store.stripe_event_seen("evt_1".into()).await.expect("seen"));
+    let first = store
+        .record_stripe_event("evt_1".into(), "invoice.paid".into(), "applied".into(), T0)
+        .await
+        .expect("record");
+    let second = store
+        .record_stripe_event("evt_1".into(), "invoice.paid".into(), "applied".into(), T0)
+        .await
+        .expect("record again");
+    assert!(first && !second);
+    assert!(store.stripe_event_seen("evt_1".into()).await.expect("seen"));
+
+    // A new monthly price retires the old one.
+    let mut dearer = monthly.clone();
+    dearer.price_id = "plan_m2".into();
+    dearer.amount = 700;
+    store
+        .save_stripe_price(dearer, T0 + DAY)
+        .await
+        .expect("new price");
+    seen.push(format!(
+        "{:#?}",
+        store.stripe_prices_of_tier(tier).await.expect("prices")
+    ));
+    seen.push(format!(
+        "{:?}",
+        store.stripe_product_of_tier(tier).await.expect("product")
+    ));
+    for id in 1..=4 {
+        seen.push(format!(
+            "{:#?}",
+            store.member_billing(id).await.expect("billing")
+        ));
+        // Without their times: a comp is stamped with the clock's now.
+        let events: Vec<(String, String, Option<String>)> = store
+            .member_events(id)
+            .await
+            .expect("events")
+            .into_iter()
+            .map(|e| (e.kind, e.note, e.tier_name))
+            .collect();
+        seen.push(format!("{events:#?}"));
+    }
+    seen
+}
+
+#[tokio::test]
+async fn billing_operations_agree_on_both_backends() {
+    let dir = std::env::temp_dir().join(format!(
+        "masthead-billing-{}-{}",
+        std::process::id(),
+        crate::now_ms()
+    ));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let lite = Store::open_sqlite(&dir.join("billing.db")).expect("open SQLite");
+    let db = TestDb::new("billing").await;
+    let pg = Store::with_postgres(db.migrated().await);
+    let lite_seen = run(&lite).await;
+    let pg_seen = run(&pg).await;
+    let _ = std::fs::remove_dir_all(&dir);
+    assert_eq!(lite_seen.len(), pg_seen.len());
+    for (l, p) in lite_seen.iter().zip(&pg_seen) {
+        assert_eq!(l, p, "SQLite (left) and PostgreSQL (right) differ");
+    }
+    // The history says what happened, in order.
+    let ada = &lite_seen[4];
+    for line in [
+        "Linked to Stripe customer cus_a",
+        "Stripe subscription sub_1 started: active, 5.00 USD a month",
+        "Status free → paid (from Stripe)",
+        "Stripe subscription sub_1 changed: past_due",
+        "Status paid → free (from Stripe)",
+        "ends at the end of the period",
+        "Stripe subscription sub_1 changed: canceled",
+    ] {
+        assert!(ada.contains(line), "{line} missing from {ada}");
+    }
+    assert!(
+        lite_seen[0].contains("source: \"stripe\""),
+        "{}",
+        lite_seen[0]
+    );
+}

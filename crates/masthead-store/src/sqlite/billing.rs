@@ -1,0 +1,436 @@
+//! Paid memberships on SQLite (issue 11): Stripe customers, the mirror of
+//! subscriptions, products and prices per tier, handled webhook events and
+//! members' history. The rules shared with PostgreSQL are in `billing.rs`;
+//! the twin is `postgres/billing.rs`.
+
+use rusqlite::{Connection, OptionalExtension, Row, params};
+
+use super::write::Writer;
+use crate::error::StoreResult;
+use crate::model::ChangeTopic;
+use crate::paid::{self as billing, Settled, SubscriptionLine};
+use masthead_domain::billing::PAST_DUE_GRACE_MS;
+use masthead_model::billing::*;
+
+/// Handled events are kept this long: Stripe retries for three days.
+const EVENTS_KEPT_MS: i64 = 30 * 86_400_000;
+
+const SUBSCRIPTION_COLUMNS: &str = "subscription_id, customer_id, member_id, stripe_price_id, \
+     stripe_product_id, tier_id, status, cancel_at_period_end, current_period_end, trial_end_at, \
+     amount, currency, cadence, updated_at";
+
+fn subscription_from_row(r: &Row<'_>) -> rusqlite::Result<StripeSubscription> {
+    Ok(StripeSubscription {
+        subscription_id: r.get(0)?,
+        customer_id: r.get(1)?,
+        member_id: r.get(2)?,
+        price_id: r.get(3)?,
+        product_id: r.get(4)?,
+        tier_id: r.get(5)?,
+        status: r.get(6)?,
+        cancel_at_period_end: r.get(7)?,
+        current_period_end_ms: r.get(8)?,
+        trial_end_ms: r.get(9)?,
+        amount: r.get(10)?,
+        currency: r.get(11)?,
+        cadence: r.get(12)?,
+        updated_ms: r.get(13)?,
+    })
+}
+
+fn state_of(s: &StripeSubscription) -> SubscriptionState {
+    SubscriptionState {
+        subscription_id: s.subscription_id.clone(),
+        customer_id: s.customer_id.clone(),
+        price_id: s.price_id.clone(),
+        product_id: s.product_id.clone(),
+        status: s.status.clone(),
+        cancel_at_period_end: s.cancel_at_period_end,
+        current_period_end_ms: s.current_period_end_ms,
+        trial_end_ms: s.trial_end_ms,
+        amount: s.amount,
+        currency: s.currency.clone(),
+        cadence: s.cadence.clone(),
+    }
+}
+
+fn price_from_row(r: &Row<'_>) -> rusqlite::Result<StripePrice> {
+    Ok(StripePrice {
+        price_id: r.get(0)?,
+        product_id: r.get(1)?,
+        tier_id: r.get(2)?,
+        amount: r.get(3)?,
+        currency: r.get(4)?,
+        cadence: r.get(5)?,
+        active: r.get(6)?,
+    })
+}
+
+pub fn stripe_customer_member(c: &Connection, customer_id: &str) -> StoreResult<Option<i64>> {
+    Ok(
+        c.prepare_cached("SELECT member_id FROM stripe_customers WHERE customer_id = ?1")?
+            .query_row([customer_id], |r| r.get(0))
+            .optional()?,
+    )
+}
+
+pub fn stripe_event_seen(c: &Connection, event_id: &str) -> StoreResult<bool> {
+    Ok(
+        c.prepare_cached("SELECT 1 FROM stripe_events WHERE event_id = ?1")?
+            .query_row([event_id], |_| Ok(()))
+            .optional()?
+            .is_some(),
+    )
+}
+
+pub fn stripe_product_of_tier(c: &Connection, tier_id: i64) -> StoreResult<Option<String>> {
+    Ok(c.prepare_cached(
+        "SELECT stripe_product_id FROM stripe_products WHERE tier_id = ?1
+             ORDER BY created_at DESC, stripe_product_id LIMIT 1",
+    )?
+    .query_row([tier_id], |r| r.get(0))
+    .optional()?)
+}
+
+pub fn stripe_prices_of_tier(c: &Connection, tier_id: i64) -> StoreResult<Vec<StripePrice>> {
+    Ok(c.prepare_cached(
+        "SELECT stripe_price_id, stripe_product_id, tier_id, amount, currency, cadence, active
+             FROM stripe_prices WHERE tier_id = ?1
+             ORDER BY active DESC, created_at DESC, stripe_price_id",
+    )?
+    .query_map([tier_id], price_from_row)?
+    .collect::<Result<_, _>>()?)
+}
+
+pub fn member_billing(c: &Connection, member_id: i64) -> StoreResult<MemberBilling> {
+    let customer_id = c
+        .prepare_cached(
+            "SELECT customer_id FROM stripe_customers WHERE member_id = ?1
+             ORDER BY created_at DESC, customer_id LIMIT 1",
+        )?
+        .query_row([member_id], |r| r.get(0))
+        .optional()?;
+    let subscriptions = c
+        .prepare_cached(&format!(
+            "SELECT {SUBSCRIPTION_COLUMNS} FROM stripe_subscriptions WHERE member_id = ?1
+             ORDER BY updated_at DESC, subscription_id"
+        ))?
+        .query_map([member_id], subscription_from_row)?
+        .collect::<Result<_, _>>()?;
+    Ok(MemberBilling {
+        customer_id,
+        subscriptions,
+    })
+}
+
+impl Writer<'_> {
+    /// A line of the member's history (`member_events`, migration 0018),
+    /// written by Stripe's side: kinds `subscription`, `status`, `billing`.
+    fn billing_event(&self, member_id: i64, kind: &str, detail: &str, now: i64) -> StoreResult<()> {
+        self.tx()
+            .prepare_cached(
+                "INSERT INTO member_events (member_id, kind, note, created_at) VALUES (?1, ?2, ?3, ?4)",
+            )?
+            .execute(params![member_id, kind, detail, now])?;
+        Ok(())
+    }
+
+    pub fn link_stripe_customer(&self, link: &CustomerLink) -> StoreResult<CustomerLinked> {
+        if let Some(member_id) = stripe_customer_member(self.tx(), &link.customer_id)? {
+            return Ok(CustomerLinked::Member {
+                member_id,
+                created: false,
+            });
+        }
+        let by_id = match link.member_id {
+            Some(id) => self
+                .tx()
+                .prepare_cached("SELECT id FROM members WHERE id = ?1")?
+                .query_row([id], |r| r.get::<_, i64>(0))
+                .optional()?,
+            None => None,
+        };
+        let by_email = match (by_id, &link.email) {
+            (None, Some(email)) => self
+                .tx()
+                .prepare_cached("SELECT id FROM members WHERE email_key = ?1")?
+                .query_row([email.key()], |r| r.get::<_, i64>(0))
+                .optional()?,
+            _ => None,
+        };
+        let (member_id, created) = match (by_id.or(by_email), &link.email) {
+            (Some(id), _) => (id, false),
+            (None, Some(email)) if link.create_member => {
+                let Some(id) = self.insert_member(email, "free", "stripe", link.now_ms)? else {
+                    return Ok(CustomerLinked::NoMember);
+                };
+                self.tx()
+                    .prepare_cached("UPDATE members SET name = ?2 WHERE id = ?1")?
+                    .execute(params![id, link.name])?;
+                // The newsletters that new members get, as a sign-up would.
+                self.tx()
+                    .prepare_cached(
+                        "INSERT INTO member_newsletters (member_id, newsletter_id, created_at)
+                         SELECT ?1, id, ?2 FROM newsletters
+                         WHERE status = 'active' AND subscribe_on_signup = 1",
+                    )?
+                    .execute(params![id, link.now_ms])?;
+                self.billing_event(
+                    id,
+                    "billing",
+                    "Joined by subscribing through Stripe Checkout",
+                    link.now_ms,
+                )?;
+                (id, true)
+            }
+            _ => return Ok(CustomerLinked::NoMember),
+        };
+        self.tx()
+            .prepare_cached(
+                "INSERT INTO stripe_customers (customer_id, member_id, email, created_at)
+                 VALUES (?1, ?2, ?3, ?4) ON CONFLICT (customer_id) DO NOTHING",
+            )?
+            .execute(params![
+                link.customer_id,
+                member_id,
+                link.email.as_ref().map_or("", |e| e.as_str()),
+                link.now_ms
+            ])?;
+        self.billing_event(
+            member_id,
+            "billing",
+            &format!("Linked to Stripe customer {}", link.customer_id),
+            link.now_ms,
+        )?;
+        // Subscriptions that arrived before the customer was anyone's are
+        // this member's now.
+        let adopted = self
+            .tx()
+            .prepare_cached(
+                "UPDATE stripe_subscriptions SET member_id = ?2
+                 WHERE customer_id = ?1 AND member_id IS NULL",
+            )?
+            .execute(params![link.customer_id, member_id])?;
+        if adopted > 0 || created {
+            self.settle_member(member_id, link.now_ms)?;
+            self.log_change(ChangeTopic::Member, None, Some(member_id))?;
+        }
+        Ok(CustomerLinked::Member { member_id, created })
+    }
+
+    /// The tier a price (or, failing that, its product) was made for.
+    fn tier_of_price(&self, price_id: &str, product_id: &str) -> StoreResult<Option<i64>> {
+        let by_price = self
+            .tx()
+            .prepare_cached("SELECT tier_id FROM stripe_prices WHERE stripe_price_id = ?1")?
+            .query_row([price_id], |r| r.get(0))
+            .optional()?;
+        if by_price.is_some() {
+            return Ok(by_price);
+        }
+        Ok(self
+            .tx()
+            .prepare_cached("SELECT tier_id FROM stripe_products WHERE stripe_product_id = ?1")?
+            .query_row([product_id], |r| r.get(0))
+            .optional()?)
+    }
+
+    pub fn sync_subscription(
+        &self,
+        s: &SubscriptionState,
+        now: i64,
+    ) -> StoreResult<SubscriptionSynced> {
+        let before = self
+            .tx()
+            .prepare_cached(&format!(
+                "SELECT {SUBSCRIPTION_COLUMNS} FROM stripe_subscriptions WHERE subscription_id = ?1"
+            ))?
+            .query_row([&s.subscription_id], subscription_from_row)
+            .optional()?;
+        let member_id = stripe_customer_member(self.tx(), &s.customer_id)?;
+        let tier_id = self.tier_of_price(&s.price_id, &s.product_id)?;
+        self.tx()
+            .prepare_cached(
+                "INSERT INTO stripe_subscriptions (subscription_id, customer_id, member_id,
+                     stripe_price_id, stripe_product_id, tier_id, status, cancel_at_period_end,
+                     current_period_end, trial_end_at, amount, currency, cadence, created_at, updated_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?14)
+                 ON CONFLICT (subscription_id) DO UPDATE SET
+                     customer_id = excluded.customer_id, member_id = excluded.member_id,
+                     stripe_price_id = excluded.stripe_price_id,
+                     stripe_product_id = excluded.stripe_product_id, tier_id = excluded.tier_id,
+                     status = excluded.status, cancel_at_period_end = excluded.cancel_at_period_end,
+                     current_period_end = excluded.current_period_end,
+                     trial_end_at = excluded.trial_end_at, amount = excluded.amount,
+                     currency = excluded.currency, cadence = excluded.cadence,
+                     updated_at = excluded.updated_at",
+            )?
+            .execute(params![
+                s.subscription_id,
+                s.customer_id,
+                member_id,
+                s.price_id,
+                s.product_id,
+                tier_id,
+                s.status,
+                s.cancel_at_period_end,
+                s.current_period_end_ms,
+                s.trial_end_ms,
+                s.amount,
+                s.currency,
+                s.cadence,
+                now
+            ])?;
+        let Some(member_id) = member_id else {
+            return Ok(SubscriptionSynced::UnknownCustomer);
+        };
+        let before_state = before.as_ref().map(state_of);
+        let line = billing::subscription_line(s, before_state.as_ref());
+        if let Some(line) = &line {
+            self.billing_event(member_id, "subscription", line, now)?;
+        }
+        let (settled, status_changed) = self.settle_member(member_id, now)?;
+        if line.is_some() || status_changed {
+            self.log_change(ChangeTopic::Member, None, Some(member_id))?;
+        }
+        Ok(SubscriptionSynced::Member {
+            member_id,
+            status: settled.status.to_owned(),
+            tier_id: settled.tier_id,
+            changed: line.is_some() || status_changed,
+        })
+    }
+
+    /// Settles a member's status from their subscriptions; writes the change
+    /// (with its history line and `member.edited`) when there is one.
+    pub(crate) fn settle_member(&self, member_id: i64, now: i64) -> StoreResult<(Settled, bool)> {
+        let (current, current_tier, comp_expires): (String, Option<i64>, Option<i64>) = self
+            .tx()
+            .prepare_cached("SELECT status, tier_id, comp_expires_at FROM members WHERE id = ?1")?
+            .query_row([member_id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?;
+        let lines: Vec<SubscriptionLine> = self
+            .tx()
+            .prepare_cached(
+                "SELECT status, current_period_end, tier_id FROM stripe_subscriptions
+                 WHERE member_id = ?1",
+            )?
+            .query_map([member_id], |r| {
+                Ok(SubscriptionLine {
+                    status: r.get(0)?,
+                    current_period_end_ms: r.get(1)?,
+                    tier_id: r.get(2)?,
+                })
+            })?
+            .collect::<Result<_, _>>()?;
+        let settled = billing::settle(
+            &lines,
+            current_tier,
+            billing::comp_until(&current, comp_expires),
+            now,
+        );
+        // A tier Masthead no longer has is not written (tiers are archived,
+        // never deleted, but a price may name one from another site).
+        let tier_id: Option<i64> = match settled.tier_id {
+            Some(t) => self
+                .tx()
+                .prepare_cached("SELECT id FROM tiers WHERE id = ?1")?
+                .query_row([t], |r| r.get(0))
+                .optional()?,
+            None => None,
+        };
+        let settled = Settled { tier_id, ..settled };
+        if settled.status == current && settled.tier_id == current_tier {
+            return Ok((settled, false));
+        }
+        self.tx()
+            .prepare_cached("UPDATE members SET status = ?2, tier_id = ?3 WHERE id = ?1")?
+            .execute(params![member_id, settled.status, settled.tier_id])?;
+        if settled.status != current {
+            self.billing_event(
+                member_id,
+                "status",
+                &billing::status_line(&current, settled.status),
+                now,
+            )?;
+        }
+        self.enqueue_webhooks("member.edited", member_id)?;
+        Ok((settled, true))
+    }
+
+    pub fn lapse_overdue_members(&self, now: i64) -> StoreResult<Vec<i64>> {
+        let ids: Vec<i64> = self
+            .tx()
+            .prepare_cached(
+                "SELECT DISTINCT m.id FROM members m
+                 JOIN stripe_subscriptions s ON s.member_id = m.id
+                 WHERE m.status = 'paid' AND s.status = 'past_due' AND s.current_period_end < ?1
+                 ORDER BY m.id",
+            )?
+            .query_map([now - PAST_DUE_GRACE_MS], |r| r.get(0))?
+            .collect::<Result<_, _>>()?;
+        let mut lapsed = Vec::new();
+        for id in ids {
+            if self.settle_member(id, now)?.1 {
+                self.log_change(ChangeTopic::Member, None, Some(id))?;
+                lapsed.push(id);
+            }
+        }
+        Ok(lapsed)
+    }
+
+    pub fn record_stripe_event(
+        &self,
+        event_id: &str,
+        event_type: &str,
+        outcome: &str,
+        now: i64,
+    ) -> StoreResult<bool> {
+        self.tx()
+            .prepare_cached("DELETE FROM stripe_events WHERE received_at < ?1")?
+            .execute([now - EVENTS_KEPT_MS])?;
+        let n = self
+            .tx()
+            .prepare_cached(
+                "INSERT INTO stripe_events (event_id, event_type, outcome, received_at)
+                 VALUES (?1, ?2, ?3, ?4) ON CONFLICT (event_id) DO NOTHING",
+            )?
+            .execute(params![event_id, event_type, outcome, now])?;
+        Ok(n == 1)
+    }
+
+    pub fn save_stripe_product(&self, tier_id: i64, product_id: &str, now: i64) -> StoreResult<()> {
+        self.tx()
+            .prepare_cached(
+                "INSERT INTO stripe_products (stripe_product_id, tier_id, created_at)
+                 VALUES (?1, ?2, ?3) ON CONFLICT (stripe_product_id) DO NOTHING",
+            )?
+            .execute(params![product_id, tier_id, now])?;
+        Ok(())
+    }
+
+    pub fn save_stripe_price(&self, p: &StripePrice, now: i64) -> StoreResult<()> {
+        self.tx()
+            .prepare_cached(
+                "UPDATE stripe_prices SET active = 0
+                 WHERE tier_id = ?1 AND cadence = ?2 AND stripe_price_id <> ?3",
+            )?
+            .execute(params![p.tier_id, p.cadence, p.price_id])?;
+        self.tx()
+            .prepare_cached(
+                "INSERT INTO stripe_prices (stripe_price_id, stripe_product_id, tier_id, amount,
+                     currency, cadence, active, created_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, 1, ?7)
+                 ON CONFLICT (stripe_price_id) DO UPDATE SET active = 1",
+            )?
+            .execute(params![
+                p.price_id,
+                p.product_id,
+                p.tier_id,
+                p.amount,
+                p.currency,
+                p.cadence,
+                now
+            ])?;
+        Ok(())
+    }
+}

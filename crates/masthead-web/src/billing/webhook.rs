@@ -1,0 +1,310 @@
+//! `POST /members/webhooks/stripe/`: Stripe's events, signed.
+//!
+//! A request is believed only when its `Stripe-Signature` verifies (see
+//! `masthead_domain::billing::verify_signature`: HMAC-SHA256, any of several
+//! `v1`, constant time, five minutes' tolerance); otherwise it gets 400 and
+//! changes nothing. Each event id is recorded once handled, and a repeat is
+//! answered 200 without being handled again.
+//!
+//! Events arrive unordered and may repeat, and their bodies may be in
+//! another API version than ours: so the body is used only to learn *which*
+//! subscription changed, and the subscription itself is fetched from Stripe,
+//! the source of truth, and mirrored as it is now. Handling the same event
+//! twice, or an old event after a newer one, leaves the same result.
+//!
+//! An event is recorded only after it was handled: if handling fails
+//! (Stripe unreachable, the database down) the answer is 500 and Stripe
+//! delivers it again later.
+
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use masthead_domain::Email;
+use masthead_domain::billing::{SIGNATURE_TOLERANCE_S, verify_signature};
+use masthead_store::{CustomerLink, CustomerLinked, SubscriptionSynced, now_ms};
+use serde::Serialize;
+use serde_json::Value;
+
+use super::stripe::{StripeClient, StripeError, id_of, invoice_subscription, subscription_state};
+use crate::state::AppState;
+
+/// The answer Stripe gets (and shows in its dashboard's delivery log).
+#[derive(Serialize)]
+struct Answer<'a> {
+    received: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    outcome: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    error: Option<&'a str>,
+}
+
+fn answer(status: StatusCode, outcome: Option<&str>, error: Option<&str>) -> Response {
+    (
+        status,
+        axum::Json(Answer {
+            received: status.is_success(),
+            outcome,
+            error,
+        }),
+    )
+        .into_response()
+}
+
+fn refused(error: &str) -> Response {
+    answer(StatusCode::BAD_REQUEST, None, Some(error))
+}
+
+/// Why handling failed (answered 500: Stripe will try again).
+enum Failed {
+    Stripe(StripeError),
+    Store(masthead_store::StoreError),
+}
+
+impl From<StripeError> for Failed {
+    fn from(e: StripeError) -> Failed {
+        Failed::Stripe(e)
+    }
+}
+
+impl From<masthead_store::StoreError> for Failed {
+    fn from(e: masthead_store::StoreError) -> Failed {
+        Failed::Store(e)
+    }
+}
+
+pub async fn receive(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
+    let keys = match super::keys(&state).await {
+        Ok(k) => k,
+        Err(e) => {
+            tracing::error!(error = %e, "Stripe webhook: reading the settings failed");
+            return answer(StatusCode::INTERNAL_SERVER_ERROR, None, Some("unavailable"));
+        }
+    };
+    let Some((secret, _)) = keys.webhook_secret else {
+        tracing::warn!("Stripe webhook refused: no webhook signing secret is set");
+        return refused("no webhook signing secret is set");
+    };
+    let header = headers
+        .get("stripe-signature")
+        .and_then(|v| v.to_str().ok());
+    let now_s = now_ms() / 1000;
+    if let Err(e) = verify_signature(header, &body, secret.expose(), now_s, SIGNATURE_TOLERANCE_S) {
+        tracing::warn!(reason = %e, "Stripe webhook refused");
+        return refused(&e.to_string());
+    }
+    let Ok(event) = serde_json::from_slice::<Value>(&body) else {
+        return refused("the body is not JSON");
+    };
+    let (Some(id), Some(kind)) = (event["id"].as_str(), event["type"].as_str()) else {
+        return refused("the event has no id or type");
+    };
+    let object = &event["data"]["object"];
+    match state.store.stripe_event_seen(id.to_owned()).await {
+        Ok(true) => return answer(StatusCode::OK, Some("duplicate: already handled"), None),
+        Ok(false) => {}
+        Err(e) => {
+            tracing::error!(error = %e, "Stripe webhook: the database failed");
+            return answer(StatusCode::INTERNAL_SERVER_ERROR, None, Some("unavailable"));
+        }
+    }
+    let outcome = match handle(&state, kind, object).await {
+        Ok(o) => o,
+        Err(Failed::Stripe(e)) => {
+            tracing::error!(event = id, kind, error = %e, "Stripe webhook: Stripe failed; it will retry");
+            return answer(
+                StatusCode::BAD_GATEWAY,
+                None,
+                Some("Stripe could not be read"),
+            );
+        }
+        Err(Failed::Store(e)) => {
+            tracing::error!(event = id, kind, error = %e, "Stripe webhook: the database failed; Stripe will retry");
+            return answer(StatusCode::INTERNAL_SERVER_ERROR, None, Some("unavailable"));
+        }
+    };
+    tracing::info!(event = id, kind, outcome = %outcome, "Stripe webhook handled");
+    if let Err(e) = state
+        .store
+        .record_stripe_event(id.to_owned(), kind.to_owned(), outcome.clone(), now_ms())
+        .await
+    {
+        // Handled but not recorded: a repeat would be handled again, which
+        // mirrors the same state. Not worth a retry by Stripe.
+        tracing::warn!(event = id, error = %e, "Stripe webhook: recording the event failed");
+    }
+    state.wrote.notify_one();
+    answer(StatusCode::OK, Some(&outcome), None)
+}
+
+/// Handles one verified event; what was done, in words.
+async fn handle(state: &AppState, kind: &str, object: &Value) -> Result<String, Failed> {
+    let client = match super::client(state).await {
+        Ok(c) => c,
+        Err(StripeError::NotConfigured) => {
+            tracing::warn!(
+                kind,
+                "Stripe webhook: no secret key is set, so nothing can be fetched"
+            );
+            return Err(Failed::Stripe(StripeError::NotConfigured));
+        }
+        Err(e) => return Err(e.into()),
+    };
+    let subscription = match kind {
+        "checkout.session.completed" => {
+            if object["mode"].as_str() != Some("subscription") {
+                return Ok("ignored: not a subscription checkout".into());
+            }
+            let Some(customer) = id_of(&object["customer"]) else {
+                return Ok("ignored: the checkout has no customer".into());
+            };
+            let email = object["customer_details"]["email"]
+                .as_str()
+                .or_else(|| object["customer_email"].as_str())
+                .and_then(|e| Email::parse(e).ok());
+            // Our own checkouts name the member; a reader without an
+            // account becomes a member from the address they paid with.
+            let member_id = object["metadata"]["member_id"]
+                .as_str()
+                .or_else(|| object["client_reference_id"].as_str())
+                .and_then(|s| s.parse::<i64>().ok());
+            let name = object["customer_details"]["name"]
+                .as_str()
+                .unwrap_or_default()
+                .chars()
+                .take(191)
+                .collect();
+            state
+                .store
+                .link_stripe_customer(CustomerLink {
+                    customer_id: customer.to_owned(),
+                    email,
+                    member_id,
+                    create_member: true,
+                    name,
+                    now_ms: now_ms(),
+                })
+                .await?;
+            match id_of(&object["subscription"]) {
+                Some(s) => s.to_owned(),
+                None => return Ok("ignored: the checkout has no subscription".into()),
+            }
+        }
+        "customer.subscription.created"
+        | "customer.subscription.updated"
+        | "customer.subscription.deleted"
+        | "customer.subscription.paused"
+        | "customer.subscription.resumed" => match object["id"].as_str() {
+            Some(s) => s.to_owned(),
+            None => return Ok("ignored: no subscription id".into()),
+        },
+        "invoice.paid" | "invoice.payment_succeeded" | "invoice.payment_failed" => {
+            match invoice_subscription(object) {
+                Some(s) => s.to_owned(),
+                None => return Ok("ignored: not a subscription's invoice".into()),
+            }
+        }
+        _ => return Ok(format!("ignored: {kind} is not used")),
+    };
+    sync(state, &client, &subscription, kind, object).await
+}
+
+/// Fetches a subscription from Stripe and mirrors it; links its customer
+/// to the member with the customer's address if it is nobody's yet (a
+/// subscription started in Stripe's dashboard).
+async fn sync(
+    state: &AppState,
+    client: &StripeClient,
+    subscription_id: &str,
+    kind: &str,
+    object: &Value,
+) -> Result<String, Failed> {
+    let fetched = match client
+        .get(&format!("subscriptions/{subscription_id}"))
+        .await
+    {
+        Ok(v) => v,
+        // A deleted subscription Stripe no longer returns: the event's own
+        // copy is its last state.
+        Err(StripeError::NotFound(_)) if kind == "customer.subscription.deleted" => object.clone(),
+        Err(StripeError::NotFound(_)) => {
+            return Ok(format!(
+                "ignored: Stripe has no subscription {subscription_id}"
+            ));
+        }
+        Err(e) => return Err(e.into()),
+    };
+    let sub = subscription_state(&fetched)?;
+    if state
+        .store
+        .stripe_customer_member(sub.customer_id.clone())
+        .await?
+        .is_none()
+    {
+        link_by_address(state, client, &sub.customer_id).await?;
+    }
+    let currency = sub.currency.clone();
+    let synced = state.store.sync_subscription(sub, now_ms()).await?;
+    Ok(match synced {
+        SubscriptionSynced::Member {
+            member_id,
+            status,
+            tier_id,
+            changed,
+        } => {
+            let mut outcome = format!(
+                "member {member_id} is {status}{}{}",
+                tier_id.map(|t| format!(" (tier {t})")).unwrap_or_default(),
+                if changed { "" } else { ", unchanged" }
+            );
+            if let Some(note) = super::checkout::currency_note(state, &currency).await {
+                tracing::warn!(member_id, currency = %currency, "Stripe subscription in another currency than the site's");
+                outcome.push_str("; ");
+                outcome.push_str(&note);
+            }
+            outcome
+        }
+        SubscriptionSynced::UnknownCustomer => {
+            tracing::warn!(
+                subscription = subscription_id,
+                "Stripe subscription of a customer who is no member: kept unlinked"
+            );
+            "unknown customer: the subscription is kept, linked to no member".into()
+        }
+    })
+}
+
+/// Links a customer to the member whose address the customer has in
+/// Stripe, if any (no member is created: only a checkout creates one).
+async fn link_by_address(
+    state: &AppState,
+    client: &StripeClient,
+    customer_id: &str,
+) -> Result<(), Failed> {
+    let customer = match client.get(&format!("customers/{customer_id}")).await {
+        Ok(c) => c,
+        Err(StripeError::NotFound(_)) => return Ok(()),
+        Err(e) => return Err(e.into()),
+    };
+    let Some(email) = customer["email"]
+        .as_str()
+        .and_then(|e| Email::parse(e).ok())
+    else {
+        return Ok(());
+    };
+    let linked = state
+        .store
+        .link_stripe_customer(CustomerLink {
+            customer_id: customer_id.to_owned(),
+            email: Some(email),
+            member_id: None,
+            create_member: false,
+            name: String::new(),
+            now_ms: now_ms(),
+        })
+        .await?;
+    if let CustomerLinked::Member { member_id, .. } = linked {
+        tracing::info!(member_id, "Stripe customer linked to a member by address");
+    }
+    Ok(())
+}
