@@ -76,7 +76,8 @@ pub fn marker_at(html: &str) -> Option<usize> {
     let bytes = html.as_bytes();
     let (mut depth, mut i) = (0usize, 0usize);
     while i < bytes.len() {
-        if html[i..].starts_with(PAYWALL_MARKER) {
+        // Bytes, not `&html[i..]`: `i` steps through multi-byte characters.
+        if bytes[i..].starts_with(PAYWALL_MARKER.as_bytes()) {
             if depth == 0 {
                 return Some(i);
             }
@@ -141,6 +142,31 @@ mod tests {
         // The first top-level one wins.
         let two = "<p>A</p><!--members-only--><p>B</p><!--members-only--><p>C</p>";
         assert_eq!(free_part(two), ("<p>A</p>", true));
+    }
+
+    #[test]
+    fn the_marker_is_found_after_text_in_any_script() {
+        // Curly quotes, dashes and accents before the marker (as pasted
+        // from a word processor): bytes, not characters, are stepped.
+        let html = "<p>Caf\u{e9} \u{2014} \u{201c}quoted\u{201d} \u{1f4f0}</p>\n<!--members-only-->\n<p>Paid</p>";
+        assert_eq!(
+            free_part(html),
+            (
+                "<p>Caf\u{e9} \u{2014} \u{201c}quoted\u{201d} \u{1f4f0}</p>",
+                true
+            )
+        );
+        assert_eq!(marker_at("\u{e9}<!--members-only-->"), Some(2));
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn finding_the_marker_never_panics(s in "\\PC{0,80}", at in 0usize..80) {
+            let cut = s.char_indices().map(|(i, _)| i).find(|i| *i >= at).unwrap_or(s.len());
+            let html = format!("{}{PAYWALL_MARKER}{}", &s[..cut], &s[cut..]);
+            let (free, _) = free_part(&html);
+            proptest::prop_assert!(html.starts_with(free));
+        }
     }
 
     #[test]

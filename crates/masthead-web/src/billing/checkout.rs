@@ -291,6 +291,18 @@ pub async fn subscribe(
             "For your security the form could not be accepted. Reload the page and try again.",
         );
     }
+    // A paying member changes or stops their plan in the billing portal: a
+    // second Checkout would start a second subscription, charged as well.
+    if let Some(s) = &session
+        && s.member.status == "paid"
+    {
+        return member_message(
+            &state,
+            StatusCode::CONFLICT,
+            "You already have a paid membership",
+            "To change or cancel it, use \"Manage billing\" on your account page.",
+        );
+    }
     let cadence = match form.cadence.as_str() {
         "month" => "month",
         "year" => "year",

@@ -162,11 +162,13 @@ async fn handle(state: &AppState, kind: &str, object: &Value) -> Result<String, 
                 .as_str()
                 .or_else(|| object["customer_email"].as_str())
                 .and_then(|e| Email::parse(e).ok());
-            // Our own checkouts name the member; a reader without an
-            // account becomes a member from the address they paid with.
+            // Our own checkouts name the member in metadata (set by the
+            // server); a reader without an account becomes a member from the
+            // address they paid with. `client_reference_id` is not trusted
+            // alone: a Payment Link takes it from its URL, so a buyer could
+            // name anyone.
             let member_id = object["metadata"]["member_id"]
                 .as_str()
-                .or_else(|| object["client_reference_id"].as_str())
                 .and_then(|s| s.parse::<i64>().ok());
             let name = object["customer_details"]["name"]
                 .as_str()

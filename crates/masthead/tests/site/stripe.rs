@@ -837,6 +837,21 @@ async fn subscribing_goes_to_checkout_with_stripes_parameters_and_the_webhook_gr
         html.contains(PAID_SECRET),
         "a paying member reads in full: {html}"
     );
+    // A second Checkout would be a second subscription: she is sent to
+    // "Manage billing" instead.
+    let res = client()
+        .post(s.url("/subscribe/"))
+        .header(header::COOKIE, &ada)
+        .form(&[
+            ("tier", "gold"),
+            ("cadence", "year"),
+            ("csrf", ada_csrf.as_str()),
+        ])
+        .send()
+        .await
+        .expect("subscribe again");
+    assert_eq!(res.status().as_u16(), 409);
+    assert!(res.text().await.expect("page").contains("Manage billing"));
 
     // She cancels in Stripe: free again, the teaser again.
     api.delete(&format!(
