@@ -691,6 +691,8 @@ module.exports = function registerDeskTests(h) {
       const options = await page.locator('select#visibility option').evaluateAll((os) => os.map((o) => o.value));
       assertEq(options.join(','), 'public,members,paid,tiers', 'the audiences offered');
       assert(await page.isVisible('#insert-paywall'), 'the script shows the marker button');
+      // The rich editor hides the Markdown textarea; its "Markdown" view shows it.
+      await page.click('#markdown-toggle');
       await page.fill('textarea#body', 'Free words.\nMore free words.\n\nPaid words.');
       // The cursor after the free part, as an author would put it.
       await page.evaluate(() => {
@@ -703,6 +705,9 @@ module.exports = function registerDeskTests(h) {
         'Free words.\nMore free words.\n\n<!--members-only-->\n\nPaid words.', 'the body after the button');
       const caret = await page.evaluate(() => document.getElementById('body').selectionStart);
       assertEq(caret, 'Free words.\nMore free words.\n\n<!--members-only-->\n\n'.length, 'the cursor after the marker');
+      // Back in the rich view, the marker is the editor's own block.
+      await page.click('#markdown-toggle');
+      await page.locator('.pm-body .pm-paywall').waitFor({ timeout: 5000 });
     } finally {
       await closeQuietly(page);
     }
