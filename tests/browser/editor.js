@@ -235,7 +235,12 @@ module.exports = function registerEditorTests(h) {
       const frame = page.frameLocator('#preview-frame');
       await frame.locator('.story__body h2', { hasText: `Harbour reopens ${u}` }).waitFor({ timeout: 10000 })
         .catch(() => { throw new Failure('the live preview does not show the story'); });
-      assert(await frame.locator('.story__body figure picture source[type="image/webp"]').count() === 1, 'the preview has no <picture>');
+      // The preview follows the editor after a pause: the image, inserted
+      // last, may reach it after the headings do.
+      await frame.locator('.story__body figure picture source[type="image/webp"]').first()
+        .waitFor({ state: 'attached', timeout: 10000 })
+        .catch(() => { throw new Failure('the preview has no <picture>'); });
+      assert(await frame.locator('.story__body figure picture source[type="image/webp"]').count() === 1, 'the preview has more than one <picture>');
       assertEq(await page.getAttribute('#preview-frame', 'style').then((v) => /width: 390px/.test(v || '')), true, 'the preview starts at phone width');
       await page.getByRole('button', { name: 'Desktop', exact: true }).click();
       assert(/width: 1280px/.test(await page.getAttribute('#preview-frame', 'style') || ''), 'the Desktop button did not widen the preview');
