@@ -120,6 +120,10 @@ pub struct ClaimedRecipient {
     pub name: String,
     /// Failed tries before this one.
     pub attempts: u32,
+    /// The member as access rules see them when claimed (status settled,
+    /// tier): a story for paying members goes in full only to those who
+    /// may read it, the others get its free part.
+    pub reader: masthead_domain::access::Reader,
 }
 
 /// Recipients claimed together, all under one lease token.

@@ -5,6 +5,21 @@ use masthead_model::sends::*;
 
 use crate::{Backend, Store, StoreResult, postgres, sqlite};
 
+/// A claimed recipient as the access rules see them, from their member's
+/// row (`None`: gone meanwhile, read as free): a comp past its end is free.
+pub(crate) fn reader_of(
+    status: Option<&str>,
+    tier_id: Option<i64>,
+    comp_expires_ms: Option<i64>,
+    now: i64,
+) -> masthead_domain::access::Reader {
+    use masthead_domain::access::{FREE, Reader, settled_status};
+    Reader::new(
+        settled_status(status.unwrap_or(FREE), comp_expires_ms, now),
+        tier_id,
+    )
+}
+
 /// Runs a `Writer`/`PgWriter` method on either backend, the arguments
 /// moved into the transaction and passed by reference.
 macro_rules! send_write {

@@ -247,7 +247,11 @@ impl PgWriter<'_> {
             self.tx(),
             &format!(
                 "UPDATE email_recipients SET {take} WHERE id = ANY($4)
-                 RETURNING id, send_id, member_id, email, name, attempts, next_attempt_at",
+                 RETURNING id, send_id, member_id, email, name, attempts, next_attempt_at,
+                     (SELECT m.status FROM members m WHERE m.id = email_recipients.member_id),
+                     (SELECT m.tier_id FROM members m WHERE m.id = email_recipients.member_id),
+                     (SELECT m.comp_expires_at FROM members m
+                      WHERE m.id = email_recipients.member_id)",
                 take = RECIPIENTS.take("$1", "$2", "$3"),
             ),
             &[&lease::owner(), &token, &lease_ms, &ids],
@@ -263,6 +267,12 @@ impl PgWriter<'_> {
                     email: r.try_get(3)?,
                     name: r.try_get(4)?,
                     attempts: u32_at(r, 5)?,
+                    reader: crate::sending::reader_of(
+                        r.try_get::<_, Option<String>>(7)?.as_deref(),
+                        r.try_get(8)?,
+                        r.try_get(9)?,
+                        now,
+                    ),
                 },
             ))
         })?;

@@ -210,8 +210,9 @@ impl Writer<'_> {
         let recipients: Vec<ClaimedRecipient> = self
             .tx()
             .prepare_cached(&format!(
-                "SELECT r.id, r.send_id, r.member_id, r.email, r.name, r.attempts
-                 FROM email_recipients r
+                "SELECT r.id, r.send_id, r.member_id, r.email, r.name, r.attempts,
+                     m.status, m.tier_id, m.comp_expires_at
+                 FROM email_recipients r LEFT JOIN members m ON m.id = r.member_id
                  WHERE (r.status = 'pending' OR r.status = 'sending') AND {claimable}
                  ORDER BY r.next_attempt_at, r.id LIMIT ?2",
                 claimable = RECIPIENTS.claimable("r", "?1"),
@@ -224,6 +225,12 @@ impl Writer<'_> {
                     email: r.get(3)?,
                     name: r.get(4)?,
                     attempts: r.get(5)?,
+                    reader: crate::sending::reader_of(
+                        r.get::<_, Option<String>>(6)?.as_deref(),
+                        r.get(7)?,
+                        r.get(8)?,
+                        now,
+                    ),
                 })
             })?
             .collect::<Result<_, _>>()?;

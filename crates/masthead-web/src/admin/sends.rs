@@ -239,7 +239,7 @@ pub async fn act(
             let mut prepared = newsletters::prepare_story(&state, &story, newsletter);
             prepared.rendered.subject = format!("[Test] {}", prepared.rendered.subject);
             let to = session.user.email.clone();
-            let sent = match newsletters::message_for(&state, &prepared, &to, None) {
+            let sent = match newsletters::message_for(&state, &prepared, None, &to, None) {
                 Ok(m) => state.config.postbox.deliver(m).await,
                 Err(e) => crate::mail::Delivery::Refused {
                     permanent: true,

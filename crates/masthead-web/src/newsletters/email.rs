@@ -25,6 +25,45 @@ pub struct EmailStory {
     /// The post's address on the site (absolute).
     pub url: String,
     pub image: Option<EmailImage>,
+    /// Who may read it in full, when not everyone may (a story for paying
+    /// members, or for some tiers).
+    pub gate: Option<Gate>,
+}
+
+/// A story's gate in an e-mail: the recipients who may not read it in full
+/// get its free part and an invitation to read on.
+#[derive(Debug, Clone)]
+pub struct Gate {
+    pub visibility: masthead_domain::Visibility,
+    pub open_to: Vec<masthead_domain::access::OpenTo>,
+    /// The tiers' names, for the invitation (a `tiers` story).
+    pub tier_names: Vec<String>,
+}
+
+impl Gate {
+    fn of(post: &Post) -> Option<Gate> {
+        use masthead_domain::Visibility;
+        match post.visibility {
+            Visibility::Public | Visibility::Members => None,
+            visibility => Some(Gate {
+                visibility,
+                open_to: post
+                    .tiers
+                    .iter()
+                    .map(|t| masthead_domain::access::OpenTo {
+                        tier_id: t.id,
+                        free: t.free,
+                    })
+                    .collect(),
+                tier_names: post.tiers.iter().map(|t| t.name.clone()).collect(),
+            }),
+        }
+    }
+
+    /// Whether `reader` may read the story in full.
+    pub fn opens_to(&self, reader: masthead_domain::access::Reader) -> bool {
+        masthead_domain::access::may_read(self.visibility, &self.open_to, Some(reader))
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -53,7 +92,31 @@ impl EmailStory {
                 width: i.width,
                 height: i.height,
             }),
+            gate: Gate::of(post),
         }
+    }
+
+    /// The story as a recipient who may not read it in full gets it: the
+    /// free part (up to the paywall marker, or the first blocks) and a
+    /// line inviting them to read on; `None` when everyone may read it.
+    pub fn free_version(&self) -> Option<EmailStory> {
+        let gate = self.gate.as_ref()?;
+        let (free, _) = masthead_domain::html::free_part(&self.body_html);
+        let who = match gate.visibility {
+            masthead_domain::Visibility::Tiers if !gate.tier_names.is_empty() => {
+                format!("members of {}", gate.tier_names.join(", "))
+            }
+            _ => "paying members".to_owned(),
+        };
+        let mut story = self.clone();
+        story.body_html = format!(
+            "{free}\n<p><strong>The rest of this story is for {who}.</strong> \
+             <a href=\"{url}\">Read it on our site</a>, where you can join them.</p>",
+            who = esc(&who),
+            url = esc(&self.url),
+        );
+        story.gate = None;
+        Some(story)
     }
 
     /// A post as the editor holds it (a draft's preview), its Markdown
@@ -78,6 +141,8 @@ impl EmailStory {
                 width: None,
                 height: None,
             }),
+            // A preview shows the whole story; the send gates it.
+            gate: None,
         }
     }
 }
@@ -486,7 +551,60 @@ mod tests {
                 width: Some(1024),
                 height: Some(512),
             }),
+            gate: None,
         }
+    }
+
+    #[test]
+    fn a_story_for_paying_members_has_a_free_version_for_the_others() {
+        use masthead_domain::Visibility;
+        use masthead_domain::access::{COMPED, FREE, PAID, Reader};
+        let mut s = story();
+        assert!(s.free_version().is_none(), "open to everyone");
+        s.body_html = "<p>Free part.</p>\n<!--members-only-->\n<p>Paid part.</p>".into();
+        s.gate = Some(Gate {
+            visibility: Visibility::Paid,
+            open_to: Vec::new(),
+            tier_names: Vec::new(),
+        });
+        let gate = s.gate.clone().expect("gate");
+        assert!(gate.opens_to(Reader::new(PAID, Some(3))));
+        assert!(gate.opens_to(Reader::new(COMPED, Some(3))));
+        assert!(!gate.opens_to(Reader::new(FREE, None)));
+        let free = s.free_version().expect("a free version");
+        assert!(free.body_html.contains("Free part."));
+        assert!(!free.body_html.contains("Paid part."), "{}", free.body_html);
+        assert!(free.body_html.contains("for paying members"));
+        assert!(free.body_html.contains("https://news.example/harbour/"));
+        let site = EmailSite {
+            title: "The Gazette",
+            base: "https://news.example",
+            accent: "#aa0000",
+            date: None,
+        };
+        let rendered = render(&free, &newsletter(), &site);
+        assert!(!rendered.html.contains("Paid part.") && !rendered.text.contains("Paid part."));
+        // A tiers story names its tiers.
+        s.gate = Some(Gate {
+            visibility: Visibility::Tiers,
+            open_to: vec![masthead_domain::access::OpenTo {
+                tier_id: 3,
+                free: false,
+            }],
+            tier_names: vec!["Gold".into()],
+        });
+        assert!(
+            s.free_version()
+                .expect("tiers")
+                .body_html
+                .contains("members of Gold")
+        );
+        assert!(
+            !s.gate
+                .as_ref()
+                .expect("gate")
+                .opens_to(Reader::new(PAID, Some(4)))
+        );
     }
 
     #[test]

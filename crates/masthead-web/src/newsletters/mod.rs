@@ -152,6 +152,9 @@ pub async fn secret(state: &AppState) -> Result<String, StoreError> {
 /// A send's e-mail, rendered once, and its envelope.
 pub struct Prepared {
     pub rendered: RenderedEmail,
+    /// The story's free part, for recipients who may not read it in full
+    /// (a story for paying members or some tiers); with its gate.
+    pub free: Option<(email::Gate, RenderedEmail)>,
     pub newsletter: Newsletter,
     from: Mailbox,
     reply_to: Option<Mailbox>,
@@ -194,16 +197,18 @@ fn envelope(state: &AppState, newsletter: &Newsletter) -> (Mailbox, Option<Mailb
 pub fn prepare_story(state: &AppState, story: &EmailStory, newsletter: &Newsletter) -> Prepared {
     let settings = state.site().settings.clone();
     let date = story.published_ms.map(|ms| state.clock().time(ms).display);
-    let rendered = email::render(
-        story,
-        newsletter,
-        &EmailSite {
-            title: &settings.title,
-            base: state.public_url(),
-            accent: &settings.accent,
-            date,
-        },
-    );
+    let site = EmailSite {
+        title: &settings.title,
+        base: state.public_url(),
+        accent: &settings.accent,
+        date,
+    };
+    let rendered = email::render(story, newsletter, &site);
+    let free = story
+        .gate
+        .clone()
+        .zip(story.free_version())
+        .map(|(gate, free)| (gate, email::render(&free, newsletter, &site)));
     let (from, reply_to) = envelope(state, newsletter);
     let host = reqwest::Url::parse(state.public_url())
         .ok()
@@ -211,6 +216,7 @@ pub fn prepare_story(state: &AppState, story: &EmailStory, newsletter: &Newslett
         .unwrap_or_else(|| "localhost".into());
     Prepared {
         rendered,
+        free,
         list_id: format!(
             "{} <{}.{host}>",
             newsletter.name.replace(['<', '>', '"'], ""),
@@ -252,17 +258,34 @@ async fn prepare_send(state: &AppState, send_id: i64) -> Result<Prepared, Prepar
     };
     let story = published_story(state, send.post_id).await?;
     let mut prepared = prepare_story(state, &story, &newsletter);
+    if let Some((_, free)) = &mut prepared.free {
+        free.subject = send.subject.clone();
+    }
     prepared.rendered.subject = send.subject;
     Ok(prepared)
 }
 
-/// The message for one recipient, with its unsubscribe link and headers.
+impl Prepared {
+    /// The e-mail `reader` gets (`None`: staff, for a test send): the whole
+    /// story if they may read it, else its free part.
+    pub fn for_reader(&self, reader: Option<masthead_domain::access::Reader>) -> &RenderedEmail {
+        match (&self.free, reader) {
+            (Some((gate, free)), Some(r)) if !gate.opens_to(r) => free,
+            _ => &self.rendered,
+        }
+    }
+}
+
+/// The message for one recipient (`reader`: as the access rules see them;
+/// `None` for staff), with its unsubscribe link and headers.
 pub fn message_for(
     state: &AppState,
     prepared: &Prepared,
+    reader: Option<masthead_domain::access::Reader>,
     to: &str,
     unsubscribe: Option<&str>,
 ) -> Result<Message, String> {
+    let rendered = prepared.for_reader(reader);
     let to: Mailbox = to
         .parse()
         .map_err(|e| format!("not a usable address: {e}"))?;
@@ -272,11 +295,11 @@ pub fn message_for(
         // A test send: the link leads to the account page.
         None => (format!("{base}/account/"), String::new()),
     };
-    let (html, text) = prepared.rendered.personal(&url);
+    let (html, text) = rendered.personal(&url);
     let mut b = Message::builder()
         .from(prepared.from.clone())
         .to(to)
-        .subject(prepared.rendered.subject.clone())
+        .subject(rendered.subject.clone())
         .raw_header(HeaderValue::new(
             HeaderName::new_from_ascii_str("List-Id"),
             prepared.list_id.clone(),
@@ -543,7 +566,7 @@ async fn deliver(
         }
     };
     let token = unsubscribe_token(secret, r.member_id, prepared.newsletter.id);
-    let message = match message_for(state, prepared, &r.email, Some(&token)) {
+    let message = match message_for(state, prepared, Some(r.reader), &r.email, Some(&token)) {
         Ok(m) => m,
         Err(e) => {
             return RecipientOutcome::Failed {

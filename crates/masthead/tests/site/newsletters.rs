@@ -525,3 +525,100 @@ async fn a_temporary_refusal_is_retried_then_delivered() {
         "each once"
     );
 }
+
+#[tokio::test]
+async fn a_story_for_paying_members_reaches_the_others_as_its_free_part() {
+    let smtp = SmtpSink::start();
+    let dir = TempDir::new("newsletters-paid");
+    let s = start_with_mail(&dir.0, &smtp);
+    let (cookie, csrf) = signed_in(&s, "paid-ed@courier.example", "editor").await;
+    let (post, _) = publish_post(
+        &s,
+        &cookie,
+        &csrf,
+        "article",
+        "The port's ledger",
+        &[
+            ("slug", "port-ledger"),
+            ("visibility", "paid"),
+            (
+                "body",
+                "What the ledger shows, in short.\n\n<!--members-only-->\n\nThe figures line by line, for paying readers.",
+            ),
+        ],
+    )
+    .await;
+    let (newsletter, ids) =
+        subscribed_members(&dir.0, &["free@reader.example", "paying@reader.example"]).await;
+    // The second reader is comped to a paid tier: they read as paying.
+    let store = open_store(&dir.0).await;
+    let gold = store
+        .create_tier(masthead_store::TierInput {
+            name: "Gold".into(),
+            slug: "gold".into(),
+            description: String::new(),
+            kind: "paid".into(),
+            active: true,
+            visibility: "public".into(),
+            currency: Some("usd".into()),
+            monthly_price: Some(500),
+            yearly_price: None,
+            trial_days: 0,
+            welcome_page_url: None,
+            benefits: Vec::new(),
+        })
+        .await
+        .expect("tier");
+    store
+        .give_comp(ids[1], gold, None, None)
+        .await
+        .expect("store")
+        .expect("comp");
+    drop(store);
+
+    let res = send_form(
+        &s,
+        &cookie,
+        &csrf,
+        post,
+        &[
+            ("action", "send"),
+            ("newsletter", &newsletter.to_string()),
+            ("segment", "all"),
+        ],
+    )
+    .await;
+    assert_eq!(res.status().as_u16(), 303);
+    let send_path = res.headers()[header::LOCATION]
+        .to_str()
+        .expect("location")
+        .to_owned();
+    finished(&s, &cookie, &send_path).await;
+    let got = by_recipient(&smtp);
+    assert_eq!(got.len(), 2, "{got:?}");
+    let mail_of = |to: &str| {
+        readable(
+            &got.iter()
+                .find(|(r, _)| r == to)
+                .unwrap_or_else(|| panic!("nothing for {to}"))
+                .1,
+        )
+    };
+    let free = mail_of("free@reader.example");
+    assert!(free.contains("What the ledger shows"), "{free}");
+    assert!(
+        !free.contains("line by line"),
+        "the paid part leaked: {free}"
+    );
+    assert!(
+        free.contains("The rest of this story is for paying members"),
+        "{free}"
+    );
+    assert!(free.contains("/port-ledger/"), "{free}");
+    let paying = mail_of("paying@reader.example");
+    assert!(paying.contains("The figures line by line"), "{paying}");
+    assert!(
+        !paying.contains("The rest of this story is for"),
+        "{paying}"
+    );
+}
