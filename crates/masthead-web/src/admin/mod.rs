@@ -19,6 +19,7 @@ use serde::{Deserialize, Serialize};
 pub mod bundle;
 pub mod desk;
 pub mod editor;
+pub mod form;
 pub mod front;
 pub mod integrations;
 pub mod media;

@@ -14,6 +14,7 @@ use masthead_domain::{Action, Slug, permits};
 use masthead_store::{CompGiven, CompRefused, StoreError, Tier, TierInput, now_ms};
 use serde::Serialize;
 
+use super::form::DeskForm;
 use super::{Link, Staff, StaffView, message, page, unavailable};
 use crate::state::AppState;
 
@@ -144,32 +145,6 @@ pub fn tier_input(f: &TierFields, currency: &str) -> Result<TierInput, String> {
     })
 }
 
-/// The desk's form as posted: every field a string, and several `benefit`s.
-struct Form(Vec<(String, String)>);
-
-impl Form {
-    fn read(staff: &Staff, body: &[u8]) -> Result<Form, Box<Response>> {
-        let f = Form(
-            form_urlencoded::parse(body)
-                .map(|(k, v)| (k.into_owned(), v.into_owned()))
-                .collect(),
-        );
-        staff.check_csrf(f.get("csrf"))?;
-        Ok(f)
-    }
-
-    fn get(&self, key: &str) -> &str {
-        self.0
-            .iter()
-            .find(|(k, _)| k == key)
-            .map_or("", |(_, v)| v.as_str())
-    }
-
-    fn has(&self, key: &str) -> bool {
-        self.0.iter().any(|(k, _)| k == key)
-    }
-}
-
 /// What the form shows: typed text kept as typed when it is sent back with
 /// an error.
 #[derive(Debug, Clone, Default, Serialize)]
@@ -212,7 +187,7 @@ impl FormView {
         }
     }
 
-    fn read(f: &Form, kind: &str, active: bool) -> FormView {
+    fn read(f: &DeskForm, kind: &str, active: bool) -> FormView {
         FormView {
             name: f.get("name").to_owned(),
             slug: f.get("slug").to_owned(),
@@ -337,7 +312,7 @@ pub async fn list(State(state): State<AppState>, staff: Staff) -> Response {
 
 /// Adds a paid tier (the free tier exists from the start; there is one).
 pub async fn add(State(state): State<AppState>, staff: Staff, body: Bytes) -> Response {
-    let f = match Form::read(&staff, &body) {
+    let f = match DeskForm::read(&staff, &body) {
         Ok(f) => f,
         Err(r) => return *r,
     };
@@ -431,7 +406,7 @@ pub async fn save(
     Path(id): Path<i64>,
     body: Bytes,
 ) -> Response {
-    let f = match Form::read(&staff, &body) {
+    let f = match DeskForm::read(&staff, &body) {
         Ok(f) => f,
         Err(r) => return *r,
     };
@@ -510,7 +485,7 @@ pub async fn save(
 /// paid tier: prices already set (and Stripe's prices made from them) are
 /// in the old currency.
 pub async fn set_currency(State(state): State<AppState>, staff: Staff, body: Bytes) -> Response {
-    let f = match Form::read(&staff, &body) {
+    let f = match DeskForm::read(&staff, &body) {
         Ok(f) => f,
         Err(r) => return *r,
     };
@@ -571,7 +546,7 @@ pub async fn give_comp(
     Path(id): Path<i64>,
     body: Bytes,
 ) -> Response {
-    let f = match Form::read(&staff, &body) {
+    let f = match DeskForm::read(&staff, &body) {
         Ok(f) => f,
         Err(r) => return *r,
     };
@@ -618,7 +593,7 @@ pub async fn end_comp(
     Path(id): Path<i64>,
     body: Bytes,
 ) -> Response {
-    if let Err(r) = Form::read(&staff, &body) {
+    if let Err(r) = DeskForm::read(&staff, &body) {
         return *r;
     }
     if !permits(staff.0.user.role, Action::ManageMembers) {

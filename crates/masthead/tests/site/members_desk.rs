@@ -7,7 +7,7 @@
 use super::*;
 
 /// A server on an empty site (no demo members to count around).
-fn start(dir: &TempDir) -> Server {
+pub(crate) fn start(dir: &TempDir) -> Server {
     Server::start_with_env(&dir.0, &[("MASTHEAD_NO_DEMO", "true")])
 }
 
@@ -28,7 +28,7 @@ fn match_count(html: &str) -> u64 {
         .unwrap_or_else(|| panic!("no count in {html}"))
 }
 
-async fn desk_get(s: &Server, cookie: &str, path: &str) -> (u16, String) {
+pub(crate) async fn desk_get(s: &Server, cookie: &str, path: &str) -> (u16, String) {
     let res = client()
         .get(s.url(path))
         .header(header::COOKIE, cookie)

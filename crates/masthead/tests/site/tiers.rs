@@ -5,6 +5,7 @@
 //! Content and Admin APIs' tiers.
 
 use super::feeds::publish_post;
+use super::members_desk::{desk_get, start};
 use super::*;
 
 /// Three free paragraphs, the marker, then what only paying readers see.
@@ -15,20 +16,6 @@ const PAID_BODY: &str = "The lighthouse keeper retired in May.\n\n\
     Paying readers learn that the successor is her grandson.";
 const FREE_END: &str = "choose a successor.";
 const SECRET: &str = "the successor is her grandson";
-
-fn start(dir: &TempDir) -> Server {
-    Server::start_with_env(&dir.0, &[("MASTHEAD_NO_DEMO", "true")])
-}
-
-async fn desk_get(s: &Server, cookie: &str, path: &str) -> (u16, String) {
-    let res = client()
-        .get(s.url(path))
-        .header(header::COOKIE, cookie)
-        .send()
-        .await
-        .expect("get");
-    (res.status().as_u16(), res.text().await.expect("body"))
-}
 
 /// A desk form; the status and the `Location` (or the page, when there is none).
 async fn desk_post(s: &Server, cookie: &str, path: &str, form: &[(&str, &str)]) -> (u16, String) {
