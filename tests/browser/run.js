@@ -192,6 +192,36 @@ function adminToken(key) {
   return `${head}.${sig}`;
 }
 
+// A real, stateful Stripe-API server (localstripe, with the recording
+// Checkout/portal stand-ins and the event signer of the Rust suite's fixture),
+// which the server is pointed at; tests/browser/stripe.js drives it.
+const stripe = {
+  child: null, port: 0, base: '',
+  key: 'sk_test_browsersuite0123456789',
+  webhookSecret: 'whsec_browsersuite0123456789abcdef',
+};
+
+async function startStripe() {
+  stripe.port = await freePort();
+  stripe.base = `http://127.0.0.1:${stripe.port}`;
+  const script = path.join(HERE, '..', '..', 'crates', 'masthead', 'tests', 'fixtures', 'stripe_server.py');
+  const child = spawn(PYTHON, [script, '--port', String(stripe.port)], { stdio: ['ignore', 'ignore', 'pipe'] });
+  stripe.child = child;
+  let err = '';
+  child.stderr.on('data', (c) => { err = (err + c.toString()).slice(-4000); });
+  const deadline = Date.now() + 30_000;
+  for (;;) {
+    if (child.exitCode !== null) throw new Error(`the Stripe-API server exited (are localstripe and stripe installed for ${PYTHON}?): ${err}`);
+    const up = await new Promise((resolve) => {
+      const sock = net.connect(stripe.port, '127.0.0.1', () => { sock.end(); resolve(true); });
+      sock.on('error', () => resolve(false));
+    });
+    if (up) return;
+    if (Date.now() > deadline) throw new Error(`the Stripe-API server did not start within 30 s: ${err}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
 async function startServer() {
   if (!fs.existsSync(BIN)) {
     throw new Error(`server binary ${BIN} not found (build it with \`cargo build\` or set MASTHEAD_BIN)`);
@@ -200,11 +230,18 @@ async function startServer() {
   server.port = await freePort();
   server.base = `http://127.0.0.1:${server.port}`;
   await startSmtp();
+  await startStripe();
   const args = ['--data-dir', server.dataDir, 'serve', '--addr', `127.0.0.1:${server.port}`,
     '--smtp-url', `smtp://127.0.0.1:${smtp.port}`, '--mail-from', 'The Aldren Courier <members@courier.example>'];
   if (process.env.MASTHEAD_TEST_THEME_DIR) args.push('--theme-dir', process.env.MASTHEAD_TEST_THEME_DIR);
   const child = spawn(BIN, args, {
-    env: childEnv(), stdio: ['ignore', 'pipe', 'pipe'],
+    env: {
+      ...childEnv(),
+      MASTHEAD_STRIPE_API_BASE: stripe.base,
+      MASTHEAD_STRIPE_SECRET_KEY: stripe.key,
+      MASTHEAD_STRIPE_WEBHOOK_SECRET: stripe.webhookSecret,
+    },
+    stdio: ['ignore', 'pipe', 'pipe'],
   });
   server.child = child;
   server.exit = new Promise((resolve) => child.on('exit', (code, signal) => resolve({ code, signal })));
@@ -959,6 +996,14 @@ require('./editor.js')({
   DESKTOP,
 });
 
+// Paid memberships: Subscribe → Checkout → signed events → the paid story.
+require('./stripe.js')({
+  test, assert, assertEq, Failure, unique, server, stripe, runCli, openPage, goto, closeQuietly,
+  nextMail, linkAndCode, adminToken,
+  browser: () => browser,
+  DESKTOP,
+});
+
 test('No console errors or uncaught page errors during the tests', async () => {
   assert(consoleProblems.length === 0, `${consoleProblems.length} console/page error(s)`, consoleProblems.slice(0, 60));
 });
@@ -983,12 +1028,14 @@ async function cleanup() {
   await closeQuietly(mainCtx);
   const exit = await stopServer();
   if (smtp.child) { smtp.child.kill('SIGTERM'); smtp.child = null; }
+  if (stripe.child) { stripe.child.kill('SIGTERM'); stripe.child = null; }
   removeTempDirs();
   return exit;
 }
 function emergencyCleanup() {
   if (server.child) { try { server.child.kill('SIGKILL'); } catch (_) { /* gone */ } }
   if (smtp.child) { try { smtp.child.kill('SIGKILL'); } catch (_) { /* gone */ } smtp.child = null; }
+  if (stripe.child) { try { stripe.child.kill('SIGKILL'); } catch (_) { /* gone */ } stripe.child = null; }
   removeTempDirs();
 }
 process.on('exit', emergencyCleanup);

@@ -15,6 +15,23 @@ const CSP: &str = "default-src 'self'; img-src 'self' data:; media-src 'self'; \
     frame-src https://www.youtube-nocookie.com https://player.vimeo.com; \
     base-uri 'self'; form-action 'self'; frame-ancestors 'self'; object-src 'none'";
 
+/// The pages whose forms send the reader on to Stripe (Checkout, the
+/// billing portal): the form posts here and the answer redirects there,
+/// and browsers check `form-action` against every redirect of a form's
+/// submission. Only Stripe's two hosts are added.
+const PAYMENT_CSP: &str = "default-src 'self'; img-src 'self' data:; media-src 'self'; \
+    style-src 'self' 'unsafe-inline'; script-src 'self'; connect-src 'self'; \
+    frame-src https://www.youtube-nocookie.com https://player.vimeo.com; \
+    base-uri 'self'; form-action 'self' https://checkout.stripe.com https://billing.stripe.com; \
+    frame-ancestors 'self'; object-src 'none'";
+
+/// Paths of the pages that hold payment forms (see [`PAYMENT_CSP`]).
+fn holds_payment_forms(path: &str) -> bool {
+    ["/subscribe/", "/account/", "/support/"]
+        .iter()
+        .any(|p| path.starts_with(p))
+}
+
 /// Uploaded and demo media (SVG included) can never run script, load
 /// anything or be framed by another site.
 const CONTENT_CSP: &str =
@@ -91,7 +108,14 @@ pub async fn guard(State(state): State<AppState>, req: Request, next: Next) -> R
         return res;
     }
     let is_content = req.uri().path().starts_with("/content/");
+    let payment = holds_payment_forms(req.uri().path());
     let mut res = next.run(req).await;
+    if payment && !res.headers().contains_key(header::CONTENT_SECURITY_POLICY) {
+        res.headers_mut().insert(
+            header::CONTENT_SECURITY_POLICY,
+            HeaderValue::from_static(PAYMENT_CSP),
+        );
+    }
     add_headers(
         res.headers_mut(),
         is_content,
@@ -144,6 +168,24 @@ mod tests {
             h.insert(*k, HeaderValue::from_static(v));
         }
         h
+    }
+
+    #[test]
+    fn only_payment_pages_may_send_forms_on_to_stripe() {
+        assert!(holds_payment_forms("/subscribe/"));
+        assert!(holds_payment_forms("/account/"));
+        assert!(holds_payment_forms("/support/thanks/"));
+        assert!(!holds_payment_forms("/join/"));
+        assert!(!holds_payment_forms("/admin/settings"));
+        assert!(!CSP.contains("stripe"));
+        assert_eq!(
+            PAYMENT_CSP.replace(
+                " https://checkout.stripe.com https://billing.stripe.com",
+                ""
+            ),
+            CSP,
+            "the payment pages' policy differs only in form-action"
+        );
     }
 
     #[test]

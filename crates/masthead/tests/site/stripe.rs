@@ -300,7 +300,7 @@ async fn subscriptions_in_stripe_drive_members_through_signed_webhooks() {
     assert_eq!(res.status().as_u16(), 303);
     let to = res.headers()[header::LOCATION].to_str().expect("location");
     assert!(
-        to.starts_with("https://billing.stripe.test/p/session/"),
+        to.starts_with("https://billing.stripe.com/p/session/"),
         "{to}"
     );
     // Without the session's CSRF token: refused, no session made.
@@ -640,7 +640,7 @@ async fn subscribing_goes_to_checkout_with_stripes_parameters_and_the_webhook_gr
     assert_eq!(res.status().as_u16(), 303);
     assert_eq!(
         res.headers()[header::LOCATION],
-        "https://checkout.stripe.test/c/pay/cs_test_0001"
+        "https://checkout.stripe.com/c/pay/cs_test_0001"
     );
 
     // A member: named, with their address; their form needs its token.
