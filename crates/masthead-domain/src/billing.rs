@@ -6,8 +6,8 @@
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
 
-/// How long a `past_due` subscription keeps its access after the period
-/// it paid for ended: Stripe retries a failed renewal over the following
+/// How long a `past_due` subscription keeps its access after the renewal
+/// that failed was due: Stripe retries a failed renewal over the following
 /// days (Smart Retries), and a reader whose card expired should not lose
 /// the story they are reading on the first refusal. After this, a lapsed
 /// member sees the teaser again even if Stripe still says `past_due`.
@@ -16,19 +16,34 @@ pub const PAST_DUE_GRACE_MS: i64 = 7 * 86_400_000;
 /// How old a webhook's signed timestamp may be (Stripe's libraries' default).
 pub const SIGNATURE_TOLERANCE_S: i64 = 300;
 
-/// Whether a subscription in Stripe's `status`, paid up to
-/// `current_period_end_ms`, gives access at `now_ms`: `active` and
-/// `trialing` do; `past_due` does for [`PAST_DUE_GRACE_MS`] after the period
-/// end; every other status (`incomplete`, `incomplete_expired`, `canceled`,
-/// `unpaid`, `paused`, or one Stripe adds later) does not.
-pub fn grants_access(status: &str, current_period_end_ms: Option<i64>, now_ms: i64) -> bool {
+/// Whether a subscription in Stripe's `status` gives access at `now_ms`:
+/// `active` and `trialing` do; `past_due` does for [`PAST_DUE_GRACE_MS`]
+/// after the failed renewal was due; every other status (`incomplete`,
+/// `incomplete_expired`, `canceled`, `unpaid`, `paused`, or one Stripe adds
+/// later) does not.
+///
+/// A renewal moves the subscription into its new period before it is paid,
+/// so a `past_due` subscription's renewal was due at the start of its
+/// current period (`period_start_ms`). A mirror written before the start
+/// was recorded has only the end: the grace then counts from it.
+pub fn grants_access(
+    status: &str,
+    period_start_ms: Option<i64>,
+    period_end_ms: Option<i64>,
+    now_ms: i64,
+) -> bool {
     match status {
         "active" | "trialing" => true,
-        "past_due" => {
-            current_period_end_ms.is_some_and(|end| now_ms <= end.saturating_add(PAST_DUE_GRACE_MS))
-        }
+        "past_due" => renewal_due_ms(period_start_ms, period_end_ms)
+            .is_some_and(|due| now_ms <= due.saturating_add(PAST_DUE_GRACE_MS)),
         _ => false,
     }
+}
+
+/// When a `past_due` subscription's unpaid renewal was due (see
+/// [`grants_access`]).
+pub fn renewal_due_ms(period_start_ms: Option<i64>, period_end_ms: Option<i64>) -> Option<i64> {
+    period_start_ms.or(period_end_ms)
 }
 
 /// A member's status from their subscriptions and any complimentary grant:
@@ -187,12 +202,27 @@ mod tests {
     #[test]
     fn statuses_that_give_access() {
         let now = 100 * DAY;
-        assert!(grants_access("active", Some(now - DAY), now));
-        assert!(grants_access("trialing", None, now));
-        assert!(grants_access("past_due", Some(now - 6 * DAY), now));
-        assert!(grants_access("past_due", Some(now - 7 * DAY), now));
-        assert!(!grants_access("past_due", Some(now - 7 * DAY - 1), now));
-        assert!(!grants_access("past_due", None, now));
+        let (start, end) = (Some(now - DAY), Some(now + 29 * DAY));
+        assert!(grants_access("active", start, end, now));
+        assert!(grants_access("trialing", None, None, now));
+        // A failed renewal: the grace counts from the day it was due (the
+        // period's start), not from the end of the period it would pay for.
+        let due = |d: i64| (Some(now - d), Some(now - d + 30 * DAY));
+        let (s6, e6) = due(6 * DAY);
+        assert!(grants_access("past_due", s6, e6, now));
+        let (s7, e7) = due(7 * DAY);
+        assert!(grants_access("past_due", s7, e7, now));
+        let (s8, e8) = due(7 * DAY + 1);
+        assert!(!grants_access("past_due", s8, e8, now));
+        let (s20, e20) = due(20 * DAY);
+        assert!(
+            !grants_access("past_due", s20, e20, now),
+            "the period's end is weeks away"
+        );
+        // Only an end known (a mirror from before the start was kept).
+        assert!(grants_access("past_due", None, Some(now - 6 * DAY), now));
+        assert!(!grants_access("past_due", None, Some(now - 8 * DAY), now));
+        assert!(!grants_access("past_due", None, None, now));
         for s in [
             "canceled",
             "unpaid",
@@ -201,7 +231,7 @@ mod tests {
             "paused",
             "",
         ] {
-            assert!(!grants_access(s, Some(now + DAY), now), "{s}");
+            assert!(!grants_access(s, start, Some(now + DAY), now), "{s}");
         }
     }
 

@@ -17,6 +17,9 @@ pub struct SubscriptionState {
     /// Stripe's status: active, trialing, past_due, canceled, unpaid, …
     pub status: String,
     pub cancel_at_period_end: bool,
+    /// The period it is in: a renewal starts a new one before it is paid,
+    /// so a `past_due` subscription's unpaid renewal was due at its start.
+    pub current_period_start_ms: Option<i64>,
     pub current_period_end_ms: Option<i64>,
     pub trial_end_ms: Option<i64>,
     /// Per period, in the currency's minor unit.
@@ -40,12 +43,33 @@ pub struct StripeSubscription {
     pub tier_id: Option<i64>,
     pub status: String,
     pub cancel_at_period_end: bool,
+    pub current_period_start_ms: Option<i64>,
     pub current_period_end_ms: Option<i64>,
     pub trial_end_ms: Option<i64>,
     pub amount: i64,
     pub currency: String,
     pub cadence: String,
     pub updated_ms: i64,
+}
+
+impl StripeSubscription {
+    /// The state it was mirrored from (to compare with a new one).
+    pub fn state(&self) -> SubscriptionState {
+        SubscriptionState {
+            subscription_id: self.subscription_id.clone(),
+            customer_id: self.customer_id.clone(),
+            price_id: self.price_id.clone(),
+            product_id: self.product_id.clone(),
+            status: self.status.clone(),
+            cancel_at_period_end: self.cancel_at_period_end,
+            current_period_start_ms: self.current_period_start_ms,
+            current_period_end_ms: self.current_period_end_ms,
+            trial_end_ms: self.trial_end_ms,
+            amount: self.amount,
+            currency: self.currency.clone(),
+            cadence: self.cadence.clone(),
+        }
+    }
 }
 
 /// What mirroring a subscription did.
@@ -63,6 +87,9 @@ pub enum SubscriptionSynced {
     },
     /// The customer is no member's: the subscription is kept, unlinked.
     UnknownCustomer,
+    /// A fetch of the subscription that began later was mirrored first:
+    /// this one's state may be older, so nothing was written.
+    Outdated,
 }
 
 /// Linking a Stripe customer to a member.
@@ -110,4 +137,25 @@ pub struct MemberBilling {
     pub customer_id: Option<String>,
     /// Newest first.
     pub subscriptions: Vec<StripeSubscription>,
+}
+
+/// A donation received (issue 11, item 5): one payment, one-off or one
+/// month of a monthly gift. Amounts in the currency's minor unit.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewDonation {
+    /// `one_off` or `monthly`.
+    pub kind: String,
+    pub amount: i64,
+    /// Lowercase ISO 4217.
+    pub currency: String,
+    pub member_id: Option<i64>,
+    pub email: String,
+    pub name: String,
+    /// The payment intent's id (one-off) or the invoice's (monthly): a
+    /// repeat of the same payment records nothing.
+    pub stripe_ref: String,
+    pub stripe_session_id: Option<String>,
+    pub stripe_subscription_id: Option<String>,
+    pub stripe_customer_id: Option<String>,
+    pub created_ms: i64,
 }

@@ -231,6 +231,10 @@ pub struct DeskMember {
     pub tier_id: Option<i64>,
     /// When complimentary access ends.
     pub comp_expires_ms: Option<i64>,
+    /// The tier of a complimentary grant (`None`: no comp). A paying
+    /// member's comp waits behind their subscription and takes over when
+    /// it ends.
+    pub comp_tier_id: Option<i64>,
     /// Bouncing: a mail server refused a message for good.
     pub email_disabled: bool,
     pub created_ms: i64,
@@ -248,8 +252,16 @@ impl DeskMember {
             self.status = settled.to_owned();
             self.tier_id = None;
             self.comp_expires_ms = None;
+            self.comp_tier_id = None;
         }
         self
+    }
+
+    /// Whether a complimentary grant is in force at `now_ms` (given to a
+    /// comped member, or waiting behind a paying member's subscription).
+    pub fn has_comp(&self, now_ms: i64) -> bool {
+        self.comp_tier_id.is_some() && self.comp_expires_ms.is_none_or(|end| end > now_ms)
+            || self.status == masthead_domain::access::COMPED
     }
 }
 

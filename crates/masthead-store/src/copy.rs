@@ -74,6 +74,7 @@ pub(crate) const TABLES: &[(&str, Treatment)] = &[
     ("stripe_subscriptions", Copied),
     // Kept so that Stripe's repeats of events already handled stay ignored.
     ("stripe_events", Copied),
+    ("donations", Copied),
     (
         "staff_sessions",
         Dropped("signed-in desk sessions: staff sign in again on the new database"),

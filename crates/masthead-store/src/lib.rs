@@ -9,6 +9,7 @@
 //! come from `masthead-model` and are re-exported here.
 
 mod copy;
+mod donations;
 pub mod error;
 mod lease;
 mod memberships;

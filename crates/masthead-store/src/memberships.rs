@@ -105,10 +105,47 @@ pub(crate) fn comp_refused(paid_tier: bool, until: Option<i64>, now: i64) -> Opt
     }
 }
 
-/// What giving a comp does to a member of `status`: a paying member keeps
-/// their subscription (paid wins over comped), anyone else is comped.
-pub(crate) fn comp_outcome(status: &str, comp_expires_ms: Option<i64>, now: i64) -> CompGiven {
-    if settled_status(status, comp_expires_ms, now) == PAID {
+/// A member's standing as the comp and payment rules read it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Standing {
+    pub status: String,
+    pub tier_id: Option<i64>,
+    pub comp_expires_ms: Option<i64>,
+    /// The tier of a complimentary grant; `None`: no comp (but see
+    /// [`Standing::comp`] for comped members from before it was kept).
+    pub comp_tier_id: Option<i64>,
+}
+
+/// A complimentary grant: its tier and its end (`None`: no end).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Comp {
+    pub tier_id: Option<i64>,
+    pub until: Option<i64>,
+}
+
+impl Standing {
+    /// The member's complimentary grant in force at `now`, if any: the one
+    /// recorded with its tier, or (for a member comped before grants were
+    /// kept apart, or by an import) their comped status and tier.
+    pub(crate) fn comp(&self, now: i64) -> Option<Comp> {
+        let tier_id = match (self.comp_tier_id, self.status.as_str()) {
+            (Some(t), _) => Some(t),
+            (None, COMPED) => self.tier_id,
+            (None, _) => return None,
+        };
+        let comp = Comp {
+            tier_id,
+            until: self.comp_expires_ms,
+        };
+        comp.until.is_none_or(|end| end > now).then_some(comp)
+    }
+}
+
+/// What giving a comp does to a member: a paying member keeps their
+/// subscription (paid wins over comped) and the comp waits behind it;
+/// anyone else is comped at once.
+pub(crate) fn comp_outcome(standing: &Standing, now: i64) -> CompGiven {
+    if settled_status(&standing.status, standing.comp_expires_ms, now) == PAID {
         CompGiven::Recorded
     } else {
         CompGiven::Comped
@@ -123,10 +160,11 @@ pub(crate) enum Ending {
     FollowUp,
 }
 
-pub(crate) fn comp_to_end(status: &str, comp_expires_ms: Option<i64>, now: i64) -> Option<Ending> {
-    match settled_status(status, comp_expires_ms, now) {
+pub(crate) fn comp_to_end(standing: &Standing, now: i64) -> Option<Ending> {
+    standing.comp(now)?;
+    match settled_status(&standing.status, standing.comp_expires_ms, now) {
         COMPED => Some(Ending::Comp),
-        PAID if comp_expires_ms.is_some_and(|e| e > now) => Some(Ending::FollowUp),
+        PAID => Some(Ending::FollowUp),
         _ => None,
     }
 }
@@ -320,15 +358,28 @@ mod tests {
         assert!(checked(&archived, "paid").is_ok());
     }
 
+    fn standing(status: &str, comp_tier: Option<i64>, until: Option<i64>) -> Standing {
+        Standing {
+            status: status.into(),
+            tier_id: Some(7),
+            comp_expires_ms: until,
+            comp_tier_id: comp_tier,
+        }
+    }
+
     #[test]
     fn comps_follow_the_status_rules() {
-        assert!(matches!(comp_outcome("free", None, 10), CompGiven::Comped));
+        let free = Standing {
+            tier_id: None,
+            ..standing("free", None, None)
+        };
+        assert!(matches!(comp_outcome(&free, 10), CompGiven::Comped));
         assert!(matches!(
-            comp_outcome("comped", Some(5), 10),
+            comp_outcome(&standing("comped", Some(7), Some(5)), 10),
             CompGiven::Comped
         ));
         assert!(matches!(
-            comp_outcome("paid", None, 10),
+            comp_outcome(&standing("paid", None, None), 10),
             CompGiven::Recorded
         ));
         assert_eq!(
@@ -341,15 +392,49 @@ mod tests {
         );
         assert_eq!(comp_refused(true, Some(11), 10), None);
         assert!(matches!(
-            comp_to_end("comped", None, 10),
+            comp_to_end(&standing("comped", Some(7), None), 10),
             Some(Ending::Comp)
         ));
-        assert!(comp_to_end("comped", Some(9), 10).is_none());
+        // Comped before grants were kept apart: the status is the grant.
         assert!(matches!(
-            comp_to_end("paid", Some(11), 10),
+            comp_to_end(&standing("comped", None, None), 10),
+            Some(Ending::Comp)
+        ));
+        assert!(comp_to_end(&standing("comped", Some(7), Some(9)), 10).is_none());
+        assert!(matches!(
+            comp_to_end(&standing("paid", Some(7), Some(11)), 10),
             Some(Ending::FollowUp)
         ));
-        assert!(comp_to_end("paid", None, 10).is_none());
-        assert!(comp_to_end("free", None, 10).is_none());
+        // A paying member's comp with no end waits behind the subscription.
+        assert!(matches!(
+            comp_to_end(&standing("paid", Some(7), None), 10),
+            Some(Ending::FollowUp)
+        ));
+        assert!(comp_to_end(&standing("paid", None, None), 10).is_none());
+        assert!(comp_to_end(&free, 10).is_none());
+    }
+
+    #[test]
+    fn a_grant_has_its_own_tier_and_end() {
+        let paying = Standing {
+            comp_tier_id: Some(3),
+            ..standing("paid", None, None)
+        };
+        assert_eq!(
+            paying.comp(10),
+            Some(Comp {
+                tier_id: Some(3),
+                until: None
+            })
+        );
+        assert_eq!(standing("paid", Some(3), Some(10)).comp(10), None);
+        assert_eq!(
+            standing("comped", None, Some(11)).comp(10),
+            Some(Comp {
+                tier_id: Some(7),
+                until: Some(11)
+            })
+        );
+        assert_eq!(standing("free", None, None).comp(10), None);
     }
 }

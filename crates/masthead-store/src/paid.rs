@@ -6,6 +6,7 @@
 
 use masthead_domain::billing::{grants_access, member_status};
 
+use crate::memberships::Standing;
 use crate::*;
 use crate::{postgres, sqlite};
 
@@ -13,6 +14,7 @@ use crate::{postgres, sqlite};
 #[derive(Debug, Clone)]
 pub(crate) struct SubscriptionLine {
     pub status: String,
+    pub current_period_start_ms: Option<i64>,
     pub current_period_end_ms: Option<i64>,
     pub tier_id: Option<i64>,
 }
@@ -26,37 +28,36 @@ pub(crate) struct Settled {
 
 /// The member's status from all their subscriptions: `paid` (with the tier
 /// of the live subscription paid furthest ahead) while one gives access;
-/// otherwise `comped` while a complimentary grant lasts (keeping the
-/// member's tier), else `free` (no tier).
+/// otherwise `comped` while a complimentary grant lasts (with the grant's
+/// tier), else `free` (no tier).
 pub(crate) fn settle(
     subscriptions: &[SubscriptionLine],
-    current_tier: Option<i64>,
-    comp_expires_ms: Option<i64>,
+    standing: &Standing,
     now_ms: i64,
 ) -> Settled {
     let live = subscriptions
         .iter()
-        .filter(|s| grants_access(&s.status, s.current_period_end_ms, now_ms))
+        .filter(|s| {
+            grants_access(
+                &s.status,
+                s.current_period_start_ms,
+                s.current_period_end_ms,
+                now_ms,
+            )
+        })
         .max_by_key(|s| s.current_period_end_ms.unwrap_or(i64::MAX));
-    let status = member_status(live.is_some(), comp_expires_ms, now_ms);
-    let tier_id = match (status, live) {
-        ("paid", Some(s)) => s.tier_id.or(current_tier),
-        ("comped", _) => current_tier,
+    let comp = standing.comp(now_ms);
+    let status = member_status(
+        live.is_some(),
+        comp.map(|c| c.until.unwrap_or(i64::MAX)),
+        now_ms,
+    );
+    let tier_id = match (status, live, comp) {
+        ("paid", Some(s), _) => s.tier_id.or(standing.tier_id),
+        ("comped", _, Some(c)) => c.tier_id,
         _ => None,
     };
     Settled { status, tier_id }
-}
-
-/// Until when a member's complimentary access lasts, for [`settle`]: the
-/// recorded end; or, for a comped member with no end date, for ever. (A
-/// paying member's comp with no end date is not recorded apart from their
-/// subscription: see the tiers' `give_comp`.)
-pub(crate) fn comp_until(status: &str, comp_expires_ms: Option<i64>) -> Option<i64> {
-    match (status, comp_expires_ms) {
-        (_, Some(end)) => Some(end),
-        ("comped", None) => Some(i64::MAX),
-        _ => None,
-    }
 }
 
 /// Currencies without a minor unit (Stripe's list of zero-decimal ones).
@@ -151,15 +152,19 @@ impl Store {
         billing_read!(self, stripe_customer_member(&customer_id))
     }
 
-    /// Mirrors a subscription as Stripe described it and settles its
-    /// member's status and tier (one transaction). Writes history lines for
-    /// what changed; a repeat of the same state changes nothing.
+    /// Mirrors a subscription as Stripe described it to a fetch that began
+    /// at `fetched_ms`, and settles its member's status and tier (one
+    /// transaction). Writes history lines for what changed; a repeat of the
+    /// same state changes nothing. If a fetch that began later was mirrored
+    /// first, nothing is written ([`SubscriptionSynced::Outdated`]): of two
+    /// webhooks handled at once, the older view of Stripe never wins.
     pub async fn sync_subscription(
         &self,
         state: SubscriptionState,
+        fetched_ms: i64,
         now_ms: i64,
     ) -> StoreResult<SubscriptionSynced> {
-        billing_write!(self, sync_subscription(&state, now_ms))
+        billing_write!(self, sync_subscription(&state, fetched_ms, now_ms))
     }
 
     /// Settles every paying member whose subscriptions no longer give access
@@ -225,21 +230,31 @@ mod tests {
     fn line(status: &str, end: Option<i64>, tier: Option<i64>) -> SubscriptionLine {
         SubscriptionLine {
             status: status.into(),
+            current_period_start_ms: end.map(|e| e - 30 * 86_400_000),
             current_period_end_ms: end,
             tier_id: tier,
         }
     }
 
+    fn standing(status: &str, tier: Option<i64>, comp: Option<(i64, Option<i64>)>) -> Standing {
+        Standing {
+            status: status.into(),
+            tier_id: tier,
+            comp_tier_id: comp.map(|c| c.0),
+            comp_expires_ms: comp.and_then(|c| c.1),
+        }
+    }
+
     #[test]
     fn the_live_subscription_paid_furthest_ahead_sets_the_tier() {
-        let now = 1_000_000_000;
+        let now = 1_000_000_000_000;
         let subs = [
             line("canceled", Some(now + 9_000), Some(1)),
             line("active", Some(now + 100), Some(2)),
             line("trialing", Some(now + 500), Some(3)),
         ];
         assert_eq!(
-            settle(&subs, None, None, now),
+            settle(&subs, &standing("free", None, None), now),
             Settled {
                 status: "paid",
                 tier_id: Some(3)
@@ -248,14 +263,22 @@ mod tests {
         // Nothing live: a comp keeps its tier, else free with none.
         let ended = [line("canceled", Some(now + 9_000), Some(1))];
         assert_eq!(
-            settle(&ended, Some(4), Some(now + 1), now),
+            settle(
+                &ended,
+                &standing("comped", Some(4), Some((4, Some(now + 1)))),
+                now
+            ),
             Settled {
                 status: "comped",
                 tier_id: Some(4)
             }
         );
         assert_eq!(
-            settle(&ended, Some(4), Some(now), now),
+            settle(
+                &ended,
+                &standing("comped", Some(4), Some((4, Some(now)))),
+                now
+            ),
             Settled {
                 status: "free",
                 tier_id: None
@@ -263,9 +286,55 @@ mod tests {
         );
         // A price Masthead does not know keeps the member's tier.
         assert_eq!(
-            settle(&[line("active", Some(now), None)], Some(5), None, now).tier_id,
+            settle(
+                &[line("active", Some(now), None)],
+                &standing("paid", Some(5), None),
+                now
+            )
+            .tier_id,
             Some(5)
         );
+    }
+
+    #[test]
+    fn a_paying_members_comp_takes_over_when_the_subscription_ends() {
+        let now = 1_000_000_000_000;
+        // Paying on tier 2, given tier 6 with no end date.
+        let member = standing("paid", Some(2), Some((6, None)));
+        let live = [line("active", Some(now + 100), Some(2))];
+        assert_eq!(
+            settle(&live, &member, now),
+            Settled {
+                status: "paid",
+                tier_id: Some(2)
+            }
+        );
+        let ended = [line("canceled", Some(now - 100), Some(2))];
+        assert_eq!(
+            settle(&ended, &member, now),
+            Settled {
+                status: "comped",
+                tier_id: Some(6)
+            }
+        );
+        // With an end date that passed, they are free.
+        let lapsed = standing("paid", Some(2), Some((6, Some(now - 1))));
+        assert_eq!(settle(&ended, &lapsed, now).status, "free");
+    }
+
+    #[test]
+    fn a_failed_renewal_keeps_access_for_a_week_from_when_it_was_due() {
+        let day = 86_400_000;
+        let now = 1_000_000_000_000;
+        let member = standing("paid", Some(2), None);
+        let due = |d: i64| SubscriptionLine {
+            status: "past_due".into(),
+            current_period_start_ms: Some(now - d * day),
+            current_period_end_ms: Some(now - d * day + 30 * day),
+            tier_id: Some(2),
+        };
+        assert_eq!(settle(&[due(3)], &member, now).status, "paid");
+        assert_eq!(settle(&[due(8)], &member, now).status, "free");
     }
 
     #[test]

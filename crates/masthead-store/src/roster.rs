@@ -23,7 +23,7 @@ pub(crate) struct Where {
 /// The columns every list query reads, in `DeskMember` order (labels and
 /// newsletters are read apart).
 pub(crate) const LIST_COLUMNS: &str = "m.id, m.email, m.name, m.status, m.source, m.note, \
-     m.email_disabled, m.created_at, m.tier_id, m.comp_expires_at";
+     m.email_disabled, m.created_at, m.tier_id, m.comp_expires_at, m.comp_tier_id";
 
 /// Most members one page may hold.
 pub(crate) const MAX_PAGE: u32 = 500;

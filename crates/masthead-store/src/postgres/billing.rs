@@ -7,7 +7,7 @@
 use deadpool_postgres::GenericClient;
 use tokio_postgres::Row;
 
-use super::sql::{exec, map, row_one, row_opt, rows};
+use super::sql::{exec, map, row_opt, rows};
 use super::write::PgWriter;
 use crate::error::StoreResult;
 use crate::model::ChangeTopic;
@@ -17,9 +17,13 @@ use masthead_model::billing::*;
 
 const EVENTS_KEPT_MS: i64 = 30 * 86_400_000;
 
+/// The first key of the advisory locks that serialise syncs of one
+/// subscription ("ST"); the second is a hash of its id.
+const SUBSCRIPTION_LOCK_CLASS: i32 = 0x5354;
+
 const SUBSCRIPTION_COLUMNS: &str = "subscription_id, customer_id, member_id, stripe_price_id, \
      stripe_product_id, tier_id, status, cancel_at_period_end, current_period_end, trial_end_at, \
-     amount, currency, cadence, updated_at";
+     amount, currency, cadence, updated_at, current_period_start";
 
 fn subscription_from_row(r: &Row) -> StoreResult<StripeSubscription> {
     Ok(StripeSubscription {
@@ -37,23 +41,8 @@ fn subscription_from_row(r: &Row) -> StoreResult<StripeSubscription> {
         currency: r.try_get(11)?,
         cadence: r.try_get(12)?,
         updated_ms: r.try_get(13)?,
+        current_period_start_ms: r.try_get(14)?,
     })
-}
-
-fn state_of(s: &StripeSubscription) -> SubscriptionState {
-    SubscriptionState {
-        subscription_id: s.subscription_id.clone(),
-        customer_id: s.customer_id.clone(),
-        price_id: s.price_id.clone(),
-        product_id: s.product_id.clone(),
-        status: s.status.clone(),
-        cancel_at_period_end: s.cancel_at_period_end,
-        current_period_end_ms: s.current_period_end_ms,
-        trial_end_ms: s.trial_end_ms,
-        amount: s.amount,
-        currency: s.currency.clone(),
-        cadence: s.cadence.clone(),
-    }
 }
 
 fn price_from_row(r: &Row) -> StoreResult<StripePrice> {
@@ -297,30 +286,52 @@ impl PgWriter<'_> {
         .transpose()
     }
 
+    /// Mirrors `s`, fetched by a fetch that began at `fetched`, unless a
+    /// fetch that began later was mirrored already. Syncs of one
+    /// subscription take turns (a transaction-scoped advisory lock on its
+    /// id, which also covers a first insert, where there is no row to lock
+    /// yet), so the check and the write cannot be split by another instance.
     pub async fn sync_subscription(
         &self,
         s: &SubscriptionState,
+        fetched: i64,
         now: i64,
     ) -> StoreResult<SubscriptionSynced> {
+        exec(
+            self.tx(),
+            "SELECT pg_advisory_xact_lock($1, hashtext($2))",
+            &[&SUBSCRIPTION_LOCK_CLASS, &s.subscription_id],
+        )
+        .await?;
         let before = row_opt(
             self.tx(),
             &format!(
-                "SELECT {SUBSCRIPTION_COLUMNS} FROM stripe_subscriptions
+                "SELECT {SUBSCRIPTION_COLUMNS}, fetched_at FROM stripe_subscriptions
                  WHERE subscription_id = $1 FOR UPDATE"
             ),
             &[&s.subscription_id],
         )
         .await?
-        .map(|r| subscription_from_row(&r))
+        .map(|r| {
+            Ok::<_, crate::error::StoreError>((
+                subscription_from_row(&r)?,
+                r.try_get::<_, i64>(15)?,
+            ))
+        })
         .transpose()?;
+        if before.as_ref().is_some_and(|(_, at)| *at > fetched) {
+            return Ok(SubscriptionSynced::Outdated);
+        }
+        let before = before.map(|(b, _)| b);
         let member_id = stripe_customer_member(self.tx(), &s.customer_id).await?;
         let tier_id = self.tier_of_price(&s.price_id, &s.product_id).await?;
         exec(
             self.tx(),
             "INSERT INTO stripe_subscriptions (subscription_id, customer_id, member_id,
                  stripe_price_id, stripe_product_id, tier_id, status, cancel_at_period_end,
-                 current_period_end, trial_end_at, amount, currency, cadence, created_at, updated_at)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $14)
+                 current_period_end, trial_end_at, amount, currency, cadence, created_at, updated_at,
+                 current_period_start, fetched_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $14, $15, $16)
              ON CONFLICT (subscription_id) DO UPDATE SET
                  customer_id = excluded.customer_id, member_id = excluded.member_id,
                  stripe_price_id = excluded.stripe_price_id,
@@ -329,7 +340,9 @@ impl PgWriter<'_> {
                  current_period_end = excluded.current_period_end,
                  trial_end_at = excluded.trial_end_at, amount = excluded.amount,
                  currency = excluded.currency, cadence = excluded.cadence,
-                 updated_at = excluded.updated_at",
+                 updated_at = excluded.updated_at,
+                 current_period_start = excluded.current_period_start,
+                 fetched_at = excluded.fetched_at",
             &[
                 &s.subscription_id,
                 &s.customer_id,
@@ -345,13 +358,15 @@ impl PgWriter<'_> {
                 &s.currency,
                 &s.cadence,
                 &now,
+                &s.current_period_start_ms,
+                &fetched,
             ],
         )
         .await?;
         let Some(member_id) = member_id else {
             return Ok(SubscriptionSynced::UnknownCustomer);
         };
-        let before_state = before.as_ref().map(state_of);
+        let before_state = before.as_ref().map(StripeSubscription::state);
         let line = billing::subscription_line(s, before_state.as_ref());
         if let Some(line) = &line {
             self.billing_event(member_id, "subscription", line, now)
@@ -375,35 +390,24 @@ impl PgWriter<'_> {
         member_id: i64,
         now: i64,
     ) -> StoreResult<(Settled, bool)> {
-        let row = row_one(
-            self.tx(),
-            "SELECT status, tier_id, comp_expires_at FROM members WHERE id = $1 FOR UPDATE",
-            &[&member_id],
-        )
-        .await?;
-        let current: String = row.try_get(0)?;
-        let current_tier: Option<i64> = row.try_get(1)?;
-        let comp_expires: Option<i64> = row.try_get(2)?;
+        let standing = self.standing(member_id).await?;
         let rs = rows(
             self.tx(),
-            "SELECT status, current_period_end, tier_id FROM stripe_subscriptions
-             WHERE member_id = $1",
+            "SELECT status, current_period_start, current_period_end, tier_id
+             FROM stripe_subscriptions WHERE member_id = $1",
             &[&member_id],
         )
         .await?;
         let lines = map(&rs, |r| {
             Ok(SubscriptionLine {
                 status: r.try_get(0)?,
-                current_period_end_ms: r.try_get(1)?,
-                tier_id: r.try_get(2)?,
+                current_period_start_ms: r.try_get(1)?,
+                current_period_end_ms: r.try_get(2)?,
+                tier_id: r.try_get(3)?,
             })
         })?;
-        let settled = billing::settle(
-            &lines,
-            current_tier,
-            billing::comp_until(&current, comp_expires),
-            now,
-        );
+        let settled = billing::settle(&lines, &standing, now);
+        let (current, current_tier) = (standing.status, standing.tier_id);
         let tier_id: Option<i64> = match settled.tier_id {
             Some(t) => row_opt(self.tx(), "SELECT id FROM tiers WHERE id = $1", &[&t])
                 .await?
@@ -439,7 +443,8 @@ impl PgWriter<'_> {
             self.tx(),
             "SELECT DISTINCT m.id FROM members m
              JOIN stripe_subscriptions s ON s.member_id = m.id
-             WHERE m.status = 'paid' AND s.status = 'past_due' AND s.current_period_end < $1
+             WHERE m.status = 'paid' AND s.status = 'past_due'
+               AND COALESCE(s.current_period_start, s.current_period_end) < $1
              ORDER BY m.id",
             &[&(now - PAST_DUE_GRACE_MS)],
         )

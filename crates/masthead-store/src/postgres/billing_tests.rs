@@ -35,6 +35,7 @@ fn sub(id: &str, customer: &str, price: &str, status: &str, end: i64) -> Subscri
         product_id: "prod_gold".into(),
         status: status.into(),
         cancel_at_period_end: false,
+        current_period_start_ms: Some(end - 30 * DAY),
         current_period_end_ms: Some(end),
         trial_end_ms: None,
         amount: 500,
@@ -139,7 +140,11 @@ async fn run(store: &Store) -> Vec<String> {
     // Her subscription starts: paid, with the price's tier; a repeat of the
     // same state changes nothing.
     let synced = store
-        .sync_subscription(sub("sub_1", "cus_a", "plan_m", "active", T0 + 30 * DAY), T0)
+        .sync_subscription(
+            sub("sub_1", "cus_a", "plan_m", "active", T0 + 30 * DAY),
+            T0,
+            T0,
+        )
         .await
         .expect("sync");
     assert_eq!(
@@ -152,7 +157,11 @@ async fn run(store: &Store) -> Vec<String> {
         }
     );
     let repeat = store
-        .sync_subscription(sub("sub_1", "cus_a", "plan_m", "active", T0 + 30 * DAY), T0)
+        .sync_subscription(
+            sub("sub_1", "cus_a", "plan_m", "active", T0 + 30 * DAY),
+            T0,
+            T0,
+        )
         .await
         .expect("sync");
     assert_eq!(
@@ -171,6 +180,7 @@ async fn run(store: &Store) -> Vec<String> {
     let unknown = store
         .sync_subscription(
             sub("sub_2", "cus_b", "price_elsewhere", "active", T0 + DAY),
+            T0,
             T0,
         )
         .await
@@ -209,23 +219,29 @@ async fn run(store: &Store) -> Vec<String> {
     );
     seen.push(format!("{:?}", store.desk_member(4).await.expect("dee")));
 
-    // Ada's renewal fails: past_due keeps access through the grace, then
-    // the sweep lapses her.
+    // Ada's renewal, due a day ago, fails: Stripe has moved her into the
+    // new period, unpaid. past_due keeps access for a week from when the
+    // renewal was due (not from the new period's end), then the sweep
+    // lapses her.
     store
-        .sync_subscription(sub("sub_1", "cus_a", "plan_m", "past_due", T0 - DAY), T0)
+        .sync_subscription(
+            sub("sub_1", "cus_a", "plan_m", "past_due", T0 + 29 * DAY),
+            T0,
+            T0,
+        )
         .await
         .expect("past due");
     assert_eq!(status_of(store, 1).await, "paid");
     assert_eq!(
         store
-            .lapse_overdue_members(T0 + 5 * DAY)
+            .lapse_overdue_members(T0 + 6 * DAY - 1)
             .await
             .expect("sweep"),
         Vec::<i64>::new()
     );
     assert_eq!(
         store
-            .lapse_overdue_members(T0 + 7 * DAY)
+            .lapse_overdue_members(T0 + 6 * DAY + 1)
             .await
             .expect("sweep"),
         vec![1]
@@ -233,16 +249,24 @@ async fn run(store: &Store) -> Vec<String> {
     assert_eq!(status_of(store, 1).await, "free");
     // Paid again, then canceled: free.
     store
-        .sync_subscription(sub("sub_1", "cus_a", "plan_m", "active", T0 + 40 * DAY), T0)
+        .sync_subscription(
+            sub("sub_1", "cus_a", "plan_m", "active", T0 + 40 * DAY),
+            T0,
+            T0,
+        )
         .await
         .expect("active");
     assert_eq!(status_of(store, 1).await, "paid");
     let mut ending = sub("sub_1", "cus_a", "plan_m", "active", T0 + 40 * DAY);
     ending.cancel_at_period_end = true;
-    store.sync_subscription(ending, T0).await.expect("ending");
+    store
+        .sync_subscription(ending, T0, T0)
+        .await
+        .expect("ending");
     store
         .sync_subscription(
             sub("sub_1", "cus_a", "plan_m", "canceled", T0 + 40 * DAY),
+            T0,
             T0,
         )
         .await
@@ -262,15 +286,85 @@ async fn run(store: &Store) -> Vec<String> {
         .await
         .expect("link cy");
     store
-        .sync_subscription(sub("sub_3", "cus_d", "plan_m", "trialing", T0 + DAY), T0)
+        .sync_subscription(
+            sub("sub_3", "cus_d", "plan_m", "trialing", T0 + DAY),
+            T0,
+            T0,
+        )
         .await
         .expect("trial");
     assert_eq!(status_of(store, 3).await, "paid");
     store
-        .sync_subscription(sub("sub_3", "cus_d", "plan_m", "canceled", T0 + DAY), T0)
+        .sync_subscription(
+            sub("sub_3", "cus_d", "plan_m", "canceled", T0 + DAY),
+            T0,
+            T0,
+        )
         .await
         .expect("cancel");
     assert_eq!(status_of(store, 3).await, "comped");
+
+    // A paying member given a comp with no end date keeps the subscription
+    // (paid wins); when it ends, the comp takes over, with its own tier.
+    assert_eq!(
+        store
+            .give_comp(2, tier, None, None)
+            .await
+            .expect("comp bob"),
+        Ok(CompGiven::Recorded)
+    );
+    assert_eq!(status_of(store, 2).await, "paid");
+    let bob_ends = store
+        .sync_subscription(
+            sub("sub_2", "cus_b", "price_elsewhere", "canceled", T0 + DAY),
+            T0,
+            T0,
+        )
+        .await
+        .expect("bob cancels");
+    assert_eq!(
+        bob_ends,
+        SubscriptionSynced::Member {
+            member_id: 2,
+            status: "comped".into(),
+            tier_id: Some(tier),
+            changed: true
+        }
+    );
+
+    // Two webhooks for one subscription handled at once: the fetch that
+    // began later is kept, whichever is written first.
+    store
+        .link_stripe_customer(link("cus_e", Some(4), None, false))
+        .await
+        .expect("link dee");
+    store
+        .sync_subscription(
+            sub("sub_4", "cus_e", "plan_m", "active", T0 + DAY),
+            T0 + 10,
+            T0,
+        )
+        .await
+        .expect("dee pays");
+    let stale = store
+        .sync_subscription(
+            sub("sub_4", "cus_e", "plan_m", "canceled", T0 + DAY),
+            T0 + 5,
+            T0,
+        )
+        .await
+        .expect("stale fetch");
+    assert_eq!(stale, SubscriptionSynced::Outdated);
+    assert_eq!(status_of(store, 4).await, "paid");
+    store
+        .sync_subscription(
+            sub("sub_4", "cus_e", "plan_m", "canceled", T0 + DAY),
+            T0 + 11,
+            T0,
+        )
+        .await
+        .expect("later fetch");
+    assert_eq!(status_of(store, 4).await, "free");
 
     // Events: recorded once.
     assert!(!store.stripe_event_seen("evt_1".into()).await.expect("seen"));

@@ -147,6 +147,11 @@ INSERT INTO stripe_subscriptions (subscription_id, customer_id, member_id, strip
     ('sub_orphan', 'cus_nobody', NULL, 'price_x', '', NULL, 'past_due', 0, NULL, 1250, 0, '', '', 1302, 1302);
 INSERT INTO stripe_events (event_id, event_type, outcome, received_at) VALUES
     ('evt_1', 'invoice.paid', 'member 3 is paid (tier 2)', 1400);
+UPDATE stripe_subscriptions SET current_period_start = 8997408000000, fetched_at = 1301 WHERE subscription_id = 'sub_1';
+INSERT INTO donations (id, kind, amount, currency, member_id, email, name, stripe_ref, stripe_session_id,
+                       stripe_subscription_id, stripe_customer_id, thanked_at, created_at) VALUES
+    (1, 'one_off', 2500, 'eur', 3, 'Reader1@Example.org', 'Zoë', 'pi_1', 'cs_1', NULL, 'cus_Zoe1', 1501, 1500),
+    (2, 'monthly', 500, 'eur', NULL, '', '', 'in_1', 'cs_2', 'sub_gift', 'cus_3', NULL, 1502);
 INSERT INTO staff_sessions (token_hash, user_id, csrf_token, created_at, last_seen_at, expires_at) VALUES
     (x'00ff10', 4, 'csrf', 1, 2, 9000000000000);
 INSERT INTO one_time_tokens (token_hash, purpose, user_id, created_at, expires_at, used_at) VALUES
@@ -160,6 +165,7 @@ INSERT INTO tier_benefits (tier_id, position, name) VALUES (5, 0, 'Ad-free'), (5
 UPDATE posts SET visibility = 'tiers' WHERE id = 12;
 INSERT INTO post_tiers (post_id, tier_id) VALUES (12, 1), (12, 5);
 UPDATE members SET tier_id = 5, comp_expires_at = CASE WHEN id % 2 = 0 THEN 9000000000000 ELSE NULL END WHERE status <> 'free';
+UPDATE members SET comp_tier_id = 5 WHERE status = 'comped';
 INSERT INTO member_events (id, member_id, kind, tier_id, until_at, staff_id, note, created_at) VALUES
     (1, 6, 'comp_given', 5, 9000000000000, 4, '', 40), (2, 6, 'comp_ended', 5, NULL, NULL, 'by hand', 41);
 "#;

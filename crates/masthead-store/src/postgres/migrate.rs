@@ -50,6 +50,8 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
     migration!(17, "handed", "0017_handed.sql"),
     migration!(18, "tiers", "0018_tiers.sql"),
     migration!(19, "stripe", "0019_stripe.sql"),
+    migration!(20, "paid_fixes", "0020_paid_fixes.sql"),
+    migration!(21, "donations", "0021_donations.sql"),
 ];
 
 /// The advisory lock's key: "masthead" in ASCII, so it is recognisable in

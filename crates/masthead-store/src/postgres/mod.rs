@@ -18,6 +18,7 @@ pub mod api;
 pub mod billing;
 pub mod changes;
 pub mod copy;
+pub mod donations;
 #[allow(dead_code)]
 pub mod editing;
 mod error;

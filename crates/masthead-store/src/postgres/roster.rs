@@ -43,6 +43,7 @@ fn desk_member_from_row(r: &Row) -> StoreResult<DeskMember> {
         created_ms: r.try_get(7)?,
         tier_id: r.try_get(8)?,
         comp_expires_ms: r.try_get(9)?,
+        comp_tier_id: r.try_get(10)?,
         labels: Vec::new(),
         newsletter_ids: Vec::new(),
     }

@@ -1205,7 +1205,7 @@ async fn the_schema_goes_where_search_path_says() {
             .get::<_, i64>(0)
         }
     };
-    assert_eq!(count("site").await, 41, "40 tables and schema_migrations");
+    assert_eq!(count("site").await, 42, "41 tables and schema_migrations");
     assert_eq!(count("public").await, 0);
 }
 

@@ -10,7 +10,7 @@ use tokio_postgres::Row;
 use super::sql::{exec, map, row_opt, rows, u32_at};
 use super::write::PgWriter;
 use crate::error::{StoreError, StoreResult};
-use crate::memberships::{self as rules, TIER_COLUMNS};
+use crate::memberships::{self as rules, Standing, TIER_COLUMNS};
 use crate::model::ChangeTopic;
 use masthead_model::tiers::*;
 
@@ -153,12 +153,6 @@ pub async fn member_events(
             created_ms: r.try_get(6)?,
         })
     })
-}
-
-struct Standing {
-    status: String,
-    tier_id: Option<i64>,
-    comp_expires_ms: Option<i64>,
 }
 
 async fn tier_kind(w: &PgWriter<'_>, id: i64) -> StoreResult<String> {
@@ -304,11 +298,12 @@ impl PgWriter<'_> {
         Ok(r.try_get(0)?)
     }
 
-    async fn standing(&self, member_id: i64) -> StoreResult<Standing> {
+    pub(crate) async fn standing(&self, member_id: i64) -> StoreResult<Standing> {
         // Locked: a payment event changing the same member waits its turn.
         let r = row_opt(
             self.tx(),
-            "SELECT status, tier_id, comp_expires_at FROM members WHERE id = $1 FOR UPDATE",
+            "SELECT status, tier_id, comp_expires_at, comp_tier_id FROM members
+             WHERE id = $1 FOR UPDATE",
             &[&member_id],
         )
         .await?
@@ -317,6 +312,7 @@ impl PgWriter<'_> {
             status: r.try_get(0)?,
             tier_id: r.try_get(1)?,
             comp_expires_ms: r.try_get(2)?,
+            comp_tier_id: r.try_get(3)?,
         })
     }
 
@@ -339,12 +335,13 @@ impl PgWriter<'_> {
         if let Some(refused) = rules::comp_refused(paid_tier, until, now) {
             return Ok(Err(refused));
         }
-        let given = rules::comp_outcome(&standing.status, standing.comp_expires_ms, now);
+        let given = rules::comp_outcome(&standing, now);
         match given {
             CompGiven::Comped => {
                 exec(
                     self.tx(),
-                    "UPDATE members SET status = 'comped', tier_id = $2, comp_expires_at = $3 WHERE id = $1",
+                    "UPDATE members SET status = 'comped', tier_id = $2, comp_expires_at = $3,
+                         comp_tier_id = $2 WHERE id = $1",
                     &[&member_id, &tier_id, &until],
                 )
                 .await?
@@ -352,8 +349,8 @@ impl PgWriter<'_> {
             CompGiven::Recorded => {
                 exec(
                     self.tx(),
-                    "UPDATE members SET comp_expires_at = $2 WHERE id = $1",
-                    &[&member_id, &until],
+                    "UPDATE members SET comp_expires_at = $2, comp_tier_id = $3 WHERE id = $1",
+                    &[&member_id, &until, &tier_id],
                 )
                 .await?
             }
@@ -383,12 +380,14 @@ impl PgWriter<'_> {
         now: i64,
     ) -> StoreResult<Result<(), CompRefused>> {
         let standing = self.standing(member_id).await?;
-        match rules::comp_to_end(&standing.status, standing.comp_expires_ms, now) {
+        let comp_tier = standing.comp(now).and_then(|c| c.tier_id);
+        match rules::comp_to_end(&standing, now) {
             None => return Ok(Err(CompRefused::NoComp)),
             Some(rules::Ending::Comp) => {
                 exec(
                     self.tx(),
-                    "UPDATE members SET status = 'free', tier_id = NULL, comp_expires_at = NULL WHERE id = $1",
+                    "UPDATE members SET status = 'free', tier_id = NULL, comp_expires_at = NULL,
+                     comp_tier_id = NULL WHERE id = $1",
                     &[&member_id],
                 )
                 .await?
@@ -396,7 +395,7 @@ impl PgWriter<'_> {
             Some(rules::Ending::FollowUp) => {
                 exec(
                     self.tx(),
-                    "UPDATE members SET comp_expires_at = NULL WHERE id = $1",
+                    "UPDATE members SET comp_expires_at = NULL, comp_tier_id = NULL WHERE id = $1",
                     &[&member_id],
                 )
                 .await?
@@ -406,7 +405,7 @@ impl PgWriter<'_> {
             &NewMemberEvent {
                 member_id,
                 kind: rules::COMP_ENDED.into(),
-                tier_id: standing.tier_id,
+                tier_id: comp_tier,
                 until_ms: None,
                 staff_id,
                 note: String::new(),
@@ -436,7 +435,8 @@ impl PgWriter<'_> {
         for (member_id, tier_id, until) in &ended {
             exec(
                 self.tx(),
-                "UPDATE members SET status = 'free', tier_id = NULL, comp_expires_at = NULL WHERE id = $1",
+                "UPDATE members SET status = 'free', tier_id = NULL, comp_expires_at = NULL,
+                     comp_tier_id = NULL WHERE id = $1",
                 &[member_id],
             )
             .await?;

@@ -17,7 +17,7 @@ const EVENTS_KEPT_MS: i64 = 30 * 86_400_000;
 
 const SUBSCRIPTION_COLUMNS: &str = "subscription_id, customer_id, member_id, stripe_price_id, \
      stripe_product_id, tier_id, status, cancel_at_period_end, current_period_end, trial_end_at, \
-     amount, currency, cadence, updated_at";
+     amount, currency, cadence, updated_at, current_period_start";
 
 fn subscription_from_row(r: &Row<'_>) -> rusqlite::Result<StripeSubscription> {
     Ok(StripeSubscription {
@@ -35,23 +35,8 @@ fn subscription_from_row(r: &Row<'_>) -> rusqlite::Result<StripeSubscription> {
         currency: r.get(11)?,
         cadence: r.get(12)?,
         updated_ms: r.get(13)?,
+        current_period_start_ms: r.get(14)?,
     })
-}
-
-fn state_of(s: &StripeSubscription) -> SubscriptionState {
-    SubscriptionState {
-        subscription_id: s.subscription_id.clone(),
-        customer_id: s.customer_id.clone(),
-        price_id: s.price_id.clone(),
-        product_id: s.product_id.clone(),
-        status: s.status.clone(),
-        cancel_at_period_end: s.cancel_at_period_end,
-        current_period_end_ms: s.current_period_end_ms,
-        trial_end_ms: s.trial_end_ms,
-        amount: s.amount,
-        currency: s.currency.clone(),
-        cadence: s.cadence.clone(),
-    }
 }
 
 fn price_from_row(r: &Row<'_>) -> rusqlite::Result<StripePrice> {
@@ -235,26 +220,38 @@ impl Writer<'_> {
             .optional()?)
     }
 
+    /// Mirrors `s`, fetched from Stripe by a fetch that began at `fetched`,
+    /// unless a fetch that began later was mirrored already (writes are one
+    /// at a time here, so the check and the write cannot be split).
     pub fn sync_subscription(
         &self,
         s: &SubscriptionState,
+        fetched: i64,
         now: i64,
     ) -> StoreResult<SubscriptionSynced> {
         let before = self
             .tx()
             .prepare_cached(&format!(
-                "SELECT {SUBSCRIPTION_COLUMNS} FROM stripe_subscriptions WHERE subscription_id = ?1"
+                "SELECT {SUBSCRIPTION_COLUMNS}, fetched_at FROM stripe_subscriptions
+                 WHERE subscription_id = ?1"
             ))?
-            .query_row([&s.subscription_id], subscription_from_row)
+            .query_row([&s.subscription_id], |r| {
+                Ok((subscription_from_row(r)?, r.get::<_, i64>(15)?))
+            })
             .optional()?;
+        if before.as_ref().is_some_and(|(_, at)| *at > fetched) {
+            return Ok(SubscriptionSynced::Outdated);
+        }
+        let before = before.map(|(b, _)| b);
         let member_id = stripe_customer_member(self.tx(), &s.customer_id)?;
         let tier_id = self.tier_of_price(&s.price_id, &s.product_id)?;
         self.tx()
             .prepare_cached(
                 "INSERT INTO stripe_subscriptions (subscription_id, customer_id, member_id,
                      stripe_price_id, stripe_product_id, tier_id, status, cancel_at_period_end,
-                     current_period_end, trial_end_at, amount, currency, cadence, created_at, updated_at)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?14)
+                     current_period_end, trial_end_at, amount, currency, cadence, created_at, updated_at,
+                     current_period_start, fetched_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?14, ?15, ?16)
                  ON CONFLICT (subscription_id) DO UPDATE SET
                      customer_id = excluded.customer_id, member_id = excluded.member_id,
                      stripe_price_id = excluded.stripe_price_id,
@@ -263,7 +260,9 @@ impl Writer<'_> {
                      current_period_end = excluded.current_period_end,
                      trial_end_at = excluded.trial_end_at, amount = excluded.amount,
                      currency = excluded.currency, cadence = excluded.cadence,
-                     updated_at = excluded.updated_at",
+                     updated_at = excluded.updated_at,
+                     current_period_start = excluded.current_period_start,
+                     fetched_at = excluded.fetched_at",
             )?
             .execute(params![
                 s.subscription_id,
@@ -279,12 +278,14 @@ impl Writer<'_> {
                 s.amount,
                 s.currency,
                 s.cadence,
-                now
+                now,
+                s.current_period_start_ms,
+                fetched
             ])?;
         let Some(member_id) = member_id else {
             return Ok(SubscriptionSynced::UnknownCustomer);
         };
-        let before_state = before.as_ref().map(state_of);
+        let before_state = before.as_ref().map(StripeSubscription::state);
         let line = billing::subscription_line(s, before_state.as_ref());
         if let Some(line) = &line {
             self.billing_event(member_id, "subscription", line, now)?;
@@ -304,30 +305,24 @@ impl Writer<'_> {
     /// Settles a member's status from their subscriptions; writes the change
     /// (with its history line and `member.edited`) when there is one.
     pub(crate) fn settle_member(&self, member_id: i64, now: i64) -> StoreResult<(Settled, bool)> {
-        let (current, current_tier, comp_expires): (String, Option<i64>, Option<i64>) = self
-            .tx()
-            .prepare_cached("SELECT status, tier_id, comp_expires_at FROM members WHERE id = ?1")?
-            .query_row([member_id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?;
+        let standing = self.standing(member_id)?;
         let lines: Vec<SubscriptionLine> = self
             .tx()
             .prepare_cached(
-                "SELECT status, current_period_end, tier_id FROM stripe_subscriptions
-                 WHERE member_id = ?1",
+                "SELECT status, current_period_start, current_period_end, tier_id
+                 FROM stripe_subscriptions WHERE member_id = ?1",
             )?
             .query_map([member_id], |r| {
                 Ok(SubscriptionLine {
                     status: r.get(0)?,
-                    current_period_end_ms: r.get(1)?,
-                    tier_id: r.get(2)?,
+                    current_period_start_ms: r.get(1)?,
+                    current_period_end_ms: r.get(2)?,
+                    tier_id: r.get(3)?,
                 })
             })?
             .collect::<Result<_, _>>()?;
-        let settled = billing::settle(
-            &lines,
-            current_tier,
-            billing::comp_until(&current, comp_expires),
-            now,
-        );
+        let settled = billing::settle(&lines, &standing, now);
+        let (current, current_tier) = (standing.status, standing.tier_id);
         // A tier Masthead no longer has is not written (tiers are archived,
         // never deleted, but a price may name one from another site).
         let tier_id: Option<i64> = match settled.tier_id {
@@ -363,7 +358,8 @@ impl Writer<'_> {
             .prepare_cached(
                 "SELECT DISTINCT m.id FROM members m
                  JOIN stripe_subscriptions s ON s.member_id = m.id
-                 WHERE m.status = 'paid' AND s.status = 'past_due' AND s.current_period_end < ?1
+                 WHERE m.status = 'paid' AND s.status = 'past_due'
+                   AND COALESCE(s.current_period_start, s.current_period_end) < ?1
                  ORDER BY m.id",
             )?
             .query_map([now - PAST_DUE_GRACE_MS], |r| r.get(0))?

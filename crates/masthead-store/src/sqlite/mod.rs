@@ -8,6 +8,7 @@ pub mod api;
 pub mod backup;
 pub mod billing;
 pub mod copy;
+pub mod donations;
 pub mod editing;
 pub mod media;
 pub mod members;
@@ -127,6 +128,16 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         19,
         "stripe",
         include_str!("../../migrations/sqlite/0019_stripe.sql"),
+    ),
+    (
+        20,
+        "paid_fixes",
+        include_str!("../../migrations/sqlite/0020_paid_fixes.sql"),
+    ),
+    (
+        21,
+        "donations",
+        include_str!("../../migrations/sqlite/0021_donations.sql"),
     ),
 ];
 

@@ -35,6 +35,7 @@ fn desk_member_from_row(r: &Row<'_>) -> rusqlite::Result<DeskMember> {
         created_ms: r.get(7)?,
         tier_id: r.get(8)?,
         comp_expires_ms: r.get(9)?,
+        comp_tier_id: r.get(10)?,
         labels: Vec::new(),
         newsletter_ids: Vec::new(),
     }

@@ -9,7 +9,7 @@ use rusqlite::{Connection, OptionalExtension, Row, params};
 
 use super::write::Writer;
 use crate::error::{StoreError, StoreResult};
-use crate::memberships::{self as rules, TIER_COLUMNS};
+use crate::memberships::{self as rules, Standing, TIER_COLUMNS};
 use crate::model::ChangeTopic;
 use masthead_model::tiers::*;
 
@@ -145,12 +145,6 @@ pub fn member_events(c: &Connection, member_id: i64) -> StoreResult<Vec<MemberEv
 }
 
 /// A member's status, tier and comp end as stored.
-struct Standing {
-    status: String,
-    tier_id: Option<i64>,
-    comp_expires_ms: Option<i64>,
-}
-
 impl Writer<'_> {
     fn set_benefits(&self, tier_id: i64, benefits: &[String]) -> StoreResult<()> {
         self.tx()
@@ -282,14 +276,17 @@ impl Writer<'_> {
         Ok(self.tx().last_insert_rowid())
     }
 
-    fn standing(&self, member_id: i64) -> StoreResult<Standing> {
+    pub(crate) fn standing(&self, member_id: i64) -> StoreResult<Standing> {
         self.tx()
-            .prepare_cached("SELECT status, tier_id, comp_expires_at FROM members WHERE id = ?1")?
+            .prepare_cached(
+                "SELECT status, tier_id, comp_expires_at, comp_tier_id FROM members WHERE id = ?1",
+            )?
             .query_row([member_id], |r| {
                 Ok(Standing {
                     status: r.get(0)?,
                     tier_id: r.get(1)?,
                     comp_expires_ms: r.get(2)?,
+                    comp_tier_id: r.get(3)?,
                 })
             })
             .optional()?
@@ -316,18 +313,21 @@ impl Writer<'_> {
         if let Some(refused) = rules::comp_refused(paid_tier, until, now) {
             return Ok(Err(refused));
         }
-        let given = rules::comp_outcome(&standing.status, standing.comp_expires_ms, now);
+        let given = rules::comp_outcome(&standing, now);
         match given {
             CompGiven::Comped => self
                 .tx()
                 .prepare_cached(
-                    "UPDATE members SET status = 'comped', tier_id = ?2, comp_expires_at = ?3 WHERE id = ?1",
+                    "UPDATE members SET status = 'comped', tier_id = ?2, comp_expires_at = ?3,
+                         comp_tier_id = ?2 WHERE id = ?1",
                 )?
                 .execute(params![member_id, tier_id, until])?,
             CompGiven::Recorded => self
                 .tx()
-                .prepare_cached("UPDATE members SET comp_expires_at = ?2 WHERE id = ?1")?
-                .execute(params![member_id, until])?,
+                .prepare_cached(
+                    "UPDATE members SET comp_expires_at = ?2, comp_tier_id = ?3 WHERE id = ?1",
+                )?
+                .execute(params![member_id, until, tier_id])?,
         };
         self.record_member_event(
             &NewMemberEvent {
@@ -355,24 +355,28 @@ impl Writer<'_> {
         now: i64,
     ) -> StoreResult<Result<(), CompRefused>> {
         let standing = self.standing(member_id)?;
-        match rules::comp_to_end(&standing.status, standing.comp_expires_ms, now) {
+        let comp_tier = standing.comp(now).and_then(|c| c.tier_id);
+        match rules::comp_to_end(&standing, now) {
             None => return Ok(Err(CompRefused::NoComp)),
             Some(rules::Ending::Comp) => self
                 .tx()
                 .prepare_cached(
-                    "UPDATE members SET status = 'free', tier_id = NULL, comp_expires_at = NULL WHERE id = ?1",
+                    "UPDATE members SET status = 'free', tier_id = NULL, comp_expires_at = NULL,
+                         comp_tier_id = NULL WHERE id = ?1",
                 )?
                 .execute([member_id])?,
             Some(rules::Ending::FollowUp) => self
                 .tx()
-                .prepare_cached("UPDATE members SET comp_expires_at = NULL WHERE id = ?1")?
+                .prepare_cached(
+                    "UPDATE members SET comp_expires_at = NULL, comp_tier_id = NULL WHERE id = ?1",
+                )?
                 .execute([member_id])?,
         };
         self.record_member_event(
             &NewMemberEvent {
                 member_id,
                 kind: rules::COMP_ENDED.into(),
-                tier_id: standing.tier_id,
+                tier_id: comp_tier,
                 until_ms: None,
                 staff_id,
                 note: String::new(),
@@ -398,7 +402,8 @@ impl Writer<'_> {
         for (member_id, tier_id, until) in &ended {
             self.tx()
                 .prepare_cached(
-                    "UPDATE members SET status = 'free', tier_id = NULL, comp_expires_at = NULL WHERE id = ?1",
+                    "UPDATE members SET status = 'free', tier_id = NULL, comp_expires_at = NULL,
+                         comp_tier_id = NULL WHERE id = ?1",
                 )?
                 .execute([member_id])?;
             self.record_member_event(

@@ -21,6 +21,7 @@ use masthead_store::{
 };
 use serde::{Deserialize, Serialize};
 
+use super::form::DeskForm;
 use super::{Link, Staff, StaffView, message, page, unavailable};
 use crate::state::AppState;
 
@@ -51,41 +52,14 @@ fn bad_request(text: &str) -> Response {
     message(StatusCode::BAD_REQUEST, "Bad request", text, None)
 }
 
-/// A desk form with repeated fields (`newsletter=1&newsletter=2`), which
-/// serde's form reader does not take; its CSRF token is checked here.
-struct Fields(Vec<(String, String)>);
-
-impl Fields {
-    fn read(staff: &Staff, body: &[u8]) -> Result<Fields, Box<Response>> {
-        let pairs: Vec<(String, String)> = form_urlencoded::parse(body)
-            .map(|(k, v)| (k.into_owned(), v.into_owned()))
-            .collect();
-        let f = Fields(pairs);
-        staff.check_csrf(f.get("csrf"))?;
-        Ok(f)
-    }
-
-    fn get(&self, key: &str) -> &str {
-        self.0
-            .iter()
-            .find(|(k, _)| k == key)
-            .map_or("", |(_, v)| v.as_str())
-    }
-
-    fn has(&self, key: &str) -> bool {
-        self.0.iter().any(|(k, _)| k == key)
-    }
-
-    fn ids(&self, key: &str) -> Result<Vec<i64>, Box<Response>> {
-        self.0
-            .iter()
-            .filter(|(k, _)| k == key)
-            .map(|(_, v)| {
-                v.parse::<i64>()
-                    .map_err(|_| Box::new(bad_request("A newsletter choice could not be read.")))
-            })
-            .collect()
-    }
+/// The ids chosen in a repeated field (`newsletter=1&newsletter=2`).
+fn ids(f: &DeskForm, key: &str) -> Result<Vec<i64>, Box<Response>> {
+    f.all(key)
+        .map(|v| {
+            v.parse::<i64>()
+                .map_err(|_| Box::new(bad_request("A newsletter choice could not be read.")))
+        })
+        .collect()
 }
 
 /// Label names typed as one comma-separated field.
@@ -303,7 +277,7 @@ async fn render_list(
 /// Adds a member by hand: confirmed at once (the staff member vouches for
 /// the address), no mail sent.
 pub async fn add(State(state): State<AppState>, staff: Staff, body: Bytes) -> Response {
-    let f = match Fields::read(&staff, &body) {
+    let f = match DeskForm::read(&staff, &body) {
         Ok(f) => f,
         Err(r) => return *r,
     };
@@ -334,7 +308,7 @@ pub async fn add(State(state): State<AppState>, staff: Staff, body: Bytes) -> Re
     if name.chars().count() > member_csv::MAX_NAME || note.chars().count() > member_csv::MAX_NOTE {
         return again("The name or the note is too long.".into()).await;
     }
-    let newsletters = match f.ids("newsletter") {
+    let newsletters = match ids(&f, "newsletter") {
         Ok(ids) => ids,
         Err(r) => return *r,
     };
@@ -444,6 +418,10 @@ async fn render_member(
             // given, and the history of it.
             "tier": member.tier_id.and_then(|t| tiers.iter().find(|x| x.id == t)).map(|t| &t.name),
             "comp_until": member.comp_expires_ms.map(|ms| clock.time(ms).display),
+            // A grant in force: the comped member's, or one waiting behind
+            // a paying member's subscription.
+            "has_comp": member.has_comp(clock.now_ms()),
+            "comp_tier": member.comp_tier_id.or(member.tier_id).and_then(|t| tiers.iter().find(|x| x.id == t)).map(|t| &t.name),
             "paid_tiers": tiers.iter().filter(|t| t.active && !t.is_free()).collect::<Vec<_>>(),
             "history": events
                 .iter()
@@ -501,7 +479,7 @@ pub async fn save(
     Path(id): Path<i64>,
     body: Bytes,
 ) -> Response {
-    let f = match Fields::read(&staff, &body) {
+    let f = match DeskForm::read(&staff, &body) {
         Ok(f) => f,
         Err(r) => return *r,
     };
@@ -548,7 +526,7 @@ pub async fn save(
         edit.name = Some(name);
         edit.note = Some(note);
         edit.labels = Some(label_names(f.get("labels")));
-        edit.newsletters = Some(match f.ids("newsletter") {
+        edit.newsletters = Some(match ids(&f, "newsletter") {
             Ok(ids) => ids,
             Err(r) => return *r,
         });
@@ -843,7 +821,7 @@ impl NewsletterForm {
         }
     }
 
-    fn read(f: &Fields) -> NewsletterForm {
+    fn read(f: &DeskForm) -> NewsletterForm {
         NewsletterForm {
             name: f.get("name").trim().to_owned(),
             description: f.get("description").trim().to_owned(),
@@ -940,7 +918,7 @@ pub async fn newsletters(State(state): State<AppState>, staff: Staff) -> Respons
 }
 
 pub async fn add_newsletter(State(state): State<AppState>, staff: Staff, body: Bytes) -> Response {
-    let f = match Fields::read(&staff, &body) {
+    let f = match DeskForm::read(&staff, &body) {
         Ok(f) => f,
         Err(r) => return *r,
     };
@@ -1027,7 +1005,7 @@ pub async fn save_newsletter(
     Path(id): Path<i64>,
     body: Bytes,
 ) -> Response {
-    let f = match Fields::read(&staff, &body) {
+    let f = match DeskForm::read(&staff, &body) {
         Ok(f) => f,
         Err(r) => return *r,
     };

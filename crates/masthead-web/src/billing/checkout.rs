@@ -243,10 +243,13 @@ pub fn checkout_params(
     form
 }
 
-/// A Stripe-made address to send the reader to (http(s) only).
-fn redirect_to(answer: &serde_json::Value) -> Option<Response> {
+/// A Stripe-made address to send the reader to: https only, as Stripe's
+/// always are; plain http only when the Stripe API itself is reached over
+/// http (a test server on loopback), never in production.
+fn redirect_to(answer: &serde_json::Value, api_base: &str) -> Option<Response> {
     let url = answer["url"].as_str()?;
-    (url.starts_with("https://") || url.starts_with("http://"))
+    let plain_allowed = api_base.starts_with("http://");
+    (url.starts_with("https://") || plain_allowed && url.starts_with("http://"))
         .then(|| Redirect::to(url).into_response())
 }
 
@@ -381,7 +384,7 @@ pub async fn subscribe(
         .post("checkout/sessions", &params, &fresh_idempotency_key())
         .await
     {
-        Ok(answer) => redirect_to(&answer).unwrap_or_else(|| {
+        Ok(answer) => redirect_to(&answer, &state.config.stripe.api_base).unwrap_or_else(|| {
             stripe_failed(
                 &state,
                 &StripeError::Unreadable("a Checkout Session without a url".into()),
@@ -445,7 +448,7 @@ pub async fn portal(
         .post("billing_portal/sessions", &params, &fresh_idempotency_key())
         .await
     {
-        Ok(answer) => redirect_to(&answer).unwrap_or_else(|| {
+        Ok(answer) => redirect_to(&answer, &state.config.stripe.api_base).unwrap_or_else(|| {
             stripe_failed(
                 &state,
                 &StripeError::Unreadable("a portal session without a url".into()),
@@ -463,7 +466,14 @@ pub async fn plan_view(state: &AppState, member_id: i64) -> Option<PlanView> {
     let sub = billing
         .subscriptions
         .iter()
-        .find(|s| masthead_domain::billing::grants_access(&s.status, s.current_period_end_ms, now))
+        .find(|s| {
+            masthead_domain::billing::grants_access(
+                &s.status,
+                s.current_period_start_ms,
+                s.current_period_end_ms,
+                now,
+            )
+        })
         .or_else(|| billing.subscriptions.first())?;
     // Any tier, archived ones too: their members keep them.
     let tiers = state.store.tiers().await.unwrap_or_default();
@@ -492,8 +502,11 @@ pub async fn plan_view(state: &AppState, member_id: i64) -> Option<PlanView> {
         ),
         "past_due" => (
             "Payment failed: please update your card",
-            sub.current_period_end_ms
-                .map(|e| format!("Was due on {}", date(e))),
+            masthead_domain::billing::renewal_due_ms(
+                sub.current_period_start_ms,
+                sub.current_period_end_ms,
+            )
+            .map(|d| format!("Was due on {}", date(d))),
         ),
         "canceled" => ("Ended", None),
         "unpaid" => ("Ended: unpaid", None),
@@ -554,5 +567,24 @@ mod tests {
                 || k == "customer_email"
                 || k == "client_reference_id")
         );
+    }
+
+    #[test]
+    fn readers_are_sent_only_to_https_unless_stripe_itself_is_plain_http() {
+        let to = |url: &str, base: &str| {
+            redirect_to(&serde_json::json!({ "url": url }), base)
+                .map(|r| r.headers()["location"].to_str().unwrap_or("").to_owned())
+        };
+        let live = "https://api.stripe.com/v1";
+        assert_eq!(
+            to("https://checkout.stripe.com/c/pay/cs_1", live).as_deref(),
+            Some("https://checkout.stripe.com/c/pay/cs_1")
+        );
+        assert_eq!(to("http://checkout.stripe.com/c/pay/cs_1", live), None);
+        assert_eq!(to("javascript:alert(1)", live), None);
+        assert_eq!(to("//evil.example/", live), None);
+        assert!(redirect_to(&serde_json::json!({}), live).is_none());
+        // A test server on loopback answers with its own http address.
+        assert!(to("http://127.0.0.1:8420/pay", "http://127.0.0.1:8420/v1").is_some());
     }
 }

@@ -214,6 +214,8 @@ pub fn subscription_state(v: &Value) -> StripeResult<masthead_store::Subscriptio
         .or_else(|| price["interval"].as_str())
         .unwrap_or_default();
     // Before 2025-03-31 on the subscription, since then on its items.
+    let current_period_start_ms =
+        ms(&v["current_period_start"]).or_else(|| ms(&item["current_period_start"]));
     let current_period_end_ms =
         ms(&v["current_period_end"]).or_else(|| ms(&item["current_period_end"]));
     Ok(masthead_store::SubscriptionState {
@@ -223,6 +225,7 @@ pub fn subscription_state(v: &Value) -> StripeResult<masthead_store::Subscriptio
         product_id: product_id.to_owned(),
         status: status.to_owned(),
         cancel_at_period_end: v["cancel_at_period_end"].as_bool().unwrap_or(false),
+        current_period_start_ms,
         current_period_end_ms,
         trial_end_ms: ms(&v["trial_end"]),
         amount,
@@ -252,21 +255,23 @@ mod tests {
     fn subscriptions_read_alike_in_old_and_new_versions_and_from_localstripe() {
         let old = json!({
             "id": "sub_1", "object": "subscription", "customer": "cus_1", "status": "active",
-            "cancel_at_period_end": false, "current_period_end": 1_800_000_000,
-            "trial_end": null,
+            "cancel_at_period_end": false, "current_period_start": 1_797_408_000,
+            "current_period_end": 1_800_000_000, "trial_end": null,
             "items": {"data": [{"price": {"id": "price_1", "product": "prod_1",
                 "unit_amount": 500, "currency": "usd", "recurring": {"interval": "month"}}}]}
         });
         let basil = json!({
             "id": "sub_1", "object": "subscription", "customer": {"id": "cus_1"},
             "status": "active", "cancel_at_period_end": false,
-            "items": {"data": [{"current_period_end": 1_800_000_000,
+            "items": {"data": [{"current_period_start": 1_797_408_000,
+                "current_period_end": 1_800_000_000,
                 "price": {"id": "price_1", "product": {"id": "prod_1"}, "unit_amount": 500,
                 "currency": "USD", "recurring": {"interval": "month"}}}]}
         });
         let localstripe = json!({
             "id": "sub_1", "object": "subscription", "customer": "cus_1", "status": "active",
-            "cancel_at_period_end": false, "current_period_end": 1_800_000_000,
+            "cancel_at_period_end": false, "current_period_start": 1_797_408_000,
+            "current_period_end": 1_800_000_000,
             "plan": {"id": "price_1", "product": "prod_1", "amount": 500, "currency": "usd",
                 "interval": "month"},
             "items": {"data": [{"plan": {"id": "price_1", "product": "prod_1", "amount": 500,
@@ -274,6 +279,7 @@ mod tests {
         });
         let a = subscription_state(&old).expect("old");
         assert_eq!(a.current_period_end_ms, Some(1_800_000_000_000));
+        assert_eq!(a.current_period_start_ms, Some(1_797_408_000_000));
         assert_eq!(a.price_id, "price_1");
         assert_eq!(a.cadence, "month");
         assert_eq!(subscription_state(&basil).expect("basil"), a);

@@ -10,7 +10,9 @@
 //! another API version than ours: so the body is used only to learn *which*
 //! subscription changed, and the subscription itself is fetched from Stripe,
 //! the source of truth, and mirrored as it is now. Handling the same event
-//! twice, or an old event after a newer one, leaves the same result.
+//! twice, or an old event after a newer one, leaves the same result; and of
+//! two events handled at the same time (on one instance or several), the
+//! fetch that began later is the one kept (`Store::sync_subscription`).
 //!
 //! An event is recorded only after it was handled: if handling fails
 //! (Stripe unreachable, the database down) the answer is 500 and Stripe
@@ -221,6 +223,10 @@ async fn sync(
     kind: &str,
     object: &Value,
 ) -> Result<String, Failed> {
+    // When the fetch began: of two handlers fetching the same subscription
+    // at once, the one that began later saw Stripe at least as late, and
+    // the store refuses to let an earlier one overwrite it.
+    let fetched_ms = now_ms();
     let fetched = match client
         .get(&format!("subscriptions/{subscription_id}"))
         .await
@@ -246,7 +252,10 @@ async fn sync(
         link_by_address(state, client, &sub.customer_id).await?;
     }
     let currency = sub.currency.clone();
-    let synced = state.store.sync_subscription(sub, now_ms()).await?;
+    let synced = state
+        .store
+        .sync_subscription(sub, fetched_ms, now_ms())
+        .await?;
     Ok(match synced {
         SubscriptionSynced::Member {
             member_id,
@@ -272,6 +281,9 @@ async fn sync(
                 "Stripe subscription of a customer who is no member: kept unlinked"
             );
             "unknown customer: the subscription is kept, linked to no member".into()
+        }
+        SubscriptionSynced::Outdated => {
+            "outdated: a later fetch of the subscription was mirrored first".into()
         }
     })
 }

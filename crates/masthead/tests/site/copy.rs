@@ -326,12 +326,14 @@ async fn seed(data: &Path, db: Option<&str>) {
                 product_id: "prod_copy".into(),
                 status: "active".into(),
                 cancel_at_period_end: false,
+                current_period_start_ms: Some(now),
                 current_period_end_ms: Some(now + 30 * 86_400_000),
                 trial_end_ms: None,
                 amount: 500,
                 currency: "usd".into(),
                 cadence: "month".into(),
             },
+            now,
             now,
         )
         .await
@@ -345,6 +347,23 @@ async fn seed(data: &Path, db: Option<&str>) {
         )
         .await
         .expect("event");
+    let given = store
+        .record_donation(masthead_store::NewDonation {
+            kind: "one_off".into(),
+            amount: 2_500,
+            currency: "usd".into(),
+            member_id: None,
+            email: "giver@example.org".into(),
+            name: "Giver".into(),
+            stripe_ref: "pi_copy".into(),
+            stripe_session_id: Some("cs_copy".into()),
+            stripe_subscription_id: None,
+            stripe_customer_id: None,
+            created_ms: now,
+        })
+        .await
+        .expect("donation");
+    assert!(given.is_some());
 }
 
 /// The other backend's fresh database for a copy: a PostgreSQL URL (a new
