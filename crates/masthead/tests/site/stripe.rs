@@ -870,3 +870,148 @@ async fn subscribing_goes_to_checkout_with_stripes_parameters_and_the_webhook_gr
     let (_, _, html) = get(&s.url("/subscribe/?done=1&session_id=cs_test_0002")).await;
     assert!(html.contains("Thank you"), "{html}");
 }
+
+#[tokio::test]
+async fn an_archived_tier_and_a_foreign_currency_keep_what_was_paid_for() {
+    let api = StripeApi::start();
+    let dir = TempDir::new("stripe-odd");
+    let s = start(&dir.0, &stripe_env(&api));
+    api.register_webhook(&s.url("/members/webhooks/stripe/"))
+        .await;
+    let (staff, csrf) = signed_in(&s, "admin@courier.example", "administrator").await;
+    let gold = super::tiers::add_tier(&s, &staff, &csrf, "Gold", "5.00").await;
+    super::feeds::publish_post(
+        &s,
+        &staff,
+        &csrf,
+        "article",
+        "Quay accounts",
+        &[
+            ("slug", "quay-accounts"),
+            ("body", PAID_BODY),
+            ("visibility", "paid"),
+        ],
+    )
+    .await;
+    let reads_in_full = |cookie: String| {
+        let url = s.url("/quay-accounts/");
+        async move {
+            client()
+                .get(url)
+                .header(header::COOKIE, cookie)
+                .send()
+                .await
+                .expect("story")
+                .text()
+                .await
+                .expect("story html")
+                .contains(PAID_SECRET)
+        }
+    };
+    // Stripe's word on a subscription, signed by Stripe's own library.
+    let tell = |id: &'static str, sub: String| {
+        let (s, api) = (&s, &api);
+        async move {
+            let body = event(
+                id,
+                "customer.subscription.updated",
+                json!({"id": sub, "object": "subscription"}),
+            );
+            let sig = api.sign(&body, WHSEC, None).await;
+            deliver(s, &body, Some(&sig)).await
+        }
+    };
+
+    // Bob pays for Gold (the plan Masthead made in Stripe for his checkout).
+    let bob = join_and_confirm(&s, "bob@example.org").await;
+    let page = account(&s, &bob).await;
+    let res = client()
+        .post(s.url("/subscribe/"))
+        .header(header::COOKIE, &bob)
+        .form(&[
+            ("tier", "gold"),
+            ("cadence", "month"),
+            ("csrf", csrf_of(&page).as_str()),
+        ])
+        .send()
+        .await
+        .expect("subscribe");
+    assert_eq!(res.status().as_u16(), 303);
+    let seen = api.seen().await;
+    let plan = form_of(&seen["sessions"][0])
+        .into_iter()
+        .find(|(k, _)| k == "line_items[0][price]")
+        .map(|(_, v)| v)
+        .expect("a price");
+    let (_, sub) = api.subscribe("bob@example.org", &plan).await;
+    let sub_id = sub["id"].as_str().expect("sub").to_owned();
+    account_says(&s, &bob, "(paid membership)").await;
+    assert!(reads_in_full(bob.clone()).await);
+
+    // Gold is archived: no longer offered, but Bob keeps it, and what Stripe
+    // says next about his subscription keeps him on it.
+    let res = client()
+        .post(s.url(&format!("/admin/tiers/{gold}")))
+        .header(header::COOKIE, &staff)
+        .form(&[("csrf", csrf.as_str()), ("archive", "1")])
+        .send()
+        .await
+        .expect("archive");
+    assert!(res.status().is_success() || res.status().is_redirection());
+    let (_, _, offers) = get(&s.url("/subscribe/")).await;
+    assert!(
+        !offers.contains("Gold"),
+        "an archived tier is not offered: {offers}"
+    );
+    let res = client()
+        .post(s.url("/subscribe/"))
+        .form(&[("tier", "gold"), ("cadence", "month")])
+        .send()
+        .await
+        .expect("subscribe to an archived tier");
+    assert_eq!(res.status().as_u16(), 422);
+    let (status, outcome) = tell("evt_bob_after_archive", sub_id).await;
+    assert_eq!(status, 200, "{outcome}");
+    assert!(
+        outcome.contains(&format!("is paid (tier {gold})")),
+        "the archived tier stays his: {outcome}"
+    );
+    assert!(reads_in_full(bob.clone()).await);
+    let html = account(&s, &bob).await;
+    assert!(html.contains("<strong>Gold</strong>"), "{html}");
+
+    // Cy pays in euros, on a plan staff made in Stripe's dashboard; the site
+    // bills in dollars. She reads what she paid for, and the outcome says
+    // what is odd about it.
+    let product = api
+        .post("/v1/products", &[("name", "Euro supporters")])
+        .await;
+    let eur = api
+        .post(
+            "/v1/plans",
+            &[
+                ("amount", "700"),
+                ("currency", "eur"),
+                ("interval", "month"),
+                ("product", product["id"].as_str().expect("product")),
+            ],
+        )
+        .await;
+    let cy = join_and_confirm(&s, "cy@example.org").await;
+    let (_, eur_sub) = api
+        .subscribe("cy@example.org", eur["id"].as_str().expect("plan"))
+        .await;
+    account_says(&s, &cy, "(paid membership)").await;
+    let (status, outcome) = tell(
+        "evt_cy_euros",
+        eur_sub["id"].as_str().expect("sub").to_owned(),
+    )
+    .await;
+    assert_eq!(status, 200, "{outcome}");
+    assert!(
+        outcome.contains("currency mismatch: billed in eur, the site uses usd; access granted"),
+        "{outcome}"
+    );
+    assert!(reads_in_full(cy.clone()).await);
+    assert!(account(&s, &cy).await.contains("7.00 EUR a month"));
+}

@@ -34,7 +34,13 @@ async fn desk_post(s: &Server, cookie: &str, path: &str, form: &[(&str, &str)]) 
 }
 
 /// Adds a paid tier in the desk; its id.
-async fn add_tier(s: &Server, cookie: &str, csrf: &str, name: &str, monthly: &str) -> i64 {
+pub(crate) async fn add_tier(
+    s: &Server,
+    cookie: &str,
+    csrf: &str,
+    name: &str,
+    monthly: &str,
+) -> i64 {
     let (status, location) = desk_post(
         s,
         cookie,
