@@ -998,7 +998,7 @@ require('./editor.js')({
 
 // Paid memberships: Subscribe → Checkout → signed events → the paid story.
 require('./stripe.js')({
-  test, assert, assertEq, Failure, unique, server, stripe, runCli, openPage, goto, closeQuietly,
+  test, assert, assertEq, Failure, unique, server, stripe, get, runCli, openPage, goto, closeQuietly,
   nextMail, linkAndCode, adminToken,
   browser: () => browser,
   DESKTOP,

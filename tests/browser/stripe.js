@@ -18,7 +18,7 @@
 'use strict';
 
 module.exports = function registerStripeTests(h) {
-  const { test, assert, assertEq, Failure, unique, server, stripe, runCli, openPage, goto, closeQuietly } = h;
+  const { test, assert, assertEq, Failure, unique, server, stripe, get, runCli, openPage, goto, closeQuietly } = h;
   const { nextMail, linkAndCode, adminToken } = h;
 
   const BODY = '<p>The ferry company filed its accounts on Monday.</p>'
@@ -90,6 +90,9 @@ module.exports = function registerStripeTests(h) {
       // and Playwright cannot stand in for a redirect's target, so the test
       // watches the request leave for Checkout and lets that load fail.
       await goto(page, '/subscribe/');
+      const csp = (await get('/subscribe/')).headers.get('content-security-policy') || '';
+      assert(/form-action 'self' https:\/\/checkout\.stripe\.com https:\/\/billing\.stripe\.com;/.test(csp),
+        'the subscribe page lets its forms go on to Stripe, and only there', [csp]);
       const button = page.locator('section.member__offer', { hasText: tier.name }).locator('button', { hasText: 'a month' });
       assertEq(await button.count(), 1, 'the monthly Subscribe button for the tier');
       const toCheckout = page.waitForRequest((r) => r.url().startsWith('https://checkout.stripe.com/'), { timeout: 15_000 });

@@ -60,6 +60,17 @@ pub(crate) fn settle(
     Settled { status, tier_id }
 }
 
+/// Whether settling must first record the member's comp as a grant: a comp
+/// from before grants were kept apart (or made by an import, the desk's
+/// add form or the Admin API) lives only in the `comped` status, and a
+/// subscription is about to overwrite that status. Its tier is the
+/// member's, or else the first paid tier (Ghost's default for comps).
+pub(crate) fn comp_to_keep(standing: &Standing, settled: &Settled, now_ms: i64) -> bool {
+    standing.comp_tier_id.is_none()
+        && standing.comp(now_ms).is_some()
+        && settled.status != masthead_domain::access::COMPED
+}
+
 /// Currencies without a minor unit (Stripe's list of zero-decimal ones).
 const ZERO_DECIMAL: &[&str] = &[
     "bif", "clp", "djf", "gnf", "jpy", "kmf", "krw", "mga", "pyg", "rwf", "ugx", "vnd", "vuv",
@@ -165,6 +176,19 @@ impl Store {
         now_ms: i64,
     ) -> StoreResult<SubscriptionSynced> {
         billing_write!(self, sync_subscription(&state, fetched_ms, now_ms))
+    }
+
+    /// A ticket for a fetch of a subscription from Stripe, taken just
+    /// before the fetch and given to [`Store::sync_subscription`]: later
+    /// tickets are larger. On PostgreSQL it is the database server's clock
+    /// in milliseconds, so every instance reads the same clock (instances'
+    /// own clocks may disagree by more than two webhooks are apart); on
+    /// SQLite, which one process serves, this process's clock.
+    pub async fn stripe_fetch_ticket(&self) -> StoreResult<i64> {
+        match &*self.backend {
+            Backend::Sqlite(_) => Ok(now_ms()),
+            Backend::Postgres(db) => postgres::billing::clock_ms(&*self.pg_read(db).await?).await,
+        }
     }
 
     /// Settles every paying member whose subscriptions no longer give access
@@ -320,6 +344,26 @@ mod tests {
         // With an end date that passed, they are free.
         let lapsed = standing("paid", Some(2), Some((6, Some(now - 1))));
         assert_eq!(settle(&ended, &lapsed, now).status, "free");
+    }
+
+    #[test]
+    fn a_comp_kept_only_in_the_status_is_recorded_before_a_subscription_hides_it() {
+        let now = 1_000_000_000_000;
+        let legacy = standing("comped", Some(4), None);
+        let live = [line("active", Some(now + 100), Some(2))];
+        let paid = settle(&live, &legacy, now);
+        assert_eq!(paid.status, "paid");
+        assert!(comp_to_keep(&legacy, &paid, now));
+        // Recorded already, or no comp, or still comped: nothing to keep.
+        let recorded = standing("comped", Some(4), Some((4, None)));
+        assert!(!comp_to_keep(
+            &recorded,
+            &settle(&live, &recorded, now),
+            now
+        ));
+        let free = standing("free", None, None);
+        assert!(!comp_to_keep(&free, &settle(&live, &free, now), now));
+        assert!(!comp_to_keep(&legacy, &settle(&[], &legacy, now), now));
     }
 
     #[test]

@@ -7,7 +7,7 @@
 use deadpool_postgres::GenericClient;
 use tokio_postgres::Row;
 
-use super::sql::{exec, map, row_opt, rows};
+use super::sql::{exec, map, row_one, row_opt, rows};
 use super::write::PgWriter;
 use crate::error::StoreResult;
 use crate::model::ChangeTopic;
@@ -55,6 +55,18 @@ fn price_from_row(r: &Row) -> StoreResult<StripePrice> {
         cadence: r.try_get(5)?,
         active: r.try_get(6)?,
     })
+}
+
+/// The database server's clock, in Unix milliseconds (`clock_timestamp`,
+/// not the transaction's start).
+pub async fn clock_ms(c: &impl GenericClient) -> StoreResult<i64> {
+    Ok(row_one(
+        c,
+        "SELECT floor(extract(epoch FROM clock_timestamp()) * 1000)::BIGINT",
+        &[],
+    )
+    .await?
+    .try_get(0)?)
 }
 
 pub async fn stripe_customer_member(
@@ -407,6 +419,16 @@ impl PgWriter<'_> {
             })
         })?;
         let settled = billing::settle(&lines, &standing, now);
+        if billing::comp_to_keep(&standing, &settled, now) {
+            exec(
+                self.tx(),
+                "UPDATE members SET comp_tier_id = COALESCE(tier_id,
+                     (SELECT id FROM tiers WHERE type = 'paid' AND active ORDER BY id LIMIT 1))
+                 WHERE id = $1",
+                &[&member_id],
+            )
+            .await?;
+        }
         let (current, current_tier) = (standing.status, standing.tier_id);
         let tier_id: Option<i64> = match settled.tier_id {
             Some(t) => row_opt(self.tx(), "SELECT id FROM tiers WHERE id = $1", &[&t])

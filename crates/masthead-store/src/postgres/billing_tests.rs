@@ -450,3 +450,64 @@ async fn billing_operations_agree_on_both_backends() {
         lite_seen[0]
     );
 }
+
+/// Two syncs of one subscription at the same moment, the later fetch's
+/// ticket on the second: whichever is written first, the later fetch's
+/// state stands (PostgreSQL: the two run on two connections, a first
+/// insert included; SQLite: one after the other, in either order).
+async fn race(store: &Store) {
+    store
+        .add_desk_members(vec![member("racer@example.org", "free")])
+        .await
+        .expect("member");
+    store
+        .link_stripe_customer(link("cus_race", Some(1), None, false))
+        .await
+        .expect("link");
+    for round in 0..12 {
+        let id = format!("sub_race_{round}");
+        let older = sub(&id, "cus_race", "plan_m", "canceled", T0 + DAY);
+        let newer = sub(&id, "cus_race", "plan_m", "active", T0 + DAY);
+        let (a, b) = if round % 2 == 0 {
+            let (a, b) = tokio::join!(
+                store.sync_subscription(older, 100 + round, T0),
+                store.sync_subscription(newer, 200 + round, T0)
+            );
+            (a, b)
+        } else {
+            let (b, a) = tokio::join!(
+                store.sync_subscription(newer, 200 + round, T0),
+                store.sync_subscription(older, 100 + round, T0)
+            );
+            (a, b)
+        };
+        let (a, b) = (a.expect("older"), b.expect("newer"));
+        assert!(
+            matches!(b, SubscriptionSynced::Member { .. }),
+            "the later fetch is always written: {b:?}"
+        );
+        let billing = store.member_billing(1).await.expect("billing");
+        let mirrored = billing
+            .subscriptions
+            .iter()
+            .find(|s| s.subscription_id == id)
+            .expect("mirrored");
+        assert_eq!(mirrored.status, "active", "round {round}: older {a:?}");
+    }
+    assert_eq!(status_of(store, 1).await, "paid");
+}
+
+#[tokio::test]
+async fn of_two_fetches_synced_at_once_the_later_one_stands() {
+    let dir = std::env::temp_dir().join(format!(
+        "masthead-billing-race-{}-{}",
+        std::process::id(),
+        crate::now_ms()
+    ));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let lite = Store::open_sqlite(&dir.join("race.db")).expect("open SQLite");
+    race(&lite).await;
+    let db = TestDb::new("billing_race").await;
+    race(&Store::with_postgres(db.migrated().await)).await;
+    let _ = std::fs::remove_dir_all(&dir);
+}

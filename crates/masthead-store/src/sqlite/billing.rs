@@ -322,6 +322,15 @@ impl Writer<'_> {
             })?
             .collect::<Result<_, _>>()?;
         let settled = billing::settle(&lines, &standing, now);
+        if billing::comp_to_keep(&standing, &settled, now) {
+            self.tx()
+                .prepare_cached(
+                    "UPDATE members SET comp_tier_id = COALESCE(tier_id,
+                         (SELECT id FROM tiers WHERE type = 'paid' AND active = 1 ORDER BY id LIMIT 1))
+                     WHERE id = ?1",
+                )?
+                .execute([member_id])?;
+        }
         let (current, current_tier) = (standing.status, standing.tier_id);
         // A tier Masthead no longer has is not written (tiers are archived,
         // never deleted, but a price may name one from another site).

@@ -223,10 +223,11 @@ async fn sync(
     kind: &str,
     object: &Value,
 ) -> Result<String, Failed> {
-    // When the fetch began: of two handlers fetching the same subscription
-    // at once, the one that began later saw Stripe at least as late, and
-    // the store refuses to let an earlier one overwrite it.
-    let fetched_ms = now_ms();
+    // When the fetch began, by the database's clock (one clock for every
+    // instance): of two handlers fetching the same subscription at once,
+    // the one that began later saw Stripe at least as late, and the store
+    // refuses to let an earlier one overwrite it.
+    let fetched_ms = state.store.stripe_fetch_ticket().await?;
     let fetched = match client
         .get(&format!("subscriptions/{subscription_id}"))
         .await
