@@ -232,3 +232,13 @@ pub struct BillingExport {
     /// `(member_id, tier_id, comp_expires)` of members with a tier.
     pub member_tiers: Vec<(i64, i64, Option<i64>)>,
 }
+
+/// A member's subscription as the Admin API lists it (Ghost 5's
+/// `members[].subscriptions`): the mirror, with when it was first seen and
+/// the address Stripe had for its customer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MemberSubscription {
+    pub subscription: StripeSubscription,
+    pub created_ms: i64,
+    pub customer_email: String,
+}

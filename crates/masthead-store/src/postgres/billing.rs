@@ -136,6 +136,34 @@ pub async fn member_billing(c: &impl GenericClient, member_id: i64) -> StoreResu
     })
 }
 
+pub async fn subscriptions_of_members(
+    c: &impl GenericClient,
+    member_ids: Vec<i64>,
+) -> StoreResult<Vec<MemberSubscription>> {
+    if member_ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let columns = SUBSCRIPTION_COLUMNS.replace(", ", ", s.");
+    let rs = rows(
+        c,
+        &format!(
+            "SELECT s.{columns}, s.created_at, COALESCE(c.email, '')
+             FROM stripe_subscriptions s LEFT JOIN stripe_customers c ON c.customer_id = s.customer_id
+             WHERE s.member_id = ANY($1)
+             ORDER BY s.member_id, s.created_at DESC, s.subscription_id"
+        ),
+        &[&member_ids],
+    )
+    .await?;
+    map(&rs, |r| {
+        Ok(MemberSubscription {
+            subscription: subscription_from_row(r)?,
+            created_ms: r.try_get(15)?,
+            customer_email: r.try_get(16)?,
+        })
+    })
+}
+
 impl PgWriter<'_> {
     /// A line of the member's history (`member_events`, migration 0018).
     async fn billing_event(

@@ -108,6 +108,36 @@ pub fn member_billing(c: &Connection, member_id: i64) -> StoreResult<MemberBilli
     })
 }
 
+pub fn subscriptions_of_members(
+    c: &Connection,
+    member_ids: Vec<i64>,
+) -> StoreResult<Vec<MemberSubscription>> {
+    if member_ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    // Integers, not input text: safe to write inline.
+    let list = member_ids
+        .iter()
+        .map(i64::to_string)
+        .collect::<Vec<_>>()
+        .join(",");
+    let columns = SUBSCRIPTION_COLUMNS.replace(", ", ", s.");
+    Ok(c.prepare(&format!(
+        "SELECT s.{columns}, s.created_at, COALESCE(c.email, '')
+         FROM stripe_subscriptions s LEFT JOIN stripe_customers c ON c.customer_id = s.customer_id
+         WHERE s.member_id IN ({list})
+         ORDER BY s.member_id, s.created_at DESC, s.subscription_id"
+    ))?
+    .query_map([], |r| {
+        Ok(MemberSubscription {
+            subscription: subscription_from_row(r)?,
+            created_ms: r.get(15)?,
+            customer_email: r.get(16)?,
+        })
+    })?
+    .collect::<Result<_, _>>()?)
+}
+
 impl Writer<'_> {
     /// A line of the member's history (`member_events`, migration 0018),
     /// written by Stripe's side: kinds `subscription`, `status`, `billing`.

@@ -1304,6 +1304,7 @@ fn member_json(
     m: &q::DeskMember,
     all: &[q::Newsletter],
     tiers: &[q::Tier],
+    subscriptions: &[&masthead_store::billing::MemberSubscription],
     tz: &jiff::tz::TimeZone,
 ) -> Value {
     let newsletters: Vec<Value> = all
@@ -1328,7 +1329,10 @@ fn member_json(
             "created_at": out::date(l.created_ms, tz),
             "updated_at": out::date(l.created_ms, tz),
         })).collect::<Vec<_>>(),
-        "subscriptions": [],
+        "subscriptions": subscriptions
+            .iter()
+            .map(|s| subscription_json(m, s, tiers, tz))
+            .collect::<Vec<_>>(),
         "avatar_image": null,
         "comped": m.status == "comped",
         "email_count": 0,
@@ -1355,6 +1359,57 @@ fn member_json(
     })
 }
 
+/// A subscription as Ghost 5 lists it in `members[].subscriptions`: the
+/// Stripe mirror, its customer, its price and the tier the price is for.
+fn subscription_json(
+    m: &q::DeskMember,
+    s: &masthead_store::billing::MemberSubscription,
+    tiers: &[q::Tier],
+    tz: &jiff::tz::TimeZone,
+) -> Value {
+    let sub = &s.subscription;
+    let tier = tiers.iter().find(|t| Some(t.id) == sub.tier_id);
+    let nickname = match sub.cadence.as_str() {
+        "year" => "Yearly",
+        "month" => "Monthly",
+        _ => "",
+    };
+    let opt_date = |ms: Option<i64>| ms.map_or(Value::Null, |ms| out::date(ms, tz));
+    json!({
+        "id": sub.subscription_id,
+        "customer": {
+            "id": sub.customer_id,
+            "name": if m.name.is_empty() { Value::Null } else { Value::String(m.name.clone()) },
+            "email": if s.customer_email.is_empty() { m.email.clone() } else { s.customer_email.clone() },
+        },
+        "plan": {
+            "id": sub.price_id, "nickname": nickname, "amount": sub.amount,
+            "interval": sub.cadence, "currency": sub.currency.to_ascii_uppercase(),
+        },
+        "status": sub.status,
+        "start_date": out::date(s.created_ms, tz),
+        "default_payment_card_last4": null,
+        "cancel_at_period_end": sub.cancel_at_period_end,
+        "cancellation_reason": null,
+        "current_period_end": opt_date(sub.current_period_end_ms),
+        "trial_end_at": opt_date(sub.trial_end_ms),
+        "price": {
+            "id": sub.price_id,
+            "price_id": sub.price_id,
+            "nickname": nickname,
+            "amount": sub.amount,
+            "interval": sub.cadence,
+            "type": "recurring",
+            "currency": sub.currency.to_ascii_uppercase(),
+            "tier": tier.map_or(Value::Null, |t| json!({
+                "id": sub.product_id, "name": t.name, "tier_id": format_id(t.id),
+            })),
+        },
+        "tier": tier.map_or(Value::Null, |t| out::tier(t, tz, out::TierIncludes::default())),
+        "offer": null,
+    })
+}
+
 /// A newsletter as members list it (`members[].newsletters`).
 fn newsletter_ref_json(n: &q::Newsletter) -> Value {
     json!({
@@ -1370,17 +1425,24 @@ fn newsletter_ref_json(n: &q::Newsletter) -> Value {
 
 /// Members as JSON, in the order of `ids`.
 async fn members_json(state: &AppState, ids: Vec<i64>) -> Result<Vec<Value>, ApiError> {
-    let (found, all, tiers) = tokio::try_join!(
+    let (found, all, tiers, subs) = tokio::try_join!(
         state.store.desk_members_by_id(ids.clone()),
         state.store.newsletters(),
-        state.store.tiers()
+        state.store.tiers(),
+        state.store.subscriptions_of_members(ids.clone())
     )
     .map_err(ApiError::unavailable)?;
     let tz = site_tz(state);
     Ok(ids
         .iter()
         .filter_map(|id| found.iter().find(|m| m.id == *id))
-        .map(|m| member_json(m, &all, &tiers, &tz))
+        .map(|m| {
+            let mine: Vec<_> = subs
+                .iter()
+                .filter(|s| s.subscription.member_id == Some(m.id))
+                .collect();
+            member_json(m, &all, &tiers, &mine, &tz)
+        })
         .collect())
 }
 
