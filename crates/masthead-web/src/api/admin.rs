@@ -1921,6 +1921,28 @@ fn tier_includes(raw: &[(String, String)]) -> Result<out::TierIncludes, ApiError
     Ok(inc)
 }
 
+/// A tier as Ghost 5's Admin API prints it: prices and benefits always
+/// (`include` is accepted but changes nothing, as in Ghost), and no
+/// currency or prices on the free tier.
+fn admin_tier(t: &q::Tier, tz: &jiff::tz::TimeZone) -> Value {
+    let mut v = out::tier(
+        t,
+        tz,
+        out::TierIncludes {
+            prices: true,
+            benefits: true,
+        },
+    );
+    if t.kind == "free"
+        && let Some(o) = v.as_object_mut()
+    {
+        for k in ["currency", "monthly_price", "yearly_price"] {
+            o.remove(k);
+        }
+    }
+    v
+}
+
 /// Every tier (archived ones too, as Ghost's admin sees them); staff of any
 /// role may read them (the editor offers them), only administrators and the
 /// owner change them.
@@ -1932,7 +1954,7 @@ async fn browse_tiers(
     run!({
         caller(&state, &headers).await?;
         let raw = query_or_400(q)?;
-        let inc = tier_includes(&raw)?;
+        tier_includes(&raw)?;
         let filter = super::content::tier_filter(param(&raw, "filter"))?;
         let tz = site_tz(&state);
         let all = state.store.tiers().await.map_err(ApiError::unavailable)?;
@@ -1943,7 +1965,7 @@ async fn browse_tiers(
                     .as_ref()
                     .is_none_or(|f| super::content::tier_matches(f, t))
             })
-            .map(|t| out::tier(t, &tz, inc))
+            .map(|t| admin_tier(t, &tz))
             .collect();
         let total = items.len() as u64;
         Ok::<_, ApiError>(respond(
@@ -1973,11 +1995,11 @@ async fn read_tier(
     run!({
         caller(&state, &headers).await?;
         let raw = query_or_400(q)?;
-        let inc = tier_includes(&raw)?;
+        tier_includes(&raw)?;
         let t = one_tier(&state, &id).await?;
         Ok::<_, ApiError>(respond(
             StatusCode::OK,
-            &json!({ "tiers": [out::tier(&t, &site_tz(&state), inc)] }),
+            &json!({ "tiers": [admin_tier(&t, &site_tz(&state))] }),
         ))
     })
 }
@@ -2099,7 +2121,7 @@ async fn add_tier(
             .await?
             .may(Action::ManageSettings)?;
         let raw = query_or_400(q)?;
-        let inc = tier_includes(&raw)?;
+        tier_includes(&raw)?;
         let body = json_body(b)?;
         let o = first_object(&body, "tiers")?;
         let currency = state
@@ -2113,7 +2135,7 @@ async fn add_tier(
         let t = one_tier(&state, &format_id(id)).await?;
         Ok::<_, ApiError>(respond(
             StatusCode::CREATED,
-            &json!({ "tiers": [out::tier(&t, &site_tz(&state), inc)] }),
+            &json!({ "tiers": [admin_tier(&t, &site_tz(&state))] }),
         ))
     })
 }
@@ -2130,7 +2152,7 @@ async fn edit_tier(
             .await?
             .may(Action::ManageSettings)?;
         let raw = query_or_400(q)?;
-        let inc = tier_includes(&raw)?;
+        tier_includes(&raw)?;
         let body = json_body(b)?;
         let o = first_object(&body, "tiers")?;
         let current = one_tier(&state, &id).await?;
@@ -2152,7 +2174,7 @@ async fn edit_tier(
         let t = one_tier(&state, &format_id(current.id)).await?;
         Ok::<_, ApiError>(respond(
             StatusCode::OK,
-            &json!({ "tiers": [out::tier(&t, &site_tz(&state), inc)] }),
+            &json!({ "tiers": [admin_tier(&t, &site_tz(&state))] }),
         ))
     })
 }
