@@ -698,6 +698,18 @@ impl PgWriter<'_> {
             .await?;
             if n > 0 {
                 report.comps_set += 1;
+                self.record_member_event(
+                    &masthead_model::tiers::NewMemberEvent {
+                        member_id: member,
+                        kind: crate::memberships::COMP_GIVEN.into(),
+                        tier_id: Some(tier),
+                        until_ms: c.until_ms,
+                        staff_id: None,
+                        note: "From a Ghost import".into(),
+                    },
+                    now,
+                )
+                .await?;
                 if self.settle_member(member, now).await?.1 {
                     self.log_change(ChangeTopic::Member, None, Some(member))
                         .await?;

@@ -624,6 +624,15 @@ async fn run_import(store: &Store) -> Vec<String> {
         .expect("import again");
     let billing = store.member_billing(1).await.expect("billing");
     seen.push(format!("{:?}", billing.subscriptions[0].status));
+    let comp: Vec<(String, String, Option<i64>)> = store
+        .member_events(2)
+        .await
+        .expect("events")
+        .into_iter()
+        .filter(|e| e.kind == "comp_given")
+        .map(|e| (e.kind, e.note, e.until_ms))
+        .collect();
+    seen.push(format!("{comp:?}"));
     seen
 }
 
@@ -667,4 +676,12 @@ async fn ghost_imports_of_paid_memberships_agree_on_both_backends() {
     assert!(lite_seen[4].contains("price_old") && lite_seen[4].contains("active: false"));
     assert!(lite_seen[5].contains("sub_1") && lite_seen[5].contains("sub_2"));
     assert_eq!(lite_seen[6], "\"canceled\"", "the live fetch stands");
+    assert_eq!(
+        lite_seen[7],
+        format!(
+            "[(\"comp_given\", \"From a Ghost import\", Some({}))]",
+            T0 + 400 * DAY
+        ),
+        "the comp is in the member's history, once"
+    );
 }

@@ -594,6 +594,17 @@ impl Writer<'_> {
                 .execute(params![member, tier, c.until_ms])?;
             if n > 0 {
                 report.comps_set += 1;
+                self.record_member_event(
+                    &masthead_model::tiers::NewMemberEvent {
+                        member_id: member,
+                        kind: crate::memberships::COMP_GIVEN.into(),
+                        tier_id: Some(tier),
+                        until_ms: c.until_ms,
+                        staff_id: None,
+                        note: "From a Ghost import".into(),
+                    },
+                    now,
+                )?;
                 if self.settle_member(member, now)?.1 {
                     self.log_change(ChangeTopic::Member, None, Some(member))?;
                 }
