@@ -1204,11 +1204,14 @@ struct PaidTables {
 fn billing_tables(all: &masthead_store::Everything) -> PaidTables {
     let b = &all.billing;
     let opt_iso = |ms: Option<i64>| ms.map_or(Value::Null, iso);
+    // Ghost's `monthly_price_id` and `yearly_price_id` name the row of
+    // `stripe_prices` (its `id`), not Stripe's price id; its importer drops a
+    // tier whose rows are not in the file.
     let price_of = |tier: i64, cadence: &str| {
         b.prices
             .iter()
-            .find(|(p, _)| p.tier_id == tier && p.cadence == cadence && p.active)
-            .map_or(Value::Null, |(p, _)| Value::String(p.price_id.clone()))
+            .position(|(p, _)| p.tier_id == tier && p.cadence == cadence && p.active)
+            .map_or(Value::Null, |i| Value::String(format_id(i as i64 + 1)))
     };
     // No created_at on tiers and benefits: an import matches tiers by slug
     // and makes them anew, so the time would not survive a round trip.

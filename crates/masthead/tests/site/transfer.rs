@@ -312,6 +312,16 @@ async fn paid_memberships_come_in_and_go_out_as_ghost_has_them() {
         })
         .expect("old price");
     assert_eq!(inactive["active"], false, "a retired price stays retired");
+    // Ghost's importer finds a tier's prices by their rows' ids.
+    let harbour = data["products"]
+        .as_array()
+        .and_then(|ps| ps.iter().find(|p| p["slug"] == "harbour-pass"))
+        .expect("harbour pass");
+    let monthly = data["stripe_prices"]
+        .as_array()
+        .and_then(|ps| ps.iter().find(|p| p["id"] == harbour["monthly_price_id"]))
+        .expect("the monthly price's row");
+    assert_eq!(monthly["stripe_price_id"], "price_HarbourM600");
 
     // Again: nothing added, nothing changed.
     let again = cli(&dir.0, &["import", "ghost", file.to_str().expect("path")]);
