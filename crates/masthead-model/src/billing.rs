@@ -159,3 +159,86 @@ pub struct NewDonation {
     pub stripe_customer_id: Option<String>,
     pub created_ms: i64,
 }
+
+/// Paid memberships from a Ghost export (issue 11, item 9), written in the
+/// import's one transaction. Keys are the file's ids (Ghost's `products`).
+#[derive(Debug, Clone, Default)]
+pub struct ImportBilling {
+    pub tiers: Vec<ImportTier>,
+    pub products: Vec<ImportStripeProduct>,
+    pub prices: Vec<ImportStripePrice>,
+    pub customers: Vec<ImportCustomer>,
+    pub subscriptions: Vec<ImportSubscription>,
+    pub comps: Vec<ImportComp>,
+}
+
+/// A tier; one whose slug the site has is matched, not changed.
+#[derive(Debug, Clone)]
+pub struct ImportTier {
+    pub key: String,
+    pub tier: crate::tiers::TierInput,
+}
+
+#[derive(Debug, Clone)]
+pub struct ImportStripeProduct {
+    pub product_id: String,
+    pub tier_key: String,
+    pub created_ms: i64,
+}
+
+/// A recurring price (`tier_id` of `price` is filled in by the store).
+#[derive(Debug, Clone)]
+pub struct ImportStripePrice {
+    pub price: StripePrice,
+    pub tier_key: String,
+    pub created_ms: i64,
+}
+
+/// A member's Stripe customer; the member is found by address.
+#[derive(Debug, Clone)]
+pub struct ImportCustomer {
+    pub customer_id: String,
+    pub member: Email,
+    pub created_ms: i64,
+}
+
+/// A subscription as the file has it; written as a fetch at time 0, so
+/// whatever Stripe says later wins.
+#[derive(Debug, Clone)]
+pub struct ImportSubscription {
+    pub state: SubscriptionState,
+    pub created_ms: i64,
+}
+
+/// Complimentary access from the file (a `comped` member's tier).
+#[derive(Debug, Clone)]
+pub struct ImportComp {
+    pub member: Email,
+    pub tier_key: String,
+    pub until_ms: Option<i64>,
+}
+
+/// What an export writes of paid memberships. Times are Unix ms.
+#[derive(Debug, Clone, Default)]
+pub struct BillingExport {
+    /// `(stripe_product_id, tier_id, created)`.
+    pub products: Vec<(String, i64, i64)>,
+    /// With when each was made.
+    pub prices: Vec<(StripePrice, i64)>,
+    /// `(customer_id, member_id, email, created)`.
+    pub customers: Vec<(String, i64, String, i64)>,
+    /// Mirrored subscriptions of known customers, with when each was first seen.
+    pub subscriptions: Vec<(StripeSubscription, i64)>,
+    /// `(member_id, tier_id, comp_expires)` of members with a tier.
+    pub member_tiers: Vec<(i64, i64, Option<i64>)>,
+}
+
+/// A member's subscription as the Admin API lists it (Ghost 5's
+/// `members[].subscriptions`): the mirror, with when it was first seen and
+/// the address Stripe had for its customer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MemberSubscription {
+    pub subscription: StripeSubscription,
+    pub created_ms: i64,
+    pub customer_email: String,
+}

@@ -60,6 +60,8 @@ pub struct Everything {
     pub newsletters: Vec<super::members::Newsletter>,
     /// `(member_id, newsletter_id)`.
     pub member_newsletters: Vec<(i64, i64)>,
+    pub tiers: Vec<super::tiers::Tier>,
+    pub billing: super::billing::BillingExport,
 }
 
 /// Columns an import sets after inserting a post.

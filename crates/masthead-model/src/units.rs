@@ -186,6 +186,8 @@ pub struct SiteImport {
     pub newsletters: Vec<ImportNewsletter>,
     /// `(key, value)` of site settings taken from the file.
     pub settings: Vec<(&'static str, String)>,
+    /// Tiers, Stripe products, prices, customers, subscriptions and comps.
+    pub billing: crate::billing::ImportBilling,
     /// Told `(written, total)` every thousand posts.
     pub progress: Option<fn(usize, usize)>,
 }
@@ -203,6 +205,11 @@ pub struct ImportOutcome {
     pub members_present: usize,
     pub newsletters_added: usize,
     pub newsletters_present: usize,
+    pub tiers_added: usize,
+    pub tiers_present: usize,
+    pub customers_linked: usize,
+    pub subscriptions_written: usize,
+    pub comps_set: usize,
     pub settings: Vec<String>,
     /// `(what, why)`.
     pub skipped: Vec<(String, String)>,

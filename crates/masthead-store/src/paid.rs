@@ -245,6 +245,15 @@ impl Store {
     pub async fn member_billing(&self, member_id: i64) -> StoreResult<MemberBilling> {
         billing_read!(self, member_billing(member_id))
     }
+
+    /// The subscriptions of many members in one query (a page of the Admin
+    /// API's members), newest first for each.
+    pub async fn subscriptions_of_members(
+        &self,
+        member_ids: Vec<i64>,
+    ) -> StoreResult<Vec<MemberSubscription>> {
+        billing_read!(self, subscriptions_of_members(member_ids))
+    }
 }
 
 #[cfg(test)]

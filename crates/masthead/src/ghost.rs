@@ -21,6 +21,11 @@ use masthead_domain::slug::slugify;
 use masthead_domain::{Email, PostKind, PostStatus, ReadingTime, Slug, Visibility};
 use masthead_render::ghost_body::{lexical_to_html, mobiledoc_to_html};
 use masthead_render::{render_markdown, sanitize_html};
+use masthead_store::billing::{
+    ImportBilling, ImportComp, ImportCustomer, ImportStripePrice, ImportStripeProduct,
+    ImportSubscription, ImportTier, StripePrice, SubscriptionState,
+};
+use masthead_store::tiers::TierInput;
 use masthead_store::{
     EntryDraft, Image, ImportAuthor, ImportFields, ImportMember, ImportPost, ImportTag, NewAuthor,
     NewPost, NewTag, SiteImport, Store, Video, format_id,
@@ -44,6 +49,11 @@ pub struct Report {
     pub members_present: usize,
     pub newsletters_added: usize,
     pub newsletters_present: usize,
+    pub tiers_added: usize,
+    pub tiers_present: usize,
+    pub customers_linked: usize,
+    pub subscriptions_written: usize,
+    pub comps_set: usize,
     /// Site settings taken from the file.
     pub settings: Vec<String>,
     /// `(what, why)`.
@@ -72,6 +82,14 @@ impl Report {
         println!(
             "  newsletters: {} added, {} already present",
             self.newsletters_added, self.newsletters_present
+        );
+        println!(
+            "  tiers: {} added, {} already present",
+            self.tiers_added, self.tiers_present
+        );
+        println!(
+            "  paid memberships: {} Stripe customers linked, {} subscriptions written, {} comps",
+            self.customers_linked, self.subscriptions_written, self.comps_set
         );
         if !self.settings.is_empty() {
             println!("  settings: {}", self.settings.join(", "));
@@ -159,6 +177,14 @@ fn data_of(doc: &Value) -> anyhow::Result<&Value> {
         "newsletters",
         "members_newsletters",
         "settings",
+        "products",
+        "benefits",
+        "products_benefits",
+        "stripe_products",
+        "stripe_prices",
+        "members_stripe_customers",
+        "members_stripe_customers_subscriptions",
+        "members_products",
     ] {
         if let Some(v) = data.get(key)
             && !v.is_array()
@@ -174,6 +200,230 @@ fn list<'a>(data: &'a Value, key: &str) -> &'a [Value] {
     data.get(key)
         .and_then(Value::as_array)
         .map_or(&[], Vec::as_slice)
+}
+
+/// A flag as Ghost writes it: `true`/`false`, or 1/0 from SQLite.
+fn flag(v: &Value, k: &str) -> Option<bool> {
+    match v.get(k) {
+        Some(Value::Bool(b)) => Some(*b),
+        Some(Value::Number(n)) => n.as_i64().map(|n| n != 0),
+        _ => None,
+    }
+}
+
+fn lower(v: &Value, k: &str) -> String {
+    text(v, k).trim().to_ascii_lowercase()
+}
+
+/// Tiers (`products`), Stripe products and prices, members' customers,
+/// subscriptions and comps. `members` maps the file's member ids to their
+/// addresses and Ghost status.
+fn plan_billing(
+    data: &Value,
+    members: &HashMap<String, (Email, String)>,
+    skipped: &mut Vec<(String, String)>,
+) -> ImportBilling {
+    let mut out = ImportBilling::default();
+    let benefit_names: HashMap<String, String> = list(data, "benefits")
+        .iter()
+        .filter_map(|b| Some((id_of(b, "id")?, text(b, "name").trim().to_owned())))
+        .filter(|(_, n)| !n.is_empty())
+        .collect();
+    let mut benefits_of: HashMap<String, Vec<(i64, String)>> = HashMap::new();
+    for row in list(data, "products_benefits") {
+        if let (Some(p), Some(b)) = (id_of(row, "product_id"), id_of(row, "benefit_id"))
+            && let Some(name) = benefit_names.get(&b)
+        {
+            let order = row.get("sort_order").and_then(Value::as_i64).unwrap_or(0);
+            benefits_of
+                .entry(p)
+                .or_default()
+                .push((order, name.clone()));
+        }
+    }
+    for p in list(data, "products") {
+        let name = text(p, "name").trim().to_owned();
+        let Some(key) = id_of(p, "id") else {
+            skipped.push((format!("tier {name:?}"), "it has no id".into()));
+            continue;
+        };
+        let kind = if text(p, "type") == "free" {
+            "free"
+        } else {
+            "paid"
+        };
+        let Some(slug) = Slug::parse(&text(p, "slug"))
+            .ok()
+            .or_else(|| slugify(&name))
+        else {
+            skipped.push((
+                format!("tier {name:?}"),
+                "it has no usable slug or name".into(),
+            ));
+            continue;
+        };
+        let price = |k: &str| p.get(k).and_then(Value::as_i64).filter(|n| *n > 0);
+        let mut benefits = benefits_of.remove(&key).unwrap_or_default();
+        benefits.sort_by_key(|(order, _)| *order);
+        out.tiers.push(ImportTier {
+            key,
+            tier: TierInput {
+                name,
+                slug: slug.into_string(),
+                description: text(p, "description"),
+                kind: kind.into(),
+                active: flag(p, "active").unwrap_or(true),
+                visibility: if text(p, "visibility") == "none" {
+                    "none".into()
+                } else {
+                    "public".into()
+                },
+                currency: opt_text(p, "currency").map(|c| c.to_ascii_lowercase()),
+                monthly_price: price("monthly_price"),
+                yearly_price: price("yearly_price"),
+                trial_days: p
+                    .get("trial_days")
+                    .and_then(Value::as_u64)
+                    .and_then(|d| u32::try_from(d).ok())
+                    .unwrap_or(0),
+                welcome_page_url: opt_text(p, "welcome_page_url"),
+                benefits: benefits.into_iter().map(|(_, b)| b).collect(),
+            },
+        });
+    }
+    // Stripe product id -> the file's tier id.
+    let mut tier_of_product: HashMap<String, String> = HashMap::new();
+    for sp in list(data, "stripe_products") {
+        let (Some(product_id), Some(tier_key)) =
+            (opt_text(sp, "stripe_product_id"), id_of(sp, "product_id"))
+        else {
+            skipped.push((
+                "a Stripe product".into(),
+                "it has no product or tier id".into(),
+            ));
+            continue;
+        };
+        tier_of_product.insert(product_id.clone(), tier_key.clone());
+        out.products.push(ImportStripeProduct {
+            product_id,
+            tier_key,
+            created_ms: sp.get("created_at").and_then(date_ms).unwrap_or(0),
+        });
+    }
+    let mut product_of_price: HashMap<String, String> = HashMap::new();
+    for sp in list(data, "stripe_prices") {
+        let id = text(sp, "stripe_price_id");
+        let what = format!("Stripe price {id}");
+        let product_id = text(sp, "stripe_product_id");
+        let Some(tier_key) = tier_of_product.get(&product_id) else {
+            skipped.push((what, "its Stripe product is not in the file".into()));
+            continue;
+        };
+        product_of_price.insert(id.clone(), product_id.clone());
+        let cadence = lower(sp, "interval");
+        let amount = sp.get("amount").and_then(Value::as_i64);
+        let currency = lower(sp, "currency");
+        let why = if id.is_empty() {
+            Some("it has no id")
+        } else if text(sp, "type") == "one_time" {
+            Some("a one-time price is not a membership price")
+        } else if !matches!(cadence.as_str(), "month" | "year") {
+            Some("its interval is neither month nor year")
+        } else if amount.is_none_or(|a| a < 0) {
+            Some("it has no usable amount")
+        } else if currency.len() != 3 {
+            Some("it has no usable currency")
+        } else {
+            None
+        };
+        if let Some(why) = why {
+            skipped.push((what, why.into()));
+            continue;
+        }
+        out.prices.push(ImportStripePrice {
+            price: StripePrice {
+                price_id: id,
+                product_id,
+                tier_id: 0,
+                amount: amount.unwrap_or(0),
+                currency,
+                cadence,
+                active: flag(sp, "active").unwrap_or(true),
+            },
+            tier_key: tier_key.clone(),
+            created_ms: sp.get("created_at").and_then(date_ms).unwrap_or(0),
+        });
+    }
+    for c in list(data, "members_stripe_customers") {
+        let id = text(c, "customer_id");
+        match id_of(c, "member_id").and_then(|m| members.get(&m)) {
+            Some((email, _)) if !id.is_empty() => out.customers.push(ImportCustomer {
+                customer_id: id,
+                member: email.clone(),
+                created_ms: c.get("created_at").and_then(date_ms).unwrap_or(0),
+            }),
+            _ => skipped.push((
+                format!("Stripe customer {id:?}"),
+                "its member is not in the file".into(),
+            )),
+        }
+    }
+    for s in list(data, "members_stripe_customers_subscriptions") {
+        let id = text(s, "subscription_id");
+        let customer = text(s, "customer_id");
+        let status = text(s, "status");
+        if id.is_empty() || customer.is_empty() || status.is_empty() {
+            skipped.push((
+                format!("subscription {id:?}"),
+                "it lacks its id, customer or status".into(),
+            ));
+            continue;
+        }
+        let price_id = opt_text(s, "stripe_price_id")
+            .or_else(|| opt_text(s, "plan_id"))
+            .unwrap_or_default();
+        let ext = s.get("masthead");
+        out.subscriptions.push(ImportSubscription {
+            state: SubscriptionState {
+                subscription_id: id,
+                customer_id: customer,
+                product_id: product_of_price.get(&price_id).cloned().unwrap_or_default(),
+                price_id,
+                status,
+                cancel_at_period_end: flag(s, "cancel_at_period_end").unwrap_or(false),
+                current_period_start_ms: ext
+                    .and_then(|e| e.get("current_period_start"))
+                    .and_then(date_ms),
+                current_period_end_ms: s.get("current_period_end").and_then(date_ms),
+                trial_end_ms: s.get("trial_end_at").and_then(date_ms),
+                amount: s.get("plan_amount").and_then(Value::as_i64).unwrap_or(0),
+                currency: lower(s, "plan_currency"),
+                cadence: lower(s, "plan_interval"),
+            },
+            created_ms: s
+                .get("created_at")
+                .and_then(date_ms)
+                .or_else(|| s.get("start_date").and_then(date_ms))
+                .unwrap_or(0),
+        });
+    }
+    // Ghost keeps a comped member's tier (and its end) in members_products.
+    for mp in list(data, "members_products") {
+        let (Some(m), Some(tier_key)) = (id_of(mp, "member_id"), id_of(mp, "product_id")) else {
+            continue;
+        };
+        if let Some((email, status)) = members.get(&m)
+            && status == "comped"
+            && !out.comps.iter().any(|c| c.member == *email)
+        {
+            out.comps.push(ImportComp {
+                member: email.clone(),
+                tier_key,
+                until_ms: mp.get("expiry_at").and_then(date_ms),
+            });
+        }
+    }
+    out
 }
 
 /// A post ready to write, converted outside the transaction.
@@ -701,6 +951,7 @@ pub async fn import(store: &Store, path: &Path) -> anyhow::Result<Report> {
         }
     }
     let mut member_skips = Vec::new();
+    let mut member_refs: HashMap<String, (Email, String)> = HashMap::new();
     for m in &members {
         let raw = text(m, "email");
         let Ok(email) = Email::parse(&raw) else {
@@ -716,6 +967,7 @@ pub async fn import(store: &Store, path: &Path) -> anyhow::Result<Report> {
             _ => "free",
         };
         let ghost_id = id_of(m, "id").unwrap_or_default();
+        member_refs.insert(ghost_id.clone(), (email.clone(), status.to_owned()));
         import.members.push(ImportMember {
             email,
             status,
@@ -726,6 +978,7 @@ pub async fn import(store: &Store, path: &Path) -> anyhow::Result<Report> {
             newsletters: newsletters_of.remove(&ghost_id).unwrap_or_default(),
         });
     }
+    import.billing = plan_billing(data, &member_refs, &mut member_skips);
     import.settings = settings;
     let done = store
         .import_site(import)
@@ -741,6 +994,11 @@ pub async fn import(store: &Store, path: &Path) -> anyhow::Result<Report> {
     report.members_present = done.members_present;
     report.newsletters_added = done.newsletters_added;
     report.newsletters_present = done.newsletters_present;
+    report.tiers_added = done.tiers_added;
+    report.tiers_present = done.tiers_present;
+    report.customers_linked = done.customers_linked;
+    report.subscriptions_written = done.subscriptions_written;
+    report.comps_set = done.comps_set;
     report.settings = done.settings;
     report.skipped.extend(done.skipped);
     report.skipped.extend(member_skips);
@@ -906,6 +1164,7 @@ pub async fn export(store: &Store) -> anyhow::Result<Value> {
             })
         })
         .collect();
+    let paid = billing_tables(&all);
     Ok(json!({ "db": [{
         "meta": { "exported_on": masthead_store::now_ms(), "version": "5.0.0", "exported_by": "Masthead", "site_title": site.title },
         "data": {
@@ -913,6 +1172,12 @@ pub async fn export(store: &Store) -> anyhow::Result<Value> {
             "users": users, "posts_authors": posts_authors, "members": members,
             "labels": labels, "members_labels": members_labels,
             "newsletters": newsletters, "members_newsletters": members_newsletters,
+            "products": paid.products, "benefits": paid.benefits,
+            "products_benefits": paid.products_benefits,
+            "stripe_products": paid.stripe_products, "stripe_prices": paid.stripe_prices,
+            "members_stripe_customers": paid.customers,
+            "members_stripe_customers_subscriptions": paid.subscriptions,
+            "members_products": paid.members_products,
             "settings": [
                 { "id": format_id(1), "key": "title", "value": site.title },
                 { "id": format_id(2), "key": "description", "value": site.description },
@@ -922,6 +1187,146 @@ pub async fn export(store: &Store) -> anyhow::Result<Value> {
             ],
         }
     }]}))
+}
+
+/// Ghost's tables of paid memberships, as an export writes them.
+struct PaidTables {
+    products: Vec<Value>,
+    benefits: Vec<Value>,
+    products_benefits: Vec<Value>,
+    stripe_products: Vec<Value>,
+    stripe_prices: Vec<Value>,
+    customers: Vec<Value>,
+    subscriptions: Vec<Value>,
+    members_products: Vec<Value>,
+}
+
+fn billing_tables(all: &masthead_store::Everything) -> PaidTables {
+    let b = &all.billing;
+    let opt_iso = |ms: Option<i64>| ms.map_or(Value::Null, iso);
+    // Ghost's `monthly_price_id` and `yearly_price_id` name the row of
+    // `stripe_prices` (its `id`), not Stripe's price id; its importer drops a
+    // tier whose rows are not in the file.
+    let price_of = |tier: i64, cadence: &str| {
+        b.prices
+            .iter()
+            .position(|(p, _)| p.tier_id == tier && p.cadence == cadence && p.active)
+            .map_or(Value::Null, |i| Value::String(format_id(i as i64 + 1)))
+    };
+    // No created_at on tiers and benefits: an import matches tiers by slug
+    // and makes them anew, so the time would not survive a round trip.
+    let products = all
+        .tiers
+        .iter()
+        .map(|t| {
+            json!({
+                "id": format_id(t.id), "name": t.name, "slug": t.slug, "active": t.active,
+                "welcome_page_url": t.welcome_page_url, "visibility": t.visibility,
+                "trial_days": t.trial_days,
+                "description": if t.description.is_empty() { Value::Null } else { Value::String(t.description.clone()) },
+                "type": t.kind, "currency": t.currency,
+                "monthly_price": t.monthly_price, "yearly_price": t.yearly_price,
+                "monthly_price_id": price_of(t.id, "month"), "yearly_price_id": price_of(t.id, "year"),
+            })
+        })
+        .collect();
+    let mut benefit_ids: Vec<String> = Vec::new();
+    let mut products_benefits = Vec::new();
+    for t in &all.tiers {
+        for (order, name) in t.benefits.iter().enumerate() {
+            let n = match benefit_ids.iter().position(|b| b == name) {
+                Some(n) => n,
+                None => {
+                    benefit_ids.push(name.clone());
+                    benefit_ids.len() - 1
+                }
+            };
+            products_benefits.push(json!({
+                "id": format_id(products_benefits.len() as i64 + 1), "product_id": format_id(t.id),
+                "benefit_id": format_id(n as i64 + 1), "sort_order": order,
+            }));
+        }
+    }
+    let benefits = benefit_ids
+        .iter()
+        .enumerate()
+        .map(|(i, name)| {
+            let slug =
+                slugify(name).map_or_else(|| format!("benefit-{}", i + 1), Slug::into_string);
+            json!({ "id": format_id(i as i64 + 1), "name": name, "slug": slug })
+        })
+        .collect();
+    let stripe_products = b
+        .products
+        .iter()
+        .enumerate()
+        .map(|(i, (pid, tier, at))| {
+            json!({ "id": format_id(i as i64 + 1), "product_id": format_id(*tier),
+                "stripe_product_id": pid, "created_at": iso(*at), "updated_at": iso(*at) })
+        })
+        .collect();
+    let stripe_prices = b
+        .prices
+        .iter()
+        .enumerate()
+        .map(|(i, (p, at))| {
+            json!({ "id": format_id(i as i64 + 1), "stripe_price_id": p.price_id,
+                "stripe_product_id": p.product_id, "active": p.active,
+                "nickname": if p.cadence == "year" { "Yearly" } else { "Monthly" },
+                "currency": p.currency, "amount": p.amount, "type": "recurring",
+                "interval": p.cadence, "description": null,
+                "created_at": iso(*at), "updated_at": iso(*at) })
+        })
+        .collect();
+    let customers = b
+        .customers
+        .iter()
+        .enumerate()
+        .map(|(i, (cid, member, email, at))| {
+            json!({ "id": format_id(i as i64 + 1), "member_id": format_id(*member),
+                "customer_id": cid, "name": null, "email": email,
+                "created_at": iso(*at), "updated_at": iso(*at) })
+        })
+        .collect();
+    let subscriptions = b
+        .subscriptions
+        .iter()
+        .enumerate()
+        .map(|(i, (s, at))| {
+            let mrr = if s.cadence == "year" { s.amount / 12 } else { s.amount };
+            json!({ "id": format_id(i as i64 + 1), "customer_id": s.customer_id,
+                "ghost_subscription_id": null, "subscription_id": s.subscription_id,
+                "stripe_price_id": s.price_id, "status": s.status,
+                "cancel_at_period_end": s.cancel_at_period_end, "cancellation_reason": null,
+                "current_period_end": opt_iso(s.current_period_end_ms),
+                "start_date": iso(*at), "default_payment_card_last4": null,
+                "plan_id": s.price_id, "plan_nickname": if s.cadence == "year" { "Yearly" } else { "Monthly" },
+                "plan_interval": s.cadence, "plan_amount": s.amount, "plan_currency": s.currency,
+                "mrr": if matches!(s.status.as_str(), "active" | "trialing" | "past_due") && !s.cancel_at_period_end { mrr } else { 0 },
+                "offer_id": null, "trial_start_at": null, "trial_end_at": opt_iso(s.trial_end_ms),
+                "created_at": iso(*at), "updated_at": iso(*at),
+                "masthead": { "current_period_start": opt_iso(s.current_period_start_ms) } })
+        })
+        .collect();
+    let members_products = b
+        .member_tiers
+        .iter()
+        .enumerate()
+        .map(|(i, (member, tier, until))| {
+            json!({ "id": format_id(i as i64 + 1), "member_id": format_id(*member),
+                "product_id": format_id(*tier), "sort_order": 0, "expiry_at": opt_iso(*until) })
+        })
+        .collect();
+    PaidTables {
+        products,
+        benefits,
+        products_benefits,
+        stripe_products,
+        stripe_prices,
+        customers,
+        subscriptions,
+        members_products,
+    }
 }
 
 #[cfg(test)]

@@ -148,6 +148,34 @@ pub async fn member_billing(c: &impl GenericClient, member_id: i64) -> StoreResu
     })
 }
 
+pub async fn subscriptions_of_members(
+    c: &impl GenericClient,
+    member_ids: Vec<i64>,
+) -> StoreResult<Vec<MemberSubscription>> {
+    if member_ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let columns = SUBSCRIPTION_COLUMNS.replace(", ", ", s.");
+    let rs = rows(
+        c,
+        &format!(
+            "SELECT s.{columns}, s.created_at, COALESCE(c.email, '')
+             FROM stripe_subscriptions s LEFT JOIN stripe_customers c ON c.customer_id = s.customer_id
+             WHERE s.member_id = ANY($1)
+             ORDER BY s.member_id, s.created_at DESC, s.subscription_id"
+        ),
+        &[&member_ids],
+    )
+    .await?;
+    map(&rs, |r| {
+        Ok(MemberSubscription {
+            subscription: subscription_from_row(r)?,
+            created_ms: r.try_get(15)?,
+            customer_email: r.try_get(16)?,
+        })
+    })
+}
+
 impl PgWriter<'_> {
     /// A line of the member's history (`member_events`, migration 0018).
     async fn billing_event(
@@ -548,4 +576,233 @@ impl PgWriter<'_> {
         .await?;
         Ok(())
     }
+
+    /// Paid memberships from a Ghost export, inside the import's
+    /// transaction: the twin of the SQLite writer's `import_billing`.
+    pub(crate) async fn import_billing(
+        &self,
+        b: &ImportBilling,
+        report: &mut crate::units::ImportOutcome,
+        now: i64,
+    ) -> StoreResult<()> {
+        use crate::StoreError;
+        use std::collections::HashMap;
+        let mut tiers: HashMap<&str, i64> = HashMap::new();
+        for t in &b.tiers {
+            // A site has one free tier, whatever the file calls its own.
+            let found = if t.tier.kind == "free" {
+                super::tiers::tiers(self.tx())
+                    .await?
+                    .into_iter()
+                    .find(|x| x.kind == "free")
+            } else {
+                super::tiers::tier_by_slug(self.tx(), t.tier.slug.clone()).await?
+            };
+            let id = match found {
+                Some(found) => {
+                    report.tiers_present += 1;
+                    found.id
+                }
+                None => match self.create_tier(&t.tier, now).await {
+                    Ok(id) => {
+                        report.tiers_added += 1;
+                        id
+                    }
+                    Err(StoreError::Invalid(why)) => {
+                        report
+                            .skipped
+                            .push((format!("tier {:?}", t.tier.name), why));
+                        continue;
+                    }
+                    Err(e) => return Err(e),
+                },
+            };
+            tiers.insert(&t.key, id);
+        }
+        for p in &b.products {
+            match tiers.get(p.tier_key.as_str()) {
+                Some(&tier) => {
+                    self.save_stripe_product(tier, &p.product_id, p.created_ms)
+                        .await?
+                }
+                None => report.skipped.push((
+                    format!("Stripe product {}", p.product_id),
+                    "its tier is not in the file".into(),
+                )),
+            }
+        }
+        for p in &b.prices {
+            let Some(&tier_id) = tiers.get(p.tier_key.as_str()) else {
+                report.skipped.push((
+                    format!("Stripe price {}", p.price.price_id),
+                    "its product's tier is not in the file".into(),
+                ));
+                continue;
+            };
+            exec(
+                self.tx(),
+                "INSERT INTO stripe_prices (stripe_price_id, stripe_product_id, tier_id, amount,
+                     currency, cadence, active, created_at)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (stripe_price_id) DO NOTHING",
+                &[
+                    &p.price.price_id,
+                    &p.price.product_id,
+                    &tier_id,
+                    &p.price.amount,
+                    &p.price.currency,
+                    &p.price.cadence,
+                    &p.price.active,
+                    &p.created_ms,
+                ],
+            )
+            .await?;
+        }
+        for c in &b.customers {
+            let link = CustomerLink {
+                customer_id: c.customer_id.clone(),
+                email: Some(c.member.clone()),
+                member_id: None,
+                create_member: false,
+                name: String::new(),
+                now_ms: c.created_ms,
+            };
+            match self.link_stripe_customer(&link).await? {
+                CustomerLinked::Member { .. } => report.customers_linked += 1,
+                CustomerLinked::NoMember => report.skipped.push((
+                    format!("Stripe customer {}", c.customer_id),
+                    "no member has its address".into(),
+                )),
+            }
+        }
+        for s in &b.subscriptions {
+            match self.sync_subscription(&s.state, 0, now).await? {
+                SubscriptionSynced::Member { changed, .. } => {
+                    report.subscriptions_written += usize::from(changed)
+                }
+                SubscriptionSynced::Outdated => continue,
+                SubscriptionSynced::UnknownCustomer => report.skipped.push((
+                    format!("subscription {}", s.state.subscription_id),
+                    "its customer is no member's (kept, unlinked)".into(),
+                )),
+            }
+            exec(
+                self.tx(),
+                "UPDATE stripe_subscriptions SET created_at = $2 WHERE subscription_id = $1",
+                &[&s.state.subscription_id, &s.created_ms],
+            )
+            .await?;
+        }
+        for c in &b.comps {
+            let Some(&tier) = tiers.get(c.tier_key.as_str()) else {
+                report.skipped.push((
+                    format!("comp of {}", c.member.as_str()),
+                    "its tier is not in the file".into(),
+                ));
+                continue;
+            };
+            let key = c.member.key();
+            let member: Option<i64> = row_opt(
+                self.tx(),
+                "SELECT id FROM members WHERE email_key = $1",
+                &[&key],
+            )
+            .await?
+            .map(|r| r.try_get(0))
+            .transpose()?;
+            let Some(member) = member else { continue };
+            let n = exec(
+                self.tx(),
+                "UPDATE members SET comp_tier_id = $2, comp_expires_at = $3,
+                     tier_id = CASE WHEN status = 'comped' AND tier_id IS NULL THEN $2 ELSE tier_id END
+                 WHERE id = $1 AND comp_tier_id IS NULL",
+                &[&member, &tier, &c.until_ms],
+            )
+            .await?;
+            if n > 0 {
+                report.comps_set += 1;
+                self.record_member_event(
+                    &masthead_model::tiers::NewMemberEvent {
+                        member_id: member,
+                        kind: crate::memberships::COMP_GIVEN.into(),
+                        tier_id: Some(tier),
+                        until_ms: c.until_ms,
+                        staff_id: None,
+                        note: "From a Ghost import".into(),
+                    },
+                    now,
+                )
+                .await?;
+                if self.settle_member(member, now).await?.1 {
+                    self.log_change(ChangeTopic::Member, None, Some(member))
+                        .await?;
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Paid memberships for `masthead export`.
+pub async fn billing_export(c: &impl GenericClient) -> StoreResult<BillingExport> {
+    let products = map(
+        &rows(
+            c,
+            "SELECT stripe_product_id, tier_id, created_at FROM stripe_products
+             ORDER BY created_at, stripe_product_id",
+            &[],
+        )
+        .await?,
+        |r| Ok((r.try_get(0)?, r.try_get(1)?, r.try_get(2)?)),
+    )?;
+    let prices = map(
+        &rows(
+            c,
+            "SELECT stripe_price_id, stripe_product_id, tier_id, amount, currency, cadence, active,
+                    created_at
+             FROM stripe_prices ORDER BY created_at, stripe_price_id",
+            &[],
+        )
+        .await?,
+        |r| Ok((price_from_row(r)?, r.try_get(7)?)),
+    )?;
+    let customers = map(
+        &rows(
+            c,
+            "SELECT customer_id, member_id, email, created_at FROM stripe_customers
+             ORDER BY created_at, customer_id",
+            &[],
+        )
+        .await?,
+        |r| Ok((r.try_get(0)?, r.try_get(1)?, r.try_get(2)?, r.try_get(3)?)),
+    )?;
+    let subscriptions = map(
+        &rows(
+            c,
+            &format!(
+                "SELECT {SUBSCRIPTION_COLUMNS}, created_at FROM stripe_subscriptions
+                 WHERE customer_id IN (SELECT customer_id FROM stripe_customers)
+                 ORDER BY created_at, subscription_id"
+            ),
+            &[],
+        )
+        .await?,
+        |r| Ok((subscription_from_row(r)?, r.try_get(15)?)),
+    )?;
+    let member_tiers = map(
+        &rows(
+            c,
+            "SELECT id, tier_id, CASE WHEN status = 'comped' THEN comp_expires_at END
+             FROM members WHERE tier_id IS NOT NULL ORDER BY id",
+            &[],
+        )
+        .await?,
+        |r| Ok((r.try_get(0)?, r.try_get(1)?, r.try_get(2)?)),
+    )?;
+    Ok(BillingExport {
+        products,
+        prices,
+        customers,
+        subscriptions,
+        member_tiers,
+    })
 }

@@ -497,6 +497,241 @@ async fn race(store: &Store) {
     assert_eq!(status_of(store, 1).await, "paid");
 }
 
+fn paid_tier(name: &str, slug: &str, monthly: i64) -> TierInput {
+    TierInput {
+        name: name.into(),
+        slug: slug.into(),
+        description: String::new(),
+        kind: "paid".into(),
+        active: true,
+        visibility: "public".into(),
+        currency: Some("usd".into()),
+        monthly_price: Some(monthly),
+        yearly_price: None,
+        trial_days: 0,
+        welcome_page_url: None,
+        benefits: vec!["Every story".into()],
+    }
+}
+
+fn ghost_billing() -> ImportBilling {
+    let email = |e: &str| Email::parse(e).expect("email");
+    let mut free = paid_tier("Free", "gratis", 1);
+    free.kind = "free".into();
+    free.currency = None;
+    free.monthly_price = None;
+    let mut broken = paid_tier("No currency", "no-currency", 100);
+    broken.currency = None;
+    let price = |id: &str, amount: i64, active: bool| StripePrice {
+        price_id: id.into(),
+        product_id: "prod_gold".into(),
+        tier_id: 0,
+        amount,
+        currency: "usd".into(),
+        cadence: "month".into(),
+        active,
+    };
+    let mut comped_sub = sub("sub_2", "cus_b", "price_new", "canceled", T0 - DAY);
+    comped_sub.product_id = "prod_gold".into();
+    ImportBilling {
+        tiers: vec![
+            ImportTier {
+                key: "g-free".into(),
+                tier: free,
+            },
+            ImportTier {
+                key: "g-gold".into(),
+                tier: paid_tier("Gold", "gold", 500),
+            },
+            ImportTier {
+                key: "g-broken".into(),
+                tier: broken,
+            },
+        ],
+        products: vec![
+            ImportStripeProduct {
+                product_id: "prod_gold".into(),
+                tier_key: "g-gold".into(),
+                created_ms: T0 - 9 * DAY,
+            },
+            ImportStripeProduct {
+                product_id: "prod_broken".into(),
+                tier_key: "g-broken".into(),
+                created_ms: T0 - 9 * DAY,
+            },
+        ],
+        prices: vec![
+            ImportStripePrice {
+                price: price("price_old", 400, false),
+                tier_key: "g-gold".into(),
+                created_ms: T0 - 9 * DAY,
+            },
+            ImportStripePrice {
+                price: price("price_new", 500, true),
+                tier_key: "g-gold".into(),
+                created_ms: T0 - 8 * DAY,
+            },
+        ],
+        customers: vec![
+            ImportCustomer {
+                customer_id: "cus_a".into(),
+                member: email("ada@example.org"),
+                created_ms: T0 - 7 * DAY,
+            },
+            ImportCustomer {
+                customer_id: "cus_b".into(),
+                member: email("bob@example.org"),
+                created_ms: T0 - 7 * DAY,
+            },
+            ImportCustomer {
+                customer_id: "cus_nobody".into(),
+                member: email("nobody@example.org"),
+                created_ms: T0 - 7 * DAY,
+            },
+        ],
+        subscriptions: vec![
+            ImportSubscription {
+                state: sub("sub_1", "cus_a", "price_new", "active", T0 + 20 * DAY),
+                created_ms: T0 - 7 * DAY,
+            },
+            ImportSubscription {
+                state: comped_sub,
+                created_ms: T0 - 6 * DAY,
+            },
+        ],
+        comps: vec![ImportComp {
+            member: email("bob@example.org"),
+            tier_key: "g-gold".into(),
+            until_ms: Some(T0 + 400 * DAY),
+        }],
+    }
+}
+
+/// A Ghost import of paid memberships on one store, twice, then a live
+/// fetch over it; what it saw.
+async fn run_import(store: &Store) -> Vec<String> {
+    let mut seen = Vec::new();
+    store
+        .add_desk_members(vec![
+            member("ada@example.org", "paid"),
+            member("bob@example.org", "comped"),
+        ])
+        .await
+        .expect("members");
+    for _ in 0..2 {
+        let done = store
+            .import_site(crate::units::SiteImport {
+                billing: ghost_billing(),
+                ..Default::default()
+            })
+            .await
+            .expect("import");
+        seen.push(format!(
+            "tiers {}+{} customers {} subscriptions {} comps {} skipped {:?}",
+            done.tiers_added,
+            done.tiers_present,
+            done.customers_linked,
+            done.subscriptions_written,
+            done.comps_set,
+            done.skipped
+        ));
+    }
+    for id in [1, 2] {
+        let m = store.desk_member(id).await.expect("read").expect("member");
+        seen.push(format!("{} {} {:?}", m.email, m.status, m.tier_id));
+    }
+    // Without `updated_ms`: it is the clock's now.
+    let mut all = store.everything().await.expect("everything");
+    for (s, _) in &mut all.billing.subscriptions {
+        s.updated_ms = 0;
+    }
+    seen.push(format!("{:#?}", all.billing));
+    let mut listed = store
+        .subscriptions_of_members(vec![1, 2, 99])
+        .await
+        .expect("subscriptions");
+    for s in &mut listed {
+        s.subscription.updated_ms = 0;
+    }
+    seen.push(format!("{listed:#?}"));
+    // Stripe's word, fetched later, is not undone by importing again.
+    let mut live = sub("sub_1", "cus_a", "price_new", "canceled", T0 + 20 * DAY);
+    live.cancel_at_period_end = true;
+    store
+        .sync_subscription(live, T0, T0)
+        .await
+        .expect("live fetch");
+    store
+        .import_site(crate::units::SiteImport {
+            billing: ghost_billing(),
+            ..Default::default()
+        })
+        .await
+        .expect("import again");
+    let billing = store.member_billing(1).await.expect("billing");
+    seen.push(format!("{:?}", billing.subscriptions[0].status));
+    let comp: Vec<(String, String, Option<i64>)> = store
+        .member_events(2)
+        .await
+        .expect("events")
+        .into_iter()
+        .filter(|e| e.kind == "comp_given")
+        .map(|e| (e.kind, e.note, e.until_ms))
+        .collect();
+    seen.push(format!("{comp:?}"));
+    seen
+}
+
+#[tokio::test]
+async fn ghost_imports_of_paid_memberships_agree_on_both_backends() {
+    let dir = std::env::temp_dir().join(format!(
+        "masthead-ghostpay-{}-{}",
+        std::process::id(),
+        crate::now_ms()
+    ));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let lite = Store::open_sqlite(&dir.join("import.db")).expect("open SQLite");
+    let db = TestDb::new("ghostpay").await;
+    let pg = Store::with_postgres(db.migrated().await);
+    let lite_seen = run_import(&lite).await;
+    let pg_seen = run_import(&pg).await;
+    let _ = std::fs::remove_dir_all(&dir);
+    for (l, p) in lite_seen.iter().zip(&pg_seen) {
+        assert_eq!(l, p, "SQLite (left) and PostgreSQL (right) differ");
+    }
+    assert_eq!(lite_seen.len(), pg_seen.len());
+    assert!(
+        lite_seen[0].starts_with("tiers 1+1 customers 2 subscriptions 2 comps 1"),
+        "{}",
+        lite_seen[0]
+    );
+    for why in [
+        "A paid tier needs a currency",
+        "Stripe product prod_broken",
+        "Stripe customer cus_nobody",
+    ] {
+        assert!(lite_seen[0].contains(why), "{why} in {}", lite_seen[0]);
+    }
+    assert!(
+        lite_seen[1].starts_with("tiers 0+2 customers 2 subscriptions 0 comps 0"),
+        "a second import changes nothing: {}",
+        lite_seen[1]
+    );
+    assert_eq!(lite_seen[2], "ada@example.org paid Some(2)");
+    assert_eq!(lite_seen[3], "bob@example.org comped Some(2)");
+    assert!(lite_seen[4].contains("price_old") && lite_seen[4].contains("active: false"));
+    assert!(lite_seen[5].contains("sub_1") && lite_seen[5].contains("sub_2"));
+    assert_eq!(lite_seen[6], "\"canceled\"", "the live fetch stands");
+    assert_eq!(
+        lite_seen[7],
+        format!(
+            "[(\"comp_given\", \"From a Ghost import\", Some({}))]",
+            T0 + 400 * DAY
+        ),
+        "the comp is in the member's history, once"
+    );
+}
+
 #[tokio::test]
 async fn of_two_fetches_synced_at_once_the_later_one_stands() {
     let dir = std::env::temp_dir().join(format!(

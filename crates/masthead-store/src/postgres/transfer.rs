@@ -153,6 +153,8 @@ pub async fn everything(c: &impl GenericClient) -> StoreResult<Everything> {
         member_labels,
         newsletters: super::members::newsletters(c).await?,
         member_newsletters,
+        tiers: super::tiers::tiers(c).await?,
+        billing: super::billing::billing_export(c).await?,
     })
 }
 

@@ -346,6 +346,8 @@ impl PgWriter<'_> {
                 report.members_present += 1;
             }
         }
+        self.import_billing(&import.billing, &mut report, crate::now_ms())
+            .await?;
         for (key, value) in &import.settings {
             self.set_setting(key, value).await?;
             report.settings.push((*key).to_owned());

@@ -108,6 +108,36 @@ pub fn member_billing(c: &Connection, member_id: i64) -> StoreResult<MemberBilli
     })
 }
 
+pub fn subscriptions_of_members(
+    c: &Connection,
+    member_ids: Vec<i64>,
+) -> StoreResult<Vec<MemberSubscription>> {
+    if member_ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    // Integers, not input text: safe to write inline.
+    let list = member_ids
+        .iter()
+        .map(i64::to_string)
+        .collect::<Vec<_>>()
+        .join(",");
+    let columns = SUBSCRIPTION_COLUMNS.replace(", ", ", s.");
+    Ok(c.prepare(&format!(
+        "SELECT s.{columns}, s.created_at, COALESCE(c.email, '')
+         FROM stripe_subscriptions s LEFT JOIN stripe_customers c ON c.customer_id = s.customer_id
+         WHERE s.member_id IN ({list})
+         ORDER BY s.member_id, s.created_at DESC, s.subscription_id"
+    ))?
+    .query_map([], |r| {
+        Ok(MemberSubscription {
+            subscription: subscription_from_row(r)?,
+            created_ms: r.get(15)?,
+            customer_email: r.get(16)?,
+        })
+    })?
+    .collect::<Result<_, _>>()?)
+}
+
 impl Writer<'_> {
     /// A line of the member's history (`member_events`, migration 0018),
     /// written by Stripe's side: kinds `subscription`, `status`, `billing`.
@@ -438,4 +468,205 @@ impl Writer<'_> {
             ])?;
         Ok(())
     }
+
+    /// Paid memberships from a Ghost export, inside the import's
+    /// transaction (issue 11, item 9): tiers match by slug, Stripe objects by
+    /// their ids, so running an import again changes nothing.
+    pub(crate) fn import_billing(
+        &self,
+        b: &ImportBilling,
+        report: &mut crate::units::ImportOutcome,
+        now: i64,
+    ) -> StoreResult<()> {
+        use crate::StoreError;
+        use std::collections::HashMap;
+        let mut tiers: HashMap<&str, i64> = HashMap::new();
+        for t in &b.tiers {
+            // A site has one free tier, whatever the file calls its own.
+            let found = if t.tier.kind == "free" {
+                super::tiers::tiers(self.tx())?
+                    .into_iter()
+                    .find(|x| x.kind == "free")
+            } else {
+                super::tiers::tier_by_slug(self.tx(), t.tier.slug.clone())?
+            };
+            let id = match found {
+                Some(found) => {
+                    report.tiers_present += 1;
+                    found.id
+                }
+                None => match self.create_tier(&t.tier, now) {
+                    Ok(id) => {
+                        report.tiers_added += 1;
+                        id
+                    }
+                    Err(StoreError::Invalid(why)) => {
+                        report
+                            .skipped
+                            .push((format!("tier {:?}", t.tier.name), why));
+                        continue;
+                    }
+                    Err(e) => return Err(e),
+                },
+            };
+            tiers.insert(&t.key, id);
+        }
+        for p in &b.products {
+            match tiers.get(p.tier_key.as_str()) {
+                Some(&tier) => self.save_stripe_product(tier, &p.product_id, p.created_ms)?,
+                None => report.skipped.push((
+                    format!("Stripe product {}", p.product_id),
+                    "its tier is not in the file".into(),
+                )),
+            }
+        }
+        for p in &b.prices {
+            let Some(&tier_id) = tiers.get(p.tier_key.as_str()) else {
+                report.skipped.push((
+                    format!("Stripe price {}", p.price.price_id),
+                    "its product's tier is not in the file".into(),
+                ));
+                continue;
+            };
+            self.tx()
+                .prepare_cached(
+                    "INSERT INTO stripe_prices (stripe_price_id, stripe_product_id, tier_id, amount,
+                         currency, cadence, active, created_at)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) ON CONFLICT (stripe_price_id) DO NOTHING",
+                )?
+                .execute(params![
+                    p.price.price_id,
+                    p.price.product_id,
+                    tier_id,
+                    p.price.amount,
+                    p.price.currency,
+                    p.price.cadence,
+                    p.price.active,
+                    p.created_ms
+                ])?;
+        }
+        for c in &b.customers {
+            let link = CustomerLink {
+                customer_id: c.customer_id.clone(),
+                email: Some(c.member.clone()),
+                member_id: None,
+                create_member: false,
+                name: String::new(),
+                now_ms: c.created_ms,
+            };
+            match self.link_stripe_customer(&link)? {
+                CustomerLinked::Member { .. } => report.customers_linked += 1,
+                CustomerLinked::NoMember => report.skipped.push((
+                    format!("Stripe customer {}", c.customer_id),
+                    "no member has its address".into(),
+                )),
+            }
+        }
+        for s in &b.subscriptions {
+            match self.sync_subscription(&s.state, 0, now)? {
+                SubscriptionSynced::Member { changed, .. } => {
+                    report.subscriptions_written += usize::from(changed)
+                }
+                SubscriptionSynced::Outdated => continue,
+                SubscriptionSynced::UnknownCustomer => report.skipped.push((
+                    format!("subscription {}", s.state.subscription_id),
+                    "its customer is no member's (kept, unlinked)".into(),
+                )),
+            }
+            self.tx()
+                .prepare_cached(
+                    "UPDATE stripe_subscriptions SET created_at = ?2 WHERE subscription_id = ?1",
+                )?
+                .execute(params![s.state.subscription_id, s.created_ms])?;
+        }
+        for c in &b.comps {
+            let Some(&tier) = tiers.get(c.tier_key.as_str()) else {
+                report.skipped.push((
+                    format!("comp of {}", c.member.as_str()),
+                    "its tier is not in the file".into(),
+                ));
+                continue;
+            };
+            let member: Option<i64> = self
+                .tx()
+                .prepare_cached("SELECT id FROM members WHERE email_key = ?1")?
+                .query_row([c.member.key()], |r| r.get(0))
+                .optional()?;
+            let Some(member) = member else { continue };
+            let n = self
+                .tx()
+                .prepare_cached(
+                    "UPDATE members SET comp_tier_id = ?2, comp_expires_at = ?3,
+                         tier_id = CASE WHEN status = 'comped' AND tier_id IS NULL THEN ?2 ELSE tier_id END
+                     WHERE id = ?1 AND comp_tier_id IS NULL",
+                )?
+                .execute(params![member, tier, c.until_ms])?;
+            if n > 0 {
+                report.comps_set += 1;
+                self.record_member_event(
+                    &masthead_model::tiers::NewMemberEvent {
+                        member_id: member,
+                        kind: crate::memberships::COMP_GIVEN.into(),
+                        tier_id: Some(tier),
+                        until_ms: c.until_ms,
+                        staff_id: None,
+                        note: "From a Ghost import".into(),
+                    },
+                    now,
+                )?;
+                if self.settle_member(member, now)?.1 {
+                    self.log_change(ChangeTopic::Member, None, Some(member))?;
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Paid memberships for `masthead export`.
+pub fn billing_export(c: &Connection) -> StoreResult<BillingExport> {
+    let products = c
+        .prepare(
+            "SELECT stripe_product_id, tier_id, created_at FROM stripe_products
+             ORDER BY created_at, stripe_product_id",
+        )?
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
+        .collect::<Result<_, _>>()?;
+    let prices = c
+        .prepare(
+            "SELECT stripe_price_id, stripe_product_id, tier_id, amount, currency, cadence, active,
+                    created_at
+             FROM stripe_prices ORDER BY created_at, stripe_price_id",
+        )?
+        .query_map([], |r| Ok((price_from_row(r)?, r.get(7)?)))?
+        .collect::<Result<_, _>>()?;
+    let customers = c
+        .prepare(
+            "SELECT customer_id, member_id, email, created_at FROM stripe_customers
+             ORDER BY created_at, customer_id",
+        )?
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))?
+        .collect::<Result<_, _>>()?;
+    let subscriptions = c
+        .prepare(&format!(
+            "SELECT {SUBSCRIPTION_COLUMNS}, created_at FROM stripe_subscriptions
+             WHERE customer_id IN (SELECT customer_id FROM stripe_customers)
+             ORDER BY created_at, subscription_id"
+        ))?
+        .query_map([], |r| Ok((subscription_from_row(r)?, r.get(15)?)))?
+        .collect::<Result<_, _>>()?;
+    let member_tiers = c
+        .prepare(
+            "SELECT id, tier_id, CASE WHEN status = 'comped' THEN comp_expires_at END
+             FROM members WHERE tier_id IS NOT NULL ORDER BY id",
+        )?
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
+        .collect::<Result<_, _>>()?;
+    Ok(BillingExport {
+        products,
+        prices,
+        customers,
+        subscriptions,
+        member_tiers,
+    })
 }

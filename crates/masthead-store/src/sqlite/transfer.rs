@@ -130,6 +130,8 @@ pub fn everything(c: &Connection) -> StoreResult<Everything> {
         member_newsletters: pairs(
             "SELECT member_id, newsletter_id FROM member_newsletters ORDER BY member_id, newsletter_id",
         )?,
+        tiers: super::tiers::tiers(c)?,
+        billing: super::billing::billing_export(c)?,
     })
 }
 

@@ -309,6 +309,7 @@ impl Writer<'_> {
                 report.members_present += 1;
             }
         }
+        self.import_billing(&import.billing, &mut report, crate::now_ms())?;
         for (key, value) in &import.settings {
             self.set_setting(key, value)?;
             report.settings.push((*key).to_owned());

@@ -1304,6 +1304,7 @@ fn member_json(
     m: &q::DeskMember,
     all: &[q::Newsletter],
     tiers: &[q::Tier],
+    subscriptions: &[&masthead_store::billing::MemberSubscription],
     tz: &jiff::tz::TimeZone,
 ) -> Value {
     let newsletters: Vec<Value> = all
@@ -1328,7 +1329,10 @@ fn member_json(
             "created_at": out::date(l.created_ms, tz),
             "updated_at": out::date(l.created_ms, tz),
         })).collect::<Vec<_>>(),
-        "subscriptions": [],
+        "subscriptions": subscriptions
+            .iter()
+            .map(|s| subscription_json(m, s, tiers, tz))
+            .collect::<Vec<_>>(),
         "avatar_image": null,
         "comped": m.status == "comped",
         "email_count": 0,
@@ -1355,6 +1359,57 @@ fn member_json(
     })
 }
 
+/// A subscription as Ghost 5 lists it in `members[].subscriptions`: the
+/// Stripe mirror, its customer, its price and the tier the price is for.
+fn subscription_json(
+    m: &q::DeskMember,
+    s: &masthead_store::billing::MemberSubscription,
+    tiers: &[q::Tier],
+    tz: &jiff::tz::TimeZone,
+) -> Value {
+    let sub = &s.subscription;
+    let tier = tiers.iter().find(|t| Some(t.id) == sub.tier_id);
+    let nickname = match sub.cadence.as_str() {
+        "year" => "Yearly",
+        "month" => "Monthly",
+        _ => "",
+    };
+    let opt_date = |ms: Option<i64>| ms.map_or(Value::Null, |ms| out::date(ms, tz));
+    json!({
+        "id": sub.subscription_id,
+        "customer": {
+            "id": sub.customer_id,
+            "name": if m.name.is_empty() { Value::Null } else { Value::String(m.name.clone()) },
+            "email": if s.customer_email.is_empty() { m.email.clone() } else { s.customer_email.clone() },
+        },
+        "plan": {
+            "id": sub.price_id, "nickname": nickname, "amount": sub.amount,
+            "interval": sub.cadence, "currency": sub.currency.to_ascii_uppercase(),
+        },
+        "status": sub.status,
+        "start_date": out::date(s.created_ms, tz),
+        "default_payment_card_last4": null,
+        "cancel_at_period_end": sub.cancel_at_period_end,
+        "cancellation_reason": null,
+        "current_period_end": opt_date(sub.current_period_end_ms),
+        "trial_end_at": opt_date(sub.trial_end_ms),
+        "price": {
+            "id": sub.price_id,
+            "price_id": sub.price_id,
+            "nickname": nickname,
+            "amount": sub.amount,
+            "interval": sub.cadence,
+            "type": "recurring",
+            "currency": sub.currency.to_ascii_uppercase(),
+            "tier": tier.map_or(Value::Null, |t| json!({
+                "id": sub.product_id, "name": t.name, "tier_id": format_id(t.id),
+            })),
+        },
+        "tier": tier.map_or(Value::Null, |t| out::tier(t, tz, out::TierIncludes::default())),
+        "offer": null,
+    })
+}
+
 /// A newsletter as members list it (`members[].newsletters`).
 fn newsletter_ref_json(n: &q::Newsletter) -> Value {
     json!({
@@ -1370,17 +1425,24 @@ fn newsletter_ref_json(n: &q::Newsletter) -> Value {
 
 /// Members as JSON, in the order of `ids`.
 async fn members_json(state: &AppState, ids: Vec<i64>) -> Result<Vec<Value>, ApiError> {
-    let (found, all, tiers) = tokio::try_join!(
+    let (found, all, tiers, subs) = tokio::try_join!(
         state.store.desk_members_by_id(ids.clone()),
         state.store.newsletters(),
-        state.store.tiers()
+        state.store.tiers(),
+        state.store.subscriptions_of_members(ids.clone())
     )
     .map_err(ApiError::unavailable)?;
     let tz = site_tz(state);
     Ok(ids
         .iter()
         .filter_map(|id| found.iter().find(|m| m.id == *id))
-        .map(|m| member_json(m, &all, &tiers, &tz))
+        .map(|m| {
+            let mine: Vec<_> = subs
+                .iter()
+                .filter(|s| s.subscription.member_id == Some(m.id))
+                .collect();
+            member_json(m, &all, &tiers, &mine, &tz)
+        })
         .collect())
 }
 
@@ -1859,6 +1921,28 @@ fn tier_includes(raw: &[(String, String)]) -> Result<out::TierIncludes, ApiError
     Ok(inc)
 }
 
+/// A tier as Ghost 5's Admin API prints it: prices and benefits always
+/// (`include` is accepted but changes nothing, as in Ghost), and no
+/// currency or prices on the free tier.
+fn admin_tier(t: &q::Tier, tz: &jiff::tz::TimeZone) -> Value {
+    let mut v = out::tier(
+        t,
+        tz,
+        out::TierIncludes {
+            prices: true,
+            benefits: true,
+        },
+    );
+    if t.kind == "free"
+        && let Some(o) = v.as_object_mut()
+    {
+        for k in ["currency", "monthly_price", "yearly_price"] {
+            o.remove(k);
+        }
+    }
+    v
+}
+
 /// Every tier (archived ones too, as Ghost's admin sees them); staff of any
 /// role may read them (the editor offers them), only administrators and the
 /// owner change them.
@@ -1870,7 +1954,7 @@ async fn browse_tiers(
     run!({
         caller(&state, &headers).await?;
         let raw = query_or_400(q)?;
-        let inc = tier_includes(&raw)?;
+        tier_includes(&raw)?;
         let filter = super::content::tier_filter(param(&raw, "filter"))?;
         let tz = site_tz(&state);
         let all = state.store.tiers().await.map_err(ApiError::unavailable)?;
@@ -1881,7 +1965,7 @@ async fn browse_tiers(
                     .as_ref()
                     .is_none_or(|f| super::content::tier_matches(f, t))
             })
-            .map(|t| out::tier(t, &tz, inc))
+            .map(|t| admin_tier(t, &tz))
             .collect();
         let total = items.len() as u64;
         Ok::<_, ApiError>(respond(
@@ -1911,11 +1995,11 @@ async fn read_tier(
     run!({
         caller(&state, &headers).await?;
         let raw = query_or_400(q)?;
-        let inc = tier_includes(&raw)?;
+        tier_includes(&raw)?;
         let t = one_tier(&state, &id).await?;
         Ok::<_, ApiError>(respond(
             StatusCode::OK,
-            &json!({ "tiers": [out::tier(&t, &site_tz(&state), inc)] }),
+            &json!({ "tiers": [admin_tier(&t, &site_tz(&state))] }),
         ))
     })
 }
@@ -2037,7 +2121,7 @@ async fn add_tier(
             .await?
             .may(Action::ManageSettings)?;
         let raw = query_or_400(q)?;
-        let inc = tier_includes(&raw)?;
+        tier_includes(&raw)?;
         let body = json_body(b)?;
         let o = first_object(&body, "tiers")?;
         let currency = state
@@ -2051,7 +2135,7 @@ async fn add_tier(
         let t = one_tier(&state, &format_id(id)).await?;
         Ok::<_, ApiError>(respond(
             StatusCode::CREATED,
-            &json!({ "tiers": [out::tier(&t, &site_tz(&state), inc)] }),
+            &json!({ "tiers": [admin_tier(&t, &site_tz(&state))] }),
         ))
     })
 }
@@ -2068,7 +2152,7 @@ async fn edit_tier(
             .await?
             .may(Action::ManageSettings)?;
         let raw = query_or_400(q)?;
-        let inc = tier_includes(&raw)?;
+        tier_includes(&raw)?;
         let body = json_body(b)?;
         let o = first_object(&body, "tiers")?;
         let current = one_tier(&state, &id).await?;
@@ -2090,7 +2174,7 @@ async fn edit_tier(
         let t = one_tier(&state, &format_id(current.id)).await?;
         Ok::<_, ApiError>(respond(
             StatusCode::OK,
-            &json!({ "tiers": [out::tier(&t, &site_tz(&state), inc)] }),
+            &json!({ "tiers": [admin_tier(&t, &site_tz(&state))] }),
         ))
     })
 }

@@ -9,7 +9,7 @@ fn api_dir() -> PathBuf {
 }
 
 /// Runs one of the client scripts in `tests/api/` against the server.
-fn run_client(script: &str, envs: &[(&str, &str)]) -> String {
+pub(super) fn run_client(script: &str, envs: &[(&str, &str)]) -> String {
     let dir = api_dir();
     assert!(
         dir.join("node_modules/@tryghost/content-api").exists(),
@@ -27,7 +27,7 @@ fn run_client(script: &str, envs: &[(&str, &str)]) -> String {
     stdout
 }
 
-fn create_key(s: &Server, kind: &str) -> String {
+pub(super) fn create_key(s: &Server, kind: &str) -> String {
     let out = s.cli(&["key", "create", kind, "--name", "tests"]);
     assert!(
         out.status.success(),

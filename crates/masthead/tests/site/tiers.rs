@@ -576,6 +576,23 @@ async fn the_apis_list_tiers_and_cut_gated_html_at_the_marker() {
     let (status, body) = api(Method::GET, "/tiers/?filter=type:paid", None).await;
     assert_eq!(status, 200);
     assert_eq!(body["tiers"].as_array().map(Vec::len), Some(1), "{body}");
+    // As Ghost 5's Admin API: prices and benefits without asking; the free
+    // tier has no currency or prices at all.
+    let (status, body) = api(Method::GET, "/tiers/", None).await;
+    assert_eq!(status, 200);
+    let listed = body["tiers"].as_array().expect("tiers");
+    let paid = listed.iter().find(|t| t["type"] == "paid").expect("paid");
+    assert_eq!(paid["monthly_price"], 500, "{paid}");
+    assert_eq!(
+        paid["benefits"],
+        json!(["Every story", "The weekly letter"])
+    );
+    let free = listed.iter().find(|t| t["type"] == "free").expect("free");
+    assert!(
+        free.get("currency").is_none() && free.get("monthly_price").is_none(),
+        "{free}"
+    );
+    assert!(free["benefits"].is_array(), "{free}");
     let (status, _) = api(Method::GET, "/tiers/ffffffffffffffffffffffff/", None).await;
     assert_eq!(status, 404);
 

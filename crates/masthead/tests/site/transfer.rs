@@ -247,3 +247,173 @@ async fn export_then_import_loses_nothing() {
     })
     .await;
 }
+
+fn paid_fixture() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/ghost-5-paid.json")
+}
+
+#[tokio::test]
+async fn paid_memberships_come_in_and_go_out_as_ghost_has_them() {
+    let dir = TempDir::new("import-paid");
+    let file = paid_fixture();
+    let out = cli(&dir.0, &["import", "ghost", file.to_str().expect("path")]);
+    let report = text(&out);
+    assert!(out.status.success(), "{report}");
+    for want in [
+        "posts:   1 added; pages: 0 added",
+        "members: 4 added, 0 already members",
+        "tiers: 2 added, 1 already present",
+        "paid memberships: 3 Stripe customers linked, 3 subscriptions written, 1 comps",
+        "tier \"\": it has no usable slug or name",
+        "Stripe price price_TipJar300: a one-time price is not a membership price",
+        "Stripe customer \"cus_GoneZ0z0\": its member is not in the file",
+        "subscription \"sub_Broken\": it lacks its id, customer or status",
+    ] {
+        assert!(report.contains(want), "missing {want:?} in:\n{report}");
+    }
+    let first = export_of(&dir.0);
+    let data = &first["db"][0]["data"];
+    let rows = |k: &str| data[k].as_array().map_or(0, Vec::len);
+    assert_eq!(
+        (
+            rows("products"),
+            rows("stripe_products"),
+            rows("stripe_prices")
+        ),
+        (3, 2, 5),
+        "tiers, Stripe products and recurring prices"
+    );
+    assert_eq!(
+        (
+            rows("members_stripe_customers"),
+            rows("members_stripe_customers_subscriptions"),
+            rows("members_products")
+        ),
+        (3, 3, 3)
+    );
+    let status_of = |email: &str| {
+        data["members"]
+            .as_array()
+            .and_then(|ms| ms.iter().find(|m| m["email"] == email))
+            .map(|m| m["status"].clone())
+    };
+    assert_eq!(status_of("alda.skipper@example.net"), Some("paid".into()));
+    assert_eq!(status_of("joss.pilot@example.net"), Some("comped".into()));
+    assert_eq!(
+        status_of("rue.deckhand@example.net"),
+        Some("free".into()),
+        "an ended subscription leaves a free member"
+    );
+    let inactive = data["stripe_prices"]
+        .as_array()
+        .and_then(|ps| {
+            ps.iter()
+                .find(|p| p["stripe_price_id"] == "price_HarbourM500")
+        })
+        .expect("old price");
+    assert_eq!(inactive["active"], false, "a retired price stays retired");
+    // Ghost's importer finds a tier's prices by their rows' ids.
+    let harbour = data["products"]
+        .as_array()
+        .and_then(|ps| ps.iter().find(|p| p["slug"] == "harbour-pass"))
+        .expect("harbour pass");
+    let monthly = data["stripe_prices"]
+        .as_array()
+        .and_then(|ps| ps.iter().find(|p| p["id"] == harbour["monthly_price_id"]))
+        .expect("the monthly price's row");
+    assert_eq!(monthly["stripe_price_id"], "price_HarbourM600");
+
+    // Again: nothing added, nothing changed.
+    let again = cli(&dir.0, &["import", "ghost", file.to_str().expect("path")]);
+    let again_report = text(&again);
+    assert!(again.status.success(), "{again_report}");
+    assert!(
+        again_report.contains("tiers: 0 added, 3 already present")
+            && again_report.contains("0 subscriptions written, 0 comps"),
+        "{again_report}"
+    );
+    assert_eq!(export_of(&dir.0), first, "a second import changed the site");
+
+    // Export, import into an empty site, export: the same file.
+    let exported = dir.0.join("paid-export.json");
+    let out = cli(
+        &dir.0,
+        &["export", "--output", exported.to_str().expect("path")],
+    );
+    assert!(out.status.success(), "{}", text(&out));
+    let fresh = TempDir::new("import-paid-again");
+    let out = cli(
+        &fresh.0,
+        &["import", "ghost", exported.to_str().expect("path")],
+    );
+    assert!(
+        text(&out).contains("Nothing was skipped."),
+        "{}",
+        text(&out)
+    );
+    assert_eq!(
+        export_of(&fresh.0),
+        first,
+        "the round trip changed something"
+    );
+
+    // The desk shows the subscription; the Admin API shows it as Ghost 5 does.
+    let mut server = Server::start(&dir.0);
+    let (cookie, _) = signed_in(&server, "owner@harbour.example", "administrator").await;
+    let res = client()
+        .get(server.url("/ghost/api/admin/members/?filter=email:'alda.skipper@example.net'"))
+        .header(header::COOKIE, &cookie)
+        .send()
+        .await
+        .expect("members");
+    assert_eq!(res.status().as_u16(), 200);
+    let body: serde_json::Value = res.json().await.expect("json");
+    let alda = body["members"]
+        .as_array()
+        .and_then(|ms| ms.iter().find(|m| m["email"] == "alda.skipper@example.net"))
+        .expect("alda")
+        .clone();
+    let id = alda["id"].as_str().expect("id");
+    let member_id = i64::from_str_radix(id, 16).expect("hex id");
+    let res = client()
+        .get(server.url(&format!("/admin/members/{member_id}")))
+        .header(header::COOKIE, &cookie)
+        .send()
+        .await
+        .expect("member page");
+    assert_eq!(res.status().as_u16(), 200);
+    let page = res.text().await.expect("html");
+    assert!(
+        page.contains("<code>sub_AldaHarbour1</code>: active"),
+        "the desk lists the subscription"
+    );
+    let res = client()
+        .get(server.url(
+            "/ghost/api/admin/tiers/?filter=type:paid%2Bactive:true&include=monthly_price,yearly_price,benefits",
+        ))
+        .header(header::COOKIE, &cookie)
+        .send()
+        .await
+        .expect("tiers");
+    assert_eq!(res.status().as_u16(), 200);
+    let tiers: serde_json::Value = res.json().await.expect("json");
+    let tiers = tiers["tiers"].as_array().expect("tiers");
+    assert_eq!(tiers.len(), 2, "the two imported paid tiers: {tiers:?}");
+    let harbour = tiers
+        .iter()
+        .find(|t| t["slug"] == "harbour-pass")
+        .expect("harbour pass");
+    assert_eq!(harbour["monthly_price"], 600);
+    assert_eq!(
+        harbour["benefits"],
+        serde_json::json!(["Tide tables a week early", "The Friday pilot's log"]),
+        "benefits in their order"
+    );
+    let key = super::api::create_key(&server, "admin");
+    let out = super::api::run_client(
+        "members-paid.js",
+        &[("MASTHEAD_URL", &server.base), ("MASTHEAD_ADMIN_KEY", &key)],
+    );
+    assert!(out.trim_end().ends_with("checks"), "{out}");
+    assert_eq!(server.terminate().code(), Some(0));
+}
