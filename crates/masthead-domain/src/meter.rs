@@ -155,7 +155,10 @@ fn parse_base36(s: &str) -> Option<i64> {
     if s.is_empty() || s.len() > 13 || (s.len() > 1 && s.starts_with('0')) {
         return None;
     }
-    if !s.bytes().all(|b| b.is_ascii_digit() || b.is_ascii_lowercase()) {
+    if !s
+        .bytes()
+        .all(|b| b.is_ascii_digit() || b.is_ascii_lowercase())
+    {
         return None;
     }
     i64::from_str_radix(s, 36).ok()
@@ -190,10 +193,7 @@ mod tests {
         assert!(m.opens(11, 3));
         let v = m.encode(KEY);
         assert!(v.starts_with("7-") && v.contains("_9-"), "{v}");
-        assert_eq!(
-            Meter::decode(KEY, &v, NOW + DAY),
-            Some((m.clone(), false))
-        );
+        assert_eq!(Meter::decode(KEY, &v, NOW + DAY), Some((m.clone(), false)));
         // Cookie-safe characters only.
         assert!(
             v.bytes()
@@ -221,10 +221,7 @@ mod tests {
 
     #[test]
     fn tampered_or_foreign_values_read_as_none() {
-        let v = Meter::default()
-            .opened(5, NOW)
-            .expect("one")
-            .encode(KEY);
+        let v = Meter::default().opened(5, NOW).expect("one").encode(KEY);
         assert!(Meter::decode(b"another key", &v, NOW).is_none());
         let forged = v.replacen("5-", "6-", 1);
         assert!(Meter::decode(KEY, &forged, NOW).is_none());
@@ -295,10 +292,10 @@ mod tests {
                 let mut bytes = v.clone().into_bytes();
                 let i = ids.len() % bytes.len();
                 bytes[i] = if bytes[i] == b'z' { b'y' } else { b'z' };
-                if let Ok(t) = String::from_utf8(bytes) {
-                    if let Some((got, _)) = Meter::decode(KEY, &t, NOW) {
-                        prop_assert_eq!(got, m);
-                    }
+                if let Ok(t) = String::from_utf8(bytes)
+                    && let Some((got, _)) = Meter::decode(KEY, &t, NOW)
+                {
+                    prop_assert_eq!(got, m);
                 }
             }
         }

@@ -296,8 +296,11 @@ pub async fn save_meter(
     state.cache.clear();
     let notice = match n {
         0 => "The meter is off: members-only stories ask readers to join at once.".to_owned(),
-        1 => "Saved. Readers who are not signed in may read one members-only story every 30 days.".to_owned(),
-        n => format!("Saved. Readers who are not signed in may read {n} members-only stories every 30 days."),
+        1 => "Saved. Readers who are not signed in may read one members-only story every 30 days."
+            .to_owned(),
+        n => format!(
+            "Saved. Readers who are not signed in may read {n} members-only stories every 30 days."
+        ),
     };
     render(&state, &staff, StatusCode::OK, None, Some(&notice)).await
 }

@@ -153,7 +153,10 @@ async fn the_meter_opens_n_members_only_stories_then_asks_readers_to_join() {
     assert_eq!(status, 200);
     assert!(page.contains("may read 2 members-only stories every 30 days"));
     assert!(page.contains("name=\"meter_free_stories\"") && page.contains("value=\"2\""));
-    assert!(page.contains("never metered"), "the desk says paid stories are not");
+    assert!(
+        page.contains("never metered"),
+        "the desk says paid stories are not"
+    );
 
     // A reader with a cookie jar: two stories in full, then the sign-up box.
     let r = read(&one, None).await;
@@ -191,7 +194,12 @@ async fn the_meter_opens_n_members_only_stories_then_asks_readers_to_join() {
     let flipped = if mac.starts_with('A') { "B" } else { "A" };
     let forged = format!("{value}.{flipped}{}", &mac[1..]);
     let fewer = format!("mh_meter=.{mac}");
-    for bad in [forged.as_str(), fewer.as_str(), "mh_meter=%%%;;garbage", "mh_meter="] {
+    for bad in [
+        forged.as_str(),
+        fewer.as_str(),
+        "mh_meter=%%%;;garbage",
+        "mh_meter=",
+    ] {
         let r = read(&three, Some(bad)).await;
         assert_eq!(r.status, 200, "{bad}");
         assert!(r.full(), "{bad}: counted as empty");
@@ -228,7 +236,10 @@ async fn the_meter_opens_n_members_only_stories_then_asks_readers_to_join() {
         read(&two, Some(&jar)).await;
     }
     let r = read(&two, None).await;
-    assert_eq!(r.cache, "hit", "a new reader's full copy comes from the cache");
+    assert_eq!(
+        r.cache, "hit",
+        "a new reader's full copy comes from the cache"
+    );
     assert!(r.full());
     assert!(r.meter.is_some(), "the cookie is added to the cached page");
     private(&r, "full, from the cache");
@@ -246,7 +257,10 @@ async fn the_meter_opens_n_members_only_stories_then_asks_readers_to_join() {
     assert!(!r.full() && r.body.contains(SPENT));
     private(&r, "teaser, from the cache");
     let r = read(&three, None).await;
-    assert!(r.full(), "the teaser copy is not served to a reader with stories left");
+    assert!(
+        r.full(),
+        "the teaser copy is not served to a reader with stories left"
+    );
 
     // Meter off again: the teaser at once for everyone, a public page.
     assert_eq!(set_meter(&s, &boss, &csrf, "0").await.0, 200);
