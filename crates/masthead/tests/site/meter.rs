@@ -269,3 +269,55 @@ async fn the_meter_opens_n_members_only_stories_then_asks_readers_to_join() {
     assert!(r.meter.is_none());
     assert!(r.cache_control.starts_with("public"), "{}", r.cache_control);
 }
+
+#[tokio::test]
+async fn on_an_https_site_the_meter_cookie_is_secure() {
+    let dir = TempDir::new("meter-https");
+    let s = Server::start_with_env(
+        &dir.0,
+        &[("MASTHEAD_PUBLIC_URL", "https://courier.example")],
+    );
+    let (boss, csrf) = signed_in(&s, "meter-tls@courier.example", "administrator").await;
+    publish_post(
+        &s,
+        &boss,
+        &csrf,
+        "article",
+        "Harbour budget",
+        &[
+            ("slug", "harbour-budget"),
+            ("body", BODY),
+            ("visibility", "members"),
+        ],
+    )
+    .await;
+    assert_eq!(set_meter(&s, &boss, &csrf, "1").await.0, 200);
+    let r = read(&s.url("/harbour-budget/"), None).await;
+    assert!(r.full());
+    let set = r.meter.clone().expect("the meter is set");
+    assert!(set.contains("; Secure"), "{set}");
+    let r = read(&s.url("/harbour-budget/"), Some(&r.jar())).await;
+    assert!(r.full(), "the one free story reopens");
+    // One free story: the box says so in the singular.
+    publish_post(
+        &s,
+        &boss,
+        &csrf,
+        "article",
+        "Harbour budget two",
+        &[
+            ("slug", "harbour-budget-two"),
+            ("body", BODY),
+            ("visibility", "members"),
+        ],
+    )
+    .await;
+    let jar = read(&s.url("/harbour-budget/"), None).await.jar();
+    let r = read(&s.url("/harbour-budget-two/"), Some(&jar)).await;
+    assert!(!r.full());
+    assert!(
+        r.body.contains("You have read your free story this month."),
+        "{}",
+        r.body
+    );
+}
