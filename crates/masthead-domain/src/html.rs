@@ -68,6 +68,25 @@ pub fn free_part(html: &str) -> (&str, bool) {
     }
 }
 
+/// The class of the element holding the part of a gated story readers
+/// without access do not get (and, on their page, of the box in its place):
+/// what the story's JSON-LD `hasPart.cssSelector` names.
+pub const PAYWALLED_CLASS: &str = "paywalled";
+/// [`PAYWALLED_CLASS`] as a class selector (Google takes only those).
+pub const PAYWALLED_SELECTOR: &str = ".paywalled";
+
+/// A gated story's whole body with the part after [`free_part`] wrapped in
+/// a `div` of [`PAYWALLED_CLASS`]; unchanged when nothing is cut.
+pub fn mark_paywalled(html: &str) -> String {
+    let (free, cut) = free_part(html);
+    if !cut {
+        return html.to_owned();
+    }
+    // `free` is a prefix of `html`, cut between top-level elements.
+    let rest = &html[free.len()..];
+    format!("{free}\n<div class=\"{PAYWALLED_CLASS}\">{rest}</div>")
+}
+
 /// Where the first top-level paywall marker starts, if there is one.
 pub fn marker_at(html: &str) -> Option<usize> {
     if !html.contains(PAYWALL_MARKER) {
@@ -117,6 +136,23 @@ pub fn marker_at(html: &str) -> Option<usize> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_paywalled_part_is_wrapped_whole() {
+        let html = "<p>One</p>\n<p>Two</p>\n<!--members-only-->\n<p>Three</p>";
+        assert_eq!(
+            mark_paywalled(html),
+            "<p>One</p>\n<p>Two</p>\n<div class=\"paywalled\">\n<!--members-only-->\n<p>Three</p></div>"
+        );
+        let teaser_cut = "<p>A</p><p>B</p><ul><li>C</li></ul>";
+        assert_eq!(
+            mark_paywalled(teaser_cut),
+            "<p>A</p><p>B</p>\n<div class=\"paywalled\"><ul><li>C</li></ul></div>"
+        );
+        assert_eq!(PAYWALLED_SELECTOR, format!(".{PAYWALLED_CLASS}"));
+        // Nothing cut: nothing wrapped.
+        assert_eq!(mark_paywalled("<p>A</p><p>B</p>"), "<p>A</p><p>B</p>");
+    }
 
     #[test]
     fn the_paywall_marker_ends_the_free_part() {

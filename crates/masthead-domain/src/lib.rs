@@ -1,6 +1,6 @@
 //! Masthead's domain: the types a newsroom works with and the pure rules over
 //! them (reading time, slugs, feed cursors, e-mail addresses, campaign
-//! progress, who may read a story, relative times, Admin API tokens, editorial rules, which
+//! progress, who may read a story, the metered paywall's cookie, relative times, Admin API tokens, editorial rules, which
 //! addresses are public). Nothing here does I/O or knows about HTTP/SQL.
 
 pub mod access;
@@ -15,6 +15,7 @@ pub mod error;
 pub mod html;
 pub mod jwt;
 pub mod member_csv;
+pub mod meter;
 pub mod money;
 pub mod network;
 pub mod permission;

@@ -310,6 +310,10 @@ pub struct SiteSettings {
     /// Most items in one page of the Content and Admin APIs (settings key
     /// `api_max_limit`; 100 as in Ghost 6.0, at most [`API_MAX_LIMIT_CEILING`]).
     pub api_max_limit: u32,
+    /// Members-only stories an anonymous reader may open in 30 days before
+    /// the sign-up box (settings key `meter_free_stories`; 0, the default,
+    /// turns the meter off; at most `meter::MAX_FREE_STORIES`).
+    pub meter_free_stories: u32,
 }
 
 /// The default largest API page (Ghost 6.0's).
@@ -331,6 +335,7 @@ impl Default for SiteSettings {
             logo_height: None,
             feed_content: FeedContent::Full,
             api_max_limit: API_MAX_LIMIT,
+            meter_free_stories: 0,
         }
     }
 }

@@ -14,6 +14,13 @@
 //! Cookie`, and a member's copy is `Cache-Control: private` so no shared
 //! cache downstream keeps it.
 //!
+//! A members-only story under the metered paywall (`site/meter.rs`) has
+//! two anonymous copies: its teaser under the path and the full page under
+//! `metered:` + path. The entry remembers the story and the site's limit,
+//! so a hit decides from the reader's meter cookie which copy to send
+//! without rendering; both are `private`, and the cookie is set on the
+//! response, never kept in the entry.
+//!
 //! An entry's key is the path plus only the query parameters a cached route
 //! reads (`after`, `before`, `fragment`): `/?x=1` is `/`. The cache holds at
 //! most a byte budget (`--page-cache-mb`, 64 MiB by default) and evicts with
@@ -51,6 +58,7 @@ use bytes::Bytes;
 use masthead_domain::digest::fnv1a64;
 
 use crate::site::members::{Audience, Viewer, member_token};
+use crate::site::meter::{MeterCookie, Metered};
 use crate::state::AppState;
 
 /// Surrogate keys of a page: what it shows, so a write can find it.
@@ -91,6 +99,8 @@ pub struct CachedPage {
     /// `X-Cache: hit`), so that a hit clones one map and inserts nothing.
     hit_headers: [HeaderMap; 3],
     keys: Vec<String>,
+    /// A metered story's id and the free stories it was rendered under.
+    meter: Option<(i64, u32)>,
     member_count: u64,
     rendered: Instant,
     /// Set by the one request that re-renders an aged page; the others keep
@@ -425,8 +435,9 @@ fn quoted(tag: &str) -> HeaderValue {
         .unwrap_or_else(|_| HeaderValue::from_static("\"0\""))
 }
 
-fn page_headers(mut headers: HeaderMap, tags: &CacheTags, audience: Audience) -> HeaderMap {
-    if audience != Audience::Anonymous {
+/// `private`: a member's page, or a metered story's (it depends on the cookie).
+fn page_headers(mut headers: HeaderMap, tags: &CacheTags, private: bool) -> HeaderMap {
+    if private {
         headers.insert(
             header::CACHE_CONTROL,
             HeaderValue::from_static(PRIVATE_CACHE_CONTROL),
@@ -504,8 +515,15 @@ pub async fn page_cache(State(state): State<AppState>, mut req: Request, next: N
     };
     let audience = viewer.audience();
     req.extensions_mut().insert(viewer);
+    let meter_cookie = if audience == Audience::Anonymous {
+        let raw = crate::site::meter::cookie_value(req.headers()).map(std::sync::Arc::<str>::from);
+        req.extensions_mut().insert(MeterCookie(raw.clone()));
+        raw
+    } else {
+        None
+    };
     if !cache.enabled() {
-        let mut res = next.run(req).await;
+        let mut res = metered(next.run(req).await);
         if audience != Audience::Anonymous && res.extensions().get::<CacheTags>().is_some() {
             res.headers_mut().insert(
                 header::CACHE_CONTROL,
@@ -519,9 +537,9 @@ pub async fn page_cache(State(state): State<AppState>, mut req: Request, next: N
         .path_and_query()
         .and_then(|pq| cache_key(pq.as_str()))
     else {
-        return next.run(req).await;
+        return metered(next.run(req).await);
     };
-    let path = match audience {
+    let base = match audience {
         Audience::Anonymous => path,
         Audience::Member => Cow::Owned(format!("member:{path}")),
         Audience::Paid { tier: None } => Cow::Owned(format!("paid:{path}")),
@@ -531,7 +549,24 @@ pub async fn page_cache(State(state): State<AppState>, mut req: Request, next: N
     // layer sees it: HEAD may be answered from the cache but never fills it.
     let head = req.method() == Method::HEAD;
     let count = state.member_count.load(Ordering::Relaxed);
-    let aged = cache.get(&path);
+    let mut path = base.clone();
+    let mut aged = cache.get(&path);
+    let mut set_cookie = None;
+    if audience == Audience::Anonymous {
+        // A metered story: which copy this reader gets is their meter's call.
+        let gate = match &aged {
+            Some(page) => page.meter,
+            None => cache.get(&metered_key(&base)).and_then(|p| p.meter),
+        };
+        if let Some((story, limit)) = gate {
+            let m = crate::site::meter::decide(&state, meter_cookie.as_deref(), story, limit).await;
+            if m.full {
+                path = Cow::Owned(metered_key(&base));
+                aged = cache.get(&path);
+            }
+            set_cookie = m.set_cookie;
+        }
+    }
     if let Some(page) = &aged {
         let age = page.rendered.elapsed();
         let fresh = age < MAX_AGE && (page.member_count == count || age < COUNT_GRACE);
@@ -541,24 +576,43 @@ pub async fn page_cache(State(state): State<AppState>, mut req: Request, next: N
             if !page.referenced.load(Ordering::Relaxed) {
                 page.referenced.store(true, Ordering::Relaxed);
             }
-            return respond(page, req.headers(), true);
+            let mut res = respond(page, req.headers(), true);
+            with_cookie(&mut res, set_cookie);
+            return res;
         }
     }
     cache.misses.fetch_add(1, Ordering::Relaxed);
     if head {
-        return next.run(req).await;
+        return metered(next.run(req).await);
     }
-    let path = path.into_owned();
+    let base = base.into_owned();
+    let looked_up = path.into_owned();
     let req_headers = req.headers().clone();
-    let res = next.run(req).await;
+    let mut res = next.run(req).await;
+    // The story page's own decision (the same inputs as above) names the copy.
+    let meter = res.extensions_mut().remove::<Metered>();
+    let path = match &meter {
+        Some(m) if m.full => metered_key(&base),
+        Some(_) => base,
+        None => looked_up.clone(),
+    };
+    let mut aged = aged;
+    if path != looked_up
+        && let Some(page) = aged.take()
+    {
+        // Rendered for the other copy after all: the one looked up may refresh.
+        page.refreshing.store(false, Ordering::Release);
+    }
     let tags = res.extensions().get::<CacheTags>().cloned();
     let Some(tags) = tags.filter(|_| res.status() == StatusCode::OK) else {
         // Not cacheable this time: let the next request try to refresh.
         if let Some(page) = aged {
             page.refreshing.store(false, Ordering::Release);
         }
-        return res;
+        return finish_metered(res, meter);
     };
+    let private = audience != Audience::Anonymous || meter.is_some();
+    let set_cookie = meter.as_ref().and_then(|m| m.set_cookie.clone());
     // A page already held (aged) is kept again; a new one on its second render.
     let keep = aged.is_some() || cache.admit(&path);
     let (parts, body) = res.into_parts();
@@ -570,11 +624,13 @@ pub async fn page_cache(State(state): State<AppState>, mut req: Request, next: N
         }
     };
     if !keep {
-        return first_render(
-            page_headers(parts.headers, &tags, audience),
+        let mut res = first_render(
+            page_headers(parts.headers, &tags, private),
             identity,
             &req_headers,
         );
+        with_cookie(&mut res, set_cookie);
+        return res;
     }
     let (gzip, brotli) = compress(&identity);
     let hash = format!("{:016x}", fnv1a64(&identity));
@@ -583,7 +639,7 @@ pub async fn page_cache(State(state): State<AppState>, mut req: Request, next: N
         quoted(&format!("{hash}-gz")),
         quoted(&format!("{hash}-br")),
     );
-    let headers = page_headers(parts.headers, &tags, audience);
+    let headers = page_headers(parts.headers, &tags, private);
     let page = CachedPage {
         hit_headers: hit_headers(&headers, [&etag, &etag_gzip, &etag_brotli]),
         etag,
@@ -591,6 +647,7 @@ pub async fn page_cache(State(state): State<AppState>, mut req: Request, next: N
         etag_brotli,
         headers,
         keys: tags.0,
+        meter: meter.map(|m| (m.story, m.limit)),
         member_count: count,
         rendered: Instant::now(),
         refreshing: AtomicBool::new(false),
@@ -599,8 +656,38 @@ pub async fn page_cache(State(state): State<AppState>, mut req: Request, next: N
         gzip,
         brotli,
     };
-    let res = respond(&page, &req_headers, false);
+    let mut res = respond(&page, &req_headers, false);
+    with_cookie(&mut res, set_cookie);
     cache.insert(path, page);
+    res
+}
+
+/// The cache key of a metered story's full copy.
+fn metered_key(path: &str) -> String {
+    format!("metered:{path}")
+}
+
+fn with_cookie(res: &mut Response, cookie: Option<HeaderValue>) {
+    if let Some(c) = cookie {
+        res.headers_mut().append(header::SET_COOKIE, c);
+    }
+}
+
+/// A response that bypassed the cache: a metered story's is private and
+/// carries the reader's updated meter.
+fn metered(mut res: Response) -> Response {
+    let meter = res.extensions_mut().remove::<Metered>();
+    finish_metered(res, meter)
+}
+
+fn finish_metered(mut res: Response, meter: Option<Metered>) -> Response {
+    if let Some(m) = meter {
+        res.headers_mut().insert(
+            header::CACHE_CONTROL,
+            HeaderValue::from_static(PRIVATE_CACHE_CONTROL),
+        );
+        with_cookie(&mut res, m.set_cookie);
+    }
     res
 }
 
@@ -667,6 +754,7 @@ mod tests {
             headers: HeaderMap::new(),
             hit_headers: [HeaderMap::new(), HeaderMap::new(), HeaderMap::new()],
             keys: keys.iter().map(|k| (*k).to_owned()).collect(),
+            meter: None,
             member_count: 0,
             rendered: Instant::now(),
             refreshing: AtomicBool::new(false),

@@ -116,6 +116,7 @@ fn site(state: AppState) -> Router {
             get(admin::settings::form).post(admin::settings::save),
         )
         .route("/admin/settings/stripe", post(admin::settings::save_stripe))
+        .route("/admin/settings/meter", post(admin::settings::save_meter))
         .route("/admin/posts/{id}", post(admin::editor::save))
         .route("/admin/posts/{id}/edit", get(admin::editor::edit))
         .route("/admin/posts/{id}/revisions", get(admin::editor::revisions))

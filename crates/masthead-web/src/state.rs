@@ -105,6 +105,9 @@ pub struct Inner {
     pub join_gate: crate::throttle::Gate,
     /// Open live streams, per address and in all.
     pub live_streams: crate::site::live::StreamCount,
+    /// The metered paywall's cookie key, derived from the site secret on
+    /// first use (`site/meter.rs`).
+    pub meter_key: tokio::sync::OnceCell<[u8; 32]>,
     shutdown: watch::Sender<bool>,
 }
 
@@ -152,6 +155,7 @@ impl AppState {
             mail_queued: Notify::new(),
             change_start: std::sync::Mutex::new(Some(change_start)),
             media_slots: tokio::sync::Semaphore::new(1),
+            meter_key: tokio::sync::OnceCell::new(),
             shutdown,
         })))
     }

@@ -29,6 +29,8 @@ mod media_s3;
 mod members;
 #[path = "site/members_desk.rs"]
 mod members_desk;
+#[path = "site/meter.rs"]
+mod meter;
 #[path = "site/newsletters.rs"]
 mod newsletters;
 #[path = "site/overflow.rs"]

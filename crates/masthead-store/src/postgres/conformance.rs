@@ -470,6 +470,7 @@ async fn live_entries_settings_members_and_campaigns_agree() {
         ("logo_size", "200x40"),
         ("api_max_limit", "5000"),
         ("feed_content", "excerpt"),
+        ("meter_free_stories", "500"),
         ("title", "The Daily Ledger"),
     ] {
         same("set", write_both!(b, set_setting(k, v)));
@@ -479,6 +480,17 @@ async fn live_entries_settings_members_and_campaigns_agree() {
         (s.title.as_str(), s.api_max_limit),
         ("The Daily Ledger", API_MAX_LIMIT_CEILING)
     );
+    // The meter is held to its ceiling; an unreadable value turns it off.
+    assert_eq!(
+        s.meter_free_stories,
+        masthead_domain::meter::MAX_FREE_STORIES
+    );
+    same(
+        "set",
+        write_both!(b, set_setting("meter_free_stories", "many")),
+    );
+    let s = same("settings", read_both!(b, queries::site_settings()));
+    assert_eq!(s.meter_free_stories, 0);
 
     let e = |s: &str| Email::parse(s).expect("email");
     same(

@@ -739,6 +739,12 @@ pub async fn site_settings(c: &impl GenericClient) -> StoreResult<SiteSettings> 
                     s.api_max_limit = n.clamp(1, API_MAX_LIMIT_CEILING);
                 }
             }
+            "meter_free_stories" => {
+                // Unreadable values keep the meter off; others are held to the ceiling.
+                if let Ok(n) = v.trim().parse::<u32>() {
+                    s.meter_free_stories = n.min(masthead_domain::meter::MAX_FREE_STORIES);
+                }
+            }
             "logo_size" => {
                 if let Some((w, h)) = v.split_once('x') {
                     s.logo_width = w.parse().ok();

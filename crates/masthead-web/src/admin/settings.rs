@@ -243,7 +243,67 @@ pub async fn save(
     .await
 }
 
-crate::admin::has_csrf!(SettingsForm, StripeForm);
+crate::admin::has_csrf!(SettingsForm, StripeForm, MeterForm);
+
+#[derive(Deserialize)]
+pub struct MeterForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    meter_free_stories: String,
+}
+
+/// `POST /admin/settings/meter`: how many members-only stories anonymous
+/// readers open per 30 days (`site/meter.rs`); 0 turns the meter off.
+pub async fn save_meter(
+    State(state): State<AppState>,
+    DeskForm { staff, form }: DeskForm<MeterForm>,
+) -> Response {
+    if !permits(staff.0.user.role, Action::ManageSettings) {
+        return forbidden();
+    }
+    let max = masthead_domain::meter::MAX_FREE_STORIES;
+    let Some(n) = form
+        .meter_free_stories
+        .trim()
+        .parse::<u32>()
+        .ok()
+        .filter(|n| *n <= max)
+    else {
+        let error = format!(
+            "The number of free stories must be a whole number from 0 (no meter) to {max}. Nothing was saved."
+        );
+        return render(
+            &state,
+            &staff,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            Some(&error),
+            None,
+        )
+        .await;
+    };
+    let update = SettingsUpdate {
+        values: vec![("meter_free_stories", n.to_string())],
+        campaign: None,
+    };
+    if let Err(e) = state.store.update_settings(update).await {
+        return unavailable(e);
+    }
+    // Every story page changes audience rules: at once for everyone.
+    if let Err(e) = state.reload_site().await {
+        return unavailable(e);
+    }
+    state.cache.clear();
+    let notice = match n {
+        0 => "The meter is off: members-only stories ask readers to join at once.".to_owned(),
+        1 => "Saved. Readers who are not signed in may read one members-only story every 30 days."
+            .to_owned(),
+        n => format!(
+            "Saved. Readers who are not signed in may read {n} members-only stories every 30 days."
+        ),
+    };
+    render(&state, &staff, StatusCode::OK, None, Some(&notice)).await
+}
 
 /// One Stripe secret as the desk shows it: masked, with where it comes from.
 #[derive(Serialize)]

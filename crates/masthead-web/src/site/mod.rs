@@ -7,6 +7,7 @@ pub mod join;
 pub mod live;
 pub mod media;
 pub mod members;
+pub mod meter;
 pub mod post;
 pub mod search;
 pub mod seo;

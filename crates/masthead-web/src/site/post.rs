@@ -3,7 +3,7 @@
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Path, Query, State};
 use axum::response::{IntoResponse, Response};
-use masthead_domain::{FeedCursor, PostKind, Slug};
+use masthead_domain::{FeedCursor, PostKind, Slug, Visibility};
 use masthead_render::views::{
     CampaignView, CardView, EntryView, PageMeta, PostView, SeoView, SiteView,
 };
@@ -45,11 +45,15 @@ struct PostContext {
     newest_url: Option<String>,
     /// Only the newest page follows new entries as they come.
     events_url: Option<String>,
+    /// On the teaser of a metered story: the free stories this reader has
+    /// used up.
+    meter_spent: Option<u32>,
 }
 
 pub async fn show(
     State(state): State<AppState>,
     viewer: Option<axum::Extension<super::members::Viewer>>,
+    meter_cookie: Option<axum::Extension<super::meter::MeterCookie>>,
     Path(slug): Path<String>,
     query: Result<Query<StoryQuery>, QueryRejection>,
 ) -> Result<Response, SiteError> {
@@ -126,8 +130,21 @@ pub async fn show(
     // A member with access reads a gated story in full (the page cache
     // keeps this copy for their audience only, tier included; see cache.rs).
     let reader = viewer.and_then(|v| v.0.reader());
-    if view.gate.is_some() && post.readable_by(reader) {
-        view.body_html = post.body_html.clone();
+    // An anonymous reader of a members-only story may open it through the
+    // metered paywall (never a paid or tiers story).
+    let limit = state.site().settings.meter_free_stories;
+    let metered = match (&meter_cookie, view.gate) {
+        (Some(axum::Extension(cookie)), Some(_))
+            if reader.is_none() && limit > 0 && post.visibility == Visibility::Members =>
+        {
+            Some(super::meter::decide(&state, cookie.0.as_deref(), post.id, limit).await)
+        }
+        _ => None,
+    };
+    let full = metered.as_ref().is_some_and(|m| m.full);
+    if view.gate.is_some() && (full || post.readable_by(reader)) {
+        // The part the others do not get, marked for search engines.
+        view.body_html = masthead_domain::html::mark_paywalled(&post.body_html);
         view.gate = None;
     }
     let site = state.site_view();
@@ -159,6 +176,7 @@ pub async fn show(
         read_next,
         pinned,
         entries,
+        meter_spent: metered.as_ref().filter(|m| !m.full).map(|m| m.limit),
     };
     // A story also shows "Read next" (other posts) and the site's furniture.
     let tags = CacheTags::new([
@@ -166,5 +184,9 @@ pub async fn show(
         "readnext".to_owned(),
         "site".to_owned(),
     ]);
-    Ok(html_page(state.theme.render(template, &ctx)?, tags))
+    let mut res = html_page(state.theme.render(template, &ctx)?, tags);
+    if let Some(m) = metered {
+        res.extensions_mut().insert(m);
+    }
+    Ok(res)
 }

@@ -421,12 +421,14 @@ fn post_json_ld(
     entries: &[LiveEntry],
 ) -> Option<String> {
     let free = post.visibility == Visibility::Public;
-    // The story page prints the opening and then `aside.gate` in place of
-    // the rest, which is never sent. (Live pages print no gate box.)
+    // The story page prints the opening and then, for readers without
+    // access, the sign-up box in place of the rest (never sent); for
+    // readers with access, the rest. Either is of the paywalled class.
+    // (Live pages print no gate box.)
     let gated = (!free && post.kind != PostKind::Live).then_some(GatedPart {
         kind: "WebPageElement",
         is_accessible_for_free: false,
-        css_selector: ".gate",
+        css_selector: masthead_domain::html::PAYWALLED_SELECTOR,
     });
     let published = seo.published.clone().unwrap_or_default();
     let modified = seo.modified.clone().unwrap_or_default();

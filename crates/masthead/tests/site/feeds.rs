@@ -116,7 +116,7 @@ fn parse_sitemap(body: &str) -> Value {
     run_python(PARSE_SITEMAP, body.as_bytes(), &[])
 }
 
-fn json_ld(html: &str, base: &str) -> Vec<Value> {
+pub(crate) fn json_ld(html: &str, base: &str) -> Vec<Value> {
     match run_python(EXTRACT_JSON_LD, html.as_bytes(), &[base]) {
         Value::Array(items) => items,
         other => panic!("extruct gave {other}"),
@@ -586,7 +586,7 @@ async fn members_only_stories_carry_only_their_excerpt_and_ids_survive_renames()
             }
         }
 
-        // The story page: canonical from the desk, paywall markup naming the gate box.
+        // The story page: canonical from the desk, paywall markup naming the box's wrapper.
         let (_, _, page) = get(&s.url("/night-ferry-members/")).await;
         assert!(page.contains("<aside class=\"gate\""));
         assert_eq!(
@@ -614,7 +614,8 @@ async fn members_only_stories_carry_only_their_excerpt_and_ids_survive_renames()
         assert_eq!(article["isAccessibleForFree"], false);
         assert_eq!(article["hasPart"]["@type"], "WebPageElement");
         assert_eq!(article["hasPart"]["isAccessibleForFree"], false);
-        assert_eq!(article["hasPart"]["cssSelector"], ".gate");
+        assert_eq!(article["hasPart"]["cssSelector"], ".paywalled");
+        assert!(page.contains("<div class=\"paywalled\">\n    <aside class=\"gate\""));
         assert_eq!(
             article["mainEntityOfPage"]["@id"],
             "https://partner.example/ferry-story"
