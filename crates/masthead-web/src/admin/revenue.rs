@@ -49,6 +49,8 @@ pub struct Chart {
     /// One line under the heading (a total, the latest figure).
     pub summary: String,
     pub svg: String,
+    /// What the axes would say: the first and last day, the tallest bar.
+    pub span: String,
     pub columns: Vec<&'static str>,
     /// (day label, cells), oldest first.
     pub rows: Vec<(String, Vec<String>)>,
@@ -113,6 +115,21 @@ fn bar_svg(key: &str, title: &str, series: &[(i64, i64)], value: impl Fn(i64) ->
         "<line x1=\"0\" y1=\"{H}\" x2=\"{W}\" y2=\"{H}\" class=\"axis\"/></svg>"
     ));
     svg
+}
+
+/// "2026-11-04 to 2026-12-03; the tallest bar is 96": the axes in words,
+/// under the chart.
+fn span(series: &[(i64, i64)], value: impl Fn(i64) -> String) -> String {
+    let (Some(first), Some(last)) = (series.first(), series.last()) else {
+        return String::new();
+    };
+    let max = series.iter().map(|(_, n)| *n).max().unwrap_or(0);
+    format!(
+        "{} to {}; the tallest bar is {}.",
+        Clock::day_label(first.0),
+        Clock::day_label(last.0),
+        value(max)
+    )
 }
 
 /// Amounts in other currencies than the site's, summed per currency, as
@@ -281,6 +298,7 @@ fn build(
                 &paying_series,
                 |n| n.to_string(),
             ),
+            span: span(&paying_series, |n| n.to_string()),
             columns: vec!["Paying members"],
             rows: paying_series
                 .iter()
@@ -304,6 +322,7 @@ fn build(
                 &mrr_series,
                 money,
             ),
+            span: span(&mrr_series, money),
             columns: vec!["Monthly recurring revenue"],
             rows: mrr_series
                 .iter()
@@ -323,6 +342,7 @@ fn build(
                 &started,
                 |n| n.to_string(),
             ),
+            span: span(&started, |n| n.to_string()),
             columns: vec!["Started"],
             rows: started
                 .iter()
@@ -342,6 +362,7 @@ fn build(
                 &cancelled,
                 |n| n.to_string(),
             ),
+            span: span(&cancelled, |n| n.to_string()),
             columns: vec!["Cancelled"],
             rows: cancelled
                 .iter()
@@ -374,6 +395,7 @@ fn build(
                 &donation_series,
                 money,
             ),
+            span: span(&donation_series, money),
             columns: vec!["Donations", "Amount"],
             rows: all_days
                 .iter()
@@ -487,6 +509,10 @@ mod tests {
         );
         assert_eq!(f.donations_month, "USD 0.00");
         assert_eq!(f.paying.svg.matches("<rect").count(), 3);
+        assert_eq!(
+            f.mrr.span,
+            "2024-10-04 to 2024-10-06; the tallest bar is USD 9.17."
+        );
         assert!(
             f.paying
                 .svg
