@@ -17,7 +17,8 @@
 //!   ([`masthead_domain::billing::PAST_DUE_GRACE_MS`] from when the renewal
 //!   was due), and, once ended (`canceled`, `unpaid`, `paused`), until the
 //!   sync that recorded the end (`updated_at`). Its current amount counts
-//!   throughout (a price change is not dated).
+//!   throughout (a price change is not dated). The SQL sums moves up and
+//!   down into a running total, reading each subscription once.
 //! - **Started** subscriptions are counted on `created_at` (those that never
 //!   began, `incomplete` and `incomplete_expired`, are not); **cancelled**
 //!   ones on the `updated_at` of a `canceled` subscription.

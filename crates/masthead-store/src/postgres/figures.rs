@@ -45,16 +45,14 @@ pub async fn paying_members_by_day(
     })
 }
 
+/// As on SQLite: moves up and down, a running total by day (a window sum).
 pub async fn recurring_revenue_by_day(
     c: &impl GenericClient,
     r: DayRange,
 ) -> StoreResult<Vec<RecurringOnDay>> {
     let rs = rows(
         c,
-        "WITH days AS (
-             SELECT d, LEAST((d + 1) * 86400000 - $3 - 1, $4::BIGINT) AS at
-             FROM generate_series($1::BIGINT, $2::BIGINT) AS g(d)),
-         subs AS (
+        "WITH subs AS (
              SELECT created_at AS since,
                     CASE status
                         WHEN 'active' THEN NULL
@@ -67,10 +65,25 @@ pub async fn recurring_revenue_by_day(
                     currency
              FROM stripe_subscriptions
              WHERE status NOT IN ('incomplete', 'incomplete_expired')
-               AND cadence IN ('month', 'year') AND amount > 0)
-         SELECT days.d, subs.currency, SUM(subs.annual)::BIGINT
-         FROM days JOIN subs ON subs.since <= days.at AND (subs.until IS NULL OR subs.until > days.at)
-         GROUP BY days.d, subs.currency ORDER BY days.d, subs.currency",
+               AND cadence IN ('month', 'year') AND amount > 0),
+         moves AS (
+             SELECT since AS t, currency, annual AS delta FROM subs
+             UNION ALL
+             SELECT GREATEST(until, since), currency, -annual FROM subs WHERE until IS NOT NULL),
+         counted AS (
+             SELECT CASE WHEN t < $1::BIGINT * 86400000 - $3::BIGINT THEN $1::BIGINT
+                         ELSE (t + $3::BIGINT) / 86400000 END AS d,
+                    currency, SUM(delta) AS delta
+             FROM moves WHERE t <= $4::BIGINT GROUP BY 1, 2),
+         grid AS (
+             SELECT days.d, cur.currency, COALESCE(counted.delta, 0) AS delta
+             FROM generate_series($1::BIGINT, $2::BIGINT) AS days(d)
+             CROSS JOIN (SELECT DISTINCT currency FROM counted) AS cur
+             LEFT JOIN counted ON counted.d = days.d AND counted.currency = cur.currency)
+         SELECT d, currency, total::BIGINT FROM (
+             SELECT d, currency, SUM(delta) OVER (PARTITION BY currency ORDER BY d) AS total
+             FROM grid) AS running
+         WHERE total <> 0 ORDER BY d, currency",
         &[
             &r.first,
             &r.last,

@@ -46,11 +46,14 @@ pub fn paying_members_by_day(c: &Connection, r: DayRange) -> StoreResult<Vec<Pay
     .collect::<Result<_, _>>()?)
 }
 
+/// Each subscription is a move up (when first seen) and, once it has ended,
+/// a move down (never before the move up); a day's figure is the running
+/// total of the moves up to its end (today: now). Moves before the range
+/// are counted on its first day. A window sum, so the statement reads each
+/// subscription once whatever the number of days.
 pub fn recurring_revenue_by_day(c: &Connection, r: DayRange) -> StoreResult<Vec<RecurringOnDay>> {
     Ok(c.prepare_cached(
-        "WITH RECURSIVE days(d, at) AS (
-             SELECT ?1, MIN((?1 + 1) * 86400000 - ?3 - 1, ?4)
-             UNION ALL SELECT d + 1, MIN((d + 2) * 86400000 - ?3 - 1, ?4) FROM days WHERE d < ?2),
+        "WITH RECURSIVE days(d) AS (SELECT ?1 UNION ALL SELECT d + 1 FROM days WHERE d < ?2),
          subs AS (
              SELECT created_at AS since,
                     CASE status
@@ -64,10 +67,23 @@ pub fn recurring_revenue_by_day(c: &Connection, r: DayRange) -> StoreResult<Vec<
                     currency
              FROM stripe_subscriptions
              WHERE status NOT IN ('incomplete', 'incomplete_expired')
-               AND cadence IN ('month', 'year') AND amount > 0)
-         SELECT days.d, subs.currency, SUM(subs.annual)
-         FROM days JOIN subs ON subs.since <= days.at AND (subs.until IS NULL OR subs.until > days.at)
-         GROUP BY days.d, subs.currency ORDER BY days.d, subs.currency",
+               AND cadence IN ('month', 'year') AND amount > 0),
+         moves AS (
+             SELECT since AS t, currency, annual AS delta FROM subs
+             UNION ALL
+             SELECT MAX(until, since), currency, -annual FROM subs WHERE until IS NOT NULL),
+         counted AS (
+             SELECT CASE WHEN t < ?1 * 86400000 - ?3 THEN ?1 ELSE (t + ?3) / 86400000 END AS d,
+                    currency, SUM(delta) AS delta
+             FROM moves WHERE t <= ?4 GROUP BY 1, 2),
+         grid AS (
+             SELECT days.d, cur.currency, COALESCE(counted.delta, 0) AS delta
+             FROM days CROSS JOIN (SELECT DISTINCT currency FROM counted) AS cur
+             LEFT JOIN counted ON counted.d = days.d AND counted.currency = cur.currency)
+         SELECT d, currency, total FROM (
+             SELECT d, currency, SUM(delta) OVER (PARTITION BY currency ORDER BY d) AS total
+             FROM grid)
+         WHERE total <> 0 ORDER BY d, currency",
     )?
     .query_map(
         params![r.first, r.last, r.offset_ms, r.now_ms, PAST_DUE_GRACE_MS],
