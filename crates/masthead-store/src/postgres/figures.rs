@@ -17,16 +17,21 @@ pub async fn paying_members_by_day(
 ) -> StoreResult<Vec<PayingOnDay>> {
     let rs = rows(
         c,
-        "WITH moves AS (
+        "WITH moves AS MATERIALIZED (
              SELECT (created_at + $3) / 86400000 AS d,
                     SUM(CASE WHEN note LIKE $5 THEN -1 ELSE 1 END) AS net
              FROM member_events
              WHERE kind = 'status' AND created_at >= $4 AND (note LIKE $5 OR note LIKE $6)
-             GROUP BY 1)
-         SELECT days.d,
+             GROUP BY 1),
+         grid AS (
+             SELECT days.d, COALESCE(moves.net, 0) AS net
+             FROM generate_series($1::BIGINT, $2::BIGINT) AS days(d)
+             LEFT JOIN moves ON moves.d = days.d)
+         SELECT d,
                 ((SELECT COUNT(*) FROM members WHERE status = 'paid')
-                 - COALESCE((SELECT SUM(net) FROM moves WHERE moves.d > days.d), 0))::BIGINT
-         FROM generate_series($1::BIGINT, $2::BIGINT) AS days(d) ORDER BY days.d",
+                 - (SELECT COALESCE(SUM(net), 0) FROM moves WHERE d > $2::BIGINT)
+                 - COALESCE(SUM(net) OVER (ORDER BY d ROWS BETWEEN 1 FOLLOWING AND UNBOUNDED FOLLOWING), 0))::BIGINT
+         FROM grid ORDER BY d",
         &[
             &r.first,
             &r.last,

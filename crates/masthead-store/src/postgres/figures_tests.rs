@@ -208,6 +208,17 @@ async fn check(store: &Store, backend: &str) {
         "{backend}: paying members by day"
     );
 
+    // A range that ends before the last change still starts from today's
+    // count and walks back over every later change.
+    let first_two: Vec<u64> = store
+        .paying_members_by_day(range(D0, D0 + 1, 0, NOW))
+        .await
+        .expect("paying, two days")
+        .into_iter()
+        .map(|p| p.count)
+        .collect();
+    assert_eq!(first_two, vec![2, 4], "{backend}: paying members, two days");
+
     // Dee 3600 a year throughout; Ada's 6000 until she cancels on day 2;
     // Bob's 5000 from day 1, past due but within the grace; Cy's in EUR
     // apart.

@@ -13,19 +13,25 @@ fn count(v: i64) -> u64 {
     v.max(0) as u64
 }
 
+/// Today's count less the net moves into `paid` after each day: the moves
+/// are read once (materialised) and summed from the end by a window.
 pub fn paying_members_by_day(c: &Connection, r: DayRange) -> StoreResult<Vec<PayingOnDay>> {
     Ok(c.prepare_cached(
         "WITH RECURSIVE days(d) AS (SELECT ?1 UNION ALL SELECT d + 1 FROM days WHERE d < ?2),
-         moves AS (
+         moves AS MATERIALIZED (
              SELECT (created_at + ?3) / 86400000 AS d,
                     SUM(CASE WHEN note LIKE ?5 THEN -1 ELSE 1 END) AS net
              FROM member_events
              WHERE kind = 'status' AND created_at >= ?4 AND (note LIKE ?5 OR note LIKE ?6)
-             GROUP BY 1)
-         SELECT days.d,
+             GROUP BY 1),
+         grid AS (
+             SELECT days.d, COALESCE(moves.net, 0) AS net
+             FROM days LEFT JOIN moves ON moves.d = days.d)
+         SELECT d,
                 (SELECT COUNT(*) FROM members WHERE status = 'paid')
-                - COALESCE((SELECT SUM(net) FROM moves WHERE moves.d > days.d), 0)
-         FROM days ORDER BY days.d",
+                - (SELECT COALESCE(SUM(net), 0) FROM moves WHERE d > ?2)
+                - COALESCE(SUM(net) OVER (ORDER BY d ROWS BETWEEN 1 FOLLOWING AND UNBOUNDED FOLLOWING), 0)
+         FROM grid ORDER BY d",
     )?
     .query_map(
         params![
