@@ -679,6 +679,8 @@ module.exports = function registerDeskTests(h) {
       ['tiers', '/admin/tiers', 200, asAdmin],
       ['tier-free', '/admin/tiers/1', 200, asAdmin],
       ['dashboard-admin', '/admin/?days=90', 200, asAdmin],
+      ['revenue', '/admin/revenue', 200, asAdmin],
+      ['revenue-year', '/admin/revenue?days=365', 200, asAdmin],
     );
     return { pages, cookie, editorId };
   }

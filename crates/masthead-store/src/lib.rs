@@ -11,6 +11,7 @@
 mod copy;
 mod donations;
 pub mod error;
+mod figures;
 mod lease;
 mod memberships;
 mod ops;

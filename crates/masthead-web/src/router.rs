@@ -166,6 +166,7 @@ fn site(state: AppState) -> Router {
             get(admin::tiers::list).post(admin::tiers::add),
         )
         .route("/admin/tiers/currency", post(admin::tiers::set_currency))
+        .route("/admin/revenue", get(admin::revenue::show))
         .route(
             "/admin/tiers/{id}",
             get(admin::tiers::show).post(admin::tiers::save),

@@ -39,6 +39,8 @@ mod overflow;
 mod permissions;
 #[path = "site/public_url.rs"]
 mod public_url;
+#[path = "site/revenue.rs"]
+mod revenue;
 #[path = "site/search.rs"]
 mod search;
 #[path = "site/stripe.rs"]

@@ -22,6 +22,7 @@ pub mod donations;
 #[allow(dead_code)]
 pub mod editing;
 mod error;
+pub mod figures;
 #[allow(dead_code)]
 pub mod media;
 pub mod members;
@@ -55,6 +56,8 @@ mod billing_tests;
 mod conformance;
 #[cfg(test)]
 mod copy_tests;
+#[cfg(test)]
+mod figures_tests;
 #[cfg(test)]
 pub(crate) mod tests;
 

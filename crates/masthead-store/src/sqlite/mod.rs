@@ -10,6 +10,7 @@ pub mod billing;
 pub mod copy;
 pub mod donations;
 pub mod editing;
+pub mod figures;
 pub mod media;
 pub mod members;
 pub mod queries;

@@ -14,7 +14,7 @@ use masthead_render::views::Clock;
 use masthead_store::{DeskPost, FrontViewer};
 use serde::{Deserialize, Serialize};
 
-use super::{Staff, StaffView, members, page, unavailable};
+use super::{Staff, StaffView, members, page, revenue, unavailable};
 use crate::state::AppState;
 
 /// How many posts each list shows.
@@ -110,13 +110,15 @@ struct FrontPage<'a> {
     published: Vec<PostLine>,
     live: Vec<LiveLine>,
     members: Option<MembersView>,
+    /// Paying members and recurring revenue, beside the member trend.
+    revenue: Option<revenue::Figures>,
     timezone: String,
     /// "Entry added to …", after a quick entry.
     notice: Option<String>,
 }
 
 /// 1234567 as "1,234,567".
-fn grouped(n: u64) -> String {
+pub(super) fn grouped(n: u64) -> String {
     let digits = n.to_string();
     let mut out = String::with_capacity(digits.len() + digits.len() / 3);
     for (i, c) in digits.chars().enumerate() {
@@ -151,7 +153,7 @@ pub async fn dashboard(
     };
     let q = q.map(|q| q.0).unwrap_or_default();
     let added: Option<i64> = q.added.as_deref().and_then(|a| a.parse().ok());
-    let members = if permits(role, Action::ManageMembers) {
+    let (members, revenue) = if permits(role, Action::ManageMembers) {
         let days = match q.days.as_deref() {
             Some("90") => 90,
             _ => 30,
@@ -159,18 +161,22 @@ pub async fn dashboard(
         let counted = tokio::try_join!(
             state.store.member_count("members".to_owned()),
             members::growth_chart(&state, days),
-            joined_before(&state, days)
+            joined_before(&state, days),
+            revenue::figures(&state, days)
         );
         match counted {
-            Ok((total, chart, before)) => Some(MembersView {
-                total: grouped(total),
-                chart,
-                before,
-            }),
+            Ok((total, chart, before, figures)) => (
+                Some(MembersView {
+                    total: grouped(total),
+                    chart,
+                    before,
+                }),
+                Some(figures),
+            ),
             Err(e) => return unavailable(e),
         }
     } else {
-        None
+        (None, None)
     };
     // Everything listed is the person's own when they see only their own.
     let whose = if only.is_some() {
@@ -221,6 +227,7 @@ pub async fn dashboard(
             published: lines(front.published),
             live,
             members,
+            revenue,
             timezone: state.site().settings.timezone.clone(),
             notice,
         },

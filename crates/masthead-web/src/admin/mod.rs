@@ -26,6 +26,7 @@ pub mod media;
 pub mod members;
 pub mod pickers;
 pub mod reset;
+pub mod revenue;
 pub mod sends;
 pub mod settings;
 pub mod staff;
@@ -83,6 +84,8 @@ fn templates() -> &'static Environment<'static> {
             ),
             ("tiers.html", include_str!("../../admin/tiers.html")),
             ("tier.html", include_str!("../../admin/tier.html")),
+            ("revenue.html", include_str!("../../admin/revenue.html")),
+            ("_chart.html", include_str!("../../admin/_chart.html")),
             (
                 "_tier_fields.html",
                 include_str!("../../admin/_tier_fields.html"),
