@@ -159,3 +159,18 @@ pub struct NewDonation {
     pub stripe_customer_id: Option<String>,
     pub created_ms: i64,
 }
+
+/// A donation as the thank-you page and e-mail need it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Donation {
+    pub id: i64,
+    /// `one_off` or `monthly`.
+    pub kind: String,
+    pub amount: i64,
+    pub currency: String,
+    pub member_id: Option<i64>,
+    pub email: String,
+    pub name: String,
+    pub thanked: bool,
+    pub created_ms: i64,
+}

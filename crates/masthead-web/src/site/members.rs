@@ -180,7 +180,7 @@ fn no_store(mut res: Response) -> Response {
 
 #[derive(Serialize, Default)]
 pub(crate) struct MemberPage {
-    /// check | signin | account | subscribe | message
+    /// check | signin | account | subscribe | support | thanks | message
     pub(crate) view: &'static str,
     pub(crate) title: String,
     pub(crate) message: String,
@@ -195,6 +195,8 @@ pub(crate) struct MemberPage {
     pub(crate) plan: Option<crate::billing::checkout::PlanView>,
     /// The subscribe page's paid tiers.
     pub(crate) offers: Vec<crate::billing::checkout::Offer>,
+    /// The support page's choices.
+    pub(crate) support: Option<crate::billing::donations::SupportView>,
 }
 
 #[derive(Serialize)]
