@@ -56,6 +56,8 @@ mod conformance;
 #[cfg(test)]
 mod copy_tests;
 #[cfg(test)]
+mod donations_tests;
+#[cfg(test)]
 pub(crate) mod tests;
 
 use std::time::Duration;
