@@ -78,7 +78,7 @@ impl PgWriter<'_> {
                  stripe_session_id, stripe_subscription_id, stripe_customer_id, created_at)
              VALUES ($1, $2, $3,
                  COALESCE((SELECT id FROM members WHERE id = $4),
-                          (SELECT id FROM members WHERE email = $5 AND $5 <> '')),
+                          (SELECT id FROM members WHERE email_key = $12 AND $12 <> '')),
                  $5, $6, $7, $8, $9, $10, $11)
              ON CONFLICT (stripe_ref) DO NOTHING RETURNING id",
             &[
@@ -93,6 +93,7 @@ impl PgWriter<'_> {
                 &d.stripe_subscription_id,
                 &d.stripe_customer_id,
                 &d.created_ms,
+                &d.email.to_ascii_lowercase(),
             ],
         )
         .await?
@@ -120,7 +121,7 @@ impl PgWriter<'_> {
             self.tx(),
             "UPDATE donations SET email = '', name = ''
              WHERE member_id = $1
-                OR email = (SELECT email FROM members WHERE id = $1)",
+                OR (email <> '' AND lower(email) = (SELECT email_key FROM members WHERE id = $1))",
             &[&member_id],
         )
         .await?;

@@ -72,7 +72,7 @@ async fn run(store: &Store) -> Vec<String> {
         .expect("monthly")
         .expect("new");
     let ada_second = store
-        .record_donation(gift("monthly", 500, "in_2", "ada@example.org", T0 + 20))
+        .record_donation(gift("monthly", 500, "in_2", "Ada@Example.org", T0 + 20))
         .await
         .expect("monthly 2")
         .expect("new");
@@ -90,6 +90,12 @@ async fn run(store: &Store) -> Vec<String> {
     ));
     let d = store.donation(ada_first).await.expect("read").expect("row");
     assert_eq!(d.member_id, Some(1), "linked by address");
+    let second = store
+        .donation(ada_second)
+        .await
+        .expect("read")
+        .expect("row");
+    assert_eq!(second.member_id, Some(1), "whatever its case");
     assert!(!d.thanked);
     seen.push(line(&d));
 
