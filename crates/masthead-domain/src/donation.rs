@@ -128,7 +128,7 @@ mod tests {
         }
         assert!(
             parse_gift("20000", "eur")
-                .unwrap_err()
+                .expect_err("refused")
                 .contains("at most 10000.00 EUR")
         );
     }

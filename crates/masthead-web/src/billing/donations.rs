@@ -624,7 +624,7 @@ mod tests {
         assert!(
             f("", "abc")
                 .amount("usd")
-                .unwrap_err()
+                .expect_err("refused")
                 .contains("not an amount")
         );
     }
