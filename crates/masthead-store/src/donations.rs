@@ -79,4 +79,19 @@ impl Store {
             }
         }
     }
+
+    /// A member's donations, newest first (their data export).
+    pub async fn member_donations(&self, member_id: i64) -> StoreResult<Vec<Donation>> {
+        match &*self.backend {
+            Backend::Sqlite(db) => {
+                self.lite_read(db, move |c| {
+                    sqlite::donations::member_donations(c, member_id)
+                })
+                .await
+            }
+            Backend::Postgres(db) => {
+                postgres::donations::member_donations(&*self.pg_read(db).await?, member_id).await
+            }
+        }
+    }
 }

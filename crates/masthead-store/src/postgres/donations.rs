@@ -3,7 +3,7 @@
 use deadpool_postgres::GenericClient;
 use tokio_postgres::Row;
 
-use super::sql::{exec, row_one, row_opt};
+use super::sql::{exec, row_one, row_opt, rows};
 use super::write::PgWriter;
 use crate::error::StoreResult;
 use crate::model::ChangeTopic;
@@ -52,6 +52,24 @@ pub async fn donation_by_session(
     .await?
     .map(|r| donation_row(&r))
     .transpose()
+}
+
+pub async fn member_donations(
+    c: &impl GenericClient,
+    member_id: i64,
+) -> StoreResult<Vec<Donation>> {
+    rows(
+        c,
+        &format!(
+            "SELECT {DONATION_COLUMNS} FROM donations WHERE member_id = $1
+             ORDER BY created_at DESC, id DESC"
+        ),
+        &[&member_id],
+    )
+    .await?
+    .iter()
+    .map(donation_row)
+    .collect()
 }
 
 pub async fn donations_total(

@@ -99,6 +99,13 @@ async fn run(store: &Store) -> Vec<String> {
     assert!(!d.thanked);
     seen.push(line(&d));
 
+    let mine = store.member_donations(1).await.expect("mine");
+    assert_eq!(
+        mine.iter().map(|d| d.amount).collect::<Vec<_>>(),
+        vec![500, 500]
+    );
+    assert_eq!(store.member_donations(2).await.expect("nobody's"), vec![]);
+
     // Thanked once.
     assert!(
         store

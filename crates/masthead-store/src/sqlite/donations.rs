@@ -43,6 +43,16 @@ pub fn donation_by_session(c: &Connection, session_id: &str) -> StoreResult<Opti
     .optional()?)
 }
 
+/// A member's donations, newest first (their data export).
+pub fn member_donations(c: &Connection, member_id: i64) -> StoreResult<Vec<Donation>> {
+    let mut stmt = c.prepare_cached(&format!(
+        "SELECT {DONATION_COLUMNS} FROM donations WHERE member_id = ?1
+             ORDER BY created_at DESC, id DESC"
+    ))?;
+    let rows = stmt.query_map([member_id], donation_row)?;
+    Ok(rows.collect::<Result<Vec<_>, _>>()?)
+}
+
 /// The sum given in `currency` since `since_ms`, in minor units.
 pub fn donations_total(c: &Connection, currency: &str, since_ms: i64) -> StoreResult<i64> {
     Ok(c.prepare_cached(

@@ -14,6 +14,10 @@
 //! two events handled at the same time (on one instance or several), the
 //! fetch that began later is the one kept (`Store::sync_subscription`).
 //!
+//! Donations (see `billing::donations`): a checkout or a subscription whose
+//! metadata kind is `donation` records a gift per payment, and never
+//! touches anyone's membership.
+//!
 //! An event is recorded only after it was handled: if handling fails
 //! (Stripe unreachable, the database down) the answer is 500 and Stripe
 //! delivers it again later.
