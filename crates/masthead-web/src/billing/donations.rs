@@ -135,7 +135,12 @@ async fn support_page(
         }
     };
     let currency = state.site().currency.clone();
-    let chosen = form.amount.parse::<i64>().ok();
+    // The amount asked for, else (a fresh page) the first one offered.
+    let chosen = form.amount.parse::<i64>().ok().or_else(|| {
+        (error.is_none() && form.custom.is_empty())
+            .then(|| amounts.first().copied())
+            .flatten()
+    });
     let session = viewer(state, headers).await.0;
     let view = SupportView {
         amounts: amounts

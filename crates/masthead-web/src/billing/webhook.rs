@@ -218,6 +218,12 @@ async fn handle(state: &AppState, kind: &str, object: &Value) -> Result<String, 
                 None => return Ok("ignored: not a subscription's invoice".into()),
             }
         }
+        // A gift paid by a delayed method (a bank debit) is paid later.
+        "checkout.session.async_payment_succeeded"
+            if object["metadata"]["kind"].as_str() == Some("donation") =>
+        {
+            return donation_checkout(state, object).await;
+        }
         _ => return Ok(format!("ignored: {kind} is not used")),
     };
     sync(state, &client, &subscription, kind, object).await

@@ -173,6 +173,18 @@ async fn gifts_go_through_checkout_are_recorded_once_thanked_and_counted_by_the_
     ] {
         assert!(html.contains(text), "{text}: {html}");
     }
+    assert!(
+        html.contains("value=\"300\" checked"),
+        "the first is chosen: {html}"
+    );
+    // From a story's box: its amount chosen, and only it.
+    let html = page(&s, "/support/?amount=1500", None).await;
+    assert!(html.contains("value=\"1500\" checked"), "{html}");
+    assert_eq!(
+        html.matches(" checked>").count(),
+        2,
+        "an amount and Once: {html}"
+    );
 
     // A story's support box offers the same amounts.
     super::feeds::publish_post(
@@ -406,13 +418,45 @@ async fn gifts_go_through_checkout_are_recorded_once_thanked_and_counted_by_the_
     assert!(thanks.contains("gift of 15.00 USD"), "{thanks}");
     assert!(thanks.contains("Dear Sam Stranger"), "{thanks}");
 
-    // The campaign counts it; the API and the banner follow.
-    let v = campaign_at(&s, 15).await;
-    assert_eq!(v["count_label"], "15 USD", "{v}");
+    // A gift by bank debit: completed unpaid, paid a few days later.
+    let delayed = |id: &str, kind: &str, status: &str| {
+        event(
+            id,
+            kind,
+            json!({
+                "id": "cs_test_delayed", "object": "checkout.session", "mode": "payment",
+                "status": "complete", "payment_status": status,
+                "amount_total": 1000, "currency": "usd", "payment_intent": "pi_gift_delayed",
+                "customer_details": {"email": "lee@example.org", "name": ""},
+                "metadata": {"kind": "donation"}
+            }),
+        )
+    };
+    let completed = delayed("evt_delayed_1", "checkout.session.completed", "unpaid");
+    let sig = api.sign(&completed, WHSEC, None).await;
+    let (status, body) = deliver(&s, &completed, Some(&sig)).await;
+    assert_eq!(status, 200, "{body}");
+    assert!(body.contains("not paid yet"), "{body}");
+    let paid_later = delayed(
+        "evt_delayed_2",
+        "checkout.session.async_payment_succeeded",
+        "paid",
+    );
+    let sig = api.sign(&paid_later, WHSEC, None).await;
+    let (status, body) = deliver(&s, &paid_later, Some(&sig)).await;
+    assert_eq!(status, 200, "{body}");
+    assert!(body.contains("recorded: 10.00 USD once"), "{body}");
+    let thanks = mail(&smtp, 3);
+    assert!(thanks.starts_with("RCPT-TO: lee@example.org"), "{thanks}");
+    assert!(thanks.contains("Hello,"), "{thanks}");
+
+    // The campaign counts them; the API and the banner follow.
+    let v = campaign_at(&s, 25).await;
+    assert_eq!(v["count_label"], "25 USD", "{v}");
     let deadline = Instant::now() + Duration::from_secs(20);
     loop {
         let home = page(&s, "/", None).await;
-        if home.contains("<strong data-drive-count>15 USD</strong>") {
+        if home.contains("<strong data-drive-count>25 USD</strong>") {
             assert!(
                 home.contains("<span data-drive-noun>raised</span>"),
                 "{home}"
@@ -422,7 +466,7 @@ async fn gifts_go_through_checkout_are_recorded_once_thanked_and_counted_by_the_
         }
         assert!(
             Instant::now() < deadline,
-            "the banner never said 15 USD: {home}"
+            "the banner never said 25 USD: {home}"
         );
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
@@ -506,8 +550,8 @@ async fn gifts_go_through_checkout_are_recorded_once_thanked_and_counted_by_the_
 
     // Each paid invoice is a monthly gift, recorded once. localstripe paid
     // the first at once, and its own signed invoice.payment_succeeded
-    // records it (15 + 7.50 = 22 whole dollars counted).
-    campaign_at(&s, 22).await;
+    // records it (25 + 7.50 = 32 whole dollars counted).
+    campaign_at(&s, 32).await;
     let first = sub["latest_invoice"]
         .as_str()
         .expect("first invoice")
@@ -539,9 +583,9 @@ async fn gifts_go_through_checkout_are_recorded_once_thanked_and_counted_by_the_
         assert_eq!(status, 200, "{body}");
         assert!(body.contains("already recorded"), "{body}");
     }
-    let v = campaign_at(&s, 30).await;
-    assert_eq!(v["count_label"], "30 USD", "{v}");
-    for n in [3, 4] {
+    let v = campaign_at(&s, 40).await;
+    assert_eq!(v["count_label"], "40 USD", "{v}");
+    for n in [4, 5] {
         let thanks = mail(&smtp, n);
         assert!(thanks.starts_with("RCPT-TO: ada@example.org"), "{thanks}");
         assert!(thanks.contains("this month's gift of 7.50 USD"), "{thanks}");
