@@ -260,6 +260,7 @@ const BLOCKS = [
   { label: "Image", keys: "image photo picture upload", run: (v) => pickImage(v) },
   { label: "Video (YouTube, Vimeo)", keys: "video embed youtube vimeo", run: (v) => askEmbed(v) },
   { label: "Members-only marker", keys: "paywall members only marker", run: (v) => insertBlock(v, N.paywall.create()) },
+  { label: "Support box (donations)", keys: "support donate donation give box", run: (v) => insertBlock(v, N.support.create()) },
 ];
 
 let filePicker = null;

@@ -50,6 +50,7 @@ const parser = new MarkdownParser(schema, md, {
 // --- how the editor's own blocks are written -----------------------------
 
 export const PAYWALL = "<!--members-only-->";
+export const SUPPORT = "<!--support-->";
 
 function escAttr(s) {
   return String(s).replace(/&/g, "&amp;").replace(/"/g, "&quot;").replace(/</g, "&lt;").replace(/>/g, "&gt;");
@@ -104,6 +105,7 @@ const serializer = new MarkdownSerializer({
   figure(state, node) { state.write(figureHtml(node.attrs)); state.closeBlock(node); },
   embed(state, node) { state.write(`<${node.attrs.url}>`); state.closeBlock(node); },
   paywall(state, node) { state.write(PAYWALL); state.closeBlock(node); },
+  support(state, node) { state.write(SUPPORT); state.closeBlock(node); },
   raw(state, node) { state.text(node.textContent, false); state.closeBlock(node); },
 }, defaultMarkdownSerializer.marks);
 
@@ -136,6 +138,7 @@ function nodeFor(text, kind, env) {
       node = null; // footnotes: pulldown-cmark has them, markdown-it does not
     } else if (kind === "html") {
       if (text.trim() === PAYWALL) node = schema.nodes.paywall.create();
+      else if (text.trim() === SUPPORT) node = schema.nodes.support.create();
       else node = parseFigure(text);
     } else if (kind) {
       const inner = text.split("\n").slice(1, -1).join("\n");

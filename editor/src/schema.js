@@ -142,6 +142,12 @@ export const schema = new Schema({
       atom: true,
       toDOM: () => ["div", { class: "pm-paywall" }, "Members only below this line"],
     },
+    // A box asking readers to give, with the site's suggested amounts.
+    support: {
+      group: "block",
+      atom: true,
+      toDOM: () => ["div", { class: "pm-support" }, "Support box: the site's suggested donation amounts"],
+    },
     // Markdown kept as written (tables, footnotes, HTML the editor does not model).
     raw: {
       group: "block",

@@ -34,10 +34,10 @@ test("bodies written by hand come back byte for byte", () => {
 });
 
 test("the editor's blocks parse to their nodes", () => {
-  const doc = unchanged("<aside class=\"callout\">\n\n## Facts\n\n- one\n\n</aside>\n\n<blockquote class=\"pullquote\">\n\nSaid.\n\n</blockquote>\n\n<!--members-only-->\n\n<https://youtu.be/dQw4w9WgXcQ>\n\n" +
+  const doc = unchanged("<aside class=\"callout\">\n\n## Facts\n\n- one\n\n</aside>\n\n<blockquote class=\"pullquote\">\n\nSaid.\n\n</blockquote>\n\n<!--members-only-->\n\n<!--support-->\n\n<https://youtu.be/dQw4w9WgXcQ>\n\n" +
     figureHtml({ src: "/media/abc/640.jpg", alt: "Alt", caption: "Cap", credit: "Cred" }) + "\n\n| a |\n|---|\n| 1 |\n");
-  assert.deepEqual(doc.content.content.map((n) => n.type.name), ["callout", "pullquote", "paywall", "embed", "figure", "raw"]);
-  const fig = doc.child(4);
+  assert.deepEqual(doc.content.content.map((n) => n.type.name), ["callout", "pullquote", "paywall", "support", "embed", "figure", "raw"]);
+  const fig = doc.child(5);
   assert.equal(fig.attrs.caption, "Cap");
   assert.equal(fig.attrs.credit, "Cred");
 });
@@ -62,6 +62,7 @@ test("new blocks are written as the site renders them", () => {
   assert.equal(blockToMarkdown(n.pullquote.create(null, n.paragraph.create(null, schema.text("Q")))), "<blockquote class=\"pullquote\">\n\nQ\n\n</blockquote>");
   assert.equal(blockToMarkdown(n.embed.create({ url: "https://vimeo.com/1" })), "<https://vimeo.com/1>");
   assert.equal(blockToMarkdown(n.paywall.create()), "<!--members-only-->");
+  assert.equal(blockToMarkdown(n.support.create()), "<!--support-->");
   assert.equal(blockToMarkdown(n.figure.create({ src: "/media/k/640.png", alt: "x", caption: "", credit: "" })), "<figure><img src=\"/media/k/640.png\" alt=\"x\"></figure>");
 });
 

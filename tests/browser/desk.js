@@ -710,6 +710,11 @@ module.exports = function registerDeskTests(h) {
       // Back in the rich view, the marker is the editor's own block.
       await page.click('#markdown-toggle');
       await page.locator('.pm-body .pm-paywall').waitFor({ timeout: 5000 });
+      // The support box (donations) is the editor's own block too.
+      await page.click('#markdown-toggle');
+      await page.fill('textarea#body', 'Words.\n\n<!--support-->\n\nMore words.');
+      await page.click('#markdown-toggle');
+      await page.locator('.pm-body .pm-support').waitFor({ timeout: 5000 });
     } finally {
       await closeQuietly(page);
     }

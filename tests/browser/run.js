@@ -799,6 +799,8 @@ test('Raw HTML of every page type (and the CSS) passes the Nu Html Checker', asy
     ['author', AUTHOR, 200],
     ['section', SECTION, 200],
     ['join', JOIN, 200],
+    ['support', '/support/', 200],
+    ['support-thanks', '/support/thanks/?session_id=cs_test_unknown', 200],
     ['search', SEARCH, 200],
     ['search-empty', '/search/', 200],
     ['search-too-long', `/search/?q=${'x'.repeat(300)}`, 400],

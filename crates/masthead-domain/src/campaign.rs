@@ -12,7 +12,13 @@ pub struct CampaignProgress {
     pub count_label: String,
     /// "25,000"
     pub goal_label: String,
+    /// What is counted, after "N out of GOAL": "members", "paying
+    /// members", or "raised" (donations, whose labels carry the currency).
+    pub noun: String,
 }
+
+/// What a campaign counts (`campaigns.metric`).
+pub const METRICS: &[&str] = &["members", "paid", "donations"];
 
 impl CampaignProgress {
     pub fn new(count: u64, goal: u64) -> CampaignProgress {
@@ -27,7 +33,25 @@ impl CampaignProgress {
             percent: percent.clamp(0.0, 100.0),
             count_label: group_thousands(count),
             goal_label: group_thousands(goal),
+            noun: "members".to_owned(),
         }
+    }
+
+    /// Progress in a campaign's own terms: `count` and `goal` are members,
+    /// or for `donations` whole units of `currency` ("1,250 USD").
+    pub fn for_metric(count: u64, goal: u64, metric: &str, currency: &str) -> CampaignProgress {
+        let mut p = CampaignProgress::new(count, goal);
+        match metric {
+            "paid" => p.noun = "paying members".to_owned(),
+            "donations" => {
+                let code = currency.to_uppercase();
+                p.count_label = format!("{} {code}", p.count_label);
+                p.goal_label = format!("{} {code}", p.goal_label);
+                p.noun = "raised".to_owned();
+            }
+            _ => {}
+        }
+        p
     }
 
     pub fn reached(&self) -> bool {
@@ -51,6 +75,28 @@ pub fn group_thousands(n: u64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn donations_are_counted_in_the_currency() {
+        let p = CampaignProgress::for_metric(1_250, 5_000, "donations", "eur");
+        assert_eq!(
+            (
+                p.count_label.as_str(),
+                p.goal_label.as_str(),
+                p.noun.as_str()
+            ),
+            ("1,250 EUR", "5,000 EUR", "raised")
+        );
+        assert_eq!(p.percent, 25.0);
+        assert_eq!(
+            CampaignProgress::for_metric(3, 10, "paid", "usd").noun,
+            "paying members"
+        );
+        assert_eq!(
+            CampaignProgress::for_metric(3, 10, "members", "usd").count_label,
+            "3"
+        );
+    }
 
     #[test]
     fn groups_thousands() {

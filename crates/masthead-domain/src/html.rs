@@ -56,6 +56,11 @@ pub fn teaser(html: &str, blocks: usize) -> (&str, bool) {
 /// Ghost's paywall marker: where the part of a story everyone may read ends.
 pub const PAYWALL_MARKER: &str = "<!--members-only-->";
 
+/// Where a story shows its support box (donations: the site's suggested
+/// amounts, linking to `/support/`). Kept by the sanitiser, replaced when
+/// the page is rendered, so the box always offers the current amounts.
+pub const SUPPORT_MARKER: &str = "<!--support-->";
+
 /// The part of a gated story shown to readers without access, and whether
 /// anything was left out: everything before the first paywall marker when
 /// it stands between top-level elements, else the first [`TEASER_BLOCKS`]

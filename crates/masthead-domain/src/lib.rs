@@ -9,6 +9,7 @@ pub mod campaign;
 pub mod cursor;
 pub mod diff;
 pub mod digest;
+pub mod donation;
 pub mod editorial;
 pub mod email;
 pub mod error;

@@ -242,3 +242,17 @@ pub struct MemberSubscription {
     pub created_ms: i64,
     pub customer_email: String,
 }
+/// A donation as the thank-you page and e-mail need it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Donation {
+    pub id: i64,
+    /// `one_off` or `monthly`.
+    pub kind: String,
+    pub amount: i64,
+    pub currency: String,
+    pub member_id: Option<i64>,
+    pub email: String,
+    pub name: String,
+    pub thanked: bool,
+    pub created_ms: i64,
+}

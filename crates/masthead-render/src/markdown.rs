@@ -36,26 +36,32 @@ fn sanitizer() -> &'static ammonia::Builder<'static> {
     })
 }
 
-/// Stands in for the paywall marker while the sanitiser runs (it drops
-/// every comment): a character from the Private Use Area, which nothing
-/// an author types means, taken out of the input first.
-const MARKER_STAND_IN: char = '\u{F8FF}';
+/// Stand-ins for the markers kept while the sanitiser runs (it drops every
+/// comment): characters from the Private Use Area, which nothing an author
+/// types means, taken out of the input first.
+const MARKERS: &[(&str, char)] = &[
+    (masthead_domain::html::PAYWALL_MARKER, '\u{F8FF}'),
+    (masthead_domain::html::SUPPORT_MARKER, '\u{F8FE}'),
+];
 
 /// Sanitises HTML from any source (imports, the editor's HTML mode). Every
-/// comment goes, except Ghost's paywall marker (`<!--members-only-->`),
-/// which is kept where it stands, between blocks.
+/// comment goes, except Ghost's paywall marker (`<!--members-only-->`) and
+/// the support box's (`<!--support-->`), kept where they stand.
 pub fn sanitize_html(html: &str) -> String {
-    let marker = masthead_domain::html::PAYWALL_MARKER;
-    if !html.contains(marker) {
+    if !MARKERS.iter().any(|(m, _)| html.contains(m)) {
         return sanitizer().clean(html).to_string();
     }
-    let input = html
-        .replace(MARKER_STAND_IN, "")
-        .replace(marker, &MARKER_STAND_IN.to_string());
-    sanitizer()
-        .clean(&input)
-        .to_string()
-        .replace(MARKER_STAND_IN, marker)
+    let mut input = html.to_owned();
+    for (marker, stand_in) in MARKERS {
+        input = input
+            .replace(*stand_in, "")
+            .replace(marker, &stand_in.to_string());
+    }
+    let mut out = sanitizer().clean(&input).to_string();
+    for (marker, stand_in) in MARKERS {
+        out = out.replace(*stand_in, marker);
+    }
+    out
 }
 
 /// Markdown to sanitised HTML, with its reading time. `has_feature_image`
@@ -99,6 +105,14 @@ mod tests {
         let imported =
             sanitize_html("<p>A</p><!--members-only--><p>B\u{F8FF}</p><script>x</script>");
         assert_eq!(imported, "<p>A</p><!--members-only--><p>B</p>");
+        let boxed = render_markdown("One.\n\n<!--support-->\n\nTwo.\n", false);
+        assert!(
+            boxed
+                .html
+                .contains("<p>One.</p>\n<!--support-->\n<p>Two.</p>"),
+            "{}",
+            boxed.html
+        );
         assert_eq!(sanitize_html("<p>\u{F8FF}</p>"), "<p>\u{F8FF}</p>");
     }
 

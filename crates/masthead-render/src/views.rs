@@ -217,16 +217,21 @@ fn safe_colour(c: &str) -> String {
 #[derive(Debug, Clone, Serialize)]
 pub struct CampaignView {
     pub pitch: String,
+    /// members | paid | donations
+    pub metric: String,
     pub progress: CampaignProgress,
     pub deadline: String,
     pub deadline_iso: String,
 }
 
 impl CampaignView {
-    pub fn new(c: &Campaign, count: u64, clock: &Clock) -> CampaignView {
+    /// `currency`: the site's, in which a campaign counting donations
+    /// counts (whole units).
+    pub fn new(c: &Campaign, count: u64, currency: &str, clock: &Clock) -> CampaignView {
         CampaignView {
             pitch: c.pitch.clone(),
-            progress: CampaignProgress::new(count, c.goal),
+            metric: c.metric.clone(),
+            progress: CampaignProgress::for_metric(count, c.goal, &c.metric, currency),
             deadline: clock.deadline_label(c.deadline_ms),
             deadline_iso: clock.time(c.deadline_ms).iso,
         }

@@ -117,6 +117,10 @@ fn site(state: AppState) -> Router {
         )
         .route("/admin/settings/stripe", post(admin::settings::save_stripe))
         .route("/admin/settings/meter", post(admin::settings::save_meter))
+        .route(
+            "/admin/settings/donations",
+            post(admin::settings::save_donations),
+        )
         .route("/admin/posts/{id}", post(admin::editor::save))
         .route("/admin/posts/{id}/edit", get(admin::editor::edit))
         .route("/admin/posts/{id}/revisions", get(admin::editor::revisions))
@@ -268,6 +272,11 @@ fn site(state: AppState) -> Router {
             "/subscribe/",
             get(crate::billing::checkout::page).post(crate::billing::checkout::subscribe),
         )
+        .route(
+            "/support/",
+            get(crate::billing::donations::page).post(crate::billing::donations::give),
+        )
+        .route("/support/thanks/", get(crate::billing::donations::thanks))
         .route("/account/name", post(members::set_name))
         .route("/account/email", post(members::change_email))
         .route("/account/newsletters", post(members::set_newsletters))

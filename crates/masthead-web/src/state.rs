@@ -52,6 +52,9 @@ pub struct SiteSnapshot {
     pub settings: SiteSettings,
     pub sections: Vec<Tag>,
     pub campaign: Option<Campaign>,
+    /// The site's currency (lowercase ISO 4217): tiers, donations and a
+    /// campaign counting donations are in it.
+    pub currency: String,
 }
 
 /// A live-page update pushed to readers.
@@ -125,11 +128,7 @@ impl AppState {
     pub async fn new(store: Store, theme: Theme, config: WebConfig) -> StoreResult<AppState> {
         let change_start = store.change_cursor().await?;
         let site = load_snapshot(&store).await?;
-        let metric = site
-            .campaign
-            .as_ref()
-            .map_or_else(|| "members".to_owned(), |c| c.metric.clone());
-        let count = store.member_count(metric).await?;
+        let count = campaign_count(&store, &site).await?;
         let (live, _) = broadcast::channel(256);
         let (shutdown, _) = watch::channel(false);
         Ok(AppState(Arc::new(Inner {
@@ -181,13 +180,10 @@ impl AppState {
         self.refresh_member_count().await
     }
 
+    /// Refreshes the campaign's count (members, paying members or
+    /// donations, as the campaign counts).
     pub async fn refresh_member_count(&self) -> StoreResult<()> {
-        let metric = self
-            .site()
-            .campaign
-            .as_ref()
-            .map_or_else(|| "members".to_owned(), |c| c.metric.clone());
-        let n = self.store.member_count(metric).await?;
+        let n = campaign_count(&self.store, &self.site()).await?;
         self.member_count.store(n, Ordering::Relaxed);
         Ok(())
     }
@@ -211,9 +207,14 @@ impl AppState {
 
     pub fn campaign_view(&self, clock: &Clock) -> Option<CampaignView> {
         let s = self.site();
-        s.campaign
-            .as_ref()
-            .map(|c| CampaignView::new(c, self.member_count.load(Ordering::Relaxed), clock))
+        s.campaign.as_ref().map(|c| {
+            CampaignView::new(
+                c,
+                self.member_count.load(Ordering::Relaxed),
+                &s.currency,
+                clock,
+            )
+        })
     }
 
     pub fn begin_shutdown(&self) {
@@ -230,7 +231,25 @@ async fn load_snapshot(store: &Store) -> StoreResult<SiteSnapshot> {
         settings: store.site_settings().await?,
         sections: store.sections().await?,
         campaign: store.active_campaign().await?,
+        currency: store.site_currency().await?,
     })
+}
+
+/// What the active campaign counts now (members when there is none): a
+/// number of members, or for `donations` the whole units of the site's
+/// currency given since the campaign started.
+async fn campaign_count(store: &Store, site: &SiteSnapshot) -> StoreResult<u64> {
+    match site.campaign.as_ref() {
+        Some(c) if c.metric == "donations" => {
+            let minor = store
+                .donations_total(site.currency.clone(), c.starts_ms)
+                .await?;
+            let unit = 10i64.pow(masthead_domain::money::decimals(&site.currency));
+            Ok((minor / unit).max(0) as u64)
+        }
+        Some(c) => store.member_count(c.metric.clone()).await,
+        None => store.member_count("members".to_owned()).await,
+    }
 }
 
 /// The site's public address, resolved once at start-up: `http` or `https`,

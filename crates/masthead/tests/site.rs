@@ -17,6 +17,8 @@ mod backup;
 mod copy;
 #[path = "site/desk_front.rs"]
 mod desk_front;
+#[path = "site/donations.rs"]
+mod donations;
 #[path = "site/feeds.rs"]
 mod feeds;
 #[path = "site/limits.rs"]

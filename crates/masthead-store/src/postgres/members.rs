@@ -453,6 +453,9 @@ impl PgWriter<'_> {
     }
 
     pub async fn delete_member_account(&self, member_id: i64) -> StoreResult<bool> {
+        // Their donations stay (the accounts need them) without their name
+        // and address.
+        self.erase_member_donations(member_id).await?;
         let n = exec(
             self.tx(),
             "DELETE FROM members WHERE id = $1",

@@ -57,6 +57,8 @@ mod conformance;
 #[cfg(test)]
 mod copy_tests;
 #[cfg(test)]
+mod donations_tests;
+#[cfg(test)]
 mod figures_tests;
 #[cfg(test)]
 pub(crate) mod tests;

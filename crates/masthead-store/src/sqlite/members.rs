@@ -432,6 +432,9 @@ impl Writer<'_> {
     /// Erases a member at once (sessions, requests and subscriptions go with
     /// the row) and queues `member.deleted`; `false` if there was none.
     pub fn delete_member_account(&self, member_id: i64) -> StoreResult<bool> {
+        // Their donations stay (the accounts need them) without their name
+        // and address.
+        self.erase_member_donations(member_id)?;
         let n = self
             .tx()
             .prepare_cached("DELETE FROM members WHERE id = ?1")?

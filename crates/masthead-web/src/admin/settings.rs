@@ -47,11 +47,14 @@ async fn render(
         .map(|m| serde_json::json!({ "id": m.id, "label": if m.alt.is_empty() { m.filename.clone() } else { format!("{} ({})", m.alt, m.filename) } }))
         .collect();
     let stripe = stripe_view(state).await;
+    let suggested = crate::billing::donations::suggested_for_desk(state).await;
     page(
         status,
         "settings.html",
         serde_json::json!({
             "stripe": stripe,
+            "donation_amounts": suggested,
+            "currency_upper": site.currency.to_uppercase(),
             "title": "Settings",
             "staff": StaffView::from(&staff.0.user),
             "csrf": staff.0.csrf_token,
@@ -143,7 +146,7 @@ pub async fn save(
     if goal == 0 || goal > 100_000_000 {
         bad!("The goal must be between 1 and 100,000,000.");
     }
-    if f.metric != "members" && f.metric != "paid" {
+    if !masthead_domain::campaign::METRICS.contains(&f.metric.as_str()) {
         bad!("Choose what the campaign counts.");
     }
     let pitch = f.pitch.trim().to_owned();
@@ -243,7 +246,58 @@ pub async fn save(
     .await
 }
 
-crate::admin::has_csrf!(SettingsForm, StripeForm, MeterForm);
+crate::admin::has_csrf!(SettingsForm, StripeForm, MeterForm, DonationsForm);
+#[derive(Deserialize)]
+pub struct DonationsForm {
+    #[serde(default)]
+    csrf: String,
+    /// "5 10 25" in the site's currency.
+    #[serde(default)]
+    amounts: String,
+}
+
+/// `POST /admin/settings/donations`: the support page's suggested amounts.
+pub async fn save_donations(
+    State(state): State<AppState>,
+    DeskForm { staff, form }: DeskForm<DonationsForm>,
+) -> Response {
+    if !permits(staff.0.user.role, Action::ManageSettings) {
+        return forbidden();
+    }
+    let currency = state.site().currency.clone();
+    let amounts = match masthead_domain::donation::parse_suggested(&form.amounts, &currency) {
+        Ok(a) => a,
+        Err(e) => {
+            let error = format!("Suggested amounts: {e} Nothing was saved.");
+            return render(
+                &state,
+                &staff,
+                StatusCode::UNPROCESSABLE_ENTITY,
+                Some(&error),
+                None,
+            )
+            .await;
+        }
+    };
+    let value = masthead_domain::donation::encode_suggested(&amounts);
+    if let Err(e) = state
+        .store
+        .set_setting(crate::billing::donations::SUGGESTED_SETTING, &value)
+        .await
+    {
+        return unavailable(e);
+    }
+    // Stories' support boxes print the amounts.
+    state.cache.clear();
+    render(
+        &state,
+        &staff,
+        StatusCode::OK,
+        None,
+        Some("Suggested amounts saved."),
+    )
+    .await
+}
 
 #[derive(Deserialize)]
 pub struct MeterForm {

@@ -246,14 +246,14 @@ pub fn checkout_params(
 /// A Stripe-made address to send the reader to: https only, as Stripe's
 /// always are; plain http only when the Stripe API itself is reached over
 /// http (a test server on loopback), never in production.
-fn redirect_to(answer: &serde_json::Value, api_base: &str) -> Option<Response> {
+pub(crate) fn redirect_to(answer: &serde_json::Value, api_base: &str) -> Option<Response> {
     let url = answer["url"].as_str()?;
     let plain_allowed = api_base.starts_with("http://");
     (url.starts_with("https://") || plain_allowed && url.starts_with("http://"))
         .then(|| Redirect::to(url).into_response())
 }
 
-fn stripe_failed(state: &AppState, e: &StripeError) -> Response {
+pub(crate) fn stripe_failed(state: &AppState, e: &StripeError) -> Response {
     match e {
         StripeError::NotConfigured => unavailable(
             state,

@@ -10,6 +10,7 @@
 //! the desk's values (an operator's environment is the stronger word).
 
 pub mod checkout;
+pub mod donations;
 pub mod prices;
 pub mod stripe;
 pub mod webhook;

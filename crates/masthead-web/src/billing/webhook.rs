@@ -14,6 +14,10 @@
 //! two events handled at the same time (on one instance or several), the
 //! fetch that began later is the one kept (`Store::sync_subscription`).
 //!
+//! Donations (see `billing::donations`): a checkout or a subscription whose
+//! metadata kind is `donation` records a gift per payment, and never
+//! touches anyone's membership.
+//!
 //! An event is recorded only after it was handled: if handling fails
 //! (Stripe unreachable, the database down) the answer is 500 and Stripe
 //! delivers it again later.
@@ -24,7 +28,9 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use masthead_domain::Email;
 use masthead_domain::billing::{SIGNATURE_TOLERANCE_S, verify_signature};
-use masthead_store::{CustomerLink, CustomerLinked, SubscriptionSynced, now_ms};
+use masthead_store::{
+    CustomerLink, CustomerLinked, NewDonation, SubscriptionSynced, format_amount, now_ms,
+};
 use serde::Serialize;
 use serde_json::Value;
 
@@ -154,6 +160,10 @@ async fn handle(state: &AppState, kind: &str, object: &Value) -> Result<String, 
     };
     let subscription = match kind {
         "checkout.session.completed" => {
+            // A gift, never a membership (see `billing::donations`).
+            if object["metadata"]["kind"].as_str() == Some("donation") {
+                return donation_checkout(state, object).await;
+            }
             if object["mode"].as_str() != Some("subscription") {
                 return Ok("ignored: not a subscription checkout".into());
             }
@@ -208,6 +218,12 @@ async fn handle(state: &AppState, kind: &str, object: &Value) -> Result<String, 
                 None => return Ok("ignored: not a subscription's invoice".into()),
             }
         }
+        // A gift paid by a delayed method (a bank debit) is paid later.
+        "checkout.session.async_payment_succeeded"
+            if object["metadata"]["kind"].as_str() == Some("donation") =>
+        {
+            return donation_checkout(state, object).await;
+        }
         _ => return Ok(format!("ignored: {kind} is not used")),
     };
     sync(state, &client, &subscription, kind, object).await
@@ -243,6 +259,12 @@ async fn sync(
         }
         Err(e) => return Err(e.into()),
     };
+    // A monthly gift's subscription is not a membership: it never settles
+    // a member's status, and is not linked to anyone by address. Stripe's
+    // copy says so (its metadata, set at checkout), not the event's body.
+    if fetched["metadata"]["kind"].as_str() == Some("donation") {
+        return donation_subscription(state, subscription_id, kind, object, &fetched).await;
+    }
     let sub = subscription_state(&fetched)?;
     if state
         .store
@@ -322,4 +344,146 @@ async fn link_by_address(
         tracing::info!(member_id, "Stripe customer linked to a member by address");
     }
     Ok(())
+}
+
+/// An address and a name as a checkout or an invoice gives them.
+fn giver(email: Option<&str>, name: Option<&str>) -> (String, String) {
+    let email = email
+        .and_then(|e| Email::parse(e).ok())
+        .map(|e| e.as_str().to_owned())
+        .unwrap_or_default();
+    let name = name.unwrap_or_default().trim().chars().take(191).collect();
+    (email, name)
+}
+
+/// The member a checkout named (set by the server in metadata).
+fn metadata_member(metadata: &Value) -> Option<i64> {
+    metadata["member_id"]
+        .as_str()
+        .and_then(|s| s.parse::<i64>().ok())
+}
+
+/// Records a payment as a donation and thanks the giver; the outcome.
+async fn record_gift(state: &AppState, gift: NewDonation) -> Result<String, Failed> {
+    let what = format!(
+        "{} {}",
+        format_amount(gift.amount, &gift.currency),
+        if gift.kind == "monthly" {
+            "this month"
+        } else {
+            "once"
+        }
+    );
+    let stripe_ref = gift.stripe_ref.clone();
+    match state.store.record_donation(gift).await? {
+        Some(id) => {
+            super::donations::send_thanks(state, id);
+            Ok(format!("donation {id} recorded: {what} ({stripe_ref})"))
+        }
+        None => Ok(format!(
+            "donation already recorded: {stripe_ref} was counted before"
+        )),
+    }
+}
+
+/// `checkout.session.completed` for a gift: a one-off gift is recorded
+/// (its payment intent the reference); a monthly one is recorded from
+/// each `invoice.paid`.
+async fn donation_checkout(state: &AppState, object: &Value) -> Result<String, Failed> {
+    if object["mode"].as_str() == Some("subscription") {
+        return Ok(
+            "donation: a monthly gift began; each payment is recorded from invoice.paid, \
+             and no membership changes"
+                .into(),
+        );
+    }
+    if object["mode"].as_str() != Some("payment") {
+        return Ok("ignored: a donation checkout in an unknown mode".into());
+    }
+    if object["payment_status"].as_str() != Some("paid") {
+        return Ok("ignored: the donation is not paid yet".into());
+    }
+    let (Some(amount), Some(currency)) = (
+        object["amount_total"].as_i64().filter(|a| *a > 0),
+        object["currency"].as_str().filter(|c| !c.is_empty()),
+    ) else {
+        return Ok("ignored: the donation checkout has no amount".into());
+    };
+    let Some(session_id) = object["id"].as_str() else {
+        return Ok("ignored: the donation checkout has no id".into());
+    };
+    let stripe_ref = id_of(&object["payment_intent"]).unwrap_or(session_id);
+    let (email, name) = giver(
+        object["customer_details"]["email"]
+            .as_str()
+            .or_else(|| object["customer_email"].as_str()),
+        object["customer_details"]["name"].as_str(),
+    );
+    record_gift(
+        state,
+        NewDonation {
+            kind: "one_off".into(),
+            amount,
+            currency: currency.to_ascii_lowercase(),
+            member_id: metadata_member(&object["metadata"]),
+            email,
+            name,
+            stripe_ref: stripe_ref.to_owned(),
+            stripe_session_id: Some(session_id.to_owned()),
+            stripe_subscription_id: None,
+            stripe_customer_id: id_of(&object["customer"]).map(str::to_owned),
+            created_ms: now_ms(),
+        },
+    )
+    .await
+}
+
+/// An event about a monthly gift's subscription: each paid invoice is one
+/// monthly donation; anything else changes nobody's membership.
+async fn donation_subscription(
+    state: &AppState,
+    subscription_id: &str,
+    kind: &str,
+    object: &Value,
+    subscription: &Value,
+) -> Result<String, Failed> {
+    if !matches!(kind, "invoice.paid" | "invoice.payment_succeeded") {
+        return Ok(format!(
+            "donation subscription {subscription_id}: a monthly gift, not a membership; \
+             no member's status changes"
+        ));
+    }
+    let (Some(invoice_id), Some(amount), Some(currency)) = (
+        object["id"].as_str(),
+        object["amount_paid"].as_i64(),
+        object["currency"].as_str().filter(|c| !c.is_empty()),
+    ) else {
+        return Ok("ignored: the donation's invoice has no id or amount".into());
+    };
+    if amount <= 0 {
+        return Ok(format!("ignored: nothing was paid on {invoice_id}"));
+    }
+    let (email, name) = giver(
+        object["customer_email"].as_str(),
+        object["customer_name"].as_str(),
+    );
+    record_gift(
+        state,
+        NewDonation {
+            kind: "monthly".into(),
+            amount,
+            currency: currency.to_ascii_lowercase(),
+            member_id: metadata_member(&subscription["metadata"]),
+            email,
+            name,
+            stripe_ref: invoice_id.to_owned(),
+            stripe_session_id: None,
+            stripe_subscription_id: Some(subscription_id.to_owned()),
+            stripe_customer_id: id_of(&object["customer"])
+                .or_else(|| id_of(&subscription["customer"]))
+                .map(str::to_owned),
+            created_ms: now_ms(),
+        },
+    )
+    .await
 }

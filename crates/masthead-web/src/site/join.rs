@@ -197,6 +197,10 @@ struct CampaignJson<'a> {
     percent: f64,
     count_label: &'a str,
     goal_label: &'a str,
+    /// members | paid | donations
+    metric: &'a str,
+    /// "members", "paying members" or "raised"
+    noun: &'a str,
     pitch: &'a str,
 }
 
@@ -216,13 +220,16 @@ pub async fn campaign_json(
     {
         StatusCode::NOT_MODIFIED.into_response()
     } else {
-        let p = CampaignProgress::new(count, campaign.goal);
+        let p =
+            CampaignProgress::for_metric(count, campaign.goal, &campaign.metric, &site.currency);
         axum::Json(CampaignJson {
             count,
             goal: campaign.goal,
             percent: p.percent,
             count_label: &p.count_label,
             goal_label: &p.goal_label,
+            metric: &campaign.metric,
+            noun: &p.noun,
             pitch: &campaign.pitch,
         })
         .into_response()

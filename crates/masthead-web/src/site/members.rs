@@ -180,7 +180,7 @@ fn no_store(mut res: Response) -> Response {
 
 #[derive(Serialize, Default)]
 pub(crate) struct MemberPage {
-    /// check | signin | account | subscribe | message
+    /// check | signin | account | subscribe | support | thanks | message
     pub(crate) view: &'static str,
     pub(crate) title: String,
     pub(crate) message: String,
@@ -195,6 +195,8 @@ pub(crate) struct MemberPage {
     pub(crate) plan: Option<crate::billing::checkout::PlanView>,
     /// The subscribe page's paid tiers.
     pub(crate) offers: Vec<crate::billing::checkout::Offer>,
+    /// The support page's choices.
+    pub(crate) support: Option<crate::billing::donations::SupportView>,
 }
 
 #[derive(Serialize)]
@@ -1195,9 +1197,20 @@ pub async fn export(State(state): State<AppState>, headers: HeaderMap) -> Respon
         Ok(s) => s,
         Err(r) => return r,
     };
+    /// The export with the member's donations.
+    #[derive(Serialize)]
+    struct AccountData {
+        #[serde(flatten)]
+        data: masthead_store::MemberExport,
+        donations: Vec<masthead_store::Donation>,
+    }
+    let donations = match state.store.member_donations(s.member.id).await {
+        Ok(d) => d,
+        Err(_) => return unavailable(&state),
+    };
     match state.store.member_export(s.member.id).await {
         Ok(Some(data)) => {
-            let mut res = no_store(axum::Json(data).into_response());
+            let mut res = no_store(axum::Json(AccountData { data, donations }).into_response());
             res.headers_mut().insert(
                 header::CONTENT_DISPOSITION,
                 HeaderValue::from_static("attachment; filename=\"my-membership.json\""),

@@ -147,6 +147,19 @@ pub async fn show(
         view.body_html = masthead_domain::html::mark_paywalled(&post.body_html);
         view.gate = None;
     }
+    // An editor's support box, with the amounts offered now.
+    if view
+        .body_html
+        .contains(masthead_domain::html::SUPPORT_MARKER)
+    {
+        let amounts = crate::billing::donations::suggested(&state).await?;
+        let site = state.site();
+        let support =
+            crate::billing::donations::support_box(&site.settings.title, &site.currency, &amounts);
+        view.body_html = view
+            .body_html
+            .replace(masthead_domain::html::SUPPORT_MARKER, &support);
+    }
     let site = state.site_view();
     let title = post
         .meta_title

@@ -29,7 +29,7 @@ fn start_with_mail(dir: &Path, smtp: &SmtpSink) -> Server {
 
 /// The n-th message, with quoted-printable soft breaks undone and `=3D`
 /// decoded, as a mail client shows it.
-fn mail(smtp: &SmtpSink, n: usize) -> String {
+pub(super) fn mail(smtp: &SmtpSink, n: usize) -> String {
     smtp.message(n)
         .replace("=\r\n", "")
         .replace("=\n", "")
@@ -37,7 +37,7 @@ fn mail(smtp: &SmtpSink, n: usize) -> String {
 }
 
 /// The sign-in link and the 6-digit code of a member e-mail.
-fn link_and_code(mail: &str) -> (String, String) {
+pub(super) fn link_and_code(mail: &str) -> (String, String) {
     let link = mail
         .split(|c: char| c.is_whitespace() || c == '"' || c == '<' || c == '>')
         .find(|w| w.contains("/members/?token="))
@@ -53,7 +53,7 @@ fn link_and_code(mail: &str) -> (String, String) {
 }
 
 /// The member cookie a response sets (`name=value`).
-fn member_cookie(res: &reqwest::Response) -> String {
+pub(super) fn member_cookie(res: &reqwest::Response) -> String {
     let set = res
         .headers()
         .get_all(header::SET_COOKIE)

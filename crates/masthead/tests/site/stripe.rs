@@ -20,8 +20,8 @@ use serde_json::{Value, json};
 
 use super::*;
 
-const KEY: &str = "sk_test_mastheadlocal0123456789";
-const WHSEC: &str = "whsec_mastheadlocal0123456789abcdef";
+pub(super) const KEY: &str = "sk_test_mastheadlocal0123456789";
+pub(super) const WHSEC: &str = "whsec_mastheadlocal0123456789abcdef";
 const PINNED_VERSION: &str = "2024-06-20";
 const PAID_BODY: &str = "The council met the harbour board on Friday.\n\n\
     Both sides signed the lease.\n\n\
@@ -30,13 +30,13 @@ const PAID_BODY: &str = "The council met the harbour board on Friday.\n\n\
 const PAID_SECRET: &str = "The rent doubles in 2030";
 
 /// localstripe plus the recording endpoints, stopped when dropped.
-struct StripeApi {
+pub(super) struct StripeApi {
     child: Child,
-    base: String,
+    pub(super) base: String,
 }
 
 impl StripeApi {
-    fn start() -> StripeApi {
+    pub(super) fn start() -> StripeApi {
         let python = std::env::var("MASTHEAD_TEST_PYTHON").unwrap_or_else(|_| "python3".into());
         let port = std::net::TcpListener::bind("127.0.0.1:0")
             .and_then(|l| l.local_addr())
@@ -92,7 +92,7 @@ impl StripeApi {
         body
     }
 
-    async fn post(&self, path: &str, form: &[(&str, &str)]) -> Value {
+    pub(super) async fn post(&self, path: &str, form: &[(&str, &str)]) -> Value {
         self.call(reqwest::Method::POST, path, form).await
     }
 
@@ -100,7 +100,7 @@ impl StripeApi {
         self.call(reqwest::Method::DELETE, path, &[]).await
     }
 
-    async fn register_webhook(&self, url: &str) {
+    pub(super) async fn register_webhook(&self, url: &str) {
         let res = client()
             .post(format!("{}/_config/webhooks/masthead", self.base))
             .form(&[("url", url), ("secret", WHSEC)])
@@ -111,7 +111,7 @@ impl StripeApi {
     }
 
     /// `Stripe-Signature` for `payload`, made by Stripe's own library.
-    async fn sign(&self, payload: &str, secret: &str, timestamp: Option<i64>) -> String {
+    pub(super) async fn sign(&self, payload: &str, secret: &str, timestamp: Option<i64>) -> String {
         let res: Value = client()
             .post(format!("{}/_config/test/sign", self.base))
             .json(&json!({"payload": payload, "secret": secret, "timestamp": timestamp}))
@@ -125,7 +125,7 @@ impl StripeApi {
     }
 
     /// What Masthead (and the test) asked of the server so far.
-    async fn seen(&self) -> Value {
+    pub(super) async fn seen(&self) -> Value {
         client()
             .get(format!("{}/_config/test/requests", self.base))
             .send()
@@ -166,7 +166,7 @@ impl Drop for StripeApi {
     }
 }
 
-fn stripe_env(api: &StripeApi) -> Vec<(&'static str, String)> {
+pub(super) fn stripe_env(api: &StripeApi) -> Vec<(&'static str, String)> {
     vec![
         ("MASTHEAD_STRIPE_SECRET_KEY", KEY.to_owned()),
         ("MASTHEAD_STRIPE_WEBHOOK_SECRET", WHSEC.to_owned()),
@@ -179,7 +179,7 @@ fn start(dir: &Path, env: &[(&'static str, String)]) -> Server {
     Server::start_with_env(dir, &pairs)
 }
 
-async fn account(s: &Server, cookie: &str) -> String {
+pub(super) async fn account(s: &Server, cookie: &str) -> String {
     client()
         .get(s.url("/account/"))
         .header(header::COOKIE, cookie)
@@ -208,7 +208,7 @@ async fn account_says(s: &Server, cookie: &str, what: &str) -> String {
     }
 }
 
-fn csrf_of(html: &str) -> String {
+pub(super) fn csrf_of(html: &str) -> String {
     html.split("name=\"csrf\" value=\"")
         .nth(1)
         .and_then(|x| x.split('"').next())
@@ -217,7 +217,7 @@ fn csrf_of(html: &str) -> String {
 }
 
 /// Posts a webhook body with this `Stripe-Signature` (if any).
-async fn deliver(s: &Server, body: &str, signature: Option<&str>) -> (u16, String) {
+pub(super) async fn deliver(s: &Server, body: &str, signature: Option<&str>) -> (u16, String) {
     let mut req = client()
         .post(s.url("/members/webhooks/stripe/"))
         .header(header::CONTENT_TYPE, "application/json")
@@ -230,7 +230,7 @@ async fn deliver(s: &Server, body: &str, signature: Option<&str>) -> (u16, Strin
     (status, res.text().await.expect("webhook body"))
 }
 
-fn event(id: &str, kind: &str, object: Value) -> String {
+pub(super) fn event(id: &str, kind: &str, object: Value) -> String {
     json!({
         "id": id,
         "object": "event",
@@ -242,7 +242,7 @@ fn event(id: &str, kind: &str, object: Value) -> String {
     .to_string()
 }
 
-fn form_of(session: &Value) -> Vec<(String, String)> {
+pub(super) fn form_of(session: &Value) -> Vec<(String, String)> {
     session["form"]
         .as_array()
         .expect("form")
@@ -561,8 +561,14 @@ async fn stripe_secrets_from_the_desk_are_masked_and_the_environment_wins() {
 }
 
 /// The parameters Stripe documents for `POST /v1/checkout/sessions` that
-/// Masthead may send (API reference, "Create a Checkout Session").
-fn documented_checkout_parameter(name: &str) -> bool {
+/// Masthead may send (API reference, "Create a Checkout Session"): for
+/// memberships a tier's price; for donations (`tests/site/donations.rs`)
+/// an inline `price_data` (`currency`, `unit_amount`, `product_data.name`,
+/// and `recurring.interval` in subscription mode), `submit_type` (`donate`;
+/// in payment mode only, as Stripe allows it with subscriptions only from
+/// API version 2024-11-20, newer than ours) and
+/// `payment_intent_data.metadata`.
+pub(super) fn documented_checkout_parameter(name: &str) -> bool {
     const PLAIN: &[&str] = &[
         "mode",
         "customer",
@@ -570,6 +576,7 @@ fn documented_checkout_parameter(name: &str) -> bool {
         "client_reference_id",
         "success_url",
         "cancel_url",
+        "submit_type",
         "subscription_data[trial_period_days]",
     ];
     if PLAIN.contains(&name) {
@@ -579,16 +586,28 @@ fn documented_checkout_parameter(name: &str) -> bool {
         rest.strip_suffix(']')
             .is_some_and(|k| !k.is_empty() && k.len() <= 40 && !k.contains(['[', ']']))
     };
-    if let Some(rest) = name.strip_prefix("metadata[") {
-        return key(rest);
-    }
-    if let Some(rest) = name.strip_prefix("subscription_data[metadata][") {
-        return key(rest);
+    for prefix in [
+        "metadata[",
+        "subscription_data[metadata][",
+        "payment_intent_data[metadata][",
+    ] {
+        if let Some(rest) = name.strip_prefix(prefix) {
+            return key(rest);
+        }
     }
     name.strip_prefix("line_items[")
         .and_then(|r| r.split_once("]["))
         .is_some_and(|(n, field)| {
-            n.parse::<u32>().is_ok() && matches!(field, "price]" | "quantity]")
+            n.parse::<u32>().is_ok()
+                && matches!(
+                    field,
+                    "price]"
+                        | "quantity]"
+                        | "price_data][currency]"
+                        | "price_data][unit_amount]"
+                        | "price_data][product_data][name]"
+                        | "price_data][recurring][interval]"
+                )
         })
 }
 
