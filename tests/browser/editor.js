@@ -142,6 +142,11 @@ module.exports = function registerEditorTests(h) {
       for (let i = 0; i < 'the report'.length; i++) await page.keyboard.press('Shift+ArrowLeft');
       await page.keyboard.press('Control+k');
       await dialogFill(page, { href: 'https://example.org/harbour-report' }, 'Apply');
+      // The dialog hands focus back to the editor when its close event runs,
+      // a task after the click: keys pressed before then go elsewhere (and a
+      // loaded CI machine once typed the "." over the still-selected words).
+      await page.locator('.pm-body a[href="https://example.org/harbour-report"]').waitFor();
+      await page.waitForFunction(() => !!(document.activeElement && document.activeElement.closest('.pm-body')));
       await page.keyboard.press('End');
       await page.keyboard.type('.');
       await page.keyboard.press('Enter');

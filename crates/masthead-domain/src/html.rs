@@ -94,18 +94,43 @@ pub fn mark_paywalled(html: &str) -> String {
 
 /// Where the first top-level paywall marker starts, if there is one.
 pub fn marker_at(html: &str) -> Option<usize> {
-    if !html.contains(PAYWALL_MARKER) {
-        return None;
+    top_level(html, PAYWALL_MARKER).first().copied()
+}
+
+/// `html` with every top-level `marker` (one standing between elements, as
+/// the renderer writes it) replaced by `with`; a marker's text inside an
+/// element or an attribute is left alone.
+pub fn replace_top_level(html: &str, marker: &str, with: &str) -> String {
+    let at = top_level(html, marker);
+    if at.is_empty() {
+        return html.to_owned();
+    }
+    let mut out = String::with_capacity(html.len() + at.len() * with.len());
+    let mut last = 0;
+    for i in at {
+        out.push_str(&html[last..i]);
+        out.push_str(with);
+        last = i + marker.len();
+    }
+    out.push_str(&html[last..]);
+    out
+}
+
+/// Where each top-level `marker` starts.
+fn top_level(html: &str, marker: &str) -> Vec<usize> {
+    let mut found = Vec::new();
+    if !html.contains(marker) {
+        return found;
     }
     let bytes = html.as_bytes();
     let (mut depth, mut i) = (0usize, 0usize);
     while i < bytes.len() {
         // Bytes, not `&html[i..]`: `i` steps through multi-byte characters.
-        if bytes[i..].starts_with(PAYWALL_MARKER.as_bytes()) {
+        if bytes[i..].starts_with(marker.as_bytes()) {
             if depth == 0 {
-                return Some(i);
+                found.push(i);
             }
-            i += PAYWALL_MARKER.len();
+            i += marker.len();
             continue;
         }
         if bytes[i] != b'<' {
@@ -134,13 +159,25 @@ pub fn marker_at(html: &str) -> Option<usize> {
             depth += 1;
         }
     }
-    // Only markers nested in elements: none counts.
-    None
+    found
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_markers_between_elements_are_replaced() {
+        let html = "<p>One</p>\n<!--support-->\n<p title=\"<!--support-->\">Two <!--support--></p>\n<!--support-->";
+        assert_eq!(
+            replace_top_level(html, SUPPORT_MARKER, "<aside>Give</aside>"),
+            "<p>One</p>\n<aside>Give</aside>\n<p title=\"<!--support-->\">Two <!--support--></p>\n<aside>Give</aside>"
+        );
+        assert_eq!(
+            replace_top_level("<p>x</p>", SUPPORT_MARKER, "y"),
+            "<p>x</p>"
+        );
+    }
 
     #[test]
     fn the_paywalled_part_is_wrapped_whole() {

@@ -107,12 +107,19 @@
       chips.textContent = "";
       chosen.forEach(function (c, i) {
         var li = el("li", { "class": "chip", draggable: "true", "data-slug": c.slug });
+        // The label starts with the chip's visible words ("Housing primary"),
+        // so speech users can say what they see (WCAG 2.5.3).
+        var primary = marksPrimary && i === 0;
         var name = el("button", {
           type: "button", "class": "chip__name",
-          "aria-label": c.name + ", " + position(i) + ". Alt and arrow keys move it; Delete removes it.",
+          "aria-label": c.name + (primary ? " primary" : "") + ", " + (i + 1) + " of " + chosen.length +
+            ". Alt and arrow keys move it; Delete removes it.",
         });
         name.appendChild(el("span", null, c.name));
-        if (marksPrimary && i === 0) name.appendChild(el("span", { "class": "chip__primary" }, "primary"));
+        if (primary) {
+          name.appendChild(document.createTextNode(" "));
+          name.appendChild(el("span", { "class": "chip__primary" }, "primary"));
+        }
         li.appendChild(name);
         if (i > 0) {
           var up = el("button", { type: "button", "class": "chip__btn", "aria-label": "Move " + c.name + " earlier" }, "\u2190");

@@ -137,7 +137,8 @@ impl PgWriter<'_> {
     pub(crate) async fn erase_member_donations(&self, member_id: i64) -> StoreResult<()> {
         exec(
             self.tx(),
-            "UPDATE donations SET email = '', name = ''
+            "UPDATE donations SET email = '', name = '', stripe_customer_id = NULL,
+                 stripe_session_id = NULL, stripe_subscription_id = NULL
              WHERE member_id = $1
                 OR (email <> '' AND lower(email) = (SELECT email_key FROM members WHERE id = $1))",
             &[&member_id],

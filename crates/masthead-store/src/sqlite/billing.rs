@@ -312,6 +312,16 @@ impl Writer<'_> {
                 s.current_period_start_ms,
                 fetched
             ])?;
+        // `updated_at` dates the last change Stripe reported (the revenue
+        // figures date a cancellation by it): a repeat of the same state,
+        // or an import of it again, leaves it as it was.
+        if let Some(b) = before.as_ref().filter(|b| b.state() == *s) {
+            self.tx()
+                .prepare_cached(
+                    "UPDATE stripe_subscriptions SET updated_at = ?2 WHERE subscription_id = ?1",
+                )?
+                .execute(params![s.subscription_id, b.updated_ms])?;
+        }
         let Some(member_id) = member_id else {
             return Ok(SubscriptionSynced::UnknownCustomer);
         };

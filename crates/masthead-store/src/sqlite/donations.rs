@@ -114,7 +114,8 @@ impl Writer<'_> {
     pub(crate) fn erase_member_donations(&self, member_id: i64) -> StoreResult<()> {
         self.tx()
             .prepare_cached(
-                "UPDATE donations SET email = '', name = ''
+                "UPDATE donations SET email = '', name = '', stripe_customer_id = NULL,
+                     stripe_session_id = NULL, stripe_subscription_id = NULL
                  WHERE member_id = ?1
                     OR (email <> '' AND lower(email) = (SELECT email_key FROM members WHERE id = ?1))",
             )?

@@ -216,12 +216,21 @@ pub async fn save(
             values.push(("logo_size", size));
         }
     }
-    let campaign = changed_campaign.then(|| Campaign {
+    // A campaign keeps its start while it counts the same thing: editing
+    // the pitch, goal or deadline of a donations drive must not reset what
+    // it has raised. A new metric starts a new count.
+    let starts_ms = state
+        .site()
+        .campaign
+        .as_ref()
+        .filter(|c| c.metric == metric)
+        .map_or_else(now_ms, |c| c.starts_ms);
+    let campaign = changed_campaign.then_some(Campaign {
         id: 0,
         pitch,
         goal,
         metric,
-        starts_ms: now_ms(),
+        starts_ms,
         deadline_ms: deadline,
     });
     let result = state

@@ -156,9 +156,13 @@ pub async fn show(
         let site = state.site();
         let support =
             crate::billing::donations::support_box(&site.settings.title, &site.currency, &amounts);
-        view.body_html = view
-            .body_html
-            .replace(masthead_domain::html::SUPPORT_MARKER, &support);
+        // Only a marker standing between blocks: the same text inside an
+        // attribute or a paragraph stays text.
+        view.body_html = masthead_domain::html::replace_top_level(
+            &view.body_html,
+            masthead_domain::html::SUPPORT_MARKER,
+            &support,
+        );
     }
     let site = state.site_view();
     let title = post
