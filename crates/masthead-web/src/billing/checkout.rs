@@ -269,31 +269,47 @@ pub(crate) fn stripe_failed(state: &AppState, e: &StripeError) -> Response {
     }
 }
 
+/// A reader's payment form (`/subscribe/`, `/support/`), read: 400 when it
+/// cannot be, 403 when a signed-in reader's token does not match (a reader
+/// without an account has no session to forge); the form and the session.
+pub(super) async fn read_payment_form<T>(
+    state: &AppState,
+    headers: &HeaderMap,
+    form: Result<Form<T>, FormRejection>,
+    csrf: impl Fn(&T) -> &str,
+) -> Result<(T, Option<std::sync::Arc<masthead_store::MemberSession>>), Box<Response>> {
+    let Ok(Form(form)) = form else {
+        return Err(Box::new(member_message(
+            state,
+            StatusCode::BAD_REQUEST,
+            "The form could not be read",
+            "Please go back and try again.",
+        )));
+    };
+    let session = viewer(state, headers).await.0;
+    if let Some(s) = &session
+        && !crate::auth::constant_time_eq(csrf(&form).as_bytes(), s.csrf_token.as_bytes())
+    {
+        return Err(Box::new(member_message(
+            state,
+            StatusCode::FORBIDDEN,
+            "This form has expired",
+            "For your security the form could not be accepted. Reload the page and try again.",
+        )));
+    }
+    Ok((form, session))
+}
+
 /// `POST /subscribe/`: tier and cadence chosen; off to Stripe Checkout.
 pub async fn subscribe(
     State(state): State<AppState>,
     headers: HeaderMap,
     form: Result<Form<SubscribeForm>, FormRejection>,
 ) -> Response {
-    let Ok(Form(form)) = form else {
-        return member_message(
-            &state,
-            StatusCode::BAD_REQUEST,
-            "The form could not be read",
-            "Please go back and try again.",
-        );
+    let (form, session) = match read_payment_form(&state, &headers, form, |f| &f.csrf).await {
+        Ok(read) => read,
+        Err(refused) => return *refused,
     };
-    let session = viewer(&state, &headers).await.0;
-    if let Some(s) = &session
-        && !crate::auth::constant_time_eq(form.csrf.as_bytes(), s.csrf_token.as_bytes())
-    {
-        return member_message(
-            &state,
-            StatusCode::FORBIDDEN,
-            "This form has expired",
-            "For your security the form could not be accepted. Reload the page and try again.",
-        );
-    }
     // A paying member changes or stops their plan in the billing portal: a
     // second Checkout would start a second subscription, charged as well.
     if let Some(s) = &session

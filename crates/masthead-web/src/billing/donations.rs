@@ -26,7 +26,7 @@ use masthead_domain::donation::{check_amount, decode_suggested, parse_gift, sugg
 use masthead_store::{Donation, StoreResult, format_amount, now_ms};
 use serde::{Deserialize, Serialize};
 
-use super::checkout::{redirect_to, stripe_failed};
+use super::checkout::{read_payment_form, redirect_to, stripe_failed};
 use super::stripe::{StripeError, fresh_idempotency_key};
 use crate::mail::Letter;
 use crate::site::members::{MemberPage, member_message, render_member_page, viewer};
@@ -289,25 +289,10 @@ pub async fn give(
     headers: HeaderMap,
     form: Result<Form<SupportForm>, FormRejection>,
 ) -> Response {
-    let Ok(Form(form)) = form else {
-        return member_message(
-            &state,
-            StatusCode::BAD_REQUEST,
-            "The form could not be read",
-            "Please go back and try again.",
-        );
+    let (form, session) = match read_payment_form(&state, &headers, form, |f| &f.csrf).await {
+        Ok(read) => read,
+        Err(refused) => return *refused,
     };
-    let session = viewer(&state, &headers).await.0;
-    if let Some(s) = &session
-        && !crate::auth::constant_time_eq(form.csrf.as_bytes(), s.csrf_token.as_bytes())
-    {
-        return member_message(
-            &state,
-            StatusCode::FORBIDDEN,
-            "This form has expired",
-            "For your security the form could not be accepted. Reload the page and try again.",
-        );
-    }
     let frequency = match form.frequency.as_str() {
         "one_off" => Frequency::OneOff,
         "monthly" => Frequency::Monthly,
