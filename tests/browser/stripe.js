@@ -69,7 +69,7 @@ module.exports = function registerStripeTests(h) {
     });
 
     const ctx = await h.browser().newContext({ viewport: h.DESKTOP });
-    const page = await openPage(ctx, 'subscribe');
+    let page = await openPage(ctx, 'subscribe');
     try {
       // A member, signed in by the link in their confirmation e-mail.
       const email = `payer.${u}@example.com`;
@@ -135,7 +135,11 @@ module.exports = function registerStripeTests(h) {
       });
       assertEq(delivered.status, 200, `webhook answer (${await delivered.text()})`);
 
-      // Back from Stripe to the success URL, as Checkout sends the reader.
+      // Back from Stripe to the success URL, as Checkout sends the reader: in a
+      // fresh tab of the same browser (the first one's failed load of Stripe's
+      // unreachable page may still land and would interrupt a navigation).
+      await closeQuietly(page);
+      page = await openPage(ctx, 'subscribe-back');
       const success = field('success_url').replace('{CHECKOUT_SESSION_ID}', `cs_test_browser_${u}`);
       await page.goto(success);
       text = await page.textContent('main');
